@@ -1,0 +1,143 @@
+/**
+ * Execution devices: which onnxruntime execution provider runs a session, probing what this machine
+ * can really use, and the clear "how to install it" error when it cannot. Never a silent fallback:
+ * a request for `cuda` either runs on CUDA or fails with {@link DeviceUnavailableError}.
+ */
+
+import type * as Ort from 'onnxruntime-node';
+import { DeviceUnavailableError } from './errors';
+import { probeModelBytes } from './probeModel';
+
+/** A concrete device. */
+export type DeviceKind = 'cpu' | 'cuda' | 'webgpu';
+/** What a run spec asks for: a device, or `auto` = the first that works of cuda, webgpu, cpu. */
+export type DeviceRequest = DeviceKind | 'auto';
+
+export const DEVICE_KINDS: readonly DeviceKind[] = ['cpu', 'cuda', 'webgpu'];
+/** Preference order for `auto`: a CUDA GPU, then any GPU through WebGPU, then the CPU. */
+export const AUTO_ORDER: readonly DeviceKind[] = ['cuda', 'webgpu', 'cpu'];
+
+/** Result of trying a device. */
+export interface DeviceProbe {
+  readonly device: DeviceKind;
+  readonly available: boolean;
+  /** Whether the provider's library ships inside onnxruntime-node (cuda does not; it is downloaded at install). */
+  readonly bundled: boolean;
+  /** Why it is unavailable (first line of onnxruntime's message), when it is. */
+  readonly reason?: string;
+}
+
+/** What to do to make each device work. */
+export function howToInstall(device: DeviceKind): string {
+  switch (device) {
+    case 'cuda':
+      return 'install onnxruntime-node with its CUDA provider: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node` ' +
+        '(it downloads libonnxruntime_providers_cuda.so), on a machine with an NVIDIA GPU and driver, the CUDA 12 runtime ' +
+        'and cuDNN 9 on the library path (LD_LIBRARY_PATH). Linux x64 and Windows x64 only.';
+    case 'webgpu':
+      return 'WebGPU (bundled with onnxruntime-node, Dawn) needs a GPU with working drivers: on Linux a Vulkan driver ' +
+        '(e.g. `apt install libvulkan1 mesa-vulkan-drivers`, or the NVIDIA driver; check with `vulkaninfo`), Metal on macOS, ' +
+        'D3D12 on Windows.';
+    case 'cpu':
+      return 'the CPU provider ships with onnxruntime-node; reinstall it (`ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`).';
+  }
+}
+
+/** onnxruntime execution-provider config for a device. */
+export function executionProviders(device: DeviceKind): Ort.InferenceSession.ExecutionProviderConfig[] {
+  switch (device) {
+    case 'cpu':
+      return ['cpu'];
+    case 'cuda':
+      return [{ name: 'cuda', deviceId: 0 }];
+    case 'webgpu':
+      return [{ name: 'webgpu' }];
+  }
+}
+
+/** Parses a device request string (e.g. from a run spec), naming the field on error. */
+export function parseDeviceRequest(value: unknown, field = 'device'): DeviceRequest {
+  if (value === 'auto' || value === 'cpu' || value === 'cuda' || value === 'webgpu') return value;
+  throw new Error(`${field}: expected one of "auto", "cpu", "cuda", "webgpu", got ${JSON.stringify(value)}`);
+}
+
+function firstLine(message: string): string {
+  // onnxruntime prefixes messages with a source location; keep the human part, one line.
+  const line = message.split('\n').map((s) => s.trim()).find((s) => s.length > 0) ?? message;
+  const assertion = /was false\. (.*)$/.exec(line); // "<check> was false. <human message>"
+  if (assertion?.[1]) return assertion[1].slice(0, 400);
+  const located = /:\d+ [^ ]+ (.*)$/.exec(line);
+  return (located?.[1] ?? line).slice(0, 400);
+}
+
+/**
+ * Tries `device` by listing onnxruntime's backends and creating + running a one-node session on it.
+ * `ort` is the loaded onnxruntime-node module (passed in so the worker and the main thread share this code).
+ */
+export async function probeDeviceWith(ort: typeof Ort, device: DeviceKind): Promise<DeviceProbe> {
+  const listed = ort.listSupportedBackends().find((b) => b.name === device);
+  if (!listed) {
+    return { device, available: false, bundled: false, reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no '${device}' provider` };
+  }
+  try {
+    const session = await ort.InferenceSession.create(probeModelBytes(), {
+      executionProviders: executionProviders(device),
+      logSeverityLevel: 4,
+      graphOptimizationLevel: 'disabled',
+    });
+    try {
+      const x = new ort.Tensor('float32', new Float32Array([1, 2, 3, 4]), [4]);
+      const out = await session.run({ x });
+      const y = out['y']?.data;
+      if (!(y instanceof Float32Array) || y[3] !== 8) return { device, available: false, bundled: listed.bundled, reason: 'probe session returned a wrong result' };
+    } finally {
+      await session.release();
+    }
+    return { device, available: true, bundled: listed.bundled };
+  } catch (e) {
+    return { device, available: false, bundled: listed.bundled, reason: firstLine(e instanceof Error ? e.message : String(e)) };
+  }
+}
+
+/**
+ * Resolves a request to a working device, or throws {@link DeviceUnavailableError}.
+ * `auto` tries {@link AUTO_ORDER} and takes the first that works (cpu always does).
+ */
+export async function resolveDeviceWith(ort: typeof Ort, request: DeviceRequest): Promise<{ device: DeviceKind; probes: DeviceProbe[] }> {
+  const probes: DeviceProbe[] = [];
+  const order = request === 'auto' ? AUTO_ORDER : [request];
+  for (const d of order) {
+    const p = await probeDeviceWith(ort, d);
+    probes.push(p);
+    if (p.available) return { device: d, probes };
+  }
+  const last = probes[probes.length - 1] as DeviceProbe;
+  if (request === 'auto') {
+    throw new DeviceUnavailableError('cpu', probes.map((p) => `${p.device}: ${p.reason ?? 'unavailable'}`).join('; '), howToInstall('cpu'));
+  }
+  throw new DeviceUnavailableError(request, last.reason ?? 'unavailable', howToInstall(request));
+}
+
+/** Loads onnxruntime-node (only src/engine/runtime may). */
+export function loadOrt(): typeof Ort {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as typeof Ort;
+  // onnxruntime logs a failed provider probe to stderr at error level; the failure is already a thrown,
+  // explained error here, so keep stderr for fatal messages unless ALIGNMENT_ORT_LOG asks for more.
+  const level = process.env['ALIGNMENT_ORT_LOG'];
+  ort.env.logLevel = level === 'verbose' || level === 'info' || level === 'warning' || level === 'error' ? level : 'fatal';
+  return ort;
+}
+
+/** Probes every device on this thread (for `alignment devices`-style reports). */
+export async function probeDevices(): Promise<DeviceProbe[]> {
+  const ort = loadOrt();
+  const out: DeviceProbe[] = [];
+  for (const d of DEVICE_KINDS) out.push(await probeDeviceWith(ort, d));
+  return out;
+}
+
+/** Resolves a device request on this thread; throws {@link DeviceUnavailableError} with install instructions. */
+export async function resolveDevice(request: DeviceRequest): Promise<DeviceKind> {
+  return (await resolveDeviceWith(loadOrt(), request)).device;
+}

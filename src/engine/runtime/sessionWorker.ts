@@ -1,0 +1,179 @@
+/**
+ * Worker-thread side of {@link RuntimeSession}: owns one onnxruntime InferenceSession and runs it, so
+ * the caller's event loop never blocks on `session.run()` (which holds its thread for the whole step).
+ *
+ * Resident tensors: inputs kept here between runs (parameters, optimizer moments). A run's `carry` map
+ * turns chosen outputs into the next run's inputs without copying them to the caller, so training state
+ * crosses the thread boundary only when asked for (checkpoints, getParams).
+ */
+
+import { parentPort } from 'node:worker_threads';
+import type * as Ort from 'onnxruntime-node';
+import { executionProviders, loadOrt, resolveDeviceWith } from './devices';
+import { DeviceUnavailableError, looksLikeOutOfMemory, type RuntimeErrorKind } from './errors';
+import type { DType, HostTensor } from './tensor';
+import type { CreateResult, WorkerRequest, WorkerResponse } from './workerProtocol';
+
+const port = parentPort;
+if (!port) throw new Error('sessionWorker.ts must run inside a worker thread');
+
+let ort: typeof Ort | undefined;
+let session: Ort.InferenceSession | undefined;
+const resident = new Map<string, Ort.Tensor>();
+
+const ORT_TYPES: Record<DType, Ort.Tensor.Type> = {
+  float32: 'float32', float64: 'float64', float16: 'float16', int64: 'int64', int32: 'int32', uint8: 'uint8', int8: 'int8', bool: 'bool',
+};
+
+function toOrt(o: typeof Ort, name: string, t: HostTensor): Ort.Tensor {
+  const type = ORT_TYPES[t.dtype];
+  if (!type) throw new BadInput(`input '${name}': unsupported dtype ${String(t.dtype)}`);
+  // onnxruntime's bool tensors take a Uint8Array of 0/1.
+  return new o.Tensor(type, t.data as Ort.Tensor.DataTypeMap[typeof type], [...t.shape]);
+}
+
+function fromOrt(name: string, t: Ort.Tensor): HostTensor {
+  const dtype = t.type as DType;
+  if (!(dtype in ORT_TYPES)) throw new Error(`output '${name}' has dtype ${t.type}, which the engine does not exchange`);
+  const data = t.type === 'bool' ? new Uint8Array((t.data as Uint8Array).buffer, (t.data as Uint8Array).byteOffset, (t.data as Uint8Array).length) : t.data;
+  return { dtype, shape: [...t.dims], data: data as HostTensor['data'] };
+}
+
+class BadInput extends Error {}
+
+function fail(id: number, kind: RuntimeErrorKind, e: unknown): WorkerResponse {
+  const message = e instanceof Error ? e.message : String(e);
+  return { id, ok: false, error: { kind: looksLikeOutOfMemory(message) && kind !== 'bad-input' ? 'out-of-memory' : kind, message } };
+}
+
+async function handle(req: WorkerRequest): Promise<{ response: WorkerResponse; transfer: ArrayBuffer[] }> {
+  const none: ArrayBuffer[] = [];
+  switch (req.op) {
+    case 'create': {
+      try {
+        ort ??= loadOrt();
+        const { device, probes } = await resolveDeviceWith(ort, req.options.device);
+        session = await ort.InferenceSession.create(req.model, {
+          executionProviders: executionProviders(device),
+          intraOpNumThreads: req.options.threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: req.options.graphOptimization,
+          logSeverityLevel: 3,
+          ...(req.options.profilePrefix ? { enableProfiling: true, profileFilePrefix: req.options.profilePrefix } : {}),
+        });
+        const result: CreateResult = { device, probes, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
+        return { response: { id: req.id, ok: true, result }, transfer: none };
+      } catch (e) {
+        if (e instanceof DeviceUnavailableError) {
+          return { response: { id: req.id, ok: false, error: { kind: 'device', message: e.message, device: e.device, reason: e.reason, howToFix: e.howToFix } }, transfer: none };
+        }
+        return { response: fail(req.id, 'session-create', e), transfer: none };
+      }
+    }
+    case 'run': {
+      if (!session || !ort) return { response: fail(req.id, 'disposed', new Error('no session')), transfer: none };
+      const o = ort;
+      const s = session;
+      let feeds: Record<string, Ort.Tensor>;
+      try {
+        feeds = {};
+        for (const name of s.inputNames) {
+          const given = req.feeds[name];
+          if (given) feeds[name] = toOrt(o, name, given);
+          else {
+            const r = resident.get(name);
+            if (!r) throw new BadInput(`input '${name}' was neither fed nor resident (inputs: ${s.inputNames.join(', ')})`);
+            feeds[name] = r;
+          }
+        }
+        for (const name of Object.keys(req.feeds)) {
+          if (!s.inputNames.includes(name)) throw new BadInput(`'${name}' is not an input of this model (inputs: ${s.inputNames.join(', ')})`);
+        }
+        for (const [out, inp] of Object.entries(req.carry ?? {})) {
+          if (!s.outputNames.includes(out)) throw new BadInput(`carry: '${out}' is not an output of this model`);
+          if (!s.inputNames.includes(inp)) throw new BadInput(`carry: '${inp}' is not an input of this model`);
+        }
+        for (const f of req.fetch ?? []) {
+          if (!s.outputNames.includes(f)) throw new BadInput(`fetch: '${f}' is not an output of this model (outputs: ${s.outputNames.join(', ')})`);
+        }
+      } catch (e) {
+        return { response: fail(req.id, 'bad-input', e), transfer: none };
+      }
+      try {
+        const t0 = performance.now();
+        const out = await s.run(feeds);
+        const runMs = performance.now() - t0;
+        const carried = new Set(Object.keys(req.carry ?? {}));
+        for (const [outName, inName] of Object.entries(req.carry ?? {})) {
+          const t = out[outName];
+          if (t) resident.set(inName, t);
+        }
+        const names = req.fetch ?? s.outputNames.filter((n) => !carried.has(n));
+        const result: Record<string, HostTensor> = {};
+        const transfer: ArrayBuffer[] = [];
+        for (const n of names) {
+          const t = out[n];
+          if (!t) continue;
+          const h = fromOrt(n, t);
+          result[n] = h;
+          // Carried outputs are still needed here: send a copy of those, transfer the rest.
+          if (carried.has(n)) result[n] = { ...h, data: h.data.slice() as HostTensor['data'] };
+          else if (h.data.buffer instanceof ArrayBuffer && !transfer.includes(h.data.buffer)) transfer.push(h.data.buffer);
+        }
+        return { response: { id: req.id, ok: true, result, runMs }, transfer };
+      } catch (e) {
+        return { response: fail(req.id, 'run', e), transfer: none };
+      }
+    }
+    case 'setResident': {
+      try {
+        if (!ort) throw new Error('no session');
+        for (const [name, t] of Object.entries(req.tensors)) resident.set(name, toOrt(ort, name, t));
+        return { response: { id: req.id, ok: true, result: null }, transfer: none };
+      } catch (e) {
+        return { response: fail(req.id, 'bad-input', e), transfer: none };
+      }
+    }
+    case 'getResident': {
+      const result: Record<string, HostTensor> = {};
+      for (const n of req.names) {
+        const t = resident.get(n);
+        if (!t) return { response: fail(req.id, 'bad-input', new Error(`no resident tensor '${n}' (have: ${[...resident.keys()].join(', ')})`)), transfer: none };
+        const h = fromOrt(n, t);
+        result[n] = { ...h, data: h.data.slice() as HostTensor['data'] };
+      }
+      return { response: { id: req.id, ok: true, result }, transfer: none };
+    }
+    case 'endProfiling': {
+      try {
+        if (!session) throw new Error('no session');
+        session.endProfiling();
+        return { response: { id: req.id, ok: true, result: null }, transfer: none };
+      } catch (e) {
+        return { response: fail(req.id, 'run', e), transfer: none };
+      }
+    }
+    case 'dispose': {
+      resident.clear();
+      const s = session;
+      session = undefined;
+      if (s) await s.release();
+      return { response: { id: req.id, ok: true, result: null }, transfer: none };
+    }
+  }
+}
+
+// Requests are handled one at a time, in order (a session is not re-entrant).
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (req: WorkerRequest) => {
+  queue = queue.then(async () => {
+    let out: { response: WorkerResponse; transfer: ArrayBuffer[] };
+    try {
+      out = await handle(req);
+    } catch (e) {
+      out = { response: fail(typeof req?.id === 'number' ? req.id : -1, 'run', e), transfer: [] };
+    }
+    port.postMessage(out.response, out.transfer);
+  });
+});
