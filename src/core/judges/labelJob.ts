@@ -1,0 +1,183 @@
+/**
+ * A judge labeling job (RLAIF pre-labeling): judges a dataset's pairs and writes one `ai:<judge>` comparison
+ * per pair to a {@link LabelSink} (the feedback store, through {@link feedbackStoreSink}).
+ *
+ * Exactly one AI label per pair and judge: pairs the sink already holds a label for from this judge are skipped
+ * (so a retried or resumed job only does what is left), a pair listed twice is judged once, and a failed pair
+ * is reported as an error, never written. Human labels are never read for writing, changed or removed.
+ */
+import { abortReason } from './backoff';
+import { JudgeError, type JudgeErrorKind, type PairJudge, type PairJudgement } from './judgeTypes';
+
+/** One pair to label: a dataset record with two candidate outputs. */
+export interface PairItem {
+  /** The feedback store's record id. */
+  readonly recordId: string;
+  /** The prompt as the judge sees it (a conversation rendered with {@link renderConversation}). */
+  readonly prompt: string;
+  /** First candidate: its key in the record (e.g. `chosen`, `responses[0]`) and its text. Judged as "A". */
+  readonly a: { readonly key: string; readonly text: string };
+  /** Second candidate, judged as "B". */
+  readonly b: { readonly key: string; readonly text: string };
+}
+
+export type AiSource = `ai:${string}`;
+
+/** What the job writes for one pair. */
+export interface AiPairLabel {
+  readonly recordId: string;
+  readonly source: AiSource;
+  /** Candidate keys with A first. */
+  readonly order: readonly [string, string];
+  /** The preferred candidate key, or null for a tie. */
+  readonly preferred: string | null;
+  readonly judgement: PairJudgement;
+}
+
+/** Where AI labels go. The feedback store satisfies it through {@link feedbackStoreSink}. */
+export interface LabelSink {
+  /** Record ids that already hold a (current) comparison label from `source`. */
+  labeledRecordIds(source: AiSource): ReadonlySet<string> | Promise<ReadonlySet<string>>;
+  /** Appends one label; a throw stops the job (the label was not written). */
+  append(label: AiPairLabel): void | Promise<void>;
+}
+
+export interface LabelJobProgress {
+  /** Distinct pairs given. */
+  readonly total: number;
+  /** Pairs skipped because this judge had labeled them already. */
+  readonly skipped: number;
+  readonly labeled: number;
+  readonly failed: number;
+  /** Pairs neither labeled, failed nor skipped yet. */
+  readonly remaining: number;
+}
+
+export interface LabelJobError {
+  readonly recordId: string;
+  readonly kind: JudgeErrorKind;
+  readonly message: string;
+}
+
+export interface LabelJobResult extends LabelJobProgress {
+  /** `completed`: every pair was tried; `cancelled`: the caller aborted; `stopped`: the job gave up early (see `stopReason`). */
+  readonly status: 'completed' | 'cancelled' | 'stopped';
+  readonly stopReason?: string;
+  readonly errors: readonly LabelJobError[];
+  /** The labels written by this run, in completion order. */
+  readonly labels: readonly AiPairLabel[];
+}
+
+export interface LabelJobOptions {
+  readonly judge: PairJudge;
+  readonly sink: LabelSink;
+  readonly pairs: readonly PairItem[];
+  /** Pairs judged at once (default 4; the judge's own request limit still applies). */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: LabelJobProgress) => void;
+  readonly onLabel?: (label: AiPairLabel) => void;
+  readonly onError?: (e: LabelJobError) => void;
+  /**
+   * Network or timeout failures in a row after which the job stops (the endpoint is down; default 3). An auth
+   * failure stops it at once. Other failures (unparseable answers) are recorded and the job goes on.
+   */
+  readonly maxConsecutiveFailures?: number;
+}
+
+/** The source string of a judge's labels. */
+export function aiSource(judge: PairJudge): AiSource {
+  return `ai:${judge.name}`;
+}
+
+/** Runs the job; resolves when every pair is done, the job is cancelled, or it stops early. Never rejects for a judge failure. */
+export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult> {
+  const source = aiSource(opts.judge);
+  const seen = new Set<string>();
+  const unique = opts.pairs.filter((p) => (seen.has(p.recordId) ? false : (seen.add(p.recordId), true)));
+  const already = await opts.sink.labeledRecordIds(source);
+  const todo = unique.filter((p) => !already.has(p.recordId));
+  const skipped = unique.length - todo.length;
+  const errors: LabelJobError[] = [];
+  const labels: AiPairLabel[] = [];
+  let failed = 0;
+  let consecutive = 0;
+  let stopReason: string | undefined;
+  let sinkError: unknown;
+  const maxConsecutive = opts.maxConsecutiveFailures ?? 3;
+
+  // One controller for the job: the caller's cancel, or our own stop, aborts every in-flight judgement.
+  const job = new AbortController();
+  const onCallerAbort = (): void => job.abort(opts.signal ? abortReason(opts.signal) : undefined);
+  if (opts.signal?.aborted) onCallerAbort();
+  else opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const stop = (reason: string): void => {
+    if (stopReason === undefined) stopReason = reason;
+    job.abort(new Error(reason));
+  };
+
+  const progress = (): LabelJobProgress => ({ total: unique.length, skipped, labeled: labels.length, failed, remaining: todo.length - labels.length - failed });
+  opts.onProgress?.(progress());
+
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!job.signal.aborted && next < todo.length) {
+      const item = todo[next++];
+      let judgement: PairJudgement;
+      try {
+        judgement = await opts.judge.judgePair({ prompt: item.prompt, responseA: item.a.text, responseB: item.b.text }, job.signal);
+      } catch (e) {
+        if (job.signal.aborted && !(e instanceof JudgeError)) return; // cancelled or stopped: not this pair's fault
+        const err: LabelJobError = {
+          recordId: item.recordId,
+          kind: e instanceof JudgeError ? e.kind : 'invalid-response',
+          message: e instanceof Error ? e.message : String(e),
+        };
+        failed++;
+        errors.push(err);
+        opts.onError?.(err);
+        opts.onProgress?.(progress());
+        if (err.kind === 'auth') stop(`the judge endpoint refused the API key: ${err.message}`);
+        else if (err.kind === 'network' || err.kind === 'timeout') {
+          if (++consecutive >= maxConsecutive) stop(`${consecutive} pairs in a row failed to reach the judge (${err.kind}); the endpoint looks down. Resume the job once it is back: labeled pairs are kept and skipped.`);
+        }
+        continue;
+      }
+      consecutive = 0;
+      const label: AiPairLabel = {
+        recordId: item.recordId,
+        source,
+        order: [item.a.key, item.b.key],
+        preferred: judgement.winner === 'A' ? item.a.key : judgement.winner === 'B' ? item.b.key : null,
+        judgement,
+      };
+      try {
+        await opts.sink.append(label);
+      } catch (e) {
+        sinkError = e;
+        stop(`writing the label of ${item.recordId} failed: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      labels.push(label);
+      opts.onLabel?.(label);
+      opts.onProgress?.(progress());
+    }
+  };
+
+  try {
+    const n = Math.max(1, Math.min(opts.concurrency ?? 4, todo.length));
+    await Promise.all(Array.from({ length: n }, worker));
+  } finally {
+    opts.signal?.removeEventListener('abort', onCallerAbort);
+  }
+  const status: LabelJobResult['status'] = stopReason !== undefined ? 'stopped' : opts.signal?.aborted ? 'cancelled' : 'completed';
+  if (sinkError !== undefined && stopReason === undefined) stopReason = String(sinkError);
+  return { ...progress(), status, stopReason, errors, labels };
+}
+
+/** A conversation rendered as the judge's prompt text: a lone user turn as itself, otherwise a labelled transcript. */
+export function renderConversation(messages: readonly { readonly role: string; readonly content: string }[]): string {
+  if (messages.length === 1 && messages[0].role === 'user') return messages[0].content;
+  const name: Record<string, string> = { system: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool' };
+  return messages.map((m) => `[${name[m.role] ?? m.role}]\n${m.content}`).join('\n\n');
+}

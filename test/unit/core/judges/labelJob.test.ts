@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FeedbackStore } from '../../../../src/core/feedback/store';
+import { feedbackStoreSink } from '../../../../src/core/judges/feedbackSink';
+import { MemoryJudgeCache } from '../../../../src/core/judges/judgeCache';
+import { runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
+import { OpenAiJudge, type CachedAnswer } from '../../../../src/core/judges/openaiJudge';
+import { downAfter, heuristicJudge, malformed, PREFER_MARKER, prefersFirst, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
+
+const servers: JudgeServer[] = [];
+const dirs: string[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function server(behaviour = heuristicJudge()): Promise<JudgeServer> {
+  const s = await startJudgeServer({ behaviour, lifetimeMs: 30_000 });
+  servers.push(s);
+  return s;
+}
+
+function newJudge(s: JudgeServer, cache = new MemoryJudgeCache<CachedAnswer>()): OpenAiJudge {
+  return new OpenAiJudge({ baseUrl: s.baseUrl, model: 'test-judge', name: 'local-judge', cache, concurrency: 2, maxRetries: 1, sleep: async () => undefined });
+}
+
+/** Pairs whose better answer (marked) alternates between A and B. */
+function makePairs(n: number): PairItem[] {
+  return Array.from({ length: n }, (_, i) => {
+    const good = `${PREFER_MARKER} A careful answer to question ${i}.`;
+    const bad = `A weak answer ${i}.`;
+    const aGood = i % 2 === 0;
+    return { recordId: `r${i}`, prompt: `Question ${i}?`, a: { key: 'chosen', text: aGood ? good : bad }, b: { key: 'rejected', text: aGood ? bad : good } };
+  });
+}
+
+class MemorySink implements LabelSink {
+  readonly labels: AiPairLabel[] = [];
+  labeledRecordIds(source: AiSource): ReadonlySet<string> {
+    return new Set(this.labels.filter((l) => l.source === source).map((l) => l.recordId));
+  }
+  append(label: AiPairLabel): void {
+    this.labels.push(label);
+  }
+}
+
+describe('runLabelJob', () => {
+  it('labels every pair once with progress callbacks', async () => {
+    const s = await server();
+    const sink = new MemorySink();
+    const pairs = makePairs(6);
+    const seen: LabelJobProgress[] = [];
+    const r = await runLabelJob({ judge: newJudge(s), sink, pairs, onProgress: (p) => seen.push(p) });
+    assert.equal(r.status, 'completed');
+    assert.equal(r.labeled, 6);
+    assert.equal(sink.labels.length, 6);
+    for (const l of sink.labels) {
+      const i = Number(l.recordId.slice(1));
+      assert.equal(l.preferred, i % 2 === 0 ? 'chosen' : 'rejected', l.recordId);
+      assert.equal(l.source, 'ai:local-judge');
+      assert.deepEqual(l.order, ['chosen', 'rejected']);
+    }
+    assert.deepEqual(seen[0], { total: 6, skipped: 0, labeled: 0, failed: 0, remaining: 6 });
+    assert.deepEqual(seen[seen.length - 1], { total: 6, skipped: 0, labeled: 6, failed: 0, remaining: 0 });
+    assert.equal(s.requests.length, 12);
+  });
+
+  it('judges a pair listed twice only once', async () => {
+    const s = await server();
+    const sink = new MemorySink();
+    const pairs = makePairs(2);
+    const r = await runLabelJob({ judge: newJudge(s), sink, pairs: [...pairs, pairs[0]] });
+    assert.equal(r.total, 2);
+    assert.equal(sink.labels.length, 2);
+  });
+
+  it('records malformed answers as errors, never as labels', async () => {
+    const s = await server(malformed());
+    const sink = new MemorySink();
+    const errors: string[] = [];
+    const r = await runLabelJob({ judge: newJudge(s), sink, pairs: makePairs(3), onError: (e) => errors.push(e.kind) });
+    assert.equal(r.status, 'completed');
+    assert.equal(r.failed, 3);
+    assert.equal(sink.labels.length, 0);
+    assert.deepEqual(errors, ['unparseable', 'unparseable', 'unparseable']);
+  });
+
+  it('records ties for a judge that always prefers the first position', async () => {
+    const s = await server(prefersFirst());
+    const sink = new MemorySink();
+    const r = await runLabelJob({ judge: newJudge(s), sink, pairs: makePairs(4) });
+    assert.equal(r.labeled, 4);
+    assert.ok(sink.labels.every((l) => l.preferred === null && l.judgement.positionFollowed === true));
+  });
+
+  it('stops when the server goes down mid-run and resumes to exactly one AI label per pair, human labels untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'labeljob-'));
+    dirs.push(dir);
+    const datasetPath = join(dir, 'pairs.jsonl');
+    const pairs = makePairs(10);
+    const store = FeedbackStore.open({ datasetPath, writerId: 'window-1', annotator: 'alice' });
+    // A person labeled three pairs before the judge ran; one of them against the judge's opinion.
+    for (const [rid, pref] of [['r0', 'chosen'], ['r3', 'chosen'], ['r7', 'rejected']] as const) {
+      store.record({ recordId: rid, type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred: pref } });
+    }
+    const humanBefore = store.entries().filter((e) => e.source === 'human').map((e) => JSON.stringify(e));
+
+    const cache = new MemoryJudgeCache<CachedAnswer>();
+    const s1 = await server(downAfter(7));
+    const first = await runLabelJob({ judge: newJudge(s1, cache), sink: feedbackStoreSink(store), pairs, concurrency: 2, maxConsecutiveFailures: 2 });
+    assert.equal(first.status, 'stopped');
+    assert.match(first.stopReason ?? '', /endpoint looks down/);
+    assert.ok(first.labeled >= 1 && first.labeled < 10, `labeled ${first.labeled}`);
+    assert.ok(s1.stopped);
+
+    // The server is back (on a new port). A second window's store reads the same journals.
+    const s2 = await server();
+    const store2 = FeedbackStore.open({ datasetPath, writerId: 'window-1', annotator: 'alice' });
+    const second = await runLabelJob({ judge: newJudge(s2, cache), sink: feedbackStoreSink(store2), pairs });
+    assert.equal(second.status, 'completed');
+    assert.equal(second.skipped, first.labeled);
+    assert.equal(second.labeled, 10 - first.labeled);
+    assert.equal(second.failed, 0);
+
+    // A third run has nothing left to do and sends nothing.
+    const before = s2.requests.length;
+    const third = await runLabelJob({ judge: newJudge(s2, cache), sink: feedbackStoreSink(store2), pairs });
+    assert.equal(third.skipped, 10);
+    assert.equal(third.labeled, 0);
+    assert.equal(s2.requests.length, before);
+
+    const reread = FeedbackStore.open({ datasetPath, writerId: 'reader', annotator: 'bob' });
+    const ai = reread.entries().filter((e) => e.source === 'ai:local-judge');
+    const perRecord = new Map<string, number>();
+    for (const e of ai) perRecord.set(e.recordId, (perRecord.get(e.recordId) ?? 0) + 1);
+    assert.deepEqual([...perRecord.keys()].sort(), pairs.map((p) => p.recordId).sort());
+    assert.ok([...perRecord.values()].every((n) => n === 1), JSON.stringify([...perRecord]));
+    for (const e of ai) {
+      assert.equal(e.type, 'comparison');
+      const i = Number(e.recordId.slice(1));
+      assert.deepEqual(e.payload, { mode: 'pair', order: ['chosen', 'rejected'], preferred: i % 2 === 0 ? 'chosen' : 'rejected' });
+    }
+    assert.deepEqual(reread.entries().filter((e) => e.source === 'human').map((e) => JSON.stringify(e)), humanBefore);
+    assert.deepEqual(reread.problems, []);
+    store.close();
+    store2.close();
+    reread.close();
+  });
+
+  it('cancels through the AbortSignal and resumes where it stopped', async () => {
+    const s = await server(slow(30));
+    const sink = new MemorySink();
+    const pairs = makePairs(8);
+    const ac = new AbortController();
+    const r = await runLabelJob({
+      judge: newJudge(s),
+      sink,
+      pairs,
+      concurrency: 1,
+      signal: ac.signal,
+      onLabel: () => ac.abort(),
+    });
+    assert.equal(r.status, 'cancelled');
+    assert.equal(r.labeled, 1);
+    assert.equal(r.failed, 0);
+    assert.equal(r.remaining, 7);
+    const rest = await runLabelJob({ judge: newJudge(s), sink, pairs });
+    assert.equal(rest.skipped, 1);
+    assert.equal(rest.labeled, 7);
+    assert.equal(new Set(sink.labels.map((l) => l.recordId)).size, 8);
+    assert.equal(sink.labels.length, 8);
+  });
+});
+
+describe('renderConversation', () => {
+  it('keeps a lone user turn as is and labels a multi-turn transcript', () => {
+    assert.equal(renderConversation([{ role: 'user', content: 'hi' }]), 'hi');
+    assert.equal(
+      renderConversation([
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'hello' },
+        { role: 'user', content: 'bye' },
+      ]),
+      '[System]\nbe brief\n\n[User]\nhi\n\n[Assistant]\nhello\n\n[User]\nbye',
+    );
+  });
+});
