@@ -1,0 +1,266 @@
+/**
+ * Reverse-mode autodiff over the tracing IR: one table of vector-Jacobian products (VJP), one short rule per
+ * primitive op. `grad(loss, wrt)` walks the nodes between `wrt` and `loss` in reverse creation order, calls each
+ * node's rule with the output gradient, sums gradients of tensors used more than once (fan-out), and appends
+ * the backward nodes to the same graph, so forward + backward form one ONNX model.
+ *
+ * Broadcasting: a rule returns gradients in the broadcast (output) shape; `unbroadcast` sums them back to each
+ * input's shape. Integer/bool inputs (indices, masks) receive no gradient; StopGradient ends a path.
+ */
+import { isFloat } from './dtype';
+import { Node, Shape, Tensor, fmtShape } from './graph';
+import * as op from './ops';
+
+/** A VJP rule: output gradient g (output's shape), the node's inputs and output -> one gradient per input. */
+type Vjp = (g: Tensor, x: readonly (Tensor | null)[], y: Tensor, node: Node) => readonly (Tensor | null)[];
+
+const attrInt = (n: Node, name: string): number => {
+  const a = n.attrs[name];
+  if (!a || a.kind !== 'int') throw new Error(`autodiff: node ${n.op} lacks int attribute ${name}`);
+  return a.value;
+};
+const attrInts = (n: Node, name: string): readonly number[] => {
+  const a = n.attrs[name];
+  if (!a || a.kind !== 'ints') throw new Error(`autodiff: node ${n.op} lacks ints attribute ${name}`);
+  return a.value;
+};
+
+/** Reads a small int64 constant input (axes, starts, pads) back as numbers. */
+function constInts(t: Tensor | null, where: string): number[] {
+  const p = t?.producer;
+  const v = p && p.op === 'Constant' ? p.attrs.value : undefined;
+  if (!v || v.kind !== 'tensor' || !(v.value.data instanceof BigInt64Array)) {
+    throw new Error(`autodiff: ${where} needs a constant int64 input`);
+  }
+  return Array.from(v.value.data, (b) => Number(b));
+}
+
+/** Sums a gradient of a broadcast shape back to `shape` (the inverse of numpy broadcasting). */
+export function unbroadcast(g: Tensor, shape: Shape, like?: Tensor): Tensor {
+  if (op.shapesEqual(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  if (lead < 0) throw new Error(`autodiff: cannot unbroadcast ${fmtShape(g.shape)} to ${fmtShape(shape)}`);
+  let r = lead > 0 ? op.sum(g, [...Array(lead).keys()]) : g;
+  const axes = shape.flatMap((d, i) => (d === 1 && r.shape[i] !== 1 ? [i] : []));
+  if (axes.length) r = op.sum(r, axes, true);
+  if (!op.shapesEqual(r.shape, shape)) {
+    if (like) return op.reshapeLike(r, like);
+    throw new Error(`autodiff: cannot unbroadcast ${fmtShape(g.shape)} to ${fmtShape(shape)}`);
+  }
+  return r;
+}
+
+/** Unbroadcast to the shape of input t. */
+const unb = (g: Tensor, t: Tensor | null): Tensor => unbroadcast(g, t!.shape, t!);
+
+/** Expands a reduced gradient (reduced over `axes`) back to x's shape. */
+function expandReduced(g: Tensor, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+  const kept = keepdims ? g : op.unsqueeze(g, axes);
+  return op.expandLike(kept, x);
+}
+
+/** The number of elements reduced, as a scalar of x's dtype (static or from the run-time shape). */
+function countOf(x: Tensor, axes: readonly number[]): Tensor {
+  const dims = axes.map((a) => x.shape[a]);
+  if (dims.every((d) => typeof d === 'number')) return x.graph.scalar((dims as number[]).reduce((a, b) => a * b, 1), x.dtype);
+  const s = op.gather(op.shapeOf(x), x.graph.constant(axes, 'int64', [axes.length]), 0);
+  return op.cast(op.sum(s), x.dtype);
+}
+
+function reducedAxes(n: Node, x: Tensor): number[] {
+  return n.inputs[1] ? constInts(n.inputs[1], n.op) : x.shape.map((_, i) => i);
+}
+
+/** The rule table. Ops absent here are non-differentiable (comparisons, Shape, Range, ...). */
+export const VJP: Record<string, Vjp> = {
+  Identity: (g) => [g],
+  Add: (g, [a, b]) => [unb(g, a), unb(g, b)],
+  Sub: (g, [a, b]) => [unb(g, a), unb(op.neg(g), b)],
+  Mul: (g, [a, b]) => [unb(op.mul(g, b!), a), unb(op.mul(g, a!), b)],
+  Div: (g, [a, b], y) => [unb(op.div(g, b!), a), unb(op.neg(op.div(op.mul(g, y), b!)), b)],
+  // d(a^b) = b a^(b-1) da + a^b log(a) db
+  Pow: (g, [a, b], y) => [unb(op.mul(g, op.mul(b!, op.pow(a!, op.sub(b!, 1)))), a), unb(op.mul(g, op.mul(y, op.log(a!))), b)],
+  // Ties go to the first operand (measure-zero for continuous inputs).
+  Max: (g, [a, b]) => {
+    const m = op.greaterEqual(a!, b!);
+    return [unb(op.where(m, g, 0), a), unb(op.where(m, 0, g), b)];
+  },
+  Min: (g, [a, b]) => {
+    const m = op.lessEqual(a!, b!);
+    return [unb(op.where(m, g, 0), a), unb(op.where(m, 0, g), b)];
+  },
+  Neg: (g) => [op.neg(g)],
+  Exp: (g, _x, y) => [op.mul(g, y)],
+  Log: (g, [x]) => [op.div(g, x!)],
+  Sqrt: (g, _x, y) => [op.div(g, op.mul(y, 2))],
+  Reciprocal: (g, _x, y) => [op.neg(op.mul(g, op.mul(y, y)))],
+  Abs: (g, [x]) => [op.mul(g, op.sign(x!))],
+  Sign: () => [null],
+  Floor: () => [null],
+  Tanh: (g, _x, y) => [op.mul(g, op.sub(1, op.mul(y, y)))],
+  Sigmoid: (g, _x, y) => [op.mul(g, op.mul(y, op.sub(1, y)))],
+  // d erf(x) = 2/sqrt(pi) exp(-x^2)
+  Erf: (g, [x]) => [op.mul(g, op.mul(op.exp(op.neg(op.mul(x!, x!))), 2 / Math.sqrt(Math.PI)))],
+  Relu: (g, [x]) => [op.where(op.greater(x!, 0), g, 0)],
+  Cast: (g, [x]) => [isFloat(x!.dtype) ? op.cast(g, x!.dtype) : null],
+  Where: (g, [c, a, b]) => [null, unb(op.where(c!, g, 0), a), unb(op.where(c!, 0, g), b)],
+  // (..., M, K) @ (..., K, N): dA = G B^T, dB = A^T G, summed over broadcast batch dims.
+  MatMul: (g, [a, b]) => [unb(op.matmul(g, op.swapAxes(b!, -1, -2)), a), unb(op.matmul(op.swapAxes(a!, -1, -2), g), b)],
+  Reshape: (g, [x]) => [op.reshapeLike(g, x!), null],
+  Squeeze: (g, [x]) => [op.reshapeLike(g, x!), null],
+  Unsqueeze: (g, [x]) => [op.reshapeLike(g, x!), null],
+  Transpose: (g, _x, _y, n) => {
+    const p = attrInts(n, 'perm');
+    const inv = p.map((_, i) => p.indexOf(i));
+    return [op.transpose(g, inv)];
+  },
+  Expand: (g, [x]) => [unb(g, x), null],
+  // Slice (step 1) -> zero-pad the gradient back to the input's extent.
+  Slice: (g, [x, s, e, a]) => {
+    const starts = constInts(s, 'Slice starts');
+    const axes = constInts(a, 'Slice axes');
+    void e;
+    const xs = x!.shape;
+    const pads = new Array<number>(2 * x!.rank).fill(0);
+    axes.forEach((ax, i) => {
+      pads[ax] = starts[i];
+      pads[ax + x!.rank] = (xs[ax] as number) - starts[i] - (g.shape[ax] as number);
+    });
+    return [op.pad(g, pads), null, null, null];
+  },
+  Pad: (g, [x, p]) => {
+    const pads = constInts(p, 'Pad pads');
+    const r = x!.rank;
+    const axes = [...Array(r).keys()];
+    return [op.slice(g, axes.map((i) => pads[i]), axes.map((i) => pads[i] + (x!.shape[i] as number)), axes), null];
+  },
+  Concat: (g, xs, _y, n) => {
+    const axis = attrInt(n, 'axis');
+    const sizes = xs.map((t) => t!.shape[axis]);
+    if (sizes.some((d) => typeof d !== 'number')) throw new Error('autodiff: Concat gradient needs static sizes along the axis');
+    return op.split(g, axis, sizes as number[]);
+  },
+  // Gather along axis: scatter-add the gradient rows into zeros of x's shape.
+  Gather: (g, [x, idx], _y, n) => {
+    const axis = attrInt(n, 'axis');
+    const xt = x!;
+    const ir = idx!.rank;
+    // Move the gathered axis (and the indices' dims in g) to the front: g -> [idx..., pre..., post...].
+    const pre = [...Array(axis).keys()];
+    const idxDims = [...Array(ir).keys()].map((i) => axis + i);
+    const post = [...Array(xt.rank - axis - 1).keys()].map((i) => axis + ir + i);
+    const gT = op.transpose(g, [...idxDims, ...pre, ...post]);
+    const xPerm = [axis, ...pre, ...post.map((_, i) => axis + 1 + i)];
+    const xTShape = xPerm.map((a) => xt.shape[a]);
+    const base = op.zeros(xt.graph, xTShape as number[], xt.dtype);
+    const flatIdx = op.reshape(idx!, [-1, 1]);
+    const upd = op.reshape(gT, [-1, ...xTShape.slice(1)]);
+    const scat = op.scatterNDAdd(base, flatIdx, upd);
+    const inv = xPerm.map((_, i) => xPerm.indexOf(i));
+    return [op.transpose(scat, inv), null];
+  },
+  GatherElements: (g, [x, idx], _y, n) => [op.scatterElementsAdd(op.zerosLike(x!), idx!, g, attrInt(n, 'axis')), null],
+  GatherND: (g, [x, idx]) => [op.scatterNDAdd(op.zerosLike(x!), idx!, g), null],
+  ScatterElements: (g, [, idx], _y, n) => [g, null, op.gatherElements(g, idx!, attrInt(n, 'axis'))],
+  ScatterND: (g, [, idx]) => [g, null, op.gatherND(g, idx!)],
+  ReduceSum: (g, [x], _y, n) => [expandReduced(g, x!, reducedAxes(n, x!), attrInt(n, 'keepdims') === 1), null],
+  ReduceMean: (g, [x], _y, n) => {
+    const axes = reducedAxes(n, x!);
+    return [op.div(expandReduced(g, x!, axes, attrInt(n, 'keepdims') === 1), countOf(x!, axes)), null];
+  },
+  // Gradient flows to the maxima, split evenly among ties.
+  ReduceMax: (g, [x], y, n) => {
+    const axes = reducedAxes(n, x!);
+    const keep = attrInt(n, 'keepdims') === 1;
+    const hit = op.cast(op.equal(x!, expandReduced(y, x!, axes, keep)), x!.dtype);
+    const share = op.div(hit, op.sum(hit, axes, true));
+    return [op.mul(share, expandReduced(g, x!, axes, keep)), null];
+  },
+  // d logsumexp(x) = softmax(x) along the reduced axes.
+  ReduceLogSumExp: (g, [x], y, n) => {
+    const axes = reducedAxes(n, x!);
+    const keep = attrInt(n, 'keepdims') === 1;
+    const p = op.exp(op.sub(x!, expandReduced(y, x!, axes, keep)));
+    return [op.mul(p, expandReduced(g, x!, axes, keep)), null];
+  },
+  // y = softmax(x): dx = y * (g - sum(g * y))
+  Softmax: (g, _x, y, n) => {
+    const a = attrInt(n, 'axis');
+    return [op.mul(y, op.sub(g, op.sum(op.mul(g, y), [a], true)))];
+  },
+  // y = log_softmax(x): dx = g - exp(y) * sum(g)
+  LogSoftmax: (g, _x, y, n) => {
+    const a = attrInt(n, 'axis');
+    return [op.sub(g, op.mul(op.exp(y), op.sum(g, [a], true)))];
+  },
+};
+
+export interface GradOptions {
+  /** Gradient of the output (default: 1, which needs a scalar `y`). */
+  seed?: Tensor;
+}
+
+/**
+ * Gradients of `y` with respect to each tensor in `wrt`, as new tensors in y's graph. A `wrt` tensor that y
+ * does not depend on (or only through StopGradient / integer paths) gets zeros.
+ */
+export function grad(y: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
+  if (!isFloat(y.dtype)) throw new Error(`grad: output ${y} is not floating-point`);
+  let seed = opts.seed;
+  if (seed) {
+    if (!op.shapesEqual(seed.shape, y.shape) || seed.dtype !== y.dtype) {
+      throw new Error(`grad: seed ${seed} must match output ${y}`);
+    }
+  } else {
+    if (y.rank !== 0) throw new Error(`grad: output ${y} is not a scalar; reduce it or pass a seed`);
+    seed = y.graph.scalar(1, y.dtype);
+  }
+  for (const w of wrt) if (!isFloat(w.dtype)) throw new Error(`grad: wrt tensor ${w} is not floating-point`);
+
+  // Nodes that y depends on (ancestors), in creation order.
+  const ancestors: Node[] = [];
+  const seen = new Set<Node>();
+  const stack: Tensor[] = [y];
+  while (stack.length) {
+    const t = stack.pop()!;
+    const p = t.producer;
+    if (!p || seen.has(p)) continue;
+    seen.add(p);
+    ancestors.push(p);
+    for (const i of p.inputs) if (i) stack.push(i);
+  }
+  ancestors.sort((a, b) => a.outputs[0].id - b.outputs[0].id);
+
+  // Tensors that depend on some wrt tensor through differentiable float paths.
+  const active = new Set<Tensor>(wrt);
+  for (const n of ancestors) {
+    if (n.op === 'StopGradient' || !VJP[n.op]) continue;
+    if (n.inputs.some((i) => i && active.has(i))) for (const o of n.outputs) if (isFloat(o.dtype)) active.add(o);
+  }
+
+  const grads = new Map<Tensor, Tensor>();
+  const accumulate = (t: Tensor, g: Tensor): void => {
+    if (!op.shapesEqual(g.shape, t.shape)) {
+      throw new Error(`autodiff: gradient for ${t} has shape ${fmtShape(g.shape)} (rule of ${t.producer?.op ?? 'input'} is wrong)`);
+    }
+    const prev = grads.get(t);
+    grads.set(t, prev ? op.add(prev, g) : g);
+  };
+  if (active.has(y)) accumulate(y, seed);
+
+  for (let k = ancestors.length - 1; k >= 0; k--) {
+    const n = ancestors[k];
+    if (n.outputs.length !== 1) continue;
+    const yOut = n.outputs[0];
+    const g = grads.get(yOut);
+    if (!g || !n.inputs.some((i) => i && active.has(i))) continue;
+    const rule = VJP[n.op];
+    if (!rule) continue; // non-differentiable op (activity analysis already excluded it)
+    const gx = rule(g, n.inputs, yOut, n);
+    n.inputs.forEach((i, j) => {
+      const gi = gx[j];
+      if (i && gi && active.has(i)) accumulate(i, gi);
+    });
+  }
+  return wrt.map((w) => grads.get(w) ?? op.zerosLike(w));
+}

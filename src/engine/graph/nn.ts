@@ -1,0 +1,137 @@
+/**
+ * Composite ops for transformers and alignment losses, built from the primitives in ops.ts (so their gradients
+ * come from the primitive VJP rules). Shapes: B batch, T sequence, C channels, H heads, D head size, V vocab.
+ */
+import { DType } from './dtype';
+import { Graph, Tensor, fmtShape } from './graph';
+import * as op from './ops';
+
+/** softplus(x) = log(1 + e^x), stable for large |x|: max(x, 0) + log(1 + e^-|x|). */
+export function softplus(x: Tensor): Tensor {
+  return op.add(op.relu(x), op.log(op.add(op.exp(op.neg(op.abs(x))), 1)));
+}
+
+/** log sigmoid(x) = -softplus(-x), stable for large |x| (DPO's -log sigmoid(beta h) is softplus(-beta h)). */
+export function logSigmoid(x: Tensor): Tensor {
+  return op.neg(softplus(op.neg(x)));
+}
+
+/**
+ * GELU (Hendrycks & Gimpel 2016). 'none': x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (BERT, Llama-family MLPs
+ * that use exact GELU); 'tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GPT-2's gelu_new).
+ */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  if (approximate === 'none') return op.mul(op.mul(x, 0.5), op.add(op.erf(op.mul(x, Math.SQRT1_2)), 1));
+  const inner = op.mul(op.add(x, op.mul(op.mul(op.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
+}
+
+/** SiLU / swish: x * sigmoid(x) (Llama's MLP gate). */
+export function silu(x: Tensor): Tensor {
+  return op.mul(x, op.sigmoid(x));
+}
+
+/** clip(x, lo, hi) = min(max(x, lo), hi); gradient 1 inside, 0 outside. */
+export function clip(x: Tensor, lo: number | Tensor, hi: number | Tensor): Tensor {
+  return op.minimum(op.maximum(x, lo), hi);
+}
+
+/**
+ * LayerNorm over the last axis (Ba et al. 2016): (x - mean) / sqrt(var + eps) * gamma + beta, with the biased
+ * variance as in PyTorch. x [..., C], gamma/beta [C].
+ */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor | null, eps = 1e-5): Tensor {
+  const c = x.shape[x.rank - 1];
+  if (gamma.rank !== 1 || gamma.shape[0] !== c || (beta && (beta.rank !== 1 || beta.shape[0] !== c))) {
+    throw new Error(`layerNorm: gamma ${fmtShape(gamma.shape)} / beta ${beta ? fmtShape(beta.shape) : '-'} must be [${c}] for x ${fmtShape(x.shape)}`);
+  }
+  const mu = op.mean(x, [-1], true);
+  const xc = op.sub(x, mu);
+  const variance = op.mean(op.mul(xc, xc), [-1], true);
+  const y = op.mul(op.mul(xc, op.rsqrt(op.add(variance, eps))), gamma);
+  return beta ? op.add(y, beta) : y;
+}
+
+/** RMSNorm over the last axis (Zhang & Sennrich 2019; Llama): x / sqrt(mean(x^2) + eps) * gamma. */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
+  const c = x.shape[x.rank - 1];
+  if (gamma.rank !== 1 || gamma.shape[0] !== c) throw new Error(`rmsNorm: gamma ${fmtShape(gamma.shape)} must be [${c}] for x ${fmtShape(x.shape)}`);
+  const ms = op.mean(op.mul(x, x), [-1], true);
+  return op.mul(op.mul(x, op.rsqrt(op.add(ms, eps))), gamma);
+}
+
+/** Token embedding: table [V, C], ids [...] int64 -> [..., C]. */
+export function embedding(table: Tensor, ids: Tensor): Tensor {
+  return op.gather(table, ids, 0);
+}
+
+/** x @ w (+ b) with w [in, out] (HF GPT-2 Conv1D layout; transpose nn.Linear's [out, in] weights first). */
+export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
+  if (w.rank !== 2) throw new Error(`linear: weight must be 2-D, got ${fmtShape(w.shape)}`);
+  const y = op.matmul(x.rank === 1 ? op.unsqueeze(x, [0]) : x, w);
+  const r = x.rank === 1 ? op.squeeze(y, [0]) : y;
+  return b ? op.add(r, b) : r;
+}
+
+/** Lower-triangular bool mask [T, T]: entry (i, j) is true where query i may attend to key j (j <= i). */
+export function causalMask(g: Graph, t: number): Tensor {
+  const r = op.range(g, 0, t);
+  return op.lessEqual(op.unsqueeze(r, [0]), op.unsqueeze(r, [1]));
+}
+
+/** The most negative finite value used to mask logits in a dtype (finite, so masked rows stay NaN-free). */
+export function maskValue(dtype: DType): number {
+  return dtype === 'float16' ? -65504 : dtype === 'float32' ? -3.4028234663852886e38 : -1.7976931348623157e308;
+}
+
+/**
+ * Scaled dot-product attention (Vaswani et al. 2017, eq. 1): softmax(q k^T / sqrt(D) + mask) v.
+ * q [B, H, Tq, D], k/v [B, H, Tk, D]; `mask` bool broadcastable to [B, H, Tq, Tk] (true = attend), e.g.
+ * causalMask(g, T), or 'causal'.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | 'causal'): Tensor {
+  const d = q.shape[q.rank - 1];
+  if (typeof d !== 'number') throw new Error(`attention: head size of q ${fmtShape(q.shape)} must be static`);
+  let scores = op.mul(op.matmul(q, op.swapAxes(k, -1, -2)), 1 / Math.sqrt(d));
+  let m = mask;
+  if (m === 'causal') {
+    const tq = q.shape[q.rank - 2];
+    const tk = k.shape[k.rank - 2];
+    if (typeof tq !== 'number' || tq !== tk) throw new Error(`attention: causal mask needs equal static Tq/Tk, got ${tq}, ${tk}`);
+    m = causalMask(scores.graph, tq);
+  }
+  if (m) scores = op.where(m, scores, maskValue(q.dtype));
+  return op.matmul(op.softmax(scores, -1), v);
+}
+
+export interface CrossEntropy {
+  /** Per-token loss, 0 at ignored positions; targets' shape. */
+  perToken: Tensor;
+  /** Sum of per-token losses / number of non-ignored tokens (max 1): PyTorch's reduction='mean'. */
+  mean: Tensor;
+  /** Number of non-ignored tokens (float, logits' dtype). */
+  count: Tensor;
+  /** log p(target) per token, 0 at ignored positions (for DPO-family sequence log-probs). */
+  logProbs: Tensor;
+}
+
+/**
+ * Softmax cross-entropy: logits [..., V], targets [...] int64; targets equal to `ignoreIndex` (default -100,
+ * PyTorch's) contribute nothing.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -100): CrossEntropy {
+  if (targets.dtype !== 'int64') throw new Error(`crossEntropy: targets must be int64, got ${targets.dtype}`);
+  if (!op.shapesEqual(logits.shape.slice(0, -1), targets.shape)) {
+    throw new Error(`crossEntropy: logits ${fmtShape(logits.shape)} need targets of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(targets.shape)}`);
+  }
+  const valid = op.not(op.equal(targets, ignoreIndex));
+  const safe = op.where(valid, targets, 0);
+  const logp = op.logSoftmax(logits, -1);
+  const picked = op.squeeze(op.gatherElements(logp, op.unsqueeze(safe, [-1]), -1), [-1]);
+  const validF = op.cast(valid, logits.dtype);
+  const logProbs = op.mul(picked, validF);
+  const perToken = op.neg(logProbs);
+  const count = op.sum(validF);
+  const mean = op.div(op.sum(perToken), op.maximum(count, 1));
+  return { perToken, mean, count, logProbs };
+}
