@@ -1,0 +1,267 @@
+/**
+ * The feedback store of one dataset: one append-only journal per writer (window / annotator process), merged on
+ * read. Layout beside the data (the dataset file itself is never written):
+ *
+ *   <dataset dir>/.alignment/<dataset file name>.labels/<writer id>.jsonl
+ *
+ * Each writer only appends to its own file, so two windows labeling the same dataset never write the same file;
+ * every window sees the others' decisions after {@link FeedbackStore.refresh}.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { JournalAppender, JournalTail, type JournalProblem, type TailRepair } from './journal';
+import { LabelView, RetractionIndex } from './labelView';
+import {
+  JOURNAL_VERSION,
+  WRITER_ID_PATTERN,
+  journalEntryProblems,
+  payloadValidators,
+  type FeedbackSource,
+  type FeedbackType,
+  type JournalEntry,
+  type JournalEntryOf,
+  type PayloadByType,
+  type RetractEntry,
+} from './types';
+
+/** The labels folder of a dataset file. */
+export function labelsDirFor(datasetPath: string): string {
+  const abs = path.resolve(datasetPath);
+  return path.join(path.dirname(abs), '.alignment', `${path.basename(abs)}.labels`);
+}
+
+export interface FeedbackStoreOptions {
+  readonly datasetPath: string;
+  /** This window's writer id (its journal's file name). Must be unique per concurrently open window. */
+  readonly writerId: string;
+  /** Default annotator name for entries this store records. */
+  readonly annotator: string;
+  /** Override of the labels folder (default {@link labelsDirFor}). */
+  readonly labelsDir?: string;
+  /** Clock, for tests. */
+  readonly now?: () => Date;
+  /** Entry id generator, for tests. Default crypto.randomUUID. */
+  readonly newId?: () => string;
+}
+
+/** What to record: the store fills in id, timestamp, writer, and defaults. */
+export interface FeedbackInput<K extends FeedbackType> {
+  readonly recordId: string;
+  readonly type: K;
+  readonly payload: PayloadByType[K];
+  /** Seconds spent on the decision. Default 0. */
+  readonly seconds?: number;
+  /** Default `human`. */
+  readonly source?: FeedbackSource;
+  /** Default: the store's annotator. */
+  readonly annotator?: string;
+}
+
+/** A journal entry with where it was read from. */
+export interface LocatedEntry {
+  readonly entry: JournalEntry;
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Thrown when a caller tries to record an invalid entry (bad input from code, not from disk). */
+export class InvalidFeedbackError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid feedback entry: ${problems.join('; ')}`);
+    this.name = 'InvalidFeedbackError';
+  }
+}
+
+export class FeedbackStore {
+  readonly labelsDir: string;
+  readonly journalPath: string;
+  readonly writerId: string;
+  readonly annotator: string;
+  /** Set when opening found a torn last line in this writer's journal and repaired it. */
+  readonly repair: TailRepair | undefined;
+
+  private appender: JournalAppender | undefined;
+  private readonly tails = new Map<string, JournalTail>();
+  private readonly located: LocatedEntry[] = [];
+  private readonly byId = new Map<string, LocatedEntry>();
+  private readonly problemList: JournalProblem[] = [];
+  private viewCache: LabelView | undefined;
+  private ordered = true;
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+
+  private constructor(o: FeedbackStoreOptions) {
+    if (!WRITER_ID_PATTERN.test(o.writerId)) throw new Error(`invalid writer id ${JSON.stringify(o.writerId)}: use letters, digits, dot, dash, underscore (max 128)`);
+    if (o.annotator.length === 0) throw new Error('annotator must not be empty');
+    this.labelsDir = o.labelsDir ?? labelsDirFor(o.datasetPath);
+    this.journalPath = path.join(this.labelsDir, `${o.writerId}.jsonl`);
+    this.writerId = o.writerId;
+    this.annotator = o.annotator;
+    this.now = o.now ?? (() => new Date());
+    this.newId = o.newId ?? randomUUID;
+    let repair: TailRepair | undefined;
+    if (fs.existsSync(this.journalPath)) {
+      const opened = JournalAppender.open(this.journalPath, (line) => {
+        try {
+          return journalEntryProblems(JSON.parse(line)).length === 0;
+        } catch {
+          return false;
+        }
+      });
+      this.appender = opened.appender;
+      repair = opened.repair;
+    }
+    this.repair = repair;
+  }
+
+  /**
+   * Opens the store of a dataset: repairs a torn tail in this writer's journal (if it exists) and reads every
+   * writer's journal. The journal file is created on the first recorded entry.
+   */
+  static open(options: FeedbackStoreOptions): FeedbackStore {
+    const s = new FeedbackStore(options);
+    s.refresh();
+    return s;
+  }
+
+  /** Invalid or unreadable journal lines seen so far, each with file and line. They were skipped. */
+  get problems(): readonly JournalProblem[] {
+    return this.problemList;
+  }
+
+  /** Validates, appends and fsyncs one decision; returns the entry as written. */
+  record<K extends FeedbackType>(input: FeedbackInput<K>): JournalEntryOf<K> {
+    return this.write(input.type, input.recordId, input.payload, input) as JournalEntryOf<K>;
+  }
+
+  /** Appends a retraction of `entryId` (any writer's entry). */
+  retract(entryId: string): RetractEntry {
+    const target = this.byId.get(entryId);
+    if (!target) throw new Error(`no journal entry with id ${entryId} in ${this.labelsDir}`);
+    return this.write('retract', target.entry.recordId, { entryId }, {}) as RetractEntry;
+  }
+
+  /** Retracts this writer's latest decision that is still in effect; undefined when there is none. */
+  undo(): RetractEntry | undefined {
+    const retractions = new RetractionIndex(this.located.map((l) => l.entry));
+    for (let i = this.located.length - 1; i >= 0; i--) {
+      const e = this.located[i].entry;
+      if (e.writer !== this.writerId || e.type === 'retract') continue;
+      if (retractions.isRetracted(e.id)) continue;
+      return this.retract(e.id);
+    }
+    return undefined;
+  }
+
+  /** Reads entries appended to any journal (including new writers' journals) since the last read; returns how many. */
+  refresh(): number {
+    let files: string[] = [];
+    try {
+      files = fs
+        .readdirSync(this.labelsDir)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.problemList.push({ file: this.labelsDir, line: 0, message: `cannot list labels folder: ${(e as Error).message}` });
+    }
+    let added = 0;
+    for (const f of files) added += this.readJournal(path.join(this.labelsDir, f));
+    return added;
+  }
+
+  private readJournal(file: string): number {
+    let tail = this.tails.get(file);
+    if (!tail) this.tails.set(file, (tail = new JournalTail(file)));
+    let added = 0;
+    for (const { line, text } of tail.read(this.problemList)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        this.problemList.push({ file, line, message: `not valid JSON (${(e as Error).message}); entry skipped` });
+        continue;
+      }
+      const problems = journalEntryProblems(parsed);
+      if (problems.length > 0) {
+        this.problemList.push({ file, line, message: `invalid entry skipped: ${problems.join('; ')}` });
+        continue;
+      }
+      const entry = parsed as JournalEntry;
+      if (this.byId.has(entry.id)) continue; // re-read after a shrink, or a copied journal
+      this.add({ entry, file, line });
+      added++;
+    }
+    return added;
+  }
+
+  /** All valid journal entries, ordered by time (then writer, then line). */
+  entries(): readonly JournalEntry[] {
+    this.sort();
+    return this.located.map((l) => l.entry);
+  }
+
+  /** All valid entries with their journal file and line, in the same order as {@link entries}. */
+  locatedEntries(): readonly LocatedEntry[] {
+    this.sort();
+    return this.located;
+  }
+
+  /** The merged current state of all journals. */
+  view(): LabelView {
+    if (!this.viewCache) this.viewCache = new LabelView(this.entries());
+    return this.viewCache;
+  }
+
+  close(): void {
+    this.appender?.close();
+    this.appender = undefined;
+  }
+
+  private write(type: JournalEntry['type'], recordId: string, payload: unknown, o: { seconds?: number; source?: FeedbackSource; annotator?: string }): JournalEntry {
+    const entry = {
+      v: JOURNAL_VERSION,
+      id: this.newId(),
+      recordId,
+      type,
+      payload,
+      annotator: o.annotator ?? this.annotator,
+      timestamp: this.now().toISOString(),
+      source: o.source ?? 'human',
+      seconds: o.seconds ?? 0,
+      writer: this.writerId,
+    };
+    const problems = journalEntryProblems(entry);
+    if (!(type in payloadValidators)) problems.push(`entry.type: unknown type ${type}`);
+    if (problems.length > 0) throw new InvalidFeedbackError(problems);
+    if (this.byId.has(entry.id)) throw new InvalidFeedbackError([`entry.id: ${entry.id} is already used`]);
+    if (!this.appender) this.appender = JournalAppender.open(this.journalPath, () => false).appender;
+    this.appender.append(JSON.stringify(entry));
+    // Pull our own line back through the reader, so line numbers stay exact even if another process appends to
+    // this file too.
+    this.readJournal(this.journalPath);
+    return entry as JournalEntry;
+  }
+
+  private add(l: LocatedEntry): void {
+    const last = this.located[this.located.length - 1];
+    this.located.push(l);
+    this.byId.set(l.entry.id, l);
+    if (last && compareLocated(last, l) > 0) this.ordered = false;
+    this.viewCache = undefined;
+  }
+
+  private sort(): void {
+    if (this.ordered) return;
+    this.located.sort(compareLocated);
+    this.ordered = true;
+  }
+}
+
+function compareLocated(a: LocatedEntry, b: LocatedEntry): number {
+  const ta = Date.parse(a.entry.timestamp);
+  const tb = Date.parse(b.entry.timestamp);
+  if (ta !== tb) return ta - tb;
+  if (a.file !== b.file) return a.file < b.file ? -1 : 1;
+  return a.line - b.line;
+}
