@@ -1,0 +1,63 @@
+// Builds every bundle with esbuild:
+//   dist/extension.js       extension host (CJS; `vscode` and `onnxruntime-node` external)
+//   dist/session.js         training-session process (node, CJS; onnxruntime-node external)
+//   dist/cli.js             the `alignment` command-line tool
+//   dist/webview/<name>.js  one browser bundle per folder in webview/ that has a main.ts
+//   out/test/**             integration-test bundles (development builds only)
+// Flags: --production (minified, no source maps, no test bundles), --watch.
+import * as esbuild from 'esbuild';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const root = new URL('..', import.meta.url).pathname;
+process.chdir(root);
+
+const common = {
+  bundle: true,
+  minify: production,
+  sourcemap: production ? false : 'linked',
+  sourcesContent: false,
+  logLevel: 'warning',
+  define: { 'process.env.ALIGNMENT_BUILD': JSON.stringify(production ? 'production' : 'development') },
+};
+const nodeCommon = { ...common, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] };
+
+const webviews = existsSync('webview')
+  ? readdirSync('webview').filter((d) => statSync(join('webview', d)).isDirectory() && existsSync(join('webview', d, 'main.ts')))
+  : [];
+
+const builds = [
+  existsSync('src/host/extension.ts') && { ...nodeCommon, entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js' },
+  existsSync('src/session/main.ts') && { ...nodeCommon, entryPoints: ['src/session/main.ts'], outfile: 'dist/session.js' },
+  existsSync('src/cli.ts') && {
+    ...nodeCommon, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
+  },
+  ...(existsSync('src/engine/runtime/worker.ts')
+    ? [{ ...nodeCommon, entryPoints: ['src/engine/runtime/worker.ts'], outfile: 'dist/runtimeWorker.js' }]
+    : []),
+  ...webviews.map((name) => ({
+    ...common, platform: 'browser', target: 'es2022', format: 'iife',
+    entryPoints: [join('webview', name, 'main.ts')], outfile: join('dist', 'webview', `${name}.js`),
+    loader: { '.css': 'text', '.ttf': 'dataurl' },
+  })),
+  ...(!production && existsSync('test/integration')
+    ? [{
+        ...nodeCommon,
+        entryPoints: ['test/integration/api/index.ts', 'test/runElectron.ts'].filter((f) => existsSync(f)),
+        outdir: 'out/test', outbase: 'test',
+        external: ['vscode', 'onnxruntime-node', 'mocha', '@vscode/test-electron'],
+      }]
+    : []),
+].filter(Boolean);
+
+if (!watch) rmSync('dist', { recursive: true, force: true });
+const t0 = Date.now();
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+  console.log(`watching ${builds.length} bundles`);
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  console.log(`built ${builds.length} bundles (${production ? 'production' : 'development'}) in ${Date.now() - t0} ms`);
+}

@@ -1,0 +1,43 @@
+import * as vscode from 'vscode';
+import { DatasetsView } from './views/datasetsView';
+import { liveDisposables } from './lifecycle';
+import { ModelsView } from './views/modelsView';
+import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
+import { registerDatasetCommands } from './commands/datasetCommands';
+import { registerGeneralCommands } from './commands/generalCommands';
+
+/** What `activate` returns: handles that the integration tests (and other extensions) can inspect. */
+export interface AlignmentApi {
+  readonly datasets: DatasetsView;
+  readonly models: ModelsView;
+  /** Undisposed host objects by class (leak checks in tests). */
+  readonly liveDisposables: () => Record<string, number>;
+}
+
+/** Wiring only: each feature registers itself and hands back what to dispose. */
+export function activate(context: vscode.ExtensionContext): AlignmentApi {
+  const log = vscode.window.createOutputChannel('Alignment Studio', { log: true });
+  context.subscriptions.push(log);
+  log.info(`Alignment Studio ${String(context.extension.packageJSON.version)} activating (VS Code ${vscode.version}, trusted: ${vscode.workspace.isTrusted})`);
+
+  const datasets = new DatasetsView(log);
+  const models = new ModelsView(log);
+  context.subscriptions.push(
+    datasets,
+    models,
+    vscode.window.createTreeView(DatasetsView.id, { treeDataProvider: datasets, showCollapseAll: false }),
+    vscode.window.createTreeView(ModelsView.id, { treeDataProvider: models }),
+    vscode.commands.registerCommand('alignment.refreshModels', () => models.refresh()),
+    registerDatasetCommands(context, datasets, log),
+    registerGeneralCommands(context, log),
+    vscode.window.registerWebviewPanelSerializer(DatasetPreviewPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state: unknown) => DatasetPreviewPanel.revive(panel, context.extensionUri, state, log),
+    }),
+  );
+  log.info('Alignment Studio activated');
+  return { datasets, models, liveDisposables };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}

@@ -1,0 +1,97 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { Disposable } from '../lifecycle';
+import { countRecords, type RecordCount } from '../../core/datasets/recordCount';
+
+/** Files the Datasets view lists: JSONL, and JSON arrays of records (LLaMA-Factory's ShareGPT files). */
+export const DATASET_GLOB = '**/*.{jsonl,json}';
+const EXCLUDE = '**/{node_modules,.git,.alignment,.vscode,dist,out,.tools,demo-output,package.json,package-lock.json,tsconfig.json,*.labels}/**';
+const JSON_NAME_HINT = /(dpo|kto|pref|pair|label|feedback|sharegpt|rlhf|hh|ultra|sft|data)/i;
+
+export class DatasetItem extends vscode.TreeItem {
+  constructor(readonly uri: vscode.Uri, readonly count: RecordCount | undefined, error: string | undefined) {
+    super(path.basename(uri.fsPath), vscode.TreeItemCollapsibleState.None);
+    this.resourceUri = uri;
+    this.contextValue = 'alignment.dataset';
+    this.iconPath = new vscode.ThemeIcon(error ? 'warning' : 'database');
+    const rel = vscode.workspace.asRelativePath(uri, false);
+    if (error) {
+      this.description = 'unreadable';
+      this.tooltip = `${rel}\n${error}`;
+    } else if (count) {
+      this.description = `${count.records.toLocaleString('en-US')} record${count.records === 1 ? '' : 's'}`;
+      this.tooltip = `${rel}\n${count.records} records · ${(count.bytes / 1024).toFixed(1)} KiB`;
+    }
+    this.command = { command: 'alignment.previewDataset', title: 'Preview Dataset', arguments: [uri] };
+  }
+}
+
+/**
+ * The Datasets view: every JSONL dataset in the workspace (and JSON files that hold an array of records),
+ * with its record count. It refreshes when dataset files change.
+ */
+export class DatasetsView extends Disposable implements vscode.TreeDataProvider<DatasetItem> {
+  static readonly id = 'alignment.datasets';
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
+  readonly onDidChangeTreeData = this.changed.event;
+  private items: Promise<DatasetItem[]> | undefined;
+
+  constructor(private readonly log: vscode.LogOutputChannel) {
+    super();
+    const watcher = this.register(vscode.workspace.createFileSystemWatcher(DATASET_GLOB));
+    let timer: NodeJS.Timeout | undefined;
+    const soon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.refresh(), 300);
+    };
+    this.register(watcher.onDidCreate(soon));
+    this.register(watcher.onDidChange(soon));
+    this.register(watcher.onDidDelete(soon));
+    this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()));
+    this.register({ dispose: () => clearTimeout(timer) });
+  }
+
+  refresh(): void {
+    this.items = undefined;
+    this.changed.fire();
+  }
+
+  /** The datasets currently listed (scanning the workspace if needed). */
+  datasets(): Promise<DatasetItem[]> {
+    this.items ??= this.scan();
+    return this.items;
+  }
+
+  getTreeItem(e: DatasetItem): vscode.TreeItem {
+    return e;
+  }
+
+  async getChildren(e?: DatasetItem): Promise<DatasetItem[]> {
+    return e ? [] : this.datasets();
+  }
+
+  private async scan(): Promise<DatasetItem[]> {
+    if (!vscode.workspace.workspaceFolders?.length) {
+      await vscode.commands.executeCommand('setContext', 'alignment.datasetsEmpty', true);
+      return [];
+    }
+    const uris = await vscode.workspace.findFiles(DATASET_GLOB, EXCLUDE, 2000);
+    const items: DatasetItem[] = [];
+    for (const uri of uris) {
+      const isJson = uri.fsPath.toLowerCase().endsWith('.json');
+      if (isJson && !JSON_NAME_HINT.test(path.basename(uri.fsPath))) continue;
+      try {
+        items.push(new DatasetItem(uri, await countRecords(uri.fsPath), undefined));
+      } catch (e) {
+        if (isJson) continue; // a JSON file that is not a record array is simply not a dataset
+        const message = e instanceof Error ? e.message : String(e);
+        this.log.warn(`Datasets: ${uri.fsPath}: ${message}`);
+        items.push(new DatasetItem(uri, undefined, message));
+      }
+    }
+    items.sort((a, b) => a.uri.fsPath.localeCompare(b.uri.fsPath));
+    await vscode.commands.executeCommand('setContext', 'alignment.datasetsEmpty', items.length === 0);
+    this.log.info(`Datasets: found ${items.length} dataset file(s)`);
+    return items;
+  }
+}

@@ -1,0 +1,152 @@
+// Helpers for the real-VS-Code tests: code-server 4.100.3 (VS Code 1.100.3) driven by playwright-core and
+// Debian's chromium. Tools live in the git-ignored .tools/e2e (scripts/e2e-setup.sh installs them).
+import { spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+export const TOOLS = process.env.E2E_TOOLS || path.join(ROOT, '.tools', 'e2e');
+export const OUT = path.join(ROOT, 'test-output');
+export const SHOTS = path.join(OUT, 'screenshots');
+const require = createRequire(import.meta.url);
+export const { chromium } = require(path.join(TOOLS, 'node_modules', 'playwright-core'));
+const CODE_SERVER = path.join(TOOLS, 'node_modules', '.bin', 'code-server');
+
+const t0 = Date.now();
+export const lap = (m) => console.log(`  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/** A throw-away base folder with a short path (the extension host puts unix sockets in TMPDIR). */
+export function tempBase() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ase2e-'));
+}
+
+/**
+ * Starts code-server with throw-away state. `trust: false` keeps workspace trust on, so a folder opens in
+ * restricted mode once the user declines. Extra env reaches the extension host.
+ */
+export async function startCodeServer({ base, trust = true, extensionsDir, env = {}, name = 'cs' }) {
+  const run = path.join(base, name);
+  for (const d of ['ud/User', 'ext', 'tmp', 'xdg-config', 'xdg-data']) fs.mkdirSync(path.join(run, d), { recursive: true });
+  fs.writeFileSync(path.join(run, 'ud/User/settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off', 'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false, 'update.mode': 'none', 'security.workspace.trust.enabled': !trust,
+    'security.workspace.trust.startupPrompt': 'always', 'workbench.tips.enabled': false, 'window.commandCenter': false,
+    'chat.commandCenter.enabled': false, 'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  }, null, 2));
+  const port = await freePort();
+  const args = ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--user-data-dir', path.join(run, 'ud'),
+    '--extensions-dir', extensionsDir || path.join(run, 'ext'), '--config', path.join(run, 'config.yaml'),
+    '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override'];
+  if (trust) args.push('--disable-workspace-trust');
+  const log = fs.openSync(path.join(run, 'code-server.log'), 'w');
+  const child = spawn(CODE_SERVER, args, {
+    env: { ...process.env, ...env, TMPDIR: path.join(run, 'tmp'), XDG_CONFIG_HOME: path.join(run, 'xdg-config'), XDG_DATA_HOME: path.join(run, 'xdg-data') },
+    stdio: ['ignore', log, log],
+  });
+  const base_url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try { const r = await fetch(`${base_url}/healthz`); if (r.ok) break; } catch { /* not up yet */ }
+    if (child.exitCode !== null || i > 240) throw new Error(`code-server did not start; log:\n${fs.readFileSync(path.join(run, 'code-server.log'), 'utf8').slice(-2000)}`);
+    await sleep(250);
+  }
+  return {
+    url: base_url, port, run, logFile: path.join(run, 'code-server.log'),
+    remote: (p) => `vscode-remote://127.0.0.1:${port}${p}`,
+    async stop() {
+      if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000); }); }
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Installs a VSIX with code-server's own CLI into `extensionsDir`; returns the CLI output. */
+export function installVsix(vsix, extensionsDir, base) {
+  return execFileSync(CODE_SERVER, ['--extensions-dir', extensionsDir, '--user-data-dir', path.join(base, 'vsix-ud'), '--install-extension', vsix, '--force'],
+    { encoding: 'utf8', env: { ...process.env, TMPDIR: os.tmpdir() }, timeout: 180_000 });
+}
+
+export function listExtensions(extensionsDir, base) {
+  return execFileSync(CODE_SERVER, ['--extensions-dir', extensionsDir, '--user-data-dir', path.join(base, 'vsix-ud'), '--list-extensions', '--show-versions'],
+    { encoding: 'utf8', timeout: 60_000 });
+}
+
+export async function launchBrowser(base) {
+  const udd = fs.mkdtempSync(path.join(base, 'chrome-'));
+  const ctx = await chromium.launchPersistentContext(udd, {
+    executablePath: process.env.CHROME || '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    viewport: { width: 1440, height: 900 },
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.on('pageerror', (e) => console.log('    [pageerror]', String(e).slice(0, 200)));
+  return { ctx, page };
+}
+
+/** The workbench URL for a folder (or none), loading the extension from `devPath` in development mode. */
+export function workbenchUrl(cs, { folder, devPath, testsPath }) {
+  const payload = [['skipWelcome', 'true']];
+  if (devPath) payload.push(['extensionDevelopmentPath', cs.remote(devPath)]);
+  if (testsPath) payload.push(['extensionTestsPath', cs.remote(testsPath)]);
+  const q = [];
+  if (folder) q.push(`folder=${encodeURIComponent(folder)}`);
+  q.push(`payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  return `${cs.url}/?${q.join('&')}`;
+}
+
+/** Waits for the workbench and the Alignment activity-bar icon (our contributions are registered). */
+export async function waitForWorkbench(page) {
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  await page.locator('.activitybar .action-item a[aria-label^="Alignment"]').first().waitFor({ state: 'attached', timeout: 90_000 });
+}
+
+/** Runs a command from the palette by its title, retrying while the command list is still filling. */
+export async function runCommand(page, title, attempts = 4) {
+  for (let i = 1; ; i++) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.fill('>' + title);
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+    try { await row.waitFor({ state: 'visible', timeout: 5000 }); } catch (e) {
+      await page.keyboard.press('Escape'); if (i >= attempts) throw e; await sleep(1000); continue;
+    }
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 15_000 }).catch(() => {});
+    return;
+  }
+}
+
+/** Opens the Alignment sidebar. */
+export async function openSidebar(page) {
+  const icon = page.locator('.activitybar .action-item a[aria-label^="Alignment"]').first();
+  const checked = await icon.getAttribute('aria-expanded').catch(() => null);
+  const sidebarTitle = page.locator('.sidebar .composite.title', { hasText: /alignment/i });
+  if (!(await sidebarTitle.isVisible().catch(() => false)) || checked === 'false') await icon.click();
+  await page.locator('.sidebar .pane-header', { hasText: 'Datasets' }).first().waitFor({ timeout: 20_000 });
+}
+
+/** The inner frame of the active webview (VS Code nests the page in two iframes). */
+export function webviewFrame(page) {
+  return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  lap(`screenshot ${path.relative(ROOT, file)}`);
+  return file;
+}

@@ -1,0 +1,25 @@
+// API-level integration suite: mocha inside the real extension host. The entry follows @vscode/test-electron's
+// contract (`run(): Promise<void>`, rejecting on failure), so the same suite runs in code-server (scripts/e2e.sh)
+// and in an Electron VS Code (test/runElectron.ts). When ALIGNMENT_TEST_RESULTS is set, the counts and failures
+// are also written there as JSON for the summary line.
+import * as fs from 'node:fs';
+import Mocha from 'mocha';
+
+export async function run(): Promise<void> {
+  const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
+  mocha.suite.emit('pre-require', globalThis, 'alignment-api', mocha);
+  // Suites are required after mocha's globals exist (esbuild bundles them lazily).
+  require('./extension.test');
+  require('./datasets.test');
+
+  const failures: { title: string; error: string }[] = [];
+  let passed = 0;
+  await new Promise<void>((resolve) => {
+    const runner = mocha.run(() => resolve());
+    runner.on('pass', () => passed++);
+    runner.on('fail', (t, err: unknown) => failures.push({ title: t.fullTitle(), error: err instanceof Error ? err.stack ?? err.message : String(err) }));
+  });
+  const out = process.env.ALIGNMENT_TEST_RESULTS;
+  if (out) fs.writeFileSync(out, JSON.stringify({ suite: 'api', passed, failed: failures.length, failures }, null, 2));
+  if (failures.length) throw new Error(`${failures.length} API test(s) failed:\n${failures.map((f) => `${f.title}: ${f.error}`).join('\n')}`);
+}
