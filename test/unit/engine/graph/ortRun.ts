@@ -23,8 +23,14 @@ const ORT_TYPE = (d: Feed): ort.Tensor.Type => {
 export class OrtModel {
   private constructor(private readonly session: ort.InferenceSession) {}
 
-  static async load(bytes: Uint8Array): Promise<OrtModel> {
-    return new OrtModel(await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 }));
+  /**
+   * @param optimization 'basic' for float64 graphs: onnxruntime's extended fusions (e.g. x * sigmoid(x) ->
+   *   com.microsoft.QuickGelu) have float32-only kernels.
+   */
+  static async load(bytes: Uint8Array, optimization: 'basic' | 'all' = 'all'): Promise<OrtModel> {
+    return new OrtModel(
+      await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: optimization }),
+    );
   }
 
   get inputNames(): readonly string[] {
