@@ -1,0 +1,465 @@
+/**
+ * Model configuration: one normalized description of a decoder-only transformer, parsed from (and written back
+ * to) a Hugging Face `config.json`. Two families share it:
+ *
+ *   gpt2  : learned absolute positions, LayerNorm (with bias), fused-biased attention, GELU MLP, tied head.
+ *   llama : RoPE, RMSNorm, SwiGLU MLP, grouped-query attention (num_key_value_heads), optional qkv bias (Qwen2),
+ *           tied or untied head. Covers model_type llama (incl. SmolLM2) and qwen2.
+ */
+
+/** The Hugging Face `model_type`s this engine can load. */
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2'] as const;
+export type HfModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
+export type ModelFamily = 'gpt2' | 'llama';
+
+/** Activation functions, named as in Hugging Face's ACT2FN. */
+export type Activation = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu_fast' | 'silu' | 'relu';
+const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'silu', 'relu'];
+
+/** RoPE frequency scaling (transformers' `rope_scaling`). `null` = plain RoPE. */
+export type RopeScaling =
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | {
+      type: 'yarn';
+      factor: number;
+      originalMaxPositionEmbeddings: number;
+      betaFast: number;
+      betaSlow: number;
+      attentionFactor: number | null;
+      mscale: number | null;
+      mscaleAllDim: number | null;
+      truncate: boolean;
+    };
+
+export interface ModelConfig {
+  modelType: HfModelType;
+  family: ModelFamily;
+  vocabSize: number;
+  /** d_model. */
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** Key/value heads (GQA); equals numHeads for plain multi-head attention. */
+  numKvHeads: number;
+  headDim: number;
+  /** MLP inner size. */
+  intermediateSize: number;
+  maxPositions: number;
+  normEps: number;
+  activation: Activation;
+  /** Bias on the q, k, v projections (GPT-2, Qwen2, Llama with attention_bias). */
+  qkvBias: boolean;
+  /** Bias on the attention output projection (GPT-2, Llama with attention_bias). */
+  oBias: boolean;
+  /** Bias on the MLP projections (GPT-2, Llama with mlp_bias). */
+  mlpBias: boolean;
+  tieWordEmbeddings: boolean;
+  /** RoPE base (llama family). */
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  /** Fraction of each head's dimensions that RoPE rotates (1 for Llama/Qwen2). */
+  partialRotaryFactor: number;
+  bosTokenId: number | null;
+  /** One id or several (Llama 3 lists several). */
+  eosTokenId: number | number[] | null;
+  padTokenId: number | null;
+  /** Number of outputs of a sequence-classification (reward) head, when the config declares one. */
+  numLabels: number;
+  /** The original config.json fields (kept so that saving preserves keys this engine does not use). */
+  extra: Record<string, unknown>;
+}
+
+export class ModelConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function reader(json: Json, source: string) {
+  const fail = (key: string, want: string): never => {
+    throw new ModelConfigError(`${source}: field "${key}" must be ${want}, got ${JSON.stringify(json[key])}`);
+  };
+  const int = (key: string, def?: number): number => {
+    const v = json[key];
+    if (v === undefined || v === null) {
+      if (def !== undefined) return def;
+      throw new ModelConfigError(`${source}: missing required field "${key}"`);
+    }
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(key, 'a positive integer');
+    return v as number;
+  };
+  const num = (key: string, def: number): number => {
+    const v = json[key];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(key, 'a number');
+    return v as number;
+  };
+  const bool = (key: string, def: boolean): boolean => {
+    const v = json[key];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') fail(key, 'true or false');
+    return v as boolean;
+  };
+  const optId = (key: string): number | null => {
+    const v = json[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(key, 'a token id');
+    return v as number;
+  };
+  return { int, num, bool, optId, fail };
+}
+
+function parseRopeScaling(json: Json, source: string, maxPositions: number): RopeScaling | null {
+  const raw = json.rope_scaling;
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError(`${source}: "rope_scaling" must be an object or null`);
+  const r = raw as Json;
+  const type = r.rope_type ?? r.type;
+  const where = `${source}: rope_scaling`;
+  const numField = (k: string, def?: number): number => {
+    const v = r[k];
+    if (v === undefined || v === null) {
+      if (def !== undefined) return def;
+      throw new ModelConfigError(`${where}: missing "${k}" for rope_type "${String(type)}"`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelConfigError(`${where}: "${k}" must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const optNum = (k: string): number | null => (r[k] === undefined || r[k] === null ? null : numField(k));
+  switch (type) {
+    case 'default':
+      return null;
+    case 'linear':
+      return { type: 'linear', factor: numField('factor') };
+    case 'llama3':
+      return {
+        type: 'llama3',
+        factor: numField('factor'),
+        lowFreqFactor: numField('low_freq_factor'),
+        highFreqFactor: numField('high_freq_factor'),
+        originalMaxPositionEmbeddings: numField('original_max_position_embeddings'),
+      };
+    case 'yarn':
+      return {
+        type: 'yarn',
+        factor: numField('factor'),
+        originalMaxPositionEmbeddings: numField('original_max_position_embeddings', maxPositions),
+        betaFast: numField('beta_fast', 32),
+        betaSlow: numField('beta_slow', 1),
+        attentionFactor: optNum('attention_factor'),
+        mscale: optNum('mscale'),
+        mscaleAllDim: optNum('mscale_all_dim'),
+        truncate: r.truncate === undefined ? true : r.truncate === true,
+      };
+    default:
+      throw new ModelConfigError(
+        `${where}: rope type ${JSON.stringify(type)} is not supported (supported: default, linear, llama3, yarn; ` +
+          `"dynamic" NTK scaling changes with sequence length and is not implemented)`,
+      );
+  }
+}
+
+/**
+ * Parses a Hugging Face config.json object. `source` (usually the file path) is named in every error.
+ * Unsupported model types give an error naming the type and listing the supported ones.
+ */
+export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelConfigError(`${source}: expected a JSON object`);
+  const j = json as Json;
+  const mt = j.model_type;
+  if (typeof mt !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(mt)) {
+    throw new ModelConfigError(
+      `${source}: model_type ${JSON.stringify(mt)} is not supported; supported model types: ${SUPPORTED_MODEL_TYPES.join(', ')} ` +
+        `(SmolLM2 and other Llama-architecture models use "llama")`,
+    );
+  }
+  const r = reader(j, source);
+  const modelType = mt as HfModelType;
+  const eos = j.eos_token_id;
+  let eosTokenId: number | number[] | null = null;
+  if (typeof eos === 'number' && Number.isSafeInteger(eos)) eosTokenId = eos;
+  else if (Array.isArray(eos) && eos.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) eosTokenId = eos as number[];
+  else if (eos !== undefined && eos !== null) r.fail('eos_token_id', 'a token id or a list of token ids');
+  const numLabels = j.num_labels !== undefined ? r.int('num_labels') : j.id2label && typeof j.id2label === 'object' ? Object.keys(j.id2label as Json).length : 1;
+
+  if (modelType === 'gpt2') {
+    const hidden = r.int('n_embd');
+    const heads = r.int('n_head');
+    if (hidden % heads !== 0) throw new ModelConfigError(`${source}: n_embd ${hidden} is not divisible by n_head ${heads}`);
+    const act = (j.activation_function ?? 'gelu_new') as string;
+    if (!ACTIVATIONS.includes(act as Activation)) {
+      throw new ModelConfigError(`${source}: activation_function "${act}" is not supported (supported: ${ACTIVATIONS.join(', ')})`);
+    }
+    for (const k of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn'] as const) {
+      if (j[k] === true) throw new ModelConfigError(`${source}: "${k}": true is not supported`);
+    }
+    if (j.scale_attn_weights === false) throw new ModelConfigError(`${source}: "scale_attn_weights": false is not supported`);
+    return {
+      modelType,
+      family: 'gpt2',
+      vocabSize: r.int('vocab_size'),
+      hiddenSize: hidden,
+      numLayers: r.int('n_layer'),
+      numHeads: heads,
+      numKvHeads: heads,
+      headDim: hidden / heads,
+      intermediateSize: r.int('n_inner', 4 * hidden),
+      maxPositions: r.int('n_positions', r.int('n_ctx', 1024)),
+      normEps: r.num('layer_norm_epsilon', 1e-5),
+      activation: act as Activation,
+      qkvBias: true,
+      oBias: true,
+      mlpBias: true,
+      tieWordEmbeddings: r.bool('tie_word_embeddings', true),
+      ropeTheta: 10000,
+      ropeScaling: null,
+      partialRotaryFactor: 1,
+      bosTokenId: r.optId('bos_token_id'),
+      eosTokenId,
+      padTokenId: r.optId('pad_token_id'),
+      numLabels,
+      extra: { ...j },
+    };
+  }
+
+  // llama family
+  const hidden = r.int('hidden_size');
+  const heads = r.int('num_attention_heads');
+  const kvHeads = r.int('num_key_value_heads', heads);
+  if (heads % kvHeads !== 0) {
+    throw new ModelConfigError(`${source}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  }
+  const headDim = j.head_dim !== undefined && j.head_dim !== null ? r.int('head_dim') : hidden / heads;
+  if (!Number.isInteger(headDim)) throw new ModelConfigError(`${source}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
+  const act = (j.hidden_act ?? 'silu') as string;
+  if (!ACTIVATIONS.includes(act as Activation)) {
+    throw new ModelConfigError(`${source}: hidden_act "${act}" is not supported (supported: ${ACTIVATIONS.join(', ')})`);
+  }
+  const maxPositions = r.int('max_position_embeddings', 2048);
+  const partial = r.num('partial_rotary_factor', 1);
+  const rotDim = Math.floor(headDim * partial);
+  if (partial <= 0 || partial > 1 || rotDim % 2 !== 0) {
+    throw new ModelConfigError(`${source}: partial_rotary_factor ${partial} must be in (0, 1] and give an even rotary dimension (head_dim ${headDim})`);
+  }
+  if (modelType === 'qwen2' && j.use_sliding_window === true) {
+    throw new ModelConfigError(`${source}: "use_sliding_window": true is not supported (sliding-window attention is not implemented)`);
+  }
+  const attentionBias = r.bool('attention_bias', false);
+  return {
+    modelType,
+    family: 'llama',
+    vocabSize: r.int('vocab_size'),
+    hiddenSize: hidden,
+    numLayers: r.int('num_hidden_layers'),
+    numHeads: heads,
+    numKvHeads: kvHeads,
+    headDim,
+    intermediateSize: r.int('intermediate_size'),
+    maxPositions,
+    normEps: r.num('rms_norm_eps', 1e-6),
+    activation: act as Activation,
+    // Qwen2 always has q/k/v biases (and no o_proj bias); Llama has them only with attention_bias.
+    qkvBias: modelType === 'qwen2' ? true : attentionBias,
+    oBias: modelType === 'qwen2' ? false : attentionBias,
+    mlpBias: r.bool('mlp_bias', false),
+    // LlamaConfig and Qwen2Config both default to untied embeddings.
+    tieWordEmbeddings: r.bool('tie_word_embeddings', false),
+    ropeTheta: r.num('rope_theta', 10000),
+    ropeScaling: parseRopeScaling(j, source, maxPositions),
+    partialRotaryFactor: partial,
+    bosTokenId: r.optId('bos_token_id'),
+    eosTokenId,
+    padTokenId: r.optId('pad_token_id'),
+    numLabels,
+    extra: { ...j },
+  };
+}
+
+function ropeScalingToHf(s: RopeScaling | null): Json | null {
+  if (!s) return null;
+  switch (s.type) {
+    case 'linear':
+      return { rope_type: 'linear', factor: s.factor };
+    case 'llama3':
+      return {
+        rope_type: 'llama3',
+        factor: s.factor,
+        low_freq_factor: s.lowFreqFactor,
+        high_freq_factor: s.highFreqFactor,
+        original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+      };
+    case 'yarn': {
+      const o: Json = {
+        rope_type: 'yarn',
+        factor: s.factor,
+        original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+        beta_fast: s.betaFast,
+        beta_slow: s.betaSlow,
+      };
+      if (s.attentionFactor !== null) o.attention_factor = s.attentionFactor;
+      if (s.mscale !== null) o.mscale = s.mscale;
+      if (s.mscaleAllDim !== null) o.mscale_all_dim = s.mscaleAllDim;
+      if (!s.truncate) o.truncate = false;
+      return o;
+    }
+  }
+}
+
+const ARCHITECTURES: Record<HfModelType, { causal: string; seqCls: string }> = {
+  gpt2: { causal: 'GPT2LMHeadModel', seqCls: 'GPT2ForSequenceClassification' },
+  llama: { causal: 'LlamaForCausalLM', seqCls: 'LlamaForSequenceClassification' },
+  qwen2: { causal: 'Qwen2ForCausalLM', seqCls: 'Qwen2ForSequenceClassification' },
+};
+
+/**
+ * The config.json object for `cfg`, with transformers' exact keys. Fields of the original config that this
+ * engine does not interpret are kept. `head` picks the `architectures` entry.
+ */
+export function toHfConfig(cfg: ModelConfig, head: 'causal' | 'sequence-classification' = 'causal'): Json {
+  const out: Json = { ...cfg.extra };
+  out.architectures = [head === 'causal' ? ARCHITECTURES[cfg.modelType].causal : ARCHITECTURES[cfg.modelType].seqCls];
+  out.model_type = cfg.modelType;
+  out.vocab_size = cfg.vocabSize;
+  out.bos_token_id = cfg.bosTokenId;
+  out.eos_token_id = cfg.eosTokenId;
+  if (cfg.padTokenId !== null) out.pad_token_id = cfg.padTokenId;
+  out.tie_word_embeddings = cfg.tieWordEmbeddings;
+  out.torch_dtype = 'float32';
+  if (head === 'sequence-classification' || cfg.numLabels !== 1) {
+    out.num_labels = cfg.numLabels;
+    const id2label: Record<string, string> = {};
+    const label2id: Record<string, number> = {};
+    for (let i = 0; i < cfg.numLabels; i++) {
+      id2label[String(i)] = `LABEL_${i}`;
+      label2id[`LABEL_${i}`] = i;
+    }
+    out.id2label = id2label;
+    out.label2id = label2id;
+  }
+  if (cfg.family === 'gpt2') {
+    Object.assign(out, {
+      n_embd: cfg.hiddenSize,
+      n_layer: cfg.numLayers,
+      n_head: cfg.numHeads,
+      n_inner: cfg.intermediateSize === 4 * cfg.hiddenSize ? null : cfg.intermediateSize,
+      n_positions: cfg.maxPositions,
+      n_ctx: cfg.maxPositions,
+      layer_norm_epsilon: cfg.normEps,
+      activation_function: cfg.activation,
+      resid_pdrop: out.resid_pdrop ?? 0.0,
+      embd_pdrop: out.embd_pdrop ?? 0.0,
+      attn_pdrop: out.attn_pdrop ?? 0.0,
+      scale_attn_weights: true,
+    });
+    return out;
+  }
+  Object.assign(out, {
+    hidden_size: cfg.hiddenSize,
+    intermediate_size: cfg.intermediateSize,
+    num_hidden_layers: cfg.numLayers,
+    num_attention_heads: cfg.numHeads,
+    num_key_value_heads: cfg.numKvHeads,
+    max_position_embeddings: cfg.maxPositions,
+    rms_norm_eps: cfg.normEps,
+    hidden_act: cfg.activation,
+    rope_theta: cfg.ropeTheta,
+    rope_scaling: ropeScalingToHf(cfg.ropeScaling),
+    attention_dropout: out.attention_dropout ?? 0.0,
+  });
+  if (cfg.headDim !== cfg.hiddenSize / cfg.numHeads || out.head_dim !== undefined) out.head_dim = cfg.headDim;
+  if (cfg.partialRotaryFactor !== 1) out.partial_rotary_factor = cfg.partialRotaryFactor;
+  if (cfg.modelType === 'llama') {
+    out.attention_bias = cfg.qkvBias;
+    out.mlp_bias = cfg.mlpBias;
+    if (cfg.qkvBias !== cfg.oBias) throw new ModelConfigError('llama config: attention_bias covers q, k, v and o together; qkvBias and oBias must match');
+  } else {
+    if (!cfg.qkvBias || cfg.oBias || cfg.mlpBias) throw new ModelConfigError('qwen2 config: needs q/k/v biases and no o_proj / MLP biases');
+    out.use_sliding_window = false;
+  }
+  return out;
+}
+
+/** Total number of parameters of the transformer body + LM head (no reward/value head). */
+export function countParameters(cfg: ModelConfig): number {
+  const d = cfg.hiddenSize;
+  const qDim = cfg.numHeads * cfg.headDim;
+  const kvDim = cfg.numKvHeads * cfg.headDim;
+  const f = cfg.intermediateSize;
+  let perLayer = d * qDim + 2 * d * kvDim + qDim * d;
+  if (cfg.qkvBias) perLayer += qDim + 2 * kvDim;
+  if (cfg.oBias) perLayer += d;
+  if (cfg.family === 'gpt2') {
+    perLayer += 2 * d * f + (cfg.mlpBias ? f + d : 0) + 4 * d; // two LayerNorms with bias
+  } else {
+    perLayer += 3 * d * f + (cfg.mlpBias ? 2 * f + d : 0) + 2 * d;
+  }
+  let total = cfg.numLayers * perLayer + cfg.vocabSize * d + (cfg.family === 'gpt2' ? cfg.maxPositions * d + 2 * d : d);
+  if (!cfg.tieWordEmbeddings) total += cfg.vocabSize * d;
+  return total;
+}
+
+/**
+ * RoPE inverse frequencies for the rotated half-dimensions, after `rope_scaling`, and the attention scaling
+ * that multiplies cos/sin (1 except for YaRN). Follows transformers' `ROPE_INIT_FUNCTIONS`:
+ *   default: inv_freq[i] = theta^(-2i/dim), i = 0..dim/2-1, dim = head_dim * partial_rotary_factor
+ *   linear : inv_freq / factor (positions interpolated by `factor`)
+ *   llama3 : low-frequency bands (wavelength > orig_ctx / low_freq_factor) divided by factor, high-frequency
+ *            bands (wavelength < orig_ctx / high_freq_factor) kept, a linear blend in between (Llama 3.1 report)
+ *   yarn   : per-band blend of interpolated and extrapolated frequencies with a linear ramp between the
+ *            correction dims for beta_fast / beta_slow rotations, and attention scaling 0.1 ln(factor) + 1
+ *            (Peng et al. 2023, "YaRN", eq. 17-21)
+ */
+export function ropeFrequencies(cfg: ModelConfig): { invFreq: Float64Array; attentionScaling: number } {
+  const dim = Math.floor(cfg.headDim * cfg.partialRotaryFactor);
+  const half = dim / 2;
+  const base = cfg.ropeTheta;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(base, (2 * i) / dim);
+  const s = cfg.ropeScaling;
+  if (!s) return { invFreq: inv, attentionScaling: 1 };
+  if (s.type === 'linear') {
+    for (let i = 0; i < half; i++) inv[i] /= s.factor;
+    return { invFreq: inv, attentionScaling: 1 };
+  }
+  if (s.type === 'llama3') {
+    const lowWave = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+    const highWave = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+    for (let i = 0; i < half; i++) {
+      const wave = (2 * Math.PI) / inv[i];
+      if (wave > lowWave) inv[i] = inv[i] / s.factor;
+      else if (wave >= highWave) {
+        const smooth = (s.originalMaxPositionEmbeddings / wave - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+        inv[i] = (1 - smooth) * (inv[i] / s.factor) + smooth * inv[i];
+      }
+    }
+    return { invFreq: inv, attentionScaling: 1 };
+  }
+  // yarn
+  const getMscale = (scale: number, m = 1): number => (scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1);
+  let attentionScaling = s.attentionFactor;
+  if (attentionScaling === null) {
+    attentionScaling = s.mscale !== null && s.mscaleAllDim !== null ? getMscale(s.factor, s.mscale) / getMscale(s.factor, s.mscaleAllDim) : getMscale(s.factor);
+  }
+  const corrDim = (rot: number): number => (dim * Math.log(s.originalMaxPositionEmbeddings / (rot * 2 * Math.PI))) / (2 * Math.log(base));
+  let low = corrDim(s.betaFast);
+  let high = corrDim(s.betaSlow);
+  if (s.truncate) {
+    low = Math.floor(low);
+    high = Math.ceil(high);
+  }
+  low = Math.max(low, 0);
+  high = Math.min(high, dim - 1);
+  if (low === high) high += 0.001;
+  for (let i = 0; i < half; i++) {
+    const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+    const extrapolationFactor = 1 - ramp;
+    const extrap = inv[i];
+    const interp = inv[i] / s.factor;
+    inv[i] = interp * (1 - extrapolationFactor) + extrap * extrapolationFactor;
+  }
+  return { invFreq: inv, attentionScaling };
+}

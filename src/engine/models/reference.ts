@@ -1,0 +1,287 @@
+/**
+ * Plain-TypeScript float64 reference forward for the GPT-2 and Llama families, written for clarity, not speed.
+ * Tests check the ONNX models' outputs against it (float32 vs float64, to about 1e-4).
+ *
+ * Per layer (pre-norm residual blocks, as in both families):
+ *   x = x + Attn(Norm1(x));  x = x + MLP(Norm2(x))
+ *   Attn: q = x Wq + bq, k = x Wk + bk, v = x Wv + bv; RoPE(q, k) for llama; head h reads kv head h / (H / K);
+ *         softmax(q k^T / sqrt(E) + causal/pad mask) v; then Wo (+ bo).
+ *   MLP : gpt2  act(x Wfc + bfc) Wproj + bproj
+ *         llama (act(x Wgate) * (x Wup)) Wdown   (SwiGLU when act = silu; Shazeer 2020)
+ *   Norm: gpt2 LayerNorm (Ba et al. 2016), llama RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x^2) + eps) * g
+ * RoPE (Su et al. 2021) in transformers' "rotate_half" layout: dims i and i + R/2 of the R rotated dims form a
+ * pair rotated by angle pos * inv_freq[i]; cos and sin are multiplied by the rope scaling's attention factor.
+ */
+import { Activation, ModelConfig, ropeFrequencies } from './config';
+import { HeadKind, Weights } from './params';
+
+export interface ReferenceOutput {
+  /** Final hidden states after the last norm, [B, T, D]. */
+  hidden: Float64Array;
+  /** LM logits [B, T, V] (heads 'lm' and 'lm+value'). */
+  logits?: Float64Array;
+  /** Classifier scores [B, T, L] at every position (head 'score'). */
+  scores?: Float64Array;
+  /** Value head outputs [B, T] (head 'lm+value'). */
+  values?: Float64Array;
+}
+
+/** erf to about 1e-15: Maclaurin series for |x| <= 3, continued fraction for erfc beyond (A&S 7.1.5, 7.1.14). */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax <= 3) {
+    let term = x;
+    let sum = x;
+    const x2 = x * x;
+    for (let n = 1; n < 100; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+  let f = ax;
+  for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
+
+/** The activation function named as in transformers' ACT2FN. */
+export function activation(name: Activation): (x: number) => number {
+  switch (name) {
+    case 'gelu':
+      return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast':
+      // Hendrycks & Gimpel 2016 tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      return (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    case 'silu':
+      return (x) => x / (1 + Math.exp(-x));
+    case 'relu':
+      return (x) => (x > 0 ? x : 0);
+  }
+}
+
+/** Position ids for a mask row: cumsum(mask) - 1, clamped at 0 (so left padding does not shift positions). */
+export function positionIdsFromMask(mask: readonly number[]): number[] {
+  let c = 0;
+  return mask.map((m) => {
+    c += m ? 1 : 0;
+    return Math.max(0, c - 1);
+  });
+}
+
+/** Index of the last position with mask 1 (the token a reward head reads), or -1 for an all-pad row. */
+export function lastTokenIndex(mask: readonly number[]): number {
+  for (let t = mask.length - 1; t >= 0; t--) if (mask[t]) return t;
+  return -1;
+}
+
+function getW(w: Weights, name: string): Float32Array {
+  const t = w.get(name);
+  if (!t) throw new Error(`reference forward: missing parameter ${name}`);
+  return t.data;
+}
+
+/** y[T, N] = x[T, M] W[M, N] (+ b[N]). */
+function linear(x: Float64Array, T: number, M: number, W: Float32Array, N: number, b?: Float32Array): Float64Array {
+  const y = new Float64Array(T * N);
+  for (let t = 0; t < T; t++) {
+    const yo = t * N;
+    if (b) for (let n = 0; n < N; n++) y[yo + n] = b[n];
+    for (let m = 0; m < M; m++) {
+      const xv = x[t * M + m];
+      if (xv === 0) continue;
+      const wo = m * N;
+      for (let n = 0; n < N; n++) y[yo + n] += xv * W[wo + n];
+    }
+  }
+  return y;
+}
+
+function norm(cfg: ModelConfig, x: Float64Array, T: number, D: number, g: Float32Array, b?: Float32Array): Float64Array {
+  const y = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) {
+    const o = t * D;
+    if (cfg.family === 'gpt2') {
+      let mean = 0;
+      for (let d = 0; d < D; d++) mean += x[o + d];
+      mean /= D;
+      let v = 0;
+      for (let d = 0; d < D; d++) v += (x[o + d] - mean) ** 2;
+      v /= D;
+      const r = 1 / Math.sqrt(v + cfg.normEps);
+      for (let d = 0; d < D; d++) y[o + d] = (x[o + d] - mean) * r * g[d] + (b ? b[d] : 0);
+    } else {
+      let ms = 0;
+      for (let d = 0; d < D; d++) ms += x[o + d] * x[o + d];
+      const r = 1 / Math.sqrt(ms / D + cfg.normEps);
+      for (let d = 0; d < D; d++) y[o + d] = x[o + d] * r * g[d];
+    }
+  }
+  return y;
+}
+
+/** Applies RoPE in place to `x` [T, nHeads * E] at positions `pos`. */
+function rope(cfg: ModelConfig, x: Float64Array, T: number, nHeads: number, pos: readonly number[], invFreq: Float64Array, scale: number): void {
+  const E = cfg.headDim;
+  const half = invFreq.length;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nHeads; h++) {
+      const o = t * nHeads * E + h * E;
+      for (let i = 0; i < half; i++) {
+        const a = pos[t] * invFreq[i];
+        const c = Math.cos(a) * scale;
+        const s = Math.sin(a) * scale;
+        const x1 = x[o + i];
+        const x2 = x[o + i + half];
+        x[o + i] = x1 * c - x2 * s;
+        x[o + i + half] = x2 * c + x1 * s;
+      }
+    }
+  }
+}
+
+/**
+ * Float64 forward of a batch of equal-length rows. `mask` (1 = token, 0 = pad) defaults to all ones;
+ * `positionIds` default to {@link positionIdsFromMask}. Padded key positions are excluded from attention; a
+ * query that sees no key (a left-pad position) gets a zero attention output.
+ */
+export function referenceForward(
+  cfg: ModelConfig,
+  head: HeadKind,
+  weights: Weights,
+  ids: readonly (readonly number[])[],
+  mask?: readonly (readonly number[])[],
+  positionIds?: readonly (readonly number[])[],
+): ReferenceOutput {
+  const B = ids.length;
+  const T = ids[0]?.length ?? 0;
+  const D = cfg.hiddenSize;
+  const H = cfg.numHeads;
+  const K = cfg.numKvHeads;
+  const E = cfg.headDim;
+  const F = cfg.intermediateSize;
+  const V = cfg.vocabSize;
+  const group = H / K;
+  const act = activation(cfg.activation);
+  const gpt2 = cfg.family === 'gpt2';
+  const { invFreq, attentionScaling } = ropeFrequencies(cfg);
+  const opt = (n: string): Float32Array | undefined => weights.get(n)?.data;
+  const hiddenAll = new Float64Array(B * T * D);
+  const logits = head !== 'score' ? new Float64Array(B * T * V) : undefined;
+  const scores = head === 'score' ? new Float64Array(B * T * cfg.numLabels) : undefined;
+  const values = head === 'lm+value' ? new Float64Array(B * T) : undefined;
+  const emb = getW(weights, 'embed.weight');
+
+  for (let b = 0; b < B; b++) {
+    if (ids[b].length !== T) throw new Error(`reference forward: row ${b} has ${ids[b].length} tokens, row 0 has ${T}`);
+    const m = mask?.[b] ?? new Array<number>(T).fill(1);
+    const pos = positionIds?.[b] ?? positionIdsFromMask(m);
+    let x: Float64Array = new Float64Array(T * D);
+    for (let t = 0; t < T; t++) {
+      const id = ids[b][t];
+      if (!(id >= 0 && id < V)) throw new Error(`reference forward: token id ${id} at [${b}, ${t}] is outside the vocabulary (0..${V - 1})`);
+      for (let d = 0; d < D; d++) x[t * D + d] = emb[id * D + d];
+      if (gpt2) {
+        const pe = getW(weights, 'pos_embed.weight');
+        for (let d = 0; d < D; d++) x[t * D + d] += pe[pos[t] * D + d];
+      }
+    }
+    for (let l = 0; l < cfg.numLayers; l++) {
+      const p = `layers.${l}.`;
+      const h1 = norm(cfg, x, T, D, getW(weights, p + 'norm1.weight'), opt(p + 'norm1.bias'));
+      const q = linear(h1, T, D, getW(weights, p + 'attn.q.weight'), H * E, opt(p + 'attn.q.bias'));
+      const k = linear(h1, T, D, getW(weights, p + 'attn.k.weight'), K * E, opt(p + 'attn.k.bias'));
+      const v = linear(h1, T, D, getW(weights, p + 'attn.v.weight'), K * E, opt(p + 'attn.v.bias'));
+      if (!gpt2) {
+        rope(cfg, q, T, H, pos, invFreq, attentionScaling);
+        rope(cfg, k, T, K, pos, invFreq, attentionScaling);
+      }
+      const att = new Float64Array(T * H * E);
+      const scale = 1 / Math.sqrt(E);
+      const sc = new Float64Array(T);
+      for (let h = 0; h < H; h++) {
+        const kh = Math.floor(h / group);
+        for (let i = 0; i < T; i++) {
+          let max = -Infinity;
+          for (let j = 0; j <= i; j++) {
+            if (!m[j]) {
+              sc[j] = -Infinity;
+              continue;
+            }
+            let s = 0;
+            for (let e = 0; e < E; e++) s += q[i * H * E + h * E + e] * k[j * K * E + kh * E + e];
+            sc[j] = s * scale;
+            if (sc[j] > max) max = sc[j];
+          }
+          if (max === -Infinity) continue; // no visible key
+          let z = 0;
+          for (let j = 0; j <= i; j++) {
+            sc[j] = sc[j] === -Infinity ? 0 : Math.exp(sc[j] - max);
+            z += sc[j];
+          }
+          for (let j = 0; j <= i; j++) {
+            const pj = sc[j] / z;
+            if (pj === 0) continue;
+            for (let e = 0; e < E; e++) att[i * H * E + h * E + e] += pj * v[j * K * E + kh * E + e];
+          }
+        }
+      }
+      const ao = linear(att, T, H * E, getW(weights, p + 'attn.o.weight'), D, opt(p + 'attn.o.bias'));
+      for (let i = 0; i < T * D; i++) x[i] += ao[i];
+      const h2 = norm(cfg, x, T, D, getW(weights, p + 'norm2.weight'), opt(p + 'norm2.bias'));
+      let mo: Float64Array;
+      if (gpt2) {
+        const a = linear(h2, T, D, getW(weights, p + 'mlp.fc.weight'), F, opt(p + 'mlp.fc.bias'));
+        for (let i = 0; i < a.length; i++) a[i] = act(a[i]);
+        mo = linear(a, T, F, getW(weights, p + 'mlp.proj.weight'), D, opt(p + 'mlp.proj.bias'));
+      } else {
+        const g = linear(h2, T, D, getW(weights, p + 'mlp.gate.weight'), F, opt(p + 'mlp.gate.bias'));
+        const u = linear(h2, T, D, getW(weights, p + 'mlp.up.weight'), F, opt(p + 'mlp.up.bias'));
+        for (let i = 0; i < g.length; i++) g[i] = act(g[i]) * u[i];
+        mo = linear(g, T, F, getW(weights, p + 'mlp.down.weight'), D, opt(p + 'mlp.down.bias'));
+      }
+      for (let i = 0; i < T * D; i++) x[i] += mo[i];
+    }
+    x = norm(cfg, x, T, D, getW(weights, 'norm_f.weight'), opt('norm_f.bias'));
+    hiddenAll.set(x, b * T * D);
+    if (logits) {
+      if (cfg.tieWordEmbeddings) {
+        // logits = x E^T with the embedding matrix E [V, D]
+        for (let t = 0; t < T; t++) {
+          for (let vv = 0; vv < V; vv++) {
+            let s = 0;
+            for (let d = 0; d < D; d++) s += x[t * D + d] * emb[vv * D + d];
+            logits[(b * T + t) * V + vv] = s;
+          }
+        }
+      } else {
+        logits.set(linear(x, T, D, getW(weights, 'lm_head.weight'), V), b * T * V);
+      }
+    }
+    if (scores) scores.set(linear(x, T, D, getW(weights, 'score.weight'), cfg.numLabels), b * T * cfg.numLabels);
+    if (values) values.set(linear(x, T, D, getW(weights, 'v_head.weight'), 1, getW(weights, 'v_head.bias')), b * T);
+  }
+  return { hidden: hiddenAll, logits, scores, values };
+}
+
+/** Per-token log-softmax of logits [B, T, V] at the given next tokens: out[b][t] = log p(ids[b][t+1] | ids[b][..t]). */
+export function referenceTokenLogprobs(logits: Float64Array, ids: readonly (readonly number[])[], V: number): number[][] {
+  const T = ids[0].length;
+  return ids.map((row, b) => {
+    const out: number[] = [];
+    for (let t = 0; t + 1 < T; t++) {
+      const o = (b * T + t) * V;
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) max = Math.max(max, logits[o + v]);
+      let z = 0;
+      for (let v = 0; v < V; v++) z += Math.exp(logits[o + v] - max);
+      out.push(logits[o + row[t + 1]] - max - Math.log(z));
+    }
+    return out;
+  });
+}
