@@ -63,8 +63,10 @@ function expandReduced(g: Tensor, x: Tensor, axes: readonly number[], keepdims: 
 function countOf(x: Tensor, axes: readonly number[]): Tensor {
   const dims = axes.map((a) => x.shape[a]);
   if (dims.every((d) => typeof d === 'number')) return x.graph.scalar((dims as number[]).reduce((a, b) => a * b, 1), x.dtype);
+  // Product of the run-time sizes of the reduced axes (ReduceProd over an int64 slice of Shape(x)).
   const s = op.gather(op.shapeOf(x), x.graph.constant(axes, 'int64', [axes.length]), 0);
-  return op.cast(op.sum(s), x.dtype);
+  const n = x.graph.addNode('ReduceProd', [s], { keepdims: { kind: 'int', value: 0 } }, [{ shape: [], dtype: 'int64' }])[0];
+  return op.cast(n, x.dtype);
 }
 
 function reducedAxes(n: Node, x: Tensor): number[] {
@@ -195,6 +197,9 @@ export const VJP: Record<string, Vjp> = {
   },
 };
 
+/** Ops whose outputs carry no gradient even when an input does (comparisons, shapes, sources). */
+const NON_DIFFERENTIABLE = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Shape', 'Range', 'ConstantOfShape', 'Constant']);
+
 export interface GradOptions {
   /** Gradient of the output (default: 1, which needs a scalar `y`). */
   seed?: Tensor;
@@ -234,8 +239,12 @@ export function grad(y: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}):
   // Tensors that depend on some wrt tensor through differentiable float paths.
   const active = new Set<Tensor>(wrt);
   for (const n of ancestors) {
-    if (n.op === 'StopGradient' || !VJP[n.op]) continue;
-    if (n.inputs.some((i) => i && active.has(i))) for (const o of n.outputs) if (isFloat(o.dtype)) active.add(o);
+    if (n.op === 'StopGradient' || !n.inputs.some((i) => i && active.has(i))) continue;
+    if (!VJP[n.op]) {
+      if (NON_DIFFERENTIABLE.has(n.op) || !n.outputs.some((o) => isFloat(o.dtype))) continue;
+      throw new Error(`grad: no gradient rule for op ${n.op} (producing ${n.outputs[0]}), which lies between the inputs and the output`);
+    }
+    for (const o of n.outputs) if (isFloat(o.dtype)) active.add(o);
   }
 
   const grads = new Map<Tensor, Tensor>();

@@ -111,8 +111,7 @@ export class Graph {
 
   /** True when `other` is this graph or encloses it (so its tensors are visible here). */
   sees(other: Graph): boolean {
-    for (let g: Graph | undefined = this; g; g = g.parent) if (g === other) return true;
-    return false;
+    return this === other || (this.parent !== undefined && this.parent.sees(other));
   }
 
   /** A body graph nested in this one (for Loop/If). */
@@ -127,7 +126,7 @@ export class Graph {
   /** Reserves a unique value name across the whole model (all nested graphs share one namespace). */
   reserveName(name: string, where: string): string {
     const root = this.root();
-    if (!/^[A-Za-z_][A-Za-z0-9_.:/\-]*$/.test(name)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.:/-]*$/.test(name)) {
       throw new Error(`${where}: invalid tensor name '${name}' (use letters, digits, _ . : / -, not starting with a digit)`);
     }
     if (root.names.has(name)) throw new Error(`${where}: tensor name '${name}' is already used in this model`);
