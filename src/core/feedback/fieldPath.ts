@@ -11,7 +11,10 @@ export function parseFieldPath(p: string): (string | number)[] | undefined {
   let consumed = 0;
   for (const m of p.matchAll(SEGMENT)) {
     const gap = p.slice(consumed, m.index);
-    if (!(gap === '' || (gap === '.' && out.length > 0))) return undefined;
+    const isIndex = m[2] !== undefined;
+    // a name starts the path or follows a dot; an index follows a segment directly
+    const ok = isIndex ? gap === '' && out.length > 0 : out.length === 0 ? gap === '' : gap === '.';
+    if (!ok) return undefined;
     out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
     consumed = (m.index ?? 0) + m[0].length;
   }

@@ -132,6 +132,8 @@ export interface JournalLine {
   /** 1-based line number. */
   readonly line: number;
   readonly text: string;
+  /** Set (and `text` empty) when the line could not be decoded. */
+  readonly error?: string;
 }
 
 /**
@@ -184,7 +186,7 @@ export class JournalTail {
         try {
           text = this.decoder.decode(bytes);
         } catch {
-          problems.push({ file: this.file, line: this.lineNo, message: 'not valid UTF-8; entry skipped' });
+          out.push({ line: this.lineNo, text: '', error: 'not valid UTF-8; entry skipped' });
           continue;
         }
         if (text.trim() === '') continue;

@@ -174,7 +174,11 @@ export class FeedbackStore {
     let tail = this.tails.get(file);
     if (!tail) this.tails.set(file, (tail = new JournalTail(file)));
     let added = 0;
-    for (const { line, text } of tail.read(this.problemList)) {
+    for (const { line, text, error } of tail.read(this.problemList)) {
+      if (error !== undefined) {
+        this.problemList.push({ file, line, message: error });
+        continue;
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
