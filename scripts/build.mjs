@@ -2,6 +2,7 @@
 //   dist/extension.js       extension host (CJS; `vscode` and `onnxruntime-node` external)
 //   dist/session.js         training-session process (node, CJS; onnxruntime-node external)
 //   dist/cli.js             the `alignment` command-line tool
+//   dist/sessionWorker.js   the engine's onnxruntime worker thread
 //   dist/webview/<name>.js  one browser bundle per folder in webview/ that has a main.ts
 //   out/test/**             integration-test bundles (development builds only)
 // Flags: --production (minified, no source maps, no test bundles), --watch.
@@ -19,6 +20,7 @@ const common = {
   minify: production,
   sourcemap: production ? false : 'linked',
   sourcesContent: false,
+  keepNames: true, // class names stay readable in stack traces and leak reports
   logLevel: 'warning',
   define: { 'process.env.ALIGNMENT_BUILD': JSON.stringify(production ? 'production' : 'development') },
 };
@@ -34,9 +36,8 @@ const builds = [
   existsSync('src/cli.ts') && {
     ...nodeCommon, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
   },
-  ...(existsSync('src/engine/runtime/worker.ts')
-    ? [{ ...nodeCommon, entryPoints: ['src/engine/runtime/worker.ts'], outfile: 'dist/runtimeWorker.js' }]
-    : []),
+  // The engine runs onnxruntime in a worker thread; bundled, its script sits beside the session/cli bundles.
+  existsSync('src/engine/runtime/sessionWorker.ts') && { ...nodeCommon, entryPoints: ['src/engine/runtime/sessionWorker.ts'], outfile: 'dist/sessionWorker.js' },
   ...webviews.map((name) => ({
     ...common, platform: 'browser', target: 'es2022', format: 'iife',
     entryPoints: [join('webview', name, 'main.ts')], outfile: join('dist', 'webview', `${name}.js`),

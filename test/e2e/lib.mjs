@@ -101,7 +101,8 @@ export function workbenchUrl(cs, { folder, devPath, testsPath }) {
   if (devPath) payload.push(['extensionDevelopmentPath', cs.remote(devPath)]);
   if (testsPath) payload.push(['extensionTestsPath', cs.remote(testsPath)]);
   const q = [];
-  if (folder) q.push(`folder=${encodeURIComponent(folder)}`);
+  // Without a folder, code-server would reopen the last one; `ew=true` asks for an empty window.
+  q.push(folder ? `folder=${encodeURIComponent(folder)}` : 'ew=true');
   q.push(`payload=${encodeURIComponent(JSON.stringify(payload))}`);
   return `${cs.url}/?${q.join('&')}`;
 }
@@ -150,3 +151,11 @@ export async function shot(page, name) {
   lap(`screenshot ${path.relative(ROOT, file)}`);
   return file;
 }
+
+/** A row of one of the Alignment views (Datasets, Runs, Models) whose text contains `text`. */
+export const viewRow = (page, view, text) =>
+  page.locator('.pane', { has: page.locator('.pane-header', { hasText: view }) }).locator('.monaco-list-row', { hasText: text }).first();
+
+/** The welcome (empty-state) content of a view, containing `text`. */
+export const welcome = (page, view, text) =>
+  page.locator('.pane', { has: page.locator('.pane-header', { hasText: view }) }).locator('.welcome-view-content', { hasText: text }).first();

@@ -4,6 +4,7 @@
 // Usage: node test/e2e/run.mjs [--only api|ui|vsix]...
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { format } from 'node:util';
 import { ROOT, OUT, lap, tempBase, startCodeServer, launchBrowser, workbenchUrl } from './lib.mjs';
 import { uiTests } from './uiTests.mjs';
 import { vsixTest } from './vsixTest.mjs';
@@ -31,7 +32,7 @@ async function apiSuite(base) {
     const exit = new Promise((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code) => resolve(code));
       void page.exposeFunction('codeAutomationLog', (_type, args) => {
-        const text = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+        const text = format(...(Array.isArray(args) ? args : [args]));
         for (const line of text.split('\n')) if (line.trim()) console.log('    ' + line);
       });
     });

@@ -8,8 +8,8 @@ type ModelNode = BuiltinModelItem | ModelFolderItem | DetailItem;
 class BuiltinModelItem extends vscode.TreeItem {
   constructor() {
     super('Built-in tiny model', vscode.TreeItemCollapsibleState.None);
-    this.description = 'GPT-style · built locally, nothing downloaded';
-    this.tooltip = 'A few-million-parameter model and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.';
+    this.description = 'Llama-style, 3.7M params · built locally';
+    this.tooltip = 'A 3.7M-parameter Llama-architecture chat model (RoPE, RMSNorm, SwiGLU, grouped-query attention) and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.';
     this.iconPath = new vscode.ThemeIcon('package');
     this.contextValue = 'alignment.model.builtin';
   }

@@ -1,0 +1,65 @@
+// Foundation UI tests: the sidebar, a palette command, a webview round trip, and the empty states.
+import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, welcome } from '../lib.mjs';
+
+/** Each test: name, workspace ('data' = the real pairs from ../shared/data, 'empty', 'none' = no folder, 'untrusted'), fn(page, ctx). */
+export const tests = [];
+const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
+
+
+test('sidebar lists the workspace datasets with record counts, runs and models', 'data', async (page) => {
+  await openSidebar(page);
+  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').waitFor({ timeout: 30_000 });
+  const row = viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl');
+  const text = await row.innerText();
+  if (!/300 records/.test(text)) throw new Error(`expected "300 records" in the dataset row, got: ${text}`);
+  await viewRow(page, 'Datasets', 'kto_en_demo.trl.jsonl').waitFor();
+  await viewRow(page, 'Models', 'Built-in tiny model').waitFor({ timeout: 15_000 });
+  await shot(page, 'sidebar');
+});
+
+test('a palette command opens the dataset preview and the webview round-trips', 'data', async (page) => {
+  await openSidebar(page);
+  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').waitFor({ timeout: 30_000 });
+  await runCommand(page, 'Alignment: Preview Dataset');
+  const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'dpo_en_demo.trl.jsonl' }).first();
+  await pick.waitFor({ timeout: 15_000 });
+  await pick.click();
+  await page.locator('.tab', { hasText: 'Preview: dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 15_000 });
+  const wv = webviewFrame(page);
+  await wv.locator('#record-count', { hasText: '300 records' }).waitFor({ timeout: 30_000 });
+  await shot(page, 'dataset-preview');
+  const first = await wv.locator('article.record').count();
+  if (first !== 20) throw new Error(`expected the first page of 20 records, got ${first}`);
+  const firstPrompt = await wv.locator('article.record').first().locator('.field-prompt pre').innerText();
+  if (!firstPrompt.includes('Angela')) throw new Error(`first record's prompt not shown: ${firstPrompt.slice(0, 80)}`);
+  // webview -> host (request a page) -> webview (render it)
+  await wv.locator('#load-more').click();
+  await wv.locator('article.record[data-line="40"]').waitFor({ timeout: 15_000 });
+  lap('preview paged through the host: 40 records shown');
+});
+
+test('an empty workspace shows "No datasets yet" and creates a sample', 'empty', async (page) => {
+  await openSidebar(page);
+  await welcome(page, 'Datasets', 'No datasets yet').waitFor({ timeout: 30_000 });
+  await welcome(page, 'Runs', 'No training runs yet').waitFor({ timeout: 15_000 }).catch(() => {});
+  await shot(page, 'empty-workspace');
+  await page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Datasets' }) }).getByRole('button', { name: 'Create Sample Dataset' }).click();
+  await viewRow(page, 'Datasets', 'preferences.sample.jsonl').waitFor({ timeout: 30_000 });
+  const text = await viewRow(page, 'Datasets', 'preferences.sample.jsonl').innerText();
+  if (!/10 records/.test(text)) throw new Error(`expected 10 records for the sample, got ${text}`);
+});
+
+test('with no folder open the sidebar offers to open one', 'none', async (page) => {
+  await openSidebar(page);
+  await welcome(page, 'Datasets', 'No folder is open').waitFor({ timeout: 30_000 });
+  await viewRow(page, 'Models', 'Built-in tiny model').waitFor({ timeout: 15_000 });
+  await shot(page, 'no-folder');
+});
+
+test('an untrusted workspace activates in restricted mode and says what is disabled', 'untrusted', async (page) => {
+  await openSidebar(page);
+  await welcome(page, 'Datasets', 'not trusted').waitFor({ timeout: 30_000 });
+  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').waitFor({ timeout: 30_000 });
+  await shot(page, 'untrusted-workspace');
+});
+
