@@ -139,13 +139,13 @@ export class Rng {
   }
 
   /** Fills `out` with U(lo, hi) samples. */
-  fillUniform(out: Float32Array | Float64Array, lo: number, hi: number): typeof out {
+  fillUniform<T extends Float32Array | Float64Array>(out: T, lo: number, hi: number): T {
     for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * this.uniform();
     return out;
   }
 
   /** Fills `out` with N(mean, std^2) samples. */
-  fillNormal(out: Float32Array | Float64Array, mean: number, std: number): typeof out {
+  fillNormal<T extends Float32Array | Float64Array>(out: T, mean: number, std: number): T {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
     return out;
   }
@@ -154,7 +154,7 @@ export class Rng {
    * Fills `out` with N(mean, std^2) samples truncated to [mean - bound*std, mean + bound*std] by
    * resampling (as torch.nn.init.trunc_normal_ with a=-bound*std, b=bound*std).
    */
-  fillTruncNormal(out: Float32Array | Float64Array, mean: number, std: number, bound = 2): typeof out {
+  fillTruncNormal<T extends Float32Array | Float64Array>(out: T, mean: number, std: number, bound = 2): T {
     for (let i = 0; i < out.length; i++) {
       let z = this.normal();
       while (Math.abs(z) > bound) z = this.normal();

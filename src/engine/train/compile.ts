@@ -35,9 +35,12 @@ import { clipCoefficient, globalNorm } from '../optim/clip';
 import { resolveOptimizer, validateOptimConfig, type OptimConfig, type ResolvedAdamW, type ResolvedSgd } from '../optim/config';
 import { lrMultiplierGraph } from '../optim/schedule';
 import { sgdStep } from '../optim/sgd';
-import { loop } from './loop';
+import { loop } from '../graph/control';
 
-/** A model parameter. */
+/**
+ * A model parameter. Structurally a subset of graph/params.ts's ParamSpec, so a model's spec list (with its
+ * `init` rules) can be passed as is.
+ */
 export interface ParamSpec {
   readonly name: string;
   readonly shape: readonly number[];
@@ -183,7 +186,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
   const nB = bufferNames.length;
   const initial = [...paramIn, ...bufIn.flat(), stepIn, updatesIn];
 
-  const outer = loop(g, K, initial, (iter, carried) => {
+  const outer = loop(g, 'steps', K, initial, ({ iter, carried }) => {
     const params = carried.slice(0, nG);
     const bufs = groups.map((_, gi) => carried.slice(nG + gi * nB, nG + (gi + 1) * nB));
     const step = carried[nG + nG * nB] as Tensor;
@@ -231,7 +234,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
       const zero = iter.graph.scalar(0, 'float32');
       const init = [...groups.map((gr) => op.zeros(iter.graph, [gr.size], 'float32')), zero, ...Array.from({ length: metricCount }, () => zero)];
       let names: string[] = [];
-      const res = loop(iter.graph, A, init, (j, acc) => {
+      const res = loop(iter.graph, 'micro', A, init, ({ iter: j, carried: acc }) => {
         const r = fwdBwd(perStep.map((b) => op.gather(b, j, 0)));
         if (r.metrics.length !== metricCount) throw new Error(`forward: returned ${r.metrics.length} metrics, ${metricCount} on an earlier trace`);
         names = r.metrics.map(([n]) => n);
@@ -240,8 +243,8 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
           op.add(acc[nG] as Tensor, r.loss),
           ...r.metrics.map(([, t], mi) => op.add(acc[nG + 1 + mi] as Tensor, t)),
         ];
-        return { carried: next, scan: [] };
-      }, 'micro');
+        return { carried: next };
+      });
       const inv = 1 / A;
       grads = res.carried.slice(0, nG).map((t) => op.mul(t, inv));
       loss = op.mul(res.carried[nG] as Tensor, inv);
@@ -287,9 +290,9 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
     const nextUpdates = op.add(updates, op.cast(finite, 'int64'));
     return {
       carried: [...nextParams, ...nextBufs.flat(), nextStep, nextUpdates],
-      scan: [loss, gnorm, lr, finite, ...metrics.map(([, m]) => m)],
+      scans: [loss, gnorm, lr, finite, ...metrics.map(([, m]) => m)],
     };
-  }, 'steps');
+  });
 
   const carry: Record<string, string> = {};
   initial.forEach((t, i) => {
@@ -297,7 +300,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
     carry[out.name] = t.name;
   });
   const scanNames = ['losses', 'grad_norms', 'lrs', 'finite', ...metricNames.map((m) => `metric.${m}`)];
-  outer.scan.forEach((t, i) => g.output(scanNames[i] as string, t));
+  outer.scans.forEach((t, i) => g.output(scanNames[i] as string, t));
 
   return {
     model: toOnnx(g),
