@@ -178,6 +178,20 @@ export const VJP: Record<string, Vjp> = {
     const share = op.div(hit, op.sum(hit, axes, true));
     return [op.mul(share, expandReduced(g, x!, axes, keep)), null];
   },
+  ReduceMin: (g, [x], y, n) => {
+    const axes = reducedAxes(n, x!);
+    const keep = attrInt(n, 'keepdims') === 1;
+    const hit = op.cast(op.equal(x!, expandReduced(y, x!, axes, keep)), x!.dtype);
+    const share = op.div(hit, op.sum(hit, axes, true));
+    return [op.mul(share, expandReduced(g, x!, axes, keep)), null];
+  },
+  // y = cumsum(x): dx_j = sum_{i >= j} g_i, the cumsum of g in the opposite direction (same exclusivity).
+  CumSum: (g, [, a], _y, n) => [
+    op.cumsum(g, constInts(a, 'CumSum axis')[0], { exclusive: attrInt(n, 'exclusive') === 1, reverse: attrInt(n, 'reverse') !== 1 }),
+    null,
+  ],
+  Sin: (g, [x]) => [op.mul(g, op.cos(x!))],
+  Cos: (g, [x]) => [op.neg(op.mul(g, op.sin(x!)))],
   // d logsumexp(x) = softmax(x) along the reduced axes.
   ReduceLogSumExp: (g, [x], y, n) => {
     const axes = reducedAxes(n, x!);
@@ -198,7 +212,10 @@ export const VJP: Record<string, Vjp> = {
 };
 
 /** Ops whose outputs carry no gradient even when an input does (comparisons, shapes, sources). */
-const NON_DIFFERENTIABLE = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Shape', 'Range', 'ConstantOfShape', 'Constant']);
+const NON_DIFFERENTIABLE = new Set([
+  'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'IsNaN', 'IsInf',
+  'ArgMax', 'Shape', 'Range', 'ConstantOfShape', 'Constant',
+]);
 
 export interface GradOptions {
   /** Gradient of the output (default: 1, which needs a scalar `y`). */

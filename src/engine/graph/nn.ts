@@ -79,6 +79,26 @@ export function causalMask(g: Graph, t: number): Tensor {
   return op.lessEqual(op.unsqueeze(r, [0]), op.unsqueeze(r, [1]));
 }
 
+/**
+ * Causal mask [Tq, Tk] for attention scores [..., Tq, Tk] whose queries are the last Tq of Tk positions (a KV
+ * cache holds Tk - Tq earlier keys): query i may attend key j iff j <= i + (Tk - Tq). Works with symbolic Tq/Tk.
+ */
+export function causalMaskFor(scores: Tensor): Tensor {
+  const tq = scores.shape[scores.rank - 2];
+  const tk = scores.shape[scores.rank - 1];
+  const g = scores.graph;
+  if (typeof tq === 'number' && typeof tk === 'number') {
+    const rows = op.add(op.range(g, 0, tq), tk - tq);
+    return op.lessEqual(op.unsqueeze(op.range(g, 0, tk), [0]), op.unsqueeze(rows, [1]));
+  }
+  const nq = op.dim(scores, -2);
+  const nk = op.dim(scores, -1);
+  // Build with explicit shapes so the mask carries the scores' own symbolic dims.
+  const rows = g.addNode('Range', [op.sub(nk, nq), nk, g.scalar(1, 'int64')], {}, [{ shape: [tq], dtype: 'int64' }])[0];
+  const cols = g.addNode('Range', [g.scalar(0, 'int64'), nk, g.scalar(1, 'int64')], {}, [{ shape: [tk], dtype: 'int64' }])[0];
+  return op.lessEqual(op.unsqueeze(cols, [0]), op.unsqueeze(rows, [1]));
+}
+
 /** The most negative finite value used to mask logits in a dtype (finite, so masked rows stay NaN-free). */
 export function maskValue(dtype: DType): number {
   return dtype === 'float16' ? -65504 : dtype === 'float32' ? -3.4028234663852886e38 : -1.7976931348623157e308;
@@ -87,19 +107,13 @@ export function maskValue(dtype: DType): number {
 /**
  * Scaled dot-product attention (Vaswani et al. 2017, eq. 1): softmax(q k^T / sqrt(D) + mask) v.
  * q [B, H, Tq, D], k/v [B, H, Tk, D]; `mask` bool broadcastable to [B, H, Tq, Tk] (true = attend), e.g.
- * causalMask(g, T), or 'causal'.
+ * causalMask(g, T) combined with a padding mask, or 'causal' (causalMaskFor: queries are the last Tq keys).
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | 'causal'): Tensor {
   const d = q.shape[q.rank - 1];
   if (typeof d !== 'number') throw new Error(`attention: head size of q ${fmtShape(q.shape)} must be static`);
   let scores = op.mul(op.matmul(q, op.swapAxes(k, -1, -2)), 1 / Math.sqrt(d));
-  let m = mask;
-  if (m === 'causal') {
-    const tq = q.shape[q.rank - 2];
-    const tk = k.shape[k.rank - 2];
-    if (typeof tq !== 'number' || tq !== tk) throw new Error(`attention: causal mask needs equal static Tq/Tk, got ${tq}, ${tk}`);
-    m = causalMask(scores.graph, tq);
-  }
+  const m = mask === 'causal' ? causalMaskFor(scores) : mask;
   if (m) scores = op.where(m, scores, maskValue(q.dtype));
   return op.matmul(op.softmax(scores, -1), v);
 }

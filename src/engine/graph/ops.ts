@@ -148,6 +148,18 @@ export const sigmoid = (x: Tensor): Tensor => unary('Sigmoid', x);
 /** Gauss error function. In float64 graphs it is lowered to a series at emission (no float64 Erf kernel). */
 export const erf = (x: Tensor): Tensor => unary('Erf', x);
 export const relu = (x: Tensor): Tensor => unary('Relu', x);
+export const sin = (x: Tensor): Tensor => unary('Sin', x);
+export const cos = (x: Tensor): Tensor => unary('Cos', x);
+/** Elementwise NaN test (bool, no gradient). */
+export function isNaN(x: Tensor): Tensor {
+  requireFloat('IsNaN', x);
+  return one(x.graph, 'IsNaN', [x], {}, x.shape, 'bool');
+}
+/** Elementwise +-infinity test (bool, no gradient). */
+export function isInf(x: Tensor): Tensor {
+  requireFloat('IsInf', x);
+  return one(x.graph, 'IsInf', [x], {}, x.shape, 'bool');
+}
 /** Zero gradient. */
 export const floor = (x: Tensor): Tensor => unary('Floor', x);
 export const identity = (x: Tensor): Tensor => one(x.graph, 'Identity', [x], {}, x.shape, x.dtype);
@@ -492,11 +504,36 @@ export const mean = (x: Tensor, axes?: readonly number[], keepdims = false): Ten
 };
 /** Max over `axes`; the gradient is split evenly among tied maxima. */
 export const max = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('ReduceMax', x, axes, keepdims);
+/** Min over `axes`; the gradient is split evenly among tied minima. */
+export const min = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('ReduceMin', x, axes, keepdims);
 /** log(sum(exp(x))) over `axes`, computed stably. */
 export const logsumexp = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => {
   requireFloat('ReduceLogSumExp', x);
   return reduce('ReduceLogSumExp', x, axes, keepdims);
 };
+
+/** Index of the maximum along `axis` (int64, first occurrence on ties; no gradient). */
+export function argmax(x: Tensor, axis = -1, keepdims = false): Tensor {
+  const a = normAxis('ArgMax', axis, x.rank);
+  const shape = keepdims ? x.shape.map((d, i) => (i === a ? 1 : d)) : x.shape.filter((_, i) => i !== a);
+  return one(x.graph, 'ArgMax', [x], { axis: int(a), keepdims: int(keepdims ? 1 : 0), select_last_index: int(0) }, shape, 'int64');
+}
+
+/**
+ * Cumulative sum along `axis`. exclusive: y_i = sum_{j<i} x_j; reverse: sums from the end
+ * (y_i = sum_{j>=i} x_j).
+ */
+export function cumsum(x: Tensor, axis: number, opts: { exclusive?: boolean; reverse?: boolean } = {}): Tensor {
+  const a = normAxis('CumSum', axis, x.rank);
+  return one(
+    x.graph,
+    'CumSum',
+    [x, x.graph.scalar(a, 'int64')],
+    { exclusive: int(opts.exclusive ? 1 : 0), reverse: int(opts.reverse ? 1 : 0) },
+    x.shape,
+    x.dtype,
+  );
+}
 
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat('Softmax', x);
@@ -534,8 +571,26 @@ export function zerosLike(x: Tensor): Tensor {
   return expandLike(x.graph.scalar(0, x.dtype), x);
 }
 
-/** [start, start+delta, ...) below limit, int64 (ONNX Range). */
-export function range(g: Graph, start: number, limit: number, delta = 1): Tensor {
-  const n = Math.max(Math.ceil((limit - start) / delta), 0);
-  return one(g, 'Range', [g.scalar(start, 'int64'), g.scalar(limit, 'int64'), g.scalar(delta, 'int64')], {}, [n], 'int64');
+let symbolCount = 0;
+
+/**
+ * [start, start+delta, ...) below limit, int64 (ONNX Range). start/limit may be int64 scalar tensors (e.g.
+ * `dim(x, 1)`); the length is then a fresh symbolic dim.
+ */
+export function range(g: Graph, start: number | Tensor, limit: number | Tensor, delta = 1): Tensor {
+  for (const t of [start, limit]) {
+    if (typeof t !== 'number' && (t.dtype !== 'int64' || t.rank !== 0)) throw new Error(`Range: start/limit must be int64 scalars, got ${t}`);
+  }
+  const n: Dim =
+    typeof start === 'number' && typeof limit === 'number' ? Math.max(Math.ceil((limit - start) / delta), 0) : `range_${++symbolCount}`;
+  const gg = graphOf('Range', [g.scalar(0, 'int64'), typeof start === 'number' ? null : start, typeof limit === 'number' ? null : limit]);
+  return one(gg, 'Range', [lift(gg, start, 'int64'), lift(gg, limit, 'int64'), gg.scalar(delta, 'int64')], {}, [n], 'int64');
+}
+
+/** The run-time size of one axis as an int64 scalar (a constant when the dim is static). */
+export function dim(x: Tensor, axis: number): Tensor {
+  const a = normAxis('dim', axis, x.rank);
+  const d = x.shape[a];
+  if (typeof d === 'number') return x.graph.scalar(d, 'int64');
+  return one(x.graph, 'Gather', [shapeOf(x), x.graph.scalar(a, 'int64')], { axis: int(0) }, [], 'int64');
 }

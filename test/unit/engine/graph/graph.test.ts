@@ -243,3 +243,49 @@ test('protobuf writer: varints, negative int64, packed fields', () => {
   p.packedInts(1, [1, 2]);
   assert.deepEqual(Array.from(p.finish()), [0x0a, 0x02, 0x01, 0x02]);
 });
+
+test('argmax, isNaN, isInf and a causal mask for queries after a KV cache', async () => {
+  const g = new Graph();
+  const x = g.input('x', [2, 3], 'float32');
+  g.output('am', op.argmax(x, -1));
+  g.output('nan', op.isNaN(x));
+  g.output('inf', op.isInf(x));
+  const scores = g.input('s', [1, 2, 4], 'float32');
+  g.output('mask', nn.causalMaskFor(scores));
+  const m = await OrtModel.load(toOnnx(g));
+  const r = await m.run({
+    x: { data: Float32Array.of(1, 5, 2, NaN, -Infinity, 0), dims: [2, 3] },
+    s: { data: new Float32Array(8), dims: [1, 2, 4] },
+  });
+  assert.deepEqual(Array.from(r.am.data as BigInt64Array, Number)[0], 1);
+  assert.deepEqual(Array.from(r.nan.data as Uint8Array, Number), [0, 0, 0, 1, 0, 0]);
+  assert.deepEqual(Array.from(r.inf.data as Uint8Array, Number), [0, 0, 0, 0, 1, 0]);
+  // 2 new queries after 2 cached keys: query 0 sees keys 0..2, query 1 sees keys 0..3.
+  assert.deepEqual(Array.from(r.mask.data as Uint8Array, Number), [1, 1, 1, 0, 1, 1, 1, 1]);
+  await m.release();
+});
+
+test('causal attention with a symbolic sequence length matches the static model', async () => {
+  const build = (t: number | string): Graph => {
+    const g = new Graph();
+    const q = g.input('q', [1, 2, t, 4], 'float32');
+    const k = g.input('k', [1, 2, t, 4], 'float32');
+    const v = g.input('v', [1, 2, t, 4], 'float32');
+    const y = nn.attention(q, k, v, 'causal');
+    const [gq] = grad(op.sum(op.mul(y, y)), [q]);
+    g.output('y', y);
+    g.output('gq', gq);
+    return g;
+  };
+  const T = 3;
+  const feed = (seed: number): { data: Float32Array; dims: number[] } => ({ data: Float32Array.from({ length: 2 * T * 4 }, (_, i) => Math.sin(seed * 10 + i)), dims: [1, 2, T, 4] });
+  const feeds = { q: feed(1), k: feed(2), v: feed(3) };
+  const ms = await OrtModel.load(toOnnx(build(T)));
+  const md = await OrtModel.load(toOnnx(build('T')));
+  const a = await ms.run(feeds);
+  const b = await md.run(feeds);
+  assert.deepEqual(Array.from(b.y.data as Float32Array), Array.from(a.y.data as Float32Array));
+  assert.deepEqual(Array.from(b.gq.data as Float32Array), Array.from(a.gq.data as Float32Array));
+  await ms.release();
+  await md.release();
+});

@@ -32,6 +32,22 @@ const B = (shape: number[]): InputSpec => ({ shape, dtype: 'bool' });
 const sig = (v: number): number => 1 / (1 + Math.exp(-v));
 const softplusR = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
 
+/** Cumulative sum along the last axis of a 2-D array. */
+function cumsumRef(a: Nd, exclusive: boolean, reverse: boolean): Nd {
+  const [r, c] = a.dims;
+  const out = new Float64Array(a.data.length);
+  for (let i = 0; i < r; i++) {
+    let acc = 0;
+    for (let k = 0; k < c; k++) {
+      const j = reverse ? c - 1 - k : k;
+      if (!exclusive) acc += a.data[i * c + j];
+      out[i * c + j] = acc;
+      if (exclusive) acc += a.data[i * c + j];
+    }
+  }
+  return { data: out, dims: [r, c] };
+}
+
 const cases: Case[] = [
   { name: 'add', inputs: [F([2, 3]), F([3])], fn: op.add, ref: (a, b) => R.ew((x, y) => x + y, a, b) },
   { name: 'add [2,1]+[1,3]', inputs: [F([2, 1]), F([1, 3])], fn: op.add, ref: (a, b) => R.ew((x, y) => x + y, a, b) },
@@ -52,6 +68,8 @@ const cases: Case[] = [
   { name: 'tanh', inputs: [F([2, 3])], fn: op.tanh, ref: (a) => R.ew(Math.tanh, a) },
   { name: 'sigmoid', inputs: [F([2, 3])], fn: op.sigmoid, ref: (a) => R.ew(sig, a) },
   { name: 'erf', inputs: [F([12], { uniform: [-3.5, 3.5] })], fn: op.erf, ref: (a) => R.ew(R.erf, a) },
+  { name: 'sin', inputs: [F([2, 3])], fn: op.sin, ref: (a) => R.ew(Math.sin, a) },
+  { name: 'cos', inputs: [F([2, 3])], fn: op.cos, ref: (a) => R.ew(Math.cos, a) },
   { name: 'relu', inputs: [F([2, 3], 'away')], fn: op.relu, ref: (a) => R.ew((x) => Math.max(x, 0), a) },
   { name: 'softplus', inputs: [F([8], { values: [-40, -5, -1, -0.1, 0.3, 2, 8, 40] })], fn: nn.softplus, ref: (a) => R.ew(softplusR, a) },
   { name: 'logSigmoid', inputs: [F([8], { values: [-40, -5, -1, -0.1, 0.3, 2, 8, 40] })], fn: nn.logSigmoid, ref: (a) => R.ew((x) => -softplusR(-x), a) },
@@ -91,6 +109,10 @@ const cases: Case[] = [
   { name: 'sum all', inputs: [F([2, 3])], fn: (x) => op.sum(x), ref: (a) => R.reduce(a, [0, 1], false, R.sumF) },
   { name: 'mean', inputs: [F([2, 3, 4])], fn: (x) => op.mean(x, [-1]), ref: (a) => R.reduce(a, [-1], false, R.meanF) },
   { name: 'max', inputs: [F([3, 4])], fn: (x) => op.max(x, [1]), ref: (a) => R.reduce(a, [1], false, R.maxF) },
+  { name: 'min', inputs: [F([3, 4])], fn: (x) => op.min(x, [0]), ref: (a) => R.reduce(a, [0], false, (v) => Math.min(...v)) },
+  { name: 'cumsum', inputs: [F([2, 4])], fn: (x) => op.cumsum(x, 1), ref: (a) => cumsumRef(a, false, false) },
+  { name: 'cumsum exclusive', inputs: [F([2, 4])], fn: (x) => op.cumsum(x, -1, { exclusive: true }), ref: (a) => cumsumRef(a, true, false) },
+  { name: 'cumsum reverse', inputs: [F([2, 4])], fn: (x) => op.cumsum(x, 1, { reverse: true }), ref: (a) => cumsumRef(a, false, true) },
   { name: 'logsumexp', inputs: [F([3, 4])], fn: (x) => op.logsumexp(x, [1], true), ref: (a) => R.reduce(a, [1], true, R.lseF) },
   { name: 'softmax', inputs: [F([2, 5])], fn: (x) => op.softmax(x, -1), ref: (a) => R.softmax(a, -1) },
   { name: 'softmax axis 0', inputs: [F([3, 2])], fn: (x) => op.softmax(x, 0), ref: (a) => R.softmax(a, 0) },
