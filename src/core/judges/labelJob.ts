@@ -6,6 +6,7 @@
  * (so a retried or resumed job only does what is left), a pair listed twice is judged once, and a failed pair
  * is reported as an error, never written. Human labels are never read for writing, changed or removed.
  */
+import type { Message, PreferenceExample } from '../datasets/examples';
 import { abortReason } from './backoff';
 import { JudgeError, type JudgeErrorKind, type PairJudge, type PairJudgement } from './judgeTypes';
 
@@ -180,4 +181,19 @@ export function renderConversation(messages: readonly { readonly role: string; r
   if (messages.length === 1 && messages[0].role === 'user') return messages[0].content;
   const name: Record<string, string> = { system: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool' };
   return messages.map((m) => `[${name[m.role] ?? m.role}]\n${m.content}`).join('\n\n');
+}
+
+/** The text of a completion: a lone message's content, or a labelled transcript of several. */
+function completionText(c: string | readonly Message[]): string {
+  if (typeof c === 'string') return c;
+  return c.length === 1 ? c[0].content : renderConversation(c);
+}
+
+/**
+ * A loaded preference example as a pair to judge: A = `chosen`, B = `rejected` (both orders are judged anyway, so
+ * the fixed assignment does not bias the verdict). `recordId` defaults to the example's id.
+ */
+export function pairItemFromPreference(e: PreferenceExample, recordId: string = e.id): PairItem {
+  if (e.style === 'text') return { recordId, prompt: e.prompt, a: { key: 'chosen', text: e.chosen }, b: { key: 'rejected', text: e.rejected } };
+  return { recordId, prompt: renderConversation(e.prompt), a: { key: 'chosen', text: completionText(e.chosen) }, b: { key: 'rejected', text: completionText(e.rejected) } };
 }

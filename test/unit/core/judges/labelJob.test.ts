@@ -3,12 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { loadDatasetFile } from '../../../../src/core/datasets/formats';
+import type { PreferenceExample } from '../../../../src/core/datasets/examples';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
+import { FileJudgeCache } from '../../../../src/core/judges/judgeCache';
 import { feedbackStoreSink } from '../../../../src/core/judges/feedbackSink';
 import { MemoryJudgeCache } from '../../../../src/core/judges/judgeCache';
-import { runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
-import { OpenAiJudge, type CachedAnswer } from '../../../../src/core/judges/openaiJudge';
-import { downAfter, heuristicJudge, malformed, PREFER_MARKER, prefersFirst, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
+import { pairItemFromPreference, runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
+import { isCachedAnswer, OpenAiJudge, type CachedAnswer } from '../../../../src/core/judges/openaiJudge';
+import { downAfter, heuristicJudge, heuristicScore, malformed, PREFER_MARKER, prefersFirst, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
 
 const servers: JudgeServer[] = [];
 const dirs: string[] = [];
@@ -172,6 +175,44 @@ describe('runLabelJob', () => {
     assert.equal(rest.labeled, 7);
     assert.equal(new Set(sink.labels.map((l) => l.recordId)).size, 8);
     assert.equal(sink.labels.length, 8);
+  });
+});
+
+describe('real preference data', () => {
+  it('labels pairs loaded from the shared DPO demo data, with a file cache that a second job reuses', async () => {
+    const repoRoot = join(__dirname, '..', '..', '..', '..');
+    const loaded = await loadDatasetFile(join(repoRoot, '..', 'shared', 'data', 'dpo_en_demo.trl.jsonl'));
+    const examples = loaded.examples.filter((e): e is PreferenceExample => e.kind === 'preference').slice(0, 8);
+    assert.equal(examples.length, 8);
+    const pairs = examples.map((e) => pairItemFromPreference(e));
+    assert.equal(pairs[0].recordId, 'dpo-en-000');
+    assert.match(pairs[0].prompt, /Angela/);
+    const dir = mkdtempSync(join(tmpdir(), 'labeljob-real-'));
+    dirs.push(dir);
+    const cacheFile = join(dir, 'judge-cache.jsonl');
+    const s = await server();
+    const sink = new MemorySink();
+    const first = await runLabelJob({ judge: newJudge(s, new FileJudgeCache<CachedAnswer>(cacheFile, isCachedAnswer)), sink, pairs });
+    assert.equal(first.labeled, 8);
+    assert.equal(s.requests.length, 16);
+    assert.ok(s.requests.some((q) => q.messages[0].content.includes(pairs[0].a.text)), 'the real responses reached the judge');
+    // The test judge prefers the longer, more structured answer: its labels must follow that heuristic.
+    for (const l of sink.labels) {
+      const p = pairs.find((x) => x.recordId === l.recordId);
+      assert.ok(p);
+      const sa = heuristicScore(p.a.text);
+      const sb = heuristicScore(p.b.text);
+      assert.equal(l.preferred, sa > sb ? 'chosen' : sb > sa ? 'rejected' : null, l.recordId);
+    }
+    // A new judge with the same cache file answers everything from the cache.
+    const cache2 = new FileJudgeCache<CachedAnswer>(cacheFile, isCachedAnswer);
+    assert.deepEqual(cache2.skipped, []);
+    const judge2 = newJudge(s, cache2);
+    const again = await runLabelJob({ judge: judge2, sink: new MemorySink(), pairs });
+    assert.equal(again.labeled, 8);
+    assert.equal(s.requests.length, 16);
+    assert.equal(judge2.usage.cacheHits, 16);
+    assert.deepEqual(again.labels.map((l) => [l.recordId, l.preferred]).sort(), sink.labels.map((l) => [l.recordId, l.preferred]).sort());
   });
 });
 
