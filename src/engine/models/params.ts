@@ -10,6 +10,7 @@
  * V = vocab, P = max positions, L = labels.
  */
 import { Rng } from '../rng';
+import { ParamInit, ParamSpec as GraphParamSpec } from '../graph/params';
 import { ModelConfig } from './config';
 
 /** Which output heads a model has. */
@@ -21,14 +22,16 @@ export type HeadKind =
   /** Causal LM plus TRL's scalar value head (`v_head.summary`), values [B, T]. */
   | 'lm+value';
 
-export type ParamInit = { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind: 'ones' };
-
-export interface ParamSpec {
-  name: string;
+/**
+ * A parameter: the graph layer's ParamSpec (name, shape, init, weightDecay; accepted by graph/params.ts's
+ * flatLayout/initFlat) plus `trainable` (false = frozen, e.g. base weights under LoRA), which is also the
+ * shape the training compiler (train/compile.ts) takes.
+ */
+export interface ParamSpec extends GraphParamSpec {
   shape: number[];
   init: ParamInit;
-  /** Norm gains and biases are usually excluded from weight decay. */
-  decay: boolean;
+  weightDecay: boolean;
+  trainable: boolean;
 }
 
 /** One parameter's values (float32, row-major, layout as in {@link ParamSpec}). */
@@ -50,13 +53,13 @@ export function paramSpecs(cfg: ModelConfig, head: HeadKind = 'lm'): ParamSpec[]
   const F = cfg.intermediateSize;
   const specs: ParamSpec[] = [];
   const w = (name: string, shape: number[], std = STD): void => {
-    specs.push({ name, shape, init: { kind: 'normal', std }, decay: true });
+    specs.push({ name, shape, init: { kind: 'normal', std }, weightDecay: true, trainable: true });
   };
   const b = (name: string, shape: number[]): void => {
-    specs.push({ name, shape, init: { kind: 'zeros' }, decay: false });
+    specs.push({ name, shape, init: { kind: 'zeros' }, weightDecay: false, trainable: true });
   };
   const g = (name: string, shape: number[]): void => {
-    specs.push({ name, shape, init: { kind: 'ones' }, decay: false });
+    specs.push({ name, shape, init: { kind: 'ones' }, weightDecay: false, trainable: true });
   };
   const gpt2 = cfg.family === 'gpt2';
   // GPT-2 scales the residual projections' init by 1/sqrt(2 L) (Radford et al. 2019, section 2.3).
@@ -107,12 +110,20 @@ export function paramSpecs(cfg: ModelConfig, head: HeadKind = 'lm'): ParamSpec[]
  * machine). Each tensor draws from its own named sub-stream, so adding a head does not change the body.
  */
 export function initWeights(cfg: ModelConfig, head: HeadKind, seed: number): Weights {
+  return initParams(paramSpecs(cfg, head), seed);
+}
+
+/** Fresh values for any parameter list (e.g. LoRA adapters), one named sub-stream of `seed` per tensor. */
+export function initParams(specs: readonly ParamSpec[], seed: number): Weights {
   const out: Weights = new Map();
-  for (const s of paramSpecs(cfg, head)) {
+  for (const s of specs) {
     const n = s.shape.reduce((a, c) => a * c, 1);
     const data = new Float32Array(n);
-    if (s.init.kind === 'ones') data.fill(1);
-    else if (s.init.kind === 'normal') new Rng(seed).derive(s.name).fillNormal(data, 0, s.init.std);
+    const init = s.init;
+    if (init.kind === 'ones') data.fill(1);
+    else if (init.kind === 'constant') data.fill(init.value);
+    else if (init.kind === 'normal') new Rng(seed).derive(s.name).fillNormal(data, init.mean ?? 0, init.std);
+    else if (init.kind === 'uniform') new Rng(seed).derive(s.name).fillUniform(data, init.low, init.high);
     out.set(s.name, { shape: [...s.shape], data });
   }
   return out;

@@ -1,0 +1,444 @@
+/**
+ * Graph-built decoder-only transformers (GPT-2 and the Llama family) on the tracing API, with LM, reward
+ * (sequence-classification) and value heads, LoRA adapters and an optional KV cache.
+ *
+ * One forward serves training (static [B, T], traced inside the training compiler's Loop, parameters as views of
+ * a flat buffer or frozen inputs) and inference (symbolic [batch, seq], weights as initializers, past key/values
+ * as inputs and present key/values as outputs). The math is the float64 reference's (reference.ts); shapes:
+ * B batch, T new tokens, P cached tokens, S = P + T keys, D hidden, H heads, K kv heads, G = H / K, E head dim,
+ * V vocab, L labels, R rotated dims.
+ */
+import { Dim, Graph, Tensor, graphOf } from '../graph/graph';
+import * as nn from '../graph/nn';
+import * as op from '../graph/ops';
+import { ModelConfig, ropeFrequencies } from './config';
+import { HeadKind, ParamSpec, paramSpecs, Weights } from './params';
+
+/** LoRA (Hu et al. 2021): W x + (alpha / r) B A x, with A [r, in] random, B [out, r] zero, W frozen. */
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  /**
+   * Modules to adapt, in Hugging Face / PEFT names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj;
+   * GPT-2: c_attn = q, k, v; c_proj = attention and MLP output; c_fc), in this engine's names (q, k, v, o, gate,
+   * up, down, fc, proj), or 'all-linear'.
+   */
+  targetModules: readonly string[];
+  /** Train the reward / value head too (PEFT's modules_to_save); default true for 'score' and 'lm+value'. */
+  trainHead?: boolean;
+}
+
+/** A module of a block that LoRA can adapt, in our names. */
+export type LoraModule = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down' | 'fc' | 'proj';
+
+export interface TransformerModel {
+  config: ModelConfig;
+  head: HeadKind;
+  lora: (LoraConfig & { modules: LoraModule[]; scale: number }) | null;
+  /** Every tensor the forward reads: base weights (frozen under LoRA) then adapters. */
+  params: ParamSpec[];
+  /** Longest sequence (positions) the graph supports: RoPE tables / learned positions are this long. */
+  maxLength: number;
+}
+
+export class ModelBuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelBuildError';
+  }
+}
+
+const HF_TO_OURS: Record<string, LoraModule[]> = {
+  q_proj: ['q'],
+  k_proj: ['k'],
+  v_proj: ['v'],
+  o_proj: ['o'],
+  gate_proj: ['gate'],
+  up_proj: ['up'],
+  down_proj: ['down'],
+  c_attn: ['q', 'k', 'v'],
+  c_proj: ['o', 'proj'],
+  c_fc: ['fc'],
+};
+
+function moduleShape(cfg: ModelConfig, m: LoraModule): [number, number] {
+  const D = cfg.hiddenSize;
+  const Q = cfg.numHeads * cfg.headDim;
+  const KV = cfg.numKvHeads * cfg.headDim;
+  const F = cfg.intermediateSize;
+  switch (m) {
+    case 'q':
+      return [D, Q];
+    case 'k':
+    case 'v':
+      return [D, KV];
+    case 'o':
+      return [Q, D];
+    case 'gate':
+    case 'up':
+    case 'fc':
+      return [D, F];
+    case 'down':
+    case 'proj':
+      return [F, D];
+  }
+}
+
+function modulePath(m: LoraModule): string {
+  return m === 'q' || m === 'k' || m === 'v' || m === 'o' ? `attn.${m}` : `mlp.${m}`;
+}
+
+function resolveLoraModules(cfg: ModelConfig, targets: readonly string[]): LoraModule[] {
+  const available: LoraModule[] = cfg.family === 'gpt2' ? ['q', 'k', 'v', 'o', 'fc', 'proj'] : ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+  const out = new Set<LoraModule>();
+  for (const t of targets) {
+    if (t === 'all-linear') available.forEach((m) => out.add(m));
+    else if ((available as string[]).includes(t)) out.add(t as LoraModule);
+    else if (HF_TO_OURS[t] && HF_TO_OURS[t].some((m) => available.includes(m))) HF_TO_OURS[t].filter((m) => available.includes(m)).forEach((m) => out.add(m));
+    else {
+      const hfNames = Object.keys(HF_TO_OURS).filter((k) => HF_TO_OURS[k].some((m) => available.includes(m)));
+      throw new ModelBuildError(
+        `LoRA target module "${t}" does not exist in a ${cfg.modelType} model; use one of: ${[...hfNames, ...available, 'all-linear'].join(', ')}`,
+      );
+    }
+  }
+  if (out.size === 0) throw new ModelBuildError('LoRA needs at least one target module');
+  return available.filter((m) => out.has(m));
+}
+
+/**
+ * Describes a model: config, head, optional LoRA. With LoRA the base weights are frozen (trainable: false) and
+ * the adapters `<module>.lora_A` [in, r] / `<module>.lora_B` [r, out] are the trainable parameters (plus the head
+ * when `trainHead`). `maxLength` (default: the config's max positions, capped at 4096) sizes the RoPE tables.
+ */
+export function buildModel(config: ModelConfig, head: HeadKind = 'lm', opts: { lora?: LoraConfig; maxLength?: number } = {}): TransformerModel {
+  const maxLength = Math.min(opts.maxLength ?? Math.min(config.maxPositions, 4096), config.maxPositions);
+  if (!Number.isInteger(maxLength) || maxLength < 1) throw new ModelBuildError(`maxLength must be a positive integer, got ${opts.maxLength}`);
+  const base = paramSpecs(config, head);
+  if (!opts.lora) return { config, head, lora: null, params: base, maxLength };
+  const { rank, alpha } = opts.lora;
+  if (!Number.isInteger(rank) || rank < 1) throw new ModelBuildError(`LoRA rank must be a positive integer, got ${rank}`);
+  if (!(alpha > 0)) throw new ModelBuildError(`LoRA alpha must be positive, got ${alpha}`);
+  const modules = resolveLoraModules(config, opts.lora.targetModules);
+  const trainHead = opts.lora.trainHead ?? head !== 'lm';
+  const isHead = (n: string): boolean => n.startsWith('score.') || n.startsWith('v_head.');
+  const params: ParamSpec[] = base.map((p) => ({ ...p, trainable: trainHead && isHead(p.name) }));
+  for (let i = 0; i < config.numLayers; i++) {
+    for (const m of modules) {
+      const [inDim, outDim] = moduleShape(config, m);
+      const name = `layers.${i}.${modulePath(m)}`;
+      // PEFT's init: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)); B = 0, so the adapted model
+      // starts equal to the base model.
+      const bound = 1 / Math.sqrt(inDim);
+      params.push({ name: `${name}.lora_A`, shape: [inDim, rank], init: { kind: 'uniform', low: -bound, high: bound }, weightDecay: true, trainable: true });
+      params.push({ name: `${name}.lora_B`, shape: [rank, outDim], init: { kind: 'zeros' }, weightDecay: true, trainable: true });
+    }
+  }
+  return { config, head, lora: { ...opts.lora, modules, scale: alpha / rank }, params, maxLength };
+}
+
+/** The trainable subset of a model's parameters (what the optimizer updates). */
+export function trainableParams(model: TransformerModel): ParamSpec[] {
+  return model.params.filter((p) => p.trainable);
+}
+
+/** Parameter tensors by name (a Map, or a record such as the training compiler's views). */
+export type ParamLookup = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
+
+/** Cached keys/values of one layer, [B, K, P, E]. */
+export interface KvPair {
+  key: Tensor;
+  value: Tensor;
+}
+
+export interface ForwardInputs {
+  /** Token ids [B, T] int64. */
+  ids: Tensor;
+  /**
+   * Attention mask [B, S] int64, 1 = token, 0 = padding, over cached + new tokens (S = P + T). Optional without a
+   * cache (then every token is real). Positions are cumsum(mask) - 1, so left padding works.
+   */
+  mask?: Tensor;
+  /** Per-layer cache from earlier calls (inference); S's symbolic name must be `${P}+${T}` (see generate). */
+  past?: readonly KvPair[];
+}
+
+export interface ForwardOutputs {
+  /** Final hidden states after the last norm, [B, T, D]. */
+  hidden: Tensor;
+  /** LM logits [B, T, V]. */
+  logits?: Tensor;
+  /** Classifier scores at every position [B, T, L] (reward: pool with {@link pooledScores}; PPO value: as is). */
+  scores?: Tensor;
+  /** Value head outputs [B, T] (head 'lm+value'). */
+  values?: Tensor;
+  /** Keys/values of all S positions per layer (feed back as `past`). */
+  present: KvPair[];
+}
+
+function rootGraph(g: Graph): Graph {
+  let r = g;
+  while (r.parent) r = r.parent;
+  return r;
+}
+
+/** int64 scalar dimension `axis` of x at run time. */
+function dimOf(x: Tensor, axis: number): Tensor {
+  return op.gather(op.shapeOf(x), x.graph.constant(BigInt64Array.of(BigInt(axis)), 'int64', []), 0);
+}
+
+/** [start, limit) as int64 of declared length `len` (ONNX Range with run-time bounds; indices only, no gradient). */
+function dynRange(start: Tensor, limit: Tensor, len: Dim): Tensor {
+  const g = graphOf('Range', [start, limit]);
+  return g.addNode('Range', [start, limit, g.scalar(1, 'int64')], {}, [{ shape: [len], dtype: 'int64' }], 'range')[0];
+}
+
+/** Cumulative sum over `axis` (ONNX CumSum; used on int64 masks only). */
+function cumsum(x: Tensor, axis: number): Tensor {
+  return x.graph.addNode('CumSum', [x, x.graph.constant(BigInt64Array.of(BigInt(axis)), 'int64', [])], {}, [{ shape: x.shape, dtype: x.dtype }], 'cumsum')[0];
+}
+
+function lookup(params: ParamLookup, name: string): Tensor | undefined {
+  return params instanceof Map ? params.get(name) : (params as Readonly<Record<string, Tensor>>)[name];
+}
+
+/**
+ * Traces the forward pass. Returns hidden states, the head's outputs and the present key/values.
+ */
+export function forward(model: TransformerModel, params: ParamLookup, inputs: ForwardInputs): ForwardOutputs {
+  const cfg = model.config;
+  const { ids, mask, past } = inputs;
+  if (ids.rank !== 2 || ids.dtype !== 'int64') throw new ModelBuildError(`forward: ids must be int64 [B, T], got ${ids}`);
+  if (mask && (mask.rank !== 2 || mask.dtype !== 'int64')) throw new ModelBuildError(`forward: mask must be int64 [B, S], got ${mask}`);
+  if (past && past.length !== cfg.numLayers) throw new ModelBuildError(`forward: past has ${past.length} layers, the model has ${cfg.numLayers}`);
+  if (past && !mask) throw new ModelBuildError('forward: a KV cache needs the attention mask over cached + new tokens');
+  const P = (name: string): Tensor => {
+    const t = lookup(params, name);
+    if (!t) throw new ModelBuildError(`forward: no tensor for parameter "${name}"`);
+    return t;
+  };
+  const has = (name: string): boolean => lookup(params, name) !== undefined;
+  const g = graphOf('forward', [ids, mask ?? null, P('embed.weight')]);
+  const root = rootGraph(g);
+  const [B, T] = ids.shape;
+  const D = cfg.hiddenSize;
+  const H = cfg.numHeads;
+  const K = cfg.numKvHeads;
+  const G = H / K;
+  const E = cfg.headDim;
+  const S: Dim = mask ? mask.shape[1] : T;
+  const staticCausal = !past && typeof T === 'number';
+  if (typeof T === 'number' && T > model.maxLength) {
+    throw new ModelBuildError(`forward: sequence length ${T} exceeds the model's maximum of ${model.maxLength} positions`);
+  }
+
+  // Positions: cumsum(mask) - 1 clamped at 0 for every key; the new tokens are the last T of them.
+  let positions: Tensor; // [B, T] or [T]
+  let qIndex: Tensor | null = null; // [T] indices of the new tokens among the S keys
+  if (mask) {
+    const all = op.maximum(op.sub(cumsum(mask, 1), 1), 0);
+    if (past) {
+      const sLen = dimOf(mask, 1);
+      qIndex = dynRange(op.sub(sLen, dimOf(ids, 1)), sLen, T);
+      positions = op.gather(all, qIndex, 1);
+    } else positions = all;
+  } else {
+    if (typeof T !== 'number') throw new ModelBuildError('forward: a symbolic sequence length needs an attention mask');
+    positions = op.range(g, 0, T);
+  }
+
+  // allowed[b, 1, 1, i, j]: new token i may attend key j (causal in absolute index, key not padding)
+  let allowed: Tensor;
+  if (staticCausal) allowed = nn.causalMask(g, T as number);
+  else {
+    const sLen = dimOf(mask!, 1);
+    const kIdx = dynRange(g.scalar(0, 'int64'), sLen, S);
+    const qIdx = qIndex ?? kIdx;
+    allowed = op.lessEqual(op.unsqueeze(kIdx, [0]), op.unsqueeze(qIdx, [1])); // [T, S]
+  }
+  if (mask) allowed = op.and(allowed, op.unsqueeze(op.not(op.equal(mask, 0)), [1, 2, 3])); // [B, 1, 1, T, S]
+
+  // RoPE tables cos/sin [maxLength, R/2] (scaled by the rope type's attention factor), gathered per position.
+  let cos: Tensor | null = null;
+  let sin: Tensor | null = null;
+  if (cfg.family === 'llama') {
+    const { invFreq, attentionScaling } = ropeFrequencies(cfg);
+    const half = invFreq.length;
+    const c = new Float32Array(model.maxLength * half);
+    const s = new Float32Array(model.maxLength * half);
+    for (let p = 0; p < model.maxLength; p++) {
+      for (let i = 0; i < half; i++) {
+        c[p * half + i] = Math.cos(p * invFreq[i]) * attentionScaling;
+        s[p * half + i] = Math.sin(p * invFreq[i]) * attentionScaling;
+      }
+    }
+    const cosTable = root.constant(c, 'float32', [model.maxLength, half]);
+    const sinTable = root.constant(s, 'float32', [model.maxLength, half]);
+    // [B, T, half] -> [B, 1, T, half] (or [T, half] -> [1, 1, T, half] without a mask)
+    const expandHeads = (t: Tensor): Tensor => (positions.rank === 2 ? op.unsqueeze(t, [1]) : op.unsqueeze(t, [0, 1]));
+    cos = expandHeads(op.gather(cosTable, positions, 0));
+    sin = expandHeads(op.gather(sinTable, positions, 0));
+  }
+  const rope = (x: Tensor): Tensor => {
+    // x [B, n, T, E]; pairs (i, i + R/2) rotate by angle pos * inv_freq[i]; dims >= R pass through.
+    const half = cos!.shape[3] as number;
+    const x1 = op.narrow(x, 3, 0, half);
+    const x2 = op.narrow(x, 3, half, half);
+    const r1 = op.sub(op.mul(x1, cos!), op.mul(x2, sin!));
+    const r2 = op.add(op.mul(x2, cos!), op.mul(x1, sin!));
+    const parts = [r1, r2];
+    if (2 * half < E) parts.push(op.narrow(x, 3, 2 * half, E - 2 * half));
+    return op.concat(parts, 3);
+  };
+
+  const lora = model.lora;
+  const lin = (x: Tensor, prefix: string, m: LoraModule): Tensor => {
+    const name = `${prefix}${modulePath(m)}`;
+    let y = nn.linear(x, P(`${name}.weight`), has(`${name}.bias`) ? P(`${name}.bias`) : null);
+    if (lora && lora.modules.includes(m)) {
+      y = op.add(y, op.mul(op.matmul(op.matmul(x, P(`${name}.lora_A`)), P(`${name}.lora_B`)), lora.scale));
+    }
+    return y;
+  };
+  const norm = (x: Tensor, name: string): Tensor =>
+    cfg.family === 'gpt2' ? nn.layerNorm(x, P(`${name}.weight`), P(`${name}.bias`), cfg.normEps) : nn.rmsNorm(x, P(`${name}.weight`), cfg.normEps);
+  const act = (x: Tensor): Tensor => {
+    switch (cfg.activation) {
+      case 'gelu':
+        return nn.gelu(x, 'none');
+      case 'gelu_new':
+      case 'gelu_pytorch_tanh':
+      case 'gelu_fast':
+        return nn.gelu(x, 'tanh');
+      case 'silu':
+        return nn.silu(x);
+      case 'relu':
+        return op.relu(x);
+    }
+  };
+
+  let x = nn.embedding(P('embed.weight'), ids); // [B, T, D]
+  if (cfg.family === 'gpt2') x = op.add(x, op.gather(P('pos_embed.weight'), positions, 0));
+  const present: KvPair[] = [];
+  const scale = 1 / Math.sqrt(E);
+  const maskFill = nn.maskValue(x.dtype);
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `layers.${l}.`;
+    const h = norm(x, `${p}norm1`);
+    const heads = (t: Tensor, n: number): Tensor => op.transpose(op.reshape(t, [B, T, n, E]), [0, 2, 1, 3]); // [B, n, T, E]
+    let q = heads(lin(h, p, 'q'), H);
+    let k = heads(lin(h, p, 'k'), K);
+    let v = heads(lin(h, p, 'v'), K);
+    if (cfg.family === 'llama') {
+      q = rope(q);
+      k = rope(k);
+    }
+    if (past) {
+      k = op.concat([past[l].key, k], 2); // [B, K, S, E]
+      v = op.concat([past[l].value, v], 2);
+    }
+    present.push({ key: k, value: v });
+    // Grouped-query attention: query head h = kv * G + j reads kv head `kv` (transformers' repeat_kv order).
+    const q5 = op.reshape(q, [B, K, G, T, E]);
+    const k5 = op.unsqueeze(k, [2]); // [B, K, 1, S, E]
+    const v5 = op.unsqueeze(v, [2]);
+    let scores = op.mul(op.matmul(q5, op.swapAxes(k5, -1, -2)), scale); // [B, K, G, T, S]
+    scores = op.where(allowed, scores, maskFill);
+    const o5 = op.matmul(op.softmax(scores, -1), v5); // [B, K, G, T, E]
+    const o = op.reshape(op.transpose(op.reshape(o5, [B, H, T, E]), [0, 2, 1, 3]), [B, T, H * E]);
+    x = op.add(x, lin(o, p, 'o'));
+    const h2 = norm(x, `${p}norm2`);
+    let m: Tensor;
+    if (cfg.family === 'gpt2') m = lin(act(lin(h2, p, 'fc')), p, 'proj');
+    else m = lin(op.mul(act(lin(h2, p, 'gate')), lin(h2, p, 'up')), p, 'down'); // SwiGLU
+    x = op.add(x, m);
+  }
+  const hidden = norm(x, 'norm_f');
+  const out: ForwardOutputs = { hidden, present };
+  if (model.head === 'lm' || model.head === 'lm+value') {
+    out.logits = cfg.tieWordEmbeddings ? op.matmul(hidden, op.transpose(P('embed.weight'))) : op.matmul(hidden, P('lm_head.weight'));
+  }
+  if (model.head === 'score') out.scores = op.matmul(hidden, P('score.weight'));
+  if (model.head === 'lm+value') out.values = op.squeeze(nn.linear(hidden, P('v_head.weight'), P('v_head.bias')), [2]);
+  void D;
+  return out;
+}
+
+/**
+ * Per-token log-probabilities of the next token: out[b, t] = log softmax(logits[b, t])[ids[b, t + 1]], [B, T-1].
+ * Static T.
+ */
+export function tokenLogprobs(logits: Tensor, ids: Tensor): Tensor {
+  const T = ids.shape[1];
+  if (typeof T !== 'number' || T < 2) throw new ModelBuildError(`tokenLogprobs: needs a static sequence length >= 2, got ${ids}`);
+  const lp = op.logSoftmax(op.narrow(logits, 1, 0, T - 1), -1);
+  const next = op.unsqueeze(op.narrow(ids, 1, 1, T - 1), [2]);
+  return op.squeeze(op.gatherElements(lp, next, 2), [2]);
+}
+
+export interface Logprobs {
+  /** log p(ids[t+1] | ids[..t]) at completion positions, 0 elsewhere, [B, T-1]. */
+  perToken: Tensor;
+  /** Sum over completion tokens, [B] (DPO's sequence log-prob). */
+  sum: Tensor;
+  /** Number of completion tokens per row, [B] (float). */
+  count: Tensor;
+  /** The logits, for losses that need more (entropy, KL). */
+  logits: Tensor;
+}
+
+/**
+ * Per-token log-probs of the completion tokens of `ids` [B, T] under the LM. `completionMask` [B, T] int64 marks
+ * the tokens to score (1 = completion token); defaults to `mask` (every real token after the first).
+ */
+export function logprobs(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, completionMask?: Tensor): Logprobs {
+  const { logits } = forward(model, params, { ids, mask });
+  if (!logits) throw new ModelBuildError(`logprobs: the model's head is "${model.head}", which has no LM logits`);
+  const T = ids.shape[1] as number;
+  const lp = tokenLogprobs(logits, ids);
+  const sel = op.cast(op.not(op.equal(op.narrow(completionMask ?? mask, 1, 1, T - 1), 0)), lp.dtype);
+  const perToken = op.mul(lp, sel);
+  return { perToken, sum: op.sum(perToken, [1]), count: op.sum(sel, [1]), logits };
+}
+
+/**
+ * Reward-model pooling: the scores [B, T, L] at each row's last real token (last position with mask 1, so both
+ * left and right padding work; transformers' *ForSequenceClassification pools the same token). Returns [B, L].
+ */
+export function pooledScores(scores: Tensor, mask: Tensor): Tensor {
+  const T = scores.shape[1];
+  if (typeof T !== 'number') throw new ModelBuildError('pooledScores: needs a static sequence length');
+  const idx = op.max(op.mul(mask, op.range(scores.graph, 0, T)), [1], true); // [B, 1]
+  const gatherIdx = op.expandLike(op.unsqueeze(idx, [2]), op.narrow(scores, 1, 0, 1)); // [B, 1, L]
+  return op.squeeze(op.gatherElements(scores, gatherIdx, 1), [1]);
+}
+
+/**
+ * Folds LoRA adapters into the base weights: W' = W + (alpha / r) A B (ours layout [in, out]), giving a plain
+ * model (no adapters) to save or export. `weights` holds base and adapter tensors; the result only base names.
+ */
+export function mergeLora(model: TransformerModel, weights: Weights): Weights {
+  const out: Weights = new Map();
+  for (const [name, t] of weights) if (!name.endsWith('.lora_A') && !name.endsWith('.lora_B')) out.set(name, { shape: [...t.shape], data: new Float32Array(t.data) });
+  const lora = model.lora;
+  if (!lora) return out;
+  for (let i = 0; i < model.config.numLayers; i++) {
+    for (const m of lora.modules) {
+      const name = `layers.${i}.${modulePath(m)}`;
+      const w = out.get(`${name}.weight`);
+      const a = weights.get(`${name}.lora_A`);
+      const b = weights.get(`${name}.lora_B`);
+      if (!w || !a || !b) throw new ModelBuildError(`mergeLora: missing ${!w ? name + '.weight' : !a ? name + '.lora_A' : name + '.lora_B'}`);
+      const [inDim, outDim] = w.shape;
+      const r = lora.rank;
+      for (let x = 0; x < inDim; x++) {
+        for (let y = 0; y < outDim; y++) {
+          let s = 0;
+          for (let k = 0; k < r; k++) s += a.data[x * r + k] * b.data[k * outDim + y];
+          w.data[x * outDim + y] += lora.scale * s;
+        }
+      }
+    }
+  }
+  return out;
+}
