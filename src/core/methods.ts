@@ -1,0 +1,631 @@
+/**
+ * Method cards: every training method the product offers, described for the launch form. Pure data + types
+ * (the extension host reads this; trainers read the same defaults).
+ *
+ * Each card gives the method's place on the eight axes of the survey's comparison table
+ * (ALIGNMENT_REFERENCE.md section 2), a summary, the paper, the dataset kind it trains on, and its
+ * hyperparameters with TRL's defaults (TRL's field names are the keys, so a run spec maps 1:1 onto a TRL config).
+ */
+import type { DatasetKind } from './datasets/examples';
+
+export type MethodId = 'sft' | 'reward' | 'reward-regression' | 'dpo' | 'kto' | 'orpo' | 'simpo' | 'cpo' | 'ppo' | 'rloo' | 'grpo' | 'online-dpo';
+
+export const METHOD_IDS: readonly MethodId[] = ['sft', 'reward', 'reward-regression', 'dpo', 'kto', 'orpo', 'simpo', 'cpo', 'ppo', 'rloo', 'grpo', 'online-dpo'];
+
+/** One axis value plus a sentence saying why it applies to this method. */
+export interface AxisValue<V extends string> {
+  readonly value: V;
+  readonly note: string;
+}
+
+/**
+ * The survey's eight axes. `none` is used where an axis does not apply (SFT has no reward; a reward-model
+ * run trains the reward itself, so the policy axes describe that run, not a policy).
+ */
+export interface MethodAxes {
+  /** RM1: is the reward an explicit model or implicit in the policy? */
+  readonly rm1: AxisValue<'explicit' | 'implicit' | 'none'>;
+  /** RM2: does the signal score one response (pointwise) or compare responses (preference)? */
+  readonly rm2: AxisValue<'pointwise' | 'preference' | 'none'>;
+  /** RM3: one reward per response or per token. */
+  readonly rm3: AxisValue<'response' | 'token' | 'none'>;
+  /** RM4: learns from positive examples only, or also from negative ones. */
+  readonly rm4: AxisValue<'positive' | 'positive-and-negative'>;
+  /** F: where the feedback comes from in the method's paper; the product accepts human or AI labels for all. */
+  readonly f: AxisValue<'human' | 'ai' | 'human-or-ai'>;
+  /** RL1: needs a frozen reference model or not. */
+  readonly rl1: AxisValue<'reference' | 'reference-free'>;
+  /** RL2: trains on its own fresh samples (on-policy) or on a fixed set (off-policy). */
+  readonly rl2: AxisValue<'on-policy' | 'off-policy'>;
+  /** O: collects new feedback while training (online-iterative) or uses a fixed dataset (offline). */
+  readonly o: AxisValue<'online' | 'offline'>;
+}
+
+export const AXIS_LABELS: Readonly<Record<keyof MethodAxes, string>> = {
+  rm1: 'RM1 explicit / implicit reward',
+  rm2: 'RM2 pointwise / preference',
+  rm3: 'RM3 response / token level',
+  rm4: 'RM4 positive / negative signal',
+  f: 'F human / AI feedback',
+  rl1: 'RL1 reference / reference-free',
+  rl2: 'RL2 on / off-policy',
+  o: 'O online / offline',
+};
+
+export interface Citation {
+  readonly authors: string;
+  readonly title: string;
+  readonly year: number;
+  /** arXiv id, e.g. `2305.18290`. */
+  readonly arxiv?: string;
+  readonly venue?: string;
+  readonly url?: string;
+}
+
+interface ParamBase {
+  readonly name: string;
+  /** One or two sentences for the launch form. */
+  readonly help: string;
+}
+export interface NumberParam extends ParamBase {
+  readonly kind: 'number';
+  readonly default: number;
+  readonly min?: number;
+  readonly max?: number;
+  /** When true, `min` itself is not allowed (e.g. beta > 0). */
+  readonly minExclusive?: boolean;
+  readonly maxExclusive?: boolean;
+}
+export interface IntegerParam extends ParamBase {
+  readonly kind: 'integer';
+  readonly default: number;
+  readonly min?: number;
+  readonly max?: number;
+}
+export interface BooleanParam extends ParamBase {
+  readonly kind: 'boolean';
+  readonly default: boolean;
+}
+export interface ChoiceParam extends ParamBase {
+  readonly kind: 'choice';
+  readonly default: string;
+  readonly options: readonly { readonly value: string; readonly help: string }[];
+}
+export type Hyperparameter = NumberParam | IntegerParam | BooleanParam | ChoiceParam;
+export type HyperparameterValue = number | boolean | string;
+
+/** Training defaults that differ by method (TRL's config defaults). */
+export interface TrainingDefaults {
+  readonly learningRate: number;
+  /** Longest prompt + completion in tokens. */
+  readonly maxLength: number;
+  /** Longest prompt in tokens (methods with prompts); longer prompts keep their end. */
+  readonly maxPromptLength?: number;
+}
+
+export interface LossTypeCard {
+  readonly id: string;
+  readonly title: string;
+  readonly summary: string;
+  readonly citation: Citation;
+}
+
+export interface MethodCard {
+  readonly id: MethodId;
+  readonly title: string;
+  readonly family: 'supervised' | 'reward-model' | 'direct-preference' | 'online-rl';
+  readonly summary: string;
+  readonly citation: Citation;
+  readonly axes: MethodAxes;
+  /** Dataset kinds it trains on (first = native); see `datasetNote` for conversions. */
+  readonly datasetKinds: readonly DatasetKind[];
+  readonly datasetNote: string;
+  /** Needs a trained reward model (or judge) at training time. */
+  readonly needsRewardModel: boolean;
+  /** Loads a frozen reference copy of the policy. */
+  readonly needsReference: boolean;
+  readonly defaults: TrainingDefaults;
+  readonly hyperparameters: readonly Hyperparameter[];
+  /** Loss variants (DPO). */
+  readonly lossTypes?: readonly LossTypeCard[];
+  /** The metrics the run logs (TRL's names, ALIGNMENT_REFERENCE.md section 5), besides the common ones. */
+  readonly metrics: readonly string[];
+}
+
+/** Metrics every method logs. */
+export const COMMON_METRICS: readonly string[] = ['loss', 'grad_norm', 'learning_rate', 'tokens_per_second', 'step_time'];
+
+// ---------------------------------------------------------------------------------------------------------
+// Citations
+
+const C = {
+  instructGpt: { authors: 'Ouyang et al.', title: 'Training language models to follow instructions with human feedback', year: 2022, arxiv: '2203.02155', venue: 'NeurIPS 2022' },
+  bradleyTerry: { authors: 'Bradley, R. A. and Terry, M. E.', title: 'Rank Analysis of Incomplete Block Designs: I. The Method of Paired Comparisons', year: 1952, venue: 'Biometrika 39(3/4)' },
+  helpSteer: { authors: 'Wang et al.', title: 'HelpSteer: Multi-attribute Helpfulness Dataset for SteerLM', year: 2023, arxiv: '2311.09528' },
+  dpo: { authors: 'Rafailov et al.', title: 'Direct Preference Optimization: Your Language Model is Secretly a Reward Model', year: 2023, arxiv: '2305.18290', venue: 'NeurIPS 2023' },
+  ipo: { authors: 'Azar et al.', title: 'A General Theoretical Paradigm to Understand Learning from Human Preferences', year: 2023, arxiv: '2310.12036', venue: 'AISTATS 2024' },
+  slic: { authors: 'Zhao et al.', title: 'SLiC-HF: Sequence Likelihood Calibration with Human Feedback', year: 2023, arxiv: '2305.10425' },
+  cdpo: { authors: 'Mitchell, E.', title: 'A note on DPO with noisy preferences & relationship to IPO', year: 2023, url: 'https://ericmitchell.ai/cdpo.pdf' },
+  robust: { authors: 'Chowdhury, Kini and Natarajan', title: 'Provably Robust DPO: Aligning Language Models with Noisy Feedback', year: 2024, arxiv: '2403.00409', venue: 'ICML 2024' },
+  simpo: { authors: 'Meng, Xia and Chen', title: 'SimPO: Simple Preference Optimization with a Reference-Free Reward', year: 2024, arxiv: '2405.14734', venue: 'NeurIPS 2024' },
+  kto: { authors: 'Ethayarajh et al.', title: 'KTO: Model Alignment as Prospect Theoretic Optimization', year: 2024, arxiv: '2402.01306', venue: 'ICML 2024' },
+  orpo: { authors: 'Hong, Lee and Thorne', title: 'ORPO: Monolithic Preference Optimization without Reference Model', year: 2024, arxiv: '2403.07691', venue: 'EMNLP 2024' },
+  cpo: { authors: 'Xu et al.', title: 'Contrastive Preference Optimization: Pushing the Boundaries of LLM Performance in Machine Translation', year: 2024, arxiv: '2401.08417', venue: 'ICML 2024' },
+  ppo: { authors: 'Schulman et al.', title: 'Proximal Policy Optimization Algorithms', year: 2017, arxiv: '1707.06347' },
+  rloo: { authors: 'Ahmadian et al.', title: "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs", year: 2024, arxiv: '2402.14740', venue: 'ACL 2024' },
+  grpo: { authors: 'Shao et al.', title: 'DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models', year: 2024, arxiv: '2402.03300' },
+  onlineDpo: { authors: 'Guo et al.', title: 'Direct Language Model Alignment from Online AI Feedback', year: 2024, arxiv: '2402.04792' },
+} satisfies Record<string, Citation>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared parameters
+
+const beta = (help: string, def = 0.1): NumberParam => ({ kind: 'number', name: 'beta', default: def, min: 0, minExclusive: true, help });
+const temperature = (def: number): NumberParam => ({ kind: 'number', name: 'temperature', default: def, min: 0, minExclusive: true, help: 'Sampling temperature for the completions the policy generates during training.' });
+const maxCompletion = (def: number, name = 'max_completion_length'): IntegerParam => ({ kind: 'integer', name, default: def, min: 1, help: 'Most tokens generated per completion during training.' });
+const missingEos: NumberParam = {
+  kind: 'number',
+  name: 'missing_eos_penalty',
+  default: 0,
+  min: 0,
+  help: 'Subtracted from the score of a completion that ends without an end-of-sequence token (0 = off, TRL: None). Discourages rambling until the length limit.',
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Cards
+
+const DPO_LOSS_TYPES: readonly LossTypeCard[] = [
+  { id: 'sigmoid', title: 'DPO (sigmoid)', summary: '-log sigmoid(beta h): the Bradley-Terry likelihood of the implicit reward margin h = rho(y+) - rho(y-).', citation: C.dpo },
+  { id: 'ipo', title: 'IPO', summary: '(h - 1/(2 beta))^2 on mean-token log-ratios: regresses the margin to a fixed target, so it cannot overfit deterministic preferences.', citation: C.ipo },
+  { id: 'hinge', title: 'Hinge (SLiC)', summary: 'max(0, 1 - beta h): stops pushing once the margin clears 1/beta.', citation: C.slic },
+  { id: 'cdpo', title: 'Conservative DPO (label smoothing)', summary: '-(1-eps) log sigmoid(beta h) - eps log sigmoid(-beta h): assumes a fraction eps of labels are flipped; needs label_smoothing > 0.', citation: C.cdpo },
+  { id: 'robust', title: 'Robust DPO', summary: 'An unbiased estimate of the clean-label DPO loss under label-flip rate eps in [0, 0.5); needs label_smoothing.', citation: C.robust },
+  { id: 'sigmoid_norm', title: 'Length-normalized DPO', summary: 'The DPO sigmoid loss on mean-token log-ratios (length normalization as argued in SimPO), so longer completions are not favoured.', citation: C.simpo },
+];
+
+export const METHOD_CARDS: readonly MethodCard[] = [
+  {
+    id: 'sft',
+    title: 'Supervised fine-tuning (SFT)',
+    family: 'supervised',
+    summary:
+      'Maximizes the likelihood of demonstration completions (cross-entropy on completion or assistant tokens). The usual first step: it gives the policy the format and skills that preference methods then refine, and it is the reference model for DPO-style training.',
+    citation: C.instructGpt,
+    axes: {
+      rm1: { value: 'none', note: 'No reward: imitation of demonstrations.' },
+      rm2: { value: 'none', note: 'No reward.' },
+      rm3: { value: 'none', note: 'Token-level likelihood, not a reward.' },
+      rm4: { value: 'positive', note: 'Learns from good examples only.' },
+      f: { value: 'human', note: 'Human-written demonstrations (or AI-written, e.g. distillation).' },
+      rl1: { value: 'reference-free', note: 'No reference model.' },
+      rl2: { value: 'off-policy', note: 'Trains on a fixed dataset.' },
+      o: { value: 'offline', note: 'Fixed dataset.' },
+    },
+    datasetKinds: ['sft', 'preference'],
+    datasetNote: 'prompt/completion or whole conversations (messages); preference pairs train on their chosen completions.',
+    needsRewardModel: false,
+    needsReference: false,
+    defaults: { learningRate: 2e-5, maxLength: 1024 },
+    hyperparameters: [
+      { kind: 'boolean', name: 'completion_only_loss', default: true, help: 'Compute the loss on completion tokens only (prompt tokens are context). TRL: on for prompt-completion data.' },
+      { kind: 'boolean', name: 'assistant_only_loss', default: false, help: 'For conversations: compute the loss only on assistant turns.' },
+      { kind: 'boolean', name: 'packing', default: false, help: 'Pack several short examples into one sequence of max_length (best-fit decreasing); attention does not cross example boundaries.' },
+    ],
+    metrics: ['entropy', 'num_tokens', 'mean_token_accuracy'],
+  },
+  {
+    id: 'reward',
+    title: 'Reward model (Bradley-Terry)',
+    family: 'reward-model',
+    summary:
+      'Trains a scalar reward head so that sigmoid(r(x, y+) - r(x, y-)) is the probability that y+ is preferred: phase 1 of RLHF. Optional per-pair margins (Llama 2) and a reward-centering penalty keep rewards near zero mean.',
+    citation: C.bradleyTerry,
+    axes: {
+      rm1: { value: 'explicit', note: 'Trains an explicit reward model.' },
+      rm2: { value: 'preference', note: 'Learns from pairwise preferences (Bradley-Terry).' },
+      rm3: { value: 'response', note: 'One score per response (at its last token).' },
+      rm4: { value: 'positive-and-negative', note: 'Both the chosen and the rejected response shape the reward.' },
+      f: { value: 'human-or-ai', note: 'Human comparisons (InstructGPT) or AI-judged pairs (RLAIF).' },
+      rl1: { value: 'reference-free', note: 'No reference model.' },
+      rl2: { value: 'off-policy', note: 'Fixed labeled pairs.' },
+      o: { value: 'offline', note: 'Fixed dataset; retrain on new labels for iterative RLHF.' },
+    },
+    datasetKinds: ['preference'],
+    datasetNote: 'Preference pairs; a `margin` field per pair is used when use_margin is on.',
+    needsRewardModel: false,
+    needsReference: false,
+    defaults: { learningRate: 1e-4, maxLength: 1024 },
+    hyperparameters: [
+      {
+        kind: 'number',
+        name: 'center_rewards_coefficient',
+        default: 0,
+        min: 0,
+        help: 'Weight c of c * mean((r+ + r-)^2), which pulls rewards toward zero mean (Eisenstein et al. 2023, eq. 2). 0 = off (TRL: None); 0.01 is the suggested value.',
+      },
+      { kind: 'boolean', name: 'use_margin', default: false, help: "Subtract each pair's `margin` inside the sigmoid: -log sigmoid(r+ - r- - m) (Llama 2). Pairs without a margin use 0." },
+    ],
+    metrics: ['accuracy', 'margin', 'min_reward', 'mean_reward', 'max_reward', 'num_tokens'],
+  },
+  {
+    id: 'reward-regression',
+    title: 'Reward model (pointwise regression)',
+    family: 'reward-model',
+    summary:
+      'Trains a scalar reward head to predict a rating per response with a mean-squared error, as SteerLM/HelpSteer do for their attribute scores. Use it when labels are ratings or binary critiques rather than comparisons.',
+    citation: C.helpSteer,
+    axes: {
+      rm1: { value: 'explicit', note: 'Trains an explicit reward model.' },
+      rm2: { value: 'pointwise', note: 'Regresses an absolute rating per response.' },
+      rm3: { value: 'response', note: 'One score per response.' },
+      rm4: { value: 'positive-and-negative', note: 'Low ratings teach as much as high ones.' },
+      f: { value: 'human-or-ai', note: 'Human ratings (HelpSteer) or AI ratings (UltraFeedback).' },
+      rl1: { value: 'reference-free', note: 'No reference model.' },
+      rl2: { value: 'off-policy', note: 'Fixed labeled data.' },
+      o: { value: 'offline', note: 'Fixed dataset.' },
+    },
+    datasetKinds: ['unpaired', 'preference'],
+    datasetNote: 'A rating per completion: KTO-style labels (desirable = 1, undesirable = 0), or pairs that carry scores (UltraFeedback `scores`).',
+    needsRewardModel: false,
+    needsReference: false,
+    defaults: { learningRate: 1e-4, maxLength: 1024 },
+    hyperparameters: [
+      { kind: 'boolean', name: 'normalize_ratings', default: true, help: 'Standardize ratings to zero mean and unit variance over the training set before regressing, so the reward scale does not depend on the rating scale.' },
+    ],
+    metrics: ['mae', 'min_reward', 'mean_reward', 'max_reward'],
+  },
+  {
+    id: 'dpo',
+    title: 'Direct Preference Optimization (DPO)',
+    family: 'direct-preference',
+    summary:
+      'Optimizes the RLHF objective in closed form: the policy itself is the reward model, r = beta log(pi/pi_ref), trained with a Bradley-Terry loss on preference pairs. No reward model, no sampling; a frozen reference model keeps the policy close. Choose a loss type for its variants (IPO, hinge, conservative, robust, length-normalized).',
+    citation: C.dpo,
+    axes: {
+      rm1: { value: 'implicit', note: 'The reward is beta * log(pi_theta / pi_ref).' },
+      rm2: { value: 'preference', note: 'Pairwise preferences (Bradley-Terry).' },
+      rm3: { value: 'response', note: 'One implicit reward per response (a sum over its tokens).' },
+      rm4: { value: 'positive-and-negative', note: 'Raises chosen and lowers rejected likelihood.' },
+      f: { value: 'human', note: 'Human preference pairs in the paper; AI-judged pairs work the same.' },
+      rl1: { value: 'reference', note: 'Needs the frozen reference (usually the SFT model).' },
+      rl2: { value: 'off-policy', note: 'Pairs need not come from the policy.' },
+      o: { value: 'offline', note: 'Fixed preference set (see online DPO for the iterative version).' },
+    },
+    datasetKinds: ['preference'],
+    datasetNote: 'Preference pairs (prompt, chosen, rejected).',
+    needsRewardModel: false,
+    needsReference: true,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      beta('Strength of the implicit KL leash: higher beta keeps the policy closer to the reference. For IPO it is the regularization tau (target margin 1/(2 beta)).'),
+      {
+        kind: 'choice',
+        name: 'loss_type',
+        default: 'sigmoid',
+        options: DPO_LOSS_TYPES.map((l) => ({ value: l.id, help: l.summary })),
+        help: 'Which loss of the DPO family to train with.',
+      },
+      {
+        kind: 'number',
+        name: 'label_smoothing',
+        default: 0,
+        min: 0,
+        max: 0.5,
+        maxExclusive: true,
+        help: 'Assumed label-flip rate eps for the cdpo and robust loss types (ignored by the others). Robust DPO needs eps < 0.5.',
+      },
+      { kind: 'boolean', name: 'precompute_ref_log_probs', default: false, help: 'Compute the reference log-probs once before training, so the reference model need not stay in memory (saves memory, costs one pass).' },
+    ],
+    lossTypes: DPO_LOSS_TYPES,
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected'],
+  },
+  {
+    id: 'kto',
+    title: 'Kahneman-Tversky Optimization (KTO)',
+    family: 'direct-preference',
+    summary:
+      'Learns from single completions labeled desirable or undesirable, no pairs needed: a prospect-theory value of the implicit reward relative to a reference point z0 (the policy-reference KL estimated on mismatched prompt/completion pairs). Weights balance unequal numbers of desirable and undesirable examples.',
+    citation: C.kto,
+    axes: {
+      rm1: { value: 'implicit', note: 'The reward is beta * log(pi_theta / pi_ref).' },
+      rm2: { value: 'pointwise', note: 'A binary desirable/undesirable label per completion.' },
+      rm3: { value: 'response', note: 'One implicit reward per response.' },
+      rm4: { value: 'positive-and-negative', note: 'Undesirable examples are a negative signal of their own.' },
+      f: { value: 'human-or-ai', note: 'Thumbs up/down from people, or a judge.' },
+      rl1: { value: 'reference', note: 'Needs the frozen reference model.' },
+      rl2: { value: 'off-policy', note: 'Fixed labeled completions.' },
+      o: { value: 'offline', note: 'Fixed dataset.' },
+    },
+    datasetKinds: ['unpaired', 'preference'],
+    datasetNote: 'prompt/completion/label; preference pairs are unpaired (chosen = desirable, rejected = undesirable). Batch size must be > 1 (z0 is estimated within the batch).',
+    needsRewardModel: false,
+    needsReference: true,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      beta('Strength of the implicit KL leash: higher beta keeps the policy closer to the reference.'),
+      { kind: 'number', name: 'desirable_weight', default: 1, min: 0, minExclusive: true, help: 'lambda_D: weight of desirable examples. With unequal counts, keep lambda_D * n_D / (lambda_U * n_U) in [1, 4/3] (KTO paper).' },
+      { kind: 'number', name: 'undesirable_weight', default: 1, min: 0, minExclusive: true, help: 'lambda_U: weight of undesirable examples.' },
+    ],
+    metrics: ['kl', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected'],
+  },
+  {
+    id: 'orpo',
+    title: 'Odds Ratio Preference Optimization (ORPO)',
+    family: 'direct-preference',
+    summary:
+      'SFT and preference alignment in one step with no reference model: the NLL of the chosen completion plus lambda times a log-sigmoid of the log odds ratio between chosen and rejected (odds from mean-token probabilities). Can start from a base model.',
+    citation: C.orpo,
+    axes: {
+      rm1: { value: 'implicit', note: 'The odds ratio of the policy acts as the reward.' },
+      rm2: { value: 'preference', note: 'Pairwise preferences.' },
+      rm3: { value: 'response', note: 'Odds from mean-token log-probs per response.' },
+      rm4: { value: 'positive-and-negative', note: 'NLL on chosen plus a penalty on rejected odds.' },
+      f: { value: 'human-or-ai', note: 'Trained on UltraFeedback (AI) and HH-RLHF (human) pairs in the paper.' },
+      rl1: { value: 'reference-free', note: 'No reference model.' },
+      rl2: { value: 'off-policy', note: 'Fixed pairs.' },
+      o: { value: 'offline', note: 'Fixed dataset.' },
+    },
+    datasetKinds: ['preference'],
+    datasetNote: 'Preference pairs.',
+    needsRewardModel: false,
+    needsReference: false,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [beta('lambda: weight of the odds-ratio term relative to the NLL (TRL calls it beta; the paper uses 0.1-0.25).')],
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'nll_loss', 'log_odds_ratio', 'log_odds_chosen'],
+  },
+  {
+    id: 'simpo',
+    title: 'Simple Preference Optimization (SimPO)',
+    family: 'direct-preference',
+    summary:
+      'A reference-free DPO: the implicit reward is the mean-token log-probability (length-normalized, matching how generation is scored), and the chosen reward must beat the rejected one by a margin gamma. Less memory than DPO (no reference model).',
+    citation: C.simpo,
+    axes: {
+      rm1: { value: 'implicit', note: 'The reward is beta * mean-token log pi.' },
+      rm2: { value: 'preference', note: 'Pairwise preferences.' },
+      rm3: { value: 'response', note: 'One length-normalized reward per response.' },
+      rm4: { value: 'positive-and-negative', note: 'Raises chosen and lowers rejected likelihood.' },
+      f: { value: 'ai', note: 'Trained on UltraFeedback (GPT-4 ratings) and on-policy pairs judged by a reward model in the paper.' },
+      rl1: { value: 'reference-free', note: 'No reference model.' },
+      rl2: { value: 'off-policy', note: 'Fixed pairs.' },
+      o: { value: 'offline', note: 'Fixed dataset.' },
+    },
+    datasetKinds: ['preference'],
+    datasetNote: 'Preference pairs.',
+    needsRewardModel: false,
+    needsReference: false,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      beta('Reward scale. TRL default 0.1; the paper uses about 2 to 2.5 (with gamma about 0.5 to 1.5 times beta).'),
+      { kind: 'number', name: 'simpo_gamma', default: 0.5, min: 0, help: "gamma: the target reward margin, as an absolute value inside the sigmoid: -log sigmoid(beta u - gamma) (TRL's simpo_gamma; the paper's configs give gamma/beta)." },
+      { kind: 'number', name: 'cpo_alpha', default: 0, min: 0, help: "Weight of an added NLL term on chosen completions (CPO-SimPO). 0 = pure SimPO. TRL's CPO trainer defaults this to 1 for every loss type." },
+    ],
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'nll_loss'],
+  },
+  {
+    id: 'cpo',
+    title: 'Contrastive Preference Optimization (CPO)',
+    family: 'direct-preference',
+    summary:
+      'A reference-free DPO approximation: the sigmoid preference loss on summed log-probabilities with no reference model, plus a behaviour-cloning NLL term on chosen completions (weight alpha) that keeps the policy on the preferred data.',
+    citation: C.cpo,
+    axes: {
+      rm1: { value: 'implicit', note: 'The reward is beta * log pi (no reference).' },
+      rm2: { value: 'preference', note: 'Pairwise preferences.' },
+      rm3: { value: 'response', note: 'One summed log-prob reward per response.' },
+      rm4: { value: 'positive-and-negative', note: 'Raises chosen and lowers rejected likelihood.' },
+      f: { value: 'ai', note: 'Pairs ranked by reference-free metrics (KIWI/XCOMET) in the paper.' },
+      rl1: { value: 'reference-free', note: 'No reference model (the NLL term replaces it).' },
+      rl2: { value: 'off-policy', note: 'Fixed pairs.' },
+      o: { value: 'offline', note: 'Fixed dataset.' },
+    },
+    datasetKinds: ['preference'],
+    datasetNote: 'Preference pairs.',
+    needsRewardModel: false,
+    needsReference: false,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      beta('Scale of the preference term.'),
+      { kind: 'number', name: 'cpo_alpha', default: 1, min: 0, help: 'alpha: weight of the NLL term on chosen completions (mean over all chosen tokens of the batch).' },
+      { kind: 'number', name: 'label_smoothing', default: 0, min: 0, max: 0.5, maxExclusive: true, help: 'Assumed label-flip rate (conservative loss); 0 = off.' },
+    ],
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'nll_loss'],
+  },
+  {
+    id: 'ppo',
+    title: 'Proximal Policy Optimization (RLHF)',
+    family: 'online-rl',
+    summary:
+      'Phase 2 of RLHF: the policy samples completions, a reward model scores them, and PPO updates the policy with clipped ratios and a value head (GAE advantages), while a per-token KL penalty to the reference model keeps it from drifting into reward hacking.',
+    citation: C.ppo,
+    axes: {
+      rm1: { value: 'explicit', note: 'A separately trained reward model scores completions.' },
+      rm2: { value: 'pointwise', note: 'The RM gives each completion a scalar score.' },
+      rm3: { value: 'token', note: 'Per-token rewards: KL penalty at every token plus the RM score at the last.' },
+      rm4: { value: 'positive-and-negative', note: 'Scores and advantages can be positive or negative.' },
+      f: { value: 'human', note: 'The RM is trained on human comparisons (InstructGPT).' },
+      rl1: { value: 'reference', note: 'KL penalty to the frozen reference policy.' },
+      rl2: { value: 'on-policy', note: 'Learns from its own fresh samples.' },
+      o: { value: 'online', note: 'New samples (and scores) every iteration.' },
+    },
+    datasetKinds: ['prompt', 'preference', 'sft'],
+    datasetNote: 'Prompts only (any dataset contributes its prompts); needs a reward model run.',
+    needsRewardModel: true,
+    needsReference: true,
+    defaults: { learningRate: 3e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      { kind: 'number', name: 'kl_coef', default: 0.05, min: 0, help: 'Weight of the per-token KL penalty to the reference policy.' },
+      {
+        kind: 'choice',
+        name: 'kl_estimator',
+        default: 'k1',
+        options: [
+          { value: 'k1', help: 'log pi - log pi_ref: unbiased, can be negative per token.' },
+          { value: 'k3', help: '(e^l - 1) - l with l = log pi_ref - log pi: unbiased and always >= 0, lower variance.' },
+        ],
+        help: 'KL estimator for the penalty (Schulman 2020, "Approximating KL divergence").',
+      },
+      { kind: 'number', name: 'cliprange', default: 0.2, min: 0, minExclusive: true, help: 'Policy ratio clip epsilon.' },
+      { kind: 'number', name: 'cliprange_value', default: 0.2, min: 0, minExclusive: true, help: 'Value clip range around the old value estimates.' },
+      { kind: 'number', name: 'vf_coef', default: 0.1, min: 0, help: 'Weight of the value loss.' },
+      { kind: 'number', name: 'gamma', default: 1, min: 0, max: 1, help: 'Discount factor (1: no discount within a completion).' },
+      { kind: 'number', name: 'lam', default: 0.95, min: 0, max: 1, help: 'GAE lambda: bias-variance trade-off of the advantages.' },
+      { kind: 'integer', name: 'num_ppo_epochs', default: 4, min: 1, help: 'Optimization passes over each batch of samples.' },
+      { kind: 'integer', name: 'num_mini_batches', default: 1, min: 1, help: 'Mini-batches per PPO epoch.' },
+      { kind: 'boolean', name: 'whiten_rewards', default: false, help: 'Whiten the per-token rewards before GAE.' },
+      missingEos,
+      temperature(0.7),
+      maxCompletion(53, 'response_length'),
+    ],
+    metrics: ['objective/kl', 'objective/entropy', 'objective/non_score_reward', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'loss/policy_avg', 'loss/value_avg', 'val/clipfrac_avg', 'val/ratio', 'val/num_eos_tokens', 'lr', 'episode'],
+  },
+  {
+    id: 'rloo',
+    title: 'REINFORCE Leave-One-Out (RLOO)',
+    family: 'online-rl',
+    summary:
+      'REINFORCE with a group baseline and no value model: k completions per prompt, each advantage is its reward (minus a sequence-level KL penalty) minus the mean reward of the other k-1. Simpler and lighter than PPO with comparable results.',
+    citation: C.rloo,
+    axes: {
+      rm1: { value: 'explicit', note: 'A reward model or verifier scores completions.' },
+      rm2: { value: 'pointwise', note: 'A scalar score per completion.' },
+      rm3: { value: 'response', note: 'One sequence-level reward (KL folded in).' },
+      rm4: { value: 'positive-and-negative', note: 'Leave-one-out advantages are positive or negative.' },
+      f: { value: 'human', note: 'RM trained on human preferences in the paper.' },
+      rl1: { value: 'reference', note: 'KL penalty to the reference (beta > 0).' },
+      rl2: { value: 'on-policy', note: 'Learns from its own samples.' },
+      o: { value: 'online', note: 'Fresh samples every step.' },
+    },
+    datasetKinds: ['prompt', 'preference', 'sft'],
+    datasetNote: 'Prompts only; needs a reward model run (or a verifier).',
+    needsRewardModel: true,
+    needsReference: true,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      { kind: 'integer', name: 'num_generations', default: 2, min: 2, help: 'k: completions sampled per prompt (the baseline of each is the mean of the other k-1).' },
+      beta('Weight of the sequence-level KL penalty (k1) folded into the reward. 0 = no reference model.', 0.05),
+      { kind: 'number', name: 'epsilon', default: 0.2, min: 0, minExclusive: true, help: 'Ratio clip epsilon when a batch is reused.' },
+      temperature(1),
+      maxCompletion(512),
+    ],
+    metrics: ['reward', 'reward_std', 'kl', 'entropy', 'clip_ratio', 'completions/mean_length'],
+  },
+  {
+    id: 'grpo',
+    title: 'Group Relative Policy Optimization (GRPO)',
+    family: 'online-rl',
+    summary:
+      'PPO without a value model: sample a group of completions per prompt, standardize their rewards within the group to get advantages, and apply the clipped-ratio loss per token, optionally with a k3 KL penalty to the reference. Suited to verifiable rewards (tests, exact answers).',
+    citation: C.grpo,
+    axes: {
+      rm1: { value: 'explicit', note: 'A reward model or a rule-based verifier.' },
+      rm2: { value: 'pointwise', note: 'A scalar score per completion.' },
+      rm3: { value: 'response', note: 'One reward per completion, spread over its tokens as the advantage.' },
+      rm4: { value: 'positive-and-negative', note: 'Group-standardized advantages are positive or negative.' },
+      f: { value: 'ai', note: 'Rule-based or model rewards in the paper.' },
+      rl1: { value: 'reference-free', note: 'beta = 0 by default (no reference); beta > 0 adds a k3 KL penalty to the reference.' },
+      rl2: { value: 'on-policy', note: 'Learns from its own samples.' },
+      o: { value: 'online', note: 'Fresh samples every step.' },
+    },
+    datasetKinds: ['prompt', 'preference', 'sft'],
+    datasetNote: 'Prompts only; needs a reward model run or a verifier.',
+    needsRewardModel: true,
+    needsReference: false,
+    defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      { kind: 'integer', name: 'num_generations', default: 8, min: 2, help: 'Group size: completions sampled per prompt.' },
+      { kind: 'number', name: 'beta', default: 0, min: 0, help: 'Weight of the per-token k3 KL penalty to the reference; 0 (TRL default) loads no reference model.' },
+      { kind: 'number', name: 'epsilon', default: 0.2, min: 0, minExclusive: true, help: 'Ratio clip epsilon.' },
+      temperature(1),
+      maxCompletion(512),
+    ],
+    metrics: ['reward', 'reward_std', 'kl', 'entropy', 'clip_ratio', 'completions/mean_length'],
+  },
+  {
+    id: 'online-dpo',
+    title: 'Online DPO (iterative)',
+    family: 'online-rl',
+    summary:
+      'DPO on fresh pairs: for each prompt the current policy samples two completions, a judge (an AI judge, a reward model, or you, labeling inline) picks the better one, and a DPO step follows. Avoids the distribution shift of a fixed offline preference set.',
+    citation: C.onlineDpo,
+    axes: {
+      rm1: { value: 'implicit', note: 'DPO implicit reward; the judge only labels pairs.' },
+      rm2: { value: 'preference', note: 'The judge compares two fresh completions.' },
+      rm3: { value: 'response', note: 'One implicit reward per response.' },
+      rm4: { value: 'positive-and-negative', note: 'Raises the winner and lowers the loser.' },
+      f: { value: 'ai', note: 'An LLM judge in the paper (OAIF); the product also lets people label the batch.' },
+      rl1: { value: 'reference', note: 'DPO loss against the reference model.' },
+      rl2: { value: 'on-policy', note: 'Pairs are sampled from the current policy.' },
+      o: { value: 'online', note: 'Feedback is collected while training.' },
+    },
+    datasetKinds: ['prompt', 'preference', 'sft'],
+    datasetNote: 'Prompts only; the pairs are generated and judged during the run.',
+    needsRewardModel: false,
+    needsReference: true,
+    defaults: { learningRate: 5e-7, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      beta('Strength of the implicit KL leash.'),
+      {
+        kind: 'choice',
+        name: 'loss_type',
+        default: 'sigmoid',
+        options: [
+          { value: 'sigmoid', help: DPO_LOSS_TYPES[0].summary },
+          { value: 'ipo', help: DPO_LOSS_TYPES[1].summary },
+        ],
+        help: 'DPO loss on the judged pairs.',
+      },
+      {
+        kind: 'choice',
+        name: 'judge',
+        default: 'ai-judge',
+        options: [
+          { value: 'ai-judge', help: 'An AI judge backend labels each pair (RLAIF).' },
+          { value: 'reward-model', help: 'A trained reward model picks the higher-scored completion.' },
+          { value: 'human', help: 'The run pauses for you to label each batch of pairs inline.' },
+        ],
+        help: 'Who picks the better completion of each fresh pair.',
+      },
+      maxCompletion(64, 'max_new_tokens'),
+      temperature(0.9),
+      missingEos,
+    ],
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'objective/kl', 'objective/entropy', 'objective/scores', 'val/contain_eos_token'],
+  },
+];
+
+/** The card of a method; throws for an unknown id (callers validate ids first, see `isMethodId`). */
+export function methodCard(id: MethodId): MethodCard {
+  const c = METHOD_CARDS.find((m) => m.id === id);
+  if (!c) throw new RangeError(`unknown method "${id}"`);
+  return c;
+}
+
+export function isMethodId(x: unknown): x is MethodId {
+  return typeof x === 'string' && (METHOD_IDS as readonly string[]).includes(x);
+}
+
+/** The method's hyperparameters with their defaults. */
+export function defaultHyperparameters(id: MethodId): Record<string, HyperparameterValue> {
+  return Object.fromEntries(methodCard(id).hyperparameters.map((p) => [p.name, p.default]));
+}
+
+/** Problems with one hyperparameter value (empty when valid), each naming `path`. */
+export function checkHyperparameter(p: Hyperparameter, value: unknown, path: string): string[] {
+  switch (p.kind) {
+    case 'boolean':
+      return typeof value === 'boolean' ? [] : [`${path}: expected true or false`];
+    case 'choice':
+      return typeof value === 'string' && p.options.some((o) => o.value === value) ? [] : [`${path}: expected one of ${p.options.map((o) => JSON.stringify(o.value)).join(', ')}`];
+    case 'integer':
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return [`${path}: expected a finite number`];
+      if (p.kind === 'integer' && !Number.isInteger(value)) return [`${path}: expected an integer`];
+      const lowEx = p.kind === 'number' && p.minExclusive;
+      const highEx = p.kind === 'number' && p.maxExclusive;
+      if (p.min !== undefined && (lowEx ? value <= p.min : value < p.min)) return [`${path}: must be ${lowEx ? '>' : '>='} ${p.min}, got ${value}`];
+      if (p.max !== undefined && (highEx ? value >= p.max : value > p.max)) return [`${path}: must be ${highEx ? '<' : '<='} ${p.max}, got ${value}`];
+      return [];
+    }
+  }
+}

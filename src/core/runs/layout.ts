@@ -1,0 +1,74 @@
+/**
+ * The run folder: everything one training run leaves on disk, so a run survives a window reload and can be read
+ * by the dashboard, the CLI and other tools. (docs/run-folder.md describes the same layout for users.)
+ *
+ * ```
+ * <workspace>/.alignment/runs/<run id>/
+ *   spec.json              the resolved run spec (./spec.ts), written once before the session starts
+ *   events.jsonl           the session's events, one JSON object per line (src/protocol/session.ts), append-only
+ *   checkpoints/
+ *     step-<n>/            a checkpoint at optimizer step n
+ *       model.safetensors  trainable weights (LoRA adapters only, when LoRA is on)
+ *       optimizer.safetensors  AdamW moments and step, to resume
+ *       trainer_state.json step, epoch, RNG state, early-stopping state
+ *   final/                 the final model, a Hugging Face-format folder (config.json, model.safetensors,
+ *                          tokenizer.json), loadable by other tools; for reward models with the score head
+ * ```
+ *
+ * Run ids are `<UTC yyyymmdd-hhmmss>-<method>-<4 base-36 chars>`: they sort by start time and are safe as folder
+ * names on every platform.
+ */
+import { join } from 'node:path';
+
+export const ALIGNMENT_DIR = '.alignment';
+export const RUNS_DIR = 'runs';
+export const SPEC_FILE = 'spec.json';
+export const EVENTS_FILE = 'events.jsonl';
+export const CHECKPOINTS_DIR = 'checkpoints';
+export const FINAL_DIR = 'final';
+
+export interface RunPaths {
+  readonly dir: string;
+  readonly spec: string;
+  readonly events: string;
+  readonly checkpoints: string;
+  readonly final: string;
+}
+
+/** The folder holding all runs of a workspace. */
+export function runsRoot(workspaceDir: string): string {
+  return join(workspaceDir, ALIGNMENT_DIR, RUNS_DIR);
+}
+
+/** The files of one run. */
+export function runPaths(runDir: string): RunPaths {
+  return {
+    dir: runDir,
+    spec: join(runDir, SPEC_FILE),
+    events: join(runDir, EVENTS_FILE),
+    checkpoints: join(runDir, CHECKPOINTS_DIR),
+    final: join(runDir, FINAL_DIR),
+  };
+}
+
+/** A checkpoint folder, relative to the run folder (as `checkpoint` events carry it). */
+export function checkpointDirName(step: number): string {
+  return `${CHECKPOINTS_DIR}/step-${step}`;
+}
+
+const RUN_ID = /^[0-9]{8}-[0-9]{6}-[a-z0-9-]+-[a-z0-9]{4}$/;
+
+/** True for ids made by {@link newRunId}. */
+export function isRunId(id: string): boolean {
+  return RUN_ID.test(id);
+}
+
+/** A new run id. `random` in [0, 1) (injected so tests are deterministic). */
+export function newRunId(method: string, now: Date, random: () => number = Math.random): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  let tail = '';
+  for (let i = 0; i < 4; i++) tail += Math.floor(random() * 36).toString(36);
+  const m = method.toLowerCase().replace(/[^a-z0-9-]/g, '-') || 'run';
+  return `${stamp}-${m}-${tail}`;
+}
