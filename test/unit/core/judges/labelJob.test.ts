@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { loadDatasetFile } from '../../../../src/core/datasets/formats';
 import type { PreferenceExample } from '../../../../src/core/datasets/examples';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
-import { FileJudgeCache } from '../../../../src/core/judges/judgeCache';
+import { FileJudgeCache, type JudgeCache } from '../../../../src/core/judges/judgeCache';
 import { feedbackStoreSink } from '../../../../src/core/judges/feedbackSink';
 import { MemoryJudgeCache } from '../../../../src/core/judges/judgeCache';
 import { pairItemFromPreference, runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
@@ -26,7 +26,7 @@ async function server(behaviour = heuristicJudge()): Promise<JudgeServer> {
   return s;
 }
 
-function newJudge(s: JudgeServer, cache = new MemoryJudgeCache<CachedAnswer>()): OpenAiJudge {
+function newJudge(s: JudgeServer, cache: JudgeCache<CachedAnswer> = new MemoryJudgeCache<CachedAnswer>()): OpenAiJudge {
   return new OpenAiJudge({ baseUrl: s.baseUrl, model: 'test-judge', name: 'local-judge', cache, concurrency: 2, maxRetries: 1, sleep: async () => undefined });
 }
 
