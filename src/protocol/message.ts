@@ -6,8 +6,11 @@
  * using anything it was sent, so nothing untrusted is used unchecked.
  */
 
-/** A validator returns the problems it found in `value` (empty when valid), each naming the field. */
-export type Validator<T> = (value: unknown, path: string) => string[];
+/**
+ * A validator returns the problems it found in `value` (empty when valid), each naming the field.
+ * `T` is the type a valid value has; the optional brand carries it so `defineMessage` can infer params.
+ */
+export type Validator<T> = ((value: unknown, path: string) => string[]) & { readonly __valid?: T };
 
 /** An envelope as it travels: `{ type, params }`. */
 export interface Envelope<Type extends string, Params> {

@@ -63,3 +63,10 @@ test('an untrusted workspace activates in restricted mode and says what is disab
   await shot(page, 'untrusted-workspace');
 });
 
+
+test('the Get Started walkthrough opens from the palette', 'empty', async (page) => {
+  await runCommand(page, 'Alignment: Get Started');
+  await page.locator('.gettingStartedContainer', { hasText: 'Get Started with Alignment Studio' }).first().waitFor({ timeout: 30_000 });
+  await page.locator('.gettingStartedContainer', { hasText: 'Open or create a preference dataset' }).first().waitFor({ timeout: 10_000 });
+  await shot(page, 'walkthrough');
+});

@@ -8,9 +8,12 @@ import Mocha from 'mocha';
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
   mocha.suite.emit('pre-require', globalThis, 'alignment-api', mocha);
-  // Suites are required after mocha's globals exist (esbuild bundles them lazily).
+  // Suites are required after mocha's globals exist (esbuild bundles them lazily); a static import would run
+  // them before `describe` is defined.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   require('./extension.test');
   require('./datasets.test');
+  /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];
   let passed = 0;
