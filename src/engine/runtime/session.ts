@@ -205,7 +205,8 @@ export class RuntimeSession {
       p.reject(new DeviceUnavailableError(err.device, err.reason ?? err.message, err.howToFix ?? ''));
     } else {
       const kind = err.kind === 'device' ? 'session-create' : err.kind;
-      p.reject(new RuntimeError(kind, `${p.op === 'create' ? 'creating the onnxruntime session' : `runtime '${p.op}'`} failed${kind === 'out-of-memory' ? ' (out of memory)' : ''}: ${err.message}`));
+      const what = p.op === 'create' ? 'creating the onnxruntime session' : `runtime '${p.op}'`;
+      p.reject(new RuntimeError(kind, kind === 'out-of-memory' ? `${what} ran out of memory${allocationSize(err.message)}: ${err.message}` : `${what} failed: ${err.message}`));
     }
   }
 
@@ -214,6 +215,12 @@ export class RuntimeSession {
     for (const [, p] of this.pending) p.reject(this.exited);
     this.pending.clear();
   }
+}
+
+/** " (needed a 12.3 GiB buffer)" when onnxruntime's message names the allocation size. */
+function allocationSize(message: string): string {
+  const m = /buffer of size (\d+)/.exec(message);
+  return m ? ` (a buffer of ${(Number(m[1]) / 2 ** 30).toFixed(1)} GiB was requested; use a smaller batch, sequence length or K)` : '';
 }
 
 function looksOom(e: Error): boolean {

@@ -41,6 +41,13 @@ function fromOrt(name: string, t: Ort.Tensor): HostTensor {
 
 class BadInput extends Error {}
 
+/** onnxruntime session log level: failures are thrown as explained errors, so stderr gets fatal messages only unless ALIGNMENT_ORT_LOG asks. */
+function ortLogSeverity(): 0 | 1 | 2 | 3 | 4 {
+  const levels = { verbose: 0, info: 1, warning: 2, error: 3 } as const;
+  const v = process.env['ALIGNMENT_ORT_LOG'];
+  return v && v in levels ? levels[v as keyof typeof levels] : 4;
+}
+
 function fail(id: number, kind: RuntimeErrorKind, e: unknown): WorkerResponse {
   const message = e instanceof Error ? e.message : String(e);
   return { id, ok: false, error: { kind: looksLikeOutOfMemory(message) && kind !== 'bad-input' ? 'out-of-memory' : kind, message } };
@@ -59,7 +66,7 @@ async function handle(req: WorkerRequest): Promise<{ response: WorkerResponse; t
           interOpNumThreads: 1,
           executionMode: 'sequential',
           graphOptimizationLevel: req.options.graphOptimization,
-          logSeverityLevel: 3,
+          logSeverityLevel: ortLogSeverity(),
           ...(req.options.profilePrefix ? { enableProfiling: true, profileFilePrefix: req.options.profilePrefix } : {}),
         });
         const result: CreateResult = { device, probes, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
@@ -78,6 +85,9 @@ async function handle(req: WorkerRequest): Promise<{ response: WorkerResponse; t
       let feeds: Record<string, Ort.Tensor>;
       try {
         feeds = {};
+        for (const name of Object.keys(req.feeds)) {
+          if (!s.inputNames.includes(name)) throw new BadInput(`'${name}' is not an input of this model (inputs: ${s.inputNames.join(', ')})`);
+        }
         for (const name of s.inputNames) {
           const given = req.feeds[name];
           if (given) feeds[name] = toOrt(o, name, given);
@@ -86,9 +96,6 @@ async function handle(req: WorkerRequest): Promise<{ response: WorkerResponse; t
             if (!r) throw new BadInput(`input '${name}' was neither fed nor resident (inputs: ${s.inputNames.join(', ')})`);
             feeds[name] = r;
           }
-        }
-        for (const name of Object.keys(req.feeds)) {
-          if (!s.inputNames.includes(name)) throw new BadInput(`'${name}' is not an input of this model (inputs: ${s.inputNames.join(', ')})`);
         }
         for (const [out, inp] of Object.entries(req.carry ?? {})) {
           if (!s.outputNames.includes(out)) throw new BadInput(`carry: '${out}' is not an output of this model`);
