@@ -125,6 +125,7 @@ export class TextTokenizer {
 
   /** Text of `ids`. */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    if (ids.length === 0) return '';
     return this.tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
   }
 
