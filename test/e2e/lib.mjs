@@ -147,6 +147,7 @@ export function webviewFrame(page) {
 export async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, `${name}.png`);
+  await page.mouse.move(5, 890).catch(() => {}); // no hover tooltip in the picture
   await page.screenshot({ path: file });
   lap(`screenshot ${path.relative(ROOT, file)}`);
   return file;

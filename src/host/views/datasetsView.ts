@@ -26,11 +26,23 @@ export class DatasetItem extends vscode.TreeItem {
   }
 }
 
+/** Shown first in an untrusted workspace: what is disabled and how to trust the folder. */
+export class RestrictedNotice extends vscode.TreeItem {
+  constructor() {
+    super('Restricted Mode: labeling only', vscode.TreeItemCollapsibleState.None);
+    this.description = 'training and user scorers are off';
+    this.tooltip = 'This workspace is not trusted. You can browse and label datasets; nothing from the workspace runs (user-written proxy-reward scorers, training runs) until you trust it.';
+    this.iconPath = new vscode.ThemeIcon('shield');
+    this.command = { command: 'workbench.trust.manage', title: 'Manage Workspace Trust' };
+    this.contextValue = 'alignment.restricted';
+  }
+}
+
 /**
  * The Datasets view: every JSONL dataset in the workspace (and JSON files that hold an array of records),
  * with its record count. It refreshes when dataset files change.
  */
-export class DatasetsView extends Disposable implements vscode.TreeDataProvider<DatasetItem> {
+export class DatasetsView extends Disposable implements vscode.TreeDataProvider<DatasetItem | RestrictedNotice> {
   static readonly id = 'alignment.datasets';
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChangeTreeData = this.changed.event;
@@ -48,6 +60,7 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
     this.register(watcher.onDidChange(soon));
     this.register(watcher.onDidDelete(soon));
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()));
+    this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => this.refresh()));
     this.register({ dispose: () => clearTimeout(timer) });
   }
 
@@ -62,12 +75,14 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
     return this.items;
   }
 
-  getTreeItem(e: DatasetItem): vscode.TreeItem {
+  getTreeItem(e: DatasetItem | RestrictedNotice): vscode.TreeItem {
     return e;
   }
 
-  async getChildren(e?: DatasetItem): Promise<DatasetItem[]> {
-    return e ? [] : this.datasets();
+  async getChildren(e?: DatasetItem | RestrictedNotice): Promise<(DatasetItem | RestrictedNotice)[]> {
+    if (e) return [];
+    const items = await this.datasets();
+    return !vscode.workspace.isTrusted && items.length ? [new RestrictedNotice(), ...items] : items;
   }
 
   private async scan(): Promise<DatasetItem[]> {
