@@ -107,7 +107,17 @@ export const VJP: Record<string, Vjp> = {
   Cast: (g, [x]) => [isFloat(x!.dtype) ? op.cast(g, x!.dtype) : null],
   Where: (g, [c, a, b]) => [null, unb(op.where(c!, g, 0), a), unb(op.where(c!, 0, g), b)],
   // (..., M, K) @ (..., K, N): dA = G B^T, dB = A^T G, summed over broadcast batch dims.
-  MatMul: (g, [a, b]) => [unb(op.matmul(g, op.swapAxes(b!, -1, -2)), a), unb(op.matmul(op.swapAxes(a!, -1, -2), g), b)],
+  MatMul: (g, [a, b]) => {
+    const ga = unb(op.matmul(g, op.swapAxes(b!, -1, -2)), a);
+    if (b!.rank === 2 && a!.rank > 2) {
+      // Weight [K, N] shared across batch dims: one GEMM over all rows, A'^T G' with A' = a as [rows, K] and
+      // G' = g as [rows, N], instead of a batched [..., K, N] product followed by a ReduceSum.
+      const k = a!.shape[a!.rank - 1];
+      const n = g.shape[g.rank - 1];
+      return [ga, op.matmul(op.transpose(op.reshape(a!, [-1, k])), op.reshape(g, [-1, n]))];
+    }
+    return [ga, unb(op.matmul(op.swapAxes(a!, -1, -2), g), b)];
+  },
   Reshape: (g, [x]) => [op.reshapeLike(g, x!), null],
   Squeeze: (g, [x]) => [op.reshapeLike(g, x!), null],
   Unsqueeze: (g, [x]) => [op.reshapeLike(g, x!), null],
@@ -190,6 +200,38 @@ export const VJP: Record<string, Vjp> = {
     op.cumsum(g, constInts(a, 'CumSum axis')[0], { exclusive: attrInt(n, 'exclusive') === 1, reverse: attrInt(n, 'reverse') !== 1 }),
     null,
   ],
+  // Fused LayerNormalization over the last axis (outputs Y, Mean, InvStdDev; Mean/InvStdDev float32):
+  //   xhat = (x - mean) * rstd,  y = xhat * gamma + beta
+  //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * gamma
+  //   dgamma = sum over rows of g * xhat,  dbeta = sum over rows of g
+  LayerNormalization: (g, [x, gamma, beta], _y, n) => {
+    const xt = x!;
+    const mean = op.cast(n.outputs[1], xt.dtype);
+    const rstd = op.cast(n.outputs[2], xt.dtype);
+    const xhat = op.mul(op.sub(xt, mean), rstd);
+    const dxhat = op.mul(g, gamma!);
+    const dx = op.mul(rstd, op.sub(op.sub(dxhat, op.mean(dxhat, [-1], true)), op.mul(xhat, op.mean(op.mul(dxhat, xhat), [-1], true))));
+    const rows = [...Array(xt.rank - 1).keys()];
+    return [dx, op.sum(op.mul(g, xhat), rows), beta ? op.sum(g, rows) : null];
+  },
+  // Fused GELU (opset 20). Exact: d/dx x Phi(x) = Phi(x) + x phi(x).
+  // Tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), t = tanh(u):
+  //   d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+  Gelu: (g, [x], _y, n) => {
+    const xt = x!;
+    const a = n.attrs.approximate;
+    if (a && a.kind === 'string' && a.value === 'tanh') {
+      const c = Math.sqrt(2 / Math.PI);
+      const x2 = op.mul(xt, xt);
+      const t = op.tanh(op.mul(op.mul(xt, op.add(op.mul(x2, 0.044715), 1)), c));
+      const dudx = op.mul(op.add(op.mul(x2, 3 * 0.044715), 1), c);
+      const d = op.add(op.mul(op.add(t, 1), 0.5), op.mul(op.mul(op.mul(xt, 0.5), op.sub(1, op.mul(t, t))), dudx));
+      return [op.mul(g, d)];
+    }
+    const cdf = op.mul(op.add(op.erf(op.mul(xt, Math.SQRT1_2)), 1), 0.5);
+    const pdf = op.mul(op.exp(op.mul(op.mul(xt, xt), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return [op.mul(g, op.add(cdf, op.mul(xt, pdf)))];
+  },
   Sin: (g, [x]) => [op.mul(g, op.cos(x!))],
   Cos: (g, [x]) => [op.neg(op.mul(g, op.sin(x!)))],
   // d logsumexp(x) = softmax(x) along the reduced axes.
@@ -276,7 +318,10 @@ export function grad(y: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}):
 
   for (let k = ancestors.length - 1; k >= 0; k--) {
     const n = ancestors[k];
-    if (n.outputs.length !== 1) continue;
+    // Multi-output ops (LayerNormalization's Mean/InvStdDev) are differentiated through output 0 only.
+    for (const o of n.outputs.slice(1)) {
+      if (grads.has(o)) throw new Error(`grad: output ${n.outputs.indexOf(o)} of ${n.op} (${o}) is not differentiable; wrap it in stopGradient`);
+    }
     const yOut = n.outputs[0];
     const g = grads.get(yOut);
     if (!g || !n.inputs.some((i) => i && active.has(i))) continue;

@@ -3,9 +3,8 @@
  * tracing, e.g. forward values the backward does not need, is dropped). Body graphs (Loop/If) are emitted as
  * GRAPH attributes; their outer-scope references keep the producing nodes of enclosing graphs alive.
  *
- * IR-only ops are lowered here: StopGradient -> Identity; Erf on float64 (onnxruntime's CPU provider has no
- * float64 Erf kernel) -> a Taylor series for |x| < 2 and a continued fraction for erfc beyond, both accurate to
- * about 1e-15.
+ * IR-only ops are lowered here: StopGradient -> Identity. In float64 graphs Erf (no float64 kernel in
+ * onnxruntime's CPU provider), Gelu and LayerNormalization are expanded into float64 primitives.
  */
 import { ONNX_DTYPE } from './dtype';
 import { Attr, ConstantValue, Graph, Node, Tensor } from './graph';
@@ -111,51 +110,100 @@ function plainNode(n: Node, opts: Required<EmitOptions>, opType = n.op): NodePro
 
 function lowerNode(n: Node, opts: Required<EmitOptions>): NodeProto[] {
   if (n.op === 'StopGradient') return [plainNode(n, opts, 'Identity')];
-  if (n.op === 'Erf' && n.outputs[0].dtype === 'float64') return erfFloat64(n.inputs[0]!.name, n.outputs[0].name);
+  if (n.outputs[0]?.dtype === 'float64') {
+    const out = n.outputs.map((o) => o.name);
+    const ins = n.inputs.map((i) => (i ? i.name : ''));
+    if (n.op === 'Erf') return expand(out[0], (b) => b.erf(ins[0], out[0]));
+    if (n.op === 'Gelu') {
+      const a = n.attrs.approximate;
+      return expand(out[0], (b) => b.gelu(ins[0], a?.kind === 'string' && a.value === 'tanh', out[0]));
+    }
+    if (n.op === 'LayerNormalization') {
+      const eps = n.attrs.epsilon;
+      return expand(out[0], (b) => b.layerNorm(ins[0], ins[1], ins[2], eps?.kind === 'float' ? eps.value : 1e-5, out));
+    }
+  }
   return [plainNode(n, opts)];
 }
 
+function expand(prefix: string, f: (b: Float64Lowering) => void): NodeProto[] {
+  const b = new Float64Lowering(prefix);
+  f(b);
+  return b.nodes;
+}
+
 /**
- * erf(x) for float64 from primitive ops:
- *  a = |x|;  small: erf(a) = 2/sqrt(pi) * a * sum_n (-1)^n a^(2n) / (n! (2n+1))   (Taylor, 40 terms, a < 2)
- *            large: erf(a) = 1 - exp(-a^2)/sqrt(pi) / K(a),  K(a) = a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))
- *                   (Laplace's continued fraction for erfc, 40 levels, evaluated at max(a, 2))
- *  erf(x) = sign(x) * (a < 2 ? small : large)
+ * Expands ops that onnxruntime's CPU provider lacks float64 kernels for (Erf; and Gelu and LayerNormalization,
+ * which are expanded so the float64 gradient checks run at full precision) into float64 primitives.
  */
-function erfFloat64(x: string, out: string): NodeProto[] {
-  const nodes: NodeProto[] = [];
-  let k = 0;
-  const fresh = (): string => `${out}__erf${k++}`;
-  const node = (opType: string, inputs: string[], attributes: AttributeProto[] = []): string => {
-    const o = fresh();
-    nodes.push({ name: o, opType, inputs, outputs: [o], attributes });
+class Float64Lowering {
+  readonly nodes: NodeProto[] = [];
+  private k = 0;
+  constructor(private readonly prefix: string) {}
+
+  /** Appends a node; returns its output name (`out` or a fresh one). */
+  node(opType: string, inputs: string[], out?: string, attributes: AttributeProto[] = []): string {
+    const o = out ?? `${this.prefix}__f64_${this.k++}`;
+    this.nodes.push({ name: o, opType, inputs, outputs: [o], attributes });
     return o;
-  };
-  const c = (v: number): string =>
-    node('Constant', [], [{ name: 'value', type: 'tensor', t: { dims: [], dataType: ONNX_DTYPE.float64, rawData: new Uint8Array(Float64Array.of(v).buffer) } }]);
-  const a = node('Abs', [x]);
-  // Taylor branch on min(a, 2): Horner in z = a^2.
-  const as = node('Min', [a, c(2)]);
-  const z = node('Mul', [as, as]);
-  const N = 40;
-  const coef = (n: number): number => {
-    let f = 1;
-    for (let i = 1; i <= n; i++) f *= i;
-    return ((n % 2 ? -1 : 1) / (f * (2 * n + 1))) * (2 / Math.sqrt(Math.PI));
-  };
-  let s = c(coef(N));
-  for (let n = N - 1; n >= 0; n--) s = node('Add', [node('Mul', [s, z]), c(coef(n))]);
-  const small = node('Mul', [s, as]);
-  // Continued-fraction branch on max(a, 2).
-  const al = node('Max', [a, c(2)]);
-  let t = al;
-  for (let j = N; j >= 1; j--) t = node('Add', [al, node('Div', [c(j / 2), t])]);
-  const e = node('Exp', [node('Neg', [node('Mul', [al, al])])]);
-  const large = node('Sub', [c(1), node('Div', [e, node('Mul', [t, c(Math.sqrt(Math.PI))])])]);
-  const r = node('Where', [node('Less', [a, c(2)]), small, large]);
-  // Odd function: negate where x < 0.
-  nodes.push({ name: out, opType: 'Where', inputs: [node('Less', [x, c(0)]), node('Neg', [r]), r], outputs: [out], attributes: [] });
-  return nodes;
+  }
+
+  c(v: number): string {
+    const t: TensorProto = { dims: [], dataType: ONNX_DTYPE.float64, rawData: new Uint8Array(Float64Array.of(v).buffer) };
+    return this.node('Constant', [], undefined, [{ name: 'value', type: 'tensor', t }]);
+  }
+
+  /**
+   * erf(x):  a = |x|;  small: erf(a) = 2/sqrt(pi) * a * sum_n (-1)^n a^(2n) / (n! (2n+1))  (Taylor, 40 terms, a < 2)
+   *          large: erf(a) = 1 - exp(-a^2)/sqrt(pi) / K(a),  K(a) = a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))
+   *                 (Laplace's continued fraction for erfc, 40 levels, evaluated at max(a, 2))
+   *  erf(x) = sign(x) * (a < 2 ? small : large); both branches agree with erf to about 1e-15.
+   */
+  erf(x: string, out?: string): string {
+    const a = this.node('Abs', [x]);
+    const as = this.node('Min', [a, this.c(2)]);
+    const z = this.node('Mul', [as, as]);
+    const N = 40;
+    const coef = (n: number): number => {
+      let f = 1;
+      for (let i = 1; i <= n; i++) f *= i;
+      return ((n % 2 ? -1 : 1) / (f * (2 * n + 1))) * (2 / Math.sqrt(Math.PI));
+    };
+    let s = this.c(coef(N));
+    for (let n = N - 1; n >= 0; n--) s = this.node('Add', [this.node('Mul', [s, z]), this.c(coef(n))]);
+    const small = this.node('Mul', [s, as]);
+    const al = this.node('Max', [a, this.c(2)]);
+    let t = al;
+    for (let j = N; j >= 1; j--) t = this.node('Add', [al, this.node('Div', [this.c(j / 2), t])]);
+    const e = this.node('Exp', [this.node('Neg', [this.node('Mul', [al, al])])]);
+    const large = this.node('Sub', [this.c(1), this.node('Div', [e, this.node('Mul', [t, this.c(Math.sqrt(Math.PI))])])]);
+    const r = this.node('Where', [this.node('Less', [a, this.c(2)]), small, large]);
+    return this.node('Where', [this.node('Less', [x, this.c(0)]), this.node('Neg', [r]), r], out);
+  }
+
+  /** gelu(x) = 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)) for the tanh form. */
+  gelu(x: string, tanh: boolean, out: string): string {
+    let inner: string;
+    if (tanh) {
+      const x3 = this.node('Mul', [this.node('Mul', [x, x]), x]);
+      const u = this.node('Mul', [this.node('Add', [x, this.node('Mul', [x3, this.c(0.044715)])]), this.c(Math.sqrt(2 / Math.PI))]);
+      inner = this.node('Tanh', [u]);
+    } else inner = this.erf(this.node('Mul', [x, this.c(Math.SQRT1_2)]));
+    return this.node('Mul', [this.node('Mul', [x, this.c(0.5)]), this.node('Add', [inner, this.c(1)])], out);
+  }
+
+  /** LayerNormalization over the last axis with outputs [Y, Mean, InvStdDev]. */
+  layerNorm(x: string, scale: string, bias: string, eps: number, out: readonly string[]): void {
+    const axes: TensorProto = { dims: [1], dataType: ONNX_DTYPE.int64, rawData: new Uint8Array(BigInt64Array.of(-1n).buffer) };
+    const ax = this.node('Constant', [], undefined, [{ name: 'value', type: 'tensor', t: axes }]);
+    const keep: AttributeProto[] = [{ name: 'keepdims', type: 'int', i: 1 }];
+    const mean = this.node('ReduceMean', [x, ax], out[1], keep);
+    const xc = this.node('Sub', [x, mean]);
+    const variance = this.node('ReduceMean', [this.node('Mul', [xc, xc]), ax], undefined, keep);
+    const rstd = this.node('Reciprocal', [this.node('Sqrt', [this.node('Add', [variance, this.c(eps)])])], out[2]);
+    const y = this.node('Mul', [this.node('Mul', [xc, rstd]), scale], bias ? undefined : out[0]);
+    if (bias) this.node('Add', [y, bias], out[0]);
+  }
 }
 
 /** The ModelProto (plain objects) for a main graph. */

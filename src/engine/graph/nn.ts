@@ -2,7 +2,7 @@
  * Composite ops for transformers and alignment losses, built from the primitives in ops.ts (so their gradients
  * come from the primitive VJP rules). Shapes: B batch, T sequence, C channels, H heads, D head size, V vocab.
  */
-import { DType } from './dtype';
+import { DType, isFloat } from './dtype';
 import { Graph, Tensor, fmtShape } from './graph';
 import * as op from './ops';
 
@@ -21,9 +21,9 @@ export function logSigmoid(x: Tensor): Tensor {
  * that use exact GELU); 'tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GPT-2's gelu_new).
  */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate === 'none') return op.mul(op.mul(x, 0.5), op.add(op.erf(op.mul(x, Math.SQRT1_2)), 1));
-  const inner = op.mul(op.add(x, op.mul(op.mul(op.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
+  if (!isFloat(x.dtype)) throw new Error(`gelu: needs a floating-point tensor, got ${x.dtype}`);
+  // One fused ONNX Gelu node (opset 20) with its own VJP rule (autodiff.ts); emit.ts expands it in float64.
+  return x.graph.addNode('Gelu', [x], { approximate: { kind: 'string', value: approximate } }, [{ shape: x.shape, dtype: x.dtype }])[0];
 }
 
 /** SiLU / swish: x * sigmoid(x) (Llama's MLP gate). */
@@ -45,11 +45,25 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor | null, eps = 1
   if (gamma.rank !== 1 || gamma.shape[0] !== c || (beta && (beta.rank !== 1 || beta.shape[0] !== c))) {
     throw new Error(`layerNorm: gamma ${fmtShape(gamma.shape)} / beta ${beta ? fmtShape(beta.shape) : '-'} must be [${c}] for x ${fmtShape(x.shape)}`);
   }
-  const mu = op.mean(x, [-1], true);
-  const xc = op.sub(x, mu);
-  const variance = op.mean(op.mul(xc, xc), [-1], true);
-  const y = op.mul(op.mul(xc, op.rsqrt(op.add(variance, eps))), gamma);
-  return beta ? op.add(y, beta) : y;
+  if (!isFloat(x.dtype) || gamma.dtype !== x.dtype || (beta && beta.dtype !== x.dtype)) {
+    throw new Error(`layerNorm: x, gamma, beta need one floating-point dtype, got ${x.dtype}, ${gamma.dtype}, ${beta?.dtype ?? '-'}`);
+  }
+  // One fused ONNX LayerNormalization node; its Mean and InvStdDev outputs (float32, [..., 1]) feed the VJP
+  // rule in autodiff.ts. emit.ts expands it into primitives in float64.
+  const stats = [...x.shape.slice(0, -1), 1];
+  // ONNX allows float32 (stash_type 1) statistics only; float64 graphs are expanded at emission and keep float64.
+  const statsType: DType = x.dtype === 'float64' ? 'float64' : 'float32';
+  const [y] = x.graph.addNode(
+    'LayerNormalization',
+    [x, gamma, beta],
+    { axis: { kind: 'int', value: -1 }, epsilon: { kind: 'float', value: eps } },
+    [
+      { shape: x.shape, dtype: x.dtype },
+      { shape: stats, dtype: statsType },
+      { shape: stats, dtype: statsType },
+    ],
+  );
+  return y;
 }
 
 /** RMSNorm over the last axis (Zhang & Sennrich 2019; Llama): x / sqrt(mean(x^2) + eps) * gamma. */
@@ -112,7 +126,8 @@ export function maskValue(dtype: DType): number {
 export function attention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | 'causal'): Tensor {
   const d = q.shape[q.rank - 1];
   if (typeof d !== 'number') throw new Error(`attention: head size of q ${fmtShape(q.shape)} must be static`);
-  let scores = op.mul(op.matmul(q, op.swapAxes(k, -1, -2)), 1 / Math.sqrt(d));
+  // Scale q ([.., Tq, D]) rather than the scores ([.., Tq, Tk]): fewer elements, same result.
+  let scores = op.matmul(op.mul(q, 1 / Math.sqrt(d)), op.swapAxes(k, -1, -2));
   const m = mask === 'causal' ? causalMaskFor(scores) : mask;
   if (m) scores = op.where(m, scores, maskValue(q.dtype));
   return op.matmul(op.softmax(scores, -1), v);

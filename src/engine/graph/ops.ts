@@ -252,7 +252,9 @@ function inferMinusOne(inShape: Shape, target: readonly Dim[], at: number, where
   }
   if (remaining.length === 1) return remaining[0];
   if (remaining.every((d) => typeof d === 'number')) return (remaining as number[]).reduce((a, b) => a * b, 1);
-  throw new Error(`${where}: cannot infer -1 with symbolic dimensions`);
+  // A product of symbolic dims: a derived symbol named after its factors, so that reshapes of tensors sharing
+  // those dims (e.g. [B, T, K] and [B, T, N] to [-1, K] and [-1, N]) agree on it.
+  return remaining.join('*');
 }
 
 /** An int64 shape tensor for `shape`, pulling symbolic dims from `like`'s run-time shape. */
