@@ -5,11 +5,15 @@ import { ModelsView } from './views/modelsView';
 import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
 import { registerDatasetCommands } from './commands/datasetCommands';
 import { registerGeneralCommands } from './commands/generalCommands';
+import { RunsFeature } from './runs/runCommands';
+import type { RunManager } from './runs/runManager';
 
 /** What `activate` returns: handles that the integration tests (and other extensions) can inspect. */
 export interface AlignmentApi {
   readonly datasets: DatasetsView;
   readonly models: ModelsView;
+  /** Training runs of the workspace (start, stop, resume, follow). */
+  readonly runs: RunManager;
   /** Undisposed host objects by class (leak checks in tests). */
   readonly liveDisposables: () => Record<string, number>;
 }
@@ -22,9 +26,11 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
 
   const datasets = new DatasetsView(log);
   const models = new ModelsView(log);
+  const runs = new RunsFeature(context, log);
   context.subscriptions.push(
     datasets,
     models,
+    runs,
     vscode.window.createTreeView(DatasetsView.id, { treeDataProvider: datasets, showCollapseAll: false }),
     vscode.window.createTreeView(ModelsView.id, { treeDataProvider: models }),
     vscode.commands.registerCommand('alignment.refreshModels', () => models.refresh()),
@@ -35,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     }),
   );
   log.info('Alignment Studio activated');
-  return { datasets, models, liveDisposables };
+  return { datasets, models, runs: runs.manager, liveDisposables };
 }
 
 export function deactivate(): void {

@@ -1,0 +1,97 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { Disposable } from '../lifecycle';
+import { RunManager, type ManagedRun } from './runManager';
+import { RunsView, RunItem } from '../views/runsView';
+import { RunStatusBar } from './runStatusBar';
+import { formatMetric, keyMetrics } from '../../core/runs/runState';
+
+/** Resolves a command argument (a Runs view item, a run id, or nothing: ask) to a run id. */
+async function pickRun(runs: RunManager, arg: unknown, placeHolder: string, filter: (r: ManagedRun) => boolean = () => true): Promise<string | undefined> {
+  if (arg instanceof RunItem) return arg.run.id;
+  if (typeof arg === 'string') return arg;
+  const candidates = (await runs.list()).filter(filter);
+  if (!candidates.length) {
+    void vscode.window.showInformationMessage('No run fits: start one with "Alignment: Start Training Run".');
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })),
+    { placeHolder },
+  );
+  return picked?.id;
+}
+
+function requireTrust(): boolean {
+  if (vscode.workspace.isTrusted) return true;
+  void vscode.window.showWarningMessage('Training runs are disabled in an untrusted workspace. Trust the workspace to start or resume runs.', 'Manage Workspace Trust').then((a) => {
+    if (a) void vscode.commands.executeCommand('workbench.trust.manage');
+  });
+  return false;
+}
+
+/**
+ * The Runs feature: the run manager, the Runs view, the status-bar item, end-of-run notifications, and the run
+ * commands (refresh, stop, resume, open spec).
+ */
+export class RunsFeature extends Disposable {
+  readonly manager: RunManager;
+  readonly view: RunsView;
+
+  constructor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel) {
+    super();
+    const workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    this.manager = this.register(new RunManager({
+      workspaceDir,
+      sessionScript: vscode.Uri.joinPath(context.extensionUri, 'dist', 'session.js').fsPath,
+      nodePath: process.execPath,
+      log,
+    }));
+    const runs = this.manager;
+    this.view = this.register(new RunsView(runs));
+    this.register(vscode.window.createTreeView(RunsView.id, { treeDataProvider: this.view }));
+    this.register(new RunStatusBar(runs));
+    if (!workspaceDir) void vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
+
+    this.register(runs.onDidEnd((r) => void this.notify(r)));
+    const fail = (what: string) => (e: unknown) => {
+      const msg = e instanceof Error ? e.message : String(e);
+      log.error(`${what}: ${msg}`);
+      void vscode.window.showErrorMessage(`${what}: ${msg}`);
+    };
+    this.register(vscode.commands.registerCommand('alignment.refreshRuns', () => this.view.refresh()));
+    this.register(vscode.commands.registerCommand('alignment.stopRun', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Stop which run?', (r) => r.state.phase === 'running');
+      if (id) await runs.stop(id).catch(fail('Stop run'));
+    }));
+    this.register(vscode.commands.registerCommand('alignment.resumeRun', async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      const id = await pickRun(runs, arg, 'Resume which run?', (r) => r.state.phase === 'stopped' || r.state.phase === 'failed');
+      if (id) await runs.resume(id).catch(fail('Resume run'));
+    }));
+    this.register(vscode.commands.registerCommand('alignment.openRunSpec', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Open the spec of which run?');
+      const run = id ? runs.get(id) : undefined;
+      if (run) await vscode.window.showTextDocument(vscode.Uri.file(path.join(run.dir, 'spec.json')));
+    }));
+    this.register(vscode.commands.registerCommand('alignment.revealRunFolder', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Reveal which run folder?');
+      const run = id ? runs.get(id) : undefined;
+      if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.dir));
+    }));
+    void runs.refresh();
+  }
+
+  private async notify(r: ManagedRun): Promise<void> {
+    const name = r.spec?.name || r.id;
+    const metrics = keyMetrics(r.state, 3).map(([k, x]) => `${k} ${formatMetric(x)}`).join(', ');
+    if (r.state.phase === 'failed') {
+      const a = await vscode.window.showErrorMessage(`Run ${name} failed: ${r.state.detail ?? 'unknown error'}`, 'Open Dashboard', 'Show Log');
+      if (a === 'Open Dashboard') await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+      if (a === 'Show Log') await vscode.commands.executeCommand('alignment.showLog');
+    } else if (r.state.phase === 'finished' || r.state.phase === 'stopped') {
+      const a = await vscode.window.showInformationMessage(`Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}`, 'Open Dashboard');
+      if (a) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+    }
+  }
+}

@@ -1,0 +1,379 @@
+import * as vscode from 'vscode';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { appendFile, open, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Disposable } from '../lifecycle';
+import { createRun } from '../../core/runs/registry';
+import { runPaths, runsRoot, isRunId } from '../../core/runs/layout';
+import { resolveRunSpec, type RunSpec, type SpecProblem } from '../../core/runs/spec';
+import { EventTail } from '../../core/runs/eventTail';
+import { EMPTY_RUN_STATE, foldRunEvents, withProcessGone, type RunState } from '../../core/runs/runState';
+import { acquireRunLock, lockIsLive, processAlive, readRunLock, releaseRunLock, setLockSessionPid } from '../../core/runs/runLock';
+import { formatEvent, SessionError, type SessionEvent } from '../../protocol/session';
+
+/** The session's stderr, kept in the run folder so its tail survives a window reload. */
+export const STDERR_FILE = 'stderr.log';
+
+/** One run as the host knows it. */
+export interface ManagedRun {
+  readonly id: string;
+  readonly dir: string;
+  readonly spec?: RunSpec;
+  readonly specProblems: readonly SpecProblem[];
+  readonly state: RunState;
+  /** The end of the session's stderr, when the run failed. */
+  readonly stderrTail?: string;
+  /** True while this window's own session process trains it. */
+  readonly owned: boolean;
+}
+
+interface Record_ {
+  id: string;
+  dir: string;
+  spec?: RunSpec;
+  specProblems: SpecProblem[];
+  state: RunState;
+  tail: EventTail;
+  stderrTail?: string;
+  child?: ChildProcess;
+  /** Serializes reads of one run's events. */
+  reading?: Promise<void>;
+}
+
+export interface RunManagerOptions {
+  /** The workspace folder whose `.alignment/runs` holds the runs (undefined: no folder open). */
+  readonly workspaceDir: string | undefined;
+  /** The training-session entry (dist/session.js). */
+  readonly sessionScript: string;
+  /** The Node binary that runs it (the extension host's own). */
+  readonly nodePath: string;
+  readonly log: vscode.LogOutputChannel;
+  /** How often running runs are re-read, ms. */
+  readonly pollMs?: number;
+}
+
+/** The result of starting a run: its id, or every problem with the spec (path + reason). */
+export type StartResult = { readonly ok: true; readonly id: string; readonly warnings: readonly string[] } | { readonly ok: false; readonly problems: readonly SpecProblem[] };
+
+/**
+ * The run manager: starts training-session processes (never training in the extension host), follows each
+ * run's `events.jsonl`, and keeps the list of the workspace's runs. Runs live in the run folders on disk, so
+ * they survive a window reload; a session keeps training across a reload (it is detached) and the new window
+ * picks it up from its events and its lock. A session that exits without a final event is recorded as failed
+ * (a fatal `error` event appended to its events, with the end of its stderr).
+ */
+export class RunManager extends Disposable {
+  private readonly changed = this.register(new vscode.EventEmitter<string | undefined>());
+  /** Fires with a run id when that run changed, or undefined when the list changed. */
+  readonly onDidChange = this.changed.event;
+  private readonly finishedEmitter = this.register(new vscode.EventEmitter<ManagedRun>());
+  /** Fires when a run reaches finished, stopped or failed while this window watches it. */
+  readonly onDidEnd = this.finishedEmitter.event;
+  private readonly records = new Map<string, Record_>();
+  private listing: Promise<void> | undefined;
+  private loaded = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly opts: RunManagerOptions) {
+    super();
+    this.timer = setInterval(() => void this.poll(), opts.pollMs ?? 1000);
+    this.register({ dispose: () => clearInterval(this.timer) });
+    if (opts.workspaceDir) {
+      const pattern = new vscode.RelativePattern(vscode.Uri.file(runsRoot(opts.workspaceDir)), '*/spec.json');
+      const watcher = this.register(vscode.workspace.createFileSystemWatcher(pattern));
+      this.register(watcher.onDidCreate(() => void this.refresh()));
+      this.register(watcher.onDidDelete(() => void this.refresh()));
+    }
+  }
+
+  get workspaceDir(): string | undefined {
+    return this.opts.workspaceDir;
+  }
+
+  /** Every run, newest first (reads the run folders on first use). */
+  async list(): Promise<ManagedRun[]> {
+    if (!this.loaded) await this.refresh();
+    return this.snapshot();
+  }
+
+  /** The runs known now, newest first, without reading the disk. */
+  snapshot(): ManagedRun[] {
+    const all = [...this.records.values()].map((r) => this.view(r));
+    all.sort((a, b) => Number(isRunId(b.id)) - Number(isRunId(a.id)) || b.id.localeCompare(a.id));
+    return all;
+  }
+
+  get(id: string): ManagedRun | undefined {
+    const r = this.records.get(id);
+    return r ? this.view(r) : undefined;
+  }
+
+  /** Re-reads the list of run folders and every run's new events. */
+  refresh(): Promise<void> {
+    this.listing ??= this.doRefresh().finally(() => (this.listing = undefined));
+    return this.listing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const ws = this.opts.workspaceDir;
+    const names = new Set<string>();
+    if (ws) {
+      try {
+        for (const e of await readdir(runsRoot(ws), { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.error(`Runs: cannot list ${runsRoot(ws)}: ${String(e)}`);
+      }
+    }
+    for (const id of [...this.records.keys()]) if (!names.has(id) && !this.records.get(id)?.child) this.records.delete(id);
+    for (const id of names) {
+      let r = this.records.get(id);
+      if (!r) {
+        const dir = join(runsRoot(ws as string), id);
+        r = { id, dir, specProblems: [], state: EMPTY_RUN_STATE, tail: new EventTail(runPaths(dir).events) };
+        this.records.set(id, r);
+        await this.readSpec(r);
+      }
+      await this.readEvents(r);
+      await this.checkAlive(r);
+    }
+    this.loaded = true;
+    await vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', this.records.size === 0 && !!ws);
+    this.changed.fire(undefined);
+  }
+
+  private view(r: Record_): ManagedRun {
+    return {
+      id: r.id,
+      dir: r.dir,
+      ...(r.spec ? { spec: r.spec } : {}),
+      specProblems: r.specProblems,
+      state: r.state,
+      ...(r.stderrTail !== undefined ? { stderrTail: r.stderrTail } : {}),
+      owned: !!r.child,
+    };
+  }
+
+  private async readSpec(r: Record_): Promise<void> {
+    try {
+      const json = JSON.parse(await readFile(runPaths(r.dir).spec, 'utf8')) as unknown;
+      const res = resolveRunSpec(json, r.dir);
+      if (res.ok) r.spec = res.spec;
+      else r.specProblems = res.problems;
+    } catch (e) {
+      r.specProblems = [{ path: '', reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'spec.json is missing' : `spec.json: ${e instanceof Error ? e.message : String(e)}` }];
+    }
+  }
+
+  /** Reads a run's new events and folds them in; logs malformed and unknown lines as warnings. */
+  private readEvents(r: Record_): Promise<void> {
+    const next = (r.reading ?? Promise.resolve()).then(async () => {
+      const before = r.state.phase;
+      let read;
+      try {
+        read = await r.tail.read();
+      } catch (e) {
+        this.opts.log.error(`Run ${r.id}: cannot read ${r.tail.path}: ${String(e)}`);
+        return;
+      }
+      if (read.reset) r.state = EMPTY_RUN_STATE;
+      for (const w of read.warnings) this.opts.log.warn(`Run ${r.id}: ${r.tail.path}:${w.line}: ${w.message}`);
+      if (!read.events.length) return;
+      if (r.child) for (const e of read.events) this.logEvent(r, e);
+      r.state = foldRunEvents(r.state, read.events);
+      this.changed.fire(r.id);
+      if (before === 'running' && r.state.phase !== 'running' && !r.child) this.finishedEmitter.fire(this.view(r));
+    });
+    r.reading = next;
+    return next;
+  }
+
+  private logEvent(r: Record_, e: SessionEvent): void {
+    const log = this.opts.log;
+    switch (e.type) {
+      case 'started':
+        log.info(`Run ${r.id}: started ${e.params.method} on ${e.params.device}, model ${e.params.model}, ${e.params.totalSteps} steps, ${e.params.examples.train} train / ${e.params.examples.eval} eval examples`);
+        break;
+      case 'metrics':
+        log.debug(`Run ${r.id}: step ${e.params.step} ${Object.entries(e.params.metrics).map(([k, x]) => `${k}=${x === null ? 'NaN' : x.toPrecision(4)}`).join(' ')}`);
+        break;
+      case 'checkpoint':
+        log.info(`Run ${r.id}: checkpoint at step ${e.params.step}: ${e.params.path}`);
+        break;
+      case 'warning':
+        log.warn(`Run ${r.id}: ${e.params.message}`);
+        break;
+      case 'error':
+        (e.params.fatal ? log.error : log.warn).call(log, `Run ${r.id}: ${e.params.message}${e.params.detail ? `\n${e.params.detail}` : ''}`);
+        break;
+      case 'finished':
+        log.info(`Run ${r.id}: ${e.params.reason} at step ${e.params.step}; final model in ${e.params.path}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A run that reads as running but whose session is gone (another window's, or before a reload) is failed. */
+  private async checkAlive(r: Record_): Promise<void> {
+    if (r.child || r.state.phase !== 'running') return;
+    const lock = await readRunLock(r.dir);
+    const pid = r.state.started?.pid ?? lock?.sessionPid;
+    const alive = pid !== undefined ? processAlive(pid) : lock ? lockIsLive(lock) : false;
+    if (alive) return;
+    // One more read: the final event may have landed just before the process exited.
+    await this.readEvents(r);
+    if (r.state.phase !== 'running') return;
+    r.stderrTail = await readStderrTail(r.dir);
+    r.state = withProcessGone(r.state, `the session process${pid !== undefined ? ` (pid ${pid})` : ''} ended without a final event`);
+    this.changed.fire(r.id);
+    this.finishedEmitter.fire(this.view(r));
+  }
+
+  private async poll(): Promise<void> {
+    if (!this.loaded || this.isDisposed) return;
+    for (const r of this.records.values()) {
+      if (r.state.phase === 'running' || r.child || r.state.phase === 'pending') {
+        await this.readEvents(r);
+        await this.checkAlive(r);
+      }
+    }
+  }
+
+  /**
+   * Creates a run folder for a spec (as the launch form or a spec file gives it) and starts its session.
+   * Spec problems come back with their field paths; a launch failure throws with the reason.
+   */
+  async start(specInput: unknown): Promise<StartResult> {
+    const ws = this.opts.workspaceDir;
+    if (!ws) throw new Error('open a folder first: runs are kept in the workspace folder (.alignment/runs)');
+    const created = await createRun(ws, specInput);
+    if (!created.ok) return { ok: false, problems: created.problems };
+    for (const w of created.warnings) this.opts.log.warn(`Run ${created.id}: ${w}`);
+    const r: Record_ = { id: created.id, dir: created.dir, spec: created.spec, specProblems: [], state: EMPTY_RUN_STATE, tail: new EventTail(runPaths(created.dir).events) };
+    this.records.set(r.id, r);
+    await vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
+    this.changed.fire(undefined);
+    await this.launch(r, false);
+    return { ok: true, id: r.id, warnings: created.warnings };
+  }
+
+  /** Starts a stopped or failed run again from its latest checkpoint. */
+  async resume(id: string): Promise<void> {
+    const r = this.records.get(id);
+    if (!r) throw new Error(`no run "${id}" in this workspace`);
+    if (r.child || r.state.phase === 'running') throw new Error(`run ${id} is already running`);
+    if (r.state.phase === 'finished') throw new Error(`run ${id} has finished; clone it to train again`);
+    if (!r.spec) throw new Error(`run ${id} has no usable spec.json: ${r.specProblems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
+    await this.launch(r, true);
+  }
+
+  /** Asks a running session to stop gracefully (SIGTERM: it saves a checkpoint and writes `finished`). */
+  async stop(id: string): Promise<void> {
+    const r = this.records.get(id);
+    if (!r) throw new Error(`no run "${id}" in this workspace`);
+    const pid = r.child?.pid ?? r.state.started?.pid ?? (await readRunLock(r.dir))?.sessionPid;
+    if (pid === undefined || !processAlive(pid)) throw new Error(`run ${id} is not running`);
+    this.opts.log.info(`Run ${id}: stopping (SIGTERM to ${pid}); the session saves a checkpoint first`);
+    process.kill(pid, 'SIGTERM');
+  }
+
+  private async launch(r: Record_, resume: boolean): Promise<void> {
+    const ws = this.opts.workspaceDir as string;
+    if (!existsSync(this.opts.sessionScript)) throw new Error(`the training session is not built: ${this.opts.sessionScript} is missing (run npm run build)`);
+    const lock = await acquireRunLock(r.dir, `VS Code window ${process.pid}`);
+    if (!lock.ok) throw new Error(`run ${r.id}: ${lock.message}`);
+    let child: ChildProcess;
+    const stderrPath = join(r.dir, STDERR_FILE);
+    const errFd = openSync(stderrPath, 'a');
+    try {
+      const args = [this.opts.sessionScript, ...sessionArgs(r.dir, resume)];
+      this.opts.log.info(`Run ${r.id}: ${resume ? 'resuming' : 'starting'}: ${this.opts.nodePath} ${args.join(' ')}`);
+      // Detached with its output in files: the session outlives a window reload, and the next window follows
+      // its events.jsonl. ELECTRON_RUN_AS_NODE makes an Electron host binary behave as plain Node.
+      child = spawn(this.opts.nodePath, args, {
+        cwd: ws,
+        detached: true,
+        stdio: ['ignore', 'ignore', errFd],
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        windowsHide: true,
+      });
+    } catch (e) {
+      closeSync(errFd);
+      await releaseRunLock(r.dir);
+      throw e;
+    }
+    closeSync(errFd);
+    r.child = child;
+    r.state = { ...r.state, phase: 'running' };
+    delete r.stderrTail;
+    child.unref();
+    child.once('error', (e) => this.opts.log.error(`Run ${r.id}: could not start the session: ${e.message}`));
+    child.once('exit', (code, signal) => void this.onExit(r, child, code, signal));
+    if (child.pid !== undefined) await setLockSessionPid(r.dir, child.pid).catch((e: unknown) => this.opts.log.warn(`Run ${r.id}: lock: ${String(e)}`));
+    this.changed.fire(r.id);
+  }
+
+  private async onExit(r: Record_, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    await this.readEvents(r);
+    if (r.state.phase === 'running' || r.state.phase === 'pending') {
+      const stderr = await readStderrTail(r.dir);
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const message = `the session process ${how} before finishing${firstErrorLine(stderr)}`;
+      const event = SessionError.create({ time: Date.now(), message, ...(stderr ? { detail: stderr } : {}), fatal: true, ...(r.state.step ? { step: r.state.step } : {}) });
+      try {
+        await appendFile(runPaths(r.dir).events, formatEvent(event), 'utf8');
+      } catch (e) {
+        this.opts.log.error(`Run ${r.id}: could not record the failure in events.jsonl: ${String(e)}`);
+      }
+      r.stderrTail = stderr;
+      await this.readEvents(r);
+      if (r.state.phase === 'running') r.state = withProcessGone(r.state, message);
+    } else if (r.state.phase === 'failed') {
+      r.stderrTail = await readStderrTail(r.dir);
+    }
+    if (r.child === child) delete r.child;
+    await releaseRunLock(r.dir);
+    this.opts.log.info(`Run ${r.id}: session exited (${signal ?? `code ${code}`}); ${r.state.phase}${r.state.detail ? `: ${r.state.detail}` : ''}`);
+    this.changed.fire(r.id);
+    this.finishedEmitter.fire(this.view(r));
+  }
+
+  override dispose(): void {
+    // Sessions keep running (they are detached and own their lock); the next window picks them up.
+    super.dispose();
+  }
+}
+
+/** Command-line arguments of dist/session.js for a run folder. */
+export function sessionArgs(runDir: string, resume: boolean): string[] {
+  return ['--run-dir', runDir, ...(resume ? ['--resume'] : [])];
+}
+
+/** The last `bytes` of a run's stderr.log (whole lines), or '' when there is none. */
+export async function readStderrTail(runDir: string, bytes = 4096): Promise<string> {
+  const path = join(runDir, STDERR_FILE);
+  try {
+    const { size } = await stat(path);
+    const fh = await open(path, 'r');
+    try {
+      const n = Math.min(bytes, size);
+      const buf = Buffer.alloc(n);
+      await fh.read(buf, 0, n, size - n);
+      let text = buf.toString('utf8');
+      if (n < size) text = text.slice(text.indexOf('\n') + 1);
+      return text.trimEnd();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
+}
+
+/** `: <first line that looks like an error>` from stderr, for a one-line failure message. */
+function firstErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.find((l) => /error|exception|killed|out of memory/i.test(l)) ?? lines[lines.length - 1];
+  return line ? `: ${line.length > 200 ? line.slice(0, 197) + '...' : line}` : '';
+}
