@@ -695,3 +695,26 @@ export function promptsOf(examples: readonly Example[]): PromptExample[] {
   }
   return out;
 }
+
+/** Preference pairs -> SFT examples on their chosen completions (SFT on preference data, as TRL allows). */
+export function chosenAsSft(pairs: readonly PreferenceExample[]): SftExample[] {
+  return pairs.map((p): SftExample => {
+    const meta = { kind: 'sft' as const, id: p.id, source: p.source, format: p.format, ...(p.section !== undefined ? { section: p.section } : {}), ...(p.tags ? { tags: p.tags } : {}) };
+    return p.style === 'conversational' ? { ...meta, style: 'conversational', prompt: p.prompt, completion: p.chosen } : { ...meta, style: 'text', prompt: p.prompt, completion: p.chosen };
+  });
+}
+
+/**
+ * Examples of one kind -> the kind a method trains on (`MethodCard.datasetKinds`): preference -> unpaired
+ * (KTO), preference -> sft (chosen completions), anything -> prompt (online methods). Throws a RangeError naming
+ * both kinds when there is no sensible conversion (e.g. unpaired -> preference: pairs cannot be invented).
+ */
+export function adaptExamples(examples: readonly Example[], from: DatasetKind, to: DatasetKind): Example[] {
+  if (from === to) return [...examples];
+  const wrong = examples.find((e) => e.kind !== from);
+  if (wrong) throw new RangeError(`adaptExamples: example ${wrong.id} is ${wrong.kind}, not ${from}`);
+  if (to === 'prompt') return promptsOf(examples);
+  if (from === 'preference' && to === 'unpaired') return unpairPreferences(examples as PreferenceExample[]);
+  if (from === 'preference' && to === 'sft') return chosenAsSft(examples as PreferenceExample[]);
+  throw new RangeError(`${from} data cannot be used where ${to} data is needed`);
+}

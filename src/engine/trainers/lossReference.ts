@@ -384,7 +384,11 @@ export function ktoLoss(k: KtoInput, cfg: KtoConfig): LossOutput {
     const w = (want: boolean): number => {
       let s = 0;
       let n = 0;
-      for (let i = 0; i < lm.length; i++) if (k.labels[i] === want) (s += lm[i] * tok[i]), (n += tok[i]);
+      for (let i = 0; i < lm.length; i++) {
+        if (k.labels[i] !== want) continue;
+        s += lm[i] * tok[i];
+        n += tok[i];
+      }
       return n ? s / n : 0;
     };
     metrics['logits/chosen'] = w(true);

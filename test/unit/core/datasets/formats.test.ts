@@ -347,3 +347,19 @@ test('a dataset file written to disk loads through loadDatasetFile', async () =>
   assert.equal(e.source.file, f);
   assert.equal(e.source.line, 1);
 });
+
+test('adaptExamples converts between kinds where it makes sense', async () => {
+  const { adaptExamples } = await import('../../../../src/core/datasets/formats');
+  const dpo = await loadDatasetFile(join(dataDir, 'dpo_en_demo.sharegpt.json'));
+  const sft = adaptExamples(dpo.examples, 'preference', 'sft');
+  assert.equal(sft.length, 300);
+  const s0 = sft[0];
+  const p0 = dpo.examples[0] as PreferenceExample;
+  assert.ok(s0.kind === 'sft' && s0.style === 'conversational' && p0.style === 'conversational');
+  assert.deepEqual(s0.style === 'conversational' && s0.completion, p0.chosen);
+  assert.equal(adaptExamples(dpo.examples, 'preference', 'unpaired').length, 600);
+  assert.ok(adaptExamples(dpo.examples, 'preference', 'prompt').every((e) => e.kind === 'prompt'));
+  const kto = await loadDatasetFile(join(dataDir, 'kto_en_demo.trl.jsonl'));
+  assert.throws(() => adaptExamples(kto.examples, 'unpaired', 'preference'), /unpaired data cannot be used where preference data is needed/);
+  assert.throws(() => adaptExamples(kto.examples, 'preference', 'sft'), /is unpaired, not preference/);
+});
