@@ -1,0 +1,411 @@
+import * as vscode from 'vscode';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JsonlIndex, type JsonlScanResult } from '../../core/datasets/jsonlScan';
+import { ComparisonQueue, pairOf, type QueuedPair } from '../../core/feedback/comparisonQueue';
+import { FeedbackStore, type FeedbackInput } from '../../core/feedback/store';
+import { WRITER_ID_PATTERN, type FeedbackType } from '../../core/feedback/types';
+import {
+  ComparisonCritique,
+  ComparisonDecide,
+  ComparisonDone,
+  ComparisonFlag,
+  ComparisonLoading,
+  ComparisonOpenRecord,
+  ComparisonRate,
+  ComparisonReady,
+  ComparisonShowPair,
+  ComparisonStatus,
+  ComparisonUndo,
+  type LabelingSettings,
+  type Side,
+} from '../../protocol/comparison';
+import { Disposable } from '../lifecycle';
+import { webviewHtml, webviewOptions } from '../panels/webviewHtml';
+
+/** Opens the feedback store of a dataset for this window. */
+export type StoreFactory = (datasetPath: string) => FeedbackStore;
+
+export interface ComparisonPanelOptions {
+  readonly log: vscode.LogOutputChannel;
+  /** Default: {@link defaultStoreFactory} (one journal per window, annotator from `alignment.labeling.annotator`). */
+  readonly openStore?: StoreFactory;
+}
+
+export const DEFAULT_CRITIQUE_LABELS = ['helpful', 'harmful', 'factual-error', 'off-topic', 'unsafe', 'too-long'];
+
+/** The annotator name: `alignment.labeling.annotator`, else the OS user name. */
+export function annotatorName(): string {
+  const configured = vscode.workspace.getConfiguration('alignment.labeling').get<string>('annotator')?.trim();
+  if (configured) return configured;
+  try {
+    return os.userInfo().username || 'annotator';
+  } catch {
+    return 'annotator';
+  }
+}
+
+/** This window's writer id (its journal's file name): host name + VS Code session id. */
+export function windowWriterId(): string {
+  const raw = `${os.hostname()}-${vscode.env.sessionId}`.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  const id = raw.slice(0, 128) || 'window';
+  return WRITER_ID_PATTERN.test(id) ? id : 'window';
+}
+
+export function defaultStoreFactory(datasetPath: string): FeedbackStore {
+  return FeedbackStore.open({ datasetPath, writerId: windowWriterId(), annotator: annotatorName() });
+}
+
+function labelingSettings(): LabelingSettings {
+  const c = vscode.workspace.getConfiguration('alignment.labeling');
+  let ratingMin = Math.round(c.get<number>('ratingMin') ?? 1);
+  let ratingMax = Math.round(c.get<number>('ratingMax') ?? 5);
+  if (!(ratingMin < ratingMax) || ratingMin < -100 || ratingMax > 100) [ratingMin, ratingMax] = [1, 5];
+  const labels = (c.get<unknown[]>('critiqueLabels') ?? DEFAULT_CRITIQUE_LABELS).filter((l): l is string => typeof l === 'string' && l.length > 0 && l.length <= 500);
+  return { ratingMin, ratingMax, critiqueLabels: labels.length ? [...new Set(labels)].slice(0, 50) : DEFAULT_CRITIQUE_LABELS };
+}
+
+/** Decisions per minute over the last few decisions. */
+class RateMeter {
+  private readonly times: number[] = [];
+  push(t = Date.now()): void {
+    this.times.push(t);
+    if (this.times.length > 20) this.times.shift();
+  }
+  pop(): void {
+    this.times.pop();
+  }
+  perMinute(): number {
+    if (this.times.length < 2) return 0;
+    const span = this.times[this.times.length - 1] - this.times[0];
+    return span > 0 ? ((this.times.length - 1) * 60_000) / span : 0;
+  }
+}
+
+interface Loaded {
+  readonly index: JsonlIndex;
+  readonly scan: JsonlScanResult;
+  readonly queue: ComparisonQueue;
+}
+
+/**
+ * The comparison panel of one dataset file: shows one pair at a time (outputs in random left/right order) and
+ * records comparisons, ratings, critiques, comments and flags into the dataset's feedback journal.
+ */
+export class ComparisonPanel extends Disposable {
+  static readonly viewType = 'alignment.comparison';
+  private static readonly panels = new Map<string, ComparisonPanel>();
+
+  static createOrShow(extensionUri: vscode.Uri, file: vscode.Uri, options: ComparisonPanelOptions): ComparisonPanel {
+    const existing = ComparisonPanel.panels.get(file.fsPath);
+    if (existing) {
+      existing.panel.reveal();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(ComparisonPanel.viewType, `Label: ${path.basename(file.fsPath)}`, vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    return new ComparisonPanel(panel, extensionUri, file, options);
+  }
+
+  /** Restores a panel after a window reload (its webview state holds the file). */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, options: ComparisonPanelOptions): void {
+    const file = typeof state === 'object' && state !== null && typeof (state as { file?: unknown }).file === 'string' ? (state as { file: string }).file : undefined;
+    if (!file || ComparisonPanel.panels.has(file)) {
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = webviewOptions(extensionUri);
+    new ComparisonPanel(panel, extensionUri, vscode.Uri.file(file), options);
+  }
+
+  private readonly store: FeedbackStore;
+  private readonly log: vscode.LogOutputChannel;
+  private readonly settings = labelingSettings();
+  private readonly meter = new RateMeter();
+  private loaded: Promise<Loaded> | undefined;
+  private indexBuilt: Promise<JsonlIndex> | undefined;
+  private ready = false;
+  private current: QueuedPair | undefined;
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    readonly file: vscode.Uri,
+    options: ComparisonPanelOptions,
+  ) {
+    super();
+    this.log = options.log;
+    this.store = (options.openStore ?? defaultStoreFactory)(file.fsPath);
+    this.register({ dispose: () => this.store.close() });
+    if (this.store.repair) this.log.warn(`Labels: repaired the end of ${this.store.journalPath} (${this.store.repair.kind}, ${this.store.repair.bytes} bytes)`);
+    for (const p of this.store.problems) this.log.warn(`Labels: ${p.file}:${p.line}: ${p.message}`);
+    ComparisonPanel.panels.set(file.fsPath, this);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'comparison', panel.title);
+    this.register(panel.onDidDispose(() => this.dispose()));
+    this.register(panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)));
+    this.loaded = this.load();
+  }
+
+  override dispose(): void {
+    if (ComparisonPanel.panels.get(this.file.fsPath) === this) ComparisonPanel.panels.delete(this.file.fsPath);
+    super.dispose();
+    this.panel.dispose();
+  }
+
+  private get fileName(): string {
+    return path.basename(this.file.fsPath);
+  }
+
+  /** Indexes the file (newline scan only), then parses it all; the first pair can be shown in between. */
+  private load(): Promise<Loaded> {
+    const t0 = Date.now();
+    const built = JsonlIndex.build(this.file.fsPath);
+    this.indexBuilt = built;
+    const loaded = built.then(async (index) => {
+      const scan = await index.scan({ shape: 'preference' });
+      const queue = new ComparisonQueue(index, scan, () => this.store.view(), this.store.annotator);
+      const errors = scan.diagnostics.filter((d) => d.severity === 'error').length;
+      this.log.info(`Labels: indexed ${this.file.fsPath}: ${scan.records.length} records, ${scan.diagnostics.length} diagnostics, ${Date.now() - t0} ms`);
+      for (const d of scan.diagnostics.slice(0, 50)) this.log.warn(`${d.file}:${d.line}${d.column ? `:${d.column}` : ''}: ${d.message}`);
+      if (errors > 0) await this.status('error', `${errors} line${errors > 1 ? 's' : ''} of ${this.fileName} cannot be labeled as pairs (see the Alignment Studio log); they are skipped.`);
+      return { index, scan, queue };
+    });
+    // Failures are reported where the promise is awaited; this only keeps them from counting as unhandled.
+    built.catch(() => undefined);
+    loaded.catch(() => undefined);
+    return loaded;
+  }
+
+  /**
+   * While the full parse runs, shows record 0 if it is a pair this annotator has not compared (its id is final:
+   * a first occurrence keeps its id), so a large file's first pair is on screen after one newline scan.
+   */
+  private async showFirstEarly(): Promise<void> {
+    const index = await this.indexBuilt;
+    if (!index || this.current || index.count === 0) return;
+    const first = index.readRecord(0, { shape: 'preference' });
+    if (!first.ok || first.record.problems.length > 0 || this.hasMyComparison(first.record.id)) return;
+    const p = pairOf(first.record.value);
+    if (!p) return;
+    const order: [string, string] = Math.random() < 0.5 ? ['chosen', 'rejected'] : ['rejected', 'chosen'];
+    await this.show({ index: 0, line: first.record.line, recordId: first.record.id, prompt: p.prompt, order, texts: p.texts }, { done: 0, total: index.count });
+  }
+
+  private hasMyComparison(recordId: string): boolean {
+    return this.store
+      .view()
+      .currentOfType(recordId, 'comparison')
+      .some((e) => e.annotator === this.store.annotator && e.source === 'human');
+  }
+
+  private async onMessage(msg: unknown): Promise<void> {
+    try {
+      if (ComparisonReady.is(msg)) {
+        this.ready = true;
+        if (this.current) await this.show(this.current);
+        else {
+          await this.panel.webview.postMessage(ComparisonLoading.create({ file: this.file.fsPath, fileName: this.fileName, message: `Indexing ${this.fileName}…` }));
+          await this.showFirstEarly().catch(() => undefined); // a read error surfaces from showNext below
+          await this.showNext();
+        }
+      } else if (ComparisonDecide.is(msg)) {
+        await this.onDecide(msg.params.recordId, msg.params.choice, msg.params.seconds);
+      } else if (ComparisonUndo.is(msg)) {
+        await this.onUndo();
+      } else if (ComparisonRate.is(msg)) {
+        const cur = this.expect(msg.params.recordId);
+        if (!cur) return;
+        for (const r of msg.params.ratings) {
+          this.record(cur, 'rating', { target: this.key(cur, r.side), value: r.value, scale: { min: this.settings.ratingMin, max: this.settings.ratingMax } }, msg.params.seconds);
+        }
+        await this.status('info', `Rated ${msg.params.ratings.map((r) => `${r.side} ${r.value}/${this.settings.ratingMax}`).join(', ')}.`);
+      } else if (ComparisonCritique.is(msg)) {
+        const cur = this.expect(msg.params.recordId);
+        if (!cur) return;
+        const p = msg.params;
+        const target = this.key(cur, p.side);
+        const saved: string[] = [];
+        if (p.acceptable !== undefined) {
+          this.record(cur, 'critique', { target, mode: 'binary', acceptable: p.acceptable }, p.seconds);
+          saved.push(p.acceptable ? 'acceptable' : 'not acceptable');
+        }
+        if (p.labels.length > 0) {
+          this.record(cur, 'critique', { target, mode: 'multi', labels: p.labels, labelSet: this.settings.critiqueLabels }, p.seconds);
+          saved.push(p.labels.join(', '));
+        }
+        if (p.comment) {
+          this.record(cur, 'naturalLanguage', { target, text: p.comment }, p.seconds);
+          saved.push('comment');
+        }
+        await this.status('info', `Critique of ${p.side} saved: ${saved.join('; ')}.`);
+      } else if (ComparisonFlag.is(msg)) {
+        const cur = this.expect(msg.params.recordId);
+        if (!cur) return;
+        const p = msg.params;
+        this.record(cur, 'eStop', { ...(p.side ? { target: this.key(cur, p.side) } : {}), ...(p.reason ? { reason: p.reason } : {}) }, p.seconds);
+        await this.status('info', `Flagged ${p.side ? `output ${p.side}` : 'the whole record'}.`);
+      } else if (ComparisonOpenRecord.is(msg)) {
+        const doc = await vscode.workspace.openTextDocument(this.file);
+        const pos = new vscode.Position(Math.min(msg.params.line - 1, doc.lineCount - 1), 0);
+        await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos), viewColumn: vscode.ViewColumn.Beside, preview: true });
+      } else {
+        this.log.warn(`Comparison panel: ignored an invalid message from the webview: ${JSON.stringify(msg).slice(0, 200)}`);
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.error(`Comparison panel (${this.file.fsPath}): ${message}`);
+      await this.status('error', message);
+    }
+  }
+
+  /** The current pair when `recordId` is the one shown; otherwise an error status (a stale message). */
+  private expect(recordId: string): QueuedPair | undefined {
+    if (this.current?.recordId === recordId) return this.current;
+    void this.status('error', 'That pair is no longer shown; nothing was recorded.');
+    return undefined;
+  }
+
+  private key(cur: QueuedPair, side: Side): string {
+    return side === 'A' ? cur.order[0] : cur.order[1];
+  }
+
+  private record<K extends FeedbackType>(cur: QueuedPair, type: K, payload: FeedbackInput<K>['payload'], seconds: number): void {
+    this.store.record({ recordId: cur.recordId, type, payload, seconds: Math.round(seconds * 1000) / 1000 });
+  }
+
+  private async onDecide(recordId: string, choice: 'A' | 'B' | 'tie' | 'skip', seconds: number): Promise<void> {
+    const cur = this.expect(recordId);
+    if (!cur) return;
+    if (choice === 'skip') {
+      (await this.loaded)?.queue.skip(cur.recordId);
+    } else {
+      const preferred = choice === 'tie' ? null : this.key(cur, choice);
+      this.record(cur, 'comparison', { mode: 'pair', order: [cur.order[0], cur.order[1]], preferred }, seconds);
+      this.meter.push();
+    }
+    this.current = undefined;
+    await this.showNext();
+  }
+
+  private async onUndo(): Promise<void> {
+    const r = this.store.undo();
+    if (!r) {
+      await this.status('error', 'Nothing to undo from this window.');
+      return;
+    }
+    const undone = this.store.entries().find((e) => e.id === r.payload.entryId);
+    const loaded = await this.loaded;
+    if (undone?.type === 'comparison' && loaded) {
+      this.meter.pop();
+      const again = loaded.queue.pair(undone.recordId);
+      if (again) {
+        await this.show(again);
+        await this.status('info', 'Undid the last comparison; here is that pair again.');
+        return;
+      }
+    }
+    if (this.current) await this.show(this.current);
+    else await this.showNext();
+    await this.status('info', `Undid the last ${undone?.type ?? 'label'}${undone ? ` on ${undone.recordId}` : ''}.`);
+  }
+
+  private async showNext(): Promise<void> {
+    let loaded: Loaded;
+    try {
+      loaded = await (this.loaded ?? (this.loaded = this.load()));
+    } catch (e) {
+      const message = `${this.file.fsPath}: ${e instanceof Error ? e.message : String(e)}`;
+      this.log.error(`Comparison panel: ${message}`);
+      this.loaded = undefined;
+      await this.status('error', message);
+      return;
+    }
+    if (loaded.index.isStale()) {
+      this.log.info(`Labels: ${this.file.fsPath} changed on disk; re-indexing`);
+      this.loaded = this.load();
+      loaded = await this.loaded;
+    }
+    if (this.current) return; // already showing one (e.g. the first pair, shown while indexing)
+    this.store.refresh(); // labels from other windows count too
+    const next = loaded.queue.next();
+    if (!next) {
+      const progress = loaded.queue.progress();
+      await this.panel.webview.postMessage(
+        ComparisonDone.create({
+          file: this.file.fsPath,
+          fileName: this.fileName,
+          progress,
+          message: progress.total === 0 ? `${this.fileName} has no records with prompt, chosen and rejected to compare.` : `All ${progress.total} pairs are labeled. Export them with "Alignment: Export Labels".`,
+        }),
+      );
+      return;
+    }
+    await this.show(next, loaded.queue.progress());
+  }
+
+  private async show(p: QueuedPair, progress?: { done: number; total: number }): Promise<void> {
+    this.current = p;
+    if (!this.ready) return;
+    const prog = progress ?? (await this.loaded)?.queue.progress() ?? { done: 0, total: 0 };
+    const scores = this.scoresFor(p);
+    await this.panel.webview.postMessage(
+      ComparisonShowPair.create({
+        recordId: p.recordId,
+        file: this.file.fsPath,
+        fileName: this.fileName,
+        line: p.line,
+        prompt: p.prompt.map((t) => ({ role: t.role, content: t.content })),
+        left: { text: p.texts[p.order[0]], ...(scores ? { score: scores.scores[p.order[0]] } : {}) },
+        right: { text: p.texts[p.order[1]], ...(scores ? { score: scores.scores[p.order[1]] } : {}) },
+        progress: prog,
+        decisionsPerMinute: Math.round(this.meter.perMinute() * 10) / 10,
+        ...(scores ? { scorer: scores.scorer } : {}),
+        settings: this.settings,
+      }),
+    );
+  }
+
+  /** Reward scores from proxy-reward entries (e.g. a reward model's scores) that cover both outputs. */
+  private scoresFor(p: QueuedPair): { scorer: string; scores: Record<string, number> } | undefined {
+    const by = new Map<string, Record<string, number>>();
+    for (const e of this.store.view().currentOfType(p.recordId, 'proxyReward')) {
+      const s = by.get(e.payload.scorer) ?? {};
+      s[e.payload.target] = e.payload.score;
+      by.set(e.payload.scorer, s);
+    }
+    for (const [scorer, scores] of by) if (p.order.every((k) => scores[k] !== undefined)) return { scorer, scores };
+    return undefined;
+  }
+
+  private async status(kind: 'info' | 'error', message: string): Promise<void> {
+    if (this.ready) await this.panel.webview.postMessage(ComparisonStatus.create({ kind, message }));
+  }
+}
+
+/**
+ * Registers the comparison panel: the `alignment.labelPairs` command (argument: a dataset Uri, or the active
+ * editor's file, or a picked file) and the serializer that restores open panels after a reload.
+ */
+export function registerComparisonPanel(context: vscode.ExtensionContext, options: ComparisonPanelOptions): vscode.Disposable {
+  const pick = async (arg: unknown): Promise<vscode.Uri | undefined> => {
+    if (arg instanceof vscode.Uri) return arg;
+    if (typeof arg === 'object' && arg !== null && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) return (arg as { uri: vscode.Uri }).uri;
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (active && active.scheme === 'file' && active.fsPath.endsWith('.jsonl')) return active;
+    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON Lines': ['jsonl'] }, openLabel: 'Label Pairs' }))?.[0];
+  };
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand('alignment.labelPairs', async (arg?: unknown) => {
+      const uri = await pick(arg);
+      if (!uri) return undefined;
+      if (uri.scheme !== 'file') {
+        void vscode.window.showErrorMessage(`Labeling needs a file on disk; ${uri.toString()} is not one.`);
+        return undefined;
+      }
+      ComparisonPanel.createOrShow(context.extensionUri, uri, options);
+      return uri;
+    }),
+    vscode.window.registerWebviewPanelSerializer(ComparisonPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state: unknown) => ComparisonPanel.revive(panel, context.extensionUri, state, options),
+    }),
+  );
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tokenize, wordDiff, type Range } from '../../../../webview/comparison/wordDiff';
+
+const pieces = (s: string, rs: Range[]): string[] => rs.map(([a, b]) => s.slice(a, b));
+
+test('tokenize: words (any script), digits and single punctuation marks; whitespace dropped', () => {
+  assert.deepEqual(
+    tokenize('Hello, wörld 42!  日本').map((t) => t.text),
+    ['Hello', ',', 'wörld', '42', '!', '日本'],
+  );
+  const t = tokenize('  ab  c');
+  assert.deepEqual([t[0].start, t[0].end, t[1].start], [2, 4, 6]);
+});
+
+test('wordDiff marks only the words that differ, merging adjacent changes', () => {
+  const a = 'The cat sat on the mat.';
+  const b = 'The big dog sat on the mat!';
+  const d = wordDiff(a, b);
+  assert.equal(d.exact, true);
+  assert.deepEqual(pieces(a, d.a), ['cat', '.']);
+  assert.deepEqual(pieces(b, d.b), ['big dog', '!']);
+});
+
+test('wordDiff: identical texts have no changes; whitespace-only differences are ignored; empty vs text', () => {
+  assert.deepEqual(wordDiff('same words here', 'same words here'), { a: [], b: [], exact: true });
+  assert.deepEqual(wordDiff('a  b\nc', 'a b c'), { a: [], b: [], exact: true });
+  const d = wordDiff('', 'new text');
+  assert.deepEqual(d.a, []);
+  assert.deepEqual(pieces('new text', d.b), ['new text']);
+});
+
+test('wordDiff finds a longest common subsequence (moved words are changes on both sides)', () => {
+  const a = 'one two three four five';
+  const b = 'two three one four five';
+  const d = wordDiff(a, b);
+  // LCS = two three four five (length 4): "one" is changed on both sides
+  assert.deepEqual(pieces(a, d.a), ['one']);
+  assert.deepEqual(pieces(b, d.b), ['one']);
+});
+
+test('wordDiff above the cell limit keeps the common prefix/suffix and marks the middle', () => {
+  const a = 'start x1 x2 x3 end';
+  const b = 'start y1 y2 end';
+  const d = wordDiff(a, b, 4);
+  assert.equal(d.exact, false);
+  assert.deepEqual(pieces(a, d.a), ['x1 x2 x3']);
+  assert.deepEqual(pieces(b, d.b), ['y1 y2']);
+});

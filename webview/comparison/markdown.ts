@@ -1,0 +1,216 @@
+// A small, safe markdown reader for model outputs: fenced code, headings, lists, quotes, rules, paragraphs, and
+// inline code / bold / italic / links. It produces a tree whose text pieces are [start, end) offsets into the
+// source, so the renderer can lay word-diff highlights over rendered text. Raw HTML is never interpreted: the
+// renderer only ever creates text nodes from these ranges. No DOM here: unit-tested under Node.
+
+export type Inline =
+  | { readonly kind: 'text'; readonly start: number; readonly end: number }
+  | { readonly kind: 'code'; readonly start: number; readonly end: number }
+  | { readonly kind: 'strong' | 'em'; readonly children: Inline[] }
+  | { readonly kind: 'link'; readonly children: Inline[]; readonly href: string }
+  | { readonly kind: 'break' };
+
+export type Block =
+  | { readonly kind: 'paragraph'; readonly inlines: Inline[] }
+  | { readonly kind: 'heading'; readonly level: number; readonly inlines: Inline[] }
+  | { readonly kind: 'code'; readonly lang: string; readonly start: number; readonly end: number }
+  | { readonly kind: 'quote'; readonly inlines: Inline[] }
+  | { readonly kind: 'listItem'; readonly ordered: boolean; readonly marker: string; readonly depth: number; readonly inlines: Inline[] }
+  | { readonly kind: 'rule' };
+
+interface Line {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+function splitLines(src: string): Line[] {
+  const out: Line[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = src.indexOf('\n', start);
+    const end = nl < 0 ? src.length : nl;
+    const raw = src.slice(start, end);
+    const trimmedEnd = raw.endsWith('\r') ? end - 1 : end;
+    out.push({ start, end: trimmedEnd, text: src.slice(start, trimmedEnd) });
+    if (nl < 0) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
+const FENCE = /^( {0,3})(`{3,}|~{3,})\s*([\w+#.-]*)/;
+const HEADING = /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
+const RULE = /^ {0,3}([-*_])(\s*\1){2,}\s*$/;
+const LIST = /^(\s*)([-*+]|\d{1,9}[.)])\s+/;
+const QUOTE = /^ {0,3}>\s?/;
+
+/** Parses `src` into blocks whose text is given as offsets into `src`. */
+export function parseMarkdown(src: string): Block[] {
+  const lines = splitLines(src);
+  const blocks: Block[] = [];
+  let para: Line[] = [];
+  const flush = (): void => {
+    if (para.length) blocks.push({ kind: 'paragraph', inlines: inlineLines(src, para.map((l) => [l.start, l.end])) });
+    para = [];
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const fence = FENCE.exec(line.text);
+    if (fence) {
+      flush();
+      const marker = fence[2];
+      let j = i + 1;
+      while (j < lines.length && !new RegExp(`^ {0,3}${marker[0] === '`' ? '`' : '~'}{${marker.length},}\\s*$`).test(lines[j].text)) j++;
+      const body = lines.slice(i + 1, j);
+      blocks.push({ kind: 'code', lang: fence[3], start: body.length ? body[0].start : line.end, end: body.length ? body[body.length - 1].end : line.end });
+      i = j; // skip the closing fence (or run to the end when unclosed)
+      continue;
+    }
+    if (line.text.trim() === '') {
+      flush();
+      continue;
+    }
+    const h = HEADING.exec(line.text);
+    if (h) {
+      flush();
+      const at = line.start + line.text.indexOf(h[2], h[1].length);
+      blocks.push({ kind: 'heading', level: h[1].length, inlines: parseInline(src, at, at + h[2].length) });
+      continue;
+    }
+    if (RULE.test(line.text)) {
+      flush();
+      blocks.push({ kind: 'rule' });
+      continue;
+    }
+    const li = LIST.exec(line.text);
+    if (li) {
+      flush();
+      // The item runs on over following lines that are indented past the marker and are not items themselves.
+      const body: [number, number][] = [[line.start + li[0].length, line.end]];
+      while (i + 1 < lines.length && lines[i + 1].text.trim() !== '' && !LIST.exec(lines[i + 1].text) && /^\s{2,}/.test(lines[i + 1].text) && !FENCE.test(lines[i + 1].text)) {
+        i++;
+        const ind = /^\s*/.exec(lines[i].text)?.[0].length ?? 0;
+        body.push([lines[i].start + ind, lines[i].end]);
+      }
+      const marker = li[2];
+      blocks.push({ kind: 'listItem', ordered: /\d/.test(marker), marker, depth: Math.floor(li[1].replace(/\t/g, '    ').length / 2), inlines: inlineLines(src, body) });
+      continue;
+    }
+    const q = QUOTE.exec(line.text);
+    if (q) {
+      flush();
+      const body: [number, number][] = [[line.start + q[0].length, line.end]];
+      while (i + 1 < lines.length) {
+        const next = QUOTE.exec(lines[i + 1].text);
+        if (!next) break;
+        i++;
+        body.push([lines[i].start + next[0].length, lines[i].end]);
+      }
+      blocks.push({ kind: 'quote', inlines: inlineLines(src, body) });
+      continue;
+    }
+    para.push(line);
+  }
+  flush();
+  return blocks;
+}
+
+function inlineLines(src: string, ranges: [number, number][]): Inline[] {
+  const out: Inline[] = [];
+  ranges.forEach(([s, e], i) => {
+    if (i > 0) out.push({ kind: 'break' });
+    out.push(...parseInline(src, s, e));
+  });
+  return out;
+}
+
+function isWordChar(c: string | undefined): boolean {
+  return c !== undefined && /[\p{L}\p{N}]/u.test(c);
+}
+
+/** Inline markdown of src[start, end). */
+export function parseInline(src: string, start: number, end: number): Inline[] {
+  const out: Inline[] = [];
+  let textStart = start;
+  const pushText = (to: number): void => {
+    if (to > textStart) out.push({ kind: 'text', start: textStart, end: to });
+  };
+  let i = start;
+  while (i < end) {
+    const c = src[i];
+    if (c === '\\' && i + 1 < end && /[\\`*_[\]()#>+\-.!]/.test(src[i + 1])) {
+      // Backslash escape: drop the backslash, keep the next character as text.
+      pushText(i);
+      textStart = i + 1;
+      i += 2;
+      continue;
+    }
+    if (c === '`') {
+      let n = 1;
+      while (src[i + n] === '`' && i + n < end) n++;
+      const ticks = '`'.repeat(n);
+      const close = src.indexOf(ticks, i + n);
+      if (close >= 0 && close + n <= end && close > i + n) {
+        pushText(i);
+        out.push({ kind: 'code', start: i + n, end: close });
+        i = close + n;
+        textStart = i;
+        continue;
+      }
+      i += n;
+      continue;
+    }
+    if ((c === '*' || c === '_') && src[i + 1] === c) {
+      let close = src.indexOf(c + c, i + 2);
+      // In a run of three (`***` ending `**a *b***`) the strong closes on the last two.
+      while (close >= 0 && src[close + 2] === c && close + 2 < end) close++;
+      if (close > i + 2 && close + 2 <= end && !/\s/.test(src[i + 2]) && !/\s/.test(src[close - 1])) {
+        pushText(i);
+        out.push({ kind: 'strong', children: parseInline(src, i + 2, close) });
+        i = close + 2;
+        textStart = i;
+        continue;
+      }
+      i += 2;
+      continue;
+    }
+    if (c === '*' || c === '_') {
+      // `_` inside a word (snake_case) is not emphasis.
+      const opens = !/\s/.test(src[i + 1] ?? ' ') && !(c === '_' && isWordChar(src[i - 1]));
+      let close = -1;
+      if (opens) {
+        for (let k = i + 1; k < end; k++) {
+          const after = k + 1 < end ? src[k + 1] : undefined;
+          if (src[k] === c && after !== c && src[k - 1] !== c && !/\s/.test(src[k - 1]) && !(c === '_' && isWordChar(after))) {
+            close = k;
+            break;
+          }
+        }
+      }
+      if (close > i + 1) {
+        pushText(i);
+        out.push({ kind: 'em', children: parseInline(src, i + 1, close) });
+        i = close + 1;
+        textStart = i;
+        continue;
+      }
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      const closeText = src.indexOf('](', i + 1);
+      const closeHref = closeText >= 0 ? src.indexOf(')', closeText + 2) : -1;
+      if (closeText > i + 1 && closeHref >= 0 && closeHref < end && !src.slice(i + 1, closeText).includes('\n')) {
+        pushText(i);
+        out.push({ kind: 'link', children: parseInline(src, i + 1, closeText), href: src.slice(closeText + 2, closeHref).trim() });
+        i = closeHref + 1;
+        textStart = i;
+        continue;
+      }
+    }
+    i++;
+  }
+  pushText(end);
+  return out;
+}
