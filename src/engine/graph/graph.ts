@@ -41,10 +41,22 @@ export class Tensor {
     /** Producing node; null for graph inputs and initializers. */
     readonly producer: Node | null,
     readonly outputIndex: number,
-    /** Name in the emitted ONNX graph; auto-generated (`_t<id>`) when not given. */
-    readonly name: string,
+    name: string,
   ) {
     this.id = nextId++;
+    this.currentName = name;
+  }
+
+  private currentName: string;
+
+  /** Name in the emitted ONNX graph; auto-generated (`_t<id>`) unless given, or set by `Graph.output`. */
+  get name(): string {
+    return this.currentName;
+  }
+
+  /** @internal Graph.output names an unnamed node output in place instead of adding an Identity copy. */
+  setOutputName(name: string): void {
+    this.currentName = name;
   }
 
   get rank(): number {
@@ -151,11 +163,17 @@ export class Graph {
   }
 
   /**
-   * Marks `t` as a graph output named `name`. An Identity node gives the output its own name, so the same
-   * tensor (or an input) may be output several times. Returns the output tensor.
+   * Marks `t` as a graph output named `name`, and returns the output tensor. An unnamed node output of this graph
+   * is renamed in place (no copy); otherwise (inputs, initializers, outer-scope tensors, a tensor already output
+   * or named) an Identity node gives the output its own name, so any tensor may be output several times.
    */
   output(name: string, t: Tensor): Tensor {
     if (!this.sees(t.graph)) throw new Error(`output '${name}': tensor ${t.name} belongs to graph '${t.graph.name}', not visible from '${this.name}'`);
+    if (t.graph === this && t.producer && t.producer.op !== 'Constant' && t.name.startsWith('_') && !this.outputs.includes(t)) {
+      t.setOutputName(this.reserveName(name, `output '${name}'`));
+      this.outputs.push(t);
+      return t;
+    }
     const node = new Node(this, 'Identity', [t], {});
     const out = new Tensor(this, t.shape, t.dtype, node, 0, this.reserveName(name, `output '${name}'`));
     node.outputs.push(out);
