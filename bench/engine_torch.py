@@ -1,0 +1,152 @@
+"""PyTorch CPU baseline for bench/engine.ts: the same compact GPT (bench/engineGpt.ts), the same AdamW,
+gradient clipping and warmup + cosine schedule, the same thread count. Prints one JSON object on stdout.
+
+The model mirrors engineGpt.ts operation for operation: token + position embeddings, pre-LN blocks with a
+fused qkv projection, explicit causal softmax attention (torch 1.13 has no fused SDPA), tanh-GELU MLP of 4C,
+final LayerNorm, logits tied to the token embedding, mean cross-entropy.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, c: int, h: int):
+        super().__init__()
+        self.h = h
+        self.ln_1 = nn.LayerNorm(c)
+        self.c_attn = nn.Linear(c, 3 * c)
+        self.c_proj = nn.Linear(c, c)
+        self.ln_2 = nn.LayerNorm(c)
+        self.c_fc = nn.Linear(c, 4 * c)
+        self.mlp_proj = nn.Linear(4 * c, c)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        d = c // self.h
+        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+        q = q.view(b, t, self.h, d).transpose(1, 2)  # [B, H, T, D]
+        k = k.view(b, t, self.h, d).transpose(1, 2)
+        v = v.view(b, t, self.h, d).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d))
+        att = att.masked_fill(~mask, torch.finfo(att.dtype).min)
+        y = F.softmax(att, dim=-1) @ v
+        y = y.transpose(1, 2).contiguous().view(b, t, c)
+        x = x + self.c_proj(y)
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class Gpt(nn.Module):
+    def __init__(self, vocab: int, seq: int, c: int, h: int, layers: int):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, c)
+        self.wpe = nn.Embedding(seq, c)
+        self.blocks = nn.ModuleList([Block(c, h) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(c)
+        self.register_buffer("mask", torch.tril(torch.ones(seq, seq, dtype=torch.bool)))
+        resid = 0.02 / math.sqrt(2 * layers)
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, 0.0, resid if name.endswith(("c_proj.weight", "mlp_proj.weight")) else 0.02)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def forward(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        t = ids.shape[1]
+        x = self.wte(ids) + self.wpe.weight[:t]
+        for blk in self.blocks:
+            x = blk(x, self.mask[:t, :t])
+        logits = self.ln_f(x) @ self.wte.weight.t()  # tied embeddings
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def blas_in_use() -> str:
+    """The BLAS shared object actually mapped into this process (after a matmul has run)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if re.search(r"blas|lapack|mkl", line.split()[-1] if line.split() else "")})
+        return ", ".join(os.path.realpath(p) for p in libs) or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vocab", type=int, default=4096)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--heads", type=int, default=6)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    model = Gpt(a.vocab, a.seq, a.dim, a.heads, a.layers)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    total = a.warmup + a.steps
+    warm = max(1, total // 10)
+
+    def lam(t: int) -> float:
+        if t < warm:
+            return t / warm
+        p = min(1.0, (t - warm) / max(1, total - warm))
+        return 0.5 * (1 + math.cos(math.pi * p))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lam)
+    g = torch.Generator().manual_seed(a.seed)
+    batches = [torch.randint(0, a.vocab, (a.batch, a.seq + 1), generator=g) for _ in range(total)]
+
+    losses = []
+    times = []
+    cpu = []
+    for i in range(total):
+        ids, targets = batches[i][:, :-1], batches[i][:, 1:]
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        loss = model(ids, targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+
+    timed = times[a.warmup:]
+    cfg = torch.__config__.show()
+    blas_info = re.search(r"BLAS_INFO=([^,\n]+)", cfg)
+    print(json.dumps({
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "params": sum(p.numel() for p in model.parameters()),
+        "steps_timed": len(timed),
+        "seconds_per_step": sum(timed) / len(timed),
+        "steps_per_s": len(timed) / sum(timed),
+        "cpu_seconds_per_step": sum(cpu[a.warmup:]) / len(timed),
+        "losses": losses,
+        "blas_build": blas_info.group(1) if blas_info else "unknown",
+        "blas_loaded": blas_in_use(),
+        "parallel_info": torch.__config__.parallel_info(),
+    }))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
