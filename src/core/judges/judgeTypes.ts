@@ -60,8 +60,10 @@ export type JudgeErrorKind =
   | 'auth'
   /** every attempt timed out */
   | 'timeout'
-  /** the server could not be reached (refused, reset, DNS) on every attempt, or kept answering 429/5xx */
+  /** the server could not be reached (refused, reset, DNS) or kept answering 5xx, on every attempt */
   | 'network'
+  /** the server kept answering 429 (or 503 with Retry-After) through every retry */
+  | 'rate-limit'
   /** the server answered 2xx with a body that is not a chat completion */
   | 'invalid-response'
   /** a user-written scorer failed (proxy judge) */

@@ -80,7 +80,8 @@ export interface LabelJobOptions {
   readonly onLabel?: (label: AiPairLabel) => void;
   readonly onError?: (e: LabelJobError) => void;
   /**
-   * Network or timeout failures in a row after which the job stops (the endpoint is down; default 3). An auth
+   * Network, timeout or rate-limit failures in a row after which the job stops (the endpoint is down or refuses
+   * us; default 3). An auth
    * failure stops it at once. Other failures (unparseable answers) are recorded and the job goes on.
    */
   readonly maxConsecutiveFailures?: number;
@@ -97,8 +98,8 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
   const seen = new Set<string>();
   const unique = opts.pairs.filter((p) => (seen.has(p.recordId) ? false : (seen.add(p.recordId), true)));
   const already = await opts.sink.labeledRecordIds(source);
-  const todo = unique.filter((p) => !already.has(p.recordId));
-  const skipped = unique.length - todo.length;
+  const pending = unique.filter((p) => !already.has(p.recordId));
+  const skipped = unique.length - pending.length;
   const errors: LabelJobError[] = [];
   const labels: AiPairLabel[] = [];
   let failed = 0;
@@ -117,13 +118,13 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
     job.abort(new Error(reason));
   };
 
-  const progress = (): LabelJobProgress => ({ total: unique.length, skipped, labeled: labels.length, failed, remaining: todo.length - labels.length - failed });
+  const progress = (): LabelJobProgress => ({ total: unique.length, skipped, labeled: labels.length, failed, remaining: pending.length - labels.length - failed });
   opts.onProgress?.(progress());
 
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (!job.signal.aborted && next < todo.length) {
-      const item = todo[next++];
+    while (!job.signal.aborted && next < pending.length) {
+      const item = pending[next++];
       let judgement: PairJudgement;
       try {
         judgement = await opts.judge.judgePair({ prompt: item.prompt, responseA: item.a.text, responseB: item.b.text }, job.signal);
@@ -139,8 +140,9 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
         opts.onError?.(err);
         opts.onProgress?.(progress());
         if (err.kind === 'auth') stop(`the judge endpoint refused the API key: ${err.message}`);
-        else if (err.kind === 'network' || err.kind === 'timeout') {
-          if (++consecutive >= maxConsecutive) stop(`${consecutive} pairs in a row failed to reach the judge (${err.kind}); the endpoint looks down. Resume the job once it is back: labeled pairs are kept and skipped.`);
+        else if (err.kind === 'network' || err.kind === 'timeout' || err.kind === 'rate-limit') {
+          const why = err.kind === 'rate-limit' ? 'the endpoint keeps rate-limiting requests' : err.kind === 'timeout' ? 'the endpoint looks down or too slow for the timeout' : 'the endpoint looks down';
+          if (++consecutive >= maxConsecutive) stop(`${consecutive} pairs in a row failed (${err.kind}): ${why}. Resume the job later: labeled pairs are kept and skipped.`);
         }
         continue;
       }
@@ -166,7 +168,7 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
   };
 
   try {
-    const n = Math.max(1, Math.min(opts.concurrency ?? 4, todo.length));
+    const n = Math.max(1, Math.min(opts.concurrency ?? 4, pending.length));
     await Promise.all(Array.from({ length: n }, worker));
   } finally {
     opts.signal?.removeEventListener('abort', onCallerAbort);

@@ -138,7 +138,7 @@ export class OpenAiJudge implements PairJudge {
 
   /**
    * Throws {@link InvalidEndpointError} for a bad URL, {@link MissingApiKeyError} for a remote endpoint without
-   * a key, {@link TemplateError} for a template with unknown or missing placeholders.
+   * a key, {@link TemplateError} for a template with unknown or missing template variables.
    */
   constructor(opts: OpenAiJudgeOptions) {
     this.endpoint = checkEndpoint(opts.baseUrl);
@@ -245,7 +245,7 @@ export class OpenAiJudge implements PairJudge {
       } catch (e) {
         if (!(e instanceof TransientFailure)) throw e;
         if (attempt >= maxRetries) {
-          const kind: JudgeErrorKind = e.reason === 'timeout' ? 'timeout' : 'network';
+          const kind: JudgeErrorKind = e.reason === 'timeout' ? 'timeout' : e.reason === 'rate-limit' ? 'rate-limit' : 'network';
           throw new JudgeError(kind, `judge ${this.name}: ${e.message} (gave up after ${attempt + 1} attempts)`, { status: e.status, attempts: attempt + 1 });
         }
         const fromRetryAfter = e.retryAfterMs !== undefined;

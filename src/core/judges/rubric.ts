@@ -1,7 +1,7 @@
 /**
  * Judge prompt templates (the "rubric" or "constitution") and the strict output formats a judge must end with.
  *
- * A template is plain text with placeholders `{{prompt}}`, `{{response_a}}`, `{{response_b}}` (pairwise) or
+ * A template is plain text with template variables `{{prompt}}`, `{{response_a}}`, `{{response_b}}` (pairwise) or
  * `{{response}}` (rating), and `{{scale}}` (rating: the top of the Likert scale). Users edit the text; the
  * output-format instruction is appended by the judge so that editing the rubric cannot break parsing.
  */
@@ -69,7 +69,7 @@ export function ratingReask(scale: number): string {
   return `Your answer did not end with the required line. Reply again with only the final line: \`Rating: <integer from 1 to ${scale}>\`.`;
 }
 
-/** A template variable the template needs but the caller did not provide. */
+/** A template is unusable: a variable without a value, an unknown or a missing one. */
 export class TemplateError extends Error {
   constructor(message: string) {
     super(message);
@@ -77,32 +77,32 @@ export class TemplateError extends Error {
   }
 }
 
-const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*\}\}/g;
+const TEMPLATE_VARIABLE = /\{\{\s*([a-z_]+)\s*\}\}/g;
 
-/** The placeholders a template uses (unknown names included, so they can be reported). */
+/** The template variables a template uses (unknown names included, so they can be reported). */
 export function templateVariables(template: string): string[] {
-  return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1]))];
+  return [...new Set([...template.matchAll(TEMPLATE_VARIABLE)].map((m) => m[1]))];
 }
 
 /**
- * Checks a user-edited template: every placeholder must be known, and the ones `required` must appear.
- * Returns the problems (empty when fine), each naming the placeholder.
+ * Checks a user-edited template: every template variable must be known, and the ones `required` must appear.
+ * Returns the problems (empty when fine), each naming the template variable.
  */
 export function validateTemplate(template: string, required: readonly TemplateVariable[]): string[] {
   const known = new Set<string>(['prompt', 'response_a', 'response_b', 'response', 'scale']);
   const used = templateVariables(template);
-  const problems = used.filter((u) => !known.has(u)).map((u) => `unknown placeholder {{${u}}} (known: {{prompt}}, {{response_a}}, {{response_b}}, {{response}}, {{scale}})`);
-  for (const r of required) if (!used.includes(r)) problems.push(`missing placeholder {{${r}}}`);
+  const problems = used.filter((u) => !known.has(u)).map((u) => `unknown template variable {{${u}}} (known: {{prompt}}, {{response_a}}, {{response_b}}, {{response}}, {{scale}})`);
+  for (const r of required) if (!used.includes(r)) problems.push(`missing template variable {{${r}}}`);
   return problems;
 }
 
 /**
- * Fills a template in one pass, so text inside a response that looks like a placeholder is never expanded.
+ * Fills a template in one pass, so text inside a response that looks like a template variable is never expanded.
  */
 export function renderTemplate(template: string, values: Partial<Record<TemplateVariable, string>>): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => {
+  return template.replace(TEMPLATE_VARIABLE, (_whole, name: string) => {
     const value = values[name as TemplateVariable];
-    if (value === undefined) throw new TemplateError(`template placeholder {{${name}}} has no value`);
+    if (value === undefined) throw new TemplateError(`template variable {{${name}}} has no value`);
     return value;
   });
 }

@@ -128,10 +128,10 @@ describe('OpenAiJudge against a local chat-completions server', () => {
     assert.deepEqual(sleeps, [50, 100, 200]);
   });
 
-  it('gives up with a network JudgeError when the server keeps answering 429', async () => {
+  it('gives up with a rate-limit JudgeError when the server keeps answering 429', async () => {
     const s = await server(rateLimited(1000, '1'));
     const { judge: j, sleeps } = judge(s, { concurrency: 1, maxRetries: 2 });
-    await assert.rejects(j.judgePair(pair), (e: unknown) => e instanceof JudgeError && e.kind === 'network' && e.details.status === 429);
+    await assert.rejects(j.judgePair(pair), (e: unknown) => e instanceof JudgeError && e.kind === 'rate-limit' && e.details.status === 429);
     assert.ok(sleeps.length >= 2);
   });
 
@@ -213,7 +213,7 @@ describe('OpenAiJudge against a local chat-completions server', () => {
     assert.equal(sleeps.length, 0);
   });
 
-  it('rejects templates with unknown or missing placeholders', () => {
+  it('rejects templates with unknown or missing template variables', () => {
     assert.throws(() => new OpenAiJudge({ baseUrl: 'http://127.0.0.1:1', model: 'm', pairwiseTemplate: '{{prompt}} {{response_a}} {{answer_b}}' }), (e: unknown) => e instanceof TemplateError && /answer_b/.test(e.message) && /response_b/.test(e.message));
   });
 });
