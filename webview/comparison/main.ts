@@ -6,7 +6,6 @@ import {
   vsCodeBadge,
   vsCodeButton,
   vsCodeCheckbox,
-  vsCodeDivider,
   vsCodeProgressRing,
   vsCodeRadio,
   vsCodeRadioGroup,
@@ -37,7 +36,6 @@ provideVSCodeDesignSystem().register(
   vsCodeButton(),
   vsCodeBadge(),
   vsCodeCheckbox(),
-  vsCodeDivider(),
   vsCodeProgressRing(),
   vsCodeRadio(),
   vsCodeRadioGroup(),
@@ -52,8 +50,9 @@ const header = el('header', { class: 'cmp-header' });
 const status = el('div', { class: 'cmp-status', attrs: { id: 'status', role: 'status', 'aria-live': 'polite' } });
 const main = el('main', { class: 'cmp-main', attrs: { id: 'pair' } }, el('vscode-progress-ring'));
 const forms = el('section', { class: 'cmp-forms', attrs: { id: 'forms' } });
-const actions = el('footer', { class: 'cmp-actions', attrs: { id: 'actions' } });
-app.append(header, main, forms, actions, status);
+const actions = el('div', { class: 'cmp-actions', attrs: { id: 'actions' } });
+// Forms, buttons and the status line stay docked at the bottom, in view while long outputs scroll.
+app.append(header, main, el('footer', { class: 'cmp-dock' }, forms, actions, status));
 
 let pair: PairParams | undefined;
 let mode: Mode = 'decide';
@@ -79,7 +78,7 @@ function secondsOnScreen(): number {
 }
 
 function button(label: string, key: string, id: string, onClick: () => void, appearance: 'primary' | 'secondary' = 'secondary'): HTMLElement {
-  const b = el('vscode-button', { attrs: { id, appearance, title: `${label} (${key})` } }, el('span', { class: 'key', text: key }), document.createTextNode(` ${label}`));
+  const b = el('vscode-button', { attrs: { id, appearance, title: `${label} (${key})` } }, el('span', { class: 'key', text: key, attrs: { slot: 'start' } }), document.createTextNode(label));
   b.addEventListener('click', onClick);
   return b;
 }
@@ -144,7 +143,7 @@ function renderActions(): void {
     button('B is better', '2', 'choose-b', () => decide('B'), 'primary'),
     button('Tie', '3', 'choose-tie', () => decide('tie')),
     button('Skip', '0', 'choose-skip', () => decide('skip')),
-    el('vscode-divider', { attrs: { role: 'separator', orientation: 'vertical' } }),
+    el('span', { class: 'cmp-gap' }),
     button('Undo', 'u', 'undo', () => undo()),
     button('Rate', 'r', 'open-rate', () => openForm('rate')),
     button('Critique', 'c', 'open-critique', () => openForm('critique')),
@@ -233,7 +232,7 @@ function renderForm(): void {
     for (let x = s.ratingMin; x <= s.ratingMax; x++) points.push({ value: String(x), label: String(x) });
     const keyHint = s.ratingMin >= 0 && s.ratingMax <= 9 ? ' Type a digit for A, then one for B.' : '';
     forms.replaceChildren(
-      el('h3', { text: `Rate each output (${s.ratingMin} worst – ${s.ratingMax} best).${keyHint}` }),
+      el('p', { class: 'cmp-form-title', text: `Rate each output (${s.ratingMin} worst – ${s.ratingMax} best).${keyHint}` }),
       radioGroup('A', 'rate-A', points, form.ratings.A?.toString(), (v) => ((form.ratings.A = Number(v)), (form.ratingSide = 'B'))),
       radioGroup('B', 'rate-B', points, form.ratings.B?.toString(), (v) => (form.ratings.B = Number(v))),
       el('div', { class: 'cmp-form-buttons' }, save('Save ratings (Enter)', submitRate), cancel),
@@ -248,7 +247,7 @@ function renderForm(): void {
     });
     const comment = el('vscode-text-area', { attrs: { id: 'critique-comment', rows: '3', placeholder: 'What is wrong, or what should change? (optional)' } });
     forms.replaceChildren(
-      el('h3', { text: 'Critique one output. Keys: a / b pick the output, y / n acceptable, digits toggle labels, Enter saves.' }),
+      el('p', { class: 'cmp-form-title', text: 'Critique one output. Keys: a / b pick the output, y / n acceptable, digits toggle labels, Enter saves (Ctrl+Enter in the comment).' }),
       radioGroup('Output', 'critique-side', [{ value: 'A', label: 'A' }, { value: 'B', label: 'B' }], form.side, (v) => (form.side = v as Side)),
       radioGroup(
         'Acceptable?',
@@ -267,7 +266,7 @@ function renderForm(): void {
   } else if (mode === 'flag') {
     const reason = el('vscode-text-field', { attrs: { id: 'flag-reason', placeholder: 'Reason (optional)' } });
     forms.replaceChildren(
-      el('h3', { text: 'Flag as unacceptable (e-stop). Keys: a / b / w pick what, Enter saves.' }),
+      el('p', { class: 'cmp-form-title', text: 'Flag as unacceptable (e-stop). Keys: a / b / w pick what, Enter saves.' }),
       radioGroup(
         'Flag',
         'flag-side',
@@ -323,19 +322,39 @@ function submitFlag(): void {
 
 // ---- keyboard ----
 
-function typingInField(e: KeyboardEvent): boolean {
-  const path = e.composedPath();
-  return path.some((n) => n instanceof HTMLElement && (n.tagName === 'INPUT' || n.tagName === 'TEXTAREA' || n.tagName === 'VSCODE-TEXT-AREA' || n.tagName === 'VSCODE-TEXT-FIELD' || n.isContentEditable));
+/** 'area' inside a multi-line text box, 'field' inside a one-line one, undefined elsewhere. */
+function typingIn(e: KeyboardEvent): 'area' | 'field' | undefined {
+  for (const n of e.composedPath()) {
+    if (!(n instanceof HTMLElement)) continue;
+    if (n.tagName === 'TEXTAREA' || n.tagName === 'VSCODE-TEXT-AREA' || n.isContentEditable) return 'area';
+    if (n.tagName === 'INPUT' || n.tagName === 'VSCODE-TEXT-FIELD') return 'field';
+  }
+  return undefined;
+}
+
+function submitForm(): void {
+  if (mode === 'rate') submitRate();
+  else if (mode === 'critique') submitCritique();
+  else if (mode === 'flag') submitFlag();
 }
 
 document.addEventListener('keydown', (e) => {
-  if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === 'Escape' && mode !== 'decide') {
     e.preventDefault();
     closeForm();
     return;
   }
-  if (typingInField(e)) return;
+  // In a form, Enter saves (Ctrl/Cmd+Enter inside a multi-line comment box).
+  if (e.key === 'Enter' && mode !== 'decide' && pair) {
+    const where = typingIn(e);
+    if (where !== 'area' || e.ctrlKey || e.metaKey) {
+      e.preventDefault();
+      submitForm();
+      return;
+    }
+  }
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (typingIn(e)) return;
   const k = e.key.toLowerCase();
   if (mode === 'decide') {
     const map: Record<string, () => void> = {
@@ -357,13 +376,6 @@ document.addEventListener('keydown', (e) => {
     return;
   }
   if (!pair) return;
-  if (k === 'enter') {
-    e.preventDefault();
-    if (mode === 'rate') submitRate();
-    else if (mode === 'critique') submitCritique();
-    else submitFlag();
-    return;
-  }
   if (mode === 'rate' && /^\d$/.test(k)) {
     const value = Number(k);
     if (value < pair.settings.ratingMin || value > pair.settings.ratingMax) return;
@@ -399,6 +411,7 @@ on(ComparisonShowPair, (p) => {
   pair = p;
   pending = false;
   closeForm();
+  showStatus('info', '');
   shownAt = performance.now();
   hiddenMs = 0;
   hiddenSince = document.hidden ? shownAt : undefined;

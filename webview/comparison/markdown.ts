@@ -200,7 +200,15 @@ export function parseInline(src: string, start: number, end: number): Inline[] {
     }
     if (c === '[') {
       const closeText = src.indexOf('](', i + 1);
-      const closeHref = closeText >= 0 ? src.indexOf(')', closeText + 2) : -1;
+      // The target ends at the ')' that balances its '(' (URLs may contain parentheses).
+      let closeHref = -1;
+      for (let k = closeText + 2, depth = 0; closeText >= 0 && k < end; k++) {
+        if (src[k] === '(') depth++;
+        else if (src[k] === ')' && depth-- === 0) {
+          closeHref = k;
+          break;
+        }
+      }
       if (closeText > i + 1 && closeHref >= 0 && closeHref < end && !src.slice(i + 1, closeText).includes('\n')) {
         pushText(i);
         out.push({ kind: 'link', children: parseInline(src, i + 1, closeText), href: src.slice(closeText + 2, closeHref).trim() });

@@ -54,6 +54,11 @@ test('inline: code, bold, italic, links; snake_case and lone asterisks stay text
   ]);
 });
 
+test('inline: link targets may hold balanced parentheses', () => {
+  const src = 'see [wiki](https://e.x/A_(b)) now';
+  assert.deepEqual(show(src, parseInline(src, 0, src.length)), ['see ', { link: ['wiki'], href: 'https://e.x/A_(b)' }, ' now']);
+});
+
 test('inline: backslash escapes drop the backslash; unclosed markers are text', () => {
   const src = '\\*not em\\* and **open';
   assert.deepEqual(show(src, parseInline(src, 0, src.length)), ['*not em', '* and **open']);
