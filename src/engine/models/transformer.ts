@@ -198,6 +198,13 @@ function cumsum(x: Tensor, axis: number): Tensor {
   return x.graph.addNode('CumSum', [x, x.graph.constant(BigInt64Array.of(BigInt(axis)), 'int64', [])], {}, [{ shape: x.shape, dtype: x.dtype }], 'cumsum')[0];
 }
 
+/** Cache concat along the sequence axis, declared with the mask's key-length dim S so shapes line up. */
+function concatSeq(pastT: Tensor, cur: Tensor, S: Dim): Tensor {
+  const g = graphOf('Concat', [pastT, cur]);
+  const shape = [cur.shape[0], cur.shape[1], S, cur.shape[3]];
+  return g.addNode('Concat', [pastT, cur], { axis: { kind: 'int', value: 2 } }, [{ shape, dtype: cur.dtype }], 'kv')[0];
+}
+
 function lookup(params: ParamLookup, name: string): Tensor | undefined {
   return params instanceof Map ? params.get(name) : (params as Readonly<Record<string, Tensor>>)[name];
 }
@@ -221,7 +228,6 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   const g = graphOf('forward', [ids, mask ?? null, P('embed.weight')]);
   const root = rootGraph(g);
   const [B, T] = ids.shape;
-  const D = cfg.hiddenSize;
   const H = cfg.numHeads;
   const K = cfg.numKvHeads;
   const G = H / K;
@@ -334,8 +340,8 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
       k = rope(k);
     }
     if (past) {
-      k = op.concat([past[l].key, k], 2); // [B, K, S, E]
-      v = op.concat([past[l].value, v], 2);
+      k = concatSeq(past[l].key, k, S); // [B, K, S, E]
+      v = concatSeq(past[l].value, v, S);
     }
     present.push({ key: k, value: v });
     // Grouped-query attention: query head h = kv * G + j reads kv head `kv` (transformers' repeat_kv order).
@@ -355,13 +361,17 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   }
   const hidden = norm(x, 'norm_f');
   const out: ForwardOutputs = { hidden, present };
-  if (model.head === 'lm' || model.head === 'lm+value') {
-    out.logits = cfg.tieWordEmbeddings ? op.matmul(hidden, op.transpose(P('embed.weight'))) : op.matmul(hidden, P('lm_head.weight'));
-  }
+  if (model.head === 'lm' || model.head === 'lm+value') out.logits = lmHead(model, params, hidden);
   if (model.head === 'score') out.scores = op.matmul(hidden, P('score.weight'));
   if (model.head === 'lm+value') out.values = op.squeeze(nn.linear(hidden, P('v_head.weight'), P('v_head.bias')), [2]);
-  void D;
   return out;
+}
+
+/** LM logits [..., V] from final hidden states [..., D]: h E^T with tied embeddings E [V, D], else h W_lm [D, V]. */
+export function lmHead(model: TransformerModel, params: ParamLookup, hidden: Tensor): Tensor {
+  const w = model.config.tieWordEmbeddings ? lookup(params, 'embed.weight') : lookup(params, 'lm_head.weight');
+  if (!w) throw new ModelBuildError(`lmHead: no tensor for parameter "${model.config.tieWordEmbeddings ? 'embed.weight' : 'lm_head.weight'}"`);
+  return op.matmul(hidden, model.config.tieWordEmbeddings ? op.transpose(w) : w);
 }
 
 /**

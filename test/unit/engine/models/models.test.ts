@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSafetensors } from '../../../../src/engine/io/safetensors';
+import { readSafetensors, writeSafetensors } from '../../../../src/engine/io/safetensors';
 import { loadHfModel, saveHfModel } from '../../../../src/engine/models/hfMapping';
 import { buildScoringOnnx } from '../../../../src/engine/models/forwardGraph';
 import { referenceForward, referenceTokenLogprobs, lastTokenIndex } from '../../../../src/engine/models/reference';
@@ -158,7 +158,7 @@ test('bad input: wrong-shape, missing and unexpected tensors are listed in one e
   tensors.delete('model.layers.1.mlp.up_proj.weight');
   tensors.set('model.layers.0.self_attn.extra.weight', { dtype: 'F32', shape: [2], data: new Float32Array(2) });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  require('../../../../src/engine/io/safetensors').writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
   assert.throws(
     () => loadHfModel(dir),
     (e: Error) =>
@@ -177,7 +177,7 @@ test('reward head: score.weight loads, rewards are read at the last real token a
   config.pad_token_id = 0;
   tensors.set('score.weight', { dtype: 'F32', shape: [1, 32], data: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)) });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  require('../../../../src/engine/io/safetensors').writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
   const loaded = loadHfModel(dir);
   assert.equal(loaded.head, 'score');
   const model = buildModel(loaded.config, 'score');
