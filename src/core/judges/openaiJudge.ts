@@ -75,7 +75,11 @@ export interface OpenAiJudgeOptions {
   readonly backoff?: BackoffOptions;
   /** Longest `Retry-After` honoured, ms (default 300 000); longer values are capped. */
   readonly maxRetryAfterMs?: number;
-  /** Cache of single-order answers; default an in-memory cache private to this judge. */
+  /**
+   * Cache of single-order answers; default an in-memory cache private to this judge. Keys hash the model name,
+   * template, system prompt, temperature and the texts in their shown order, not the endpoint URL, so a server that
+   * moved (new port) keeps its answers; give different models different names.
+   */
   readonly cache?: JudgeCache<CachedAnswer>;
   /** Injectables, for tests and for hosts with their own clock. */
   readonly fetch?: typeof fetch;

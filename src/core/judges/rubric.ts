@@ -123,7 +123,7 @@ export interface ParsedPairVerdict {
  */
 export function parsePairVerdict(text: string): ParsedPairVerdict | undefined {
   let best: { index: number; verdict: PairVerdict; confidence?: number } | undefined;
-  const lineRe = /^[\s>*_`#-]*verdict[\s*_`]*:[\s*_`[]*(A|B|tie)\b[\]*_`.\s]*$/gim;
+  const lineRe = /^[\s>*_`#-]*(?:final\s+)?verdict[\s*_`]*:[\s*_`[]*(A|B|tie)\b[\]*_`.\s]*$/gim;
   for (const m of text.matchAll(lineRe)) {
     best = { index: m.index ?? 0, verdict: normaliseVerdict(m[1]) };
   }
