@@ -46,7 +46,20 @@ export function readRecords(text: string, file: string): RecordsResult {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const first = body.search(/\S/);
   if (first >= 0 && body[first] === '[') return readJsonArray(body, file);
-  return readJsonLines(body, file);
+  const lines = readJsonLines(body, file);
+  // A pretty-printed single JSON object is not a dataset; say so once instead of once per line.
+  if (first >= 0 && body[first] === '{' && lines.errors.length > 0 && lines.errors[0].source.line <= lineOfOffset(body, first)) {
+    let whole: unknown;
+    try {
+      whole = JSON.parse(body) as unknown;
+    } catch {
+      return lines;
+    }
+    if (typeof whole === 'object' && whole !== null && !Array.isArray(whole)) {
+      return { container: 'jsonl', records: [], errors: [{ source: { file, line: 1 }, reason: 'the file is one JSON object; expected JSON Lines (one row object per line) or a JSON array of rows' }] };
+    }
+  }
+  return lines;
 }
 
 function readJsonLines(text: string, file: string): RecordsResult {

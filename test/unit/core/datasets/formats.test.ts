@@ -363,3 +363,10 @@ test('adaptExamples converts between kinds where it makes sense', async () => {
   assert.throws(() => adaptExamples(kto.examples, 'unpaired', 'preference'), /unpaired data cannot be used where preference data is needed/);
   assert.throws(() => adaptExamples(kto.examples, 'preference', 'sft'), /is unpaired, not preference/);
 });
+
+test('a single pretty-printed JSON object gets one clear error', () => {
+  assert.throws(
+    () => loadDatasetText(JSON.stringify({ data: [{ prompt: 'a', chosen: 'b', rejected: 'c' }] }, null, 2), 'obj.json'),
+    /obj\.json: .*one JSON object; expected JSON Lines .* or a JSON array|one JSON object; expected JSON Lines/,
+  );
+});
