@@ -4,10 +4,23 @@
  *
  * Wire types used: 0 = varint (int32/int64/enum/bool), 2 = length-delimited (bytes, strings, sub-messages,
  * packed repeated scalars), 5 = 32-bit (float).
+ *
+ * Output is a list of chunks: large byte fields (tensor data) and nested messages are kept by reference and
+ * copied exactly once, in `finish()`, so a model with hundreds of MB of initializers is not copied per nesting
+ * level.
  */
+const BIG = 4096;
+
 export class ProtoWriter {
-  private buf: Uint8Array = new Uint8Array(256);
+  private readonly chunks: Uint8Array[] = [];
+  private chunksLength = 0;
+  private buf: Uint8Array = new Uint8Array(64);
   private len = 0;
+
+  /** Total bytes written so far. */
+  get length(): number {
+    return this.chunksLength + this.len;
+  }
 
   private ensure(extra: number): void {
     if (this.len + extra <= this.buf.length) return;
@@ -18,6 +31,25 @@ export class ProtoWriter {
     this.buf = next;
   }
 
+  private flushSmall(): void {
+    if (this.len === 0) return;
+    this.chunks.push(this.buf.slice(0, this.len));
+    this.chunksLength += this.len;
+    this.len = 0;
+  }
+
+  private append(data: Uint8Array): void {
+    if (data.length >= BIG) {
+      this.flushSmall();
+      this.chunks.push(data);
+      this.chunksLength += data.length;
+    } else {
+      this.ensure(data.length);
+      this.buf.set(data, this.len);
+      this.len += data.length;
+    }
+  }
+
   private byte(b: number): void {
     this.ensure(1);
     this.buf[this.len++] = b;
@@ -25,13 +57,12 @@ export class ProtoWriter {
 
   /** Unsigned/two's-complement varint. Negative numbers are written as 10-byte 64-bit two's complement. */
   varint(value: number | bigint): void {
-    let v = typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
-    if (v < 0n) v = BigInt.asUintN(64, v);
-    // Fast path for small non-negative values.
-    if (v < 0x80n) {
-      this.byte(Number(v));
+    if (typeof value === 'number' && value >= 0 && value < 0x80) {
+      this.byte(value);
       return;
     }
+    let v = typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
+    if (v < 0n) v = BigInt.asUintN(64, v);
     while (v >= 0x80n) {
       this.byte(Number(v & 0x7fn) | 0x80);
       v >>= 7n;
@@ -57,13 +88,11 @@ export class ProtoWriter {
     this.len += 4;
   }
 
-  /** bytes field (wire type 2). */
+  /** bytes field (wire type 2). Large arrays are referenced, not copied, until finish(). */
   bytes(field: number, data: Uint8Array): void {
     this.tag(field, 2);
     this.varint(data.length);
-    this.ensure(data.length);
-    this.buf.set(data, this.len);
-    this.len += data.length;
+    this.append(data);
   }
 
   /** string field, UTF-8 encoded. */
@@ -75,7 +104,10 @@ export class ProtoWriter {
   message(field: number, write: (w: ProtoWriter) => void): void {
     const inner = new ProtoWriter();
     write(inner);
-    this.bytes(field, inner.finish());
+    this.tag(field, 2);
+    this.varint(inner.length);
+    inner.flushSmall();
+    for (const c of inner.chunks) this.append(c);
   }
 
   /** Packed repeated varints (int64/int32). */
@@ -95,7 +127,16 @@ export class ProtoWriter {
     this.bytes(field, data);
   }
 
+  /** The serialized bytes (one copy of everything written). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    this.flushSmall();
+    if (this.chunks.length === 1) return this.chunks[0].slice();
+    const out = new Uint8Array(this.chunksLength);
+    let off = 0;
+    for (const c of this.chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
   }
 }

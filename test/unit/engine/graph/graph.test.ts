@@ -290,3 +290,19 @@ test('causal attention with a symbolic sequence length matches the static model'
   await ms.release();
   await md.release();
 });
+
+test('large initializers survive the chunked protobuf writer', async () => {
+  const n = 300_000;
+  const data = Float32Array.from({ length: n }, (_, i) => (i % 1000) / 7);
+  const g = new Graph();
+  const w = g.initializer('big', data, [n], 'float32');
+  const x = g.input('x', [n], 'float32');
+  g.output('y', op.add(w, x));
+  const bytes = toOnnx(g);
+  assert.ok(bytes.length > 4 * n);
+  const m = await OrtModel.load(bytes);
+  const r = await m.run({ x: { data: new Float32Array(n).fill(1), dims: [n] } });
+  const y = r.y.data as Float32Array;
+  for (const i of [0, 1, 999, 123_456, n - 1]) assert.equal(y[i], Math.fround(data[i] + 1));
+  await m.release();
+});
