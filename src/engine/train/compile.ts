@@ -14,9 +14,9 @@
  *       loss   = forward(views, micro)                                          scalar
  *       grads  = d loss / d views, concatenated back into flat [P_g] per group
  *     g = Σ grads / A ; loss = Σ loss / A                (mean over micro-batches)
- *     ‖g‖ (global L2), finite = loss and ‖g‖ are finite ; g *= min(1, max/(‖g‖+1e-6))   (clipping)
+ *     ‖g‖ (global L2), finite = loss and ‖g‖ are finite ; clip c = min(1, max/(‖g‖+1e-6)) (folded into the update)
  *     lr = base_lr · λ(step)                            (schedule from the step counter, in the graph)
- *     params, buffers ← finite ? optimizer(params, g, buffers) : unchanged
+ *     params, buffers ← If(finite, optimizer(params, c·g, buffers), unchanged)
  *     step += 1 ; updates += finite
  *   scan outputs per step: losses [K], grad_norms [K] (before clipping), lrs [K], finite [K], metric.<m> [K]
  *   main outputs: the carried state as `<input>.next`, plus the scan outputs.
@@ -35,7 +35,7 @@ import { clipCoefficient, globalNorm } from '../optim/clip';
 import { resolveOptimizer, validateOptimConfig, type OptimConfig, type ResolvedAdamW, type ResolvedSgd } from '../optim/config';
 import { lrMultiplierGraph } from '../optim/schedule';
 import { sgdStep } from '../optim/sgd';
-import { loop } from '../graph/control';
+import { ifElse, loop } from '../graph/control';
 
 /**
  * A model parameter. Structurally a subset of graph/params.ts's ParamSpec, so a model's spec list (with its
@@ -256,36 +256,42 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
     // finite: neither the loss nor any gradient is NaN/±Inf (a non-finite element makes ‖g‖ non-finite).
     const lossGn = op.add(loss, gnorm);
     const finite = op.equal(op.sub(lossGn, lossGn), 0); // x − x = 0 exactly iff x is finite (IEEE 754)
-    if (spec.optim.maxGradNorm && spec.optim.maxGradNorm > 0) {
-      const coef = clipCoefficient(gnorm, spec.optim.maxGradNorm);
-      grads = grads.map((gr) => op.mul(gr, coef));
-    }
+    const maxNorm = spec.optim.maxGradNorm ?? 0;
     const stepF = op.cast(step, 'float32');
     const lambda = lrMultiplierGraph(spec.optim.schedule ?? { kind: 'constant' }, stepF);
     const lr = op.mul(lambda, opt.lr);
     const t = op.add(op.cast(updates, 'float32'), 1); // 1-based update count of this update
 
-    const nextParams: Tensor[] = [];
-    const nextBufs: Tensor[][] = [];
-    groups.forEach((gr, gi) => {
-      const p = params[gi] as Tensor;
-      const gg = grads[gi] as Tensor;
-      const b = bufs[gi] as Tensor[];
-      let np: Tensor;
-      let nb: Tensor[];
-      if (opt.kind === 'adamw') {
-        const r = adamwStep(opt, { param: p, grad: gg, expAvg: b[0] as Tensor, expAvgSq: b[1] as Tensor, lr, t, decay: gr.weightDecay });
-        np = r.param;
-        nb = [r.expAvg, r.expAvgSq];
-      } else {
-        const r = sgdStep(opt, { param: p, grad: gg, ...(nB ? { momentumBuffer: b[0] as Tensor } : {}), lr, t, decay: gr.weightDecay });
-        np = r.param;
-        nb = r.momentumBuffer ? [r.momentumBuffer] : [];
-      }
-      // Skip the update of a non-finite step: keep the previous state.
-      nextParams.push(op.where(finite, np, p));
-      nextBufs.push(nb.map((x, i) => op.where(finite, x, b[i] as Tensor)));
-    });
+    // The update runs in an If: a non-finite step leaves parameters and buffers untouched without paying
+    // for Where passes over [P] on every step. Ops go to the innermost graph among their inputs, so the
+    // branch starts from branch-local copies of the scalars and everything derived from them stays inside.
+    const before = groups.flatMap((_, gi) => [params[gi] as Tensor, ...(bufs[gi] as Tensor[])]);
+    const after = ifElse(
+      iter.graph,
+      'update',
+      finite,
+      (branch) => {
+        const one = branch.scalar(1, 'float32');
+        const lrB = op.mul(lr, one);
+        const tB = op.mul(t, one);
+        const scale = maxNorm > 0 ? op.mul(clipCoefficient(gnorm, maxNorm), one) : null;
+        return groups.flatMap((gr, gi) => {
+          const p = params[gi] as Tensor;
+          const gg = grads[gi] as Tensor;
+          const b = bufs[gi] as Tensor[];
+          if (opt.kind === 'adamw') {
+            const r = adamwStep(opt, { param: p, grad: gg, expAvg: b[0] as Tensor, expAvgSq: b[1] as Tensor, lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
+            return [r.param, r.expAvg, r.expAvgSq];
+          }
+          const r = sgdStep(opt, { param: p, grad: gg, ...(nB ? { momentumBuffer: b[0] as Tensor } : {}), lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
+          return r.momentumBuffer ? [r.param, r.momentumBuffer] : [r.param];
+        });
+      },
+      () => before,
+    );
+    const per = 1 + nB;
+    const nextParams = groups.map((_, gi) => after[gi * per] as Tensor);
+    const nextBufs = groups.map((_, gi) => after.slice(gi * per + 1, (gi + 1) * per));
     const nextStep = op.add(step, 1);
     const nextUpdates = op.add(updates, op.cast(finite, 'int64'));
     return {
