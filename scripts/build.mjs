@@ -24,7 +24,7 @@ const common = {
   logLevel: 'warning',
   define: { 'process.env.ALIGNMENT_BUILD': JSON.stringify(production ? 'production' : 'development') },
 };
-const nodeCommon = { ...common, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] };
+const nodeCommon = { ...common, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node', 'tsx'] };
 
 const webviews = existsSync('webview')
   ? readdirSync('webview').filter((d) => statSync(join('webview', d)).isDirectory() && existsSync(join('webview', d, 'main.ts')))

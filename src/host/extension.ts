@@ -1,5 +1,9 @@
 import * as vscode from 'vscode';
 import { DatasetsView } from './views/datasetsView';
+import { FeedbackStores } from './labeling/feedbackStores';
+import { DatasetScans } from './labeling/datasetScans';
+import { InlineLabeling } from './labeling/inlineLabeling';
+import { registerLabelCommands } from './labeling/labelCommands';
 import { liveDisposables } from './lifecycle';
 import { ModelsView } from './views/modelsView';
 import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
@@ -11,6 +15,8 @@ import type { RunManager } from './runs/runManager';
 /** What `activate` returns: handles that the integration tests (and other extensions) can inspect. */
 export interface AlignmentApi {
   readonly datasets: DatasetsView;
+  /** Label stores of the datasets labeled in this window. */
+  readonly labels: FeedbackStores;
   readonly models: ModelsView;
   /** Training runs of the workspace (start, stop, resume, follow). */
   readonly runs: RunManager;
@@ -24,10 +30,16 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
   context.subscriptions.push(log);
   log.info(`Alignment Studio ${String(context.extension.packageJSON.version)} activating (VS Code ${vscode.version}, trusted: ${vscode.workspace.isTrusted})`);
 
-  const datasets = new DatasetsView(log);
+  const labels = new FeedbackStores(log);
+  const scans = new DatasetScans(log);
+  const datasets = new DatasetsView(log, labels);
   const models = new ModelsView(log);
   const runs = new RunsFeature(context, log);
   context.subscriptions.push(
+    labels,
+    scans,
+    new InlineLabeling(labels, scans, log),
+    registerLabelCommands(labels, scans, log),
     datasets,
     models,
     runs,
@@ -41,7 +53,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     }),
   );
   log.info('Alignment Studio activated');
-  return { datasets, models, runs: runs.manager, liveDisposables };
+  return { datasets, labels, models, runs: runs.manager, liveDisposables };
 }
 
 export function deactivate(): void {

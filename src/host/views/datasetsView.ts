@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { Disposable } from '../lifecycle';
 import { countRecords, type RecordCount } from '../../core/datasets/recordCount';
+import type { FeedbackStores } from '../labeling/feedbackStores';
 
 /** Files the Datasets view lists: JSONL, and JSON arrays of records (LLaMA-Factory's ShareGPT files). */
 export const DATASET_GLOB = '**/*.{jsonl,json}';
@@ -26,6 +27,17 @@ export class DatasetItem extends vscode.TreeItem {
   }
 }
 
+/** A line under a dataset: how many records are labeled, by feedback type and by source. */
+export class LabelCountItem extends vscode.TreeItem {
+  constructor(label: string, description: string, icon: string) {
+    super(label, vscode.TreeItemCollapsibleState.None);
+    this.description = description;
+    this.iconPath = new vscode.ThemeIcon(icon);
+  }
+}
+
+type DatasetNode = DatasetItem | RestrictedNotice | LabelCountItem;
+
 /** Shown first in an untrusted workspace: what is disabled and how to trust the folder. */
 export class RestrictedNotice extends vscode.TreeItem {
   constructor() {
@@ -42,14 +54,15 @@ export class RestrictedNotice extends vscode.TreeItem {
  * The Datasets view: every JSONL dataset in the workspace (and JSON files that hold an array of records),
  * with its record count. It refreshes when dataset files change.
  */
-export class DatasetsView extends Disposable implements vscode.TreeDataProvider<DatasetItem | RestrictedNotice> {
+export class DatasetsView extends Disposable implements vscode.TreeDataProvider<DatasetNode> {
   static readonly id = 'alignment.datasets';
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChangeTreeData = this.changed.event;
   private items: Promise<DatasetItem[]> | undefined;
 
-  constructor(private readonly log: vscode.LogOutputChannel) {
+  constructor(private readonly log: vscode.LogOutputChannel, private readonly labels: FeedbackStores) {
     super();
+    this.register(labels.onDidChange(() => this.changed.fire()));
     const watcher = this.register(vscode.workspace.createFileSystemWatcher(DATASET_GLOB));
     let timer: NodeJS.Timeout | undefined;
     const soon = () => {
@@ -75,14 +88,32 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
     return this.items;
   }
 
-  getTreeItem(e: DatasetItem | RestrictedNotice): vscode.TreeItem {
+  getTreeItem(e: DatasetNode): vscode.TreeItem {
+    if (e instanceof DatasetItem && e.uri.fsPath.toLowerCase().endsWith('.jsonl')) {
+      // Datasets with labels expand to their counts.
+      const store = this.labels.peek(e.uri.fsPath);
+      e.collapsibleState = store && store.view().counts().current > 0 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None;
+    }
     return e;
   }
 
-  async getChildren(e?: DatasetItem | RestrictedNotice): Promise<(DatasetItem | RestrictedNotice)[]> {
+  async getChildren(e?: DatasetNode): Promise<DatasetNode[]> {
+    if (e instanceof DatasetItem) return this.labelCounts(e);
     if (e) return [];
     const items = await this.datasets();
     return !vscode.workspace.isTrusted && items.length ? [new RestrictedNotice(), ...items] : items;
+  }
+
+  private labelCounts(e: DatasetItem): LabelCountItem[] {
+    const store = this.labels.peek(e.uri.fsPath);
+    if (!store) return [];
+    const c = store.view().counts();
+    const types = Object.entries(c.byType).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`).join(' · ');
+    const total = e.count?.records;
+    return [
+      new LabelCountItem(`Labeled ${c.records}${total !== undefined ? ` of ${total}` : ''}`, types, 'tag'),
+      new LabelCountItem(`Human ${c.bySource.human} · AI ${c.bySource.ai}${c.bySource.program ? ` · program ${c.bySource.program}` : ''}`, c.retracted ? `${c.retracted} undone` : '', 'person'),
+    ];
   }
 
   private async scan(): Promise<DatasetItem[]> {

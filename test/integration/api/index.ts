@@ -13,6 +13,7 @@ export async function run(): Promise<void> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   require('./extension.test');
   require('./datasets.test');
+  require('./labeling.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];

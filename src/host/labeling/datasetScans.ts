@@ -1,0 +1,70 @@
+import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Disposable } from '../lifecycle';
+import { scanJsonl, type JsonlIndex, type JsonlScanResult } from '../../core/datasets/jsonlScan';
+
+export type DatasetScan = JsonlScanResult & { readonly index: JsonlIndex; readonly mtimeMs: number };
+
+/**
+ * Scans of the JSONL datasets this window works with (line index, record ids, diagnostics), cached by file and
+ * modification time, and the Problems-panel diagnostics that come from them: file:line and what is wrong for
+ * non-JSON lines, missing fields, oversized records, non-UTF-8 bytes and duplicate ids.
+ */
+export class DatasetScans extends Disposable {
+  private readonly cache = new Map<string, Promise<DatasetScan>>();
+  private readonly diagnostics = this.register(vscode.languages.createDiagnosticCollection('alignment'));
+  private readonly changed = this.register(new vscode.EventEmitter<string>());
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly log: vscode.LogOutputChannel) {
+    super();
+    const rescan = (doc: vscode.TextDocument) => {
+      if (isDataset(doc.uri)) void this.get(doc.uri.fsPath, true);
+    };
+    this.register(vscode.workspace.onDidOpenTextDocument(rescan));
+    this.register(vscode.workspace.onDidSaveTextDocument(rescan));
+    this.register(vscode.workspace.onDidCloseTextDocument((doc) => {
+      if (isDataset(doc.uri)) this.cache.delete(doc.uri.fsPath);
+    }));
+    for (const doc of vscode.workspace.textDocuments) rescan(doc);
+  }
+
+  /** The scan of `file`, reusing the cached one unless the file changed on disk (or `force`). */
+  async get(file: string, force = false): Promise<DatasetScan> {
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    const cached = this.cache.get(file);
+    if (cached && !force && (await cached).mtimeMs === mtimeMs) return cached;
+    const p = scanJsonl(file).then((r) => ({ ...r, mtimeMs }));
+    this.cache.set(file, p);
+    try {
+      const scan = await p;
+      this.publish(scan);
+      this.changed.fire(file);
+      return scan;
+    } catch (e) {
+      this.cache.delete(file);
+      this.log.error(`Could not scan ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      throw e;
+    }
+  }
+
+  private publish(scan: DatasetScan): void {
+    const uri = vscode.Uri.file(scan.file);
+    const diags = scan.diagnostics.slice(0, 1000).map((d) => {
+      const line = d.line - 1;
+      const col = (d.column ?? 1) - 1;
+      const range = new vscode.Range(line, col, line, col === 0 ? Number.MAX_SAFE_INTEGER : col + 1);
+      const diag = new vscode.Diagnostic(range, d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+      diag.source = 'Alignment';
+      diag.code = d.code;
+      return diag;
+    });
+    this.diagnostics.set(uri, diags);
+    if (scan.diagnostics.length) this.log.info(`${path.basename(scan.file)}: ${scan.diagnostics.length} problem(s) in ${scan.lineCount} lines`);
+  }
+}
+
+export function isDataset(uri: vscode.Uri): boolean {
+  return uri.scheme === 'file' && uri.fsPath.toLowerCase().endsWith('.jsonl') && !uri.fsPath.includes(`${path.sep}.alignment${path.sep}`);
+}

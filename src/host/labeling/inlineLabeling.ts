@@ -1,0 +1,329 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { Disposable } from '../lifecycle';
+import type { FeedbackStores } from './feedbackStores';
+import { DatasetScans, isDataset, type DatasetScan } from './datasetScans';
+import type { FeedbackEntry } from '../../core/feedback/types';
+import { selectionToFieldSpan } from '../../core/datasets/jsonStringSpans';
+
+/** What a CodeLens or keybinding asks for. */
+export type InlineAction = 'A' | 'B' | 'tie' | 'skip' | 'rate' | 'critique' | 'flag' | 'feedback';
+
+interface RecordAt {
+  readonly file: string;
+  readonly recordId: string;
+  readonly line: number;
+  /** Candidate keys in file order: ['chosen', 'rejected'] for pairs, ['completion'] for unpaired records. */
+  readonly candidates: readonly string[];
+}
+
+const LIKERT = ['1 · very poor', '2 · poor', '3 · acceptable', '4 · good', '5 · excellent'];
+const MAX_LENS_RECORDS = 400;
+
+/** A short description of a record's current labels, as the lens and the line decoration show it. */
+export function labelSummary(entries: readonly FeedbackEntry[], candidates: readonly string[]): string {
+  const parts: string[] = [];
+  const letter = (key: string) => (candidates[0] === key ? 'A' : candidates[1] === key ? 'B' : key);
+  for (const e of entries) {
+    const who = e.source === 'human' ? e.annotator : e.source;
+    switch (e.type) {
+      case 'comparison':
+        if (e.payload.mode === 'pair') parts.push(`${e.payload.preferred === null ? 'Tie' : `${letter(e.payload.preferred)} better`} (${who})`);
+        else parts.push(`ranked (${who})`);
+        break;
+      case 'rating':
+        parts.push(`${letter(e.payload.target)} rated ${e.payload.value}/${e.payload.scale.max}`);
+        break;
+      case 'critique':
+        parts.push(e.payload.mode === 'binary' ? `${letter(e.payload.target)} ${e.payload.acceptable ? 'acceptable' : 'unacceptable'}` : `${letter(e.payload.target)}: ${e.payload.labels.join(', ') || 'no issues'}`);
+        break;
+      case 'eStop':
+        parts.push(`⚑ flagged${e.payload.reason ? `: ${e.payload.reason}` : ''}`);
+        break;
+      case 'naturalLanguage':
+        parts.push('💬 feedback');
+        break;
+      case 'importance':
+        parts.push(`${e.payload.spans.length} important span(s)`);
+        break;
+      default:
+        parts.push(e.type);
+    }
+  }
+  return parts.join(' · ');
+}
+
+/**
+ * Inline labeling of JSONL datasets in the editor: a CodeLens row on each record (A better · B better · Tie ·
+ * Skip · Rate · Critique · Flag), keybindings for the same actions on the record under the cursor, a decoration
+ * at the end of each labeled record, importance spans from the selection, and natural-language feedback.
+ * The dataset file is never modified; decisions go to this window's journal (fsync'd per decision).
+ */
+export class InlineLabeling extends Disposable implements vscode.CodeLensProvider {
+  private readonly lensesChanged = this.register(new vscode.EventEmitter<void>());
+  readonly onDidChangeCodeLenses = this.lensesChanged.event;
+  private readonly labeledDecoration = this.register(vscode.window.createTextEditorDecorationType({
+    after: { margin: '0 0 0 2em', color: new vscode.ThemeColor('descriptionForeground'), fontStyle: 'italic' },
+    overviewRulerColor: new vscode.ThemeColor('charts.green'),
+    overviewRulerLane: vscode.OverviewRulerLane.Right,
+  }));
+  private readonly flaggedDecoration = this.register(vscode.window.createTextEditorDecorationType({
+    after: { margin: '0 0 0 2em', color: new vscode.ThemeColor('errorForeground'), fontStyle: 'italic' },
+    overviewRulerColor: new vscode.ThemeColor('charts.red'),
+    overviewRulerLane: vscode.OverviewRulerLane.Right,
+  }));
+  /** When this window last recorded a decision per file: the time spent on the next one is measured from it. */
+  private readonly lastDecisionAt = new Map<string, number>();
+
+  constructor(private readonly stores: FeedbackStores, private readonly scans: DatasetScans, private readonly log: vscode.LogOutputChannel) {
+    super();
+    this.register(vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.jsonl' }, this));
+    this.register(stores.onDidChange(() => this.refresh()));
+    this.register(scans.onDidChange(() => this.refresh()));
+    this.register(vscode.window.onDidChangeVisibleTextEditors(() => this.decorate()));
+    let scrollTimer: NodeJS.Timeout | undefined;
+    this.register(vscode.window.onDidChangeTextEditorVisibleRanges(() => {
+      clearTimeout(scrollTimer);
+      scrollTimer = setTimeout(() => this.lensesChanged.fire(), 150);
+    }));
+    this.register({ dispose: () => clearTimeout(scrollTimer) });
+    const cmd = (id: string, action: InlineAction) => this.register(vscode.commands.registerCommand(id, (arg?: RecordAt) => this.act(action, arg)));
+    cmd('alignment.labelA', 'A');
+    cmd('alignment.labelB', 'B');
+    cmd('alignment.labelTie', 'tie');
+    cmd('alignment.labelSkip', 'skip');
+    cmd('alignment.rateRecord', 'rate');
+    cmd('alignment.critiqueRecord', 'critique');
+    cmd('alignment.flagRecord', 'flag');
+    cmd('alignment.giveFeedback', 'feedback');
+    this.register(vscode.commands.registerCommand('alignment.markImportance', () => this.markImportance()));
+    this.register(vscode.commands.registerCommand('alignment.undoLabel', (arg?: { file: string }) => this.undo(arg?.file)));
+    this.decorate();
+  }
+
+  private refresh(): void {
+    this.lensesChanged.fire();
+    this.decorate();
+  }
+
+  async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
+    if (!isDataset(doc.uri)) return [];
+    if (doc.isDirty) return [new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: 'Save the file to label its records', command: 'workbench.action.files.save' })];
+    let scan: DatasetScan;
+    try {
+      scan = await this.scans.get(doc.uri.fsPath);
+    } catch {
+      return [];
+    }
+    const store = this.stores.peek(doc.uri.fsPath);
+    const view = store?.view();
+    // Lenses for the records on screen (plus a margin): a 100k-record file must not get 800k lenses.
+    const visible = vscode.window.visibleTextEditors.filter((e) => e.document === doc).flatMap((e) => e.visibleRanges);
+    const near = (line0: number) => visible.length === 0 ? line0 < MAX_LENS_RECORDS : visible.some((r) => line0 >= r.start.line - 50 && line0 <= r.end.line + 50);
+    const lenses: vscode.CodeLens[] = [];
+    for (const rec of scan.records) {
+      if (!rec.valid || !near(rec.line - 1)) continue;
+      const candidates = this.candidatesAt(doc, rec.line);
+      const at: RecordAt = { file: doc.uri.fsPath, recordId: rec.id, line: rec.line, candidates };
+      const range = new vscode.Range(rec.line - 1, 0, rec.line - 1, 0);
+      const summary = view ? labelSummary(view.current(rec.id), candidates) : '';
+      if (summary) lenses.push(new vscode.CodeLens(range, { title: `✓ ${summary}`, command: 'alignment.undoLabel', tooltip: 'Undo this window\'s last decision', arguments: [{ file: doc.uri.fsPath }] }));
+      if (candidates.length === 2) {
+        lenses.push(
+          new vscode.CodeLens(range, { title: 'A better', command: 'alignment.labelA', arguments: [at], tooltip: `A = ${candidates[0]} (Alt+1)` }),
+          new vscode.CodeLens(range, { title: 'B better', command: 'alignment.labelB', arguments: [at], tooltip: `B = ${candidates[1]} (Alt+2)` }),
+          new vscode.CodeLens(range, { title: 'Tie', command: 'alignment.labelTie', arguments: [at], tooltip: 'Alt+3' }),
+          new vscode.CodeLens(range, { title: 'Skip', command: 'alignment.labelSkip', arguments: [at], tooltip: 'Go to the next unlabeled record (Alt+0)' }),
+        );
+      }
+      lenses.push(
+        new vscode.CodeLens(range, { title: 'Rate', command: 'alignment.rateRecord', arguments: [at], tooltip: 'Likert rating (Alt+R)' }),
+        new vscode.CodeLens(range, { title: 'Critique', command: 'alignment.critiqueRecord', arguments: [at], tooltip: 'Labels from the critique label set (Alt+C)' }),
+        new vscode.CodeLens(range, { title: 'Flag', command: 'alignment.flagRecord', arguments: [at], tooltip: 'E-stop: flag as unacceptable (Alt+X)' }),
+      );
+    }
+    return lenses;
+  }
+
+  /** Candidate keys of the record on 1-based `line`, read from the document text. */
+  private candidatesAt(doc: vscode.TextDocument, line: number): string[] {
+    try {
+      const v = JSON.parse(doc.lineAt(line - 1).text) as Record<string, unknown>;
+      if ('chosen' in v && 'rejected' in v) return ['chosen', 'rejected'];
+      if ('completion' in v) return ['completion'];
+      if ('response' in v) return ['response'];
+    } catch {
+      // not JSON: the scan reports it
+    }
+    return [];
+  }
+
+  /** The record under the cursor of the active editor. */
+  private async recordAtCursor(): Promise<RecordAt | undefined> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || !isDataset(editor.document.uri)) {
+      vscode.window.showWarningMessage('Put the cursor on a record of a .jsonl dataset to label it.');
+      return undefined;
+    }
+    if (editor.document.isDirty) await editor.document.save();
+    const scan = await this.scans.get(editor.document.uri.fsPath);
+    const line = editor.selection.active.line + 1;
+    const rec = scan.records.find((r) => r.line === line);
+    if (!rec || !rec.valid) {
+      vscode.window.showWarningMessage(`Line ${line} is not a valid record: see the Problems panel.`);
+      return undefined;
+    }
+    return { file: editor.document.uri.fsPath, recordId: rec.id, line, candidates: this.candidatesAt(editor.document, line) };
+  }
+
+  private secondsSince(file: string): number {
+    const last = this.lastDecisionAt.get(file);
+    return last === undefined ? 0 : Math.min(600, Math.round((Date.now() - last) / 100) / 10);
+  }
+
+  private async pickTarget(at: RecordAt, what: string): Promise<string | undefined> {
+    if (at.candidates.length <= 1) return at.candidates[0] ?? 'record';
+    const pick = await vscode.window.showQuickPick(
+      at.candidates.map((c, i) => ({ label: `${'AB'[i] ?? c}: ${c}`, key: c })),
+      { placeHolder: `Which response do you ${what}?` },
+    );
+    return pick?.key;
+  }
+
+  private async act(action: InlineAction, arg?: RecordAt): Promise<void> {
+    const at = arg ?? (await this.recordAtCursor());
+    if (!at) return;
+    const store = this.stores.get(at.file);
+    const seconds = this.secondsSince(at.file);
+    const order: [string, string] = [at.candidates[0] ?? 'chosen', at.candidates[1] ?? 'rejected'];
+    try {
+      switch (action) {
+        case 'A':
+        case 'B':
+        case 'tie':
+          if (at.candidates.length !== 2) throw new Error('this record is not a pair (it needs chosen and rejected)');
+          store.record({ recordId: at.recordId, type: 'comparison', seconds, payload: { mode: 'pair', order, preferred: action === 'tie' ? null : order[action === 'A' ? 0 : 1] } });
+          break;
+        case 'skip':
+          await this.gotoNextUnlabeled(at);
+          return;
+        case 'rate': {
+          const target = await this.pickTarget(at, 'rate');
+          if (!target) return;
+          const pick = await vscode.window.showQuickPick(LIKERT, { placeHolder: `Rate ${target} (1 = very poor, 5 = excellent)` });
+          if (!pick) return;
+          store.record({ recordId: at.recordId, type: 'rating', seconds, payload: { target, value: Number(pick[0]), scale: { min: 1, max: 5 } } });
+          break;
+        }
+        case 'critique': {
+          const target = await this.pickTarget(at, 'critique');
+          if (!target) return;
+          const labelSet = vscode.workspace.getConfiguration('alignment').get<string[]>('critiqueLabels', []);
+          const picks = await vscode.window.showQuickPick(labelSet.map((l) => ({ label: l })), { canPickMany: true, placeHolder: `What applies to ${target}? (none selected = no issues)` });
+          if (!picks) return;
+          store.record({ recordId: at.recordId, type: 'critique', seconds, payload: { target, mode: 'multi', labels: picks.map((p) => p.label), labelSet } });
+          break;
+        }
+        case 'flag': {
+          const reason = await vscode.window.showInputBox({ prompt: 'Flag this record as unacceptable (e-stop). Reason (optional):', placeHolder: 'e.g. unsafe advice' });
+          if (reason === undefined) return;
+          store.record({ recordId: at.recordId, type: 'eStop', seconds, payload: reason ? { reason } : {} });
+          break;
+        }
+        case 'feedback': {
+          const text = await vscode.window.showInputBox({ prompt: 'What is wrong, or what should change?', placeHolder: 'Natural-language feedback on this record' });
+          if (!text) return;
+          store.record({ recordId: at.recordId, type: 'naturalLanguage', seconds, payload: { text } });
+          break;
+        }
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.error(`Label ${action} on ${at.file}:${at.line}: ${message}`);
+      vscode.window.showErrorMessage(`Could not record the label for ${path.basename(at.file)}:${at.line}: ${message}`);
+      return;
+    }
+    this.lastDecisionAt.set(at.file, Date.now());
+    this.stores.notify(at.file);
+    if (action === 'A' || action === 'B' || action === 'tie') await this.gotoNextUnlabeled(at);
+  }
+
+  /** Moves the cursor to the next record with no comparison from this annotator. */
+  private async gotoNextUnlabeled(at: RecordAt): Promise<void> {
+    const scan = await this.scans.get(at.file);
+    const view = this.stores.get(at.file).view();
+    const next = scan.records.find((r) => r.line > at.line && r.valid && !view.has(r.id, 'comparison'));
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.fsPath === at.file);
+    if (!next) {
+      vscode.window.showInformationMessage(`No unlabeled records after line ${at.line}.`);
+      return;
+    }
+    if (editor) {
+      const pos = new vscode.Position(next.line - 1, 0);
+      editor.selection = new vscode.Selection(pos, pos);
+      editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    }
+  }
+
+  private async markImportance(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const at = await this.recordAtCursor();
+    if (!editor || !at) return;
+    const sel = editor.selection;
+    if (sel.isEmpty || sel.start.line !== sel.end.line) {
+      vscode.window.showWarningMessage('Select the important text inside one field of a record first.');
+      return;
+    }
+    const span = selectionToFieldSpan(editor.document.lineAt(sel.start.line).text, sel.start.character, sel.end.character);
+    if (!span) {
+      vscode.window.showWarningMessage('The selection must lie inside one text field (prompt, chosen, rejected...).');
+      return;
+    }
+    const label = await vscode.window.showInputBox({ prompt: `Why does "${span.text.slice(0, 40)}" matter? (optional)` });
+    if (label === undefined) return;
+    this.stores.get(at.file).record({
+      recordId: at.recordId, type: 'importance', seconds: this.secondsSince(at.file),
+      payload: { spans: [{ field: span.field, start: span.start, end: span.end, ...(label ? { label } : {}) }] },
+    });
+    this.stores.notify(at.file);
+    vscode.window.setStatusBarMessage(`Marked ${span.field}[${span.start}:${span.end}] as important`, 3000);
+  }
+
+  private async undo(file?: string): Promise<void> {
+    const target = file ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+    if (!target || !target.endsWith('.jsonl')) {
+      vscode.window.showWarningMessage('Open the dataset whose last label you want to undo.');
+      return;
+    }
+    const undone = this.stores.get(target).undo();
+    if (!undone) {
+      vscode.window.showInformationMessage('Nothing to undo in this window for this dataset.');
+      return;
+    }
+    this.stores.notify(target);
+    vscode.window.setStatusBarMessage('Undid the last decision', 3000);
+  }
+
+  private decorate(): void {
+    for (const editor of vscode.window.visibleTextEditors) {
+      if (!isDataset(editor.document.uri)) continue;
+      const store = this.stores.peek(editor.document.uri.fsPath);
+      if (!store) continue;
+      void this.scans.get(editor.document.uri.fsPath).then((scan) => {
+        const view = store.view();
+        const labeled: vscode.DecorationOptions[] = [];
+        const flagged: vscode.DecorationOptions[] = [];
+        for (const rec of scan.records) {
+          const entries = view.current(rec.id);
+          if (entries.length === 0 || rec.line > editor.document.lineCount) continue;
+          const line = editor.document.lineAt(rec.line - 1);
+          const text = labelSummary(entries, this.candidatesAt(editor.document, rec.line));
+          const opt = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `  ${text}` } } };
+          (entries.some((e) => e.type === 'eStop') ? flagged : labeled).push(opt);
+        }
+        editor.setDecorations(this.labeledDecoration, labeled);
+        editor.setDecorations(this.flaggedDecoration, flagged);
+      }, () => undefined);
+    }
+  }
+}

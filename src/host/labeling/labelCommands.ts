@@ -1,0 +1,86 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import type { FeedbackStores } from './feedbackStores';
+import type { DatasetScans } from './datasetScans';
+import { exportPreference, exportUnpaired, readerFromIndex } from '../../core/feedback/export';
+import { labelStatsMarkdown } from '../../core/stats/labelReport';
+
+/** A dataset given as a Uri, a tree item with `uri`, or picked from the workspace's JSONL files. */
+async function datasetArg(arg: unknown): Promise<vscode.Uri | undefined> {
+  if (arg instanceof vscode.Uri) return arg;
+  if (arg instanceof Object && 'uri' in arg && arg.uri instanceof vscode.Uri) return arg.uri;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active?.fsPath.endsWith('.jsonl')) return active;
+  const files = await vscode.workspace.findFiles('**/*.jsonl', '**/{node_modules,.alignment,.git}/**', 500);
+  const pick = await vscode.window.showQuickPick(files.map((u) => ({ label: path.basename(u.fsPath), detail: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Choose a dataset' });
+  return pick?.uri;
+}
+
+/** Export of labels to TRL's training formats, and the label statistics report. */
+export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScans, log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand('alignment.exportLabels', async (arg?: unknown, preset?: { format: 'preference' | 'unpaired'; ties?: 'drop' | 'both' | 'asIs'; flagged?: 'drop' | 'rejected'; out?: string }) => {
+      const uri = await datasetArg(arg);
+      if (!uri) return undefined;
+      const format = preset?.format ?? (await vscode.window.showQuickPick(
+        [
+          { label: 'Preference pairs', description: 'prompt / chosen / rejected (DPO, reward models)', value: 'preference' as const },
+          { label: 'Unpaired', description: 'prompt / completion / label (KTO), from ratings, critiques and flags', value: 'unpaired' as const },
+        ],
+        { placeHolder: 'Export labels as' },
+      ))?.value;
+      if (!format) return undefined;
+      const ties = preset?.ties ?? (format === 'preference'
+        ? (await vscode.window.showQuickPick(
+            [
+              { label: 'Drop ties', value: 'drop' as const },
+              { label: 'Write ties both ways', value: 'both' as const },
+              { label: "Keep the dataset's own order for ties", value: 'asIs' as const },
+            ],
+            { placeHolder: 'Tied comparisons' },
+          ))?.value
+        : 'drop');
+      if (!ties) return undefined;
+      const flagged = preset?.flagged ?? (await vscode.window.showQuickPick(
+        [
+          { label: 'Leave flagged records out', value: 'drop' as const },
+          { label: 'Keep flagged outputs as rejected / undesirable', value: 'rejected' as const },
+        ],
+        { placeHolder: 'Flagged (e-stop) records' },
+      ))?.value;
+      if (!flagged) return undefined;
+      const scan = await scans.get(uri.fsPath);
+      const store = stores.get(uri.fsPath);
+      store.refresh();
+      const base = uri.fsPath.replace(/\.jsonl$/i, '');
+      const out = preset?.out ?? `${base}.${format === 'preference' ? 'dpo' : 'kto'}.jsonl`;
+      try {
+        const report = format === 'preference'
+          ? exportPreference(out, readerFromIndex(scan.index), store.view(), { ties, flagged })
+          : exportUnpaired(out, readerFromIndex(scan.index), store.view(), { flagged });
+        const skipped = Object.entries(report.skipped).map(([why, n]) => `${n} ${why}`).join(', ');
+        log.info(`Exported ${report.written} rows to ${report.path}${skipped ? ` (skipped: ${skipped})` : ''}`);
+        // Not awaited: the command returns the report while the message waits for the user.
+        void vscode.window.showInformationMessage(`Exported ${report.written} rows to ${vscode.workspace.asRelativePath(report.path)}${skipped ? ` (skipped: ${skipped})` : ''}.`, 'Open')
+          .then((open) => (open ? vscode.window.showTextDocument(vscode.Uri.file(report.path)) : undefined));
+        return report;
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        log.error(`Export of ${uri.fsPath} failed: ${message}`);
+        vscode.window.showErrorMessage(`Export failed: ${message}`);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand('alignment.showLabelStats', async (arg?: unknown) => {
+      const uri = await datasetArg(arg);
+      if (!uri) return undefined;
+      const scan = await scans.get(uri.fsPath);
+      const store = stores.get(uri.fsPath);
+      store.refresh();
+      const content = labelStatsMarkdown(path.basename(uri.fsPath), scan.records.length, store.view());
+      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content });
+      await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+      return content;
+    }),
+  );
+}
