@@ -16,6 +16,14 @@ export interface EmitOptions {
   producerName?: string;
 }
 
+/** Where initializer data goes when it is stored outside the model file (see toOnnxExternal). */
+interface ExternalSink {
+  location: string;
+  minBytes: number;
+  chunks: Uint8Array[];
+  length: number;
+}
+
 /** ONNX IR version that goes with an opset (onnx/docs/Versioning.md). */
 function irVersionFor(opset: number): number {
   if (opset <= 18) return 8;
@@ -23,21 +31,28 @@ function irVersionFor(opset: number): number {
   return 10;
 }
 
-function tensorProto(v: ConstantValue, name?: string): TensorProto {
+function tensorProto(v: ConstantValue, name?: string, sink?: ExternalSink): TensorProto {
   const d = v.data;
-  return {
-    name,
-    dims: v.shape,
-    dataType: ONNX_DTYPE[v.dtype],
-    rawData: new Uint8Array(d.buffer, d.byteOffset, d.byteLength),
-  };
+  const raw = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  if (sink && raw.byteLength >= sink.minBytes) {
+    // Each tensor starts at a multiple of 4096 bytes (page-aligned for memory mapping).
+    const pad = (4096 - (sink.length % 4096)) % 4096;
+    if (pad) sink.chunks.push(new Uint8Array(pad));
+    const offset = sink.length + pad;
+    sink.chunks.push(raw);
+    sink.length = offset + raw.byteLength;
+    return { name, dims: v.shape, dataType: ONNX_DTYPE[v.dtype], rawData: new Uint8Array(0), external: { location: sink.location, offset, length: raw.byteLength } };
+  }
+  return { name, dims: v.shape, dataType: ONNX_DTYPE[v.dtype], rawData: raw };
 }
 
 function valueInfo(t: Tensor, name = t.name): ValueInfoProto {
   return { name, elemType: ONNX_DTYPE[t.dtype], shape: t.shape };
 }
 
-function attrProto(name: string, a: Attr, opts: Required<EmitOptions>): AttributeProto {
+type Opts = Required<EmitOptions> & { sink?: ExternalSink };
+
+function attrProto(name: string, a: Attr, opts: Opts): AttributeProto {
   switch (a.kind) {
     case 'int':
       return { name, type: 'int', i: a.value };
@@ -86,19 +101,19 @@ function liveNodes(g: Graph): Node[] {
   return g.nodes.filter((n) => live.has(n));
 }
 
-function graphProto(g: Graph, opts: Required<EmitOptions>): GraphProto {
+function graphProto(g: Graph, opts: Opts): GraphProto {
   const nodes: NodeProto[] = [];
   for (const n of liveNodes(g)) nodes.push(...lowerNode(n, opts));
   return {
     name: g.name,
     nodes,
-    initializers: g.initializers.map((i) => tensorProto(i.value, i.tensor.name)),
+    initializers: g.initializers.map((i) => tensorProto(i.value, i.tensor.name, opts.sink)),
     inputs: g.inputs.map((t) => valueInfo(t)),
     outputs: g.outputs.map((t) => valueInfo(t)),
   };
 }
 
-function plainNode(n: Node, opts: Required<EmitOptions>, opType = n.op): NodeProto {
+function plainNode(n: Node, opts: Opts, opType = n.op): NodeProto {
   return {
     name: n.outputs[0]?.name,
     opType,
@@ -108,7 +123,7 @@ function plainNode(n: Node, opts: Required<EmitOptions>, opType = n.op): NodePro
   };
 }
 
-function lowerNode(n: Node, opts: Required<EmitOptions>): NodeProto[] {
+function lowerNode(n: Node, opts: Opts): NodeProto[] {
   if (n.op === 'StopGradient') return [plainNode(n, opts, 'Identity')];
   if (n.outputs[0]?.dtype === 'float64') {
     const out = n.outputs.map((o) => o.name);
@@ -208,9 +223,12 @@ class Float64Lowering {
 
 /** The ModelProto (plain objects) for a main graph. */
 export function toModelProto(g: Graph, options: EmitOptions = {}): ModelProto {
+  return modelProto(g, { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio' });
+}
+
+function modelProto(g: Graph, opts: Opts): ModelProto {
   if (g.parent) throw new Error(`toModelProto: graph '${g.name}' is a body graph; emit its main graph`);
   if (g.outputs.length === 0) throw new Error(`toModelProto: graph '${g.name}' has no outputs (call graph.output(name, tensor))`);
-  const opts: Required<EmitOptions> = { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio' };
   return {
     irVersion: irVersionFor(opts.opset),
     opsetImports: [{ domain: '', version: opts.opset }],
@@ -223,4 +241,25 @@ export function toModelProto(g: Graph, options: EmitOptions = {}): ModelProto {
 /** Serialized ONNX model bytes for `InferenceSession.create(bytes)`. */
 export function toOnnx(g: Graph, options: EmitOptions = {}): Uint8Array {
   return encodeModel(toModelProto(g, options));
+}
+
+export interface ExternalModel {
+  /** The model file's bytes (initializers of at least `minBytes` point into the data file). */
+  model: Uint8Array;
+  /** The data file's contents, in order (write them one after another to `location`). */
+  data: Uint8Array[];
+  /** Total data-file length in bytes. */
+  dataLength: number;
+}
+
+/**
+ * Like toOnnx, but initializers of `minBytes` or more (default 1 KiB) are stored in a side file named `location`
+ * (relative to the model file; the ONNX external-data format), for models over protobuf's 2 GB limit. Load by
+ * path: write `model` to e.g. dir/model.onnx and `data` to dir/<location>, then `InferenceSession.create(path)`.
+ */
+export function toOnnxExternal(g: Graph, location: string, options: EmitOptions & { minBytes?: number } = {}): ExternalModel {
+  if (!/^[A-Za-z0-9_.-]+$/.test(location)) throw new Error(`toOnnxExternal: location '${location}' must be a plain file name`);
+  const sink: ExternalSink = { location, minBytes: options.minBytes ?? 1024, chunks: [], length: 0 };
+  const model = encodeModel(modelProto(g, { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio', sink }));
+  return { model, data: sink.chunks, dataLength: sink.length };
 }

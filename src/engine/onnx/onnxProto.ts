@@ -20,8 +20,10 @@ export interface TensorProto {
   name?: string;
   dims: readonly number[];
   dataType: number;
-  /** Little-endian raw bytes of the elements (row-major). */
+  /** Little-endian raw bytes of the elements (row-major); empty when `external` is set. */
   rawData: Uint8Array;
+  /** Data stored in a side file (data_location = EXTERNAL), path relative to the model file. */
+  external?: { location: string; offset: number; length: number };
 }
 
 /** A tensor dimension: a fixed size or a symbolic name (dim_param). */
@@ -77,7 +79,19 @@ function writeTensor(w: ProtoWriter, t: TensorProto): void {
   w.packedInts(1, t.dims); // dims
   w.int(2, t.dataType); // data_type
   if (t.name !== undefined) w.string(8, t.name); // name
-  w.bytes(9, t.rawData); // raw_data
+  if (t.external) {
+    const ext = t.external;
+    // external_data = 13 (StringStringEntryProto: key = 1, value = 2), data_location = 14 (EXTERNAL = 1)
+    const entry = (key: string, value: string): void =>
+      w.message(13, (e) => {
+        e.string(1, key);
+        e.string(2, value);
+      });
+    entry('location', ext.location);
+    entry('offset', String(ext.offset));
+    entry('length', String(ext.length));
+    w.int(14, 1);
+  } else w.bytes(9, t.rawData); // raw_data
 }
 
 function writeValueInfo(w: ProtoWriter, v: ValueInfoProto): void {

@@ -9,7 +9,10 @@ import * as op from '../../../../src/engine/graph/ops';
 import * as nn from '../../../../src/engine/graph/nn';
 import { grad } from '../../../../src/engine/graph/autodiff';
 import { ifElse, loop } from '../../../../src/engine/graph/control';
-import { toModelProto, toOnnx } from '../../../../src/engine/graph/emit';
+import { toModelProto, toOnnx, toOnnxExternal } from '../../../../src/engine/graph/emit';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ParamSpec, flatLayout, flatten, initFlat, viewsOfFlat } from '../../../../src/engine/graph/params';
 import { floatToHalfBits, halfBitsToFloat } from '../../../../src/engine/graph/dtype';
 import { ProtoWriter } from '../../../../src/engine/onnx/protoWriter';
@@ -305,4 +308,30 @@ test('large initializers survive the chunked protobuf writer', async () => {
   const y = r.y.data as Float32Array;
   for (const i of [0, 1, 999, 123_456, n - 1]) assert.equal(y[i], Math.fround(data[i] + 1));
   await m.release();
+});
+
+test('external data: big initializers in a side file, loaded by path', async () => {
+  const g = new Graph();
+  const a = Float32Array.from({ length: 5000 }, (_, i) => i);
+  const b = Float32Array.from({ length: 3 }, (_, i) => 10 * i);
+  const wa = g.initializer('a', a, [5000], 'float32');
+  const wb = g.initializer('b', b, [3], 'float32'); // small: stays inline
+  g.output('s', op.sum(wa));
+  g.output('b_out', op.mul(wb, 1));
+  const ext = toOnnxExternal(g, 'weights.bin');
+  assert.ok(ext.model.length < 2000, `model is ${ext.model.length} bytes`);
+  assert.equal(ext.dataLength, 20000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-ext-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'model.onnx'), ext.model);
+    fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(ext.data));
+    const ort = await import('onnxruntime-node');
+    const s = await ort.InferenceSession.create(path.join(dir, 'model.onnx'));
+    const r = await s.run({});
+    assert.equal((r.s.data as Float32Array)[0], (4999 * 5000) / 2);
+    assert.deepEqual(Array.from(r.b_out.data as Float32Array), [0, 10, 20]);
+    await s.release();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
