@@ -1,0 +1,107 @@
+/**
+ * The training-session process (bundled as dist/session.js):
+ *
+ *   node dist/session.js --run-dir <run folder> [--resume] [--threads N]
+ *   node dist/session.js --spec <spec.json> [--run-dir <run folder>] [--threads N]
+ *
+ * With `--run-dir` alone it trains the run folder's spec.json (what the run manager starts); with `--spec` it
+ * copies the spec into the run folder (default: the spec's `outputDir`). Events go to stdout, one JSON line each,
+ * and to `<run>/events.jsonl`. It always resumes from the newest readable checkpoint of the folder (`--resume` is
+ * accepted for clarity). SIGTERM / SIGINT: the session finishes the step it is in, writes a checkpoint and exits
+ * with a `finished` event of reason `stopped`. Exit code 0 unless the run failed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runPaths } from '../core/runs/layout';
+import { resolveRunSpec } from '../core/runs/spec';
+import { formatEvent } from '../protocol/session';
+import { EventSink } from './events';
+import { defaultCacheDir } from './model';
+import { runSession } from './runSession';
+
+interface Args {
+  runDir?: string;
+  spec?: string;
+  threads?: number;
+}
+
+function parseArgs(argv: readonly string[]): Args | string {
+  const a: Args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const val = (): string | undefined => argv[++i];
+    if (k === '--run-dir') a.runDir = val();
+    else if (k === '--spec') a.spec = val();
+    else if (k === '--threads') a.threads = Number(val());
+    else if (k === '--resume') continue;
+    else return `unknown argument ${k}`;
+  }
+  if (!a.runDir && !a.spec) return 'usage: session --run-dir <run folder> [--resume] | --spec <spec.json> [--run-dir <folder>]';
+  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) return '--threads: expected a positive integer';
+  return a;
+}
+
+/** Runs the session process; resolves to the exit code. */
+export async function sessionMain(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(args + '\n');
+    return 2;
+  }
+  const specFile = args.spec ?? path.join(args.runDir as string, 'spec.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(specFile, 'utf8'));
+  } catch (e) {
+    process.stderr.write(`cannot read the run spec ${specFile}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const r = resolveRunSpec(raw, args.runDir);
+  const runDir = path.resolve(args.runDir ?? (r.ok ? r.spec.outputDir : '.'));
+  const sink = new EventSink(runPaths(runDir).events);
+  sink.on((e) => process.stdout.write(formatEvent(e)));
+  if (!r.ok) {
+    const lines = r.problems.map((p) => `${p.path || '(spec)'}: ${p.reason}`);
+    sink.error({ message: `invalid run spec ${specFile}: ${r.problems.length} problem(s)`, detail: lines.join('\n'), fatal: true });
+    process.stderr.write(`invalid run spec ${specFile}:\n${lines.map((l) => '  ' + l).join('\n')}\n`);
+    sink.close();
+    return 2;
+  }
+  for (const w of r.warnings) sink.warning({ message: w });
+  const spec = { ...r.spec, outputDir: runDir };
+  if (args.spec) {
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.writeFileSync(runPaths(runDir).spec, JSON.stringify(spec, null, 2) + '\n');
+  }
+  let stop = false;
+  const onSignal = (): void => {
+    stop = true;
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const res = await runSession(spec, {
+      runDir,
+      cacheDir: defaultCacheDir(),
+      baseDir: process.cwd(),
+      sink,
+      stopRequested: () => stop,
+      ...(args.threads ? { threads: args.threads } : process.env['ALIGNMENT_THREADS'] ? { threads: Number(process.env['ALIGNMENT_THREADS']) } : {}),
+    });
+    return res.reason === 'failed' ? 1 : 0;
+  } finally {
+    sink.close();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+if (require.main === module) {
+  sessionMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`session crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * The model a run trains: resolved from the spec (`builtin` -> the built-in tiny chat model, built and cached on
+ * first use; `hf` -> a Hugging Face folder), with the head the method needs (a reward model gets a fresh score
+ * head on a causal-LM checkpoint), LoRA adapters when the spec asks for them, and its tokenizer.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ModelShape } from '../core/runs/estimate';
+import type { RunSpec } from '../core/runs/spec';
+import { ensureBuiltinModel } from '../engine/models/builtin';
+import { countParameters, type ModelConfig } from '../engine/models/config';
+import { loadHfModel, readHfConfig } from '../engine/models/hfMapping';
+import { initParams, type HeadKind } from '../engine/models/params';
+import { buildModel, type TransformerModel } from '../engine/models/transformer';
+import { TextTokenizer } from '../engine/tokenizer/tokenizer';
+
+/** Where the built-in model is built and cached: $ALIGNMENT_CACHE_DIR, else ~/.cache/alignment-studio. */
+export function defaultCacheDir(): string {
+  return process.env['ALIGNMENT_CACHE_DIR'] || path.join(os.homedir(), '.cache', 'alignment-studio');
+}
+
+/** The model folder a spec names (building the built-in model if needed). */
+export function modelFolder(ref: RunSpec['model'], cacheDir: string, baseDir = process.cwd()): string {
+  if (ref.kind === 'builtin') {
+    if (ref.name !== undefined && ref.name !== 'tiny') throw new Error(`model.name: unknown built-in model "${ref.name}" (the built-in model is "tiny")`);
+    return ensureBuiltinModel(cacheDir);
+  }
+  const dir = path.resolve(baseDir, ref.path);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new Error(`model.path: ${dir} is not a Hugging Face model folder (no config.json)`);
+  return dir;
+}
+
+/** Size figures of a config for the memory estimate (read before any weights are loaded). */
+export function modelShape(config: ModelConfig): ModelShape {
+  return { params: countParameters(config), layers: config.numLayers, hiddenSize: config.hiddenSize, heads: config.numHeads, vocabSize: config.vocabSize };
+}
+
+/** Reads config.json only (cheap), for the estimate before loading. */
+export function readModelConfig(dir: string): ModelConfig {
+  return readHfConfig(dir);
+}
+
+export interface RunModel {
+  readonly dir: string;
+  readonly config: ModelConfig;
+  readonly head: HeadKind;
+  readonly model: TransformerModel;
+  /** Values of every parameter of `model` (LoRA adapters freshly initialized). */
+  readonly weights: Map<string, Float32Array>;
+  readonly tokenizer: TextTokenizer;
+  /** e.g. `builtin:tiny` or the folder path. */
+  readonly label: string;
+}
+
+/** Loads the run's model with `head` (see module comment). `maxLength` sizes the position tables. */
+export function loadRunModel(spec: Pick<RunSpec, 'model' | 'lora' | 'seed'>, head: HeadKind, cacheDir: string, maxLength: number, baseDir = process.cwd()): RunModel {
+  const dir = modelFolder(spec.model, cacheDir, baseDir);
+  const loaded = loadHfModel(dir, head, { freshHeadSeed: spec.seed });
+  let config = loaded.config;
+  // A reward model has one output (TRL: num_labels = 1).
+  if (head === 'score' && config.numLabels !== 1) throw new Error(`${dir}: a reward model needs num_labels = 1, this config has ${config.numLabels}`);
+  config = { ...config };
+  const lora = spec.lora ? { rank: spec.lora.r, alpha: spec.lora.alpha, targetModules: spec.lora.targetModules.length ? spec.lora.targetModules : ['q_proj', 'v_proj'] } : undefined;
+  const model = buildModel(config, head, { maxLength: Math.min(maxLength, config.maxPositions), ...(lora ? { lora } : {}) });
+  const weights = new Map<string, Float32Array>();
+  for (const [k, v] of loaded.weights) weights.set(k, v.data);
+  const adapters = model.params.filter((p) => !weights.has(p.name));
+  for (const [k, v] of initParams(adapters, spec.seed)) weights.set(k, v.data);
+  const tokenizer = TextTokenizer.fromFolder(dir);
+  return { dir, config, head, model, weights, tokenizer, label: spec.model.kind === 'builtin' ? `builtin:${spec.model.name ?? 'tiny'}` : dir };
+}
