@@ -177,7 +177,7 @@ async function runOurs(k: number, runs: number, profilePrefix?: string): Promise
       ort += res.runMs / 1000;
       losses.push(...res.losses);
     }
-    if (profilePrefix) await (tr as unknown as { session: { endProfiling(): Promise<void> } }).session.endProfiling();
+    if (profilePrefix) await tr.endProfiling();
     const steps = k * runs;
     return { K: k, steps_timed: steps, seconds_per_step: wall / steps, cpu_seconds_per_step: cpu / steps, ort_seconds_per_step: ort / steps, compile_and_load_s: compileAndLoad, losses };
   } finally {

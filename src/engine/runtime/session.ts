@@ -64,6 +64,12 @@ function workerEntry(workerPath: string): string {
   return `require(${JSON.stringify(tsxApi)}).register(); require(${JSON.stringify(workerPath)});`;
 }
 
+/**
+ * What `auto` resolved to in this process (probing CUDA and WebGPU costs a provider load each, and Dawn
+ * prints a warning when Vulkan is missing), reused by later `auto` sessions.
+ */
+let autoResolved: { device: DeviceKind; probes: readonly DeviceProbe[] } | undefined;
+
 interface Pending {
   resolve: (r: { result: unknown; runMs?: number }) => void;
   reject: (e: Error) => void;
@@ -95,15 +101,23 @@ export class RuntimeSession {
     const workerPath = options.workerPath ?? defaultWorkerPath();
     const worker = new Worker(workerEntry(workerPath), { eval: true, execArgv: process.execArgv });
     const s = new RuntimeSession(worker);
+    const request = options.device ?? 'auto';
+    const cached = request === 'auto' ? autoResolved : undefined;
     const wopts: WorkerSessionOptions = {
-      device: options.device ?? 'auto',
+      device: cached ? cached.device : request,
       threads,
       graphOptimization: options.graphOptimization ?? 'all',
       ...(options.profilePrefix ? { profilePrefix: options.profilePrefix } : {}),
     };
     try {
       const { result } = await s.call({ op: 'create', id: 0, model, options: wopts });
-      s.info = result as CreateResult;
+      const info = result as CreateResult;
+      if (request === 'auto') {
+        autoResolved ??= { device: info.device, probes: info.probes };
+        s.info = { ...info, probes: autoResolved.probes };
+      } else {
+        s.info = info;
+      }
       return s;
     } catch (e) {
       await s.terminate();

@@ -229,6 +229,11 @@ export class Trainer {
     this.stepCount = state.step;
   }
 
+  /** Ends onnxruntime profiling (when `profilePrefix` was given) and writes the JSON profile. */
+  async endProfiling(): Promise<void> {
+    await this.session.endProfiling();
+  }
+
   /** Stops the runtime worker. */
   async dispose(): Promise<void> {
     await this.session.dispose();

@@ -145,3 +145,32 @@ test('batch and parameter errors name the field and the expected shape', async (
     /initialParams: missing parameter 'w'/,
   );
 });
+
+test('frozen parameters are read by the forward but never updated or checkpointed', async () => {
+  // loss = Σ (w ⊙ s − x)², s frozen: w converges to x / s, s stays as given.
+  const tr = await Trainer.create(
+    {
+      params: [{ name: 'w', shape: [3] }, { name: 's', shape: [3], trainable: false }],
+      batch: [{ name: 'x', shape: [3], dtype: 'float32' }],
+      forward: (p: Readonly<Record<string, Tensor>>, b: Readonly<Record<string, Tensor>>) => {
+        const d = op.sub(op.mul(p['w']!, p['s']!), b['x']!);
+        return { loss: op.sum(op.mul(d, d)) };
+      },
+      optim: { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.5 } },
+      stepsPerRun: 50,
+    },
+    { device: 'cpu', threads: 1, initialParams: { w: new Float32Array(3), s: Float32Array.of(1, 2, 4) } },
+  );
+  try {
+    const x = new Float32Array(50 * 3);
+    for (let k = 0; k < 50; k++) x.set([1, 1, 1], k * 3);
+    await tr.step({ x: { dtype: 'float32', shape: [50, 1, 3], data: x } });
+    const st = await tr.state();
+    assert.deepEqual([...st.params.keys()], ['w']);
+    const w = st.params.get('w')!.data;
+    [1, 0.5, 0.25].forEach((want, i) => assert.ok(Math.abs(w[i]! - want) < 1e-3, `w[${i}] = ${w[i]}, expected ${want}`));
+    assert.deepEqual([...st.buffers.keys()], ['momentum_buffer.w']);
+  } finally {
+    await tr.dispose();
+  }
+});
