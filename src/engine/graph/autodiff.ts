@@ -176,6 +176,8 @@ export const VJP: Record<string, Vjp> = {
   ScatterElements: (g, [, idx], _y, n) => [g, null, op.gatherElements(g, idx!, attrInt(n, 'axis'))],
   ScatterND: (g, [, idx]) => [g, null, op.gatherND(g, idx!)],
   ReduceSum: (g, [x], _y, n) => [expandReduced(g, x!, reducedAxes(n, x!), attrInt(n, 'keepdims') === 1), null],
+  // d sum(x^2) = 2 x
+  ReduceSumSquare: (g, [x], _y, n) => [op.mul(expandReduced(g, x!, reducedAxes(n, x!), attrInt(n, 'keepdims') === 1), op.mul(x!, 2)), null],
   ReduceMean: (g, [x], _y, n) => {
     const axes = reducedAxes(n, x!);
     return [op.div(expandReduced(g, x!, axes, attrInt(n, 'keepdims') === 1), countOf(x!, axes)), null];

@@ -114,10 +114,14 @@ function graphProto(g: Graph, opts: Opts): GraphProto {
 }
 
 function plainNode(n: Node, opts: Opts, opType = n.op): NodeProto {
+  // Trailing omitted optional inputs are dropped rather than written as '' (onnxruntime 1.30 crashes on a
+  // LayerNormalization whose trailing bias is '').
+  const inputs = n.inputs.map((i) => (i ? i.name : ''));
+  while (inputs.length && inputs[inputs.length - 1] === '') inputs.pop();
   return {
     name: n.outputs[0]?.name,
     opType,
-    inputs: n.inputs.map((i) => (i ? i.name : '')),
+    inputs,
     outputs: n.outputs.map((o) => o.name),
     attributes: Object.entries(n.attrs).map(([k, a]) => attrProto(k, a, opts)),
   };

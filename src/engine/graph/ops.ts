@@ -506,6 +506,11 @@ export const mean = (x: Tensor, axes?: readonly number[], keepdims = false): Ten
 };
 /** Max over `axes`; the gradient is split evenly among tied maxima. */
 export const max = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('ReduceMax', x, axes, keepdims);
+/** Sum of squares over `axes` (default: all), one ReduceSumSquare node (e.g. for gradient norms). */
+export const sumSquare = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => {
+  requireFloat('ReduceSumSquare', x);
+  return reduce('ReduceSumSquare', x, axes, keepdims);
+};
 /** Min over `axes`; the gradient is split evenly among tied minima. */
 export const min = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('ReduceMin', x, axes, keepdims);
 /** log(sum(exp(x))) over `axes`, computed stably. */

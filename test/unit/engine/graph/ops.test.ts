@@ -107,6 +107,7 @@ const cases: Case[] = [
   { name: 'sum axes', inputs: [F([2, 3, 4])], fn: (x) => op.sum(x, [0, 2]), ref: (a) => R.reduce(a, [0, 2], false, R.sumF) },
   { name: 'sum keepdims', inputs: [F([2, 3])], fn: (x) => op.sum(x, [1], true), ref: (a) => R.reduce(a, [1], true, R.sumF) },
   { name: 'sum all', inputs: [F([2, 3])], fn: (x) => op.sum(x), ref: (a) => R.reduce(a, [0, 1], false, R.sumF) },
+  { name: 'sumSquare', inputs: [F([2, 3, 4])], fn: (x) => op.sumSquare(x, [1, 2]), ref: (a) => R.reduce(a, [1, 2], false, (v) => R.sumF(v.map((t) => t * t))) },
   { name: 'mean', inputs: [F([2, 3, 4])], fn: (x) => op.mean(x, [-1]), ref: (a) => R.reduce(a, [-1], false, R.meanF) },
   { name: 'max', inputs: [F([3, 4])], fn: (x) => op.max(x, [1]), ref: (a) => R.reduce(a, [1], false, R.maxF) },
   { name: 'min', inputs: [F([3, 4])], fn: (x) => op.min(x, [0]), ref: (a) => R.reduce(a, [0], false, (v) => Math.min(...v)) },
@@ -118,6 +119,7 @@ const cases: Case[] = [
   { name: 'softmax axis 0', inputs: [F([3, 2])], fn: (x) => op.softmax(x, 0), ref: (a) => R.softmax(a, 0) },
   { name: 'logSoftmax', inputs: [F([2, 5])], fn: (x) => op.logSoftmax(x, -1), ref: (a) => R.softmax(a, -1, true) },
   { name: 'layerNorm', inputs: [F([2, 3, 5]), F([5]), F([5])], fn: (x, g, b) => nn.layerNorm(x, g, b, 1e-5), ref: (x, g, b) => R.layerNorm(x, g, b, 1e-5) },
+  { name: 'layerNorm (no beta)', inputs: [F([3, 4]), F([4])], fn: (x, g) => nn.layerNorm(x, g, null), ref: (x, g) => R.layerNorm(x, g, R.nd([0, 0, 0, 0], [4]), 1e-5) },
   {
     name: 'rmsNorm',
     inputs: [F([2, 5]), F([5])],
