@@ -7,6 +7,7 @@
  * Every probe takes the scorer as a callback, so it works with a reward model in a session process, a proxy
  * scorer, or a judge.
  */
+import { mapLimit } from './mapLimit';
 
 /** Pointwise scorer: a reward for `response` to `prompt`. */
 export type Scorer = (prompt: string, response: string) => Promise<number>;
@@ -51,21 +52,6 @@ export interface ProbeOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
-async function mapLimit<T, U>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<U>, signal?: AbortSignal): Promise<U[]> {
-  const out = new Array<U>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
-
 function checkScore(v: number, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${what}: the scorer returned ${String(v)}, not a finite number`);
   return v;
@@ -90,7 +76,7 @@ export async function perturbationProbe(scorer: Scorer, items: readonly ProbeIte
       const perturbed = checkScore(await scorer(changed.prompt ?? it.prompt, changed.response ?? it.response), `${name}, item ${i} (perturbed)`);
       return { original, perturbed };
     },
-    opts.signal,
+    { signal: opts.signal },
   );
   const deltas = scores.map((s) => s.perturbed - s.original);
   const n = deltas.length;
@@ -145,7 +131,7 @@ export async function pairFlipProbe(scorer: Scorer, pairs: readonly PreferencePa
       const r1 = side === 'chosen' ? r0 : checkScore(await scorer(p.prompt, (await perturb(p.prompt, p.rejected)).response ?? p.rejected), `${name}, pair ${i} rejected (perturbed)`);
       return { before: c0 - r0, after: c1 - r1 };
     },
-    opts.signal,
+    { signal: opts.signal },
   );
   const n = rows.length;
   const frac = (f: (r: { before: number; after: number }) => boolean): number => (n ? rows.filter(f).length / n : NaN);
@@ -184,7 +170,7 @@ export async function positionSwapProbe(scorer: PairScorer, pairs: readonly Pref
       }
       return { ab, ba };
     },
-    opts.signal,
+    { signal: opts.signal },
   );
   const n = rows.length;
   const mean = (f: (r: { ab: number; ba: number }) => number): number => (n ? rows.reduce((a, r) => a + f(r), 0) / n : NaN);

@@ -186,7 +186,7 @@ export function renderConversation(messages: readonly { readonly role: string; r
 }
 
 /** The text of a completion: a lone message's content, or a labelled transcript of several. */
-function completionText(c: string | readonly Message[]): string {
+export function completionText(c: string | readonly Message[]): string {
   if (typeof c === 'string') return c;
   return c.length === 1 ? c[0].content : renderConversation(c);
 }

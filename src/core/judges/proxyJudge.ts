@@ -30,8 +30,10 @@ export interface ProxyJudgeOptions {
   readonly trusted: boolean;
   /** Name of the exported function (default `score`). */
   readonly exportName?: string;
-  /** Per-call time limit, ms (default 10 000). Module loading counts towards the first call. */
+  /** Per-call time limit, ms (default 10 000). */
   readonly timeoutMs?: number;
+  /** Time limit for starting the worker and loading the module, ms (default 30 000). */
+  readonly loadTimeoutMs?: number;
   /** Heap cap of the worker, MB (default 256). */
   readonly maxMemoryMb?: number;
   /** Judge name: the label job records its labels as `ai:<name>`; default `proxy`. */
@@ -49,7 +51,10 @@ const loaded = import(pathToFileURL(workerData.modulePath).href).then((mod) => {
   if (!f) throw new Error('the module does not export a function named "' + name + '"');
   return f;
 });
-loaded.catch(() => undefined);
+loaded.then(
+  () => parentPort.postMessage({ id: 0, ok: true, ready: true }),
+  (e) => parentPort.postMessage({ id: 0, ok: false, ready: true, error: e && e.message ? String(e.message) : String(e) }),
+);
 parentPort.on('message', async (m) => {
   try {
     const f = await loaded;
@@ -62,7 +67,9 @@ parentPort.on('message', async (m) => {
 `;
 
 interface WorkerReply {
+  /** 0 for the one-time "module loaded" message (`ready`). */
   readonly id: number;
+  readonly ready?: boolean;
   readonly ok: boolean;
   readonly value?: number | string;
   readonly type?: string;
@@ -75,7 +82,8 @@ export class ProxyJudge implements PairJudge {
   private readonly exportName: string;
   private readonly timeoutMs: number;
   private readonly maxMemoryMb: number;
-  private worker: Worker | undefined;
+  private readonly loadTimeoutMs: number;
+  private worker: { readonly w: Worker; readonly ready: Promise<void> } | undefined;
   private nextId = 1;
   // One call at a time: a timeout terminates the worker, which must not take other callers' calls with it.
   private readonly serial = new Semaphore(1);
@@ -91,6 +99,7 @@ export class ProxyJudge implements PairJudge {
     this.exportName = opts.exportName ?? 'score';
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.maxMemoryMb = opts.maxMemoryMb ?? 256;
+    this.loadTimeoutMs = opts.loadTimeoutMs ?? 30_000;
     this.name = opts.name ?? 'proxy';
   }
 
@@ -114,29 +123,59 @@ export class ProxyJudge implements PairJudge {
   /** Stops the worker. Further calls fail. */
   async dispose(): Promise<void> {
     this.disposed = true;
-    const w = this.worker;
+    const cur = this.worker;
     this.worker = undefined;
-    if (w) await w.terminate();
+    if (cur) await cur.w.terminate();
   }
 
-  private ensureWorker(): Worker {
+  /** The running worker, or a new one; `ready` settles once the module is loaded (or failed to load, or timed out). */
+  private ensureWorker(): { readonly w: Worker; readonly ready: Promise<void> } {
     if (this.disposed) throw new JudgeError('scorer', `proxy-reward scorer ${this.modulePath}: the judge was disposed`);
-    if (!this.worker) {
-      this.worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { modulePath: this.modulePath, exportName: this.exportName },
-        resourceLimits: { maxOldGenerationSizeMb: this.maxMemoryMb },
-        // The scorer has no business with the parent's flags (loaders, inspectors).
-        execArgv: [],
-      });
-      this.worker.unref();
-    }
-    return this.worker;
+    if (this.worker) return this.worker;
+    const where = `proxy-reward scorer ${this.modulePath}`;
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { modulePath: this.modulePath, exportName: this.exportName },
+      resourceLimits: { maxOldGenerationSizeMb: this.maxMemoryMb },
+      // The scorer has no business with the parent's flags (loaders, inspectors).
+      execArgv: [],
+    });
+    w.unref();
+    const ready = new Promise<void>((resolve, reject) => {
+      const done = (fn: () => void): void => {
+        clearTimeout(timer);
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+        fn();
+      };
+      const onMessage = (m: WorkerReply): void => {
+        if (m.id !== 0 || !m.ready) return;
+        done(() => (m.ok ? resolve() : reject(new JudgeError('scorer', `${where} could not be loaded: ${m.error}`))));
+      };
+      const onError = (e: Error): void => done(() => reject(new JudgeError('scorer', `${where} crashed while loading: ${e.message}`)));
+      const onExit = (code: number): void => done(() => reject(new JudgeError('scorer', `${where} stopped while loading (exit code ${code})`)));
+      const timer = setTimeout(() => done(() => reject(new JudgeError('scorer', `${where} did not load within ${this.loadTimeoutMs} ms`))), this.loadTimeoutMs);
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+    });
+    const entry = { w, ready };
+    // A worker that failed to load is dropped, so the next call tries again (the user may have fixed the file).
+    ready.catch(() => {
+      if (this.worker === entry) this.worker = undefined;
+      void w.terminate();
+    });
+    this.worker = entry;
+    return entry;
   }
 
-  private call(prompt: string, response: string, signal?: AbortSignal): Promise<number> {
+  private async call(prompt: string, response: string, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
-    const w = this.ensureWorker();
+    const entry = this.ensureWorker();
+    await entry.ready;
+    throwIfAborted(signal);
+    const w = entry.w;
     const id = this.nextId++;
     const where = `proxy-reward scorer ${this.modulePath}`;
     return new Promise<number>((resolve, reject) => {
@@ -152,7 +191,7 @@ export class ProxyJudge implements PairJudge {
         fn();
       };
       const kill = (): void => {
-        if (this.worker === w) this.worker = undefined;
+        if (this.worker === entry) this.worker = undefined;
         void w.terminate();
       };
       const onMessage = (m: WorkerReply): void => {
@@ -165,11 +204,11 @@ export class ProxyJudge implements PairJudge {
         }
       };
       const onError = (e: Error): void => {
-        if (this.worker === w) this.worker = undefined;
+        if (this.worker === entry) this.worker = undefined;
         finish(() => reject(new JudgeError('scorer', `${where} crashed: ${e.message}`)));
       };
       const onExit = (code: number): void => {
-        if (this.worker === w) this.worker = undefined;
+        if (this.worker === entry) this.worker = undefined;
         finish(() => reject(new JudgeError('scorer', `${where} stopped (exit code ${code}) before answering`)));
       };
       const onAbort = (): void => {

@@ -65,7 +65,15 @@ describe('ProxyJudge', () => {
     const nan = judge(scorer('nan.cjs', 'exports.score = () => NaN;'));
     await assert.rejects(nan.score('q', 'r'), /returned NaN, not a finite number/);
     const none = judge(scorer('none.cjs', 'exports.other = () => 1;'));
-    await assert.rejects(none.score('q', 'r'), /does not export a function named "score"/);
+    await assert.rejects(none.score('q', 'r'), /could not be loaded: the module does not export a function named "score"/);
+  });
+
+  it('reports a module that does not load, and loads it again once it is fixed', async () => {
+    const p = scorer('broken.cjs', 'exports.score = (p, r) => {');
+    const j = judge(p);
+    await assert.rejects(j.score('q', 'r'), (e: unknown) => e instanceof JudgeError && e.kind === 'scorer' && /could not be loaded/.test(e.message));
+    writeFileSync(p, 'exports.score = () => 42;');
+    assert.equal(await j.score('q', 'r'), 42);
   });
 
   it('rejects a missing or relative module path', () => {
