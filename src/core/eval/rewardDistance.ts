@@ -55,7 +55,7 @@ export function weightedNorm(x: ArrayLike<number>, kind: NormKind, w?: ArrayLike
 function normalize(x: ArrayLike<number>, kind: NormKind, w?: ArrayLike<number>): Float64Array {
   const n = weightedNorm(x, kind, w);
   const out = new Float64Array(x.length);
-  // Norms at rounding level of the raw values are zero: a reward constant up to float noise is the zero class.
+  // Callers zero float noise first (cleanNoise), so a reward that is constant up to rounding has norm exactly 0.
   if (n === 0) return out;
   for (let i = 0; i < x.length; i++) out[i] = x[i] / n;
   return out;
