@@ -137,7 +137,7 @@ function randomBatch(rng: Rng, k: number): Record<string, HostTensor> {
   };
 }
 
-async function runOurs(k: number, runs: number, profilePrefix?: string): Promise<OursResult> {
+async function runOurs(k: number, runs: number, profilePrefix?: string): Promise<OursResult & { flatSizes: number[] }> {
   const params = gptParams(CFG);
   const totalSteps = k * (runs + 1);
   const t0 = performance.now();
@@ -179,24 +179,43 @@ async function runOurs(k: number, runs: number, profilePrefix?: string): Promise
     }
     if (profilePrefix) await tr.endProfiling();
     const steps = k * runs;
-    return { K: k, steps_timed: steps, seconds_per_step: wall / steps, cpu_seconds_per_step: cpu / steps, ort_seconds_per_step: ort / steps, compile_and_load_s: compileAndLoad, losses };
+    return { flatSizes: tr.compiled.groups.map((g) => g.size), K: k, steps_timed: steps, seconds_per_step: wall / steps, cpu_seconds_per_step: cpu / steps, ort_seconds_per_step: ort / steps, compile_and_load_s: compileAndLoad, losses };
   } finally {
     await tr.dispose();
   }
 }
 
-/** onnxruntime profile -> milliseconds per op type (Loop excluded: its body's kernels are listed themselves). */
-function summarizeProfile(file: string): { total_ms: number; by_op_ms: Record<string, number> } {
-  const events = JSON.parse(fs.readFileSync(file, 'utf8')) as { cat?: string; name: string; dur: number; args?: { op_name?: string } }[];
+interface ProfileSummary {
+  total_ms: number;
+  /** GEMMs: MatMul, FusedMatMul, Gemm. */
+  matmul_ms: number;
+  /**
+   * Kernels over the flat parameter buffers (an input is 1-D of a group's size): the optimizer update,
+   * slicing the parameter views, concatenating the gradients and the gradient norm.
+   */
+  flat_buffer_ms: number;
+  by_op_ms: Record<string, number>;
+}
+
+/** onnxruntime profile -> milliseconds per op type (Loop/If excluded: their bodies' kernels are listed themselves). */
+function summarizeProfile(file: string, flatSizes: readonly number[]): ProfileSummary {
+  type Ev = { cat?: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] } };
+  const events = JSON.parse(fs.readFileSync(file, 'utf8')) as Ev[];
   const by: Record<string, number> = {};
+  let matmul = 0;
+  let flat = 0;
   for (const e of events) {
     const opName = e.args?.op_name;
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !opName || opName === 'Loop') continue;
-    by[opName] = (by[opName] ?? 0) + e.dur / 1000;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !opName || opName === 'Loop' || opName === 'If') continue;
+    const ms = e.dur / 1000;
+    by[opName] = (by[opName] ?? 0) + ms;
+    if (/MatMul|Gemm/.test(opName)) matmul += ms;
+    const shapes = (e.args?.input_type_shape ?? []).flatMap((o) => Object.values(o));
+    if (shapes.some((sh) => sh.length === 1 && flatSizes.includes(sh[0] as number))) flat += ms;
   }
   const total = Object.values(by).reduce((a, b) => a + b, 0);
   const sorted = Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).map(([kk, v]) => [kk, Math.round(v)]));
-  return { total_ms: Math.round(total), by_op_ms: sorted };
+  return { total_ms: Math.round(total), matmul_ms: Math.round(matmul), flat_buffer_ms: Math.round(flat), by_op_ms: sorted };
 }
 
 async function main(): Promise<void> {
@@ -217,14 +236,17 @@ async function main(): Promise<void> {
     log(`engine K=1: ${oursK1.seconds_per_step.toFixed(2)} s/step wall`);
   }
 
-  let profile: { total_ms: number; by_op_ms: Record<string, number> } | undefined;
+  let profile: ProfileSummary | undefined;
   if (PROFILE) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-prof-'));
-    await runOurs(1, 1, path.join(dir, 'ort'));
+    const r = await runOurs(1, 1, path.join(dir, 'ort'));
     const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
-    if (f) profile = summarizeProfile(path.join(dir, f));
+    if (f) profile = summarizeProfile(path.join(dir, f), r.flatSizes);
     fs.rmSync(dir, { recursive: true, force: true });
-    if (profile) log(`onnxruntime op time (2 K=1 steps incl. warm-up): ${JSON.stringify(profile.by_op_ms)}`);
+    if (profile) {
+      const pct = (x: number): string => `${((100 * x) / Math.max(1, profile!.total_ms)).toFixed(1)}%`;
+      log(`onnxruntime kernel time over 2 K=1 steps: matmul ${pct(profile.matmul_ms)}, flat-buffer ops (optimizer, views, grad concat) ${pct(profile.flat_buffer_ms)}; by op ${JSON.stringify(profile.by_op_ms)}`);
+    }
   }
 
   let torch: TorchResult | undefined;
