@@ -122,7 +122,7 @@ export function flatLayout(params: readonly ParamSpec[]): FlatGroup[] {
   const off = { decay: 0, no_decay: 0 };
   params.forEach((p, i) => {
     const where = `params[${i}] '${p.name}'`;
-    if (!/^[A-Za-z_][A-Za-z0-9_.\-]*$/.test(p.name)) throw new Error(`${where}: invalid name (letters, digits, _ . -)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(p.name)) throw new Error(`${where}: invalid name (letters, digits, _ . -)`);
     if (seen.has(p.name)) throw new Error(`${where}: duplicate parameter name`);
     seen.add(p.name);
     if (!p.shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${where}: invalid shape [${p.shape.join(', ')}]`);
@@ -146,7 +146,7 @@ function checkForward(out: ForwardOutput): [Tensor, [string, Tensor][]] {
   if (out.loss.rank !== 0 || out.loss.dtype !== 'float32') throw new Error(`forward: loss must be a float32 scalar, got ${out.loss}`);
   const ms = Object.entries(out.metrics ?? {});
   for (const [k, t] of ms) {
-    if (!/^[A-Za-z_][A-Za-z0-9_./\-]*$/.test(k)) throw new Error(`forward: metric name '${k}' is invalid`);
+    if (!/^[A-Za-z_][A-Za-z0-9_./-]*$/.test(k)) throw new Error(`forward: metric name '${k}' is invalid`);
     if (t.rank !== 0) throw new Error(`forward: metric '${k}' must be a scalar, got ${t}`);
   }
   return [out.loss, ms];
