@@ -105,7 +105,7 @@ function renderHeader(p: { file: string; fileName: string; line?: number; progre
     line,
     el('span', { class: 'cmp-count', text: `${p.progress.done} of ${p.progress.total}`, attrs: { id: 'progress-text' } }),
     bar,
-    p.decisionsPerMinute !== undefined ? el('vscode-badge', { text: `${p.decisionsPerMinute.toFixed(1)}/min`, title: 'decisions per minute (recent)', attrs: { id: 'rate-badge' } }) : null,
+    p.decisionsPerMinute ? el('vscode-badge', { text: `${p.decisionsPerMinute.toFixed(1)}/min`, title: 'decisions per minute (recent)', attrs: { id: 'rate-badge' } }) : null,
     p.scorer ? el('span', { class: 'cmp-scorer', text: `scores: ${p.scorer}` }) : null,
   ];
   header.replaceChildren(...parts.filter((x): x is HTMLElement => x !== null));

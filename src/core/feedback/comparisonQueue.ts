@@ -113,6 +113,12 @@ export class ComparisonQueue {
     return undefined;
   }
 
+  /** Makes {@link next} continue with the records after this one (e.g. after an undo brought it back). */
+  continueAfter(recordId: string): void {
+    const pos = this.positionOf.get(recordId);
+    if (pos !== undefined) this.cursor = (pos + 1) % this.valid.length;
+  }
+
   /** The pair for a record id (e.g. to show it again after an undo), in a fresh random order. */
   pair(recordId: string): QueuedPair | undefined {
     const i = this.index.indexOfId(recordId);
@@ -121,8 +127,7 @@ export class ComparisonQueue {
     if (!r.ok) return undefined;
     const p = pairOf(r.record.value);
     if (!p) return undefined;
-    const pos = this.positionOf.get(recordId);
-    if (pos !== undefined) this.cursor = (pos + 1) % this.valid.length;
+    this.continueAfter(recordId);
     const order: [string, string] = this.random() < 0.5 ? ['chosen', 'rejected'] : ['rejected', 'chosen'];
     return { index: i, line: r.record.line, recordId, prompt: p.prompt, order, texts: p.texts };
   }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { JsonlIndex, type JsonlScanResult } from '../../core/datasets/jsonlScan';
@@ -23,20 +24,43 @@ import {
 import { Disposable } from '../lifecycle';
 import { webviewHtml, webviewOptions } from '../panels/webviewHtml';
 
-/** Opens the feedback store of a dataset for this window. */
-export type StoreFactory = (datasetPath: string) => FeedbackStore;
+/**
+ * Where the panel gets a dataset's feedback store. Pass the window's shared registry (e.g. `FeedbackStores`) so the
+ * panel, inline labeling and the views share one store and one journal per dataset; the provider owns the stores
+ * (the panel never closes them).
+ */
+export interface StoreProvider {
+  get(datasetPath: string): FeedbackStore;
+  /** Called after the panel recorded something for `datasetPath`, so other views can update. */
+  notify?(datasetPath: string): void;
+  /** Fires with a dataset path when its labels changed elsewhere (another window, inline labeling, a judge). */
+  readonly onDidChange?: vscode.Event<string>;
+}
 
 export interface ComparisonPanelOptions {
   readonly log: vscode.LogOutputChannel;
-  /** Default: {@link defaultStoreFactory} (one journal per window, annotator from `alignment.labeling.annotator`). */
-  readonly openStore?: StoreFactory;
+  /** Default: the panel opens its own store per dataset ({@link openWindowStore}) and closes it with the panel. */
+  readonly stores?: StoreProvider;
 }
 
-export const DEFAULT_CRITIQUE_LABELS = ['helpful', 'harmful', 'factual-error', 'off-topic', 'unsafe', 'too-long'];
+/** Critique labels when `alignment.critiqueLabels` is empty or unusable. */
+export const DEFAULT_CRITIQUE_LABELS = ['helpful', 'correct', 'safe', 'harmful', 'factual-error', 'unsafe', 'incorrect', 'unhelpful', 'off-topic', 'too-long'];
 
-/** The annotator name: `alignment.labeling.annotator`, else the OS user name. */
+/** Likert scale of ratings given in the panel (the same 1-5 scale as inline labeling, so ratings are comparable). */
+export const RATING_SCALE = { min: 1, max: 5 } as const;
+
+const FRIENDLY: Record<string, string> = {
+  comparison: 'comparison',
+  rating: 'rating',
+  critique: 'critique',
+  naturalLanguage: 'comment',
+  eStop: 'flag',
+  retract: 'undo',
+};
+
+/** The annotator name: the `alignment.annotatorId` setting, else the OS user name. */
 export function annotatorName(): string {
-  const configured = vscode.workspace.getConfiguration('alignment.labeling').get<string>('annotator')?.trim();
+  const configured = vscode.workspace.getConfiguration('alignment').get<string>('annotatorId')?.trim();
   if (configured) return configured;
   try {
     return os.userInfo().username || 'annotator';
@@ -45,24 +69,26 @@ export function annotatorName(): string {
   }
 }
 
-/** This window's writer id (its journal's file name): host name + VS Code session id. */
+// One per extension host (= per window). vscode.env.sessionId is not unique everywhere (code-server reports a
+// constant), so a random part makes sure two windows never append to the same journal file.
+const WINDOW_NONCE = randomBytes(4).toString('hex');
+
+/** This window's writer id (its journal's file name): host name + a random id of this extension host. */
 export function windowWriterId(): string {
-  const raw = `${os.hostname()}-${vscode.env.sessionId}`.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
-  const id = raw.slice(0, 128) || 'window';
-  return WRITER_ID_PATTERN.test(id) ? id : 'window';
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60);
+  const id = host ? `${host}-${WINDOW_NONCE}` : `window-${WINDOW_NONCE}`;
+  return WRITER_ID_PATTERN.test(id) ? id : `window-${WINDOW_NONCE}`;
 }
 
-export function defaultStoreFactory(datasetPath: string): FeedbackStore {
+/** Opens a dataset's store with this window's writer id and annotator. */
+export function openWindowStore(datasetPath: string): FeedbackStore {
   return FeedbackStore.open({ datasetPath, writerId: windowWriterId(), annotator: annotatorName() });
 }
 
 function labelingSettings(): LabelingSettings {
-  const c = vscode.workspace.getConfiguration('alignment.labeling');
-  let ratingMin = Math.round(c.get<number>('ratingMin') ?? 1);
-  let ratingMax = Math.round(c.get<number>('ratingMax') ?? 5);
-  if (!(ratingMin < ratingMax) || ratingMin < -100 || ratingMax > 100) [ratingMin, ratingMax] = [1, 5];
-  const labels = (c.get<unknown[]>('critiqueLabels') ?? DEFAULT_CRITIQUE_LABELS).filter((l): l is string => typeof l === 'string' && l.length > 0 && l.length <= 500);
-  return { ratingMin, ratingMax, critiqueLabels: labels.length ? [...new Set(labels)].slice(0, 50) : DEFAULT_CRITIQUE_LABELS };
+  const configured = vscode.workspace.getConfiguration('alignment').get<unknown[]>('critiqueLabels') ?? [];
+  const labels = [...new Set(configured.filter((l): l is string => typeof l === 'string' && l.trim().length > 0 && l.length <= 500).map((l) => l.trim()))].slice(0, 50);
+  return { ratingMin: RATING_SCALE.min, ratingMax: RATING_SCALE.max, critiqueLabels: labels.length ? labels : DEFAULT_CRITIQUE_LABELS };
 }
 
 /** Decisions per minute over the last few decisions. */
@@ -118,6 +144,7 @@ export class ComparisonPanel extends Disposable {
   }
 
   private readonly store: FeedbackStore;
+  private readonly provider: StoreProvider | undefined;
   private readonly log: vscode.LogOutputChannel;
   private readonly settings = labelingSettings();
   private readonly meter = new RateMeter();
@@ -125,6 +152,9 @@ export class ComparisonPanel extends Disposable {
   private indexBuilt: Promise<JsonlIndex> | undefined;
   private ready = false;
   private current: QueuedPair | undefined;
+  private notifying = false;
+  /** Entry ids written by each user action of this panel (a rating of A and B is one action), newest last. */
+  private readonly actions: { readonly ids: string[]; readonly what: string; readonly pair: QueuedPair }[] = [];
 
   private constructor(
     readonly panel: vscode.WebviewPanel,
@@ -134,8 +164,17 @@ export class ComparisonPanel extends Disposable {
   ) {
     super();
     this.log = options.log;
-    this.store = (options.openStore ?? defaultStoreFactory)(file.fsPath);
-    this.register({ dispose: () => this.store.close() });
+    this.provider = options.stores;
+    if (options.stores) {
+      this.store = options.stores.get(file.fsPath);
+      const changed = options.stores.onDidChange?.((dataset) => {
+        if (path.resolve(dataset) === path.resolve(file.fsPath)) void this.onLabelsChangedElsewhere();
+      });
+      if (changed) this.register(changed);
+    } else {
+      this.store = openWindowStore(file.fsPath);
+      this.register({ dispose: () => this.store.close() });
+    }
     if (this.store.repair) this.log.warn(`Labels: repaired the end of ${this.store.journalPath} (${this.store.repair.kind}, ${this.store.repair.bytes} bytes)`);
     for (const p of this.store.problems) this.log.warn(`Labels: ${p.file}:${p.line}: ${p.message}`);
     ComparisonPanel.panels.set(file.fsPath, this);
@@ -214,9 +253,10 @@ export class ComparisonPanel extends Disposable {
       } else if (ComparisonRate.is(msg)) {
         const cur = this.expect(msg.params.recordId);
         if (!cur) return;
-        for (const r of msg.params.ratings) {
-          this.record(cur, 'rating', { target: this.key(cur, r.side), value: r.value, scale: { min: this.settings.ratingMin, max: this.settings.ratingMax } }, msg.params.seconds);
-        }
+        const ids = msg.params.ratings.map((r) =>
+          this.record(cur, 'rating', { target: this.key(cur, r.side), value: r.value, scale: { min: RATING_SCALE.min, max: RATING_SCALE.max } }, msg.params.seconds),
+        );
+        this.remember(ids.length > 1 ? 'ratings' : 'rating', cur, ids);
         await this.status('info', `Rated ${msg.params.ratings.map((r) => `${r.side} ${r.value}/${this.settings.ratingMax}`).join(', ')}.`);
       } else if (ComparisonCritique.is(msg)) {
         const cur = this.expect(msg.params.recordId);
@@ -224,24 +264,26 @@ export class ComparisonPanel extends Disposable {
         const p = msg.params;
         const target = this.key(cur, p.side);
         const saved: string[] = [];
+        const ids: string[] = [];
         if (p.acceptable !== undefined) {
-          this.record(cur, 'critique', { target, mode: 'binary', acceptable: p.acceptable }, p.seconds);
+          ids.push(this.record(cur, 'critique', { target, mode: 'binary', acceptable: p.acceptable }, p.seconds));
           saved.push(p.acceptable ? 'acceptable' : 'not acceptable');
         }
         if (p.labels.length > 0) {
-          this.record(cur, 'critique', { target, mode: 'multi', labels: p.labels, labelSet: this.settings.critiqueLabels }, p.seconds);
+          ids.push(this.record(cur, 'critique', { target, mode: 'multi', labels: p.labels, labelSet: this.settings.critiqueLabels }, p.seconds));
           saved.push(p.labels.join(', '));
         }
         if (p.comment) {
-          this.record(cur, 'naturalLanguage', { target, text: p.comment }, p.seconds);
+          ids.push(this.record(cur, 'naturalLanguage', { target, text: p.comment }, p.seconds));
           saved.push('comment');
         }
+        this.remember('critique', cur, ids);
         await this.status('info', `Critique of ${p.side} saved: ${saved.join('; ')}.`);
       } else if (ComparisonFlag.is(msg)) {
         const cur = this.expect(msg.params.recordId);
         if (!cur) return;
         const p = msg.params;
-        this.record(cur, 'eStop', { ...(p.side ? { target: this.key(cur, p.side) } : {}), ...(p.reason ? { reason: p.reason } : {}) }, p.seconds);
+        this.remember('flag', cur, [this.record(cur, 'eStop', { ...(p.side ? { target: this.key(cur, p.side) } : {}), ...(p.reason ? { reason: p.reason } : {}) }, p.seconds)]);
         await this.status('info', `Flagged ${p.side ? `output ${p.side}` : 'the whole record'}.`);
       } else if (ComparisonOpenRecord.is(msg)) {
         const doc = await vscode.workspace.openTextDocument(this.file);
@@ -268,8 +310,36 @@ export class ComparisonPanel extends Disposable {
     return side === 'A' ? cur.order[0] : cur.order[1];
   }
 
-  private record<K extends FeedbackType>(cur: QueuedPair, type: K, payload: FeedbackInput<K>['payload'], seconds: number): void {
-    this.store.record({ recordId: cur.recordId, type, payload, seconds: Math.round(seconds * 1000) / 1000 });
+  private record<K extends FeedbackType>(cur: QueuedPair, type: K, payload: FeedbackInput<K>['payload'], seconds: number): string {
+    const id = this.store.record({ recordId: cur.recordId, type, payload, seconds: Math.round(seconds * 1000) / 1000 }).id;
+    this.notify();
+    return id;
+  }
+
+  /** Tells the provider (and through it other views) that this panel wrote; ignores the echo. */
+  private notify(): void {
+    this.notifying = true;
+    try {
+      this.provider?.notify?.(this.file.fsPath);
+    } finally {
+      this.notifying = false;
+    }
+  }
+
+  /** Another writer (inline labeling, another window) labeled: move on if the shown pair is now done. */
+  private async onLabelsChangedElsewhere(): Promise<void> {
+    if (this.notifying || !this.current || !this.ready) return;
+    if (this.hasMyComparison(this.current.recordId)) {
+      this.current = undefined;
+      await this.showNext();
+      await this.status('info', 'That pair was labeled elsewhere; here is the next one.');
+    }
+  }
+
+  private remember(what: string, pair: QueuedPair, ids: string[]): void {
+    if (ids.length === 0) return;
+    this.actions.push({ ids, what, pair });
+    if (this.actions.length > 500) this.actions.shift();
   }
 
   private async onDecide(recordId: string, choice: 'A' | 'B' | 'tie' | 'skip', seconds: number): Promise<void> {
@@ -279,33 +349,50 @@ export class ComparisonPanel extends Disposable {
       (await this.loaded)?.queue.skip(cur.recordId);
     } else {
       const preferred = choice === 'tie' ? null : this.key(cur, choice);
-      this.record(cur, 'comparison', { mode: 'pair', order: [cur.order[0], cur.order[1]], preferred }, seconds);
+      this.remember('comparison', cur, [this.record(cur, 'comparison', { mode: 'pair', order: [cur.order[0], cur.order[1]], preferred }, seconds)]);
       this.meter.push();
     }
     this.current = undefined;
     await this.showNext();
   }
 
+  /**
+   * Undoes this panel's last action (all entries it wrote, e.g. both ratings), or, when this panel has none left
+   * (after a reload), this window's last journal entry. A comparison brings its pair back on screen.
+   */
   private async onUndo(): Promise<void> {
-    const r = this.store.undo();
-    if (!r) {
-      await this.status('error', 'Nothing to undo from this window.');
-      return;
-    }
-    const undone = this.store.entries().find((e) => e.id === r.payload.entryId);
-    const loaded = await this.loaded;
-    if (undone?.type === 'comparison' && loaded) {
-      this.meter.pop();
-      const again = loaded.queue.pair(undone.recordId);
-      if (again) {
-        await this.show(again);
-        await this.status('info', 'Undid the last comparison; here is that pair again.');
+    const action = this.actions.pop();
+    let what: string;
+    let recordId: string;
+    let pair: QueuedPair | undefined;
+    if (action) {
+      for (const id of action.ids) this.store.retract(id);
+      this.notify();
+      what = action.what;
+      recordId = action.pair.recordId;
+      pair = action.what === 'comparison' ? action.pair : undefined;
+      if (pair) (await this.loaded)?.queue.continueAfter(pair.recordId);
+    } else {
+      const r = this.store.undo();
+      if (r) this.notify();
+      if (!r) {
+        await this.status('error', 'Nothing to undo from this window.');
         return;
       }
+      const undone = this.store.entries().find((e) => e.id === r.payload.entryId);
+      what = undone ? (FRIENDLY[undone.type] ?? undone.type) : 'label';
+      recordId = r.recordId;
+      if (undone?.type === 'comparison') pair = (await this.loaded)?.queue.pair(undone.recordId);
+    }
+    if (pair) {
+      this.meter.pop();
+      await this.show(pair);
+      await this.status('info', `Undid the ${what} of this pair; decide again.`);
+      return;
     }
     if (this.current) await this.show(this.current);
     else await this.showNext();
-    await this.status('info', `Undid the last ${undone?.type ?? 'label'}${undone ? ` on ${undone.recordId}` : ''}.`);
+    await this.status('info', `Undid the ${what} on ${recordId}.`);
   }
 
   private async showNext(): Promise<void> {

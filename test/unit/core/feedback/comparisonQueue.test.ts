@@ -69,6 +69,16 @@ test('queue: walks valid pairs in order, skips invalid lines and labeled ones, c
   assert.equal(queue.next()?.recordId, 'b');
 });
 
+test('queue: continueAfter resumes the walk after a record shown again', async () => {
+  const { queue } = await setup([p('a'), p('b'), p('c')]);
+  assert.equal(queue.next()?.recordId, 'a');
+  assert.equal(queue.next()?.recordId, 'b');
+  queue.continueAfter('a');
+  assert.equal(queue.next()?.recordId, 'b');
+  queue.pair('a');
+  assert.equal(queue.next()?.recordId, 'b', 'pair() also continues after the record it returns');
+});
+
 test('queue: the random source sets the displayed order', async () => {
   const { queue } = await setup([p('a')], () => 0.1);
   assert.deepEqual(queue.next()?.order, ['chosen', 'rejected']);
