@@ -133,3 +133,16 @@ test('an invalid model is a session-create error, and bad thread counts are reje
   });
   await assert.rejects(RuntimeSession.create(probe, { device: 'cpu', threads: 0 }), /threads must be a positive integer/);
 });
+
+test('a worker that dies rejects the call in flight and later calls with worker-exited (no hang, no crash)', async () => {
+  const s = await RuntimeSession.create(probe, { device: 'cpu', threads: 1 });
+  const worker = (s as unknown as { worker: { terminate(): Promise<number> } }).worker;
+  const inFlight = s.run({ x: f32([4], [1, 2, 3, 4]) });
+  await worker.terminate();
+  await inFlight.then(
+    (out) => assert.ok(out['y'], 'the run finished before the worker stopped'),
+    (e: unknown) => assert.ok(e instanceof RuntimeError && e.kind === 'worker-exited', String(e)),
+  );
+  await assert.rejects(s.run({ x: f32([4], [1, 2, 3, 4]) }), (e: unknown) => e instanceof RuntimeError && e.kind === 'worker-exited' && /runtime worker exited/.test(e.message));
+  await s.dispose();
+});
