@@ -18,7 +18,7 @@ import { LoadedModel, loadHfModel, saveHfModel } from './hfMapping';
 import { initWeights } from './params';
 
 /** Bump when anything that changes the built files changes (invalidates caches). */
-export const BUILTIN_VERSION = 'tiny-chat-v1';
+export const BUILTIN_VERSION = 'tiny-chat-v2';
 
 /** Special tokens, ids 0..2 (ChatML, as SmolLM2 uses). */
 export const BUILTIN_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'] as const;

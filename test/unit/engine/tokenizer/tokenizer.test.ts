@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bytesToUnicode, trainByteLevelBpe, toTokenizerJson } from '../../../../src/engine/tokenizer/bpeTrainer';
-import { DEMO_TOPICS, generateDemoDialogues, renderChatMl } from '../../../../src/engine/tokenizer/demoCorpus';
+import { DEMO_TOPICS, generateDemoDialogues, generateDemoPreferences, renderChatMl } from '../../../../src/engine/tokenizer/demoCorpus';
 import { TextTokenizer } from '../../../../src/engine/tokenizer/tokenizer';
 import { BUILTIN_VERSION, buildBuiltinTokenizer, CHATML_TEMPLATE, ensureBuiltinModel, getBuiltinModel } from '../../../../src/engine/models/builtin';
 import { countParameters } from '../../../../src/engine/models/config';
@@ -85,6 +85,24 @@ test('demo corpus is deterministic, covers every topic, and has alternating user
   for (const d of a.filter((x) => x.topic === 'addition')) {
     const m = /(\d+) plus (\d+) is (\d+)\./.exec(d.messages[1].content)!;
     assert.equal(Number(m[1]) + Number(m[2]), Number(m[3]));
+  }
+});
+
+test('demo preference pairs: deterministic, chosen differs from rejected, arithmetic chosen right and rejected wrong', () => {
+  const a = generateDemoPreferences(500, 3);
+  assert.deepEqual(a, generateDemoPreferences(500, 3));
+  assert.deepEqual(new Set(a.map((p) => p.topic)), new Set(DEMO_TOPICS));
+  assert.deepEqual(new Set(a.map((p) => p.flaw)), new Set(['incorrect', 'rude', 'unsafe']));
+  for (const p of a) {
+    assert.equal(p.prompt[0].role, 'user');
+    assert.equal(p.chosen[0].role, 'assistant');
+    assert.notEqual(p.chosen[0].content, p.rejected[0].content, p.prompt[0].content);
+  }
+  for (const p of a.filter((x) => x.topic === 'addition' && x.flaw === 'incorrect')) {
+    const [, x, y, z] = /(\d+) plus (\d+) is (\d+)\./.exec(p.chosen[0].content)!.map(Number);
+    assert.equal(x + y, z);
+    const w = Number(/is (\d+)\./.exec(p.rejected[0].content)![1]);
+    assert.notEqual(w, z);
   }
 });
 
