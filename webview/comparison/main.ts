@@ -1,6 +1,6 @@
 // Comparison panel: the prompt above two outputs side by side (A left, B right), word differences highlighted,
 // markdown rendered safely. Keys: 1 A better, 2 B better, 3 tie, 0 skip, u undo, r rate, c critique, x flag,
-// d toggle diff highlighting. The webview never learns which output the dataset calls chosen.
+// d cycles diff highlighting (auto / on / off). The webview never learns which output the dataset calls chosen.
 import {
   provideVSCodeDesignSystem,
   vsCodeBadge,
@@ -57,7 +57,10 @@ app.append(header, main, el('footer', { class: 'cmp-dock' }, forms, actions, sta
 let pair: PairParams | undefined;
 let mode: Mode = 'decide';
 let pending = false; // a decision was sent; wait for the next pair before accepting another
-let diffOn = true;
+/** Word-diff highlighting: `auto` only when the outputs share enough words for the marks to mean something. */
+let diffMode: 'auto' | 'on' | 'off' = 'auto';
+/** Below this share of common words, `auto` leaves the outputs unmarked (nearly everything would be marked). */
+const AUTO_DIFF_MIN_SIMILARITY = 0.35;
 // Time on screen: visible time since the pair was shown (hidden periods do not count).
 let shownAt = 0;
 let hiddenMs = 0;
@@ -120,13 +123,15 @@ function candidateBox(side: Side, text: string, other: string, score: number | u
     score !== undefined ? el('vscode-badge', { class: 'cmp-score', text: `reward ${score.toFixed(3)}`, attrs: { id: `score-${side}` } }) : null,
     el('span', { class: 'cmp-len', text: `${text.length} chars${text === other ? ' · identical' : ''}` }),
   );
-  return el('article', { class: 'cmp-cand', attrs: { id: `cand-${side}`, 'data-side': side } }, head, renderMarkdown(text, diffOn ? marks : []));
+  return el('article', { class: 'cmp-cand', attrs: { id: `cand-${side}`, 'data-side': side } }, head, renderMarkdown(text, marks));
 }
 
 function renderPair(p: PairParams): void {
   const prompt = el('section', { class: 'cmp-prompt', attrs: { id: 'prompt' } }, el('h3', { text: 'Prompt' }));
   for (const t of p.prompt) prompt.append(el('div', { class: `cmp-turn role-${t.role.replace(/[^a-z]/gi, '')}` }, el('span', { class: 'cmp-role', text: t.role }), renderMarkdown(t.content)));
-  const d = diffOn ? wordDiff(p.left.text, p.right.text) : { a: [], b: [], exact: true };
+  const full = diffMode === 'off' ? undefined : wordDiff(p.left.text, p.right.text);
+  const suppressed = full !== undefined && diffMode === 'auto' && full.similarity < AUTO_DIFF_MIN_SIMILARITY;
+  const d = full && !suppressed ? full : { a: [], b: [], exact: true, similarity: 0 };
   const cands = el(
     'section',
     { class: 'cmp-cands' },
@@ -134,6 +139,7 @@ function renderPair(p: PairParams): void {
     candidateBox('B', p.right.text, p.left.text, p.right.score, d.b),
   );
   main.replaceChildren(prompt, cands);
+  if (suppressed) main.append(el('p', { class: 'cmp-note', text: `The outputs share only ${Math.round(100 * (full?.similarity ?? 0))}% of their words, so differences are not highlighted (press d to highlight anyway).` }));
   if (!d.exact) main.append(el('p', { class: 'cmp-note', text: 'These outputs are long: only their common beginning and end are matched; the middle is marked as different.' }));
 }
 
@@ -148,7 +154,7 @@ function renderActions(): void {
     button('Rate', 'r', 'open-rate', () => openForm('rate')),
     button('Critique', 'c', 'open-critique', () => openForm('critique')),
     button('Flag', 'x', 'open-flag', () => openForm('flag')),
-    button(diffOn ? 'Hide diff' : 'Show diff', 'd', 'toggle-diff', () => toggleDiff()),
+    button(`Diff: ${diffMode}`, 'd', 'toggle-diff', () => toggleDiff()),
   );
 }
 
@@ -169,7 +175,7 @@ function undo(): void {
 }
 
 function toggleDiff(): void {
-  diffOn = !diffOn;
+  diffMode = diffMode === 'auto' ? 'on' : diffMode === 'on' ? 'off' : 'auto';
   if (pair) renderPair(pair);
   renderActions();
 }

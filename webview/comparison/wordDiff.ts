@@ -20,6 +20,11 @@ export interface WordDiff {
    * whole middle of both is marked changed.
    */
   readonly exact: boolean;
+  /**
+   * Share of tokens the two texts have in common: 2 * common / (tokens of a + tokens of b), in [0, 1]
+   * (1 for two empty texts). With `exact` false, only the common prefix and suffix count.
+   */
+  readonly similarity: number;
 }
 
 /** Words (letters, digits, underscore, any script) and single punctuation/symbol characters; whitespace is skipped. */
@@ -46,6 +51,7 @@ export function wordDiff(a: string, b: string, maxCells = 4_000_000): WordDiff {
   const changedA = new Uint8Array(ma.length).fill(1);
   const changedB = new Uint8Array(mb.length).fill(1);
   let exact = true;
+  let lcs = 0;
   const n = ma.length;
   const m = mb.length;
   if (n > 0 && m > 0) {
@@ -60,6 +66,7 @@ export function wordDiff(a: string, b: string, maxCells = 4_000_000): WordDiff {
           L[i * W + j] = ma[i].text === mb[j].text ? L[(i + 1) * W + j + 1] + 1 : Math.max(L[(i + 1) * W + j], L[i * W + j + 1]);
         }
       }
+      lcs = L[0];
       let i = 0;
       let j = 0;
       while (i < n && j < m) {
@@ -71,7 +78,9 @@ export function wordDiff(a: string, b: string, maxCells = 4_000_000): WordDiff {
       }
     }
   }
-  return { a: ranges(a, ma, changedA), b: ranges(b, mb, changedB), exact };
+  const total = ta.length + tb.length;
+  const similarity = total === 0 ? 1 : (2 * (pre + suf + lcs)) / total;
+  return { a: ranges(a, ma, changedA), b: ranges(b, mb, changedB), exact, similarity };
 }
 
 /** Ranges of changed tokens; two changed tokens separated only by whitespace become one range. */

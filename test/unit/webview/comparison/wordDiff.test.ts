@@ -20,11 +20,15 @@ test('wordDiff marks only the words that differ, merging adjacent changes', () =
   assert.equal(d.exact, true);
   assert.deepEqual(pieces(a, d.a), ['cat', '.']);
   assert.deepEqual(pieces(b, d.b), ['big dog', '!']);
+  // tokens: a = The cat sat on the mat . (7), b = The big dog sat on the mat ! (8); common: The sat on the mat (5)
+  assert.equal(d.similarity, (2 * 5) / 15);
+  assert.equal(wordDiff('x y', 'p q').similarity, 0);
 });
 
 test('wordDiff: identical texts have no changes; whitespace-only differences are ignored; empty vs text', () => {
-  assert.deepEqual(wordDiff('same words here', 'same words here'), { a: [], b: [], exact: true });
-  assert.deepEqual(wordDiff('a  b\nc', 'a b c'), { a: [], b: [], exact: true });
+  assert.deepEqual(wordDiff('same words here', 'same words here'), { a: [], b: [], exact: true, similarity: 1 });
+  assert.deepEqual(wordDiff('a  b\nc', 'a b c'), { a: [], b: [], exact: true, similarity: 1 });
+  assert.equal(wordDiff('', '').similarity, 1);
   const d = wordDiff('', 'new text');
   assert.deepEqual(d.a, []);
   assert.deepEqual(pieces('new text', d.b), ['new text']);
@@ -44,6 +48,7 @@ test('wordDiff above the cell limit keeps the common prefix/suffix and marks the
   const b = 'start y1 y2 end';
   const d = wordDiff(a, b, 4);
   assert.equal(d.exact, false);
+  assert.equal(d.similarity, (2 * 2) / 9);
   assert.deepEqual(pieces(a, d.a), ['x1 x2 x3']);
   assert.deepEqual(pieces(b, d.b), ['y1 y2']);
 });
