@@ -234,6 +234,8 @@ export const VJP: Record<string, Vjp> = {
     const pdf = op.mul(op.exp(op.mul(op.mul(xt, xt), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return [op.mul(g, op.add(cdf, op.mul(xt, pdf)))];
   },
+  // Inverted dropout: y = x * mask / (1 - p)  =>  dx = g * mask / (1 - p); ratio and training_mode get none.
+  Dropout: (g, [x, ratio], _y, n) => [op.div(op.mul(g, op.cast(n.outputs[1], x!.dtype)), op.sub(1, ratio!)), null, null],
   Sin: (g, [x]) => [op.mul(g, op.cos(x!))],
   Cos: (g, [x]) => [op.neg(op.mul(g, op.sin(x!)))],
   // d logsumexp(x) = softmax(x) along the reduced axes.

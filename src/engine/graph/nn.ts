@@ -3,7 +3,7 @@
  * come from the primitive VJP rules). Shapes: B batch, T sequence, C channels, H heads, D head size, V vocab.
  */
 import { DType, isFloat } from './dtype';
-import { Graph, Tensor, fmtShape } from './graph';
+import { Attr, Graph, Tensor, fmtShape } from './graph';
 import * as op from './ops';
 
 /** softplus(x) = log(1 + e^x), stable for large |x|: max(x, 0) + log(1 + e^-|x|). */
@@ -29,6 +29,25 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
 /** SiLU / swish: x * sigmoid(x) (Llama's MLP gate). */
 export function silu(x: Tensor): Tensor {
   return op.mul(x, op.sigmoid(x));
+}
+
+/**
+ * Inverted dropout (Srivastava et al. 2014): zeroes each element with probability p and scales the rest by
+ * 1/(1-p), a fresh mask on every run (and every Loop iteration). One ONNX Dropout node in training mode; its
+ * mask output feeds the VJP (g * mask / (1-p)). `seed` fixes onnxruntime's generator for reproducible runs.
+ * Returns x unchanged for p = 0.
+ */
+export function dropout(x: Tensor, p: number, seed?: number): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!isFloat(x.dtype)) throw new Error(`dropout: needs a floating-point tensor, got ${x.dtype}`);
+  if (p === 0) return x;
+  const g = x.graph;
+  const attrs: Record<string, Attr> = seed === undefined ? {} : { seed: { kind: 'int', value: seed } };
+  const [y] = g.addNode('Dropout', [x, g.scalar(p, x.dtype), g.scalar(1, 'bool')], attrs, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: x.shape, dtype: 'bool' },
+  ]);
+  return y;
 }
 
 /** clip(x, lo, hi) = min(max(x, lo), hi); gradient 1 inside, 0 outside. */

@@ -335,3 +335,50 @@ test('external data: big initializers in a side file, loaded by path', async () 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dropout: about p of the elements are zeroed, the rest scaled; gradient uses the same mask', async () => {
+  const n = 4000;
+  const p = 0.25;
+  const g = new Graph();
+  const x = g.input('x', [n], 'float32');
+  const y = nn.dropout(x, p, 7);
+  const [gx] = grad(op.sum(op.mul(y, 3)), [x]);
+  g.output('y', y);
+  g.output('gx', gx);
+  const m = await OrtModel.load(toOnnx(g));
+  const r = await m.run({ x: { data: new Float32Array(n).fill(2), dims: [n] } });
+  const yd = r.y.data as Float32Array;
+  const gd = r.gx.data as Float32Array;
+  let zeros = 0;
+  for (let i = 0; i < n; i++) {
+    if (yd[i] === 0) {
+      zeros++;
+      assert.equal(gd[i], 0);
+    } else {
+      assert.ok(Math.abs(yd[i] - 2 / (1 - p)) < 1e-5);
+      assert.ok(Math.abs(gd[i] - 3 / (1 - p)) < 1e-5);
+    }
+  }
+  assert.ok(Math.abs(zeros / n - p) < 0.03, `dropped ${zeros / n}`);
+  assert.equal(nn.dropout(x, 0), x);
+  assert.throws(() => nn.dropout(x, 1), /dropout: p must be in \[0, 1\)/);
+  await m.release();
+});
+
+test('second-order: the gradient of a gradient', async () => {
+  // f = sum(x^3 + gelu(x));  d/dx sum(df/dx) = 6x + gelu''(x)
+  const g = new Graph();
+  const x = g.input('x', [3], 'float64');
+  const f = op.sum(op.add(op.pow(x, 3), nn.gelu(x)));
+  const [dx] = grad(f, [x]);
+  const [ddx] = grad(op.sum(dx), [x]);
+  g.output('ddx', ddx);
+  const m = await OrtModel.load(toOnnx(g), 'basic');
+  const xs = [-1.2, 0.3, 2];
+  const r = await m.run({ x: { data: Float64Array.from(xs), dims: [3] } });
+  // gelu''(x) = 2 phi(x) - x^2 phi(x), phi the standard normal density
+  const phi = (v: number): number => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+  const want = xs.map((v) => 6 * v + (2 - v * v) * phi(v));
+  (r.ddx.data as Float64Array).forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `${v} vs ${want[i]}`));
+  await m.release();
+});
