@@ -4,6 +4,7 @@ import { FeedbackStores } from './labeling/feedbackStores';
 import { DatasetScans } from './labeling/datasetScans';
 import { InlineLabeling } from './labeling/inlineLabeling';
 import { registerLabelCommands } from './labeling/labelCommands';
+import { registerComparisonPanel } from './labeling/comparisonPanel';
 import { liveDisposables } from './lifecycle';
 import { ModelsView } from './views/modelsView';
 import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
@@ -40,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     scans,
     new InlineLabeling(labels, scans, log),
     registerLabelCommands(labels, scans, log),
+    registerComparisonPanel(context, { log, stores: labels }),
     datasets,
     models,
     runs,

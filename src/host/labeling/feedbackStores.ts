@@ -1,24 +1,13 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Disposable } from '../lifecycle';
 import { FeedbackStore, labelsDirFor } from '../../core/feedback/store';
-
-/** The annotator id recorded with this person's labels: the `alignment.annotatorId` setting, else the OS user. */
-export function annotatorId(): string {
-  const configured = vscode.workspace.getConfiguration('alignment').get<string>('annotatorId', '').trim();
-  if (configured) return configured;
-  try {
-    return os.userInfo().username || 'annotator';
-  } catch {
-    return 'annotator';
-  }
-}
+import { annotatorName, windowWriterId } from './comparisonPanel';
 
 /**
- * One feedback store per dataset for this window. Each window writes its own journal (its writer id comes from
- * the window's session id), so two windows labeling the same dataset never write the same file; a watcher on the
+ * One feedback store per dataset for this window, shared by inline labeling, the comparison panel and the views.
+ * Each window writes its own journal (host name + a random id per extension host), so two windows labeling the same dataset never write the same file; a watcher on the
  * labels folders reads what other windows (or the AI judge) append.
  */
 export class FeedbackStores extends Disposable {
@@ -30,7 +19,7 @@ export class FeedbackStores extends Disposable {
 
   constructor(private readonly log: vscode.LogOutputChannel) {
     super();
-    this.writerId = `w-${vscode.env.sessionId.replace(/[^A-Za-z0-9._-]/g, '').slice(0, 40) || Date.now().toString(36)}`;
+    this.writerId = windowWriterId();
     const watcher = this.register(vscode.workspace.createFileSystemWatcher('**/.alignment/*.labels/*.jsonl'));
     const onJournal = (uri: vscode.Uri) => {
       const labelsDir = path.dirname(uri.fsPath);
@@ -48,7 +37,7 @@ export class FeedbackStores extends Disposable {
     const key = path.resolve(datasetPath);
     let store = this.stores.get(key);
     if (!store) {
-      store = FeedbackStore.open({ datasetPath: key, writerId: this.writerId, annotator: annotatorId() });
+      store = FeedbackStore.open({ datasetPath: key, writerId: this.writerId, annotator: annotatorName() });
       if (store.repair) this.log.warn(`Labels for ${key}: repaired a torn last line in ${store.journalPath} (${JSON.stringify(store.repair)})`);
       for (const p of store.problems) this.log.warn(`Labels: ${p.file}:${p.line}: ${p.message}`);
       this.stores.set(key, store);

@@ -1,0 +1,105 @@
+// Labeling in a real VS Code: the comparison panel with the keyboard, CodeLens in the editor, a window reload,
+// and the export. The dataset is the 300 real pairs from ../shared/data, copied into a throw-away workspace.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow, waitForWorkbench } from '../lib.mjs';
+
+export const tests = [];
+const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
+
+/** Every current comparison in the dataset's journals: recordId -> preferred key (undone decisions removed). */
+function comparisons(workspace) {
+  const dir = path.join(workspace, 'data', '.alignment', 'dpo_en_demo.trl.jsonl.labels');
+  const entries = fs.existsSync(dir) ? fs.readdirSync(dir).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))) : [];
+  const retracted = new Set(entries.filter((e) => e.type === 'retract').map((e) => e.payload.entryId));
+  const out = new Map();
+  for (const e of entries) if (e.type === 'comparison' && !retracted.has(e.id)) out.set(e.recordId, e);
+  return out;
+}
+
+test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLens; labels survive a reload; export', 'data', async (page, { workspace }) => {
+  const dataset = path.join(workspace, 'data', 'dpo_en_demo.trl.jsonl');
+  const original = fs.readFileSync(dataset, 'utf8');
+  await openSidebar(page);
+  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').waitFor({ timeout: 30_000 });
+
+  // 1) the comparison panel on the real pairs, from the dataset's context menu in the Datasets view
+  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').click({ button: 'right' });
+  await page.locator('.context-view .action-label', { hasText: 'Label Pairs' }).first().click();
+  await page.locator('.tab', { hasText: 'Label: dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 30_000 });
+  const wv = webviewFrame(page);
+  await wv.locator('#progress-text', { hasText: '0 of 300' }).waitFor({ timeout: 30_000 });
+  await wv.locator('#cand-A').waitFor();
+  await shot(page, 'comparison-panel');
+
+  // 5 decisions with the keys: 1 (A), 2 (B), 3 (tie), 1, 2 — each moves the queue on
+  const keys = ['1', '2', '3', '1', '2'];
+  for (let i = 0; i < keys.length; i++) {
+    await wv.locator('#cand-A').click({ position: { x: 5, y: 5 } }); // focus inside the webview
+    await page.keyboard.press(keys[i]);
+    await wv.locator('#progress-text', { hasText: `${i + 1} of 300` }).waitFor({ timeout: 15_000 });
+  }
+  lap('5 decisions made with the keyboard');
+  await shot(page, 'comparison-panel-after-5');
+  let labels = comparisons(workspace);
+  if (labels.size !== 5) throw new Error(`expected 5 comparisons in the journal, found ${labels.size}`);
+  const ties = [...labels.values()].filter((e) => e.payload.preferred === null).length;
+  if (ties !== 1) throw new Error(`expected 1 tie among the keyboard decisions, got ${ties}`);
+  for (const e of labels.values()) if (!Array.isArray(e.payload.order) || e.payload.order.length !== 2) throw new Error('the displayed order must be recorded');
+
+  // 2) two more through CodeLens in the editor, on records the panel has not shown yet
+  await runCommand(page, 'View: Close All Editors');
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget .quick-input-box input').fill('data/dpo_en_demo.trl.jsonl');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'A better' }).first().waitFor({ timeout: 30_000 });
+  await shot(page, 'inline-codelens');
+  const labeledLenses = page.locator('.monaco-editor .codelens-decoration', { hasText: '✓' });
+  const unlabeledLenses = page.locator('.monaco-editor .codelens-decoration', { hasNotText: '✓' }).locator('a', { hasText: 'B better' });
+  for (let k = 1; k <= 2; k++) {
+    const shown = await labeledLenses.count();
+    await unlabeledLenses.first().click();
+    for (let i = 0; i < 50 && comparisons(workspace).size < 5 + k; i++) await sleep(200);
+    // wait for the lens row to show the new label before clicking the next record's lens
+    for (let i = 0; i < 50 && (await labeledLenses.count()) <= shown; i++) await sleep(200);
+  }
+  labels = comparisons(workspace);
+  if (labels.size !== 7) throw new Error(`expected 7 comparisons after 2 CodeLens clicks, found ${labels.size}`);
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: '✓ B better' }).first().waitFor({ timeout: 15_000 });
+  await shot(page, 'inline-codelens-labeled');
+
+  // 3) reload the window: the labels are still there (panel progress and Datasets view counts)
+  await runCommand(page, 'Developer: Reload Window');
+  await waitForWorkbench(page);
+  await openSidebar(page);
+  const ds = viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl');
+  await ds.waitFor({ timeout: 90_000 });
+  await ds.locator('.monaco-tl-twistie').click().catch(() => {});
+  await viewRow(page, 'Datasets', 'Labeled 7 of 300').waitFor({ timeout: 30_000 });
+  await shot(page, 'datasets-label-counts');
+
+  // 4) export to TRL preference format
+  await ds.click({ button: 'right' });
+  await page.locator('.context-view .action-label', { hasText: 'Export Labels' }).first().click();
+  for (const choice of ['Preference pairs', 'Drop ties', 'Leave flagged records out']) {
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: choice }).first();
+    await row.waitFor({ timeout: 15_000 });
+    await row.click();
+  }
+  const out = path.join(workspace, 'data', 'dpo_en_demo.trl.dpo.jsonl');
+  for (let i = 0; i < 50 && !fs.existsSync(out); i++) await sleep(200);
+  const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  if (rows.length !== 6) throw new Error(`expected 6 exported pairs (7 labels, 1 tie dropped), got ${rows.length}`);
+  const src = new Map(original.trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.id, r]));
+  for (const [id, e] of comparisons(workspace)) {
+    if (e.payload.preferred === null) continue;
+    const r = src.get(id);
+    const want = e.payload.preferred === 'chosen' ? r.chosen : r.rejected;
+    if (!rows.some((row) => JSON.stringify(row.chosen) === JSON.stringify(want) && JSON.stringify(row.prompt) === JSON.stringify(r.prompt))) {
+      throw new Error(`export lacks record ${id} with its preferred response as chosen`);
+    }
+  }
+  if (fs.readFileSync(dataset, 'utf8') !== original) throw new Error('the dataset file was modified');
+  lap('exported 6 pairs; dataset untouched');
+});
