@@ -303,6 +303,14 @@ export function downAfter(answered: number, then: JudgeBehaviour = heuristicJudg
   return firstN(answered, then, () => ({ kind: 'close' }));
 }
 
+/** A deterministic "paraphraser": answers the [Text] section of the first user message in upper case. */
+export function upperCaseParaphraser(): JudgeBehaviour {
+  return (req) => {
+    const t = section(rubricText(req), 'Text');
+    return { kind: 'answer', content: t === undefined ? '' : t.toUpperCase() };
+  };
+}
+
 /** Answers every request with the given HTTP status and body. */
 export function failWith(status: number, body: string): JudgeBehaviour {
   return () => ({ kind: 'status', status, body });

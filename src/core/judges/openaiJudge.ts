@@ -9,10 +9,10 @@
  * The API key is passed in by the host (which keeps it in SecretStorage), sent only in the Authorization
  * header, and redacted from every error message.
  */
-import { backoffDelay, DEFAULT_BACKOFF, abortReason, parseRetryAfter, sleep as defaultSleep, throwIfAborted, type BackoffOptions } from './backoff';
-import { checkEndpoint, MissingApiKeyError, redactSecret, type EndpointCheck } from './endpoint';
+import { ChatClient, type ChatClientOptions, type ChatMessage } from './chatClient';
+import type { EndpointCheck } from './endpoint';
 import { cacheKey, MemoryJudgeCache, type JudgeCache } from './judgeCache';
-import { JudgeError, type JudgeErrorKind, type JudgeUsage, type OrderVerdict, type PairJudge, type PairJudgement, type PairToJudge, type PairVerdict } from './judgeTypes';
+import { JudgeError, type JudgeUsage, type OrderVerdict, type PairJudge, type PairJudgement, type PairToJudge, type PairVerdict } from './judgeTypes';
 import {
   DEFAULT_PAIRWISE_RUBRIC,
   DEFAULT_RATING_RUBRIC,
@@ -26,7 +26,6 @@ import {
   TemplateError,
   validateTemplate,
 } from './rubric';
-import { Semaphore } from './semaphore';
 
 /** What the cache keeps for one single-order pairwise call or one rating call. */
 export type CachedAnswer =
@@ -42,12 +41,7 @@ export function isCachedAnswer(v: unknown): v is CachedAnswer {
   return false;
 }
 
-export interface OpenAiJudgeOptions {
-  /** Base URL, e.g. `http://127.0.0.1:8080` (llama.cpp), `http://localhost:11434/v1` (Ollama), `https://api.openai.com/v1`. See {@link chatCompletionsUrl}. */
-  readonly baseUrl: string;
-  readonly model: string;
-  /** Required for non-loopback endpoints ({@link MissingApiKeyError} otherwise). */
-  readonly apiKey?: string;
+export interface OpenAiJudgeOptions extends ChatClientOptions {
   /** Labels are recorded as `ai:<name>`; defaults to the model name. */
   readonly name?: string;
   /** 'pairwise' (default): both orders; 'rating': a Likert score per response. */
@@ -60,43 +54,14 @@ export interface OpenAiJudgeOptions {
   readonly ratingScale?: 5 | 10;
   /** Optional system message. */
   readonly systemPrompt?: string;
-  /** Sampling temperature, default 0 (judging should be as deterministic as the server allows). */
-  readonly temperature?: number;
-  /** max_tokens per answer, default 1024. */
-  readonly maxTokens?: number;
-  /** Requests in flight at once, default 4. */
-  readonly concurrency?: number;
-  /** Per-request timeout, ms, default 120 000. */
-  readonly timeoutMs?: number;
-  /** Retries after 429/5xx/timeout/network errors, default 4. */
-  readonly maxRetries?: number;
   /** Re-asks after an answer without a parseable verdict, default 2. */
   readonly maxParseRetries?: number;
-  readonly backoff?: BackoffOptions;
-  /** Longest `Retry-After` honoured, ms (default 300 000); longer values are capped. */
-  readonly maxRetryAfterMs?: number;
   /**
    * Cache of single-order answers; default an in-memory cache private to this judge. Keys hash the model name,
    * template, system prompt, temperature and the texts in their shown order, not the endpoint URL, so a server that
    * moved (new port) keeps its answers; give different models different names.
    */
   readonly cache?: JudgeCache<CachedAnswer>;
-  /** Injectables, for tests and for hosts with their own clock. */
-  readonly fetch?: typeof fetch;
-  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly random?: () => number;
-  readonly now?: () => number;
-  /** Told before each retry wait. */
-  readonly onRetry?: (info: RetryInfo) => void;
-}
-
-export interface RetryInfo {
-  readonly attempt: number;
-  readonly delayMs: number;
-  readonly reason: 'rate-limit' | 'server-error' | 'timeout' | 'network';
-  readonly status?: number;
-  /** True when the delay came from the server's Retry-After header. */
-  readonly fromRetryAfter: boolean;
 }
 
 /** One rating-mode answer. */
@@ -107,50 +72,28 @@ export interface Rating {
   readonly cached: boolean;
 }
 
-interface ChatMessage {
-  readonly role: 'system' | 'user' | 'assistant';
-  readonly content: string;
-}
-
-/** Transient failure of one HTTP attempt; retried by {@link OpenAiJudge.complete}. */
-class TransientFailure extends Error {
-  constructor(
-    readonly reason: RetryInfo['reason'],
-    message: string,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
 export class OpenAiJudge implements PairJudge {
   readonly name: string;
-  readonly endpoint: EndpointCheck;
   readonly mode: 'pairwise' | 'rating';
   readonly ratingScale: 5 | 10;
+  /** The HTTP side: endpoint, retries, timeouts, token totals. */
+  readonly client: ChatClient;
   private readonly opts: OpenAiJudgeOptions;
   private readonly pairwiseTemplate: string;
   private readonly ratingTemplate: string;
-  private readonly semaphore: Semaphore;
   private readonly cache: JudgeCache<CachedAnswer>;
-  private readonly doFetch: typeof fetch;
-  private readonly doSleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private totals = { requests: 0, cacheHits: 0, retries: 0, reasks: 0, promptTokens: 0, completionTokens: 0 };
+  private readonly counts = { cacheHits: 0, reasks: 0 };
 
   /**
    * Throws {@link InvalidEndpointError} for a bad URL, {@link MissingApiKeyError} for a remote endpoint without
    * a key, {@link TemplateError} for a template with unknown or missing template variables.
    */
   constructor(opts: OpenAiJudgeOptions) {
-    this.endpoint = checkEndpoint(opts.baseUrl);
-    if (!this.endpoint.loopback && !opts.apiKey) throw new MissingApiKeyError(this.endpoint.baseUrl);
-    if (!opts.model.trim()) throw new TemplateError('judge model name is empty');
+    const name = (opts.name ?? opts.model).trim();
+    if (!/^[\w.:/@-]+$/.test(name)) throw new TemplateError(`judge name ${JSON.stringify(name)} may only contain letters, digits and . : / @ _ -`);
+    this.client = new ChatClient(opts, `judge ${name}`);
     this.opts = opts;
-    this.name = (opts.name ?? opts.model).trim();
-    if (!/^[\w.:/@-]+$/.test(this.name)) throw new TemplateError(`judge name ${JSON.stringify(this.name)} may only contain letters, digits and . : / @ _ -`);
+    this.name = name;
     this.mode = opts.mode ?? 'pairwise';
     this.ratingScale = opts.ratingScale ?? 5;
     this.pairwiseTemplate = opts.pairwiseTemplate ?? DEFAULT_PAIRWISE_RUBRIC;
@@ -159,17 +102,17 @@ export class OpenAiJudge implements PairJudge {
     if (p1.length && this.mode === 'pairwise') throw new TemplateError(`pairwise judge template: ${p1.join('; ')}`);
     const p2 = validateTemplate(this.ratingTemplate, ['prompt', 'response']);
     if (p2.length && this.mode === 'rating') throw new TemplateError(`rating judge template: ${p2.join('; ')}`);
-    this.semaphore = new Semaphore(opts.concurrency ?? 4);
     this.cache = opts.cache ?? new MemoryJudgeCache<CachedAnswer>();
-    this.doFetch = opts.fetch ?? fetch;
-    this.doSleep = opts.sleep ?? defaultSleep;
-    this.random = opts.random ?? Math.random;
-    this.now = opts.now ?? Date.now;
+  }
+
+  /** The endpoint check (URL requests go to, loopback/https, warnings). */
+  get endpoint(): EndpointCheck {
+    return this.client.endpoint;
   }
 
   /** Totals so far (tokens from the servers' `usage` fields). */
   get usage(): JudgeUsage {
-    return { ...this.totals };
+    return { ...this.client.usage, ...this.counts };
   }
 
   /**
@@ -197,7 +140,7 @@ export class OpenAiJudge implements PairJudge {
     const key = cacheKey({ kind: 'rating', model: this.opts.model, template: this.ratingTemplate, system: this.opts.systemPrompt ?? null, temperature: this.opts.temperature ?? 0, scale, prompt, response });
     const hit = this.cache.get(key);
     if (hit && hit.kind === 'rating') {
-      this.totals.cacheHits++;
+      this.counts.cacheHits++;
       return { rating: hit.rating, scale, text: hit.text, cached: true };
     }
     const user = renderTemplate(this.ratingTemplate, { prompt, response, scale: String(scale) }) + '\n\n' + ratingFormatInstruction(scale);
@@ -211,7 +154,7 @@ export class OpenAiJudge implements PairJudge {
     const key = cacheKey({ kind: 'pair', model: this.opts.model, template: this.pairwiseTemplate, system: this.opts.systemPrompt ?? null, temperature: this.opts.temperature ?? 0, prompt, first, second });
     const hit = this.cache.get(key);
     if (hit && hit.kind === 'pair') {
-      this.totals.cacheHits++;
+      this.counts.cacheHits++;
       return { position: verdictToPosition(hit.verdict), confidence: hit.confidence ?? 1, text: hit.text, cached: true };
     }
     const user = renderTemplate(this.pairwiseTemplate, { prompt, response_a: first, response_b: second }) + '\n\n' + PAIRWISE_FORMAT_INSTRUCTION;
@@ -228,113 +171,17 @@ export class OpenAiJudge implements PairJudge {
     const maxParse = this.opts.maxParseRetries ?? 2;
     let last = '';
     for (let attempt = 0; attempt <= maxParse; attempt++) {
-      if (attempt > 0) this.totals.reasks++;
-      const text = await this.complete(messages, signal);
+      if (attempt > 0) this.counts.reasks++;
+      const text = await this.client.complete(messages, signal);
       const value = parse(text);
       if (value !== undefined) return { value, text };
       last = text;
       messages.push({ role: 'assistant', content: text }, { role: 'user', content: reask });
     }
     const snippet = last.length > 200 ? last.slice(0, 200) + '...' : last;
-    throw new JudgeError('unparseable', `judge ${this.name} gave no parseable verdict after ${maxParse + 1} answers; last answer: ${JSON.stringify(redactSecret(snippet, this.opts.apiKey))}`, { attempts: maxParse + 1 });
+    throw new JudgeError('unparseable', `judge ${this.name} gave no parseable verdict after ${maxParse + 1} answers; last answer: ${JSON.stringify(this.client.redact(snippet))}`, { attempts: maxParse + 1 });
   }
 
-  /** One chat completion, with the semaphore, a per-request timeout and retries on transient failures. */
-  private async complete(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<string> {
-    const maxRetries = this.opts.maxRetries ?? 4;
-    for (let attempt = 0; ; attempt++) {
-      throwIfAborted(signal);
-      try {
-        return await this.semaphore.run(() => this.post(messages, signal), signal);
-      } catch (e) {
-        if (!(e instanceof TransientFailure)) throw e;
-        if (attempt >= maxRetries) {
-          const kind: JudgeErrorKind = e.reason === 'timeout' ? 'timeout' : e.reason === 'rate-limit' ? 'rate-limit' : 'network';
-          throw new JudgeError(kind, `judge ${this.name}: ${e.message} (gave up after ${attempt + 1} attempts)`, { status: e.status, attempts: attempt + 1 });
-        }
-        const fromRetryAfter = e.retryAfterMs !== undefined;
-        const delayMs = fromRetryAfter
-          ? Math.min(e.retryAfterMs as number, this.opts.maxRetryAfterMs ?? 300_000)
-          : backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF, this.random);
-        this.totals.retries++;
-        this.opts.onRetry?.({ attempt, delayMs, reason: e.reason, status: e.status, fromRetryAfter });
-        await this.doSleep(delayMs, signal);
-      }
-    }
-  }
-
-  /** One HTTP attempt. Throws TransientFailure (retry), JudgeError (give up) or the cancel reason. */
-  private async post(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<string> {
-    throwIfAborted(signal);
-    const key = this.opts.apiKey;
-    const controller = new AbortController();
-    let timedOut = false;
-    const timeoutMs = this.opts.timeoutMs ?? 120_000;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = (): void => controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.totals.requests++;
-    try {
-      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-      if (key) headers.authorization = `Bearer ${key}`;
-      const body = JSON.stringify({
-        model: this.opts.model,
-        messages,
-        temperature: this.opts.temperature ?? 0,
-        max_tokens: this.opts.maxTokens ?? 1024,
-        stream: false,
-      });
-      const res = await this.doFetch(this.endpoint.chatCompletionsUrl, { method: 'POST', headers, body, signal: controller.signal });
-      const raw = await res.text();
-      if (!res.ok) {
-        const snippet = redactSecret(raw.slice(0, 300), key);
-        if (res.status === 429 || res.status === 503) {
-          const ra = parseRetryAfter(res.headers.get('retry-after'), this.now());
-          throw new TransientFailure(res.status === 429 ? 'rate-limit' : 'server-error', `HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}`, res.status, ra);
-        }
-        if (res.status === 500 || res.status === 502 || res.status === 504 || res.status === 408) {
-          throw new TransientFailure('server-error', `HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}: ${snippet}`, res.status);
-        }
-        if (res.status === 401 || res.status === 403) {
-          throw new JudgeError('auth', `judge ${this.name}: HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}: the API key was refused: ${snippet}`, { status: res.status, attempts: 1 });
-        }
-        throw new JudgeError('http', `judge ${this.name}: HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}: ${snippet}`, { status: res.status, attempts: 1 });
-      }
-      return this.readCompletion(raw);
-    } catch (e) {
-      if (e instanceof TransientFailure || e instanceof JudgeError) throw e;
-      if (signal?.aborted) throw abortReason(signal);
-      if (timedOut) throw new TransientFailure('timeout', `no answer from ${this.endpoint.chatCompletionsUrl} within ${timeoutMs} ms`);
-      const cause = e instanceof Error ? ((e.cause as { code?: string } | undefined)?.code ?? e.message) : String(e);
-      throw new TransientFailure('network', `cannot reach ${this.endpoint.chatCompletionsUrl}: ${redactSecret(String(cause), key)}`);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Reads `choices[0].message.content` and adds `usage` to the totals. */
-  private readCompletion(raw: string): string {
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw new JudgeError('invalid-response', `judge ${this.name}: the server's answer is not JSON: ${JSON.stringify(redactSecret(raw.slice(0, 200), this.opts.apiKey))}`);
-    }
-    const obj = json as { choices?: Array<{ message?: { content?: unknown } }>; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
-    const content = obj.choices?.[0]?.message?.content;
-    if (typeof content !== 'string') {
-      throw new JudgeError('invalid-response', `judge ${this.name}: the server's answer has no choices[0].message.content string`);
-    }
-    const pt = obj.usage?.prompt_tokens;
-    const ct = obj.usage?.completion_tokens;
-    if (typeof pt === 'number' && Number.isFinite(pt)) this.totals.promptTokens += pt;
-    if (typeof ct === 'number' && Number.isFinite(ct)) this.totals.completionTokens += ct;
-    return content;
-  }
 }
 
 /**

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { checkEndpoint, chatCompletionsUrl, InvalidEndpointError, MissingApiKeyError } from '../../../../src/core/judges/endpoint';
 import { JudgeError } from '../../../../src/core/judges/judgeTypes';
-import { OpenAiJudge, type OpenAiJudgeOptions, type RetryInfo } from '../../../../src/core/judges/openaiJudge';
+import type { RetryInfo } from '../../../../src/core/judges/chatClient';
+import { OpenAiJudge, type OpenAiJudgeOptions } from '../../../../src/core/judges/openaiJudge';
 import { TemplateError } from '../../../../src/core/judges/rubric';
 import {
   failWith,
