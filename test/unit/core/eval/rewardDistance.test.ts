@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../../../src/core/datasets/prepare';
 import { pearson } from '../../../../src/core/eval/correlation';
 import {
   dardCanonicalize,
@@ -21,17 +22,7 @@ import {
   type TabularReward,
 } from '../../../../src/core/eval/rewardDistance';
 
-/** mulberry32: a small seeded generator so every case is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function randomGrid(r: () => number, m: number, k: number): number[][] {
   return Array.from({ length: m }, () => Array.from({ length: k }, () => r() * 4 - 2));
