@@ -84,3 +84,31 @@ export class EvaluationPanel extends Disposable {
     }
   }
 }
+
+/**
+ * Registers the `alignment.showEvaluation` command (argument: a scores file Uri, e.g. from the explorer; otherwise
+ * the active `.jsonl` editor or a file picker) and the panel serializer that restores panels after a reload.
+ */
+export function registerEvaluationPanel(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): vscode.Disposable {
+  const pick = async (arg?: unknown): Promise<vscode.Uri | undefined> => {
+    if (arg instanceof vscode.Uri) return arg;
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (active && active.scheme === 'file' && active.fsPath.endsWith('.jsonl')) return active;
+    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Show Evaluation' }))?.[0];
+  };
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand('alignment.showEvaluation', async (arg?: unknown) => {
+      const uri = await pick(arg);
+      if (!uri) return undefined;
+      if (uri.scheme !== 'file') {
+        void vscode.window.showErrorMessage(`The evaluation needs a scores file on disk; ${uri.toString()} is not one.`);
+        return undefined;
+      }
+      EvaluationPanel.createOrShow(context.extensionUri, uri, log);
+      return uri;
+    }),
+    vscode.window.registerWebviewPanelSerializer(EvaluationPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state: unknown) => EvaluationPanel.revive(panel, context.extensionUri, state, log),
+    }),
+  );
+}
