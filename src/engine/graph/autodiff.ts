@@ -216,6 +216,16 @@ export const VJP: Record<string, Vjp> = {
     const rows = [...Array(xt.rank - 1).keys()];
     return [dx, op.sum(op.mul(g, xhat), rows), beta ? op.sum(g, rows) : null];
   },
+  // RMSNorm (outputs Y, InvRms r): xhat = x r, y = xhat * gamma
+  //   dx = r * (dxhat - xhat * mean(dxhat * xhat)),  dxhat = g * gamma;  dgamma = sum over rows of g * xhat
+  RMSNorm: (g, [x, gamma], _y, n) => {
+    const xt = x!;
+    const r = n.outputs[1];
+    const xhat = op.mul(xt, r);
+    const dxhat = op.mul(g, gamma!);
+    const dx = op.mul(r, op.sub(dxhat, op.mul(xhat, op.mean(op.mul(dxhat, xhat), [-1], true))));
+    return [dx, op.sum(op.mul(g, xhat), [...Array(xt.rank - 1).keys()])];
+  },
   // Fused GELU (opset 20). Exact: d/dx x Phi(x) = Phi(x) + x phi(x).
   // Tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), t = tanh(u):
   //   d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)

@@ -3,10 +3,10 @@
  * tracing, e.g. forward values the backward does not need, is dropped). Body graphs (Loop/If) are emitted as
  * GRAPH attributes; their outer-scope references keep the producing nodes of enclosing graphs alive.
  *
- * IR-only ops are lowered here: StopGradient -> Identity. In float64 graphs Erf (no float64 kernel in
- * onnxruntime's CPU provider), Gelu and LayerNormalization are expanded into float64 primitives.
+ * IR-only ops are lowered here: StopGradient -> Identity, RMSNorm -> primitives. In float64 graphs Erf (no
+ * float64 kernel in onnxruntime's CPU provider), Gelu and LayerNormalization are expanded into float64 primitives.
  */
-import { ONNX_DTYPE } from './dtype';
+import { DType, ONNX_DTYPE, toTypedArray } from './dtype';
 import { Attr, ConstantValue, Graph, Node, Tensor } from './graph';
 import { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModel } from '../onnx/onnxProto';
 
@@ -129,36 +129,46 @@ function plainNode(n: Node, opts: Opts, opType = n.op): NodeProto {
 
 function lowerNode(n: Node, opts: Opts): NodeProto[] {
   if (n.op === 'StopGradient') return [plainNode(n, opts, 'Identity')];
-  if (n.outputs[0]?.dtype === 'float64') {
-    const out = n.outputs.map((o) => o.name);
-    const ins = n.inputs.map((i) => (i ? i.name : ''));
-    if (n.op === 'Erf') return expand(out[0], (b) => b.erf(ins[0], out[0]));
+  const out = n.outputs.map((o) => o.name);
+  const ins = n.inputs.map((i) => (i ? i.name : ''));
+  const dtype = n.outputs[0]?.dtype;
+  if (n.op === 'RMSNorm') {
+    // IR-only op (ONNX RMSNormalization needs opset 23): always expanded.
+    const eps = n.attrs.epsilon;
+    return expand(out[0], dtype, (b) => b.rmsNorm(ins[0], ins[1], eps?.kind === 'float' ? eps.value : 1e-6, out));
+  }
+  if (dtype === 'float64') {
+    if (n.op === 'Erf') return expand(out[0], dtype, (b) => b.erf(ins[0], out[0]));
     if (n.op === 'Gelu') {
       const a = n.attrs.approximate;
-      return expand(out[0], (b) => b.gelu(ins[0], a?.kind === 'string' && a.value === 'tanh', out[0]));
+      return expand(out[0], dtype, (b) => b.gelu(ins[0], a?.kind === 'string' && a.value === 'tanh', out[0]));
     }
     if (n.op === 'LayerNormalization') {
       const eps = n.attrs.epsilon;
-      return expand(out[0], (b) => b.layerNorm(ins[0], ins[1], ins[2], eps?.kind === 'float' ? eps.value : 1e-5, out));
+      return expand(out[0], dtype, (b) => b.layerNorm(ins[0], ins[1], ins[2], eps?.kind === 'float' ? eps.value : 1e-5, out));
     }
   }
   return [plainNode(n, opts)];
 }
 
-function expand(prefix: string, f: (b: Float64Lowering) => void): NodeProto[] {
-  const b = new Float64Lowering(prefix);
+function expand(prefix: string, dtype: DType, f: (b: Lowering) => void): NodeProto[] {
+  const b = new Lowering(prefix, dtype);
   f(b);
   return b.nodes;
 }
 
 /**
- * Expands ops that onnxruntime's CPU provider lacks float64 kernels for (Erf; and Gelu and LayerNormalization,
- * which are expanded so the float64 gradient checks run at full precision) into float64 primitives.
+ * Expands IR-only ops (RMSNorm) and, in float64, ops that onnxruntime's CPU provider lacks float64 kernels for
+ * (Erf; Gelu and LayerNormalization are expanded too so float64 gradient checks run at full precision) into
+ * primitives of the node's dtype.
  */
-class Float64Lowering {
+class Lowering {
   readonly nodes: NodeProto[] = [];
   private k = 0;
-  constructor(private readonly prefix: string) {}
+  constructor(
+    private readonly prefix: string,
+    private readonly dtype: DType,
+  ) {}
 
   /** Appends a node; returns its output name (`out` or a fresh one). */
   node(opType: string, inputs: string[], out?: string, attributes: AttributeProto[] = []): string {
@@ -167,8 +177,10 @@ class Float64Lowering {
     return o;
   }
 
+  /** A scalar constant of the lowering's dtype. */
   c(v: number): string {
-    const t: TensorProto = { dims: [], dataType: ONNX_DTYPE.float64, rawData: new Uint8Array(Float64Array.of(v).buffer) };
+    const d = toTypedArray([v], this.dtype);
+    const t: TensorProto = { dims: [], dataType: ONNX_DTYPE[this.dtype], rawData: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
     return this.node('Constant', [], undefined, [{ name: 'value', type: 'tensor', t }]);
   }
 
@@ -209,6 +221,15 @@ class Float64Lowering {
       inner = this.node('Tanh', [u]);
     } else inner = this.erf(this.node('Mul', [x, this.c(Math.SQRT1_2)]));
     return this.node('Mul', [this.node('Mul', [x, this.c(0.5)]), this.node('Add', [inner, this.c(1)])], out);
+  }
+
+  /** RMSNorm over the last axis with outputs [Y, InvRms]: r = 1/sqrt(mean(x^2) + eps), y = x r gamma. */
+  rmsNorm(x: string, scale: string, eps: number, out: readonly string[]): void {
+    const axes: TensorProto = { dims: [1], dataType: ONNX_DTYPE.int64, rawData: new Uint8Array(BigInt64Array.of(-1n).buffer) };
+    const ax = this.node('Constant', [], undefined, [{ name: 'value', type: 'tensor', t: axes }]);
+    const ms = this.node('ReduceMean', [this.node('Mul', [x, x]), ax], undefined, [{ name: 'keepdims', type: 'int', i: 1 }]);
+    const r = this.node('Reciprocal', [this.node('Sqrt', [this.node('Add', [ms, this.c(eps)])])], out[1]);
+    this.node('Mul', [this.node('Mul', [x, r]), scale], out[0]);
   }
 
   /** LayerNormalization over the last axis with outputs [Y, Mean, InvStdDev]. */

@@ -89,8 +89,14 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor | null, eps = 1
 export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
   const c = x.shape[x.rank - 1];
   if (gamma.rank !== 1 || gamma.shape[0] !== c) throw new Error(`rmsNorm: gamma ${fmtShape(gamma.shape)} must be [${c}] for x ${fmtShape(x.shape)}`);
-  const ms = op.mean(op.mul(x, x), [-1], true);
-  return op.mul(op.mul(x, op.rsqrt(op.add(ms, eps))), gamma);
+  if (!isFloat(x.dtype) || gamma.dtype !== x.dtype) throw new Error(`rmsNorm: x and gamma need one floating-point dtype, got ${x.dtype}, ${gamma.dtype}`);
+  // One IR node with outputs [Y, InvRms [..., 1]] and its own VJP rule (autodiff.ts); emit.ts expands it into
+  // primitives (ONNX's RMSNormalization needs opset 23).
+  const [y] = x.graph.addNode('RMSNorm', [x, gamma], { epsilon: { kind: 'float', value: eps } }, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: [...x.shape.slice(0, -1), 1], dtype: x.dtype },
+  ]);
+  return y;
 }
 
 /** Token embedding: table [V, C], ids [...] int64 -> [..., C]. */
