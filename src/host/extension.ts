@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
   const scans = new DatasetScans(log);
   const datasets = new DatasetsView(log, labels);
   const models = new ModelsView(log);
-  const runs = new RunsFeature(context, log);
+  const runs = new RunsFeature(context, log, datasets);
   context.subscriptions.push(
     labels,
     scans,

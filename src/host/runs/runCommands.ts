@@ -5,6 +5,9 @@ import { RunManager, type ManagedRun } from './runManager';
 import { RunsView, RunItem } from '../views/runsView';
 import { RunStatusBar } from './runStatusBar';
 import { formatMetric, keyMetrics } from '../../core/runs/runState';
+import { DashboardPanel } from '../panels/dashboardPanel';
+import { LaunchPanel, loadSpecFile } from '../panels/launchPanel';
+import type { DatasetsView } from '../views/datasetsView';
 
 /** Resolves a command argument (a Runs view item, a run id, or nothing: ask) to a run id. */
 async function pickRun(runs: RunManager, arg: unknown, placeHolder: string, filter: (r: ManagedRun) => boolean = () => true): Promise<string | undefined> {
@@ -38,7 +41,7 @@ export class RunsFeature extends Disposable {
   readonly manager: RunManager;
   readonly view: RunsView;
 
-  constructor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel) {
+  constructor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, datasets?: DatasetsView) {
     super();
     const workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     this.manager = this.register(new RunManager({
@@ -78,6 +81,57 @@ export class RunsFeature extends Disposable {
       const id = await pickRun(runs, arg, 'Reveal which run folder?');
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.dir));
+    }));
+    const ext = context.extensionUri;
+    this.register(vscode.commands.registerCommand('alignment.startRun', () => {
+      if (!requireTrust()) return;
+      if (!workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
+      LaunchPanel.createOrShow(ext, runs, datasets, log);
+    }));
+    this.register(vscode.commands.registerCommand('alignment.startRunFromSpec', async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      if (!workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
+      const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, filters: { 'Run spec': ['json'] }, openLabel: 'Start this spec', defaultUri: vscode.Uri.file(workspaceDir) }))?.[0];
+      if (!uri) return;
+      const loaded = await loadSpecFile(uri.fsPath);
+      if ('error' in loaded) return void vscode.window.showErrorMessage(loaded.error);
+      const r = await runs.start(loaded.spec).catch((e: unknown) => {
+        fail('Start run')(e);
+        return undefined;
+      });
+      if (!r) return;
+      if (!r.ok) {
+        // Show every problem in the form, where each field can be fixed.
+        LaunchPanel.createOrShow(ext, runs, datasets, log, loaded.spec, vscode.workspace.asRelativePath(uri, false));
+        void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(uri, false)}: ${r.problems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
+        return;
+      }
+      DashboardPanel.createOrShow(ext, runs, log, [r.id]);
+    }));
+    this.register(vscode.commands.registerCommand('alignment.cloneRun', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Clone which run?', (r) => !!r.spec);
+      const run = id ? runs.get(id) : undefined;
+      if (!run?.spec) return;
+      const spec: Record<string, unknown> = JSON.parse(JSON.stringify(run.spec)) as Record<string, unknown>;
+      delete spec.outputDir;
+      spec.name = `${run.spec.name || run.id} (copy)`;
+      LaunchPanel.createOrShow(ext, runs, datasets, log, spec, `run ${run.id}`);
+    }));
+    this.register(vscode.commands.registerCommand('alignment.openDashboard', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Show which run?');
+      if (id) DashboardPanel.createOrShow(ext, runs, log, [id]);
+    }));
+    this.register(vscode.commands.registerCommand('alignment.compareRuns', async () => {
+      const all = await runs.list();
+      const picked = await vscode.window.showQuickPick(all.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })), { canPickMany: true, placeHolder: 'Runs to overlay in the dashboard' });
+      if (picked?.length) DashboardPanel.createOrShow(ext, runs, log, picked.map((p) => p.id));
+    }));
+    this.register(vscode.commands.registerCommand('alignment.openTrainerState', async (arg?: unknown) => {
+      const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, openLabel: 'Plot this run', title: 'A Transformers/TRL output folder, checkpoint folder or trainer_state.json', defaultUri: workspaceDir ? vscode.Uri.file(workspaceDir) : undefined }))?.[0];
+      if (uri) await DashboardPanel.openTrainerState(ext, runs, log, uri.fsPath).catch(fail('Open trainer state'));
+    }));
+    this.register(vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state: unknown) => DashboardPanel.revive(panel, ext, state, runs, log),
     }));
     void runs.refresh();
   }

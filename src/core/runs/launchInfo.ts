@@ -1,0 +1,79 @@
+/**
+ * What the launch form shows, derived from the method cards, the run spec rules and the estimator: the form's
+ * method list, and a memory/time estimate for a spec as the form has it (with every spec problem).
+ */
+import { AXIS_LABELS, METHOD_CARDS, type MethodAxes, type MethodCard } from '../methods';
+import type { LaunchEstimate, LaunchMethod } from '../../protocol/launch';
+import { estimateRun, type DeviceCapacity, type ModelShape } from './estimate';
+import { resolveRunSpec, totalSteps } from './spec';
+
+/**
+ * The built-in model's shape (src/engine/models/builtin.ts: Llama-style, d_model 256, 4 layers, 4 heads, a 2048-token
+ * byte-level BPE vocabulary, tied embeddings; about 3.7M parameters). Kept here because the host never imports
+ * the engine.
+ */
+export const BUILTIN_MODEL_SHAPE: ModelShape = { params: 3_700_000, layers: 4, hiddenSize: 256, heads: 4, vocabSize: 2048 };
+
+/** A method card as the form shows it. */
+export function launchMethod(c: MethodCard): LaunchMethod {
+  const cite = c.citation;
+  return {
+    id: c.id,
+    title: c.title,
+    family: c.family,
+    summary: c.summary,
+    citation: `${cite.authors} (${cite.year}), ${cite.title}${cite.arxiv ? `, arXiv:${cite.arxiv}` : ''}${cite.venue ? `, ${cite.venue}` : ''}`,
+    axes: (Object.keys(AXIS_LABELS) as (keyof MethodAxes)[]).map((k) => ({ label: AXIS_LABELS[k], value: c.axes[k].value, note: c.axes[k].note })),
+    datasetKinds: [...c.datasetKinds],
+    datasetNote: c.datasetNote,
+    needsRewardModel: c.needsRewardModel,
+    learningRate: c.defaults.learningRate,
+    maxLength: c.defaults.maxLength,
+    params: c.hyperparameters.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      default: p.default,
+      help: p.help,
+      ...('min' in p && p.min !== undefined ? { min: p.min } : {}),
+      ...('max' in p && p.max !== undefined ? { max: p.max } : {}),
+      ...(p.kind === 'choice' ? { options: p.options.map((o) => ({ value: o.value, help: o.help })) } : {}),
+    })),
+  };
+}
+
+export function launchMethods(): LaunchMethod[] {
+  return METHOD_CARDS.map(launchMethod);
+}
+
+/**
+ * Order-of-magnitude device presets for the time estimate (sustained training FLOP/s through onnxruntime on this
+ * engine; CPU scales with cores). Memory: the CPU gets half the machine's RAM; GPUs a typical 8 GiB unless known.
+ */
+export function deviceCapacity(device: string, cpuCores: number, totalMemoryBytes: number): DeviceCapacity & { name: string } {
+  const GiB = 1024 ** 3;
+  if (device === 'cuda') return { name: 'CUDA GPU (preset: 8 GiB, 10 TFLOP/s)', memoryBytes: 8 * GiB, flopsPerSecond: 1e13 };
+  if (device === 'webgpu') return { name: 'WebGPU (preset: 4 GiB, 1 TFLOP/s)', memoryBytes: 4 * GiB, flopsPerSecond: 1e12 };
+  return { name: `CPU (${cpuCores} cores, ${(totalMemoryBytes / 2 / GiB).toFixed(1)} GiB for training)`, memoryBytes: totalMemoryBytes / 2, flopsPerSecond: 2e9 * Math.max(1, cpuCores) };
+}
+
+/** Validates a spec as the form has it and estimates its memory and time. `records`: rows in the dataset file. */
+export function estimateForm(spec: unknown, model: ModelShape | undefined, capacity: DeviceCapacity & { name: string }, records: number | undefined): LaunchEstimate {
+  const r = resolveRunSpec(spec, '(new run folder)');
+  if (!r.ok) return { ok: false, problems: r.problems.map((p) => ({ path: p.path, reason: p.reason })), warnings: r.warnings };
+  if (!model) return { ok: true, problems: [], warnings: [...r.warnings, 'no estimate: the model folder has no readable config.json sizes'] };
+  const est = estimateRun(model, r.spec, capacity);
+  const train = records !== undefined ? Math.max(1, Math.floor(records * (1 - r.spec.data.evalSplit))) : undefined;
+  const steps = train !== undefined ? totalSteps(r.spec, train) : r.spec.maxSteps > 0 ? r.spec.maxSteps : undefined;
+  return {
+    ok: true,
+    problems: [],
+    warnings: [...r.warnings, ...est.warnings],
+    memoryBytes: est.memory.total,
+    deviceMemoryBytes: capacity.memoryBytes,
+    fits: est.fits,
+    ...(steps !== undefined ? { totalSteps: steps, totalSeconds: steps * est.secondsPerStep } : {}),
+    secondsPerStep: est.secondsPerStep,
+    trainableParams: est.trainableParams,
+    basis: `${capacity.name}${records !== undefined ? `; ${records} records in the dataset` : ''}`,
+  };
+}

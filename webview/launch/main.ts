@@ -1,0 +1,303 @@
+// Launch form: method (with its eight-axis card), base model, dataset, hyperparameters with defaults and help,
+// device with availability, and a memory/time estimate that follows every change. Start, or load/save a spec.
+import {
+  LaunchBrowse,
+  LaunchDevices,
+  LaunchEstimateRequest,
+  LaunchEstimateResult,
+  LaunchInitMsg,
+  LaunchPicked,
+  LaunchReady,
+  LaunchSetSpec,
+  LaunchStart,
+  LaunchStartFailed,
+  type LaunchChoice,
+  type LaunchDevice,
+  type LaunchEstimate,
+  type LaunchMethod,
+  type LaunchProblem,
+} from '../../src/protocol/launch';
+import { el, on, post } from '../shared/host';
+
+const app = document.getElementById('app') as HTMLElement;
+let methods: LaunchMethod[] = [];
+let devices: LaunchDevice[] | undefined;
+
+// ---- form elements
+const source = el('p', { class: 'source', attrs: { id: 'spec-source' } });
+const methodSel = el('select', { attrs: { id: 'method', name: 'method' } });
+const card = el('section', { class: 'card', attrs: { id: 'method-card' } });
+const nameInput = el('input', { attrs: { id: 'run-name', type: 'text', placeholder: 'optional, e.g. dpo-beta-0.1' } });
+const modelSel = el('select', { attrs: { id: 'model' } });
+const dataSel = el('select', { attrs: { id: 'dataset' } });
+const deviceBox = el('div', { class: 'devices', attrs: { id: 'devices' } }, el('span', { class: 'muted', text: 'checking devices…' }));
+const hpBox = el('div', { class: 'params', attrs: { id: 'hyperparameters' } });
+const estimateBox = el('section', { class: 'estimate', attrs: { id: 'estimate' } }, el('span', { class: 'muted', text: 'Estimate appears once the form is complete.' }));
+const problemsBox = el('ul', { class: 'problems', attrs: { id: 'problems' } });
+const startBtn = el('button', { class: 'btn', text: 'Start Training', attrs: { id: 'start', type: 'button' } });
+const loadBtn = el('button', { class: 'btn secondary', text: 'Load Spec…', attrs: { id: 'load-spec', type: 'button' } });
+const saveBtn = el('button', { class: 'btn secondary', text: 'Save Spec…', attrs: { id: 'save-spec', type: 'button' } });
+let device = 'auto';
+
+interface NumField {
+  path: string;
+  input: HTMLInputElement;
+  def: () => number;
+}
+const training: NumField[] = [];
+function numField(label: string, path: string, def: () => number, help: string, step = 'any'): HTMLElement {
+  const input = el('input', { attrs: { id: `f-${path.replace(/\./g, '-')}`, type: 'number', step, 'data-path': path } });
+  training.push({ path, input, def });
+  input.addEventListener('input', changed);
+  return el('label', { class: 'field', title: help }, el('span', { class: 'label', text: label }), input, el('span', { class: 'help', text: help }));
+}
+
+const currentMethod = (): LaunchMethod | undefined => methods.find((m) => m.id === methodSel.value);
+
+const trainingBox = el('div', { class: 'params' },
+  numField('Epochs', 'epochs', () => 3, 'Passes over the training split.'),
+  numField('Max steps', 'maxSteps', () => 0, 'Stop after this many optimizer steps (0: use epochs).', '1'),
+  numField('Batch size', 'batchSize', () => 8, 'Examples per micro-batch (a pair counts once).', '1'),
+  numField('Gradient accumulation', 'gradientAccumulationSteps', () => 1, 'Micro-batches per optimizer step.', '1'),
+  numField('Learning rate', 'optimizer.learningRate', () => currentMethod()?.learningRate ?? 1e-5, 'AdamW peak learning rate (the method\'s TRL default).'),
+  numField('Max length', 'data.maxLength', () => currentMethod()?.maxLength ?? 1024, 'Longest prompt + completion in tokens.', '1'),
+  numField('Eval split', 'data.evalSplit', () => 0.1, 'Fraction of the data held out for evaluation.'),
+  numField('Seed', 'seed', () => 42, 'Seeds initialisation, data order and sampling.', '1'),
+  numField('Log every', 'intervals.logging', () => 10, 'Steps between logged metrics.', '1'),
+  numField('Samples every', 'intervals.sample', () => 100, 'Steps between sample generations (0: never).', '1'),
+  numField('Checkpoint every', 'intervals.checkpoint', () => 500, 'Steps between checkpoints (0: only the final model).', '1'),
+);
+
+const section = (title: string, ...children: HTMLElement[]) => el('section', { class: 'form-section' }, el('h2', { text: title }), ...children);
+app.append(
+  el('header', {}, el('h1', { text: 'Start Training Run' }), source),
+  section('Method', el('label', { class: 'field' }, el('span', { class: 'label', text: 'Method' }), methodSel), card),
+  section('Model and data',
+    el('label', { class: 'field' }, el('span', { class: 'label', text: 'Run name' }), nameInput),
+    el('div', { class: 'field' }, el('span', { class: 'label', text: 'Base model' }), modelSel, button('browse-model', 'Browse…', () => post(LaunchBrowse, { what: 'model' }))),
+    el('div', { class: 'field' }, el('span', { class: 'label', text: 'Dataset' }), dataSel, button('browse-dataset', 'Browse…', () => post(LaunchBrowse, { what: 'dataset' }))),
+    el('p', { class: 'help', attrs: { id: 'dataset-note' } }),
+  ),
+  section('Device', deviceBox),
+  section('Training', trainingBox),
+  section('Hyperparameters', hpBox),
+  section('Estimate', estimateBox, problemsBox),
+  el('div', { class: 'buttons' }, startBtn, loadBtn, saveBtn),
+);
+
+function button(id: string, text: string, onClick: () => void): HTMLButtonElement {
+  const b = el('button', { class: 'btn secondary small', text, attrs: { id, type: 'button' } });
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function options(sel: HTMLSelectElement, list: LaunchChoice[], keep?: string): void {
+  const prev = keep ?? sel.value;
+  sel.replaceChildren(...list.map((c) => el('option', { text: c.detail ? `${c.label} — ${c.detail}` : c.label, attrs: { value: c.value } })));
+  if (list.some((c) => c.value === prev)) sel.value = prev;
+}
+
+function renderCard(): void {
+  const m = currentMethod();
+  card.replaceChildren();
+  if (!m) return;
+  const axes = el('table', { class: 'axes', attrs: { id: 'method-axes' } });
+  for (const a of m.axes) axes.append(el('tr', { title: a.note }, el('th', { text: a.label }), el('td', { class: `axis-value v-${a.value}`, text: a.value }), el('td', { class: 'note', text: a.note })));
+  card.append(el('p', { text: m.summary }), el('p', { class: 'cite', text: m.citation }), axes);
+  (document.getElementById('dataset-note') as HTMLElement).textContent = `${m.title} trains on ${m.datasetKinds.join(' or ')} data. ${m.datasetNote}`;
+}
+
+function renderParams(values: Record<string, unknown> = {}): void {
+  const m = currentMethod();
+  hpBox.replaceChildren();
+  if (!m) return;
+  if (!m.params.length) hpBox.append(el('p', { class: 'muted', text: 'This method has no method-specific hyperparameters.' }));
+  for (const p of m.params) {
+    const id = `hp-${p.name}`;
+    const v = values[p.name] ?? p.default;
+    let input: HTMLInputElement | HTMLSelectElement;
+    if (p.kind === 'choice') {
+      input = el('select', { attrs: { id, 'data-param': p.name } }, ...(p.options ?? []).map((o) => el('option', { text: o.value, title: o.help, attrs: { value: o.value } })));
+      input.value = String(v);
+    } else if (p.kind === 'boolean') {
+      input = el('input', { attrs: { id, type: 'checkbox', 'data-param': p.name } });
+      input.checked = v === true;
+    } else {
+      input = el('input', { attrs: { id, type: 'number', step: p.kind === 'integer' ? '1' : 'any', 'data-param': p.name } });
+      input.value = String(v);
+      if (p.min !== undefined) input.min = String(p.min);
+      if (p.max !== undefined) input.max = String(p.max);
+    }
+    input.addEventListener('input', changed);
+    input.addEventListener('change', changed);
+    hpBox.append(el('label', { class: 'field', title: p.help }, el('span', { class: 'label', text: p.name }), input, el('span', { class: 'help', text: `${p.help} Default: ${String(p.default)}.` })));
+  }
+}
+
+function renderDevices(): void {
+  deviceBox.replaceChildren();
+  if (!devices) {
+    deviceBox.append(el('span', { class: 'muted', text: 'checking devices…' }));
+    return;
+  }
+  for (const d of devices) {
+    const r = el('input', { attrs: { type: 'radio', name: 'device', value: d.id, id: `device-${d.id}` } });
+    r.checked = d.id === device;
+    r.disabled = !d.available;
+    r.addEventListener('change', () => {
+      device = d.id;
+      changed();
+    });
+    deviceBox.append(el('label', { class: `device ${d.available ? 'ok' : 'unavailable'}`, title: d.note }, r, el('span', { class: 'name', text: d.id }), el('span', { class: 'help', text: `${d.available ? '✓' : '✗'} ${d.note}` })));
+  }
+}
+
+function setPath(o: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = o;
+  for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+  cur[parts[parts.length - 1]] = value;
+}
+function getPath(o: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = o;
+  for (const p of path.split('.')) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[p] : undefined;
+  return cur;
+}
+
+/** The spec as the form has it (only fields with a value; the host fills defaults and checks everything). */
+function formSpec(): Record<string, unknown> {
+  const spec: Record<string, unknown> = { method: methodSel.value };
+  if (nameInput.value.trim()) spec.name = nameInput.value.trim();
+  spec.model = modelSel.value === 'builtin' || !modelSel.value ? { kind: 'builtin' } : { kind: 'hf', path: modelSel.value };
+  spec.data = { path: dataSel.value };
+  spec.device = device;
+  for (const f of training) if (f.input.value.trim() !== '') setPath(spec, f.path, Number(f.input.value));
+  const hp: Record<string, unknown> = {};
+  for (const input of hpBox.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-param]')) {
+    const name = input.dataset.param as string;
+    const p = currentMethod()?.params.find((x) => x.name === name);
+    if (!p) continue;
+    if (p.kind === 'boolean') hp[name] = (input as HTMLInputElement).checked;
+    else if (p.kind === 'choice') hp[name] = input.value;
+    else if (input.value.trim() !== '') hp[name] = Number(input.value);
+  }
+  spec.hyperparameters = hp;
+  return spec;
+}
+
+/** Fills the form from a spec (clone-and-edit or a spec file). */
+function fillForm(spec: Record<string, unknown>, src?: string): void {
+  if (typeof spec.method === 'string' && methods.some((m) => m.id === spec.method)) methodSel.value = spec.method;
+  nameInput.value = typeof spec.name === 'string' ? spec.name : '';
+  const model = spec.model as { kind?: string; path?: string } | undefined;
+  if (model?.kind === 'hf' && model.path) {
+    if (![...modelSel.options].some((o) => o.value === model.path)) modelSel.append(el('option', { text: model.path, attrs: { value: model.path } }));
+    modelSel.value = model.path;
+  } else modelSel.value = 'builtin';
+  const dataPath = getPath(spec, 'data.path');
+  if (typeof dataPath === 'string' && dataPath) {
+    if (![...dataSel.options].some((o) => o.value === dataPath)) dataSel.append(el('option', { text: dataPath, attrs: { value: dataPath } }));
+    dataSel.value = dataPath;
+  }
+  if (typeof spec.device === 'string') device = spec.device;
+  renderCard();
+  for (const f of training) {
+    const x = getPath(spec, f.path);
+    f.input.value = typeof x === 'number' ? String(x) : String(f.def());
+  }
+  renderParams((spec.hyperparameters as Record<string, unknown> | undefined) ?? {});
+  renderDevices();
+  source.textContent = src ? `From ${src}: edit anything, then start a new run.` : '';
+  changed();
+}
+
+let timer: ReturnType<typeof setTimeout> | undefined;
+function changed(): void {
+  clearTimeout(timer);
+  timer = setTimeout(() => post(LaunchEstimateRequest, { spec: formSpec() }), 250);
+}
+
+function fmtBytes(b: number): string {
+  const GiB = 1024 ** 3;
+  return b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / 1024 ** 2).toFixed(0)} MiB`;
+}
+function fmtSeconds(s: number): string {
+  if (s < 1) return `${(s * 1000).toFixed(0)} ms`;
+  if (s < 120) return `${s.toFixed(0)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(0)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+function showProblems(problems: LaunchProblem[], message?: string): void {
+  problemsBox.replaceChildren(...(message ? [el('li', { class: 'error', text: message })] : []), ...problems.map((p) => el('li', { class: 'error', text: `${p.path || 'spec'}: ${p.reason}` })));
+  for (const e of app.querySelectorAll('.invalid')) e.classList.remove('invalid');
+  for (const p of problems) {
+    const id = p.path.startsWith('hyperparameters.') ? `hp-${p.path.slice('hyperparameters.'.length)}` : p.path === 'data.path' || p.path === 'data' ? 'dataset' : `f-${p.path.replace(/\./g, '-')}`;
+    document.getElementById(id)?.classList.add('invalid');
+  }
+}
+
+function showEstimate(e: LaunchEstimate): void {
+  estimateBox.replaceChildren();
+  startBtn.disabled = !e.ok;
+  showProblems(e.problems);
+  if (!e.ok) {
+    estimateBox.append(el('span', { class: 'muted', text: 'Fix the fields below to see the estimate.' }));
+    return;
+  }
+  const rows: [string, string][] = [];
+  if (e.memoryBytes !== undefined) rows.push(['Memory', `${fmtBytes(e.memoryBytes)}${e.deviceMemoryBytes ? ` of ${fmtBytes(e.deviceMemoryBytes)}` : ''}${e.fits === false ? ' — does not fit' : ''}`]);
+  if (e.trainableParams !== undefined) rows.push(['Trainable parameters', `${(e.trainableParams / 1e6).toFixed(2)}M`]);
+  if (e.totalSteps !== undefined) rows.push(['Steps', String(e.totalSteps)]);
+  if (e.secondsPerStep !== undefined) rows.push(['Time per step', fmtSeconds(e.secondsPerStep)]);
+  if (e.totalSeconds !== undefined) rows.push(['Total time', `about ${fmtSeconds(e.totalSeconds)}`]);
+  const t = el('table', { class: `estimate-table ${e.fits === false ? 'nofit' : ''}` });
+  for (const [k, v] of rows) t.append(el('tr', {}, el('th', { text: k }), el('td', { text: v })));
+  estimateBox.append(t);
+  if (e.basis) estimateBox.append(el('p', { class: 'help', text: `Order-of-magnitude estimate for ${e.basis}.` }));
+  for (const w of e.warnings) estimateBox.append(el('p', { class: 'warning', text: w }));
+}
+
+methodSel.addEventListener('change', () => {
+  renderCard();
+  renderParams();
+  for (const f of training) if (f.path === 'optimizer.learningRate' || f.path === 'data.maxLength') f.input.value = String(f.def());
+  changed();
+});
+for (const s of [modelSel, dataSel]) s.addEventListener('change', changed);
+nameInput.addEventListener('input', changed);
+startBtn.addEventListener('click', () => {
+  startBtn.disabled = true;
+  startBtn.textContent = 'Starting…';
+  post(LaunchStart, { spec: formSpec() });
+});
+loadBtn.addEventListener('click', () => post(LaunchBrowse, { what: 'loadSpec' }));
+saveBtn.addEventListener('click', () => post(LaunchBrowse, { what: 'saveSpec', spec: formSpec() }));
+
+on(LaunchInitMsg, (init) => {
+  methods = init.methods;
+  methodSel.replaceChildren(...methods.map((m) => el('option', { text: `${m.title}`, attrs: { value: m.id } })));
+  methodSel.value = methods.some((m) => m.id === 'dpo') ? 'dpo' : methods[0]?.id ?? '';
+  options(modelSel, init.models, 'builtin');
+  options(dataSel, init.datasets.length ? init.datasets : [{ value: '', label: 'No dataset in the workspace: Browse…' }]);
+  if (init.devices) devices = init.devices;
+  fillForm(init.spec ?? { method: methodSel.value }, init.specSource);
+});
+on(LaunchDevices, (d) => {
+  devices = d.devices;
+  renderDevices();
+});
+on(LaunchEstimateResult, showEstimate);
+on(LaunchStartFailed, ({ problems, message }) => {
+  startBtn.disabled = false;
+  startBtn.textContent = 'Start Training';
+  showProblems(problems, message);
+});
+on(LaunchPicked, ({ what, choice }) => {
+  const sel = what === 'model' ? modelSel : dataSel;
+  if (![...sel.options].some((o) => o.value === choice.value)) sel.append(el('option', { text: choice.detail ? `${choice.label} — ${choice.detail}` : choice.label, attrs: { value: choice.value } }));
+  sel.value = choice.value;
+  changed();
+});
+on(LaunchSetSpec, ({ spec, source: src }) => fillForm(spec, src));
+post(LaunchReady, {});
