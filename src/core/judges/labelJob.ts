@@ -105,7 +105,6 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
   let failed = 0;
   let consecutive = 0;
   let stopReason: string | undefined;
-  let sinkError: unknown;
   const maxConsecutive = opts.maxConsecutiveFailures ?? 3;
 
   // One controller for the job: the caller's cancel, or our own stop, aborts every in-flight judgement.
@@ -157,7 +156,6 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
       try {
         await opts.sink.append(label);
       } catch (e) {
-        sinkError = e;
         stop(`writing the label of ${item.recordId} failed: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
@@ -174,7 +172,6 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult
     opts.signal?.removeEventListener('abort', onCallerAbort);
   }
   const status: LabelJobResult['status'] = stopReason !== undefined ? 'stopped' : opts.signal?.aborted ? 'cancelled' : 'completed';
-  if (sinkError !== undefined && stopReason === undefined) stopReason = String(sinkError);
   return { ...progress(), status, stopReason, errors, labels };
 }
 

@@ -230,3 +230,25 @@ describe('renderConversation', () => {
     );
   });
 });
+
+describe('runLabelJob and a failing sink', () => {
+  it('stops at the first label that cannot be written, and does not count it', async () => {
+    const s = await startJudgeServer({ lifetimeMs: 30_000 });
+    servers.push(s);
+    let writes = 0;
+    const r = await runLabelJob({
+      judge: newJudge(s),
+      pairs: makePairs(5),
+      concurrency: 1,
+      sink: {
+        labeledRecordIds: () => new Set<string>(),
+        append: () => {
+          if (++writes === 2) throw new Error('disk full');
+        },
+      },
+    });
+    assert.equal(r.status, 'stopped');
+    assert.match(r.stopReason ?? '', /writing the label of r1 failed: disk full/);
+    assert.equal(r.labeled, 1);
+  });
+});
