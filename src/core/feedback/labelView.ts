@@ -4,6 +4,9 @@
  * Current state = for each slot (record, type, annotator, source, target[, implicit signal]) the latest entry that
  * is not retracted. Retracting an entry (undo) therefore makes the slot fall back to the entry before it. A
  * retraction can itself be retracted (redo).
+ *
+ * The view is incremental: entries appended in journal order are applied one by one (a new decision costs O(1),
+ * a retraction O(entries in that slot)), so labeling stays fast on journals with many thousands of entries.
  */
 import { FEEDBACK_TYPES, entryTarget, sourceClass, type FeedbackEntry, type FeedbackType, type JournalEntry, type JournalEntryOf } from './types';
 
@@ -32,18 +35,22 @@ export function slotKey(e: FeedbackEntry): string {
   return JSON.stringify(parts);
 }
 
-/** Resolves which entries are retracted, following retractions of retractions. */
+/** Resolves which entries are retracted, following retractions of retractions. Entries can be added later. */
 export class RetractionIndex {
   private readonly retractors = new Map<string, string[]>();
-  private readonly memo = new Map<string, boolean>();
+  private memo = new Map<string, boolean>();
 
-  constructor(entries: Iterable<JournalEntry>) {
-    for (const e of entries) {
-      if (e.type !== 'retract') continue;
-      const list = this.retractors.get(e.payload.entryId);
-      if (list) list.push(e.id);
-      else this.retractors.set(e.payload.entryId, [e.id]);
-    }
+  constructor(entries: Iterable<JournalEntry> = []) {
+    for (const e of entries) this.add(e);
+  }
+
+  /** Registers a journal entry (only retractions matter). */
+  add(e: JournalEntry): void {
+    if (e.type !== 'retract') return;
+    const list = this.retractors.get(e.payload.entryId);
+    if (list) list.push(e.id);
+    else this.retractors.set(e.payload.entryId, [e.id]);
+    if (this.memo.size) this.memo = new Map(); // a new retraction can change any answer along its chain
   }
 
   isRetracted(entryId: string, visiting = new Set<string>()): boolean {
@@ -61,40 +68,86 @@ export class RetractionIndex {
 }
 
 export class LabelView {
-  private readonly byRecord = new Map<string, FeedbackEntry[]>();
-  private readonly retractedCount: number;
+  /** Every entry applied, by id. */
+  private readonly byId = new Map<string, JournalEntry>();
+  /** Feedback entries per slot, in journal order. */
+  private readonly history = new Map<string, FeedbackEntry[]>();
+  /** Current entry per slot, grouped by record (Map order = order of the latest write). */
+  private readonly byRecord = new Map<string, Map<string, FeedbackEntry>>();
+  private readonly retractions = new RetractionIndex();
 
   /** `entries` must be in journal order (oldest first); later entries win their slot. */
-  constructor(entries: readonly JournalEntry[]) {
-    const retractions = new RetractionIndex(entries);
-    const slots = new Map<string, FeedbackEntry>();
-    let retracted = 0;
-    for (const e of entries) {
-      if (retractions.isRetracted(e.id)) {
-        retracted++;
-        continue;
-      }
-      if (e.type === 'retract') continue;
-      const k = slotKey(e);
-      slots.delete(k); // re-insert so Map order follows the latest write
-      slots.set(k, e);
-    }
-    this.retractedCount = retracted;
-    for (const e of slots.values()) {
-      const list = this.byRecord.get(e.recordId);
-      if (list) list.push(e);
-      else this.byRecord.set(e.recordId, [e]);
-    }
+  constructor(entries: readonly JournalEntry[] = []) {
+    for (const e of entries) this.apply(e);
   }
 
-  /** Current entries for a record (all types), oldest first. */
+  /**
+   * Applies one more entry. Entries must come in journal order (each no older than those applied before), except
+   * that a retraction may arrive before the entry it retracts.
+   */
+  apply(e: JournalEntry): void {
+    if (this.byId.has(e.id)) return;
+    this.byId.set(e.id, e);
+    if (e.type === 'retract') {
+      this.retractions.add(e);
+      // Follow the chain (a retraction of a retraction ...) down to the feedback entry whose slot changes.
+      let t = this.byId.get(e.payload.entryId);
+      const seen = new Set<string>();
+      while (t && t.type === 'retract' && !seen.has(t.id)) {
+        seen.add(t.id);
+        t = this.byId.get(t.payload.entryId);
+      }
+      if (t && t.type !== 'retract') this.recompute(slotKey(t), t.recordId);
+      return;
+    }
+    const k = slotKey(e);
+    const h = this.history.get(k);
+    if (h) h.push(e);
+    else this.history.set(k, [e]);
+    if (!this.retractions.isRetracted(e.id)) this.setCurrent(e.recordId, k, e);
+  }
+
+  private recompute(k: string, recordId: string): void {
+    const h = this.history.get(k) ?? [];
+    for (let i = h.length - 1; i >= 0; i--) {
+      if (!this.retractions.isRetracted(h[i].id)) {
+        this.setCurrent(recordId, k, h[i]);
+        return;
+      }
+    }
+    this.setCurrent(recordId, k, undefined);
+  }
+
+  private setCurrent(recordId: string, k: string, e: FeedbackEntry | undefined): void {
+    let slots = this.byRecord.get(recordId);
+    if (e === undefined) {
+      slots?.delete(k);
+      if (slots && slots.size === 0) this.byRecord.delete(recordId);
+      return;
+    }
+    if (!slots) this.byRecord.set(recordId, (slots = new Map()));
+    slots.delete(k); // re-insert so the Map order follows the latest write
+    slots.set(k, e);
+  }
+
+  /** True when an entry (by id) has been retracted. */
+  isRetracted(entryId: string): boolean {
+    return this.retractions.isRetracted(entryId);
+  }
+
+  /** Current entries for a record (all types), in the order they were last written. */
   current(recordId: string): readonly FeedbackEntry[] {
-    return this.byRecord.get(recordId) ?? [];
+    const slots = this.byRecord.get(recordId);
+    return slots ? [...slots.values()] : [];
   }
 
   /** Current entries of one type for a record. */
   currentOfType<K extends FeedbackType>(recordId: string, type: K): readonly JournalEntryOf<K>[] {
-    return this.current(recordId).filter((e): e is Extract<FeedbackEntry, { type: K }> => e.type === type) as unknown as JournalEntryOf<K>[];
+    const slots = this.byRecord.get(recordId);
+    if (!slots) return [];
+    const out: JournalEntryOf<K>[] = [];
+    for (const e of slots.values()) if (e.type === type) out.push(e as unknown as JournalEntryOf<K>);
+    return out;
   }
 
   /** Record ids with at least one current entry. */
@@ -104,12 +157,15 @@ export class LabelView {
 
   /** True when the record has a current entry of `type` (from `annotator` when given). */
   has(recordId: string, type: FeedbackType, annotator?: string): boolean {
-    return this.current(recordId).some((e) => e.type === type && (annotator === undefined || e.annotator === annotator));
+    const slots = this.byRecord.get(recordId);
+    if (!slots) return false;
+    for (const e of slots.values()) if (e.type === type && (annotator === undefined || e.annotator === annotator)) return true;
+    return false;
   }
 
   /** Every current entry. */
   *all(): IterableIterator<FeedbackEntry> {
-    for (const list of this.byRecord.values()) yield* list;
+    for (const slots of this.byRecord.values()) yield* slots.values();
   }
 
   /** Every current entry of one type. */
@@ -130,6 +186,8 @@ export class LabelView {
       bySource[s]++;
       byTypeAndSource[e.type][s]++;
     }
-    return { current, records: this.byRecord.size, retracted: this.retractedCount, byType, bySource, byTypeAndSource };
+    let retracted = 0;
+    for (const id of this.byId.keys()) if (this.retractions.isRetracted(id)) retracted++;
+    return { current, records: this.byRecord.size, retracted, byType, bySource, byTypeAndSource };
   }
 }

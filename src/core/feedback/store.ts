@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JournalAppender, JournalTail, type JournalProblem, type TailRepair } from './journal';
-import { LabelView, RetractionIndex } from './labelView';
+import { LabelView } from './labelView';
 import {
   JOURNAL_VERSION,
   WRITER_ID_PATTERN,
@@ -63,6 +63,8 @@ export interface LocatedEntry {
   readonly entry: JournalEntry;
   readonly file: string;
   readonly line: number;
+  /** The entry's timestamp in ms since the epoch (parsed once, for ordering). */
+  readonly time: number;
 }
 
 /** Thrown when a caller tries to record an invalid entry (bad input from code, not from disk). */
@@ -144,11 +146,12 @@ export class FeedbackStore {
 
   /** Retracts this writer's latest decision that is still in effect; undefined when there is none. */
   undo(): RetractEntry | undefined {
-    const retractions = new RetractionIndex(this.located.map((l) => l.entry));
+    const view = this.view();
+    this.sort();
     for (let i = this.located.length - 1; i >= 0; i--) {
       const e = this.located[i].entry;
       if (e.writer !== this.writerId || e.type === 'retract') continue;
-      if (retractions.isRetracted(e.id)) continue;
+      if (view.isRetracted(e.id)) continue;
       return this.retract(e.id);
     }
     return undefined;
@@ -193,7 +196,7 @@ export class FeedbackStore {
       }
       const entry = parsed as JournalEntry;
       if (this.byId.has(entry.id)) continue; // re-read after a shrink, or a copied journal
-      this.add({ entry, file, line });
+      this.add({ entry, file, line, time: Date.parse(entry.timestamp) });
       added++;
     }
     return added;
@@ -251,8 +254,13 @@ export class FeedbackStore {
     const last = this.located[this.located.length - 1];
     this.located.push(l);
     this.byId.set(l.entry.id, l);
-    if (last && compareLocated(last, l) > 0) this.ordered = false;
-    this.viewCache = undefined;
+    if (last && compareLocated(last, l) > 0) {
+      // Arrived out of time order (another window's older entries): the view is rebuilt on next use.
+      this.ordered = false;
+      this.viewCache = undefined;
+    } else {
+      this.viewCache?.apply(l.entry);
+    }
   }
 
   private sort(): void {
@@ -263,9 +271,7 @@ export class FeedbackStore {
 }
 
 function compareLocated(a: LocatedEntry, b: LocatedEntry): number {
-  const ta = Date.parse(a.entry.timestamp);
-  const tb = Date.parse(b.entry.timestamp);
-  if (ta !== tb) return ta - tb;
+  if (a.time !== b.time) return a.time - b.time;
   if (a.file !== b.file) return a.file < b.file ? -1 : 1;
   return a.line - b.line;
 }
