@@ -8,7 +8,11 @@ import { buildModel, logprobs, mergeLora, trainableParams } from '../../../../sr
 import { Trainer } from '../../../../src/engine/train/trainer';
 import { i64 } from '../../../../src/engine/runtime/tensor';
 import * as op from '../../../../src/engine/graph/ops';
-import { i64Rows, runOnnx, writeTinyHfFolder } from './tinyModels';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSafetensors, writeSafetensors } from '../../../../src/engine/io/safetensors';
+import { loadPeftAdapter, savePeftAdapter } from '../../../../src/engine/models/peft';
+import { i64Rows, runOnnx, tmpDir, writeTinyHfFolder } from './tinyModels';
 
 function withAdapters(model: ReturnType<typeof buildModel>, base: Weights, seed: number): Weights {
   const adapters = model.params.filter((p) => p.name.endsWith('.lora_A') || p.name.endsWith('.lora_B'));
@@ -105,4 +109,33 @@ test('LoRA SFT with the K-step training compiler: loss falls, base weights stay 
   } finally {
     await trainer.dispose();
   }
+});
+
+test('PEFT adapter folder: save then load gives the same adapters; PEFT names and layouts; GPT-2 is refused clearly', () => {
+  const loaded = loadHfModel(writeTinyHfFolder('llama-gqa-untied'));
+  const model = buildModel(loaded.config, 'lm', { lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'down_proj'] } });
+  const weights = withAdapters(model, loaded.weights, 8);
+  const dir = tmpDir('peft-');
+  savePeftAdapter(dir, model, weights, 'tiny-llama');
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+  assert.equal(cfg.peft_type, 'LORA');
+  assert.equal(cfg.r, 4);
+  assert.equal(cfg.lora_alpha, 8);
+  assert.deepEqual(cfg.target_modules, ['q_proj', 'down_proj']);
+  const st = readSafetensors(path.join(dir, 'adapter_model.safetensors')).tensors;
+  const a = st.get('base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight')!;
+  assert.deepEqual(a.shape, [4, 32]); // PEFT: lora_A [r, in]
+  assert.deepEqual(st.get('base_model.model.model.layers.0.mlp.down_proj.lora_B.weight')!.shape, [32, 4]); // lora_B [out, r]
+  const back = loadPeftAdapter(dir, loaded.config);
+  assert.deepEqual(back.model.lora!.modules, ['q', 'down']);
+  assert.equal(back.model.lora!.scale, 2);
+  for (const [n, t] of back.adapters) assert.deepEqual(t.data, weights.get(n)!.data, n);
+  assert.equal(back.adapters.size, 2 * 2 * 2);
+  const g = loadHfModel(writeTinyHfFolder('gpt2'));
+  const gm = buildModel(g.config, 'lm', { lora: { rank: 2, alpha: 2, targetModules: ['c_attn'] } });
+  assert.throws(() => savePeftAdapter(tmpDir('peft-g-'), gm, withAdapters(gm, g.weights, 1)), /for gpt2, merge the adapter/);
+  // A wrongly shaped adapter file names the tensor and both shapes.
+  st.set('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', { dtype: 'F32', shape: [4, 31], data: new Float32Array(124) });
+  writeSafetensors(path.join(dir, 'adapter_model.safetensors'), st);
+  assert.throws(() => loadPeftAdapter(dir, loaded.config), /layers\.0\.self_attn\.q_proj\.lora_A\.weight: expected \[4, 32\], found \[4, 31\]/);
 });
