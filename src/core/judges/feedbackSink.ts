@@ -11,6 +11,7 @@ import type { AiSource, LabelSink } from './labelJob';
  */
 export function feedbackStoreSink(store: FeedbackStore): LabelSink {
   return {
+    id: store.labelsDir,
     labeledRecordIds(source: AiSource): ReadonlySet<string> {
       // Other windows may have labeled meanwhile: read their journals first.
       store.refresh();

@@ -37,6 +37,11 @@ export interface AiPairLabel {
 
 /** Where AI labels go. The feedback store satisfies it through {@link feedbackStoreSink}. */
 export interface LabelSink {
+  /**
+   * Identity of the label store (e.g. its folder). When given, only one job per store and judge can run at a time
+   * in this process: a second one is refused with {@link LabelJobBusyError} instead of labeling pairs twice.
+   */
+  readonly id?: string;
   /** Record ids that already hold a (current) comparison label from `source`. */
   labeledRecordIds(source: AiSource): ReadonlySet<string> | Promise<ReadonlySet<string>>;
   /** Appends one label; a throw stops the job (the label was not written). */
@@ -87,14 +92,40 @@ export interface LabelJobOptions {
   readonly maxConsecutiveFailures?: number;
 }
 
+/** A job for the same label store and judge is already running in this process. */
+export class LabelJobBusyError extends Error {
+  constructor(readonly sinkId: string, readonly source: AiSource) {
+    super(`A labeling job for ${source} is already running on ${sinkId}; wait for it to finish or cancel it first.`);
+    this.name = 'LabelJobBusyError';
+  }
+}
+
+const running = new Set<string>();
+
 /** The source string of a judge's labels. */
 export function aiSource(judge: PairJudge): AiSource {
   return `ai:${judge.name}`;
 }
 
-/** Runs the job; resolves when every pair is done, the job is cancelled, or it stops early. Never rejects for a judge failure. */
+/**
+ * Runs the job; resolves when every pair is done, the job is cancelled, or it stops early. Never rejects for a judge
+ * failure; rejects with {@link LabelJobBusyError} when the same store and judge already have a job running.
+ */
 export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobResult> {
   const source = aiSource(opts.judge);
+  const lock = opts.sink.id === undefined ? undefined : JSON.stringify([opts.sink.id, source]);
+  if (lock !== undefined) {
+    if (running.has(lock)) throw new LabelJobBusyError(opts.sink.id as string, source);
+    running.add(lock);
+  }
+  try {
+    return await runUnlocked(opts, source);
+  } finally {
+    if (lock !== undefined) running.delete(lock);
+  }
+}
+
+async function runUnlocked(opts: LabelJobOptions, source: AiSource): Promise<LabelJobResult> {
   const seen = new Set<string>();
   const unique = opts.pairs.filter((p) => (seen.has(p.recordId) ? false : (seen.add(p.recordId), true)));
   const already = await opts.sink.labeledRecordIds(source);

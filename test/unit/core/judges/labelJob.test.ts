@@ -9,7 +9,7 @@ import { FeedbackStore } from '../../../../src/core/feedback/store';
 import { FileJudgeCache, type JudgeCache } from '../../../../src/core/judges/judgeCache';
 import { feedbackStoreSink } from '../../../../src/core/judges/feedbackSink';
 import { MemoryJudgeCache } from '../../../../src/core/judges/judgeCache';
-import { pairItemFromPreference, runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
+import { LabelJobBusyError, pairItemFromPreference, runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
 import { isCachedAnswer, OpenAiJudge, type CachedAnswer } from '../../../../src/core/judges/openaiJudge';
 import { downAfter, heuristicJudge, heuristicScore, malformed, PREFER_MARKER, prefersFirst, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
 
@@ -250,5 +250,21 @@ describe('runLabelJob and a failing sink', () => {
     assert.equal(r.status, 'stopped');
     assert.match(r.stopReason ?? '', /writing the label of r1 failed: disk full/);
     assert.equal(r.labeled, 1);
+  });
+});
+
+describe('one job per store and judge', () => {
+  it('refuses a second concurrent job on the same store and judge, and allows it afterwards', async () => {
+    const s = await startJudgeServer({ behaviour: slow(20), lifetimeMs: 30_000 });
+    servers.push(s);
+    const labels = new MemorySink();
+    const sink: LabelSink = { id: 'store-1', labeledRecordIds: (src) => labels.labeledRecordIds(src), append: (l) => labels.append(l) };
+    const pairs = makePairs(3);
+    const first = runLabelJob({ judge: newJudge(s), sink, pairs });
+    await assert.rejects(runLabelJob({ judge: newJudge(s), sink, pairs }), (e: unknown) => e instanceof LabelJobBusyError && /already running on store-1/.test(e.message));
+    assert.equal((await first).labeled, 3);
+    assert.equal(labels.labels.length, 3);
+    const again = await runLabelJob({ judge: newJudge(s), sink, pairs });
+    assert.equal(again.skipped, 3);
   });
 });
