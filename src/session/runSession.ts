@@ -20,7 +20,7 @@ import { splitTrainEval } from '../core/datasets/prepare';
 import { estimateRun } from '../core/runs/estimate';
 import { FINAL_DIR, runPaths, SPEC_FILE } from '../core/runs/layout';
 import { totalSteps as specTotalSteps, type RunSpec } from '../core/runs/spec';
-import { mergeLora } from '../engine/models/transformer';
+import { buildModel, mergeLora } from '../engine/models/transformer';
 import { saveHfModel } from '../engine/models/hfMapping';
 import type { Weights } from '../engine/models/params';
 import { Rng } from '../engine/rng';
@@ -32,7 +32,7 @@ import { buildPlan, headFor, isOfflineMethod } from '../engine/trainers/build';
 import { encodePrompt } from '../engine/trainers/encode';
 import { PlanEvaluator, SequenceScorer } from '../engine/trainers/evaluate';
 import type { TrainerPlan } from '../engine/trainers/plan';
-import { Sampler } from '../engine/trainers/sampling';
+import { Generator } from '../engine/generate/generator';
 import { cleanTemporaryCheckpoints, loadLatestCheckpoint, saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
 import { EventSink } from './events';
 import { loadRunModel, modelFolder, modelShape, readModelConfig } from './model';
@@ -283,11 +283,19 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   };
   const disposeEvaluator = async (): Promise<void> => evaluator?.dispose();
 
+  // The model generations run on: the policy without adapters (LoRA weights are merged first).
+  const genModel = rm.model.lora ? buildModel(rm.config, 'lm', { maxLength: rm.model.maxLength }) : rm.model;
+  const withShapes = (weights: ReadonlyMap<string, Float32Array>): Weights => {
+    const w: Weights = new Map();
+    for (const p of rm.model.params) {
+      const d = weights.get(p.name);
+      if (d) w.set(p.name, { shape: [...p.shape], data: d });
+    }
+    return w;
+  };
   const sampleExamples = (split.eval.length ? split.eval : split.train).map(promptText).filter((p): p is string | readonly Message[] => p !== undefined);
   const samplePrompts = [...new Map(sampleExamples.map((p) => [JSON.stringify(p), p])).values()].slice(0, SAMPLE_PROMPTS);
-  let sampler: Sampler | undefined;
   const refSamples = new Map<number, string>();
-  const disposeSampler = async (): Promise<void> => sampler?.dispose();
   const currentWeights = async (): Promise<Map<string, Float32Array>> => {
     const w = new Map(rm.weights);
     for (const [k, v] of await trainer.getParams()) w.set(k, v.data);
@@ -297,24 +305,27 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
     if (!samplePrompts.length) return;
     const tok = rm.tokenizer;
     const ids = samplePrompts.map((p) => encodePrompt(tok, p));
-    if (!sampler) {
-      const longest = Math.max(...ids.map((x) => x.length));
-      const seqLen = Math.min(rm.model.maxLength, Math.ceil((longest + SAMPLE_NEW_TOKENS) / 8) * 8);
-      sampler = await Sampler.create(rm.model, { batch: samplePrompts.length, seqLen, padId: tok.padTokenId ?? 0, vocab: tok.vocabSize }, runner);
-      disposers.push(disposeSampler);
-    }
-    const stopIds = [tok.eosTokenId, rm.config.eosTokenId].flat().filter((x): x is number => typeof x === 'number');
-    const sOpts = { maxNewTokens: SAMPLE_NEW_TOKENS, temperature: 0, stopIds };
-    if (refSamples.size === 0) {
-      await sampler.setWeights(rm.weights);
-      const ref = await sampler.generate(ids, sOpts, new Rng(spec.seed));
-      ref.forEach((r, i) => refSamples.set(i, tok.decode(r.tokens, { skipSpecialTokens: true })));
-    }
-    await sampler.setWeights(await currentWeights());
-    const pol = await sampler.generate(ids, sOpts, new Rng(spec.seed));
+    const longest = Math.max(...ids.map((x) => x.length));
+    const maxNewTokens = Math.max(1, Math.min(SAMPLE_NEW_TOKENS, genModel.maxLength - longest));
+    const stopTokens = [tok.eosTokenId, rm.config.eosTokenId].flat().filter((x): x is number => typeof x === 'number');
+    const gOpts = { maxNewTokens, temperature: 0, stopTokens, padTokenId: tok.padTokenId ?? 0, vocabLimit: tok.vocabSize };
+    // Greedy replies of the reference (the starting model) once, of the current policy at every sample step.
+    const generateWith = async (weights: ReadonlyMap<string, Float32Array>): Promise<string[]> => {
+      const w: Weights = new Map();
+      for (const p of genModel.params) w.set(p.name, { shape: [...p.shape], data: weights.get(p.name) as Float32Array });
+      const g = await Generator.create(genModel, rm.model.lora ? mergeLora(rm.model, withShapes(weights)) : w, runner);
+      try {
+        return (await g.generate(ids, gOpts)).map((r) => tok.decode(r.tokens, { skipSpecialTokens: true }));
+      } finally {
+        await g.dispose();
+      }
+    };
+    if (refSamples.size === 0) (await generateWith(rm.weights)).forEach((t, i) => refSamples.set(i, t));
+    const polText = await generateWith(await currentWeights());
+    const pol = polText.map((text) => ({ text }));
     sink.samples({
       step: at,
-      samples: pol.map((r, i) => ({ prompt: displayPrompt(samplePrompts[i] as string | readonly Message[]), policy: tok.decode(r.tokens, { skipSpecialTokens: true }), reference: refSamples.get(i) ?? '' })),
+      samples: pol.map((r, i) => ({ prompt: displayPrompt(samplePrompts[i] as string | readonly Message[]), policy: r.text, reference: refSamples.get(i) ?? '' })),
     });
   };
 
