@@ -218,9 +218,12 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
       return { grads, loss, metrics: metrics.map(([n, t]) => [n, t.dtype === 'float32' ? t : op.cast(t, 'float32')]) };
     };
 
+    // grads holds gradient SUMS over the micro-batches; gradMul (1/A) turns them into means inside the
+    // norm and the optimizer's scalar coefficients, so averaging costs no pass over [P].
     let grads: Tensor[];
     let loss: Tensor;
     let metrics: [string, Tensor][];
+    const gradMul = 1 / A;
     if (A === 1) {
       const r = fwdBwd(perStep.map((b) => op.squeeze(b, [0])));
       grads = r.grads;
@@ -245,14 +248,13 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
         ];
         return { carried: next };
       });
-      const inv = 1 / A;
-      grads = res.carried.slice(0, nG).map((t) => op.mul(t, inv));
-      loss = op.mul(res.carried[nG] as Tensor, inv);
-      metrics = names.map((n, mi) => [n, op.mul(res.carried[nG + 1 + mi] as Tensor, inv)]);
+      grads = res.carried.slice(0, nG);
+      loss = op.mul(res.carried[nG] as Tensor, gradMul);
+      metrics = names.map((n, mi) => [n, op.mul(res.carried[nG + 1 + mi] as Tensor, gradMul)]);
     }
     metricNames = metrics.map(([n]) => n);
 
-    const gnorm = globalNorm(grads);
+    const gnorm = A === 1 ? globalNorm(grads) : op.mul(globalNorm(grads), gradMul); // ‖mean gradient‖
     // finite: neither the loss nor any gradient is NaN/±Inf (a non-finite element makes ‖g‖ non-finite).
     const lossGn = op.add(loss, gnorm);
     const finite = op.equal(op.sub(lossGn, lossGn), 0); // x − x = 0 exactly iff x is finite (IEEE 754)
@@ -274,7 +276,8 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
         const one = branch.scalar(1, 'float32');
         const lrB = op.mul(lr, one);
         const tB = op.mul(t, one);
-        const scale = maxNorm > 0 ? op.mul(clipCoefficient(gnorm, maxNorm), one) : null;
+        const clip = maxNorm > 0 ? clipCoefficient(gnorm, maxNorm) : null;
+        const scale = clip ? op.mul(clip, A === 1 ? one : branch.scalar(gradMul, 'float32')) : A === 1 ? null : branch.scalar(gradMul, 'float32');
         return groups.flatMap((gr, gi) => {
           const p = params[gi] as Tensor;
           const gg = grads[gi] as Tensor;
