@@ -8,6 +8,7 @@
  * tokenizer_config.json, generation_config.json), so `transformers` can load it too.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/safetensors';
 import { trainByteLevelBpe, toTokenizerJson } from '../tokenizer/bpeTrainer';
@@ -106,6 +107,17 @@ export function builtinConfig(tokenizerVocab: number): ModelConfig {
   );
 }
 
+/**
+ * Where built-in models are cached when the caller has no folder of its own: $ALIGNMENT_STUDIO_CACHE, else
+ * $XDG_CACHE_HOME/alignment-studio, else ~/.cache/alignment-studio. (The extension passes its global storage.)
+ */
+export function defaultCacheDir(): string {
+  const env = process.env.ALIGNMENT_STUDIO_CACHE;
+  if (env) return env;
+  const xdg = process.env.XDG_CACHE_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache'), 'alignment-studio');
+}
+
 interface Stamp {
   version: string;
 }
@@ -114,7 +126,7 @@ interface Stamp {
  * Makes sure `<cacheDir>/<BUILTIN_VERSION>` holds the built-in model folder (building the tokenizer and the
  * seeded initial weights on first use) and returns its path.
  */
-export function ensureBuiltinModel(cacheDir: string): string {
+export function ensureBuiltinModel(cacheDir: string = defaultCacheDir()): string {
   const dir = path.join(cacheDir, BUILTIN_VERSION);
   const stampFile = path.join(dir, 'builtin.json');
   if (fs.existsSync(stampFile)) {
@@ -149,7 +161,7 @@ export function ensureBuiltinModel(cacheDir: string): string {
 }
 
 /** The built-in model loaded: config, initial weights, tokenizer (built and cached in `cacheDir` on first use). */
-export function getBuiltinModel(cacheDir: string): LoadedModel & { tokenizer: TextTokenizer } {
+export function getBuiltinModel(cacheDir: string = defaultCacheDir()): LoadedModel & { tokenizer: TextTokenizer } {
   const dir = ensureBuiltinModel(cacheDir);
   return { ...loadHfModel(dir, 'lm'), tokenizer: TextTokenizer.fromFolder(dir) };
 }
