@@ -226,6 +226,13 @@ export const VJP: Record<string, Vjp> = {
     const dx = op.mul(r, op.sub(dxhat, op.mul(xhat, op.mean(op.mul(dxhat, xhat), [-1], true))));
     return [dx, op.sum(op.mul(g, xhat), [...Array(xt.rank - 1).keys()])];
   },
+  // TokenLogProb (outputs lp = logits[t] - lse, lse [..., 1]):  d logits = g (onehot(t) - exp(logits - lse))
+  TokenLogProb: (g, [logits, t], _y, n) => {
+    const gk = op.unsqueeze(g, [-1]); // [..., 1]
+    const idx = op.unsqueeze(t!, [-1]);
+    const p = op.exp(op.sub(logits!, n.outputs[1]));
+    return [op.scatterElementsAdd(op.mul(p, op.neg(gk)), idx, gk, -1), null];
+  },
   // Fused GELU (opset 20). Exact: d/dx x Phi(x) = Phi(x) + x phi(x).
   // Tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), t = tanh(u):
   //   d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)

@@ -3,7 +3,7 @@
  * tracing, e.g. forward values the backward does not need, is dropped). Body graphs (Loop/If) are emitted as
  * GRAPH attributes; their outer-scope references keep the producing nodes of enclosing graphs alive.
  *
- * IR-only ops are lowered here: StopGradient -> Identity, RMSNorm -> primitives. In float64 graphs Erf (no
+ * IR-only ops are lowered here: StopGradient -> Identity, RMSNorm and TokenLogProb -> primitives. In float64 graphs Erf (no
  * float64 kernel in onnxruntime's CPU provider), Gelu and LayerNormalization are expanded into float64 primitives.
  */
 import { DType, ONNX_DTYPE, toTypedArray } from './dtype';
@@ -137,6 +137,7 @@ function lowerNode(n: Node, opts: Opts): NodeProto[] {
     const eps = n.attrs.epsilon;
     return expand(out[0], dtype, (b) => b.rmsNorm(ins[0], ins[1], eps?.kind === 'float' ? eps.value : 1e-6, out));
   }
+  if (n.op === 'TokenLogProb') return expand(out[0], dtype, (b) => b.tokenLogProb(ins[0], ins[1], out));
   if (dtype === 'float64') {
     if (n.op === 'Erf') return expand(out[0], dtype, (b) => b.erf(ins[0], out[0]));
     if (n.op === 'Gelu') {
@@ -221,6 +222,19 @@ class Lowering {
       inner = this.node('Tanh', [u]);
     } else inner = this.erf(this.node('Mul', [x, this.c(Math.SQRT1_2)]));
     return this.node('Mul', [this.node('Mul', [x, this.c(0.5)]), this.node('Add', [inner, this.c(1)])], out);
+  }
+
+  private lastAxis(): string {
+    const axes: TensorProto = { dims: [1], dataType: ONNX_DTYPE.int64, rawData: new Uint8Array(BigInt64Array.of(-1n).buffer) };
+    return this.node('Constant', [], undefined, [{ name: 'value', type: 'tensor', t: axes }]);
+  }
+
+  /** TokenLogProb with outputs [lp, lse]: lse = logsumexp(logits, -1), lp = logits[target] - lse. */
+  tokenLogProb(logits: string, targets: string, out: readonly string[]): void {
+    const ax = this.lastAxis();
+    const lse = this.node('ReduceLogSumExp', [logits, ax], out[1], [{ name: 'keepdims', type: 'int', i: 1 }]);
+    const picked = this.node('GatherElements', [logits, this.node('Unsqueeze', [targets, ax])], undefined, [{ name: 'axis', type: 'int', i: -1 }]);
+    this.node('Squeeze', [this.node('Sub', [picked, lse]), ax], out[0]);
   }
 
   /** RMSNorm over the last axis with outputs [Y, InvRms]: r = 1/sqrt(mean(x^2) + eps), y = x r gamma. */

@@ -3,7 +3,7 @@
  * come from the primitive VJP rules). Shapes: B batch, T sequence, C channels, H heads, D head size, V vocab.
  */
 import { DType, isFloat } from './dtype';
-import { Attr, Graph, Tensor, fmtShape } from './graph';
+import { Attr, Graph, Tensor, fmtShape, graphOf } from './graph';
 import * as op from './ops';
 
 /** softplus(x) = log(1 + e^x), stable for large |x|: max(x, 0) + log(1 + e^-|x|). */
@@ -158,6 +158,28 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | 'caus
   return op.matmul(op.softmax(scores, -1), v);
 }
 
+/**
+ * log softmax(logits)[target] along the last axis: logits [..., V], targets [...] int64 (valid indices) -> [...].
+ * One IR node (`TokenLogProb`, outputs the log-prob and logsumexp [..., 1]) whose forward never materializes the
+ * [..., V] log-softmax (ReduceLogSumExp + GatherElements) and whose VJP is
+ *   d logits = g (onehot(target) - softmax(logits)),
+ * so the backward needs 4 vocabulary-sized passes and keeps no vocabulary-sized activation alive.
+ * Mask ignored positions yourself (replace their targets by any valid index, multiply the result by a mask).
+ */
+export function tokenLogProbs(logits: Tensor, targets: Tensor): Tensor {
+  if (!isFloat(logits.dtype)) throw new Error(`tokenLogProbs: logits must be floating-point, got ${logits.dtype}`);
+  if (targets.dtype !== 'int64') throw new Error(`tokenLogProbs: targets must be int64, got ${targets.dtype}`);
+  if (!op.shapesEqual(logits.shape.slice(0, -1), targets.shape)) {
+    throw new Error(`tokenLogProbs: logits ${fmtShape(logits.shape)} need targets of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(targets.shape)}`);
+  }
+  const g = graphOf('TokenLogProb', [logits, targets]);
+  const [lp] = g.addNode('TokenLogProb', [logits, targets], {}, [
+    { shape: targets.shape, dtype: logits.dtype },
+    { shape: [...targets.shape, 1], dtype: logits.dtype },
+  ]);
+  return lp;
+}
+
 export interface CrossEntropy {
   /** Per-token loss, 0 at ignored positions; targets' shape. */
   perToken: Tensor;
@@ -180,8 +202,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -100
   }
   const valid = op.not(op.equal(targets, ignoreIndex));
   const safe = op.where(valid, targets, 0);
-  const logp = op.logSoftmax(logits, -1);
-  const picked = op.squeeze(op.gatherElements(logp, op.unsqueeze(safe, [-1]), -1), [-1]);
+  const picked = tokenLogProbs(logits, safe);
   const validF = op.cast(valid, logits.dtype);
   const logProbs = op.mul(picked, validF);
   const perToken = op.neg(logProbs);

@@ -145,6 +145,15 @@ const cases: Case[] = [
       return R.nd([s / n], []);
     },
   },
+  {
+    name: 'tokenLogProbs',
+    inputs: [F([2, 3, 5]), IV([2, 3], [1, 4, 0, 0, 3, 2])],
+    fn: (l, t) => nn.tokenLogProbs(l, t),
+    ref: (l, t) => {
+      const lp = R.softmax(l, -1, true);
+      return R.nd(Array.from(t.data, (v, i) => lp.data[i * 5 + v]), [2, 3]);
+    },
+  },
   { name: 'crossEntropy perToken', inputs: [F([4, 3]), IV([4], [2, -100, 0, 1])], fn: (l, t) => nn.crossEntropy(l, t).perToken },
   { name: 'fan-out x*x + exp(x)', inputs: [F([3])], fn: (x) => op.add(op.mul(x, x), op.exp(x)), ref: (a) => R.ew((x) => x * x + Math.exp(x), a) },
 ];
