@@ -9,6 +9,10 @@
  *   loss = cross_entropy(logits, targets)                       mean over tokens
  *
  * Init as GPT-2 / nanoGPT: N(0, 0.02), residual projections N(0, 0.02/√(2L)), LayerNorm (1, 0), biases 0.
+ *
+ * The causal mask is additive (scores + M, M = 0 on and below the diagonal, −1e30 above) rather than a
+ * Where: the same softmax (masked weights are exactly 0 in float32) but its backward is the identity, where
+ * a Where costs a select over [B, H, T, T] in the forward and again in the backward.
  */
 
 import { Tensor } from '../src/engine/graph/graph';
@@ -69,12 +73,18 @@ export function gptLoss(c: GptConfig, p: Readonly<Record<string, Tensor>>, ids: 
   const D = C / H;
   let x = op.add(nn.embedding(P('wte'), ids), P('wpe')); // [B, T, C]
   const heads = (t: Tensor): Tensor => op.transpose(op.reshape(t, [B!, T!, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+  const maskBias = new Float32Array(T! * T!);
+  for (let i = 0; i < T!; i++) for (let j = i + 1; j < T!; j++) maskBias[i * T! + j] = -1e30;
+  const mask = ids.graph.constant(maskBias, 'float32', [T!, T!]); // [T, T]
+  // softmax(q kᵀ / √D + M) v  (Vaswani et al. 2017, eq. 1, causal)
+  const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor =>
+    op.matmul(op.softmax(op.add(op.mul(op.matmul(q, op.swapAxes(k, -1, -2)), 1 / Math.sqrt(D)), mask), -1), v);
   for (let l = 0; l < c.layers; l++) {
     const pre = `h.${l}.`;
     const h = nn.layerNorm(x, P(`${pre}ln_1.weight`), P(`${pre}ln_1.bias`));
     const qkv = nn.linear(h, P(`${pre}attn.c_attn.weight`), P(`${pre}attn.c_attn.bias`)); // [B, T, 3C]
     const [q, k, v] = op.split(qkv, -1, [C, C, C]) as [Tensor, Tensor, Tensor];
-    const a = nn.attention(heads(q), heads(k), heads(v), 'causal'); // [B, H, T, D]
+    const a = attend(heads(q), heads(k), heads(v)); // [B, H, T, D]
     const merged = op.reshape(op.transpose(a, [0, 2, 1, 3]), [B!, T!, C]);
     x = op.add(x, nn.linear(merged, P(`${pre}attn.c_proj.weight`), P(`${pre}attn.c_proj.bias`)));
     const h2 = nn.layerNorm(x, P(`${pre}ln_2.weight`), P(`${pre}ln_2.bias`));
