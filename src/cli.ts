@@ -62,7 +62,7 @@ const USAGE = `usage:
   alignment train --method <${METHOD_IDS.slice(0, 8).join('|')}> --data <file> [--model builtin|<HF folder>]
                   [--steps N] [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F]
                   [--set name=value]... [--run-dir DIR] [--json]
-  alignment demo [--out demo-output] [--quick] [--json] [--threads N]
+  alignment demo [--out demo-output] [--quick] [--sft-from <SFT model folder>] [--json] [--threads N]
   alignment eval <model or run folder> --data <pairs file> [--reference <folder>] [--json]`;
 
 /** A one-line progress bar for a TTY. */
@@ -222,6 +222,7 @@ async function demo(p: Parsed): Promise<number> {
     outDir: out,
     cacheDir: one(p, 'cache') ?? defaultCacheDir(),
     scale: one(p, 'quick') === 'true' ? DEMO_SCALES.quick : DEMO_SCALES.full,
+    ...(one(p, 'sft-from') ? { sftDir: one(p, 'sft-from') as string } : {}),
     ...(threads ? { threads } : {}),
     log: (line) => (json ? process.stdout.write(JSON.stringify({ type: 'demo', params: { time: Date.now(), message: line } }) + '\n') : process.stderr.write(line + '\n')),
     onEvent: (stage, e) => {

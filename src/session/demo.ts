@@ -49,11 +49,39 @@ export interface DemoScale {
   readonly batchSize: number;
   /** DPO checkpoints evaluated along the way (besides the start and the end). */
   readonly trajectoryPoints: number;
+  /** Replies sampled per prompt; the pair is the best and the worst of them under the proxy reward. */
+  readonly samplesPerPrompt: number;
+  readonly dpo: { readonly beta: number; readonly learningRate: number };
+  readonly simpo: { readonly beta: number; readonly gamma: number; readonly learningRate: number };
 }
 
 export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
-  full: { sftExamples: 3000, sftSteps: 240, pairPrompts: 320, rmSteps: 60, dpoSteps: 60, evalPrompts: 96, batchSize: 16, trajectoryPoints: 2 },
-  quick: { sftExamples: 400, sftSteps: 12, pairPrompts: 32, rmSteps: 4, dpoSteps: 4, evalPrompts: 16, batchSize: 8, trajectoryPoints: 1 },
+  full: {
+    sftExamples: 8000,
+    sftSteps: 600,
+    pairPrompts: 480,
+    rmSteps: 80,
+    dpoSteps: 80,
+    evalPrompts: 128,
+    batchSize: 16,
+    trajectoryPoints: 3,
+    samplesPerPrompt: 4,
+    dpo: { beta: 0.2, learningRate: 1e-4 },
+    simpo: { beta: 2, gamma: 0.5, learningRate: 5e-5 },
+  },
+  quick: {
+    sftExamples: 400,
+    sftSteps: 12,
+    pairPrompts: 32,
+    rmSteps: 4,
+    dpoSteps: 4,
+    evalPrompts: 16,
+    batchSize: 8,
+    trajectoryPoints: 1,
+    samplesPerPrompt: 2,
+    dpo: { beta: 0.2, learningRate: 1e-4 },
+    simpo: { beta: 2, gamma: 0.5, learningRate: 5e-5 },
+  },
 };
 
 export interface DemoOptions {
@@ -64,6 +92,8 @@ export interface DemoOptions {
   readonly seed?: number;
   /** Progress lines for people. */
   readonly log?: (line: string) => void;
+  /** Reuse this SFT model folder instead of training one (to iterate on the later stages). */
+  readonly sftDir?: string;
   /** Every event of every stage, with the stage name. */
   readonly onEvent?: (stage: string, e: SessionEvent) => void;
 }
@@ -159,7 +189,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
   // 2. SFT
   log(`2/7 SFT: ${scale.sftSteps} steps on ${sftData.length} synthetic dialogues`);
-  const sft = await stage('sft', {
+  const sftDir = opts.sftDir ? path.resolve(opts.sftDir) : (await stage('sft', {
     method: 'sft',
     model: { kind: 'builtin' },
     data: { path: 'data/sft.jsonl', evalSplit: 0.02, maxLength: MAX_LEN },
@@ -167,8 +197,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     maxSteps: scale.sftSteps,
     optimizer: { learningRate: 3e-3, schedule: 'cosine', warmupRatio: 0.05, weightDecay: 0, maxGradNorm: 1 },
     intervals: { logging: Math.max(1, Math.floor(scale.sftSteps / 24)), eval: scale.sftSteps, checkpoint: 0, sample: scale.sftSteps },
-  });
-  const sftDir = sft.finalDir as string;
+  })).finalDir as string;
   lap('sft');
 
   // Model pieces for sampling and scoring with any policy's weights.
@@ -198,25 +227,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       }
     };
 
-    // 3. pairs labeled by the proxy reward
-    log(`3/7 sampling 2 replies for ${pairQs.length} prompts from the SFT model and labeling them with the proxy reward`);
+    // 3. pairs labeled by the proxy reward: k replies per prompt, the best one (by R) is `chosen` and the worst
+    //    `rejected` (best-vs-worst of k, as SimPO's on-policy pairs are built), so each pair has a clear gap.
+    const k = scale.samplesPerPrompt;
+    log(`3/7 sampling ${k} replies for ${pairQs.length} prompts from the SFT model; the proxy reward picks the best and the worst`);
     const rng = new Rng(seed).derive('pairs');
-    const a = await sampleReplies(sftWeights, pairQs, rng);
-    const b = await sampleReplies(sftWeights, pairQs, rng);
+    const draws: { text: string; ended: boolean }[][] = [];
+    for (let j = 0; j < k; j++) draws.push(await sampleReplies(sftWeights, pairQs, rng));
     const pairs: unknown[] = [];
     let ties = 0;
     pairQs.forEach((x, i) => {
-      const ra = a[i] as { text: string; ended: boolean };
-      const rb = b[i] as { text: string; ended: boolean };
-      const pa = proxyReward(ra.text, x.a, ra.ended);
-      const pb = proxyReward(rb.text, x.a, rb.ended);
-      const pref = proxyPreference(pa, pb);
-      if (pref === 0 || ra.text === '' || rb.text === '' || ra.text === rb.text) {
+      const cands = draws.map((d) => d[i] as { text: string; ended: boolean }).filter((r) => r.text !== '');
+      const scored = cands.map((r) => ({ r, p: proxyReward(r.text, x.a, r.ended) })).sort((u, v) => v.p.total - u.p.total);
+      const best = scored[0];
+      const worst = scored[scored.length - 1];
+      if (!best || !worst || proxyPreference(best.p, worst.p) <= 0 || best.r.text === worst.r.text) {
         ties++;
         return;
       }
-      const [c, r] = pref > 0 ? [ra, rb] : [rb, ra];
-      pairs.push({ prompt: user(x.q), chosen: assistant(c.text), rejected: assistant(r.text) });
+      pairs.push({ prompt: user(x.q), chosen: assistant(best.r.text), rejected: assistant(worst.r.text) });
     });
     if (pairs.length < scale.batchSize) throw new Error(`demo: only ${pairs.length} usable pairs (of ${pairQs.length} prompts); the SFT model's replies are all alike`);
     writeJsonl(path.join(dataDir, 'pairs.jsonl'), pairs);
@@ -240,28 +269,30 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     // 5. DPO and SimPO
     const points = scale.trajectoryPoints + 1;
     const ckptEvery = Math.max(1, Math.floor(scale.dpoSteps / points));
-    log(`5/7 DPO: ${scale.dpoSteps} steps from the SFT model (beta 0.1, reference log-probs precomputed)`);
+    log(`5/7 DPO: ${scale.dpoSteps} steps from the SFT model (beta ${scale.dpo.beta}, reference log-probs precomputed)`);
     await stage('dpo', {
       method: 'dpo',
       model: { kind: 'hf', path: sftDir },
       data: { path: 'data/pairs.jsonl', evalSplit: 0.1, maxLength: MAX_LEN },
-      hyperparameters: { beta: 0.1, loss_type: 'sigmoid', precompute_ref_log_probs: true },
+      hyperparameters: { beta: scale.dpo.beta, loss_type: 'sigmoid', precompute_ref_log_probs: true },
       batchSize: pairBatch,
       maxSteps: scale.dpoSteps,
-      // Weight decay 0.01 (torch's AdamW default): see the note on softplus at h = 0 in the report of this stage.
-      optimizer: { learningRate: 2e-4, schedule: 'constant', warmupRatio: 0, weightDecay: 0.01, maxGradNorm: 1 },
+      // Weight decay 0.01 (torch's AdamW default). At step 1 the policy equals the reference, so h = 0 exactly, where
+      // the graph's logSigmoid (engine/graph/nn.ts softplus: relu + log1p(exp(-|x|))) has a zero subgradient; the
+      // decay moves the policy off that point after one step.
+      optimizer: { learningRate: scale.dpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0.01, maxGradNorm: 1 },
       intervals: { logging: Math.max(1, Math.floor(scale.dpoSteps / 12)), eval: ckptEvery, checkpoint: ckptEvery, sample: 0 },
     });
     lap('dpo');
-    log(`   SimPO: ${scale.dpoSteps} steps from the SFT model (reference-free; beta 2, gamma 0.5)`);
+    log(`   SimPO: ${scale.dpoSteps} steps from the SFT model (reference-free; beta ${scale.simpo.beta}, gamma ${scale.simpo.gamma})`);
     await stage('simpo', {
       method: 'simpo',
       model: { kind: 'hf', path: sftDir },
       data: { path: 'data/pairs.jsonl', evalSplit: 0.1, maxLength: MAX_LEN },
-      hyperparameters: { beta: 2, simpo_gamma: 0.5 },
+      hyperparameters: { beta: scale.simpo.beta, simpo_gamma: scale.simpo.gamma },
       batchSize: pairBatch,
       maxSteps: scale.dpoSteps,
-      optimizer: { learningRate: 1e-4, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
+      optimizer: { learningRate: scale.simpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0.01, maxGradNorm: 1 },
       intervals: { logging: Math.max(1, Math.floor(scale.dpoSteps / 12)), eval: scale.dpoSteps, checkpoint: 0, sample: 0 },
     });
     lap('simpo');
