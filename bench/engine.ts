@@ -8,7 +8,9 @@
  *
  * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [8], BENCH_RUNS [2] timed runs
  * of K steps, BENCH_TORCH_STEPS [6] timed PyTorch steps, BENCH_K1_RUNS [2] timed K=1 runs (set 0 to skip),
- * BENCH_PROFILE [1] onnxruntime op profile of one K=1 run (0 to skip), BENCH_SMALL=1 for a tiny model (smoke).
+ * BENCH_PROFILE [1] onnxruntime op profile of one K=1 run (0 to skip), BENCH_SINGLE_THREAD [2] also compare
+ * at 1 thread (0 never, 1 always, 2 when the load average exceeds the core count), BENCH_SMALL=1 for a tiny
+ * model (smoke).
  *
  * Writes bench-results/engine.json: ours_steps_per_s, pytorch_steps_per_s, ratio (ours / pytorch), and
  * details: threads, K, BLAS, CPU seconds per step on both sides (less sensitive to other load on the machine
@@ -43,6 +45,8 @@ const RUNS = env('BENCH_RUNS', 2);
 const K1_RUNS = env('BENCH_K1_RUNS', 2);
 const TORCH_STEPS = env('BENCH_TORCH_STEPS', 6);
 const PROFILE = env('BENCH_PROFILE', 1) === 1;
+/** Also compare at one thread: 0 never, 1 always, 2 (default) when the machine is oversubscribed. */
+const SINGLE = env('BENCH_SINGLE_THREAD', 2);
 const PYTHON = '/usr/bin/python3'; // Debian's interpreter, where python3-torch installs (not a pyenv shim)
 const LR = 3e-4;
 
@@ -99,13 +103,13 @@ interface TorchResult {
   blas_loaded: string;
 }
 
-function runTorch(): TorchResult {
+function runTorch(threads: number, steps: number): TorchResult {
   const args = [
     path.join(repoRoot, 'bench', 'engine_torch.py'),
     `--vocab=${CFG.vocab}`, `--seq=${CFG.seq}`, `--dim=${CFG.dim}`, `--heads=${CFG.heads}`, `--layers=${CFG.layers}`,
-    `--batch=${BATCH}`, `--threads=${THREADS}`, '--warmup=1', `--steps=${TORCH_STEPS}`, `--lr=${LR}`,
+    `--batch=${BATCH}`, `--threads=${threads}`, '--warmup=1', `--steps=${steps}`, `--lr=${LR}`,
   ];
-  const out = execFileSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: String(THREADS) } });
+  const out = execFileSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
   return JSON.parse(out.trim().split('\n').pop() as string) as TorchResult;
 }
 
@@ -137,7 +141,7 @@ function randomBatch(rng: Rng, k: number): Record<string, HostTensor> {
   };
 }
 
-async function runOurs(k: number, runs: number, profilePrefix?: string): Promise<OursResult & { flatSizes: number[] }> {
+async function runOurs(k: number, runs: number, profilePrefix?: string, threads = THREADS): Promise<OursResult & { flatSizes: number[] }> {
   const params = gptParams(CFG);
   const totalSteps = k * (runs + 1);
   const t0 = performance.now();
@@ -156,7 +160,7 @@ async function runOurs(k: number, runs: number, profilePrefix?: string): Promise
       },
       stepsPerRun: k,
     },
-    { device: 'cpu', threads: THREADS, initialParams: initParams(params, new Rng(0)), ...(profilePrefix ? { profilePrefix } : {}) },
+    { device: 'cpu', threads, initialParams: initParams(params, new Rng(0)), ...(profilePrefix ? { profilePrefix } : {}) },
   );
   const compileAndLoad = (performance.now() - t0) / 1000;
   const rng = new Rng(1);
@@ -254,13 +258,38 @@ async function main(): Promise<void> {
   if (torchSetup.ok) {
     log(`pytorch: 1 warm-up + ${TORCH_STEPS} timed steps...`);
     try {
-      torch = runTorch();
+      torch = runTorch(THREADS, TORCH_STEPS);
       log(`pytorch: ${torch.seconds_per_step.toFixed(2)} s/step wall, ${torch.cpu_seconds_per_step.toFixed(2)} CPU-s/step, BLAS ${torch.blas_loaded}`);
     } catch (e) {
       torchError = (e as Error).message.slice(0, 2000);
     }
   } else {
     torchError = torchSetup.note;
+  }
+
+  // On an oversubscribed machine, multi-threaded runs mostly measure how each runtime's thread pool copes
+  // with being descheduled (OpenMP and onnxruntime both spin at barriers). One thread on each side has no
+  // barriers, so that comparison is added as the steadier one.
+  let single: { ours_steps_per_s: number; pytorch_steps_per_s: number | null; ratio: number | null; cpu_time_ratio: number | null; ours: OursResult; pytorch: TorchResult | null } | null = null;
+  const busy = load0 > os.cpus().length;
+  if (THREADS > 1 && (SINGLE === 1 || (SINGLE === 2 && busy)) && torchSetup.ok) {
+    log(`single-thread comparison (${busy ? 'machine oversubscribed' : 'requested'}): engine K=${K}, then pytorch...`);
+    const o1 = await runOurs(K, 1, undefined, 1);
+    let t1: TorchResult | null = null;
+    try {
+      t1 = runTorch(1, Math.max(2, Math.floor(TORCH_STEPS / 2)));
+    } catch (e) {
+      log(`single-thread pytorch failed: ${(e as Error).message.slice(0, 300)}`);
+    }
+    single = {
+      ours_steps_per_s: 1 / o1.seconds_per_step,
+      pytorch_steps_per_s: t1 ? t1.steps_per_s : null,
+      ratio: t1 ? 1 / o1.seconds_per_step / t1.steps_per_s : null,
+      cpu_time_ratio: t1 ? t1.cpu_seconds_per_step / o1.cpu_seconds_per_step : null,
+      ours: o1,
+      pytorch: t1,
+    };
+    log(`single thread: engine ${o1.seconds_per_step.toFixed(2)} s/step (${o1.cpu_seconds_per_step.toFixed(2)} CPU-s), pytorch ${t1 ? `${t1.seconds_per_step.toFixed(2)} s/step (${t1.cpu_seconds_per_step.toFixed(2)} CPU-s)` : 'n/a'}`);
   }
 
   const load1 = os.loadavg()[0] ?? 0;
@@ -280,6 +309,7 @@ async function main(): Promise<void> {
       ours_k1: oursK1 ?? null,
       k_speedup: oursK1 ? oursK1.seconds_per_step / ours.seconds_per_step : null,
       ort_profile_k1: profile ?? null,
+      single_thread: single,
       pytorch: torch ?? null,
       pytorch_error: torchError ?? null,
       blas: { alternative: blasAlt, torch_loaded: torch?.blas_loaded ?? null, openblas: blasOk },
@@ -295,6 +325,8 @@ async function main(): Promise<void> {
   console.log(`engine: ${fmt(oursSps)} steps/s (K=${K}, ${THREADS} threads) | pytorch: ${fmt(torchSps)} steps/s | ratio ${fmt(result.ratio)}x (target >= 1.0) | CPU-time ratio ${fmt(result.cpu_time_ratio)}x`);
   if (!blasOk && torch) console.log(`WARNING: PyTorch did not load OpenBLAS (${torch.blas_loaded}); the ratio is not meaningful`);
   if (torchError) console.log(`WARNING: PyTorch baseline failed: ${torchError}`);
+  if (single) console.log(`single thread: engine ${fmt(single.ours_steps_per_s)} steps/s | pytorch ${fmt(single.pytorch_steps_per_s)} steps/s | ratio ${fmt(single.ratio)}x | CPU-time ratio ${fmt(single.cpu_time_ratio)}x`);
+  if (busy) console.log(`NOTE: load average ${load0.toFixed(1)} on ${os.cpus().length} cores during this run: wall-clock figures are disturbed by other work`);
 }
 
 main().catch((e: unknown) => {
