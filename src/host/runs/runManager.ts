@@ -176,6 +176,7 @@ export class RunManager extends Disposable {
         this.opts.log.error(`Run ${r.id}: cannot read ${r.tail.path}: ${String(e)}`);
         return;
       }
+      if (this.isDisposed) return;
       if (read.reset) r.state = EMPTY_RUN_STATE;
       for (const w of read.warnings) this.opts.log.warn(`Run ${r.id}: ${r.tail.path}:${w.line}: ${w.message}`);
       if (!read.events.length) return;
@@ -230,12 +231,23 @@ export class RunManager extends Disposable {
     this.finishedEmitter.fire(this.view(r));
   }
 
+  private polls = 0;
+
   private async poll(): Promise<void> {
     if (!this.loaded || this.isDisposed) return;
+    const all = this.polls++ % 3 === 0;
     for (const r of this.records.values()) {
+      if (this.isDisposed) return;
       if (r.state.phase === 'running' || r.child || r.state.phase === 'pending') {
         await this.readEvents(r);
         await this.checkAlive(r);
+      } else if (all) {
+        // A stopped or failed run may be resumed from another window: follow its file when it grows.
+        try {
+          if ((await stat(r.tail.path)).size !== r.tail.position) await this.readEvents(r);
+        } catch {
+          // no events file
+        }
       }
     }
   }
@@ -315,6 +327,7 @@ export class RunManager extends Disposable {
   }
 
   private async onExit(r: Record_, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (this.isDisposed) return; // the next window records the failure (the process is gone, no final event)
     await this.readEvents(r);
     if (r.state.phase === 'running' || r.state.phase === 'pending') {
       const stderr = await readStderrTail(r.dir);

@@ -13,7 +13,9 @@ export async function run(): Promise<void> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   require('./extension.test');
   require('./datasets.test');
+  require('./runs.test');
   require('./labeling.test');
+  require('./moreFeedback.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];
