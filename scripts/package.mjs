@@ -34,7 +34,7 @@ for (const f of fs.readdirSync('dist-vsix')) fs.rmSync(path.join('dist-vsix', f)
 const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
 const out = path.join('dist-vsix', `${pkg.name}-${target}-${pkg.version}.vsix`);
 try {
-  sh('npx', ['vsce', 'package', '--target', target, '--ignoreFile', ignoreFile, '--out', out, '--allow-missing-repository', '--skip-license']);
+  sh('npx', ['vsce', 'package', '--target', target, '--ignoreFile', ignoreFile, '--out', out, '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links']);
 } finally {
   fs.rmSync(ignoreFile, { force: true });
 }
