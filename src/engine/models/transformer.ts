@@ -381,9 +381,8 @@ export function lmHead(model: TransformerModel, params: ParamLookup, hidden: Ten
 export function tokenLogprobs(logits: Tensor, ids: Tensor): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number' || T < 2) throw new ModelBuildError(`tokenLogprobs: needs a static sequence length >= 2, got ${ids}`);
-  const lp = op.logSoftmax(op.narrow(logits, 1, 0, T - 1), -1);
-  const next = op.unsqueeze(op.narrow(ids, 1, 1, T - 1), [2]);
-  return op.squeeze(op.gatherElements(lp, next, 2), [2]);
+  // nn.tokenLogProbs never materializes the [B, T-1, V] log-softmax (logsumexp + gather; VJP onehot - softmax).
+  return nn.tokenLogProbs(op.narrow(logits, 1, 0, T - 1), op.narrow(ids, 1, 1, T - 1));
 }
 
 export interface Logprobs {
