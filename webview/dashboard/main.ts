@@ -315,7 +315,7 @@ function drawChart(c: Chart, metrics: string[]): number {
         title: settings.log && !allPositive ? `${c.key} (linear: has values ≤ 0)` : c.key,
         width,
         height: 200,
-        scales: { x: { time: false }, y: useLog ? { distr: 3 } : {} },
+        scales: { x: { time: false }, y: useLog ? { distr: 3 } : { range: flatRange } },
         axes: [{ ...axis }, { ...axis, size: 60, values: (_u, vals) => vals.map((v) => fmtValue(_u, v)) }],
         series: seriesOpts,
         legend: { live: true },
@@ -327,6 +327,15 @@ function drawChart(c: Chart, metrics: string[]): number {
   }
   c.box.dataset.points = String(covered);
   return covered;
+}
+
+/** y range: uPlot's padded auto range, except that a flat series gets a small band around its value (not 0..100). */
+function flatRange(_u: uPlot, min: number, max: number): uPlot.Range.MinMax {
+  if (min === max) {
+    const pad = Math.abs(min) * 0.1 || 0.1;
+    return [min - pad, max + pad];
+  }
+  return uPlot.rangeNum(min, max, 0.1, true);
 }
 
 function fmtValue(_u: uPlot, v: number | null): string {

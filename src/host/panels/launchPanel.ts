@@ -32,7 +32,14 @@ import {
  * and still needs a GPU adapter, which the session checks when it starts.
  */
 export function probeDevices(extensionPath: string, nodePath = process.execPath): Promise<LaunchDevice[]> {
-  const script = "const o=require('onnxruntime-node');process.stdout.write(JSON.stringify(o.listSupportedBackends()))";
+  // listSupportedBackends names what this build can use; CUDA additionally needs its provider library, which
+  // onnxruntime-node only downloads when installed with ONNXRUNTIME_NODE_INSTALL=cuda12.
+  const script = [
+    "const o=require('onnxruntime-node'),fs=require('fs'),path=require('path');",
+    "const walk=(d)=>fs.readdirSync(d,{withFileTypes:true}).some((e)=>e.isDirectory()?walk(path.join(d,e.name)):/providers_cuda/.test(e.name));",
+    "let cuda=false;try{cuda=walk(path.join(path.dirname(require.resolve('onnxruntime-node/package.json')),'bin'))}catch{}",
+    "process.stdout.write(JSON.stringify(o.listSupportedBackends().filter((b)=>b.name!=='cuda'||cuda)))",
+  ].join('');
   return new Promise((resolve) => {
     execFile(nodePath, ['-e', script], { cwd: extensionPath, timeout: 20_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }, (err, stdout, stderr) => {
       let names: string[] = [];
@@ -185,8 +192,9 @@ export class LaunchPanel extends Disposable {
           return;
         }
         this.log.info(`Launch form: started run ${r.id}`);
-        await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+        // Close the form first, so the dashboard opens in its place as the active editor.
         this.dispose();
+        await vscode.commands.executeCommand('alignment.openDashboard', r.id);
       } catch (e) {
         await post(LaunchStartFailed.create({ problems: [], message: e instanceof Error ? e.message : String(e) }));
       }

@@ -1,0 +1,87 @@
+// Runs UI test: start a tiny DPO run on the built-in model from the command palette, watch it in the Runs view and
+// the dashboard (loss and rewards/margins plots update while it runs), stop it, resume it, see it finish; screenshots
+// of the launch form, the dashboard mid-run and the samples tab.
+import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep } from '../lib.mjs';
+
+export const tests = [];
+const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
+
+/** Points the dashboard's chart for `metric` covers (its data-points attribute), or 0. */
+async function points(wv, metric) {
+  const v = await wv.locator(`.chart[data-metric="${metric}"]`).getAttribute('data-points', { timeout: 1000 }).catch(() => null);
+  return Number(v || 0);
+}
+
+test('runs: start a tiny DPO run from the palette, watch live plots, stop, resume, finish', 'empty', async (page) => {
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`    [console.${m.type()}] ${m.text().slice(0, 300)}`); });
+  await openSidebar(page);
+  // A small preference dataset with short prompts (the sample the walkthrough creates).
+  await page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Datasets' }) }).getByRole('button', { name: 'Create Sample Dataset' }).click();
+  await viewRow(page, 'Datasets', 'preferences.sample.jsonl').waitFor({ timeout: 30_000 });
+
+  await runCommand(page, 'Alignment: Start Training Run');
+  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
+  let wv = webviewFrame(page);
+  await wv.locator('#method-axes tr').nth(7).waitFor({ timeout: 30_000 });
+  if ((await wv.locator('#method').inputValue()) !== 'dpo') await wv.locator('#method').selectOption('dpo');
+  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
+  const sample = values.find((v) => v.endsWith('preferences.sample.jsonl'));
+  if (!sample) throw new Error(`the sample dataset is not offered; options: ${values.join(' | ')}`);
+  await wv.locator('#dataset').selectOption(sample);
+  await wv.locator('#run-name').fill('ui-dpo');
+  const set = async (id, v) => wv.locator(`#${id}`).fill(String(v));
+  await set('f-maxSteps', 14);
+  await set('f-batchSize', 2);
+  await set('f-data-maxLength', 128);
+  await set('f-data-evalSplit', 0);
+  await set('f-intervals-logging', 1);
+  await set('f-intervals-sample', 4);
+  await set('f-intervals-checkpoint', 2);
+  await wv.locator('#device-cpu').check({ timeout: 30_000 });
+  await wv.locator('#estimate table').waitFor({ timeout: 30_000 });
+  const est = await wv.locator('#estimate').innerText();
+  if (!/Memory/.test(est) || !/Steps\s+14/.test(est)) throw new Error(`estimate not shown: ${est}`);
+  await shot(page, 'runs-launch-form');
+  await wv.locator('#start').click();
+
+  // The dashboard opens on the new run; the run appears in the Runs view.
+  await page.locator('.tab', { hasText: 'Run Dashboard' }).first().waitFor({ timeout: 30_000 });
+  await viewRow(page, 'Runs', 'ui-dpo').waitFor({ timeout: 30_000 });
+  lap('run listed in the Runs view');
+  wv = webviewFrame(page);
+  await wv.locator('#tab-metrics').waitFor({ timeout: 30_000 });
+  await wv.locator('.chart[data-metric="loss"]').waitFor({ timeout: 120_000 });
+  await wv.locator('.chart[data-metric="rewards/margins"]').waitFor({ timeout: 30_000 });
+  const first = { loss: await points(wv, 'loss'), margins: await points(wv, 'rewards/margins') };
+  let later = first;
+  for (let i = 0; i < 120 && (later.loss <= first.loss || later.margins <= first.margins); i++) {
+    await sleep(500);
+    later = { loss: await points(wv, 'loss'), margins: await points(wv, 'rewards/margins') };
+  }
+  if (later.loss <= first.loss || later.margins <= first.margins) throw new Error(`plots did not update: ${JSON.stringify({ first, later })}`);
+  lap(`plots updated live: loss ${first.loss} -> ${later.loss} points, rewards/margins ${first.margins} -> ${later.margins}`);
+  await shot(page, 'runs-dashboard-midrun');
+
+  // Stop (graceful: checkpoint + finished/stopped), then resume to the end.
+  await wv.locator('#action-stop').click();
+  await wv.locator('#run-phase', { hasText: 'stopped' }).waitFor({ timeout: 90_000 });
+  lap('stopped');
+  await viewRow(page, 'Runs', 'ui-dpo').locator('text=/stopped/').waitFor({ timeout: 15_000 });
+  await wv.locator('#action-resume').click();
+  await wv.locator('#run-phase', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+  lap('resumed');
+  await wv.locator('#run-phase', { hasText: 'finished' }).waitFor({ timeout: 240_000 });
+  const progress = await wv.locator('#run-progress').innerText();
+  if (!/step 14 \/ 14/.test(progress)) throw new Error(`finished run shows ${progress}`);
+  await viewRow(page, 'Runs', 'ui-dpo').locator('text=/finished/').waitFor({ timeout: 15_000 });
+  lap(`finished: ${progress}`);
+  await shot(page, 'runs-dashboard-finished');
+
+  await wv.locator('#tab-samples').click();
+  await wv.locator('#samples-table tbody tr').first().waitFor({ timeout: 15_000 });
+  const cells = await wv.locator('#samples-table thead th').allInnerTexts();
+  if (!cells.some((c) => /Reference/.test(c))) throw new Error(`samples table lacks the reference column: ${cells}`);
+  await shot(page, 'runs-samples');
+  await wv.locator('#tab-settings').click();
+  await wv.locator('#settings-table').waitFor({ timeout: 10_000 });
+});
