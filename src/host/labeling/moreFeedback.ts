@@ -23,6 +23,7 @@ interface ResolvedRecord extends RecordArg {
 
 /** Values a caller (a lens, a test) can pass instead of answering the prompts. */
 export interface ImprovePreset { readonly target?: string; readonly edited?: string }
+/** `rule` defaults to `auto` when `labels` are given (otherwise the person picks it). */
 export interface StepsPreset { readonly target?: string; readonly rule?: StepRule; readonly labels?: readonly (-1 | 0 | 1)[] }
 export interface SimilarityPreset { readonly moreSimilar?: 'a' | 'b' }
 export interface FeatureTracePreset { readonly feature?: string; readonly direction?: 'increasing' | 'decreasing'; readonly items?: readonly string[] }
@@ -257,7 +258,8 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     if (!target || !session) throw new FeedbackInputError('open a response with Label: Improve Response first, then save it here');
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString()) ?? (await vscode.workspace.openTextDocument(target));
     const entry = this.commitImprovement(session, doc.getText());
-    if (doc.isDirty) await doc.save(); // same text: the file system's commit records nothing new
+    // Same text: the file system's commit records nothing new; saving clears the dirty mark.
+    if (doc.isDirty && !(await doc.save())) this.log.warn(`Save Improvement: recorded, but ${target.toString()} could not be saved (it stays marked as modified)`);
     return entry;
   }
 
@@ -271,6 +273,8 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     if (!c) return undefined;
     let rule = preset?.rule;
     if (rule !== undefined && parseStepRule(rule) === undefined) throw new FeedbackInputError(`unknown step rule ${JSON.stringify(rule)} (one of ${STEP_RULES.join(', ')})`);
+    // With preset labels nothing is asked: the rule defaults to auto.
+    if (rule === undefined && preset?.labels !== undefined) rule = 'auto';
     if (rule === undefined) {
       const descriptions: Record<StepRule, string> = {
         auto: 'numbered steps, else paragraphs, else lines, else sentences',
