@@ -5,6 +5,7 @@ import { DatasetScans } from './labeling/datasetScans';
 import { InlineLabeling } from './labeling/inlineLabeling';
 import { registerLabelCommands } from './labeling/labelCommands';
 import { registerComparisonPanel } from './labeling/comparisonPanel';
+import { registerMoreFeedback } from './labeling/moreFeedback';
 import { liveDisposables } from './lifecycle';
 import { ModelsView } from './views/modelsView';
 import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
@@ -42,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     new InlineLabeling(labels, scans, log),
     registerLabelCommands(labels, scans, log),
     registerComparisonPanel(context, { log, stores: labels }),
+    registerMoreFeedback(context, labels, scans, log),
     datasets,
     models,
     runs,
