@@ -31,6 +31,7 @@ import { DEMO_SCALES, runDemo } from './session/demo';
 import { EventSink } from './session/events';
 import { defaultCacheDir } from './session/model';
 import { runSession } from './session/runSession';
+import { runJudgeCli } from './cli/judgeCommands';
 
 interface Parsed {
   positional: string[];
@@ -321,6 +322,7 @@ export async function cliMain(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return cmd ? 0 : 2;
     }
+    if (cmd === 'judge' || cmd === 'eval-rm') return await runJudgeCli(cmd, argv.slice(argv.indexOf(cmd) + 1));
     if (cmd === 'train') return await train(p);
     if (cmd === 'demo') return await demo(p);
     if (cmd === 'eval') return await evaluate(p);

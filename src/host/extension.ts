@@ -7,6 +7,7 @@ import { registerLabelCommands } from './labeling/labelCommands';
 import { registerComparisonPanel } from './labeling/comparisonPanel';
 import { registerMoreFeedback } from './labeling/moreFeedback';
 import { liveDisposables } from './lifecycle';
+import { registerJudges } from './judges/judgeCommands';
 import { ModelsView } from './views/modelsView';
 import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
 import { registerDatasetCommands } from './commands/datasetCommands';
@@ -43,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     new InlineLabeling(labels, scans, log),
     registerLabelCommands(labels, scans, log),
     registerComparisonPanel(context, { log, stores: labels }),
+    registerJudges(context, { log, stores: labels, scans }),
     registerMoreFeedback(context, labels, scans, log),
     datasets,
     models,

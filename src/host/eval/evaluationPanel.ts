@@ -2,8 +2,9 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { Disposable } from '../lifecycle';
 import { webviewHtml, webviewOptions } from '../panels/webviewHtml';
-import { EvalError, EvalOpenSource, EvalReady, EvalShowReport } from '../../protocol/evaluation';
+import { EvalError, EvalOpenSource, EvalReady, EvalShowReport, type EvaluationReport } from '../../protocol/evaluation';
 import { buildEvaluationReport, readScoresFile } from '../../core/eval/report';
+import { compareScores } from '../../core/eval/compareScores';
 
 /**
  * Reward-Model Evaluation: held-out accuracy per section, calibration, reward histograms and length correlation of
@@ -14,9 +15,14 @@ export class EvaluationPanel extends Disposable {
   static readonly viewType = 'alignment.evaluation';
   private static readonly panels = new Map<string, EvaluationPanel>();
 
-  static createOrShow(extensionUri: vscode.Uri, scoresFile: vscode.Uri, log: vscode.LogOutputChannel): EvaluationPanel {
+  /**
+   * @param compareWith other scores files of the same held-out pairs (other reward models or judges): the panel adds
+   * EPIC, STARC and EPIC-like distance matrices between all of them (pairs aligned by `id`).
+   */
+  static createOrShow(extensionUri: vscode.Uri, scoresFile: vscode.Uri, log: vscode.LogOutputChannel, compareWith: readonly vscode.Uri[] = []): EvaluationPanel {
     const existing = EvaluationPanel.panels.get(scoresFile.fsPath);
     if (existing) {
+      existing.compareWith = compareWith.filter((u) => u.fsPath !== scoresFile.fsPath);
       existing.panel.reveal();
       void existing.send();
       return existing;
@@ -27,8 +33,19 @@ export class EvaluationPanel extends Disposable {
       vscode.ViewColumn.Active,
       webviewOptions(extensionUri),
     );
-    return new EvaluationPanel(panel, extensionUri, scoresFile, log);
+    const created = new EvaluationPanel(panel, extensionUri, scoresFile, log);
+    created.compareWith = compareWith.filter((u) => u.fsPath !== scoresFile.fsPath);
+    return created;
   }
+
+  /** The open panel of a scores file, if any (tests and commands). */
+  static of(scoresFile: vscode.Uri): EvaluationPanel | undefined {
+    return EvaluationPanel.panels.get(scoresFile.fsPath);
+  }
+
+  private compareWith: readonly vscode.Uri[] = [];
+  /** The last report sent to the webview. */
+  lastReport: EvaluationReport | undefined;
 
   /** Restores a panel after a window reload (its webview state holds the scores file). */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, log: vscode.LogOutputChannel): void {
@@ -75,7 +92,19 @@ export class EvaluationPanel extends Disposable {
     try {
       const { pairs, skipped } = await readScoresFile(file);
       if (skipped.length) this.log.warn(`Evaluation: ${skipped.length} rows of ${file} skipped, first: ${skipped[0]}`);
-      const report = buildEvaluationReport({ title: path.basename(file, path.extname(file)), source: file, pairs, skipped });
+      const title = scoresName(file);
+      const allSkipped = [...skipped];
+      let distances: Parameters<typeof buildEvaluationReport>[0]['distances'] = [];
+      if (this.compareWith.length) {
+        const others = await Promise.all(this.compareWith.map(async (u) => ({ name: scoresName(u.fsPath), ...(await readScoresFile(u.fsPath)) })));
+        for (const o of others) allSkipped.push(...o.skipped);
+        const cmp = compareScores([{ name: title, pairs }, ...others.map((o) => ({ name: o.name, pairs: o.pairs }))]);
+        for (const n of cmp.notes) this.log.warn(`Evaluation: ${n}`);
+        this.log.info(`Evaluation: distances between ${others.length + 1} reward functions over ${cmp.ids.length} shared pairs`);
+        distances = cmp.distances;
+      }
+      const report = buildEvaluationReport({ title, source: file, pairs, skipped: allSkipped, distances });
+      this.lastReport = report;
       await this.panel.webview.postMessage(EvalShowReport.create(report));
     } catch (e) {
       const message = `${file}: ${e instanceof Error ? e.message : String(e)}`;
@@ -83,6 +112,11 @@ export class EvaluationPanel extends Disposable {
       await this.panel.webview.postMessage(EvalError.create({ message }));
     }
   }
+}
+
+/** A scores file's display name: its base name without `.jsonl` and a trailing `.scores`. */
+function scoresName(file: string): string {
+  return path.basename(file).replace(/\.jsonl$/i, '').replace(/\.scores$/i, '');
 }
 
 /**
@@ -97,14 +131,17 @@ export function registerEvaluationPanel(context: vscode.ExtensionContext, log: v
     return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Show Evaluation' }))?.[0];
   };
   return vscode.Disposable.from(
-    vscode.commands.registerCommand('alignment.showEvaluation', async (arg?: unknown) => {
+    // Second argument: other scores files of the same pairs, for the distance matrices.
+    vscode.commands.registerCommand('alignment.showEvaluation', async (arg?: unknown, compareWith?: unknown) => {
       const uri = await pick(arg);
       if (!uri) return undefined;
-      if (uri.scheme !== 'file') {
-        void vscode.window.showErrorMessage(`The evaluation needs a scores file on disk; ${uri.toString()} is not one.`);
+      const others = Array.isArray(compareWith) ? compareWith.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
+      const notOnDisk = [uri, ...others].find((u) => u.scheme !== 'file');
+      if (notOnDisk) {
+        void vscode.window.showErrorMessage(`The evaluation needs scores files on disk; ${notOnDisk.toString()} is not one.`);
         return undefined;
       }
-      EvaluationPanel.createOrShow(context.extensionUri, uri, log);
+      EvaluationPanel.createOrShow(context.extensionUri, uri, log, others);
       return uri;
     }),
     vscode.window.registerWebviewPanelSerializer(EvaluationPanel.viewType, {

@@ -4,6 +4,7 @@ import type { FeedbackStores } from './feedbackStores';
 import type { DatasetScans } from './datasetScans';
 import { exportPreference, exportUnpaired, readerFromIndex } from '../../core/feedback/export';
 import { labelStatsMarkdown } from '../../core/stats/labelReport';
+import { judgeAgreementMarkdown } from '../../core/judges/judgeRecords';
 
 /** A dataset given as a Uri, a tree item with `uri`, or picked from the workspace's JSONL files. */
 async function datasetArg(arg: unknown): Promise<vscode.Uri | undefined> {
@@ -77,7 +78,7 @@ export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScan
       const scan = await scans.get(uri.fsPath);
       const store = stores.get(uri.fsPath);
       store.refresh();
-      const content = labelStatsMarkdown(path.basename(uri.fsPath), scan.records.length, store.view());
+      const content = labelStatsMarkdown(path.basename(uri.fsPath), scan.records.length, store.view()) + '\n' + judgeAgreementMarkdown(store.view(), uri.fsPath);
       const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content });
       await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
       return content;
