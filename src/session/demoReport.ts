@@ -25,7 +25,8 @@ export function lineChart(title: string, series: readonly Series[], xLabel = 'st
   const m = { l: 52, r: 12, t: 28, b: 36 };
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   if (pts.length === 0) return `<figure><svg width="${W}" height="${H}" role="img"><text x="10" y="20">${esc(title)}: no data</text></svg></figure>`;
-  let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
+  const x0 = Math.min(...pts.map((p) => p[0]));
+  let x1 = Math.max(...pts.map((p) => p[0]));
   let [y0, y1] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
   if (x0 === x1) x1 = x0 + 1;
   if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];

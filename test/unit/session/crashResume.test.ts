@@ -29,7 +29,11 @@ function startSession(args: string[], cwd: string): Proc {
     buf = buf.slice(nl + 1);
     for (const e of evs) {
       events.push(e);
-      for (const w of [...waiters]) if (w.pred(e)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(e));
+      for (const w of [...waiters]) {
+        if (!w.pred(e)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(e);
+      }
     }
   });
   let stderr = '';
