@@ -55,7 +55,7 @@ describe('More feedback types', () => {
     triplets = path.join(dir, 'triplets.jsonl');
     await fsp.writeFile(triplets, jsonl(TRIPLETS));
     scorer = path.join(dir, 'scorer.js');
-    await fsp.writeFile(scorer, 'exports.score = (prompt, response) => response.length / 10;\n');
+    await fsp.writeFile(scorer, 'exports.score = (prompt, response) => response.length / 10;\nexports.promptLength = (prompt) => prompt.length;\n');
   });
 
   afterEach(async () => {
@@ -212,5 +212,16 @@ describe('More feedback types', () => {
     ]);
     const again = await vscode.commands.executeCommand<{ scored: number; skipped: number }>('alignment.scoreProxyReward', vscode.Uri.file(ultra), { modulePath: scorer });
     assert.deepEqual([again.scored, again.skipped], [0, 7]);
+  });
+
+  it('passes the prompt of the real conversational pairs to the scorer (another export of the module)', async () => {
+    const report = await vscode.commands.executeCommand<{ scored: number; scorer: { scorer: string } }>('alignment.scoreProxyReward', vscode.Uri.file(pairs), { modulePath: scorer, exportName: 'promptLength' });
+    assert.equal(report.scored, 10, 'chosen and rejected of the 5 real pairs');
+    assert.match(report.scorer.scorer, /#promptLength@/);
+    const lines = (await fsp.readFile(pairs, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; prompt: { content: string }[] });
+    for (const rec of lines) {
+      const got = (await entries(pairs, rec.id, 'proxyReward')).filter((e) => e.payload.scorer === report.scorer.scorer);
+      assert.deepEqual(got.map((e) => e.payload.score), [rec.prompt[rec.prompt.length - 1].content.length, rec.prompt[rec.prompt.length - 1].content.length], rec.id);
+    }
   });
 });
