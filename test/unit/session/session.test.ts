@@ -113,3 +113,22 @@ test('steps per runtime call divide every interval and the total', () => {
   assert.equal(stepsPerRun(7, [10, 0, 0, 0]), 1);
   assert.equal(stepsPerRun(64, [16, 32, 0, 0]), 8);
 });
+
+test('NaN guard: non-finite steps are skipped with a warning, and a run that keeps diverging fails with a clear message', async () => {
+  // Ratings of 1e30 make the squared error overflow float32: every step's loss is infinite.
+  const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `item ${i}: rate`, chosen: 'good', rejected: 'bad', score_chosen: 1e30, score_rejected: -1e30 }));
+  const ws = workspace(lines);
+  const runDir = path.join(ws.dir, 'run');
+  const spec = resolve(tinySpec(ws, runDir, { method: 'reward-regression', hyperparameters: { normalize_ratings: false }, maxSteps: 20, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, intervals: { logging: 1, eval: 0, checkpoint: 0, sample: 0 } }));
+  const res = await runSession(spec, { runDir, cacheDir: ws.dir, threads: 1 });
+  assert.equal(res.reason, 'failed');
+  const ev = events(runDir);
+  const guards = ev.filter((e) => e.type === 'warning' && /^NaN guard: non-finite loss or gradient at step/.test(e.params.message));
+  assert.equal(guards.length, 5);
+  const err = ev.find((e) => e.type === 'error');
+  assert.ok(err?.type === 'error' && err.params.fatal);
+  assert.match(err.params.message, /training diverged: 5 optimizer steps in a row had a non-finite loss or gradient/);
+  // Non-finite metric values are logged as null, not dropped.
+  const m = ev.find((e) => e.type === 'metrics');
+  assert.ok(m?.type === 'metrics' && m.params.metrics['loss'] === null);
+});
