@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Disposable } from '../lifecycle';
-import { scanJsonl, type JsonlIndex, type JsonlScanResult } from '../../core/datasets/jsonlScan';
+import { scanJsonl, type JsonlIndex, type JsonlScanResult, type JsonlShape } from '../../core/datasets/jsonlScan';
 
 export type DatasetScan = JsonlScanResult & { readonly index: JsonlIndex; readonly mtimeMs: number };
 
@@ -35,7 +35,7 @@ export class DatasetScans extends Disposable {
     const mtimeMs = fs.statSync(file).mtimeMs;
     const cached = this.cache.get(file);
     if (cached && !force && (await cached).mtimeMs === mtimeMs) return cached;
-    const p = scanJsonl(file).then((r) => ({ ...r, mtimeMs }));
+    const p = scanJsonl(file, { shape: guessShape(file) }).then((r) => ({ ...r, mtimeMs }));
     this.cache.set(file, p);
     try {
       const scan = await p;
@@ -63,6 +63,36 @@ export class DatasetScans extends Disposable {
     this.diagnostics.set(uri, diags);
     if (scan.diagnostics.length) this.log.info(`${path.basename(scan.file)}: ${scan.diagnostics.length} problem(s) in ${scan.lineCount} lines`);
   }
+}
+
+/**
+ * The shape a file's records are checked against, guessed from its first record that parses: pairs when it has
+ * `chosen`/`rejected`, TRL's unpaired form when it has `completion` + `label`, else any object (triplets,
+ * UltraFeedback-style `completions`, ...) so such files get no false "missing field" errors.
+ */
+export function guessShape(file: string): JsonlShape {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const buf = Buffer.alloc(256 * 1024);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    for (const line of buf.subarray(0, n).toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const v = JSON.parse(line) as Record<string, unknown>;
+        if ('chosen' in v || 'rejected' in v) return 'preference';
+        if ('completion' in v && 'label' in v) return 'unpaired';
+        return 'any';
+      } catch {
+        continue; // a bad line: look at the next one
+      }
+    }
+  } catch {
+    // unreadable: the scan reports it
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  return 'preference';
 }
 
 export function isDataset(uri: vscode.Uri): boolean {

@@ -46,8 +46,24 @@ export function labelSummary(entries: readonly FeedbackEntry[], candidates: read
       case 'importance':
         parts.push(`${e.payload.spans.length} important span(s)`);
         break;
-      default:
-        parts.push(e.type);
+      case 'improvement':
+        parts.push(`${letter(e.payload.target)} improved`);
+        break;
+      case 'interTemporal':
+        parts.push(`${e.payload.steps.length} steps labeled`);
+        break;
+      case 'similarity':
+        parts.push(`${e.payload.moreSimilar.toUpperCase()} more similar`);
+        break;
+      case 'featureTrace':
+        parts.push(`trace: ${e.payload.feature}`);
+        break;
+      case 'proxyReward':
+        parts.push(`${letter(e.payload.target)} proxy ${e.payload.score.toFixed(2)}`);
+        break;
+      case 'implicit':
+        parts.push(`${e.payload.signal}`);
+        break;
     }
   }
   return parts.join(' · ');
