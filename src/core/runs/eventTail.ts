@@ -69,7 +69,7 @@ export class EventTail {
 
 /** Length of the longest prefix of `b` that does not end inside a multi-byte UTF-8 sequence. */
 export function completeUtf8Length(b: Uint8Array): number {
-  let i = b.length;
+  const i = b.length;
   // Walk back over at most 3 continuation bytes to the lead byte of the last sequence.
   let back = 0;
   while (back < 3 && i - back - 1 >= 0 && (b[i - back - 1] & 0xc0) === 0x80) back++;

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { appendFile, open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setPriority } from 'node:os';
 import { Disposable } from '../lifecycle';
 import { createRun } from '../../core/runs/registry';
 import { runPaths, runsRoot, isRunId } from '../../core/runs/layout';
@@ -322,6 +323,14 @@ export class RunManager extends Disposable {
     child.unref();
     child.once('error', (e) => this.opts.log.error(`Run ${r.id}: could not start the session: ${e.message}`));
     child.once('exit', (code, signal) => void this.onExit(r, child, code, signal));
+    if (child.pid !== undefined) {
+      // Training takes every core it can; a lower priority keeps the editor (and this extension host) responsive.
+      try {
+        setPriority(child.pid, 10);
+      } catch (e) {
+        this.opts.log.debug(`Run ${r.id}: could not lower the session's priority: ${String(e)}`);
+      }
+    }
     if (child.pid !== undefined) await setLockSessionPid(r.dir, child.pid).catch((e: unknown) => this.opts.log.warn(`Run ${r.id}: lock: ${String(e)}`));
     this.changed.fire(r.id);
   }

@@ -102,6 +102,22 @@ describe('Run manager', function () {
     await vscode.commands.executeCommand('alignment.refreshRuns');
   });
 
+  it('plots an external TRL trainer_state.json in the dashboard, and closing the panel leaves nothing behind', async () => {
+    const a = await api();
+    const before = a.liveDisposables().DashboardPanel ?? 0;
+    const out = path.join(ws, 'trl-out', 'checkpoint-20');
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, 'trainer_state.json'), JSON.stringify({ global_step: 20, max_steps: 20, log_history: [{ step: 10, loss: 0.69, 'rewards/margins': 0.1 }, { step: 20, loss: 0.6, 'rewards/margins': 0.3 }] }));
+    await vscode.commands.executeCommand('alignment.openTrainerState', vscode.Uri.file(path.join(ws, 'trl-out')));
+    // (The test bundle has its own copy of the host modules: observe the extension through its API.)
+    await until(() => (a.liveDisposables().DashboardPanel ?? 0) === before + 1, 10_000, 'the dashboard to open');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    await until(() => (a.liveDisposables().DashboardPanel ?? 0) === before, 10_000, 'the dashboard to be disposed');
+    // A folder without a trainer_state.json is an error naming the folder, not a crash.
+    await vscode.commands.executeCommand('alignment.openTrainerState', vscode.Uri.file(ws));
+    assert.equal(a.liveDisposables().DashboardPanel ?? 0, before);
+  });
+
   it('trains a tiny DPO run with the real session without blocking the extension host > 50 ms', async function () {
     const script = path.join(extPath(), 'dist', 'session.js');
     if (!fs.existsSync(script)) this.skip();
