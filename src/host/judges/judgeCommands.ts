@@ -199,7 +199,8 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
       return undefined;
     }
     const file = uri.fsPath;
-    const kind = preset?.judge ?? (await vscode.window.showQuickPick(
+    // A preset (tests, other commands) without a judge means the OpenAI-compatible one: no UI.
+    const kind = preset?.judge ?? (preset ? 'openai' : undefined) ?? (await vscode.window.showQuickPick(
       [
         { label: 'OpenAI-compatible judge', description: vscode.workspace.getConfiguration('alignment').get<string>('judge.model', '') || '(set alignment.judge.model)', detail: 'llama.cpp server, Ollama, vLLM or a hosted API; each pair is judged in both orders', value: 'openai' as const },
         { label: 'Proxy-reward scorer', description: vscode.workspace.isTrusted ? '' : 'disabled: workspace not trusted', detail: 'your scorer module (alignment.proxyReward.scorerModule); the higher-scored response wins', value: 'proxy' as const },
@@ -339,7 +340,17 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
       );
       if (!how) return undefined;
       if (how.value === 'scores') {
-        scoreFiles = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Evaluate' });
+        // Scores files in the workspace (`*.scores.jsonl`, as the CLI writes them) first; otherwise a file dialog.
+        const found = await vscode.workspace.findFiles('**/*.scores.jsonl', '**/{node_modules,.git}/**', 200);
+        if (found.length) {
+          const picked = await vscode.window.showQuickPick(
+            found.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(u), uri: u, picked: true })),
+            { canPickMany: true, placeHolder: 'Scores files to evaluate: the first is shown, all are compared in the distance matrices' },
+          );
+          scoreFiles = picked?.map((p) => p.uri);
+        } else {
+          scoreFiles = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Evaluate' });
+        }
         if (!scoreFiles?.length) return undefined;
       }
     }

@@ -1,0 +1,118 @@
+// AI judges in a real VS Code: AI-label 20 real pairs with the local OpenAI-compatible test server from the Datasets
+// view, see the agreement stats, open the reward-model evaluation panel with a distance matrix; and, in an untrusted
+// workspace, the user scorer refused with the reason.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tsImport } from 'tsx/esm/api';
+import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow } from '../lib.mjs';
+
+export const tests = [];
+const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
+
+const { startJudgeServer, heuristicJudge } = await tsImport('../../support/judgeServer.ts', import.meta.url);
+
+/** Current comparison entries of a dataset's journals. */
+function comparisons(dataset) {
+  const dir = path.join(path.dirname(dataset), '.alignment', `${path.basename(dataset)}.labels`);
+  const entries = fs.existsSync(dir) ? fs.readdirSync(dir).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))) : [];
+  const retracted = new Set(entries.filter((e) => e.type === 'retract').map((e) => e.payload.entryId));
+  return entries.filter((e) => e.type === 'comparison' && !retracted.has(e.id));
+}
+
+async function pick(page, text) {
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ timeout: 20_000 });
+  await row.click();
+}
+
+test('AI-label 20 pairs with a local judge server, agreement stats, reward-model evaluation panel', 'data', async (page, { workspace }) => {
+  const server = await startJudgeServer({ behaviour: heuristicJudge(), lifetimeMs: 300_000 });
+  try {
+    // 20 real pairs from ../shared/data, 3 of them labeled by a person beforehand (so human-vs-AI agreement exists).
+    const dataset = path.join(workspace, 'judges', 'pairs20.jsonl');
+    fs.mkdirSync(path.dirname(dataset), { recursive: true });
+    const lines = fs.readFileSync(path.join(workspace, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).slice(0, 20);
+    fs.writeFileSync(dataset, lines.join('\n') + '\n');
+    const labelsDir = path.join(path.dirname(dataset), '.alignment', 'pairs20.jsonl.labels');
+    fs.mkdirSync(labelsDir, { recursive: true });
+    const human = [['dpo-en-000', 'chosen'], ['dpo-en-001', 'chosen'], ['dpo-en-002', 'rejected']].map(([recordId, preferred], i) => JSON.stringify({
+      v: 1, id: `human-${i}`, recordId, type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred },
+      annotator: 'tester', timestamp: new Date(Date.now() - 60_000 + i).toISOString(), source: 'human', seconds: 4, writer: 'tester-window',
+    }));
+    fs.writeFileSync(path.join(labelsDir, 'tester-window.jsonl'), human.join('\n') + '\n');
+    fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'alignment.judge.baseUrl': server.baseUrl, 'alignment.judge.model': 'local-judge', 'alignment.judge.concurrency': 4 }, null, 2));
+    // Scores of the same held-out pairs by three reward functions, for the evaluation panel.
+    const rows = lines.map((l, i) => {
+      const r = JSON.parse(l);
+      const len = (x) => (typeof x === 'string' ? x.length : x.map((m) => m.content).join('').length);
+      const cl = len(r.chosen);
+      const rl = len(r.rejected);
+      return { id: r.id, section: i % 3 === 0 ? 'safety' : i % 3 === 1 ? 'chat' : 'reasoning', chosen_length: cl, rejected_length: rl, margin: Math.sin(i * 1.7) + 0.6 };
+    });
+    const write = (name, f) => fs.writeFileSync(path.join(workspace, 'judges', name), rows.map((r, i) => JSON.stringify({ id: r.id, section: r.section, chosen_length: r.chosen_length, rejected_length: r.rejected_length, ...f(r, i) })).join('\n') + '\n');
+    write('rm-small.scores.jsonl', (r, i) => ({ chosen_reward: 0.1 * i + r.margin, rejected_reward: 0.1 * i }));
+    write('rm-scaled.scores.jsonl', (r, i) => ({ chosen_reward: 3 * (0.1 * i + r.margin) - i, rejected_reward: 3 * 0.1 * i - i }));
+    write('length-proxy.scores.jsonl', (r) => ({ chosen_reward: r.chosen_length / 500, rejected_reward: r.rejected_length / 500 }));
+
+    await openSidebar(page);
+    const row = viewRow(page, 'Datasets', 'pairs20.jsonl');
+    await row.waitFor({ timeout: 60_000 });
+
+    // 1) AI-label from the dataset's context menu
+    await row.click({ button: 'right' });
+    await page.locator('.context-view .action-label', { hasText: 'AI-Label Dataset' }).first().click();
+    await pick(page, 'OpenAI-compatible judge');
+    const done = page.locator('.notifications-toasts .notification-toast', { hasText: 'ai:local-judge: labeled 20 of 20 pairs' }).first();
+    await done.waitFor({ timeout: 120_000 });
+    lap('20 pairs AI-labeled');
+    const all = comparisons(dataset);
+    const ai = all.filter((e) => e.source === 'ai:local-judge');
+    if (ai.length !== 20 || new Set(ai.map((e) => e.recordId)).size !== 20) throw new Error(`expected one AI label for each of 20 pairs, found ${ai.length}`);
+    if (all.filter((e) => e.source === 'human').length !== 3) throw new Error('the human labels changed');
+    if (server.requests.length < 40) throw new Error(`each pair is judged in both orders: expected >= 40 requests, saw ${server.requests.length}`);
+    await row.locator('.monaco-tl-twistie').click().catch(() => {});
+    await viewRow(page, 'Datasets', 'Labeled 20 of 20').waitFor({ timeout: 30_000 });
+    await shot(page, 'judges-ai-labeled');
+
+    // 2) agreement stats, from the Datasets view
+    await page.locator('.notifications-toasts .notification-toast .codicon-notifications-clear').first().click().catch(() => {});
+    await row.click({ button: 'right' });
+    await page.locator('.context-view .action-label', { hasText: 'Show Label Stats' }).first().click();
+    const md = webviewFrame(page);
+    await md.locator('h2', { hasText: 'AI judges' }).waitFor({ timeout: 30_000 });
+    await md.locator('td', { hasText: 'ai:local-judge' }).first().waitFor();
+    await shot(page, 'judges-agreement-stats');
+    const table = await md.locator('table').last().innerText();
+    if (!/ai:local-judge\s+20\s+3\s/.test(table)) throw new Error(`the judge row should read 20 AI labels and 3 pairs against humans: ${table}`);
+    lap('agreement stats shown');
+    await runCommand(page, 'View: Close All Editors');
+
+    // 3) the reward-model evaluation with three scores files
+    await runCommand(page, 'Alignment: Evaluate Reward Model');
+    await pick(page, 'Open scores files');
+    const first = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'rm-small.scores.jsonl' }).first();
+    await first.waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tab', { hasText: 'Evaluation:' }).first().waitFor({ timeout: 30_000 });
+    const wv = webviewFrame(page);
+    await wv.locator('#distances-0').waitFor({ timeout: 30_000 });
+    await shot(page, 'judges-evaluation-panel');
+    const text = await wv.locator('body').innerText();
+    for (const want of ['EPIC', 'STARC', 'safety', 'chat', 'ECE']) if (!text.includes(want)) throw new Error(`the evaluation panel lacks "${want}"`);
+    await wv.locator('#distances-0').scrollIntoViewIfNeeded();
+    await shot(page, 'judges-evaluation-distances');
+    lap('evaluation panel with calibration, histograms, sections and distance matrices');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('user scorers are refused in an untrusted workspace, with the reason', 'untrusted', async (page) => {
+  await runCommand(page, 'Alignment: AI-Label Dataset');
+  await pick(page, 'dpo_en_demo.trl.jsonl');
+  await pick(page, 'Proxy-reward scorer');
+  await page.locator('.notifications-toasts .notification-toast', { hasText: 'User scorers are disabled in this workspace' }).first().waitFor({ timeout: 30_000 });
+  await shot(page, 'judges-untrusted-scorer');
+  await sleep(200);
+});
