@@ -15,6 +15,7 @@ export async function run(): Promise<void> {
   require('./datasets.test');
   require('./runs.test');
   require('./labeling.test');
+  require('./judges.test');
   require('./moreFeedback.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
