@@ -127,6 +127,12 @@ describe('Run manager', function () {
     fs.copyFileSync(sample, path.join(ws, 'data', 'tiny.jsonl'));
     assert.ok(root);
     const m = manager(script);
+    // Baseline: the same measurement for 5 s with no run, to tell machine load (a shared CPU) from our own work.
+    const idle = monitorEventLoopDelay({ resolution: 10 });
+    idle.enable();
+    await new Promise((r) => setTimeout(r, 5000));
+    idle.disable();
+    console.log(`      event loop delay with no run (baseline): max ${(idle.max / 1e6).toFixed(1)} ms, p99 ${(idle.percentile(99) / 1e6).toFixed(1)} ms`);
     const h = monitorEventLoopDelay({ resolution: 10 });
     h.enable();
     const r = await m.start({ method: 'dpo', model: { kind: 'builtin' }, data: { path: path.join(ws, 'data', 'tiny.jsonl'), maxLength: 128, evalSplit: 0 }, maxSteps: 6, batchSize: 2, device: 'cpu', intervals: { logging: 1, sample: 3, checkpoint: 3, eval: 0 } });
