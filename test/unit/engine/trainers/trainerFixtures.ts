@@ -92,9 +92,10 @@ export function yesNoPairs(n: number, offset = 0): PreferenceExample[] {
   });
 }
 
-/** The same pairs with ratings (chosen 8, rejected 2) for regression. */
+/** The same pairs with pointwise ratings for regression: a reply "yes" is rated 8, "no" 2 (whatever the prompt). */
 export function ratedPairs(n: number, offset = 0): PreferenceExample[] {
-  return yesNoPairs(n, offset).map((p) => ({ ...p, scores: { chosen: 8, rejected: 2 } }));
+  const rate = (m: readonly Message[] | string): number => ((typeof m === 'string' ? m : m[0]?.content) === 'yes' ? 8 : 2);
+  return yesNoPairs(n, offset).map((p) => ({ ...p, scores: { chosen: rate(p.chosen), rejected: rate(p.rejected) } }));
 }
 
 /** KTO examples: the right reply desirable, the wrong one undesirable. */
