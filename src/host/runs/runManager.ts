@@ -75,6 +75,8 @@ export class RunManager extends Disposable {
   private listing: Promise<void> | undefined;
   private loaded = false;
   private readonly timer: NodeJS.Timeout;
+  /** How long the last spawn() held the event loop, ms (spawn forks this process synchronously). */
+  lastSpawnMs = 0;
 
   constructor(private readonly opts: RunManagerOptions) {
     super();
@@ -304,6 +306,7 @@ export class RunManager extends Disposable {
       this.opts.log.info(`Run ${r.id}: ${resume ? 'resuming' : 'starting'}: ${this.opts.nodePath} ${args.join(' ')}`);
       // Detached with its output in files: the session outlives a window reload, and the next window follows
       // its events.jsonl. ELECTRON_RUN_AS_NODE makes an Electron host binary behave as plain Node.
+      const t0 = performance.now();
       child = spawn(this.opts.nodePath, args, {
         cwd: ws,
         detached: true,
@@ -311,6 +314,8 @@ export class RunManager extends Disposable {
         env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
         windowsHide: true,
       });
+      this.lastSpawnMs = performance.now() - t0;
+      this.opts.log.debug(`Run ${r.id}: spawn took ${this.lastSpawnMs.toFixed(1)} ms`);
     } catch (e) {
       closeSync(errFd);
       await releaseRunLock(r.dir);

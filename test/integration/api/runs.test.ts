@@ -146,6 +146,7 @@ describe('Run manager', function () {
     assert.equal(done.state.step, 6);
     assert.ok('loss' in done.state.metrics && 'rewards/margins' in done.state.metrics);
     const maxMs = h.max / 1e6;
+    console.log(`      spawn() of the session took ${m.lastSpawnMs.toFixed(1)} ms`);
     console.log(`      event loop delay during the run: max ${maxMs.toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, mean ${(h.mean / 1e6).toFixed(1)} ms`);
     // monitorEventLoopDelay reports delay beyond its 10 ms sampling interval.
     assert.ok(maxMs < 50, `the extension host's event loop was blocked for ${maxMs.toFixed(1)} ms`);
