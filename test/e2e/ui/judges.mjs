@@ -19,6 +19,22 @@ function comparisons(dataset) {
   return entries.filter((e) => e.type === 'comparison' && !retracted.has(e.id));
 }
 
+/** Runs an entry of a Datasets-view row's context menu, retrying while the menu swallows the click. */
+async function contextMenu(page, row, text) {
+  for (let i = 1; ; i++) {
+    await row.click({ button: 'right' });
+    const item = page.locator('.context-view .action-label', { hasText: text }).first();
+    await item.waitFor({ timeout: 15_000 });
+    await sleep(300);
+    await item.hover();
+    await item.click();
+    await sleep(1000);
+    if (!(await page.locator('.context-view .monaco-menu').first().isVisible().catch(() => false))) return;
+    await page.keyboard.press('Escape');
+    if (i >= 3) throw new Error(`the context menu entry "${text}" did not run`);
+  }
+}
+
 async function pick(page, text) {
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
   await row.waitFor({ timeout: 20_000 });
@@ -50,7 +66,10 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
       const rl = len(r.rejected);
       return { id: r.id, section: i % 3 === 0 ? 'safety' : i % 3 === 1 ? 'chat' : 'reasoning', chosen_length: cl, rejected_length: rl, margin: Math.sin(i * 1.7) + 0.6 };
     });
-    const write = (name, f) => fs.writeFileSync(path.join(workspace, 'judges', name), rows.map((r, i) => JSON.stringify({ id: r.id, section: r.section, chosen_length: r.chosen_length, rejected_length: r.rejected_length, ...f(r, i) })).join('\n') + '\n');
+    // Scores live under .alignment/ (as the CLI writes them), so the Datasets view does not list them as datasets.
+    const scoresDir = path.join(workspace, 'judges', '.alignment', 'scores');
+    fs.mkdirSync(scoresDir, { recursive: true });
+    const write = (name, f) => fs.writeFileSync(path.join(scoresDir, name), rows.map((r, i) => JSON.stringify({ id: r.id, section: r.section, chosen_length: r.chosen_length, rejected_length: r.rejected_length, ...f(r, i) })).join('\n') + '\n');
     write('rm-small.scores.jsonl', (r, i) => ({ chosen_reward: 0.1 * i + r.margin, rejected_reward: 0.1 * i }));
     write('rm-scaled.scores.jsonl', (r, i) => ({ chosen_reward: 3 * (0.1 * i + r.margin) - i, rejected_reward: 3 * 0.1 * i - i }));
     write('length-proxy.scores.jsonl', (r) => ({ chosen_reward: r.chosen_length / 500, rejected_reward: r.rejected_length / 500 }));
@@ -60,11 +79,10 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
     await row.waitFor({ timeout: 60_000 });
 
     // 1) AI-label from the dataset's context menu
-    await row.click({ button: 'right' });
-    await page.locator('.context-view .action-label', { hasText: 'AI-Label Dataset' }).first().click();
+    await contextMenu(page, row, 'AI-Label Dataset');
     await pick(page, 'OpenAI-compatible judge');
-    const done = page.locator('.notifications-toasts .notification-toast', { hasText: 'ai:local-judge: labeled 20 of 20 pairs' }).first();
-    await done.waitFor({ timeout: 120_000 });
+    for (let i = 0; i < 600 && comparisons(dataset).filter((e) => e.source === 'ai:local-judge').length < 20; i++) await sleep(200);
+    await page.locator('.notifications-toasts .notification-toast', { hasText: 'ai:local-judge: labeled 20 of 20 pairs' }).first().waitFor({ timeout: 20_000 });
     lap('20 pairs AI-labeled');
     const all = comparisons(dataset);
     const ai = all.filter((e) => e.source === 'ai:local-judge');
@@ -77,8 +95,7 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
 
     // 2) agreement stats, from the Datasets view
     await page.locator('.notifications-toasts .notification-toast .codicon-notifications-clear').first().click().catch(() => {});
-    await row.click({ button: 'right' });
-    await page.locator('.context-view .action-label', { hasText: 'Show Label Stats' }).first().click();
+    await contextMenu(page, row, 'Show Label Stats');
     const md = webviewFrame(page);
     await md.locator('h2', { hasText: 'AI judges' }).waitFor({ timeout: 30_000 });
     await md.locator('td', { hasText: 'ai:local-judge' }).first().waitFor();
