@@ -103,7 +103,8 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
     const table = await md.locator('table').last().innerText();
     if (!/ai:local-judge\s+20\s+3\s/.test(table)) throw new Error(`the judge row should read 20 AI labels and 3 pairs against humans: ${table}`);
     lap('agreement stats shown');
-    await runCommand(page, 'View: Close All Editors');
+    // Focus back on the workbench (keys typed in a webview stay there), then the evaluation.
+    await page.locator('.tab', { hasText: 'Preview' }).first().click();
 
     // 3) the reward-model evaluation with three scores files
     await runCommand(page, 'Alignment: Evaluate Reward Model');
