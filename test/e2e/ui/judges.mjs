@@ -131,6 +131,6 @@ test('user scorers are refused in an untrusted workspace, with the reason', 'unt
   await pick(page, 'dpo_en_demo.trl.jsonl');
   await pick(page, 'Proxy-reward scorer');
   await page.locator('.notifications-toasts .notification-toast', { hasText: 'User scorers are disabled in this workspace' }).first().waitFor({ timeout: 30_000 });
+  await sleep(1000); // the toast fades in
   await shot(page, 'judges-untrusted-scorer');
-  await sleep(200);
 });
