@@ -8,7 +8,11 @@ import * as op from './ops';
 
 /** softplus(x) = log(1 + e^x), stable for large |x|: max(x, 0) + log(1 + e^-|x|). */
 export function softplus(x: Tensor): Tensor {
-  return op.add(op.relu(x), op.log(op.add(op.exp(op.neg(op.abs(x))), 1)));
+  // max(x, 0) is written 0.5 (x + |x|) rather than relu(x): both have value 0 at x = 0, but with the kinks of
+  // relu and |x| each given derivative 0 there, relu's form would make softplus'(0) = 0 instead of 1/2. That
+  // point matters: DPO's first step has policy == reference, so h = 0 exactly and -log sigmoid(beta h) would
+  // get no gradient at all.
+  return op.add(op.mul(op.add(x, op.abs(x)), 0.5), op.log(op.add(op.exp(op.neg(op.abs(x))), 1)));
 }
 
 /** log sigmoid(x) = -softplus(-x), stable for large |x| (DPO's -log sigmoid(beta h) is softplus(-beta h)). */
