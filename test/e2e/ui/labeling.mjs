@@ -24,9 +24,21 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
   await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').waitFor({ timeout: 30_000 });
 
   // 1) the comparison panel on the real pairs, from the dataset's context menu in the Datasets view
-  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').click({ button: 'right' });
-  await page.locator('.context-view .action-label', { hasText: 'Label Pairs' }).first().click();
-  await page.locator('.tab', { hasText: 'Label: dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 30_000 });
+  // (the context menu can swallow a click made while it is still opening: retry)
+  for (let attempt = 1; ; attempt++) {
+    await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').click({ button: 'right' });
+    const item = page.locator('.context-view .action-label', { hasText: 'Label Pairs' }).first();
+    await item.waitFor({ state: 'visible', timeout: 15_000 });
+    await sleep(300);
+    await item.click();
+    try {
+      await page.locator('.tab', { hasText: 'Label: dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 20_000 });
+      break;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      if (attempt >= 3) throw e;
+    }
+  }
   const wv = webviewFrame(page);
   await wv.locator('#progress-text', { hasText: '0 of 300' }).waitFor({ timeout: 30_000 });
   await wv.locator('#cand-A').waitFor();
@@ -80,8 +92,20 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
   await shot(page, 'datasets-label-counts');
 
   // 4) export to TRL preference format
-  await ds.click({ button: 'right' });
-  await page.locator('.context-view .action-label', { hasText: 'Export Labels' }).first().click();
+  for (let attempt = 1; ; attempt++) {
+    await ds.click({ button: 'right' });
+    const item = page.locator('.context-view .action-label', { hasText: 'Export Labels' }).first();
+    await item.waitFor({ state: 'visible', timeout: 15_000 });
+    await sleep(300);
+    await item.click();
+    try {
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Preference pairs' }).first().waitFor({ timeout: 15_000 });
+      break;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      if (attempt >= 3) throw e;
+    }
+  }
   for (const choice of ['Preference pairs', 'Drop ties', 'Leave flagged records out']) {
     const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: choice }).first();
     await row.waitFor({ timeout: 15_000 });

@@ -39,7 +39,13 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
   await set('f-intervals-checkpoint', 2);
   await wv.locator('#device-cpu').check({ timeout: 30_000 });
   await wv.locator('#estimate table').waitFor({ timeout: 30_000 });
-  const est = await wv.locator('#estimate').innerText();
+  // the estimate follows the form: wait for it to reflect the 14 steps typed above
+  let est = '';
+  for (let i = 0; i < 60; i++) {
+    est = await wv.locator('#estimate').innerText();
+    if (/Memory/.test(est) && /Steps\s+14/.test(est)) break;
+    await sleep(500);
+  }
   if (!/Memory/.test(est) || !/Steps\s+14/.test(est)) throw new Error(`estimate not shown: ${est}`);
   await shot(page, 'runs-launch-form');
   await wv.locator('#start').click();
