@@ -51,7 +51,8 @@ describe('Run manager', function () {
     assert.equal(done.state.totalSteps, 8);
     assert.ok(Math.abs((done.state.metrics['rewards/margins'] ?? 0) - 0.4) < 1e-9);
     assert.equal(done.state.latestCheckpoint?.step, 5);
-    assert.ok(!fs.existsSync(path.join(done.dir, LOCK_FILE)), 'the lock is released when the session exits');
+    // the finished event can be read just before the process exit handler releases the lock
+    await until(() => !fs.existsSync(path.join(done.dir, LOCK_FILE)), 10_000, 'the lock to be released when the session exits');
     const text = fs.readFileSync(path.join(done.dir, 'events.jsonl'), 'utf8');
     assert.match(text, /this line is not JSON/);
     assert.match(text, /"telemetry"/);
