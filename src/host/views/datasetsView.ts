@@ -7,6 +7,8 @@ import type { FeedbackStores } from '../labeling/feedbackStores';
 /** Files the Datasets view lists: JSONL, and JSON arrays of records (LLaMA-Factory's ShareGPT files). */
 export const DATASET_GLOB = '**/*.{jsonl,json}';
 const EXCLUDE = '**/{node_modules,.git,.alignment,.vscode,dist,out,.tools,demo-output,package.json,package-lock.json,tsconfig.json,*.labels}/**';
+const EXCLUDED_SEGMENT = /\/(node_modules|\.git|\.alignment|dist|out|\.tools|demo-output)(\/|$)/;
+const DATASET_EXT = /\.jsonl?$/i;
 const JSON_NAME_HINT = /(dpo|kto|pref|pair|label|feedback|sharegpt|rlhf|hh|ultra|sft|data)/i;
 
 export class DatasetItem extends vscode.TreeItem {
@@ -72,6 +74,14 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
     this.register(watcher.onDidCreate(soon));
     this.register(watcher.onDidChange(soon));
     this.register(watcher.onDidDelete(soon));
+    // A folder created or copied into the workspace can hold datasets whose own create events the OS watcher
+    // misses (on Linux, inotify watches a new folder only after it exists, so files written at once are not
+    // reported). So a new folder, outside the excluded ones, triggers a rescan too.
+    const folders = this.register(vscode.workspace.createFileSystemWatcher('**/*', false, true, true));
+    this.register(folders.onDidCreate((uri) => {
+      if (EXCLUDED_SEGMENT.test(uri.path) || DATASET_EXT.test(uri.path)) return;
+      void vscode.workspace.fs.stat(uri).then((s) => { if (s.type & vscode.FileType.Directory) soon(); }, () => undefined);
+    }));
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()));
     this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => this.refresh()));
     this.register({ dispose: () => clearTimeout(timer) });
