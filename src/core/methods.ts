@@ -209,7 +209,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
     hyperparameters: [
       { kind: 'boolean', name: 'completion_only_loss', default: true, help: 'Compute the loss on completion tokens only (prompt tokens are context). TRL: on for prompt-completion data.' },
       { kind: 'boolean', name: 'assistant_only_loss', default: false, help: 'For conversations: compute the loss only on assistant turns.' },
-      { kind: 'boolean', name: 'packing', default: false, help: 'Pack several short examples into one sequence of max_length (best-fit decreasing); attention does not cross example boundaries.' },
+      { kind: 'boolean', name: 'packing', default: false, help: 'Pack several short examples into one sequence of max_length (best-fit decreasing); attention does not cross example boundaries and positions restart per example. batchSize then counts packed sequences.' },
     ],
     metrics: ['entropy', 'num_tokens', 'mean_token_accuracy'],
   },

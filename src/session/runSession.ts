@@ -27,7 +27,7 @@ import type { HostTensor } from '../engine/runtime/tensor';
 import { NonFiniteStepError, Trainer, type StepResult } from '../engine/train/trainer';
 import type { TrainState } from '../engine/train/trainState';
 import { ExampleOrder, promptCompletionRow } from '../engine/trainers/batching';
-import { buildPlan, headFor, isOfflineMethod } from '../engine/trainers/build';
+import { buildPlan, describePacking, headFor, isOfflineMethod } from '../engine/trainers/build';
 import { encodePrompt } from '../engine/trainers/encode';
 import { PlanEvaluator, SequenceScorer } from '../engine/trainers/evaluate';
 import { Generator } from '../engine/generate/generator';
@@ -186,6 +186,8 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   if (tr.promptsTruncated || tr.completionsTruncated) {
     sink.warning({ message: `truncation (data.maxLength ${spec.data.maxLength}${spec.data.maxPromptLength ? `, maxPromptLength ${spec.data.maxPromptLength}` : ''}): ${tr.promptsTruncated} prompts and ${tr.completionsTruncated} completions cut, ${tr.tokensDropped} tokens dropped` });
   }
+  // Packing counts go with the other data-preparation counts (a batch is then batchSize packs, `examples` counts packs).
+  if (built.packing) sink.warning({ message: describePacking(built.packing, spec.batchSize) });
   if (built.unusable.length) sink.warning({ message: `${built.unusable.length} examples not usable by ${spec.method}: ${built.unusable.slice(0, 5).map((u) => `${u.id} (${u.reason})`).join('; ')}` });
 
   const A = spec.gradientAccumulationSteps;

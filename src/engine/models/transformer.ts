@@ -161,6 +161,13 @@ export interface ForwardInputs {
   mask?: Tensor;
   /** Per-layer cache from earlier calls (inference); S's symbolic name must be `${P}+${T}` (see generate). */
   past?: readonly KvPair[];
+  /**
+   * Packed rows (SFT packing): segment id [B, T] int64 per token, k > 0 = the k-th sequence packed into the row,
+   * 0 = padding. Token i attends key j iff j <= i and both are in the same segment (a block-diagonal causal mask),
+   * and positions restart at 0 at each segment's first token, so every packed sequence is computed exactly as it
+   * would be alone in its own row. Replaces the mask for attention and positions. Static T, no cache.
+   */
+  segments?: Tensor;
 }
 
 export interface ForwardOutputs {
@@ -214,8 +221,10 @@ function lookup(params: ParamLookup, name: string): Tensor | undefined {
  */
 export function forward(model: TransformerModel, params: ParamLookup, inputs: ForwardInputs): ForwardOutputs {
   const cfg = model.config;
-  const { ids, mask, past } = inputs;
+  const { ids, mask, past, segments } = inputs;
   if (ids.rank !== 2 || ids.dtype !== 'int64') throw new ModelBuildError(`forward: ids must be int64 [B, T], got ${ids}`);
+  if (segments && (segments.rank !== 2 || segments.dtype !== 'int64')) throw new ModelBuildError(`forward: segments must be int64 [B, T], got ${segments}`);
+  if (segments && (past || typeof ids.shape[1] !== 'number')) throw new ModelBuildError('forward: packed segments need a static sequence length and no KV cache');
   if (mask && (mask.rank !== 2 || mask.dtype !== 'int64')) throw new ModelBuildError(`forward: mask must be int64 [B, S], got ${mask}`);
   if (past && past.length !== cfg.numLayers) throw new ModelBuildError(`forward: past has ${past.length} layers, the model has ${cfg.numLayers}`);
   if (past && !mask) throw new ModelBuildError('forward: a KV cache needs the attention mask over cached + new tokens');
@@ -241,7 +250,14 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   // Positions: cumsum(mask) - 1 clamped at 0 for every key; the new tokens are the last T of them.
   let positions: Tensor; // [B, T] or [T]
   let qIndex: Tensor | null = null; // [T] indices of the new tokens among the S keys
-  if (mask) {
+  // Packed rows: within[b, i, j] = j <= i and seg[b, i] = seg[b, j] (block-diagonal causal). Row i of `within`
+  // holds exactly the keys 0..i of its own segment, so its count - 1 is i's position inside the segment.
+  let within: Tensor | null = null; // [B, T, T]
+  if (segments) {
+    const same = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1])); // [B, T, T]
+    within = op.and(nn.causalMask(g, T as number), same);
+    positions = op.sub(op.sum(op.cast(within, 'int64'), [2]), 1); // [B, T], >= 0 (i always sees itself)
+  } else if (mask) {
     const all = op.maximum(op.sub(cumsum(mask, 1), 1), 0);
     if (past) {
       const sLen = dimOf(mask, 1);
@@ -255,14 +271,15 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
 
   // allowed[b, 1, 1, i, j]: new token i may attend key j (causal in absolute index, key not padding)
   let allowed: Tensor;
-  if (staticCausal) allowed = nn.causalMask(g, T as number);
+  if (within) allowed = op.unsqueeze(within, [1, 2]); // [B, 1, 1, T, T]; padding (segment 0) only sees padding
+  else if (staticCausal) allowed = nn.causalMask(g, T as number);
   else {
     const sLen = dimOf(mask!, 1);
     const kIdx = dynRange(g.scalar(0, 'int64'), sLen, S);
     const qIdx = qIndex ?? kIdx;
     allowed = op.lessEqual(op.unsqueeze(kIdx, [0]), op.unsqueeze(qIdx, [1])); // [T, S]
   }
-  if (mask) allowed = op.and(allowed, op.unsqueeze(op.not(op.equal(mask, 0)), [1, 2, 3])); // [B, 1, 1, T, S]
+  if (mask && !within) allowed = op.and(allowed, op.unsqueeze(op.not(op.equal(mask, 0)), [1, 2, 3])); // [B, 1, 1, T, S]
 
   // RoPE tables cos/sin [maxLength, R/2] (scaled by the rope type's attention factor), gathered per position.
   let cos: Tensor | null = null;
@@ -398,10 +415,12 @@ export interface Logprobs {
 
 /**
  * Per-token log-probs of the completion tokens of `ids` [B, T] under the LM. `completionMask` [B, T] int64 marks
- * the tokens to score (1 = completion token); defaults to `mask` (every real token after the first).
+ * the tokens to score (1 = completion token); defaults to `mask` (every real token after the first). `segments`:
+ * packed rows (see {@link ForwardInputs.segments}); the completion mask must then be 0 at each segment's first
+ * token, which no token of its own sequence predicts.
  */
-export function logprobs(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, completionMask?: Tensor): Logprobs {
-  const { logits } = forward(model, params, { ids, mask });
+export function logprobs(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, completionMask?: Tensor, segments?: Tensor): Logprobs {
+  const { logits } = forward(model, params, { ids, mask, ...(segments ? { segments } : {}) });
   if (!logits) throw new ModelBuildError(`logprobs: the model's head is "${model.head}", which has no LM logits`);
   const T = ids.shape[1] as number;
   const lp = tokenLogprobs(logits, ids);

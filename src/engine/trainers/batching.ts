@@ -52,6 +52,35 @@ export function padRows(rows: readonly Row[], T: number, padId: number): PaddedR
   return { ids, mask, cmask, tokens };
 }
 
+/** Several sequences packed back to back in one row (SFT packing, src/core/datasets/prepare.ts `Pack`). */
+export interface PackedRow extends Row {
+  /** Start of each sequence in the row, then the row's length: `[0, n1, n1 + n2, ..., length]`. */
+  readonly boundaries: readonly number[];
+}
+
+/**
+ * Packed rows into [rows.length, T] arrays: `ids`/`mask`/`cmask` as {@link padRows}, plus `segments` (k = the
+ * k-th sequence of the row, from 1; 0 = padding) for the block-diagonal attention mask. The first token of every
+ * sequence is unscored (cmask 0): it follows the previous sequence's last token, which must not predict it
+ * (TRL's padding-free collation masks the same label).
+ */
+export function padPackedRows(rows: readonly PackedRow[], T: number, padId: number): PaddedRows & { readonly segments: BigInt64Array } {
+  const r = padRows(rows, T, padId);
+  const segments = new BigInt64Array(rows.length * T);
+  rows.forEach((row, i) => {
+    const b = row.boundaries;
+    if (b[0] !== 0 || b[b.length - 1] !== row.ids.length) throw new RangeError(`packed row ${i}: boundaries [${b.join(', ')}] do not span its ${row.ids.length} tokens`);
+    for (let k = 0; k + 1 < b.length; k++) {
+      const start = b[k] as number;
+      const end = Math.min(b[k + 1] as number, T);
+      if (start >= T) break;
+      r.cmask[i * T + start] = 0n;
+      for (let t = start; t < end; t++) segments[i * T + t] = BigInt(k + 1);
+    }
+  });
+  return { ...r, segments };
+}
+
 /** Smallest multiple of `multiple` >= the longest row, capped at `maxLength` (the static T of the graphs). */
 export function sequenceLength(lengths: Iterable<number>, maxLength: number, multiple = 8): number {
   let longest = 2;

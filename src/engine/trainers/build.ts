@@ -6,7 +6,7 @@
  */
 import type { Example, PreferenceExample, SftExample, UnpairedExample } from '../../core/datasets/examples';
 import { unpairPreferences } from '../../core/datasets/formats';
-import type { TruncationReport } from '../../core/datasets/prepare';
+import { packSequences, type PackingReport, type TruncationReport } from '../../core/datasets/prepare';
 import type { MethodId } from '../../core/methods';
 import type { HeadKind } from '../models/params';
 import type { TransformerModel } from '../models/transformer';
@@ -21,7 +21,7 @@ import { createOrpoPlan, orpoConfig } from './orpo';
 import type { Splits } from './pairs';
 import type { TrainerPlan } from './plan';
 import { createRegressionPlan, createRewardPlan, regressionConfig, rewardConfig } from './reward';
-import { createSftPlan, sftConfig } from './sft';
+import { createPackedSftPlan, createSftPlan, sftConfig } from './sft';
 import { createSimpoPlan, simpoConfig } from './simpo';
 
 /** The methods this module trains (the online ones run elsewhere). */
@@ -47,9 +47,30 @@ export interface BuildPlanInput {
   readonly batchSize: number;
 }
 
+/** What SFT packing did (train and eval together), for the session to report. */
+export interface PackingSummary {
+  /** Sequences packed. */
+  readonly examples: number;
+  /** Rows they were packed into (the plan's examples). */
+  readonly packs: number;
+  readonly train: { readonly examples: number; readonly packs: number };
+  readonly eval: { readonly examples: number; readonly packs: number };
+  /** Real tokens in all packs. */
+  readonly tokens: number;
+  /** Static row length T the packs are padded to. */
+  readonly rowLength: number;
+  /** Padding tokens / (packs * rowLength). */
+  readonly paddingFraction: number;
+  /** Sequences longer than a row, cut at their end before packing, and the tokens cut. */
+  readonly truncated: number;
+  readonly tokensDropped: number;
+}
+
 export interface BuiltPlan {
   readonly plan: TrainerPlan;
   readonly truncation: TruncationReport;
+  /** Set when the SFT sequences were packed. */
+  readonly packing?: PackingSummary;
   /** Examples the method could not use (e.g. pairs without ratings for regression), with why. */
   readonly unusable: readonly { readonly id: string; readonly reason: string }[];
 }
@@ -71,6 +92,31 @@ function sum(a: TruncationReport, b: TruncationReport): TruncationReport {
 function wrongKind(method: MethodId, want: string, xs: readonly Example[]): PlanDataError {
   const kinds = [...new Set(xs.map((e) => e.kind))].join(', ') || 'none';
   return new PlanDataError(`${method} trains on ${want} examples; the data holds ${kinds}`);
+}
+
+function packingSummary(train: PackingReport, evalSplit: PackingReport, packs: readonly { readonly ids: readonly number[] }[], rowLength: number): PackingSummary {
+  const tokens = packs.reduce((n, p) => n + p.ids.length, 0);
+  return {
+    examples: train.sequences + evalSplit.sequences,
+    packs: packs.length,
+    train: { examples: train.sequences, packs: train.packs },
+    eval: { examples: evalSplit.sequences, packs: evalSplit.packs },
+    tokens,
+    rowLength,
+    paddingFraction: packs.length ? 1 - tokens / (packs.length * rowLength) : 0,
+    truncated: train.truncated + evalSplit.truncated,
+    tokensDropped: train.tokensDropped + evalSplit.tokensDropped,
+  };
+}
+
+/** One line for the session's events: what packing did. */
+export function describePacking(p: PackingSummary, batchSize: number): string {
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const few = p.train.packs < batchSize ? `; fewer train packs than batchSize ${batchSize}, so a batch repeats packs` : '';
+  return (
+    `packing: ${p.examples} examples into ${p.packs} packs of ${p.rowLength} tokens (train ${p.train.examples} into ${p.train.packs}, eval ${p.eval.examples} into ${p.eval.packs}), ` +
+    `${p.tokens} tokens, padding ${pct(p.paddingFraction)}, ${p.truncated} truncated (${p.tokensDropped} tokens dropped)${few}`
+  );
 }
 
 /** Encodes the data for `method` and builds its plan. */
@@ -97,8 +143,17 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
       const completionOnly = cfg.completionOnlyLoss || cfg.assistantOnlyLoss;
       const a = encodeSft(tok, tr, { ...limits, completionOnly });
       const b = encodeSft(tok, sftOf(examples.eval), { ...limits, completionOnly });
+      const truncation = sum(a.report, b.report);
+      if (cfg.packing) {
+        const cap = Math.min(limits.maxLength, input.model.maxLength);
+        const pa = packSequences(a.sequences, cap);
+        const pb = packSequences(b.sequences, cap);
+        const seqLen = T([...pa.packs, ...pb.packs].map((p) => p.ids.length));
+        const plan = createPackedSftPlan({ ...common, seqLen, data: { train: pa.packs, eval: pb.packs } });
+        return { plan, truncation, unusable, packing: packingSummary(pa.report, pb.report, [...pa.packs, ...pb.packs], seqLen) };
+      }
       const seqLen = T([...a.sequences, ...b.sequences].map((s) => s.ids.length));
-      return { plan: createSftPlan({ ...common, seqLen, data: { train: a.sequences, eval: b.sequences } }), truncation: sum(a.report, b.report), unusable };
+      return { plan: createSftPlan({ ...common, seqLen, data: { train: a.sequences, eval: b.sequences } }), truncation, unusable };
     }
     case 'reward':
     case 'dpo':

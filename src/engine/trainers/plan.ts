@@ -116,9 +116,12 @@ export interface SeqLogps {
   readonly logits: Tensor;
 }
 
-/** Sequence log-probs of rows ids/mask/cmask under `model` with parameters `params`. */
-export function sequenceLogps(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, cmask: Tensor): SeqLogps {
-  const lp = logprobs(model, params, ids, mask, cmask);
+/**
+ * Sequence log-probs of rows ids/mask/cmask under `model` with parameters `params`. With `segments` the rows are
+ * packed (several sequences per row, see transformer.ts `ForwardInputs.segments`) and the sums run over a row.
+ */
+export function sequenceLogps(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, cmask: Tensor, segments?: Tensor): SeqLogps {
+  const lp = logprobs(model, params, ids, mask, cmask, segments);
   const T = ids.shape[1] as number;
   const sel = op.cast(op.not(op.equal(op.narrow(cmask, 1, 1, T - 1), 0)), 'float32'); // [N, T-1]
   const count = op.maximum(lp.count, 1);

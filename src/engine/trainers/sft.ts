@@ -4,11 +4,18 @@
  * the assistant turns are. Metrics: `mean_token_accuracy` (argmax prediction = target, over scored tokens),
  * `entropy` (mean entropy of the predicted distribution over scored tokens), `num_tokens` (tokens processed;
  * the session accumulates it into TRL's running total).
+ *
+ * Packing (`packing`, TRL's best-fit-decreasing packing): short sequences share rows of the static length T
+ * (src/core/datasets/prepare.ts `packSequences`). Each row carries a segment id per token; the model attends only
+ * within a segment (block-diagonal causal mask) and restarts positions at each segment, so a packed sequence's
+ * token log-probs are those it has alone in a row, and no token predicts the next sequence's first token. The
+ * loss stays the mean over the batch's scored tokens; a batch is then `batchSize` packed rows (as in TRL).
  */
 import * as op from '../graph/ops';
 import type { Tensor } from '../graph/graph';
 import type { HostTensor } from '../runtime/tensor';
-import { padRows } from './batching';
+import type { Pack } from '../../core/datasets/prepare';
+import { padPackedRows, padRows } from './batching';
 import type { EncodedSequence } from './encode';
 import { hyperparameters, type Hyperparameters } from './hyper';
 import { pick, type PlanOptions } from './pairs';
@@ -27,19 +34,44 @@ export function sftConfig(h: Hyperparameters = {}): SftTrainerConfig {
 
 /** The SFT plan over encoded sequences (their loss masks already say which tokens are scored). */
 export function createSftPlan(opts: PlanOptions<EncodedSequence>): TrainerPlan {
-  const { model, batchSize: B, seqLen: T, padId, data } = opts;
+  const { batchSize: B, seqLen: T, padId, data } = opts;
+  return sftPlan(opts, false, (split, indices) => {
+    const seqs = pick(data, split, indices);
+    const r = padRows(seqs.map((s) => ({ ids: s.ids, scored: s.lossMask })), T, padId);
+    const t = (d: BigInt64Array): HostTensor => ({ dtype: 'int64', shape: [B, T], data: d });
+    return { fields: { ids: t(r.ids), mask: t(r.mask), cmask: t(r.cmask) }, tokens: r.tokens };
+  });
+}
+
+/**
+ * The SFT plan over packed rows (see module comment): an "example" of this plan is one pack, so `trainSize` and
+ * `batchSize` count packs. Batch fields: ids/mask/cmask [B, T] and `seg` [B, T] (segment per token, 0 = padding).
+ */
+export function createPackedSftPlan(opts: PlanOptions<Pack>): TrainerPlan {
+  const { batchSize: B, seqLen: T, padId, data } = opts;
+  return sftPlan(opts, true, (split, indices) => {
+    const packs = pick(data, split, indices);
+    const r = padPackedRows(packs.map((p) => ({ ids: p.ids, scored: p.lossMask, boundaries: p.boundaries })), T, padId);
+    const t = (d: BigInt64Array): HostTensor => ({ dtype: 'int64', shape: [B, T], data: d });
+    return { fields: { ids: t(r.ids), mask: t(r.mask), cmask: t(r.cmask), seg: t(r.segments) }, tokens: r.tokens };
+  });
+}
+
+function sftPlan<E>(opts: PlanOptions<E>, packed: boolean, collate: TrainerPlan['collate']): TrainerPlan {
+  const { model, batchSize: B, seqLen: T, data } = opts;
   return {
     method: 'sft',
     batchSize: B,
     seqLen: T,
     params: model.params.map((p) => ({ name: p.name, shape: p.shape, trainable: p.trainable, weightDecay: p.weightDecay })),
     initialParams: new Map(opts.weights),
-    batch: [field('ids', [B, T], 'int64'), field('mask', [B, T], 'int64'), field('cmask', [B, T], 'int64')],
+    batch: [field('ids', [B, T], 'int64'), field('mask', [B, T], 'int64'), field('cmask', [B, T], 'int64'), ...(packed ? [field('seg', [B, T], 'int64')] : [])],
     trainSize: data.train.length,
     evalSize: data.eval.length,
     forward: (p, b) => {
       const ids = b.ids as Tensor;
-      const s = sequenceLogps(model, p, ids, b.mask as Tensor, b.cmask as Tensor);
+      const s = sequenceLogps(model, p, ids, b.mask as Tensor, b.cmask as Tensor, packed ? (b.seg as Tensor) : undefined);
+      // Cross-entropy averaged over the batch's scored tokens (TRL's token-level mean), whether or not rows are packed.
       const scored = op.sum(s.count); // >= B (counts are clamped at 1 per row)
       const loss = op.neg(op.div(op.sum(s.sum), scored));
       // Accuracy: the target token has the largest logit. Entropy: -sum_v p log p of the prediction.
@@ -59,11 +91,6 @@ export function createSftPlan(opts: PlanOptions<EncodedSequence>): TrainerPlan {
         },
       };
     },
-    collate: (split, indices) => {
-      const seqs = pick(data, split, indices);
-      const r = padRows(seqs.map((s) => ({ ids: s.ids, scored: s.lossMask })), T, padId);
-      const t = (d: BigInt64Array): HostTensor => ({ dtype: 'int64', shape: [B, T], data: d });
-      return { fields: { ids: t(r.ids), mask: t(r.mask), cmask: t(r.cmask) }, tokens: r.tokens };
-    },
+    collate,
   };
 }
