@@ -38,7 +38,7 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'quick', 'help']);
+const BOOLEAN_FLAGS = new Set(['json', 'quick', 'help', 'ids-stdin']);
 
 function parse(argv: readonly string[]): Parsed {
   const positional: string[] = [];
@@ -322,7 +322,7 @@ export async function cliMain(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return cmd ? 0 : 2;
     }
-    if (cmd === 'judge' || cmd === 'eval-rm') return await runJudgeCli(cmd, argv.slice(argv.indexOf(cmd) + 1));
+    if (cmd === 'judge' || cmd === 'eval-rm' || cmd === 'rm-score') return await runJudgeCli(cmd, argv.slice(argv.indexOf(cmd) + 1));
     if (cmd === 'train') return await train(p);
     if (cmd === 'demo') return await demo(p);
     if (cmd === 'eval') return await evaluate(p);

@@ -15,6 +15,12 @@
  *     Evaluates a reward model: held-out accuracy overall and per section, calibration (ECE, Brier), reward
  *     histograms, length correlation, and EPIC / STARC / EPIC-like distances to the --compare files.
  *
+ *   alignment rm-score --model <reward model folder | run folder> --data <pairs.jsonl> [--ids-stdin] [--max-length N] [--json]
+ *     Scores each pair's chosen and rejected response with the reward model, 4 pairs per batch, and prints one
+ *     result per record as soon as its batch is done (`recordId<TAB>chosen<TAB>rejected`; with --json the events
+ *     of src/protocol/rewardScoring.ts). --ids-stdin scores only the record ids read from stdin (one JSON string
+ *     per line), as the editor's reward-model judge sends them.
+ *
  * Exit codes: 0 done, 1 failed or stopped early, 2 bad usage.
  */
 import * as fs from 'node:fs';
@@ -23,22 +29,23 @@ import * as path from 'node:path';
 import { scanJsonl } from '../core/datasets/jsonlScan';
 import { loadDatasetFile } from '../core/datasets/formats';
 import type { PreferenceExample } from '../core/datasets/examples';
-import { pairOf } from '../core/feedback/comparisonQueue';
 import { FeedbackStore } from '../core/feedback/store';
 import { feedbackStoreSink } from '../core/judges/feedbackSink';
-import { aiSource, completionText, renderConversation, runLabelJob, type AiPairLabel, type PairItem } from '../core/judges/labelJob';
+import { aiSource, completionText, runLabelJob, type AiPairLabel, type PairItem } from '../core/judges/labelJob';
+import { datasetPairItems } from '../core/judges/datasetPairs';
 import { MissingApiKeyError, redactSecret } from '../core/judges/endpoint';
 import { OpenAiJudge } from '../core/judges/openaiJudge';
 import { appendJudgement, judgementRecord } from '../core/judges/judgeRecords';
 import { buildEvaluationReport, readScoresFile, type ScoredPairRecord } from '../core/eval/report';
-import { formatScores } from '../core/eval/scoring';
+import { formatScores, isScoresFile, SCORES_FILE_SUFFIX } from '../core/eval/scoring';
 import { compareScores } from '../core/eval/compareScores';
 import type { EvaluationReport } from '../protocol/evaluation';
 import { loadHfModel } from '../engine/models/hfMapping';
 import { buildModel } from '../engine/models/transformer';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import { promptCompletionRow } from '../engine/trainers/batching';
-import { encodePairs } from '../engine/trainers/encode';
+import { encodePairs, type EncodedPair } from '../engine/trainers/encode';
+import { formatRmEvent, RmDone, RmError, RmReady, RmScore, RmSkip, type RmEvent, type RmSkipParams } from '../protocol/rewardScoring';
 import { SequenceScorer } from '../engine/trainers/evaluate';
 
 /** Bad command-line input: printed with the usage, exit code 2. */
@@ -48,14 +55,15 @@ export const JUDGE_USAGE = `  alignment judge <dataset.jsonl> --base-url <url> -
                   [--concurrency N] [--limit N] [--timeout-ms N] [--max-retries N] [--scores-out <file>] [--json]
                   (API key, if the endpoint needs one: environment variable ALIGNMENT_JUDGE_API_KEY)
   alignment eval-rm <scores.jsonl> [--compare <scores.jsonl>]... [--json]
-  alignment eval-rm --model <reward model folder> --data <pairs.jsonl> [--out <scores.jsonl>] [--compare ...] [--json]`;
+  alignment eval-rm --model <reward model folder> --data <pairs.jsonl> [--out <scores.jsonl>] [--compare ...] [--json]
+  alignment rm-score --model <reward model folder> --data <pairs.jsonl> [--ids-stdin] [--max-length N] [--json]`;
 
 interface Args {
   readonly positional: string[];
   readonly flags: Map<string, string[]>;
 }
 
-const BOOLEAN = new Set(['json']);
+const BOOLEAN = new Set(['json', 'ids-stdin']);
 
 function parseArgs(argv: readonly string[]): Args {
   const positional: string[] = [];
@@ -93,10 +101,10 @@ function checkFlags(a: Args, allowed: readonly string[], cmd: string): void {
 }
 
 /** Runs `judge` or `eval-rm` with the arguments after the command name; resolves to the exit code. */
-export async function runJudgeCli(cmd: 'judge' | 'eval-rm', argv: readonly string[]): Promise<number> {
+export async function runJudgeCli(cmd: 'judge' | 'eval-rm' | 'rm-score', argv: readonly string[]): Promise<number> {
   try {
     const a = parseArgs(argv);
-    return await (cmd === 'judge' ? judge(a) : evalRm(a));
+    return await (cmd === 'judge' ? judge(a) : cmd === 'rm-score' ? rmScore(a) : evalRm(a));
   } catch (e) {
     if (!(e instanceof JudgeUsageError)) throw e;
     process.stderr.write(`${e.message}\nusage:\n${JUDGE_USAGE}\n`);
@@ -138,19 +146,7 @@ async function judge(a: Args): Promise<number> {
   for (const w of judgeImpl.endpoint.warnings) process.stderr.write(`warning: ${w}\n`);
 
   const scan = await scanJsonl(file);
-  const limit = int(a, 'limit', 1);
-  const pairs: PairItem[] = [];
-  let notPairs = 0;
-  for (const rec of scan.records) {
-    if (limit !== undefined && pairs.length >= limit) break;
-    const read = rec.valid ? scan.index.readRecord(rec.index, { shape: 'any' }) : undefined;
-    const p = read?.ok ? pairOf(read.record.value) : undefined;
-    if (!p) {
-      notPairs++;
-      continue;
-    }
-    pairs.push({ recordId: rec.id, prompt: renderConversation(p.prompt), a: { key: 'chosen', text: p.texts.chosen }, b: { key: 'rejected', text: p.texts.rejected } });
-  }
+  const { pairs, notPairs } = datasetPairItems(scan, int(a, 'limit', 1));
   for (const d of scan.diagnostics.filter((x) => x.severity === 'error').slice(0, 20)) process.stderr.write(`${d.file}:${d.line}: ${d.message}\n`);
   if (!pairs.length) throw new JudgeUsageError(`judge: ${file} has no prompt/chosen/rejected pairs`);
 
@@ -200,7 +196,10 @@ async function judge(a: Args): Promise<number> {
         return { id: l.recordId, chosen: l.judgement.scores?.a as number, rejected: l.judgement.scores?.b as number, chosenLength: p.a.text.length, rejectedLength: p.b.text.length };
       });
     if (mode !== 'rating') process.stderr.write('warning: --scores-out needs --mode rating (pairwise verdicts have no scores); nothing written\n');
-    else fs.writeFileSync(path.resolve(scoresOut), formatScores(rows));
+    else {
+      fs.writeFileSync(path.resolve(scoresOut), formatScores(rows));
+      if (!isScoresFile(scoresOut)) process.stderr.write(`note: name scores files *${SCORES_FILE_SUFFIX} so the editor does not list ${path.basename(scoresOut)} as a dataset\n`);
+    }
   }
   const errorsByKind: Record<string, number> = {};
   for (const e of result.errors) errorsByKind[e.kind] = (errorsByKind[e.kind] ?? 0) + 1;
@@ -229,26 +228,53 @@ async function judge(a: Args): Promise<number> {
   return result.status === 'completed' ? 0 : 1;
 }
 
-/** Scores held-out pairs with a reward model folder (a `score` head), in this process. */
-async function scoreWithRewardModel(modelDir: string, dataFile: string, maxLength: number): Promise<{ pairs: ScoredPairRecord[]; skipped: string[] }> {
+/** A reward model folder, or a run folder whose `final/` is one; a clear usage error otherwise. */
+function rewardModelDir(modelDir: string, cmd: string): string {
   let dir = path.resolve(modelDir);
   if (!fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'final', 'config.json'))) dir = path.join(dir, 'final');
-  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new JudgeUsageError(`eval-rm: ${dir} is not a model folder (no config.json) or a run folder with final/`);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new JudgeUsageError(`${cmd}: ${dir} is not a model folder (no config.json) or a run folder with final/`);
+  return dir;
+}
+
+/** A reward model loaded and ready to score given pairs (rows sized to the longest of them). */
+interface RewardScoring {
+  readonly scorer: SequenceScorer;
+  readonly encoded: readonly EncodedPair[];
+  readonly seqLen: number;
+}
+
+/** Loads the model in `dir` (which must have a sequence-classification `score` head) for scoring `examples`. */
+async function openRewardScoring(dir: string, examples: readonly PreferenceExample[], maxLength: number, cmd: string): Promise<RewardScoring> {
+  const loaded = loadHfModel(dir);
+  if (loaded.head !== 'score') throw new JudgeUsageError(`${cmd}: ${dir} is not a reward model (its head is "${loaded.head}", not a sequence-classification "score" head)`);
+  const tok = TextTokenizer.fromFolder(dir);
+  const limit = Math.min(maxLength, loaded.config.maxPositions);
+  const { pairs } = encodePairs(tok, examples, { maxLength: limit });
+  const longest = Math.max(8, ...pairs.flatMap((x) => [x.prompt.length + x.chosen.length, x.prompt.length + x.rejected.length]));
+  const seqLen = Math.min(limit, Math.ceil(longest / 8) * 8);
+  const model = buildModel(loaded.config, loaded.head, { maxLength: seqLen });
+  const scorer = await SequenceScorer.create(model, 'reward', { batch: SCORE_BATCH, seqLen, padId: tok.padTokenId ?? 0 });
+  try {
+    await scorer.setWeights(new Map([...loaded.weights].map(([k, v]) => [k, v.data])));
+  } catch (e) {
+    await scorer.dispose();
+    throw e;
+  }
+  return { scorer, encoded: pairs, seqLen };
+}
+
+/** Rows per scorer run: 4 pairs (chosen and rejected of each). */
+const SCORE_BATCH = 8;
+
+/** Scores held-out pairs with a reward model folder (a `score` head), in this process. */
+async function scoreWithRewardModel(modelDir: string, dataFile: string, maxLength: number): Promise<{ pairs: ScoredPairRecord[]; skipped: string[] }> {
+  const dir = rewardModelDir(modelDir, 'eval-rm');
   const data = await loadDatasetFile(path.resolve(dataFile));
   const skipped = data.skipped.map((s) => `${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}`);
   const examples = data.examples.filter((e): e is PreferenceExample => e.kind === 'preference');
   if (!examples.length) throw new JudgeUsageError(`eval-rm: ${dataFile} has no preference pairs (it is ${data.kind} data)`);
-  const loaded = loadHfModel(dir);
-  if (loaded.head !== 'score') throw new JudgeUsageError(`eval-rm: ${dir} is not a reward model (its head is "${loaded.head}", not a sequence-classification "score" head)`);
-  const tok = TextTokenizer.fromFolder(dir);
-  const limit = Math.min(maxLength, loaded.config.maxPositions);
-  const { pairs } = encodePairs(tok, examples, { maxLength: limit });
-  const longest = Math.max(...pairs.flatMap((x) => [x.prompt.length + x.chosen.length, x.prompt.length + x.rejected.length]));
-  const seqLen = Math.min(limit, Math.ceil(longest / 8) * 8);
-  const model = buildModel(loaded.config, loaded.head, { maxLength: seqLen });
-  const scorer = await SequenceScorer.create(model, 'reward', { batch: 8, seqLen, padId: tok.padTokenId ?? 0 });
+  const { scorer, encoded: pairs } = await openRewardScoring(dir, examples, maxLength, 'eval-rm');
   try {
-    await scorer.setWeights(new Map([...loaded.weights].map(([k, v]) => [k, v.data])));
     const rows = [...pairs.map((x) => promptCompletionRow(x.prompt, x.chosen)), ...pairs.map((x) => promptCompletionRow(x.prompt, x.rejected))];
     const s = await scorer.score(rows);
     const n = pairs.length;
@@ -266,6 +292,101 @@ async function scoreWithRewardModel(modelDir: string, dataFile: string, maxLengt
     };
   } finally {
     await scorer.dispose();
+  }
+}
+
+/** Record ids from stdin, one JSON string per line. */
+async function idsFromStdin(): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const ids: string[] = [];
+  Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        v = undefined;
+      }
+      if (typeof v !== 'string') throw new JudgeUsageError(`rm-score: stdin line ${i + 1}: expected a record id as a JSON string, got ${JSON.stringify(line.slice(0, 80))}`);
+      ids.push(v);
+    });
+  return ids;
+}
+
+/**
+ * `alignment rm-score`: a reward model scores a dataset's pairs in batches and streams one result per record as
+ * it is done (the editor's reward-model judge reads them; see src/protocol/rewardScoring.ts). Records are named by
+ * the dataset scan's ids (the label store's), so results match labels even when the file was reordered.
+ */
+async function rmScore(a: Args): Promise<number> {
+  checkFlags(a, ['model', 'data', 'ids-stdin', 'max-length', 'json'], 'rm-score');
+  const json = one(a, 'json') === 'true';
+  const emit = (e: RmEvent): void => {
+    if (json) process.stdout.write(formatRmEvent(e));
+  };
+  const modelArg = one(a, 'model');
+  const dataArg = one(a, 'data');
+  if (!modelArg || !dataArg) throw new JudgeUsageError('rm-score: give --model <reward model folder> and --data <pairs.jsonl>');
+  try {
+    const dir = rewardModelDir(modelArg, 'rm-score');
+    const file = path.resolve(dataArg);
+    if (!fs.existsSync(file)) throw new JudgeUsageError(`rm-score: no dataset at ${file}`);
+    const maxLength = int(a, 'max-length', 8) ?? 512;
+    const scan = await scanJsonl(file);
+    const wanted = one(a, 'ids-stdin') === 'true' ? await idsFromStdin() : scan.records.map((r) => r.id);
+    const lineOf = new Map(scan.records.map((r) => [r.id, r.line]));
+    const data = await loadDatasetFile(file);
+    if (data.kind !== 'preference') throw new JudgeUsageError(`rm-score: ${file} is ${data.kind} data, not preference pairs`);
+    const byLine = new Map<number, PreferenceExample>();
+    for (const e of data.examples) if (e.kind === 'preference') byLine.set(e.source.line, e);
+    const whyNot = new Map(data.skipped.map((s) => [s.source.line, `${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}`]));
+    const selected: { recordId: string; example: PreferenceExample }[] = [];
+    const skips: RmSkipParams[] = [];
+    for (const recordId of new Set(wanted)) {
+      const line = lineOf.get(recordId);
+      const example = line === undefined ? undefined : byLine.get(line);
+      if (example) selected.push({ recordId, example });
+      else skips.push({ recordId, reason: line === undefined ? `no record with id ${JSON.stringify(recordId)} in ${file} (was the file changed?)` : (whyNot.get(line) ?? `${file}:${line}: not a preference pair`) });
+    }
+    let scored = 0;
+    if (selected.length) {
+      const { scorer, encoded, seqLen } = await openRewardScoring(dir, selected.map((x) => x.example), maxLength, 'rm-score');
+      try {
+        emit(RmReady.create({ model: dir, pairs: selected.length, seqLen }));
+        for (const s of skips) emit(RmSkip.create(s));
+        const per = SCORE_BATCH / 2;
+        for (let start = 0; start < encoded.length; start += per) {
+          const chunk = encoded.slice(start, start + per);
+          const rows = chunk.flatMap((x) => [promptCompletionRow(x.prompt, x.chosen), promptCompletionRow(x.prompt, x.rejected)]);
+          const r = await scorer.score(rows);
+          chunk.forEach((_, k) => {
+            const { recordId } = selected[start + k] as { recordId: string };
+            const chosen = r[2 * k] as number;
+            const rejected = r[2 * k + 1] as number;
+            if (json) emit(RmScore.create({ recordId, chosen, rejected }));
+            else process.stdout.write(`${recordId}\t${chosen.toFixed(6)}\t${rejected.toFixed(6)}\n`);
+            scored++;
+          });
+        }
+      } finally {
+        await scorer.dispose();
+      }
+    } else {
+      emit(RmReady.create({ model: dir, pairs: 0, seqLen: 8 }));
+      for (const s of skips) emit(RmSkip.create(s));
+    }
+    if (!json) for (const s of skips) process.stderr.write(`skipped ${s.recordId}: ${s.reason}\n`);
+    emit(RmDone.create({ scored, skipped: skips.length }));
+    if (!json) process.stderr.write(`${scored} pairs scored, ${skips.length} skipped\n`);
+    return 0;
+  } catch (e) {
+    // With --json the reader gets the reason as an event too (stderr also carries it, with the usage for bad input).
+    emit(RmError.create({ message: e instanceof Error ? e.message : String(e) }));
+    throw e;
   }
 }
 
@@ -291,6 +412,7 @@ async function evalRm(a: Args): Promise<number> {
       fs.mkdirSync(path.dirname(source), { recursive: true });
       fs.writeFileSync(source, formatScores(pairs));
       if (!json) process.stderr.write(`scores written to ${source}\n`);
+      if (!isScoresFile(source)) process.stderr.write(`note: name scores files *${SCORES_FILE_SUFFIX} so the editor does not list ${path.basename(source)} as a dataset\n`);
     }
   } else {
     const file = a.positional[0];

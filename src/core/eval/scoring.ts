@@ -48,6 +48,17 @@ export async function scoreGrid(scorer: Scorer, items: readonly { readonly promp
   return grid;
 }
 
+/**
+ * Scores files are named `<name>.scores.jsonl` (the CLI and the editor write them so), which is how dataset lists
+ * (the Datasets view, dataset pickers, inline labeling) tell them from datasets wherever they are saved.
+ */
+export const SCORES_FILE_SUFFIX = '.scores.jsonl';
+
+/** True for a scores file name (see {@link SCORES_FILE_SUFFIX}); such files are not datasets. */
+export function isScoresFile(file: string): boolean {
+  return file.toLowerCase().endsWith(SCORES_FILE_SUFFIX);
+}
+
 /** The scores file the Evaluation panel reads (see report.ts): one JSON object per line. */
 export function formatScores(records: readonly ScoredPairRecord[]): string {
   return records

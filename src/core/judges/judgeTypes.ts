@@ -10,6 +10,11 @@ export interface PairToJudge {
   readonly prompt: string;
   readonly responseA: string;
   readonly responseB: string;
+  /**
+   * The dataset record the pair comes from and its candidates' keys (A's first). Judges that look at the content
+   * ignore it; a reward-model judge, which scores records in its own process, finds its scores by it.
+   */
+  readonly record?: { readonly id: string; readonly keys: readonly [string, string] };
 }
 
 /** One presentation order's verdict, expressed in the pair's own labels (A = `responseA`). */
@@ -67,7 +72,9 @@ export type JudgeErrorKind =
   /** the server answered 2xx with a body that is not a chat completion */
   | 'invalid-response'
   /** a user-written scorer failed (proxy judge) */
-  | 'scorer';
+  | 'scorer'
+  /** a reward model could not score the pair, or its scoring process failed (reward-model judge) */
+  | 'model';
 
 /**
  * A judge could not produce a verdict. Recorded as an error for that pair, never as a label.
@@ -77,7 +84,8 @@ export class JudgeError extends Error {
   constructor(
     readonly kind: JudgeErrorKind,
     message: string,
-    readonly details: { readonly status?: number; readonly attempts?: number } = {},
+    /** `fatal`: the judge cannot answer any further pair (its process died); a label job stops at once. */
+    readonly details: { readonly status?: number; readonly attempts?: number; readonly fatal?: boolean } = {},
   ) {
     super(message);
     this.name = 'JudgeError';

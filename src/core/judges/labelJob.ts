@@ -157,9 +157,10 @@ async function runUnlocked(opts: LabelJobOptions, source: AiSource): Promise<Lab
       const item = pending[next++];
       let judgement: PairJudgement;
       try {
-        judgement = await opts.judge.judgePair({ prompt: item.prompt, responseA: item.a.text, responseB: item.b.text }, job.signal);
+        judgement = await opts.judge.judgePair({ prompt: item.prompt, responseA: item.a.text, responseB: item.b.text, record: { id: item.recordId, keys: [item.a.key, item.b.key] } }, job.signal);
       } catch (e) {
-        if (job.signal.aborted && !(e instanceof JudgeError)) return; // cancelled or stopped: not this pair's fault
+        // Cancelled or stopped: not this pair's fault (a fatal judge error is counted once, on the pair that saw it first).
+        if (job.signal.aborted && (!(e instanceof JudgeError) || e.details.fatal)) return;
         const err: LabelJobError = {
           recordId: item.recordId,
           kind: e instanceof JudgeError ? e.kind : 'invalid-response',
@@ -169,7 +170,8 @@ async function runUnlocked(opts: LabelJobOptions, source: AiSource): Promise<Lab
         errors.push(err);
         opts.onError?.(err);
         opts.onProgress?.(progress());
-        if (err.kind === 'auth') stop(`the judge endpoint refused the API key: ${err.message}`);
+        if (e instanceof JudgeError && e.details.fatal) stop(err.message);
+        else if (err.kind === 'auth') stop(`the judge endpoint refused the API key: ${err.message}`);
         else if (err.kind === 'network' || err.kind === 'timeout' || err.kind === 'rate-limit') {
           const why = err.kind === 'rate-limit' ? 'the endpoint keeps rate-limiting requests' : err.kind === 'timeout' ? 'the endpoint looks down or too slow for the timeout' : 'the endpoint looks down';
           if (++consecutive >= maxConsecutive) stop(`${consecutive} pairs in a row failed (${err.kind}): ${why}. Resume the job later: labeled pairs are kept and skipped.`);

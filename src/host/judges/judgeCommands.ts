@@ -6,23 +6,35 @@ import type { FeedbackStores } from '../labeling/feedbackStores';
 import type { DatasetScans } from '../labeling/datasetScans';
 import { registerEvaluationPanel } from '../eval/evaluationPanel';
 import { feedbackStoreSink } from '../../core/judges/feedbackSink';
-import { aiSource, LabelJobBusyError, renderConversation, runLabelJob, type LabelJobResult, type PairItem } from '../../core/judges/labelJob';
+import { aiSource, LabelJobBusyError, runLabelJob, type LabelJobResult } from '../../core/judges/labelJob';
 import { checkEndpoint, InvalidEndpointError, MissingApiKeyError, redactSecret } from '../../core/judges/endpoint';
 import { OpenAiJudge, type CachedAnswer } from '../../core/judges/openaiJudge';
+import { isScoresFile } from '../../core/eval/scoring';
 import { ProxyJudge, UntrustedWorkspaceError } from '../../core/judges/proxyJudge';
 import { MemoryJudgeCache } from '../../core/judges/judgeCache';
 import { TemplateError } from '../../core/judges/rubric';
 import type { PairJudge } from '../../core/judges/judgeTypes';
 import { appendJudgement, judgeAgreementMarkdown, judgeAgreementSummaries, judgementRecord, type JudgeAgreementSummary } from '../../core/judges/judgeRecords';
-import { pairOf } from '../../core/feedback/comparisonQueue';
+import { datasetPairItems } from '../../core/judges/datasetPairs';
+import { JudgeError } from '../../core/judges/judgeTypes';
+import { RewardModelJudge, rewardModelDisplayName, rewardModelJudgeName } from '../../core/judges/rewardModelJudge';
+import { listRuns } from '../../core/runs/registry';
+import { runPaths } from '../../core/runs/layout';
 
 /** SecretStorage key of the judge endpoint's API key (never in settings, never logged). */
 export const JUDGE_API_KEY_SECRET = 'alignment.judge.apiKey';
 
 /** Options that skip the UI (tests, other commands). */
 export interface AiLabelPreset {
-  /** `openai` (default): the OpenAI-compatible judge from settings; `proxy`: the user's scorer module. */
-  readonly judge?: 'openai' | 'proxy';
+  /**
+   * `openai` (default): the OpenAI-compatible judge from settings; `proxy`: the user's scorer module;
+   * `reward-model`: the reward model in `rewardModel`.
+   */
+  readonly judge?: JudgeKind;
+  /** For `reward-model`: a reward model folder (HF sequence classification) or a run folder with `final/`. */
+  readonly rewardModel?: string;
+  /** For `reward-model`: the name in its labels' source, `ai:rm:<name>` (default: the folder's or run's name). */
+  readonly rewardModelName?: string;
   /** Label at most this many pairs (in dataset order). */
   readonly limit?: number;
   readonly maxRetries?: number;
@@ -32,6 +44,9 @@ export interface AiLabelPreset {
   /** Do not ask before sending to an endpoint that is neither loopback nor https. */
   readonly acceptInsecure?: boolean;
 }
+
+/** The judges "AI-Label Dataset" offers. */
+export type JudgeKind = 'openai' | 'proxy' | 'reward-model';
 
 /** What `alignment.aiLabelDataset` returns. */
 export interface AiLabelSummary {
@@ -58,8 +73,8 @@ async function datasetArg(arg: unknown): Promise<vscode.Uri | undefined> {
   if (typeof arg === 'string') return vscode.Uri.file(arg);
   if (arg instanceof Object && 'uri' in arg && arg.uri instanceof vscode.Uri) return arg.uri;
   const active = vscode.window.activeTextEditor?.document.uri;
-  if (active?.scheme === 'file' && active.fsPath.endsWith('.jsonl')) return active;
-  const files = await vscode.workspace.findFiles('**/*.jsonl', '**/{node_modules,.alignment,.git}/**', 500);
+  if (active?.scheme === 'file' && active.fsPath.endsWith('.jsonl') && !isScoresFile(active.fsPath)) return active;
+  const files = (await vscode.workspace.findFiles('**/*.jsonl', '**/{node_modules,.alignment,.git}/**', 500)).filter((u) => !isScoresFile(u.fsPath));
   const pick = await vscode.window.showQuickPick(files.map((u) => ({ label: path.basename(u.fsPath), detail: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Choose a dataset to label with an AI judge' });
   return pick?.uri;
 }
@@ -174,21 +189,60 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
   };
 
   /** The dataset's records as pairs to judge, keyed by the scan's record ids (the store's ids). */
-  const pairsOf = async (file: string, limit?: number): Promise<{ pairs: PairItem[]; notPairs: number }> => {
-    const scan = await scans.get(file);
-    const pairs: PairItem[] = [];
-    let notPairs = 0;
-    for (const rec of scan.records) {
-      if (limit !== undefined && pairs.length >= limit) break;
-      const read = rec.valid ? scan.index.readRecord(rec.index, { shape: 'any' }) : undefined;
-      const p = read?.ok ? pairOf(read.record.value) : undefined;
-      if (!p) {
-        notPairs++;
-        continue;
+  const pairsOf = async (file: string, limit?: number) => datasetPairItems(await scans.get(file), limit);
+
+  /**
+   * The reward model to judge with: a finished reward-model run of the workspace (its `final/` folder), or a folder
+   * the user picks. Undefined when the user backed out or the folder is not a model.
+   */
+  const rewardModelJudge = async (file: string, preset: AiLabelPreset | undefined): Promise<RewardModelJudge | undefined> => {
+    let dir = preset?.rewardModel;
+    let name = preset?.rewardModelName;
+    if (!dir) {
+      const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
+      const runs = folder ? await listRuns(folder.uri.fsPath).catch((e: unknown) => (log.warn(`Runs: ${message(e)}`), [])) : [];
+      const rewardRuns = runs.filter((r) => (r.spec?.method === 'reward' || r.spec?.method === 'reward-regression') && fs.existsSync(path.join(runPaths(r.dir).final, 'config.json')));
+      const browse = { label: '$(folder-opened) Choose a model folder…', detail: 'a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder', dir: '', name: '' };
+      const pick = await vscode.window.showQuickPick(
+        [
+          ...rewardRuns.map((r) => ({ label: r.spec?.name ?? r.id, description: `${r.spec?.method ?? ''} · ${r.status}`, detail: vscode.workspace.asRelativePath(runPaths(r.dir).final), dir: runPaths(r.dir).final, name: r.spec?.name ?? r.id })),
+          browse,
+        ],
+        { placeHolder: rewardRuns.length ? 'Reward model to label with: a reward-model run of this workspace, or a folder' : 'No finished reward-model run in this workspace: choose a model folder' },
+      );
+      if (!pick) return undefined;
+      if (pick === browse) {
+        dir = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Label with This Reward Model' }))?.[0]?.fsPath;
+        if (!dir) return undefined;
+      } else {
+        dir = pick.dir;
+        name ??= pick.name;
       }
-      pairs.push({ recordId: rec.id, prompt: renderConversation(p.prompt), a: { key: 'chosen', text: p.texts.chosen }, b: { key: 'rejected', text: p.texts.rejected } });
     }
-    return { pairs, notPairs };
+    const modelDir = fs.existsSync(path.join(dir, 'config.json')) || !fs.existsSync(path.join(dir, 'final', 'config.json')) ? dir : path.join(dir, 'final');
+    if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
+      const m = `${modelDir} is not a reward model folder: it has no config.json (expected a Hugging Face sequence-classification folder or a run folder with final/).`;
+      log.error(`AI labeling: ${m}`);
+      void vscode.window.showErrorMessage(m);
+      return undefined;
+    }
+    const cli = path.join(context.extensionUri.fsPath, 'dist', 'cli.js');
+    if (!fs.existsSync(cli)) {
+      void vscode.window.showErrorMessage(`The alignment CLI is missing (${cli}); build the extension first.`);
+      return undefined;
+    }
+    return new RewardModelJudge({
+      name: rewardModelJudgeName(name ?? rewardModelDisplayName(modelDir)),
+      modelDir,
+      dataset: file,
+      command: process.execPath,
+      commandArgs: [cli],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      // Scoring takes every core it can; a lower priority keeps the editor responsive (as for training runs).
+      niceness: 10,
+      onStderr: (t) => log.debug(`rm-score: ${t.trim()}`),
+      onWarning: (w) => log.warn(w),
+    });
   };
 
   const aiLabel = async (arg?: unknown, preset?: AiLabelPreset): Promise<AiLabelSummary | undefined> => {
@@ -203,12 +257,13 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
     const kind = preset?.judge ?? (preset ? 'openai' : undefined) ?? (await vscode.window.showQuickPick(
       [
         { label: 'OpenAI-compatible judge', description: vscode.workspace.getConfiguration('alignment').get<string>('judge.model', '') || '(set alignment.judge.model)', detail: 'llama.cpp server, Ollama, vLLM or a hosted API; each pair is judged in both orders', value: 'openai' as const },
+        { label: 'Reward model', description: 'a reward-model run or a model folder', detail: 'scores both responses in a separate process on the engine; the higher reward wins', value: 'reward-model' as const },
         { label: 'Proxy-reward scorer', description: vscode.workspace.isTrusted ? '' : 'disabled: workspace not trusted', detail: 'your scorer module (alignment.proxyReward.scorerModule); the higher-scored response wins', value: 'proxy' as const },
       ],
       { placeHolder: `Judge for ${path.basename(file)}` },
     ))?.value;
     if (!kind) return undefined;
-    const judge: PairJudge | undefined = kind === 'proxy' ? await proxyJudge(file) : await openAiJudge(preset);
+    const judge: PairJudge | undefined = kind === 'proxy' ? await proxyJudge(file) : kind === 'reward-model' ? await rewardModelJudge(file, preset) : await openAiJudge(preset);
     if (!judge) return undefined;
     try {
       const { pairs, notPairs } = await pairsOf(file, preset?.limit);
@@ -235,6 +290,21 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
           const sub = token.onCancellationRequested(() => abort.abort(new Error('cancelled by the user')));
           let shown = 0;
           try {
+            if (judge instanceof RewardModelJudge) {
+              // The model scores only the pairs this judge has not labeled yet, in one process for the whole job.
+              const done = await sink.labeledRecordIds(source);
+              const todo = [...new Set(pairs.map((p) => p.recordId))].filter((id) => !done.has(id));
+              if (todo.length) {
+                progress.report({ message: `loading ${path.basename(path.dirname(judge.modelDir))}/${path.basename(judge.modelDir)}…` });
+                try {
+                  await judge.start(todo, abort.signal);
+                } catch (e) {
+                  if (!abort.signal.aborted) throw e;
+                  const unique = new Set(pairs.map((p) => p.recordId)).size;
+                  return { total: unique, skipped: unique - todo.length, labeled: 0, failed: 0, remaining: todo.length, status: 'cancelled' as const, errors: [], labels: [] };
+                }
+              }
+            }
             return await runLabelJob({
               judge,
               pairs,
@@ -303,11 +373,17 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
       }
       const apiKey = await context.secrets.get(JUDGE_API_KEY_SECRET);
       const m = redactSecret(message(e), apiKey);
+      if (e instanceof JudgeError && e.kind === 'model') {
+        log.error(`AI labeling ${file} with a reward model failed: ${m}`);
+        void vscode.window.showErrorMessage(`Reward-model labeling failed: ${m}`, 'Show Log').then((go) => (go ? log.show() : undefined));
+        return undefined;
+      }
       log.error(`AI labeling ${file} failed: ${m}`);
       void vscode.window.showErrorMessage(`AI labeling failed: ${m}`);
       return undefined;
     } finally {
       if (judge instanceof ProxyJudge) await judge.dispose();
+      if (judge instanceof RewardModelJudge) judge.dispose();
     }
   };
 

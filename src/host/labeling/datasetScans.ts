@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Disposable } from '../lifecycle';
+import { isScoresFile } from '../../core/eval/scoring';
 import { scanJsonl, type JsonlIndex, type JsonlScanResult, type JsonlShape } from '../../core/datasets/jsonlScan';
 
 export type DatasetScan = JsonlScanResult & { readonly index: JsonlIndex; readonly mtimeMs: number };
@@ -96,5 +97,5 @@ export function guessShape(file: string): JsonlShape {
 }
 
 export function isDataset(uri: vscode.Uri): boolean {
-  return uri.scheme === 'file' && uri.fsPath.toLowerCase().endsWith('.jsonl') && !uri.fsPath.includes(`${path.sep}.alignment${path.sep}`);
+  return uri.scheme === 'file' && uri.fsPath.toLowerCase().endsWith('.jsonl') && !isScoresFile(uri.fsPath) && !uri.fsPath.includes(`${path.sep}.alignment${path.sep}`);
 }

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { Disposable } from '../lifecycle';
 import { countRecords, type RecordCount } from '../../core/datasets/recordCount';
+import { isScoresFile } from '../../core/eval/scoring';
 import type { FeedbackStores } from '../labeling/feedbackStores';
 
 /** Files the Datasets view lists: JSONL, and JSON arrays of records (LLaMA-Factory's ShareGPT files). */
@@ -71,9 +72,11 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
       clearTimeout(timer);
       timer = setTimeout(() => this.refresh(), 300);
     };
-    this.register(watcher.onDidCreate(soon));
-    this.register(watcher.onDidChange(soon));
-    this.register(watcher.onDidDelete(soon));
+    // Scores files (`*.scores.jsonl`, reward-model evaluation output) are not datasets: their changes rescan nothing.
+    const soonUnlessScores = (uri: vscode.Uri) => (isScoresFile(uri.path) ? undefined : soon());
+    this.register(watcher.onDidCreate(soonUnlessScores));
+    this.register(watcher.onDidChange(soonUnlessScores));
+    this.register(watcher.onDidDelete(soonUnlessScores));
     // A folder created or copied into the workspace can hold datasets whose own create events the OS watcher
     // misses (on Linux, inotify watches a new folder only after it exists, so files written at once are not
     // reported). So a new folder, outside the excluded ones, triggers a rescan too.
@@ -134,6 +137,7 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
     const uris = await vscode.workspace.findFiles(DATASET_GLOB, EXCLUDE, 2000);
     const items: DatasetItem[] = [];
     for (const uri of uris) {
+      if (isScoresFile(uri.fsPath)) continue; // reward-model scores, not records to label
       const isJson = uri.fsPath.toLowerCase().endsWith('.json');
       if (isJson && !JSON_NAME_HINT.test(path.basename(uri.fsPath))) continue;
       try {
