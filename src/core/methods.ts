@@ -345,6 +345,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
       beta('Strength of the implicit KL leash: higher beta keeps the policy closer to the reference.'),
       { kind: 'number', name: 'desirable_weight', default: 1, min: 0, minExclusive: true, help: 'lambda_D: weight of desirable examples. With unequal counts, keep lambda_D * n_D / (lambda_U * n_U) in [1, 4/3] (KTO paper).' },
       { kind: 'number', name: 'undesirable_weight', default: 1, min: 0, minExclusive: true, help: 'lambda_U: weight of undesirable examples.' },
+      { kind: 'boolean', name: 'precompute_ref_log_probs', default: false, help: 'Compute the reference log-probs (of each completion and of its mismatched KL pair) once before training, so the reference model need not stay in memory.' },
     ],
     metrics: ['kl', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected'],
   },

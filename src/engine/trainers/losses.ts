@@ -236,7 +236,7 @@ export interface KtoTensors {
   /** l_theta(y_i | x_i), l_ref(y_i | x_i): [B]. */
   readonly policy: Tensor;
   readonly ref: Tensor;
-  /** The same for the mismatched pairs (x_i, y_{i-1}) (lossReference.ktoMismatchedIndex), [B]. */
+  /** The same for the mismatched pairs (x_i, y_j), j = i's KL partner (./kto.ts ktoKlPartners; TRL: i-1), [B]. */
   readonly policyKl: Tensor;
   readonly refKl: Tensor;
   /** bool [B]: true = desirable. */

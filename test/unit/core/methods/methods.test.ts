@@ -42,7 +42,7 @@ test('axes match the reference examples (ALIGNMENT_REFERENCE.md section 2)', () 
 
 test('TRL defaults', () => {
   assert.deepEqual(defaultHyperparameters('dpo'), { beta: 0.1, loss_type: 'sigmoid', label_smoothing: 0, precompute_ref_log_probs: false });
-  assert.deepEqual(defaultHyperparameters('kto'), { beta: 0.1, desirable_weight: 1, undesirable_weight: 1 });
+  assert.deepEqual(defaultHyperparameters('kto'), { beta: 0.1, desirable_weight: 1, undesirable_weight: 1, precompute_ref_log_probs: false });
   assert.equal(defaultHyperparameters('simpo').simpo_gamma, 0.5);
   assert.equal(defaultHyperparameters('cpo').cpo_alpha, 1);
   const ppo = defaultHyperparameters('ppo');
