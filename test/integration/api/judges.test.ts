@@ -1,8 +1,11 @@
 import * as vscode from 'vscode';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { api, until, workspaceRoot } from './helpers';
+import { spawn } from 'node:child_process';
+import { api, EXTENSION_ID, until, workspaceRoot } from './helpers';
 import { downAfter, heuristicJudge, malformed, prefersFirst, rateLimited, startJudgeServer, type JudgeServer } from '../../support/judgeServer';
 import type { AiLabelSummary } from '../../../src/host/judges/judgeCommands';
 import type { JudgeAgreementSummary } from '../../../src/core/judges/judgeRecords';
@@ -147,10 +150,82 @@ describe('AI judges', function () {
     await fsp.writeFile(a, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     // b = 3a + per-pair shift: EPIC distance 0 to a.
     await fsp.writeFile(b, rows.map((r, i) => JSON.stringify({ ...r, chosen_reward: 3 * r.chosen_reward + i, rejected_reward: 3 * r.rejected_reward + i })).join('\n') + '\n');
+    // Scores files are not datasets: the Datasets view leaves them out wherever they are saved.
+    const { datasets } = await api();
+    datasets.refresh();
+    const listed = (await datasets.datasets()).map((d) => d.uri.fsPath);
+    assert.ok(listed.includes(file), 'the Datasets view lists the judged dataset');
+    assert.deepEqual(listed.filter((f) => f.endsWith('.scores.jsonl')), [], 'no scores file is listed as a dataset');
     const shown = await vscode.commands.executeCommand<vscode.Uri>('alignment.evaluateRewardModel', undefined, { scores: [a, b] });
     assert.equal(shown?.fsPath, a);
     const tab = await until(() => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label.startsWith('Evaluation: rm-a')), 15_000, 'the evaluation panel tab');
     assert.ok(tab.input instanceof vscode.TabInputWebview, 'the evaluation panel is a webview');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+  it('labels pairs with a reward model from a short reward run, scored in a child process, without touching human labels', async function () {
+    this.timeout(420_000);
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext);
+    const cli = path.join(ext.extensionPath, 'dist', 'cli.js');
+    assert.ok(fs.existsSync(cli), `${cli} is missing: run npm run build first`);
+    // A tiny reward model: 2 steps of reward training on the built-in model with the extension's sample pairs.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'as-rm-judge-'));
+    try {
+      const runDir = path.join(tmp, 'run');
+      const sample = path.join(ext.extensionPath, 'media', 'samples', 'preferences.sample.jsonl');
+      const train = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cli, 'train', '--method', 'reward', '--data', sample, '--model', 'builtin', '--steps', '2', '--batch-size', '2', '--max-length', '64', '--run-dir', runDir, '--json'], {
+          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(train.code, 0, `the reward run failed: ${train.stderr}`);
+      assert.ok(fs.existsSync(path.join(runDir, 'final', 'config.json')), 'the run saved final/');
+
+      // Six real pairs; a person labels one of them first.
+      const src = await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8');
+      const rmFile = path.join(workspaceRoot().fsPath, 'judges', 'rm-pairs.jsonl');
+      await fsp.writeFile(rmFile, src.split('\n').filter((l) => l.trim()).slice(0, 6).join('\n') + '\n');
+      const { labels } = await api();
+      labels.get(rmFile).record({ recordId: 'dpo-en-001', type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred: 'chosen' }, source: 'human', annotator: 'tester', seconds: 3 });
+      labels.notify(rmFile);
+      const humansBefore = (await comparisons(rmFile)).filter((e) => e.source === 'human');
+      assert.equal(humansBefore.length, 1);
+
+      const label = (preset: Record<string, unknown>) => vscode.commands.executeCommand<AiLabelSummary | undefined>('alignment.aiLabelDataset', vscode.Uri.file(rmFile), preset);
+      const r = await label({ judge: 'reward-model', rewardModel: runDir, rewardModelName: 'tiny-rm' });
+      assert.ok(r, 'the command returned no summary');
+      assert.equal(r.status, 'completed', JSON.stringify(r));
+      assert.equal(r.source, 'ai:rm:tiny-rm');
+      assert.equal(r.labeled, 6);
+      assert.equal(r.failed, 0);
+
+      const all = await comparisons(rmFile);
+      const ai = all.filter((e) => e.source === 'ai:rm:tiny-rm');
+      assert.equal(ai.length, 6, 'one reward-model label per pair');
+      assert.deepEqual(new Set(ai.map((e) => e.recordId)), new Set(['dpo-en-000', 'dpo-en-001', 'dpo-en-002', 'dpo-en-003', 'dpo-en-004', 'dpo-en-005']));
+      assert.ok(ai.every((e) => e.preferred === 'chosen' || e.preferred === 'rejected' || e.preferred === null));
+      assert.deepEqual(all.filter((e) => e.source === 'human'), humansBefore, 'the human label is unchanged');
+      const agreement = await vscode.commands.executeCommand<{ judges: JudgeAgreementSummary[] }>('alignment.showJudgeAgreement', vscode.Uri.file(rmFile), { show: false });
+      const rm = agreement?.judges.find((j) => j.source === 'ai:rm:tiny-rm');
+      assert.equal(rm?.labels, 6);
+      assert.equal(rm?.vsHuman.n, 1, 'compared with the one human label');
+
+      // Again: nothing left to do, and no scoring process is needed.
+      const again = await label({ judge: 'reward-model', rewardModel: runDir, rewardModelName: 'tiny-rm' });
+      assert.equal(again?.labeled, 0);
+      assert.equal(again?.skipped, 6);
+
+      // A folder that is not a model: a clear error, no summary, no labels.
+      const empty = path.join(tmp, 'not-a-model');
+      fs.mkdirSync(empty);
+      assert.equal(await label({ judge: 'reward-model', rewardModel: empty }), undefined);
+      assert.equal((await comparisons(rmFile)).filter((e) => e.source === 'ai:rm:not-a-model').length, 0);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
