@@ -3,6 +3,7 @@
 // the perturbation-probe table. Colours come from CSS classes (the CSP forbids inline styles).
 import { EvalError, EvalOpenSource, EvalReady, EvalShowReport, type EvalAccuracyGroup, type EvalDistanceMatrix, type EvaluationReport } from '../../src/protocol/evaluation';
 import { el, on, post, setState } from '../shared/host';
+import { blend, parseCssColor, textOn, type Rgb } from './contrast';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const app = document.getElementById('app') as HTMLElement;
@@ -130,7 +131,20 @@ function histogramChart(r: EvaluationReport): SVGSVGElement {
   return s;
 }
 
+/**
+ * The theme's heat colour and the page background, as the cells blend them; undefined when the theme gives a form
+ * that cannot be parsed (the cell text then keeps the theme's foreground colour).
+ */
+function heatColours(): { heat: Rgb; background: Rgb } | undefined {
+  const css = getComputedStyle(document.documentElement);
+  const heat = parseCssColor(css.getPropertyValue('--vscode-charts-purple'));
+  const body = getComputedStyle(document.body).backgroundColor;
+  const background = (/^rgba\(.*,\s*0\s*\)$/.test(body) || body === 'transparent' ? undefined : parseCssColor(body)) ?? parseCssColor(css.getPropertyValue('--vscode-editor-background'));
+  return heat && background ? { heat, background } : undefined;
+}
+
 function distanceMatrix(m: EvalDistanceMatrix, i: number): SVGSVGElement {
+  const colours = heatColours();
   const cell = 54;
   const left = 130;
   const n = m.names.length;
@@ -149,7 +163,8 @@ function distanceMatrix(m: EvalDistanceMatrix, i: number): SVGSVGElement {
       const op = Math.max(0.05, Math.min(1, d));
       s.append(
         titled(svg('rect', { x: left + b * cell, y: top + a * cell, width: cell - 2, height: cell - 2, class: 'heat', 'fill-opacity': op.toFixed(3) }), `${m.metric}(${m.names[a]}, ${m.names[b]}) = ${d.toFixed(4)}`),
-        text(left + b * cell + cell / 2, top + a * cell + cell / 2 + 4, d.toFixed(2), 'cell', 'middle'),
+        // The value in dark text on a light cell and light text on a dark one (by the blended cell's luminance).
+        text(left + b * cell + cell / 2, top + a * cell + cell / 2 + 4, d.toFixed(2), colours ? `cell on-${textOn(blend(colours.heat, colours.background, op)) === 'dark' ? 'light' : 'dark'}` : 'cell', 'middle'),
       );
     });
   });
@@ -192,7 +207,17 @@ function render(r: EvaluationReport): void {
   setState({ source: r.source });
 }
 
-on(EvalShowReport, render);
+let shown: EvaluationReport | undefined;
+on(EvalShowReport, (r) => {
+  shown = r;
+  render(r);
+});
+// A theme change changes the cell colours: draw again so the cell text follows.
+const redraw = new MutationObserver(() => {
+  if (shown) render(shown);
+});
+redraw.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+redraw.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
 on(EvalError, ({ message }) => app.replaceChildren(el('p', { class: 'error', text: message, attrs: { id: 'eval-error' } })));
 app.append(el('p', { class: 'status', text: 'Loading the evaluation...' }));
 post(EvalReady, {});

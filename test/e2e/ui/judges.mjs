@@ -126,7 +126,23 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
     for (const want of ['EPIC', 'STARC', 'safety', 'chat', 'ECE']) if (!text.includes(want)) throw new Error(`the evaluation panel lacks "${want}"`);
     await wv.locator('#distances-0').scrollIntoViewIfNeeded();
     await shot(page, 'judges-evaluation-distances');
-    lap('evaluation panel with calibration, histograms, sections and distance matrices');
+    // Cell text colour follows the cell's luminance: dark text on the faint (near-background) cells of a light theme,
+    // light text on them in a dark theme, redrawn when the theme changes.
+    const cellClasses = () => wv.locator('#distance-matrix-0 text.cell').evaluateAll((ts) => ts.map((t) => ({ v: t.textContent, c: t.getAttribute('class') })));
+    const faint = (cells) => cells.filter((x) => x.v === '0.00').map((x) => x.c);
+    const light = await cellClasses();
+    if (!light.length || !faint(light).every((c) => c === 'cell on-light')) throw new Error(`light theme: faint cells should carry dark text (on-light): ${JSON.stringify(light)}`);
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'alignment.judge.baseUrl': server.baseUrl, 'alignment.judge.model': 'local-judge', 'alignment.judge.concurrency': 4, 'workbench.colorTheme': 'Default Dark Modern' }, null, 2));
+    let dark = [];
+    for (let i = 0; i < 150; i++) {
+      dark = await cellClasses();
+      if (dark.length && faint(dark).every((c) => c === 'cell on-dark')) break;
+      await sleep(200);
+    }
+    if (!dark.length || !faint(dark).every((c) => c === 'cell on-dark')) throw new Error(`dark theme: faint cells should carry light text (on-dark): ${JSON.stringify(dark)}`);
+    await wv.locator('#distances-0').scrollIntoViewIfNeeded();
+    await shot(page, 'judges-evaluation-distances-dark');
+    lap('evaluation panel with calibration, histograms, sections and distance matrices; cell text by luminance in both themes');
   } finally {
     await server.stop();
   }
