@@ -6,15 +6,21 @@
  *
  *   node --import tsx bench/engine.ts            (npm run bench -- engine)
  *
- * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [8], BENCH_RUNS [2] timed runs
- * of K steps, BENCH_TORCH_STEPS [6] timed PyTorch steps, BENCH_K1_RUNS [2] timed K=1 runs (set 0 to skip),
- * BENCH_PROFILE [1] onnxruntime op profile of one K=1 run (0 to skip), BENCH_SINGLE_THREAD [2] also compare
- * at 1 thread (0 never, 1 always, 2 when the load average exceeds the core count), BENCH_SMALL=1 for a tiny
- * model (smoke).
+ * Runs the comparison at one thread and at BENCH_THREADS (all cores by default), each side measured in wall
+ * time and in CPU time (process CPU seconds per step: less disturbed than wall time when other work shares the
+ * machine, and at one thread the fairest figure: no thread pool spinning at barriers), then profiles one step
+ * of each side at one thread to show where the time goes.
  *
- * Writes bench-results/engine.json: ours_steps_per_s, pytorch_steps_per_s, ratio (ours / pytorch), and
- * details: threads, K, BLAS, CPU seconds per step on both sides (less sensitive to other load on the machine
- * than wall time), K=1 vs K steps per run, and onnxruntime's time per op type.
+ * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [4] steps per run,
+ * BENCH_RUNS [2] timed runs of K steps (after one warm-up run), BENCH_TORCH_STEPS [4] timed PyTorch steps,
+ * BENCH_K1_RUNS [0] timed K=1 runs (the cost of one step per run), BENCH_PROFILE [1] profile one step of each
+ * side (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS),
+ * BENCH_SMALL=1 for a tiny model (smoke).
+ *
+ * Writes bench-results/engine.json: ours_steps_per_s, pytorch_steps_per_s, ratio (ours / pytorch, wall) and
+ * cpu_time_ratio at BENCH_THREADS; by_threads (wall and CPU-time ratios per thread count); time_breakdown
+ * (kernel time by kind and the top op types of our step, PyTorch's top ops); details (both sides' raw
+ * figures, BLAS, load average).
  */
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -40,13 +46,13 @@ const SMALL = process.env['BENCH_SMALL'] === '1';
 const CFG: GptConfig = SMALL ? { vocab: 512, seq: 32, dim: 64, heads: 2, layers: 2 } : { vocab: 4096, seq: 128, dim: 384, heads: 6, layers: 6 };
 const BATCH = SMALL ? 4 : 16;
 const THREADS = env('BENCH_THREADS', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-const K = env('BENCH_K', 8);
+const K = env('BENCH_K', 4);
 const RUNS = env('BENCH_RUNS', 2);
-const K1_RUNS = env('BENCH_K1_RUNS', 2);
-const TORCH_STEPS = env('BENCH_TORCH_STEPS', 6);
+const K1_RUNS = env('BENCH_K1_RUNS', 0);
+const TORCH_STEPS = env('BENCH_TORCH_STEPS', 4);
 const PROFILE = env('BENCH_PROFILE', 1) === 1;
-/** Also compare at one thread: 0 never, 1 always, 2 (default) when the machine is oversubscribed. */
-const SINGLE = env('BENCH_SINGLE_THREAD', 2);
+/** Also compare at one thread: 1 (default) yes, 0 only at THREADS. */
+const SINGLE = env('BENCH_SINGLE_THREAD', 1);
 const PYTHON = '/usr/bin/python3'; // Debian's interpreter, where python3-torch installs (not a pyenv shim)
 const LR = 3e-4;
 
@@ -101,13 +107,15 @@ interface TorchResult {
   losses: number[];
   blas_build: string;
   blas_loaded: string;
+  /** With --profile: torch.profiler's self CPU time of one step, top ops. */
+  profile: { total_ms: number; matmul_ms: number; top_ops_ms: Record<string, number> } | null;
 }
 
-function runTorch(threads: number, steps: number): TorchResult {
+function runTorch(threads: number, steps: number, profile = false): TorchResult {
   const args = [
     path.join(repoRoot, 'bench', 'engine_torch.py'),
     `--vocab=${CFG.vocab}`, `--seq=${CFG.seq}`, `--dim=${CFG.dim}`, `--heads=${CFG.heads}`, `--layers=${CFG.layers}`,
-    `--batch=${BATCH}`, `--threads=${threads}`, '--warmup=1', `--steps=${steps}`, `--lr=${LR}`,
+    `--batch=${BATCH}`, `--threads=${threads}`, '--warmup=1', `--steps=${steps}`, `--lr=${LR}`, `--profile=${profile ? 1 : 0}`,
   ];
   const out = execFileSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
   return JSON.parse(out.trim().split('\n').pop() as string) as TorchResult;
@@ -190,6 +198,8 @@ async function runOurs(k: number, runs: number, profilePrefix?: string, threads 
 }
 
 interface ProfileSummary {
+  /** What was profiled: one K=1 run (one optimizer step) after a warm-up run, at this many threads. */
+  threads: number;
   total_ms: number;
   /** GEMMs: MatMul, FusedMatMul, Gemm. */
   matmul_ms: number;
@@ -198,19 +208,37 @@ interface ProfileSummary {
    * slicing the parameter views, concatenating the gradients and the gradient norm.
    */
   flat_buffer_ms: number;
+  /** Kernel time by kind: matmul, elementwise, normalization/activation kernels, data movement, reductions. */
+  by_kind_pct: Record<string, number>;
+  /** The op types taking the most time, with their share. */
+  top_ops: { op: string; ms: number; pct: number }[];
   by_op_ms: Record<string, number>;
 }
 
-/** onnxruntime profile -> milliseconds per op type (Loop/If excluded: their bodies' kernels are listed themselves). */
-function summarizeProfile(file: string, flatSizes: readonly number[]): ProfileSummary {
-  type Ev = { cat?: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] } };
+const KIND: [string, RegExp][] = [
+  ['matmul', /^(MatMul|FusedMatMul|Gemm)$/],
+  ['fused kernels (LayerNorm, Gelu, Softmax, LogSoftmax)', /^(LayerNormalization|Gelu|Softmax|LogSoftmax)$/],
+  ['elementwise', /^(Add|Sub|Mul|Div|Sqrt|Sigmoid|Tanh|Exp|Log|Neg|Pow|Where|Cast|Max|Min|Reciprocal|Erf|Equal|Not|Less)$/],
+  ['data movement (Transpose, Split, Concat, gather/scatter)', /^(Transpose|Split|Concat|Slice|Pad|Gather|GatherElements|GatherND|ScatterND|ScatterElements|Expand|Reshape|Squeeze|Unsqueeze|Identity)$/],
+  ['reductions', /^Reduce/],
+];
+
+/**
+ * onnxruntime profile -> milliseconds per op type, over the LAST model run in the file (the first is a
+ * warm-up whose first-touch allocations would distort small kernels). Loop/If are excluded: their bodies'
+ * kernels are listed themselves.
+ */
+function summarizeProfile(file: string, flatSizes: readonly number[], threads: number): ProfileSummary {
+  type Ev = { cat?: string; name: string; ts: number; dur: number; args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] } };
   const events = JSON.parse(fs.readFileSync(file, 'utf8')) as Ev[];
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  const from = runs.length ? (runs[runs.length - 1] as Ev).ts : 0;
   const by: Record<string, number> = {};
   let matmul = 0;
   let flat = 0;
   for (const e of events) {
     const opName = e.args?.op_name;
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !opName || opName === 'Loop' || opName === 'If') continue;
+    if (e.ts < from || e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !opName || opName === 'Loop' || opName === 'If') continue;
     const ms = e.dur / 1000;
     by[opName] = (by[opName] ?? 0) + ms;
     if (/MatMul|Gemm/.test(opName)) matmul += ms;
@@ -218,115 +246,172 @@ function summarizeProfile(file: string, flatSizes: readonly number[]): ProfileSu
     if (shapes.some((sh) => sh.length === 1 && flatSizes.includes(sh[0] as number))) flat += ms;
   }
   const total = Object.values(by).reduce((a, b) => a + b, 0);
-  const sorted = Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).map(([kk, v]) => [kk, Math.round(v)]));
-  return { total_ms: Math.round(total), matmul_ms: Math.round(matmul), flat_buffer_ms: Math.round(flat), by_op_ms: sorted };
+  const pct = (x: number): number => Math.round((1000 * x) / Math.max(total, 1e-9)) / 10;
+  const sorted = Object.entries(by).sort((a, b) => b[1] - a[1]);
+  const kinds: Record<string, number> = {};
+  for (const [o, ms] of sorted) {
+    const kind = KIND.find(([, re]) => re.test(o))?.[0] ?? 'other';
+    kinds[kind] = (kinds[kind] ?? 0) + ms;
+  }
+  return {
+    threads,
+    total_ms: Math.round(total),
+    matmul_ms: Math.round(matmul),
+    flat_buffer_ms: Math.round(flat),
+    by_kind_pct: Object.fromEntries(Object.entries(kinds).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, pct(v)]).filter(([, v]) => (v as number) > 0)),
+    top_ops: sorted.slice(0, 12).map(([o, ms]) => ({ op: o, ms: Math.round(ms), pct: pct(ms) })),
+    by_op_ms: Object.fromEntries(sorted.map(([kk, v]) => [kk, Math.round(v)])),
+  };
+}
+
+/** One thread count's comparison. */
+interface Comparison {
+  threads: number;
+  ours: OursResult;
+  pytorch: TorchResult | null;
+  /** Wall-clock: ours steps/s over PyTorch steps/s. */
+  ratio: number | null;
+  /** CPU time: PyTorch CPU-s/step over ours (higher = ours does the step with less CPU work). */
+  cpu_time_ratio: number | null;
+}
+
+async function compare(threads: number, torchOk: boolean): Promise<{ c: Comparison; error?: string }> {
+  log(`${threads} thread(s): engine K=${K}, ${RUNS} timed run(s) after one warm-up run...`);
+  const ours = await runOurs(K, RUNS, undefined, threads);
+  log(`  engine: ${ours.seconds_per_step.toFixed(2)} s/step wall, ${ours.cpu_seconds_per_step.toFixed(2)} CPU-s/step`);
+  let torch: TorchResult | null = null;
+  let error: string | undefined;
+  if (torchOk) {
+    log(`  pytorch: 1 warm-up + ${TORCH_STEPS} timed steps...`);
+    try {
+      torch = runTorch(threads, TORCH_STEPS);
+      log(`  pytorch: ${torch.seconds_per_step.toFixed(2)} s/step wall, ${torch.cpu_seconds_per_step.toFixed(2)} CPU-s/step`);
+    } catch (e) {
+      error = (e as Error).message.slice(0, 2000);
+    }
+  }
+  return {
+    c: {
+      threads,
+      ours,
+      pytorch: torch,
+      ratio: torch ? torch.seconds_per_step / ours.seconds_per_step : null,
+      cpu_time_ratio: torch ? torch.cpu_seconds_per_step / ours.cpu_seconds_per_step : null,
+    },
+    ...(error ? { error } : {}),
+  };
 }
 
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
-  log(`model: ${JSON.stringify(CFG)} batch ${BATCH}, threads ${THREADS}, K ${K}; load average ${load0.toFixed(1)} on ${os.cpus().length} cores`);
+  const cores = os.cpus().length;
+  const threadCounts = [...new Set([1, THREADS])].filter((t) => SINGLE !== 0 || t === THREADS);
+  log(`model: ${JSON.stringify(CFG)} batch ${BATCH}, threads ${threadCounts.join(' and ')}, K ${K}; load average ${load0.toFixed(1)} on ${cores} cores`);
 
   const torchSetup = ensureTorch();
   const blasAlt = torchSetup.ok ? ensureOpenBlas() : 'not checked';
   log(`${torchSetup.note}; ${blasAlt}`);
 
-  log(`engine: K=${K}, ${RUNS} timed run(s) after one warm-up run...`);
-  const ours = await runOurs(K, RUNS);
-  log(`engine K=${K}: ${ours.seconds_per_step.toFixed(2)} s/step wall, ${ours.cpu_seconds_per_step.toFixed(2)} CPU-s/step`);
+  const comparisons: Comparison[] = [];
+  let torchError: string | undefined = torchSetup.ok ? undefined : torchSetup.note;
+  for (const t of threadCounts) {
+    const { c, error } = await compare(t, torchSetup.ok);
+    comparisons.push(c);
+    torchError ??= error;
+  }
+  const head = comparisons.find((c) => c.threads === THREADS) as Comparison;
 
   let oursK1: OursResult | undefined;
   if (K1_RUNS > 0 && K !== 1) {
     oursK1 = await runOurs(1, K1_RUNS);
-    log(`engine K=1: ${oursK1.seconds_per_step.toFixed(2)} s/step wall`);
+    log(`engine K=1 (${THREADS} threads): ${oursK1.seconds_per_step.toFixed(2)} s/step wall`);
   }
 
+  // Where the time goes: onnxruntime's per-kernel profile of one step at one thread (kernel times at one
+  // thread add up to the step; with a thread pool they overlap), and PyTorch's profiler on the same step.
   let profile: ProfileSummary | undefined;
+  let torchProfile: TorchResult['profile'] = null;
   if (PROFILE) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-prof-'));
-    const r = await runOurs(1, 1, path.join(dir, 'ort'));
+    const r = await runOurs(1, 1, path.join(dir, 'ort'), 1);
     const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
-    if (f) profile = summarizeProfile(path.join(dir, f), r.flatSizes);
+    if (f) profile = summarizeProfile(path.join(dir, f), r.flatSizes, 1);
     fs.rmSync(dir, { recursive: true, force: true });
     if (profile) {
-      const pct = (x: number): string => `${((100 * x) / Math.max(1, profile!.total_ms)).toFixed(1)}%`;
-      log(`onnxruntime kernel time over 2 K=1 steps: matmul ${pct(profile.matmul_ms)}, flat-buffer ops (optimizer, views, grad concat) ${pct(profile.flat_buffer_ms)}; by op ${JSON.stringify(profile.by_op_ms)}`);
+      log(`engine, kernel time of one step at 1 thread by kind: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+      log(`  top ops: ${profile.top_ops.map((o) => `${o.op} ${o.pct}%`).join(', ')}; flat-buffer ops (optimizer, views, grad concat) ${((100 * profile.flat_buffer_ms) / Math.max(1, profile.total_ms)).toFixed(1)}%`);
     }
-  }
-
-  let torch: TorchResult | undefined;
-  let torchError: string | undefined;
-  if (torchSetup.ok) {
-    log(`pytorch: 1 warm-up + ${TORCH_STEPS} timed steps...`);
-    try {
-      torch = runTorch(THREADS, TORCH_STEPS);
-      log(`pytorch: ${torch.seconds_per_step.toFixed(2)} s/step wall, ${torch.cpu_seconds_per_step.toFixed(2)} CPU-s/step, BLAS ${torch.blas_loaded}`);
-    } catch (e) {
-      torchError = (e as Error).message.slice(0, 2000);
+    if (torchSetup.ok) {
+      try {
+        torchProfile = runTorch(1, 1, true).profile;
+        if (torchProfile) {
+          log(`pytorch, one step at 1 thread: matmul ${((100 * torchProfile.matmul_ms) / Math.max(1e-9, torchProfile.total_ms)).toFixed(1)}%; top ops ${Object.entries(torchProfile.top_ops_ms).slice(0, 8).map(([k, v]) => `${k} ${((100 * v) / torchProfile!.total_ms).toFixed(1)}%`).join(', ')}`);
+        }
+      } catch (e) {
+        log(`pytorch profile failed: ${(e as Error).message.slice(0, 300)}`);
+      }
     }
-  } else {
-    torchError = torchSetup.note;
-  }
-
-  // On an oversubscribed machine, multi-threaded runs mostly measure how each runtime's thread pool copes
-  // with being descheduled (OpenMP and onnxruntime both spin at barriers). One thread on each side has no
-  // barriers, so that comparison is added as the steadier one.
-  let single: { ours_steps_per_s: number; pytorch_steps_per_s: number | null; ratio: number | null; cpu_time_ratio: number | null; ours: OursResult; pytorch: TorchResult | null } | null = null;
-  const busy = load0 > os.cpus().length;
-  if (THREADS > 1 && (SINGLE === 1 || (SINGLE === 2 && busy)) && torchSetup.ok) {
-    log(`single-thread comparison (${busy ? 'machine oversubscribed' : 'requested'}): engine K=${K}, then pytorch...`);
-    const o1 = await runOurs(K, 1, undefined, 1);
-    let t1: TorchResult | null = null;
-    try {
-      t1 = runTorch(1, Math.max(2, Math.floor(TORCH_STEPS / 2)));
-    } catch (e) {
-      log(`single-thread pytorch failed: ${(e as Error).message.slice(0, 300)}`);
-    }
-    single = {
-      ours_steps_per_s: 1 / o1.seconds_per_step,
-      pytorch_steps_per_s: t1 ? t1.steps_per_s : null,
-      ratio: t1 ? 1 / o1.seconds_per_step / t1.steps_per_s : null,
-      cpu_time_ratio: t1 ? t1.cpu_seconds_per_step / o1.cpu_seconds_per_step : null,
-      ours: o1,
-      pytorch: t1,
-    };
-    log(`single thread: engine ${o1.seconds_per_step.toFixed(2)} s/step (${o1.cpu_seconds_per_step.toFixed(2)} CPU-s), pytorch ${t1 ? `${t1.seconds_per_step.toFixed(2)} s/step (${t1.cpu_seconds_per_step.toFixed(2)} CPU-s)` : 'n/a'}`);
   }
 
   const load1 = os.loadavg()[0] ?? 0;
-  const oursSps = 1 / ours.seconds_per_step;
-  const torchSps = torch ? torch.steps_per_s : null;
+  const torch = head.pytorch;
   const blasOk = torch ? /openblas/i.test(torch.blas_loaded) : false;
+  const busy = load0 > cores || load1 > cores;
+  const perThreads = comparisons.map((c) => ({
+    threads: c.threads,
+    ours_s_per_step: c.ours.seconds_per_step,
+    ours_cpu_s_per_step: c.ours.cpu_seconds_per_step,
+    pytorch_s_per_step: c.pytorch?.seconds_per_step ?? null,
+    pytorch_cpu_s_per_step: c.pytorch?.cpu_seconds_per_step ?? null,
+    ratio: c.ratio,
+    cpu_time_ratio: c.cpu_time_ratio,
+  }));
   const result = {
-    ours_steps_per_s: oursSps,
-    pytorch_steps_per_s: torchSps,
-    ratio: torchSps ? oursSps / torchSps : null,
-    cpu_time_ratio: torch ? torch.cpu_seconds_per_step / ours.cpu_seconds_per_step : null,
+    ours_steps_per_s: 1 / head.ours.seconds_per_step,
+    pytorch_steps_per_s: torch ? torch.steps_per_s : null,
+    ratio: head.ratio,
+    cpu_time_ratio: head.cpu_time_ratio,
+    threads: THREADS,
+    by_threads: perThreads,
+    time_breakdown: {
+      engine: profile ? { threads: profile.threads, total_ms: profile.total_ms, by_kind_pct: profile.by_kind_pct, top_ops: profile.top_ops } : null,
+      pytorch: torchProfile
+        ? {
+          threads: 1,
+          total_ms: Math.round(torchProfile.total_ms),
+          matmul_pct: Math.round((1000 * torchProfile.matmul_ms) / Math.max(1e-9, torchProfile.total_ms)) / 10,
+          top_ops: Object.entries(torchProfile.top_ops_ms).map(([o, ms]) => ({ op: o, ms: Math.round(ms), pct: Math.round((1000 * ms) / Math.max(1e-9, torchProfile!.total_ms)) / 10 })),
+        }
+        : null,
+    },
     details: {
       model: { ...CFG, batch: BATCH, params: gptParams(CFG).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0) },
-      threads: THREADS,
       K,
-      ours,
+      comparisons,
       ours_k1: oursK1 ?? null,
-      k_speedup: oursK1 ? oursK1.seconds_per_step / ours.seconds_per_step : null,
+      k_speedup: oursK1 ? oursK1.seconds_per_step / head.ours.seconds_per_step : null,
       ort_profile_k1: profile ?? null,
-      single_thread: single,
-      pytorch: torch ?? null,
       pytorch_error: torchError ?? null,
       blas: { alternative: blasAlt, torch_loaded: torch?.blas_loaded ?? null, openblas: blasOk },
-      load_average: { start: load0, end: load1, cores: os.cpus().length },
-      note: load0 > os.cpus().length || load1 > os.cpus().length
-        ? 'the machine was busy with other work during this run (load average above the core count): wall-clock figures are disturbed; cpu_time_ratio is the steadier comparison'
+      load_average: { start: load0, end: load1, cores },
+      note: busy
+        ? 'the machine was busy with other work during this run (load average above the core count): wall-clock figures are disturbed, multi-threaded ones most (thread pools spin at barriers when descheduled); cpu_time_ratio at 1 thread is the steadier comparison'
         : 'machine not oversubscribed during the run',
     },
   };
   fs.mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
   fs.writeFileSync(path.join(repoRoot, 'bench-results', 'engine.json'), JSON.stringify(result, null, 2) + '\n');
-  const fmt = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
-  console.log(`engine: ${fmt(oursSps)} steps/s (K=${K}, ${THREADS} threads) | pytorch: ${fmt(torchSps)} steps/s | ratio ${fmt(result.ratio)}x (target >= 1.0) | CPU-time ratio ${fmt(result.cpu_time_ratio)}x`);
+  const fmt = (x: number | null, d = 3): string => (x === null ? 'n/a' : x.toFixed(d));
+  for (const c of perThreads) {
+    console.log(
+      `engine ${c.threads} thread${c.threads > 1 ? 's' : ''}: ours ${fmt(c.ours_s_per_step, 2)} s/step (${fmt(c.ours_cpu_s_per_step, 2)} CPU-s) | pytorch ${fmt(c.pytorch_s_per_step, 2)} s/step (${fmt(c.pytorch_cpu_s_per_step, 2)} CPU-s) | ratio ${fmt(c.ratio)}x wall, ${fmt(c.cpu_time_ratio)}x CPU time (target >= 1.0)`,
+    );
+  }
+  if (profile) console.log(`engine time at 1 thread: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+  if (torchProfile) console.log(`pytorch time at 1 thread: matmul ${result.time_breakdown.pytorch?.matmul_pct}%`);
   if (!blasOk && torch) console.log(`WARNING: PyTorch did not load OpenBLAS (${torch.blas_loaded}); the ratio is not meaningful`);
   if (torchError) console.log(`WARNING: PyTorch baseline failed: ${torchError}`);
-  if (single) console.log(`single thread: engine ${fmt(single.ours_steps_per_s)} steps/s | pytorch ${fmt(single.pytorch_steps_per_s)} steps/s | ratio ${fmt(single.ratio)}x | CPU-time ratio ${fmt(single.cpu_time_ratio)}x`);
-  if (busy) console.log(`NOTE: load average ${load0.toFixed(1)} on ${os.cpus().length} cores during this run: wall-clock figures are disturbed by other work`);
+  if (busy) console.log(`NOTE: load average ${load0.toFixed(1)} -> ${load1.toFixed(1)} on ${cores} cores during this run: wall-clock figures are disturbed by other work`);
 }
 
 main().catch((e: unknown) => {

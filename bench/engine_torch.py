@@ -92,6 +92,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", type=int, default=0, help="after the timed steps, profile one more step (torch.profiler) and report the top ops")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -116,19 +117,39 @@ def main() -> None:
     losses = []
     times = []
     cpu = []
-    for i in range(total):
+
+    def step(i: int) -> float:
         ids, targets = batches[i][:, :-1], batches[i][:, 1:]
-        t0 = time.perf_counter()
-        c0 = time.process_time()
         loss = model(ids, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(loss.item())
+        return loss.item()
+
+    for i in range(total):
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        losses.append(step(i))
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+
+    profile = None
+    if a.profile:
+        # Two more steps under torch.profiler: self CPU time per aten op (the profiler's own overhead is
+        # spread over all ops; the shares are what matter).
+        from torch.profiler import ProfilerActivity, profile as tprofile
+
+        # The profiler's first use carries its start-up cost: profile one step and discard it, then the next.
+        for i in (total - 2, total - 1):
+            with tprofile(activities=[ProfilerActivity.CPU]) as prof:
+                step(i)
+        rows = [(e.key, e.self_cpu_time_total / 1000.0) for e in prof.key_averages()]
+        tot = sum(ms for _, ms in rows)
+        rows.sort(key=lambda r: -r[1])
+        mm = sum(ms for k, ms in rows if k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"))
+        profile = {"total_ms": tot, "matmul_ms": mm, "top_ops_ms": {k: round(ms, 1) for k, ms in rows[:15]}}
 
     timed = times[a.warmup:]
     cfg = torch.__config__.show()
@@ -145,6 +166,7 @@ def main() -> None:
         "blas_build": blas_info.group(1) if blas_info else "unknown",
         "blas_loaded": blas_in_use(),
         "parallel_info": torch.__config__.parallel_info(),
+        "profile": profile,
     }))
 
 

@@ -7,14 +7,20 @@ import * as path from 'node:path';
 
 const root = path.resolve(new URL('..', import.meta.url).pathname);
 process.chdir(root);
-const available = fs.existsSync('bench') ? fs.readdirSync('bench').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort() : [];
+// A benchmark is a script: bench/<name>.ts that exports nothing. A .ts file there with top-level exports is a
+// helper module the benchmarks (and tests) import, e.g. bench/engineGpt.ts, and is not listed or runnable.
+const isBench = (file) => !/^\s*export\s/m.test(fs.readFileSync(path.join('bench', file), 'utf8'));
+const available = fs.existsSync('bench')
+  ? fs.readdirSync('bench').filter((f) => f.endsWith('.ts') && isBench(f)).map((f) => f.slice(0, -3)).sort()
+  : [];
 const [name, ...rest] = process.argv.slice(2);
 if (!name) {
   console.log(`usage: npm run bench -- <name>\navailable: ${available.join(', ') || '(none)'}`);
   process.exit(0);
 }
 if (!available.includes(name)) {
-  console.error(`no benchmark "${name}"; available: ${available.join(', ') || '(none)'}`);
+  const helper = fs.existsSync(path.join('bench', `${name}.ts`));
+  console.error(`${helper ? `bench/${name}.ts is a helper module, not a benchmark` : `no benchmark "${name}"`}; available: ${available.join(', ') || '(none)'}`);
   process.exit(2);
 }
 fs.mkdirSync('bench-results', { recursive: true });

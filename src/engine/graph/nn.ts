@@ -164,10 +164,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | 'caus
 
 /**
  * log softmax(logits)[target] along the last axis: logits [..., V], targets [...] int64 (valid indices) -> [...].
- * One IR node (`TokenLogProb`, outputs the log-prob and logsumexp [..., 1]) whose forward never materializes the
- * [..., V] log-softmax (ReduceLogSumExp + GatherElements) and whose VJP is
+ * One IR node (`TokenLogProb`) whose forward is one fused LogSoftmax kernel and a GatherElements, and whose VJP
+ * is
  *   d logits = g (onehot(target) - softmax(logits)),
- * so the backward needs 4 vocabulary-sized passes and keeps no vocabulary-sized activation alive.
+ * one fused Softmax kernel recomputed from the logits: no [..., V] tensor stays alive from forward to backward.
  * Mask ignored positions yourself (replace their targets by any valid index, multiply the result by a mask).
  */
 export function tokenLogProbs(logits: Tensor, targets: Tensor): Tensor {
@@ -177,11 +177,7 @@ export function tokenLogProbs(logits: Tensor, targets: Tensor): Tensor {
     throw new Error(`tokenLogProbs: logits ${fmtShape(logits.shape)} need targets of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(targets.shape)}`);
   }
   const g = graphOf('TokenLogProb', [logits, targets]);
-  const [lp] = g.addNode('TokenLogProb', [logits, targets], {}, [
-    { shape: targets.shape, dtype: logits.dtype },
-    { shape: [...targets.shape, 1], dtype: logits.dtype },
-  ]);
-  return lp;
+  return g.addNode('TokenLogProb', [logits, targets], {}, [{ shape: targets.shape, dtype: logits.dtype }])[0];
 }
 
 export interface CrossEntropy {

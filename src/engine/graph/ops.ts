@@ -295,6 +295,12 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
     throw new Error(`Transpose: perm [${perm?.join(', ')}] is not a permutation of ${x.rank} axes`);
   }
   if (p.every((a, i) => a === i)) return x;
+  // transpose(transpose(y, p1), p2) with p1[p2[i]] = i is y itself: a transpose undone (e.g. by the VJP of a
+  // transposed matmul operand) costs nothing. Other compositions are left as two nodes, since onnxruntime folds
+  // a swap of the last two axes into the next GEMM, which a composed permutation could prevent.
+  const inner = x.producer;
+  const p1 = inner?.op === 'Transpose' ? inner.attrs.perm : undefined;
+  if (inner && p1 && p1.kind === 'ints' && p.every((v, i) => p1.value[v] === i)) return inner.inputs[0] as Tensor;
   return one(x.graph, 'Transpose', [x], { perm: ints(p) }, p.map((a) => x.shape[a]), x.dtype);
 }
 
@@ -340,18 +346,25 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   return slice(x, [start], [start + length], [axis]);
 }
 
-/** Splits `axis` into consecutive pieces of the given sizes. */
+/**
+ * Splits `axis` into consecutive pieces of the given sizes: one ONNX Split node with one output per piece,
+ * whose VJP is a single Concat of the pieces' gradients (zeros for unused pieces), not a zero-padded
+ * full-size buffer per piece.
+ */
 export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
   const a = normAxis('split', axis, x.rank);
   const n = x.shape[a];
   const total = sizes.reduce((p, q) => p + q, 0);
   if (n !== total) throw new Error(`split: sizes [${sizes.join(', ')}] sum to ${total}, axis ${a} of ${fmtShape(x.shape)} has ${n}`);
-  let off = 0;
-  return sizes.map((s) => {
-    const t = narrow(x, a, off, s);
-    off += s;
-    return t;
-  });
+  if (sizes.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`split: sizes [${sizes.join(', ')}] must be non-negative integers`);
+  if (sizes.length === 1) return [x];
+  const g = x.graph;
+  return g.addNode(
+    'Split',
+    [x, i64(g, sizes)],
+    { axis: int(a) },
+    sizes.map((s) => ({ shape: x.shape.map((d, i) => (i === a ? s : d)), dtype: x.dtype })),
+  );
 }
 
 /** Zero-padding: pads = [begin_0, ..., begin_{r-1}, end_0, ..., end_{r-1}] (ONNX order), non-negative. */

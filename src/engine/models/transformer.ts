@@ -398,7 +398,7 @@ export function lmHead(model: TransformerModel, params: ParamLookup, hidden: Ten
 export function tokenLogprobs(logits: Tensor, ids: Tensor): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number' || T < 2) throw new ModelBuildError(`tokenLogprobs: needs a static sequence length >= 2, got ${ids}`);
-  // nn.tokenLogProbs never materializes the [B, T-1, V] log-softmax (logsumexp + gather; VJP onehot - softmax).
+  // nn.tokenLogProbs keeps no [B, T-1, V] tensor from forward to backward (LogSoftmax + gather; VJP onehot - softmax).
   return nn.tokenLogProbs(op.narrow(logits, 1, 0, T - 1), op.narrow(ids, 1, 1, T - 1));
 }
 

@@ -382,3 +382,45 @@ test('second-order: the gradient of a gradient', async () => {
   (r.ddx.data as Float64Array).forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `${v} vs ${want[i]}`));
   await m.release();
 });
+
+test('backward structure: split -> one Concat, transposed matmul operands -> no Transpose back, tokenLogProbs -> Softmax', () => {
+  const ops = (g: Graph): string[] => toModelProto(g).graph.nodes.map((n) => n.opType).filter((o) => o !== 'Constant');
+  const count = (xs: string[], o: string): number => xs.filter((v) => v === o).length;
+
+  // qkv split of an attention block: the three gradients are concatenated once (no Pad + Add per piece).
+  const g1 = new Graph();
+  const qkv = g1.input('qkv', [2, 3, 12], 'float32');
+  const [q, k, v] = op.split(qkv, -1, [4, 4, 4]);
+  const [gq] = grad(op.sum(op.mul(op.mul(q, k), v)), [qkv]);
+  g1.output('g', gq);
+  const o1 = ops(g1);
+  assert.equal(count(o1, 'Split'), 1);
+  assert.equal(count(o1, 'Concat'), 1);
+  assert.equal(count(o1, 'Pad'), 0);
+
+  // q @ k^T and a tied head x @ wte^T: the gradients of k and wte come out in their own layout, so the only
+  // Transposes left are the forward's k^T / wte^T and the ones onnxruntime folds into its GEMMs.
+  const g2 = new Graph();
+  const qa = g2.input('q', [2, 2, 3, 4], 'float32');
+  const ka = g2.input('k', [2, 2, 3, 4], 'float32');
+  const x = g2.input('x', [2, 3, 4], 'float32');
+  const wte = g2.input('wte', [5, 4], 'float32');
+  const loss = op.add(op.sum(op.exp(op.matmul(qa, op.swapAxes(ka, -1, -2)))), op.sum(op.exp(op.matmul(x, op.transpose(wte)))));
+  const [gk, gw] = grad(loss, [ka, wte]);
+  assert.equal(gk.producer?.op, 'MatMul');
+  assert.equal(gw.producer?.op, 'MatMul');
+  g2.output('gk', gk);
+  g2.output('gw', gw);
+  for (const t of [gk, gw]) {
+    // what feeds each gradient GEMM: transposed forward inputs or gradients, never a transposed GEMM output
+    for (const i of t.producer!.inputs) if (i?.producer?.op === 'Transpose') assert.notEqual(i.producer.inputs[0]?.producer?.op, 'MatMul');
+  }
+
+  const g3 = new Graph();
+  const logits = g3.input('logits', [2, 3, 7], 'float32');
+  const t3 = g3.input('t', [2, 3], 'int64');
+  const [gl] = grad(op.sum(nn.tokenLogProbs(logits, t3)), [logits]);
+  g3.output('gl', gl);
+  const o3 = ops(g3);
+  assert.deepEqual([count(o3, 'Softmax'), count(o3, 'LogSoftmax'), count(o3, 'ReduceLogSumExp')], [1, 0, 0]); // the forward is dead here
+});

@@ -75,6 +75,12 @@ const cases: Case[] = [
   { name: 'logSigmoid', inputs: [F([8], { values: [-40, -5, -1, -0.1, 0.3, 2, 8, 40] })], fn: nn.logSigmoid, ref: (a) => R.ew((x) => -softplusR(-x), a) },
   { name: 'gelu (erf)', inputs: [F([3, 4], { uniform: [-4, 4] })], fn: (x) => nn.gelu(x), ref: (a) => R.ew((x) => 0.5 * x * (1 + R.erf(x / Math.SQRT2)), a) },
   {
+    name: 'gelu (tanh), wide range',
+    inputs: [F([16], { values: [-9, -6, -4, -3, -2, -1.5, -1, -0.5, 0, 0.25, 0.7, 1.3, 2.2, 3.1, 5, 9] })],
+    fn: (x) => nn.gelu(x, 'tanh'),
+    ref: (a) => R.ew((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), a),
+  },
+  {
     name: 'gelu (tanh)',
     inputs: [F([3, 4], { uniform: [-4, 4] })],
     fn: (x) => nn.gelu(x, 'tanh'),
@@ -94,6 +100,31 @@ const cases: Case[] = [
   { name: 'pad', inputs: [F([2, 3])], fn: (x) => op.pad(x, [1, 0, 0, 2]), ref: (a) => R.concat([R.nd(new Array(5).fill(0), [1, 5]), R.concat([a, R.nd([0, 0, 0, 0], [2, 2])], 1)], 0) },
   { name: 'concat', inputs: [F([2, 3]), F([2, 1]), F([2, 2])], fn: (a, b, c) => op.concat([a, b, c], 1), ref: (a, b, c) => R.concat([a, b, c], 1) },
   { name: 'split', inputs: [F([5, 2])], fn: (x) => { const [a, b] = op.split(x, 0, [2, 3]); return op.add(op.sum(a, [0]), op.sum(op.mul(b, b), [0])); } },
+  {
+    name: 'split 3 ways, a piece unused, one used twice',
+    inputs: [F([2, 7, 3])],
+    fn: (x) => {
+      const [a, , c] = op.split(x, 1, [2, 4, 1]);
+      return op.add(op.mul(op.sum(a, [1]), op.sum(c, [1])), op.sum(op.mul(a, a), [1]));
+    },
+  },
+  {
+    name: 'transpose of a transpose (cancels)',
+    inputs: [F([2, 3, 4])],
+    fn: (x) => op.transpose(op.transpose(x, [1, 2, 0]), [2, 0, 1]),
+    ref: (a) => a,
+  },
+  {
+    name: 'transpose of a transpose (not identity)',
+    inputs: [F([2, 3, 4])],
+    fn: (x) => op.transpose(op.transpose(x, [1, 0, 2]), [0, 2, 1]),
+    ref: (a) => R.transpose(R.transpose(a, [1, 0, 2]), [0, 2, 1]),
+  },
+  { name: 'matmul a @ swapAxes(b) (attention q k^T)', inputs: [F([2, 2, 3, 4]), F([2, 2, 5, 4])], fn: (a, b) => op.matmul(a, op.swapAxes(b, -1, -2)) },
+  { name: 'matmul swapAxes(a) @ b', inputs: [F([2, 4, 3]), F([2, 4, 5])], fn: (a, b) => op.matmul(op.swapAxes(a, -1, -2), b) },
+  { name: 'matmul swapAxes(a) @ swapAxes(b), b broadcast', inputs: [F([2, 4, 3]), F([5, 4])], fn: (a, b) => op.matmul(op.swapAxes(a, -1, -2), op.transpose(b)) },
+  { name: 'matmul [2,3,4] @ transpose(w [5,4]) (tied head)', inputs: [F([2, 3, 4]), F([5, 4])], fn: (a, w) => op.matmul(a, op.transpose(w)), ref: (a, w) => R.matmul(a, R.transpose(w, [1, 0])) },
+  { name: 'matmul transposed b, broadcast batch', inputs: [F([2, 3, 4]), F([1, 5, 4])], fn: (a, b) => op.matmul(a, op.swapAxes(b, -1, -2)) },
   { name: 'expand', inputs: [F([3, 1])], fn: (x) => op.expand(x, [2, 3, 4]), ref: (a) => R.ew((x) => x, a, R.nd(new Array(24).fill(0), [2, 3, 4])) },
   { name: 'squeeze', inputs: [F([2, 1, 3])], fn: (x) => op.squeeze(x, [1]), ref: (a) => ({ data: a.data, dims: [2, 3] }) },
   { name: 'unsqueeze', inputs: [F([2, 3])], fn: (x) => op.unsqueeze(x, [0, 3]), ref: (a) => ({ data: a.data, dims: [1, 2, 3, 1] }) },
