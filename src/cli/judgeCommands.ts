@@ -96,8 +96,10 @@ function int(a: Args, name: string, min: number): number | undefined {
   return n;
 }
 
+/** Every unknown option at once, with the command's valid ones. */
 function checkFlags(a: Args, allowed: readonly string[], cmd: string): void {
-  for (const k of a.flags.keys()) if (!allowed.includes(k)) throw new JudgeUsageError(`${cmd}: unknown option --${k}`);
+  const bad = [...a.flags.keys()].filter((k) => !allowed.includes(k));
+  if (bad.length) throw new JudgeUsageError(`${cmd}: unknown option${bad.length > 1 ? 's' : ''} ${bad.map((k) => `--${k}`).join(', ')} (valid: ${allowed.map((k) => `--${k}`).join(', ')})`);
 }
 
 /** Runs `judge` or `eval-rm` with the arguments after the command name; resolves to the exit code. */
