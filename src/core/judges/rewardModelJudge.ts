@@ -16,7 +16,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import * as path from 'node:path';
+import { existsSync } from 'node:fs';
 import { parseRmEventLine, type RmReadyParams } from '../../protocol/rewardScoring';
+import { METHOD_CARDS } from '../methods';
+import { runPaths } from '../runs/layout';
+import { listRuns, type RunStatus } from '../runs/registry';
 import { abortReason, throwIfAborted } from './backoff';
 import { JudgeError, type PairJudge, type PairJudgement, type PairToJudge } from './judgeTypes';
 
@@ -29,6 +33,30 @@ export function rewardModelJudgeName(name: string): string {
 export function rewardModelDisplayName(modelDir: string): string {
   const base = path.basename(path.resolve(modelDir));
   return base === 'final' ? path.basename(path.dirname(path.resolve(modelDir))) : base;
+}
+
+/** A reward model the workspace's runs have saved. */
+export interface RewardModelRun {
+  /** The run's name (its spec's `name`), else its id. */
+  readonly name: string;
+  readonly runId: string;
+  readonly method: string;
+  readonly status: RunStatus;
+  /** The model folder: the run's `final/`. */
+  readonly dir: string;
+}
+
+/**
+ * The workspace's runs that trained a reward model (a method of the `reward-model` family) and saved it in
+ * `final/` (config.json present), newest first: what "AI-Label Dataset" offers as reward-model judges.
+ */
+export async function rewardModelRuns(workspaceDir: string): Promise<RewardModelRun[]> {
+  const rewardMethods = new Set<string>(METHOD_CARDS.filter((c) => c.family === 'reward-model').map((c) => c.id));
+  const runs = (await listRuns(workspaceDir)).filter((r) => r.spec && rewardMethods.has(r.spec.method) && existsSync(path.join(runPaths(r.dir).final, 'config.json')));
+  // Labels are kept apart by judge name: two runs with one name are told apart by their ids.
+  const uses = new Map<string, number>();
+  for (const r of runs) if (r.spec?.name) uses.set(r.spec.name, (uses.get(r.spec.name) ?? 0) + 1);
+  return runs.map((r) => ({ name: r.spec?.name && uses.get(r.spec.name) === 1 ? r.spec.name : r.id, runId: r.id, method: r.spec?.method ?? '', status: r.status, dir: runPaths(r.dir).final }));
 }
 
 export interface RewardModelJudgeOptions {

@@ -17,9 +17,7 @@ import type { PairJudge } from '../../core/judges/judgeTypes';
 import { appendJudgement, judgeAgreementMarkdown, judgeAgreementSummaries, judgementRecord, type JudgeAgreementSummary } from '../../core/judges/judgeRecords';
 import { datasetPairItems } from '../../core/judges/datasetPairs';
 import { JudgeError } from '../../core/judges/judgeTypes';
-import { RewardModelJudge, rewardModelDisplayName, rewardModelJudgeName } from '../../core/judges/rewardModelJudge';
-import { listRuns } from '../../core/runs/registry';
-import { runPaths } from '../../core/runs/layout';
+import { RewardModelJudge, rewardModelDisplayName, rewardModelJudgeName, rewardModelRuns } from '../../core/judges/rewardModelJudge';
 
 /** SecretStorage key of the judge endpoint's API key (never in settings, never logged). */
 export const JUDGE_API_KEY_SECRET = 'alignment.judge.apiKey';
@@ -200,12 +198,11 @@ export function registerJudges(context: vscode.ExtensionContext, options: JudgeF
     let name = preset?.rewardModelName;
     if (!dir) {
       const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
-      const runs = folder ? await listRuns(folder.uri.fsPath).catch((e: unknown) => (log.warn(`Runs: ${message(e)}`), [])) : [];
-      const rewardRuns = runs.filter((r) => (r.spec?.method === 'reward' || r.spec?.method === 'reward-regression') && fs.existsSync(path.join(runPaths(r.dir).final, 'config.json')));
+      const rewardRuns = folder ? await rewardModelRuns(folder.uri.fsPath).catch((e: unknown) => (log.warn(`Runs: ${message(e)}`), [])) : [];
       const browse = { label: '$(folder-opened) Choose a model folder…', detail: 'a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder', dir: '', name: '' };
       const pick = await vscode.window.showQuickPick(
         [
-          ...rewardRuns.map((r) => ({ label: r.spec?.name ?? r.id, description: `${r.spec?.method ?? ''} · ${r.status}`, detail: vscode.workspace.asRelativePath(runPaths(r.dir).final), dir: runPaths(r.dir).final, name: r.spec?.name ?? r.id })),
+          ...rewardRuns.map((r) => ({ label: r.name, description: `${r.method} · ${r.status}`, detail: vscode.workspace.asRelativePath(r.dir), dir: r.dir, name: r.name })),
           browse,
         ],
         { placeHolder: rewardRuns.length ? 'Reward model to label with: a reward-model run of this workspace, or a folder' : 'No finished reward-model run in this workspace: choose a model folder' },

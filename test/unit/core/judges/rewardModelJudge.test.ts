@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { JudgeError } from '../../../../src/core/judges/judgeTypes';
 import { runLabelJob, type AiPairLabel, type AiSource, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
-import { RewardModelJudge, rewardModelDisplayName, rewardModelJudgeName } from '../../../../src/core/judges/rewardModelJudge';
+import { RewardModelJudge, rewardModelDisplayName, rewardModelJudgeName, rewardModelRuns } from '../../../../src/core/judges/rewardModelJudge';
+import { createRun } from '../../../../src/core/runs/registry';
 import { parseRmEventLine } from '../../../../src/protocol/rewardScoring';
 
 const FAKE = path.resolve(__dirname, '../../../fixtures/judges/fakeRmScore.cjs');
@@ -42,6 +45,35 @@ describe('reward-model judge (scoring process)', () => {
     assert.equal(rewardModelJudgeName('my run/v2'), 'rm:my_run_v2');
     assert.equal(rewardModelDisplayName('/ws/.alignment/runs/reward-20261122-abc/final'), 'reward-20261122-abc');
     assert.equal(rewardModelDisplayName('/models/my-rm'), 'my-rm');
+  });
+
+  it('offers the workspace\'s reward-model runs that saved final/, named by the run (by its id when names clash)', async () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-runs-'));
+    try {
+      const run = async (spec: Record<string, unknown>, withFinal: boolean) => {
+        const r = await createRun(ws, { model: { kind: 'builtin' }, data: { path: 'data/pairs.jsonl' }, maxSteps: 2, ...spec });
+        assert.ok(r.ok, JSON.stringify(r));
+        if (withFinal) {
+          fs.mkdirSync(path.join(r.dir, 'final'), { recursive: true });
+          fs.writeFileSync(path.join(r.dir, 'final', 'config.json'), '{}');
+        }
+        return r.id;
+      };
+      await run({ method: 'reward', name: 'helpful-rm' }, true);
+      const reg = await run({ method: 'reward-regression' }, true);
+      await run({ method: 'dpo', name: 'policy' }, true); // a policy, not a reward model
+      await run({ method: 'reward', name: 'unfinished' }, false); // nothing saved yet
+      const a = await run({ method: 'reward', name: 'twin' }, true);
+      const b = await run({ method: 'reward', name: 'twin' }, true);
+      const got = await rewardModelRuns(ws);
+      assert.deepEqual(got.map((r) => r.name).sort(), ['helpful-rm', reg, a, b].sort());
+      const h = got.find((r) => r.name === 'helpful-rm');
+      assert.equal(h?.method, 'reward');
+      assert.equal(h?.dir, path.join(ws, '.alignment', 'runs', h?.runId ?? '', 'final'));
+      assert.deepEqual(await rewardModelRuns(path.join(ws, 'no-such-folder')), []);
+    } finally {
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
   });
 
   it('labels each pair by the higher reward, skips what it cannot score as an error, and ignores invalid output lines', async () => {
