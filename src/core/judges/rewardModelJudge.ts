@@ -74,7 +74,7 @@ export interface RewardModelJudgeOptions {
   readonly maxLength?: number;
   /** Process priority (niceness) for the scorer; scoring takes every core it can. Default: unchanged. */
   readonly niceness?: number;
-  /** Time for starting the process and loading the model, ms (default 180 000). */
+  /** Time for starting the process and loading the model, ms (default 600 000: a large model on a CPU takes minutes). */
   readonly loadTimeoutMs?: number;
   /** The process's stderr, as it comes. */
   readonly onStderr?: (text: string) => void;
@@ -133,9 +133,9 @@ export class RewardModelJudge implements PairJudge {
         settle(() => reject(abortReason(signal as AbortSignal)));
       };
       const timer = setTimeout(() => {
-        this.failWith(`did not load within ${Math.round((this.opts.loadTimeoutMs ?? 180_000) / 1000)} s`);
+        this.failWith(`did not load within ${Math.round((this.opts.loadTimeoutMs ?? 600_000) / 1000)} s`);
         this.dispose();
-      }, this.opts.loadTimeoutMs ?? 180_000);
+      }, this.opts.loadTimeoutMs ?? 600_000);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.onReady = (p) => settle(() => resolve(p));
       this.onFatal = (e) => settle(() => reject(e));
