@@ -4,7 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tsImport } from 'tsx/esm/api';
-import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow } from '../lib.mjs';
+import { spawn } from 'node:child_process';
+import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow, ROOT } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -146,6 +147,37 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
   } finally {
     await server.stop();
   }
+});
+
+test('AI-label with a reward model picked from the workspace runs', 'data', async (page, { workspace }) => {
+  // A tiny reward model: 2 reward-training steps on the built-in model, saved as a run of this workspace.
+  const runDir = path.join(workspace, '.alignment', 'runs', 'reward-tiny');
+  const train = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'train', '--method', 'reward', '--data', path.join(ROOT, 'media', 'samples', 'preferences.sample.jsonl'), '--model', 'builtin', '--steps', '2', '--batch-size', '2', '--max-length', '64', '--run-dir', runDir, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b) => (err = (err + b).slice(-3000)));
+    child.on('close', (code) => resolve({ code, err }));
+  });
+  if (train.code !== 0) throw new Error(`the reward run failed: ${train.err}`);
+  lap('tiny reward model trained');
+  const dataset = path.join(workspace, 'judges', 'rm8.jsonl');
+  fs.mkdirSync(path.dirname(dataset), { recursive: true });
+  fs.writeFileSync(dataset, fs.readFileSync(path.join(workspace, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).slice(0, 8).join('\n') + '\n');
+
+  await openSidebar(page);
+  const row = viewRow(page, 'Datasets', 'rm8.jsonl');
+  await row.waitFor({ timeout: 60_000 });
+  await contextMenu(page, row, 'AI-Label Dataset');
+  await pick(page, 'Reward model');
+  await pick(page, 'reward-tiny');
+  for (let i = 0; i < 900 && comparisons(dataset).filter((e) => e.source === 'ai:rm:reward-tiny').length < 8; i++) await sleep(200);
+  await page.locator('.notifications-toasts .notification-toast', { hasText: 'ai:rm:reward-tiny: labeled 8 of 8 pairs' }).first().waitFor({ timeout: 30_000 });
+  const ai = comparisons(dataset).filter((e) => e.source === 'ai:rm:reward-tiny');
+  if (ai.length !== 8 || new Set(ai.map((e) => e.recordId)).size !== 8) throw new Error(`expected one reward-model label for each of 8 pairs, found ${ai.length}`);
+  await row.locator('.monaco-tl-twistie').click().catch(() => {});
+  await viewRow(page, 'Datasets', 'Labeled 8 of 8').waitFor({ timeout: 30_000 });
+  await shot(page, 'judges-reward-model-labeled');
+  lap('8 pairs labeled by the reward model of a workspace run');
 });
 
 test('user scorers are refused in an untrusted workspace, with the reason', 'untrusted', async (page) => {
