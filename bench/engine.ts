@@ -6,24 +6,26 @@
  *
  *   node --import tsx bench/engine.ts            (npm run bench -- engine)
  *
- * Runs the comparison at one thread and at BENCH_THREADS (all cores by default), each side measured in wall
- * time and in CPU time (process CPU seconds per step: less disturbed than wall time when other work shares the
- * machine, and at one thread the fairest figure: no thread pool spinning at barriers), then profiles one step
- * of each side at one thread to show where the time goes.
+ * Runs the comparison at one thread and at BENCH_THREADS (all cores by default). At each thread count both
+ * sides stay loaded (our Trainer, PyTorch in a server process) and are timed in alternating rounds of K steps,
+ * so that both see the same load from other work on the machine; each side is measured in wall time and in
+ * CPU time (process CPU seconds per step: less disturbed by other work than wall time, and at one thread the
+ * fairest figure, with no thread pool spinning at barriers). Then one step of each side is profiled at one
+ * thread to show where the time goes.
  *
- * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [4] steps per run,
- * BENCH_RUNS [2] timed runs of K steps (after one warm-up run), BENCH_TORCH_STEPS [4] timed PyTorch steps,
- * BENCH_K1_RUNS [0] timed K=1 runs (the cost of one step per run), BENCH_PROFILE [1] profile one step of each
- * side (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS),
- * BENCH_SMALL=1 for a tiny model (smoke).
+ * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [2] steps per round,
+ * BENCH_ROUNDS [3] timed rounds per side (after one warm-up), BENCH_PROFILE [1] profile one step of each side
+ * (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS), BENCH_SMALL=1 for
+ * a tiny model (smoke).
  *
  * Writes bench-results/engine.json: ours_steps_per_s, pytorch_steps_per_s, ratio (ours / pytorch, wall) and
- * cpu_time_ratio at BENCH_THREADS; by_threads (wall and CPU-time ratios per thread count); time_breakdown
- * (kernel time by kind and the top op types of our step, PyTorch's top ops); details (both sides' raw
- * figures, BLAS, load average).
+ * cpu_time_ratio at BENCH_THREADS; by_threads (wall and CPU-time ratios per thread count, and the spread of
+ * the per-round CPU-time ratios); time_breakdown (kernel time by kind and the top op types of our step,
+ * PyTorch's top ops); details (both sides' raw figures, BLAS, load average).
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as readline from 'node:readline';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,10 +48,8 @@ const SMALL = process.env['BENCH_SMALL'] === '1';
 const CFG: GptConfig = SMALL ? { vocab: 512, seq: 32, dim: 64, heads: 2, layers: 2 } : { vocab: 4096, seq: 128, dim: 384, heads: 6, layers: 6 };
 const BATCH = SMALL ? 4 : 16;
 const THREADS = env('BENCH_THREADS', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-const K = env('BENCH_K', 4);
-const RUNS = env('BENCH_RUNS', 2);
-const K1_RUNS = env('BENCH_K1_RUNS', 0);
-const TORCH_STEPS = env('BENCH_TORCH_STEPS', 4);
+const K = env('BENCH_K', 2);
+const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 3));
 const PROFILE = env('BENCH_PROFILE', 1) === 1;
 /** Also compare at one thread: 1 (default) yes, 0 only at THREADS. */
 const SINGLE = env('BENCH_SINGLE_THREAD', 1);
@@ -96,44 +96,64 @@ function ensureOpenBlas(): string {
   return set.ok ? `libblas.so.3 switched to ${alt}` : `libblas.so.3 -> ${value}; switching to ${alt} failed: ${set.out.trim()}`;
 }
 
-interface TorchResult {
+interface TorchInfo {
   torch: string;
   threads: number;
   params: number;
-  steps_timed: number;
-  seconds_per_step: number;
-  cpu_seconds_per_step: number;
-  steps_per_s: number;
-  losses: number[];
   blas_build: string;
   blas_loaded: string;
-  /** With --profile: torch.profiler's self CPU time of one step, top ops. */
-  profile: { total_ms: number; matmul_ms: number; top_ops_ms: Record<string, number> } | null;
+  parallel_info: string;
 }
 
-function runTorch(threads: number, steps: number, profile = false): TorchResult {
-  const args = [
-    path.join(repoRoot, 'bench', 'engine_torch.py'),
-    `--vocab=${CFG.vocab}`, `--seq=${CFG.seq}`, `--dim=${CFG.dim}`, `--heads=${CFG.heads}`, `--layers=${CFG.layers}`,
-    `--batch=${BATCH}`, `--threads=${threads}`, '--warmup=1', `--steps=${steps}`, `--lr=${LR}`, `--profile=${profile ? 1 : 0}`,
-  ];
-  const out = execFileSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
-  return JSON.parse(out.trim().split('\n').pop() as string) as TorchResult;
+interface TorchProfile {
+  total_ms: number;
+  matmul_ms: number;
+  top_ops_ms: Record<string, number>;
+}
+
+/** bench/engine_torch.py in --serve mode: the model stays loaded; one JSON line answers each command line. */
+class TorchWorker {
+  private readonly lines: AsyncIterableIterator<string>;
+  private stderr = '';
+
+  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
+    this.lines = readline.createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+    proc.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+  }
+
+  /** Starts PyTorch at `threads` threads; resolves after its warm-up step. */
+  static async start(threads: number, scheduleSteps: number): Promise<TorchWorker> {
+    const args = [
+      path.join(repoRoot, 'bench', 'engine_torch.py'),
+      `--vocab=${CFG.vocab}`, `--seq=${CFG.seq}`, `--dim=${CFG.dim}`, `--heads=${CFG.heads}`, `--layers=${CFG.layers}`,
+      `--batch=${BATCH}`, `--threads=${threads}`, '--warmup=1', `--steps=${scheduleSteps}`, `--lr=${LR}`, '--serve',
+    ];
+    const w = new TorchWorker(spawn(PYTHON, args, { env: { ...process.env, OMP_NUM_THREADS: String(threads) } }));
+    await w.next('start');
+    return w;
+  }
+
+  private async next(what: string): Promise<Record<string, unknown>> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`engine_torch.py ended during '${what}': ${this.stderr.trim().slice(-1500)}`);
+    const v = JSON.parse(r.value) as Record<string, unknown>;
+    if (typeof v['error'] === 'string') throw new Error(`engine_torch.py: ${v['error']}`);
+    return v;
+  }
+
+  async request<T>(cmd: string): Promise<T> {
+    this.proc.stdin.write(`${cmd}\n`);
+    return (await this.next(cmd)) as T;
+  }
+
+  async stop(): Promise<void> {
+    this.proc.stdin.end();
+    if (this.proc.exitCode === null) await new Promise((res) => this.proc.once('exit', res));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Engine side.
-
-interface OursResult {
-  K: number;
-  steps_timed: number;
-  seconds_per_step: number;
-  cpu_seconds_per_step: number;
-  /** onnxruntime's own time inside run(), per step (excludes the thread hand-off). */
-  ort_seconds_per_step: number;
-  compile_and_load_s: number;
-  losses: number[];
-}
 
 function randomBatch(rng: Rng, k: number): Record<string, HostTensor> {
   const n = k * BATCH * CFG.seq;
@@ -149,9 +169,9 @@ function randomBatch(rng: Rng, k: number): Record<string, HostTensor> {
   };
 }
 
-async function runOurs(k: number, runs: number, profilePrefix?: string, threads = THREADS): Promise<OursResult & { flatSizes: number[] }> {
+/** The engine's trainer for the benchmark model: K steps per run, AdamW, clipping, warmup + cosine. */
+async function createOurs(k: number, totalSteps: number, threads: number, profilePrefix?: string): Promise<{ tr: Trainer; compileAndLoadS: number }> {
   const params = gptParams(CFG);
-  const totalSteps = k * (runs + 1);
   const t0 = performance.now();
   const tr = await Trainer.create(
     {
@@ -170,31 +190,18 @@ async function runOurs(k: number, runs: number, profilePrefix?: string, threads 
     },
     { device: 'cpu', threads, initialParams: initParams(params, new Rng(0)), ...(profilePrefix ? { profilePrefix } : {}) },
   );
-  const compileAndLoad = (performance.now() - t0) / 1000;
-  const rng = new Rng(1);
-  const losses: number[] = [];
-  try {
-    losses.push(...(await tr.step(randomBatch(rng, k))).losses); // warm-up run (first-run allocations)
-    let wall = 0;
-    let cpu = 0;
-    let ort = 0;
-    for (let r = 0; r < runs; r++) {
-      const batch = randomBatch(rng, k);
-      const c0 = process.cpuUsage();
-      const w0 = performance.now();
-      const res = await tr.step(batch);
-      wall += (performance.now() - w0) / 1000;
-      const c = process.cpuUsage(c0);
-      cpu += (c.user + c.system) / 1e6;
-      ort += res.runMs / 1000;
-      losses.push(...res.losses);
-    }
-    if (profilePrefix) await tr.endProfiling();
-    const steps = k * runs;
-    return { flatSizes: tr.compiled.groups.map((g) => g.size), K: k, steps_timed: steps, seconds_per_step: wall / steps, cpu_seconds_per_step: cpu / steps, ort_seconds_per_step: ort / steps, compile_and_load_s: compileAndLoad, losses };
-  } finally {
-    await tr.dispose();
-  }
+  return { tr, compileAndLoadS: (performance.now() - t0) / 1000 };
+}
+
+/** One timed run of K steps: wall and process CPU seconds (the runtime's worker thread is in this process). */
+async function timedRun(tr: Trainer, rng: Rng, k: number): Promise<{ wall: number; cpu: number; losses: number[] }> {
+  const batch = randomBatch(rng, k);
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  const res = await tr.step(batch);
+  const wall = (performance.now() - w0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1e6, losses: res.losses };
 }
 
 interface ProfileSummary {
@@ -264,40 +271,108 @@ function summarizeProfile(file: string, flatSizes: readonly number[], threads: n
   };
 }
 
+interface Side {
+  seconds_per_step: number;
+  cpu_seconds_per_step: number;
+  steps_per_s: number;
+  steps_timed: number;
+  /** Per-round CPU seconds per step. */
+  rounds_cpu_s_per_step: number[];
+  losses: number[];
+}
+
 /** One thread count's comparison. */
 interface Comparison {
   threads: number;
-  ours: OursResult;
-  pytorch: TorchResult | null;
+  K: number;
+  rounds: number;
+  ours: Side & { compile_and_load_s: number };
+  pytorch: Side | null;
   /** Wall-clock: ours steps/s over PyTorch steps/s. */
   ratio: number | null;
   /** CPU time: PyTorch CPU-s/step over ours (higher = ours does the step with less CPU work). */
   cpu_time_ratio: number | null;
+  /** min / median / max over rounds of the per-round CPU-time ratio (both sides timed back to back). */
+  cpu_time_ratio_rounds: { min: number; median: number; max: number } | null;
 }
 
-async function compare(threads: number, torchOk: boolean): Promise<{ c: Comparison; error?: string }> {
-  log(`${threads} thread(s): engine K=${K}, ${RUNS} timed run(s) after one warm-up run...`);
-  const ours = await runOurs(K, RUNS, undefined, threads);
-  log(`  engine: ${ours.seconds_per_step.toFixed(2)} s/step wall, ${ours.cpu_seconds_per_step.toFixed(2)} CPU-s/step`);
-  let torch: TorchResult | null = null;
+function side(walls: number[], cpus: number[], k: number, losses: number[]): Side {
+  const steps = walls.length * k;
+  const wall = walls.reduce((a, b) => a + b, 0);
+  return {
+    seconds_per_step: wall / steps,
+    cpu_seconds_per_step: cpus.reduce((a, b) => a + b, 0) / steps,
+    steps_per_s: steps / wall,
+    steps_timed: steps,
+    rounds_cpu_s_per_step: cpus.map((c) => c / k),
+    losses,
+  };
+}
+
+async function compare(threads: number, torchOk: boolean): Promise<{ c: Comparison; info: TorchInfo | null; error?: string }> {
+  log(`${threads} thread(s): loading both sides, then ${ROUNDS} alternating rounds of ${K} steps each...`);
+  const totalSteps = K * (ROUNDS + 1);
+  const { tr, compileAndLoadS } = await createOurs(K, totalSteps, threads);
+  let torch: TorchWorker | null = null;
   let error: string | undefined;
-  if (torchOk) {
-    log(`  pytorch: 1 warm-up + ${TORCH_STEPS} timed steps...`);
-    try {
-      torch = runTorch(threads, TORCH_STEPS);
-      log(`  pytorch: ${torch.seconds_per_step.toFixed(2)} s/step wall, ${torch.cpu_seconds_per_step.toFixed(2)} CPU-s/step`);
-    } catch (e) {
-      error = (e as Error).message.slice(0, 2000);
+  let info: TorchInfo | null = null;
+  const rng = new Rng(1);
+  const ours = { walls: [] as number[], cpus: [] as number[], losses: [] as number[] };
+  const pt = { walls: [] as number[], cpus: [] as number[], losses: [] as number[] };
+  try {
+    ours.losses.push(...(await timedRun(tr, rng, K)).losses); // warm-up run (first-run allocations)
+    if (torchOk) {
+      try {
+        torch = await TorchWorker.start(threads, totalSteps);
+        info = await torch.request<TorchInfo>('info');
+      } catch (e) {
+        error = (e as Error).message.slice(0, 2000);
+      }
     }
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which side goes first, so neither always follows the other's cache footprint.
+      const order = r % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours'];
+      for (const who of order) {
+        if (who === 'ours') {
+          const x = await timedRun(tr, rng, K);
+          ours.walls.push(x.wall);
+          ours.cpus.push(x.cpu);
+          ours.losses.push(...x.losses);
+        } else if (torch) {
+          try {
+            const x = await torch.request<{ wall: number; cpu: number; losses: number[] }>(`steps ${K}`);
+            pt.walls.push(x.wall);
+            pt.cpus.push(x.cpu);
+            pt.losses.push(...x.losses);
+          } catch (e) {
+            error ??= (e as Error).message.slice(0, 2000);
+            torch = null;
+          }
+        }
+      }
+      const o = ours.cpus[ours.cpus.length - 1] as number;
+      const t = pt.cpus[pt.cpus.length - 1];
+      log(`  round ${r + 1}: engine ${(o / K).toFixed(2)} CPU-s/step${t !== undefined ? `, pytorch ${(t / K).toFixed(2)} CPU-s/step` : ''}`);
+    }
+  } finally {
+    await tr.dispose();
+    await torch?.stop();
   }
+  const o = { ...side(ours.walls, ours.cpus, K, ours.losses), compile_and_load_s: compileAndLoadS };
+  const p = pt.cpus.length === ROUNDS ? side(pt.walls, pt.cpus, K, pt.losses) : null;
+  const perRound = p ? p.rounds_cpu_s_per_step.map((c, i) => c / (o.rounds_cpu_s_per_step[i] as number)).sort((a, b) => a - b) : null;
   return {
     c: {
       threads,
-      ours,
-      pytorch: torch,
-      ratio: torch ? torch.seconds_per_step / ours.seconds_per_step : null,
-      cpu_time_ratio: torch ? torch.cpu_seconds_per_step / ours.cpu_seconds_per_step : null,
+      K,
+      rounds: ROUNDS,
+      ours: o,
+      pytorch: p,
+      ratio: p ? p.seconds_per_step / o.seconds_per_step : null,
+      cpu_time_ratio: p ? p.cpu_seconds_per_step / o.cpu_seconds_per_step : null,
+      cpu_time_ratio_rounds: perRound ? { min: perRound[0] as number, median: perRound[Math.floor(perRound.length / 2)] as number, max: perRound[perRound.length - 1] as number } : null,
     },
+    info,
     ...(error ? { error } : {}),
   };
 }
@@ -306,56 +381,62 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
   const cores = os.cpus().length;
   const threadCounts = [...new Set([1, THREADS])].filter((t) => SINGLE !== 0 || t === THREADS);
-  log(`model: ${JSON.stringify(CFG)} batch ${BATCH}, threads ${threadCounts.join(' and ')}, K ${K}; load average ${load0.toFixed(1)} on ${cores} cores`);
+  log(`model: ${JSON.stringify(CFG)} batch ${BATCH}, threads ${threadCounts.join(' and ')}, K ${K}, ${ROUNDS} rounds; load average ${load0.toFixed(1)} on ${cores} cores`);
 
   const torchSetup = ensureTorch();
   const blasAlt = torchSetup.ok ? ensureOpenBlas() : 'not checked';
   log(`${torchSetup.note}; ${blasAlt}`);
 
   const comparisons: Comparison[] = [];
+  let torchInfo: TorchInfo | null = null;
   let torchError: string | undefined = torchSetup.ok ? undefined : torchSetup.note;
   for (const t of threadCounts) {
-    const { c, error } = await compare(t, torchSetup.ok);
+    const { c, info, error } = await compare(t, torchSetup.ok);
     comparisons.push(c);
+    torchInfo ??= info;
     torchError ??= error;
   }
   const head = comparisons.find((c) => c.threads === THREADS) as Comparison;
 
-  let oursK1: OursResult | undefined;
-  if (K1_RUNS > 0 && K !== 1) {
-    oursK1 = await runOurs(1, K1_RUNS);
-    log(`engine K=1 (${THREADS} threads): ${oursK1.seconds_per_step.toFixed(2)} s/step wall`);
-  }
-
   // Where the time goes: onnxruntime's per-kernel profile of one step at one thread (kernel times at one
   // thread add up to the step; with a thread pool they overlap), and PyTorch's profiler on the same step.
   let profile: ProfileSummary | undefined;
-  let torchProfile: TorchResult['profile'] = null;
+  let torchProfile: TorchProfile | null = null;
   if (PROFILE) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-prof-'));
-    const r = await runOurs(1, 1, path.join(dir, 'ort'), 1);
-    const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
-    if (f) profile = summarizeProfile(path.join(dir, f), r.flatSizes, 1);
-    fs.rmSync(dir, { recursive: true, force: true });
+    const { tr } = await createOurs(1, 2, 1, path.join(dir, 'ort'));
+    try {
+      const rng = new Rng(2);
+      await timedRun(tr, rng, 1);
+      await timedRun(tr, rng, 1);
+      await tr.endProfiling();
+      const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
+      if (f) profile = summarizeProfile(path.join(dir, f), tr.compiled.groups.map((g) => g.size), 1);
+    } finally {
+      await tr.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     if (profile) {
       log(`engine, kernel time of one step at 1 thread by kind: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
       log(`  top ops: ${profile.top_ops.map((o) => `${o.op} ${o.pct}%`).join(', ')}; flat-buffer ops (optimizer, views, grad concat) ${((100 * profile.flat_buffer_ms) / Math.max(1, profile.total_ms)).toFixed(1)}%`);
     }
     if (torchSetup.ok) {
+      let w: TorchWorker | null = null;
       try {
-        torchProfile = runTorch(1, 1, true).profile;
-        if (torchProfile) {
-          log(`pytorch, one step at 1 thread: matmul ${((100 * torchProfile.matmul_ms) / Math.max(1e-9, torchProfile.total_ms)).toFixed(1)}%; top ops ${Object.entries(torchProfile.top_ops_ms).slice(0, 8).map(([k, v]) => `${k} ${((100 * v) / torchProfile!.total_ms).toFixed(1)}%`).join(', ')}`);
-        }
+        w = await TorchWorker.start(1, 4);
+        torchProfile = (await w.request<{ profile: TorchProfile }>('profile')).profile;
+        log(`pytorch, one step at 1 thread: matmul ${((100 * torchProfile.matmul_ms) / Math.max(1e-9, torchProfile.total_ms)).toFixed(1)}%; top ops ${Object.entries(torchProfile.top_ops_ms).slice(0, 8).map(([k, v]) => `${k} ${((100 * v) / torchProfile!.total_ms).toFixed(1)}%`).join(', ')}`);
       } catch (e) {
         log(`pytorch profile failed: ${(e as Error).message.slice(0, 300)}`);
+      } finally {
+        await w?.stop();
       }
     }
   }
 
   const load1 = os.loadavg()[0] ?? 0;
   const torch = head.pytorch;
-  const blasOk = torch ? /openblas/i.test(torch.blas_loaded) : false;
+  const blasOk = torchInfo ? /openblas/i.test(torchInfo.blas_loaded) : false;
   const busy = load0 > cores || load1 > cores;
   const perThreads = comparisons.map((c) => ({
     threads: c.threads,
@@ -365,9 +446,10 @@ async function main(): Promise<void> {
     pytorch_cpu_s_per_step: c.pytorch?.cpu_seconds_per_step ?? null,
     ratio: c.ratio,
     cpu_time_ratio: c.cpu_time_ratio,
+    cpu_time_ratio_rounds: c.cpu_time_ratio_rounds,
   }));
   const result = {
-    ours_steps_per_s: 1 / head.ours.seconds_per_step,
+    ours_steps_per_s: head.ours.steps_per_s,
     pytorch_steps_per_s: torch ? torch.steps_per_s : null,
     ratio: head.ratio,
     cpu_time_ratio: head.cpu_time_ratio,
@@ -386,13 +468,11 @@ async function main(): Promise<void> {
     },
     details: {
       model: { ...CFG, batch: BATCH, params: gptParams(CFG).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0) },
-      K,
       comparisons,
-      ours_k1: oursK1 ?? null,
-      k_speedup: oursK1 ? oursK1.seconds_per_step / head.ours.seconds_per_step : null,
-      ort_profile_k1: profile ?? null,
+      pytorch_info: torchInfo,
+      ort_profile: profile ?? null,
       pytorch_error: torchError ?? null,
-      blas: { alternative: blasAlt, torch_loaded: torch?.blas_loaded ?? null, openblas: blasOk },
+      blas: { alternative: blasAlt, torch_loaded: torchInfo?.blas_loaded ?? null, openblas: blasOk },
       load_average: { start: load0, end: load1, cores },
       note: busy
         ? 'the machine was busy with other work during this run (load average above the core count): wall-clock figures are disturbed, multi-threaded ones most (thread pools spin at barriers when descheduled); cpu_time_ratio at 1 thread is the steadier comparison'
@@ -404,12 +484,12 @@ async function main(): Promise<void> {
   const fmt = (x: number | null, d = 3): string => (x === null ? 'n/a' : x.toFixed(d));
   for (const c of perThreads) {
     console.log(
-      `engine ${c.threads} thread${c.threads > 1 ? 's' : ''}: ours ${fmt(c.ours_s_per_step, 2)} s/step (${fmt(c.ours_cpu_s_per_step, 2)} CPU-s) | pytorch ${fmt(c.pytorch_s_per_step, 2)} s/step (${fmt(c.pytorch_cpu_s_per_step, 2)} CPU-s) | ratio ${fmt(c.ratio)}x wall, ${fmt(c.cpu_time_ratio)}x CPU time (target >= 1.0)`,
+      `engine ${c.threads} thread${c.threads > 1 ? 's' : ''}: ours ${fmt(c.ours_s_per_step, 2)} s/step (${fmt(c.ours_cpu_s_per_step, 2)} CPU-s) | pytorch ${fmt(c.pytorch_s_per_step, 2)} s/step (${fmt(c.pytorch_cpu_s_per_step, 2)} CPU-s) | ratio ${fmt(c.ratio)}x wall, ${fmt(c.cpu_time_ratio)}x CPU time${c.cpu_time_ratio_rounds ? ` (rounds ${fmt(c.cpu_time_ratio_rounds.min, 2)}-${fmt(c.cpu_time_ratio_rounds.max, 2)})` : ''} (target >= 1.0)`,
     );
   }
   if (profile) console.log(`engine time at 1 thread: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
   if (torchProfile) console.log(`pytorch time at 1 thread: matmul ${result.time_breakdown.pytorch?.matmul_pct}%`);
-  if (!blasOk && torch) console.log(`WARNING: PyTorch did not load OpenBLAS (${torch.blas_loaded}); the ratio is not meaningful`);
+  if (!blasOk && torchInfo) console.log(`WARNING: PyTorch did not load OpenBLAS (${torchInfo.blas_loaded}); the ratio is not meaningful`);
   if (torchError) console.log(`WARNING: PyTorch baseline failed: ${torchError}`);
   if (busy) console.log(`NOTE: load average ${load0.toFixed(1)} -> ${load1.toFixed(1)} on ${cores} cores during this run: wall-clock figures are disturbed by other work`);
 }

@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", type=int, default=0, help="after the timed steps, profile one more step (torch.profiler) and report the top ops")
+    ap.add_argument("--serve", action="store_true", help="after one warm-up step, take commands on stdin (see serve())")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -112,14 +113,17 @@ def main() -> None:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lam)
     g = torch.Generator().manual_seed(a.seed)
-    batches = [torch.randint(0, a.vocab, (a.batch, a.seq + 1), generator=g) for _ in range(total)]
+
+    def batch(i: int) -> torch.Tensor:
+        return torch.randint(0, a.vocab, (a.batch, a.seq + 1), generator=g)
 
     losses = []
     times = []
     cpu = []
 
     def step(i: int) -> float:
-        ids, targets = batches[i][:, :-1], batches[i][:, 1:]
+        b = batch(i)
+        ids, targets = b[:, :-1], b[:, 1:]
         loss = model(ids, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -128,6 +132,36 @@ def main() -> None:
         sched.step()
         return loss.item()
 
+    def profile_step(i: int) -> dict:
+        # torch.profiler's self CPU time per aten op over one step (the profiler's overhead is spread over all
+        # ops; the shares are what matter). Its first use carries its start-up cost: profile one step and
+        # discard it, then the next.
+        from torch.profiler import ProfilerActivity, profile as tprofile
+
+        for j in (i, i + 1):
+            with tprofile(activities=[ProfilerActivity.CPU]) as prof:
+                step(j)
+        rows = [(e.key, e.self_cpu_time_total / 1000.0) for e in prof.key_averages()]
+        tot = sum(ms for _, ms in rows)
+        rows.sort(key=lambda r: -r[1])
+        mm = sum(ms for k, ms in rows if k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"))
+        return {"total_ms": tot, "matmul_ms": mm, "top_ops_ms": {k: round(ms, 1) for k, ms in rows[:15]}}
+
+    def info() -> dict:
+        cfg = torch.__config__.show()
+        blas_info = re.search(r"BLAS_INFO=([^,\n]+)", cfg)
+        return {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "params": sum(p.numel() for p in model.parameters()),
+            "blas_build": blas_info.group(1) if blas_info else "unknown",
+            "blas_loaded": blas_in_use(),
+            "parallel_info": torch.__config__.parallel_info(),
+        }
+
+    if a.serve:
+        return serve(step, profile_step, info)
+
     for i in range(total):
         t0 = time.perf_counter()
         c0 = time.process_time()
@@ -135,39 +169,53 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
 
-    profile = None
-    if a.profile:
-        # Two more steps under torch.profiler: self CPU time per aten op (the profiler's own overhead is
-        # spread over all ops; the shares are what matter).
-        from torch.profiler import ProfilerActivity, profile as tprofile
-
-        # The profiler's first use carries its start-up cost: profile one step and discard it, then the next.
-        for i in (total - 2, total - 1):
-            with tprofile(activities=[ProfilerActivity.CPU]) as prof:
-                step(i)
-        rows = [(e.key, e.self_cpu_time_total / 1000.0) for e in prof.key_averages()]
-        tot = sum(ms for _, ms in rows)
-        rows.sort(key=lambda r: -r[1])
-        mm = sum(ms for k, ms in rows if k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"))
-        profile = {"total_ms": tot, "matmul_ms": mm, "top_ops_ms": {k: round(ms, 1) for k, ms in rows[:15]}}
+    profile = profile_step(total) if a.profile else None
 
     timed = times[a.warmup:]
-    cfg = torch.__config__.show()
-    blas_info = re.search(r"BLAS_INFO=([^,\n]+)", cfg)
     print(json.dumps({
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "params": sum(p.numel() for p in model.parameters()),
+        **info(),
         "steps_timed": len(timed),
         "seconds_per_step": sum(timed) / len(timed),
         "steps_per_s": len(timed) / sum(timed),
         "cpu_seconds_per_step": sum(cpu[a.warmup:]) / len(timed),
         "losses": losses,
-        "blas_build": blas_info.group(1) if blas_info else "unknown",
-        "blas_loaded": blas_in_use(),
-        "parallel_info": torch.__config__.parallel_info(),
         "profile": profile,
     }))
+
+
+def serve(step, profile_step, info) -> None:
+    """Interleaved measurement: one warm-up step, then one JSON line on stdout per command line on stdin.
+
+    steps N  -> {"wall": s, "cpu": s, "losses": [...]}   N training steps, wall and process CPU seconds
+    profile  -> {"profile": {...}}                        torch.profiler top ops of one step
+    info     -> torch version, threads, parameter count, BLAS
+    (end of input ends the process)
+    """
+    i = 0
+    step(i)
+    i += 1
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd:
+            continue
+        if cmd[0] == "steps":
+            n = int(cmd[1])
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            ls = []
+            for _ in range(n):
+                ls.append(step(i))
+                i += 1
+            out = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "losses": ls}
+        elif cmd[0] == "profile":
+            out = {"profile": profile_step(i)}
+            i += 2
+        elif cmd[0] == "info":
+            out = info()
+        else:
+            out = {"error": f"unknown command {cmd[0]!r}"}
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
