@@ -12,6 +12,8 @@ export interface TailRead {
   readonly warnings: ParseWarning[];
   /** True when the file was read again from the start (it shrank), so callers drop what they had. */
   readonly reset: boolean;
+  /** True when `maxBytes` stopped the read before the end of the file: call `read()` again for the rest. */
+  readonly more: boolean;
 }
 
 export class EventTail {
@@ -21,19 +23,28 @@ export class EventTail {
   /** Bytes of a UTF-8 sequence split across two reads. */
   private pending: Buffer = Buffer.alloc(0);
 
-  constructor(readonly path: string, private readonly chunkBytes = 1024 * 1024) {}
+  /**
+   * `chunkBytes` bounds the text parsed synchronously between two awaited reads (256 KiB parses in a few ms), so
+   * following a long run never holds the caller's event loop for long.
+   */
+  constructor(readonly path: string, private readonly chunkBytes = 256 * 1024) {}
 
   /** Bytes consumed so far. */
   get position(): number {
     return this.offset;
   }
 
-  async read(): Promise<TailRead> {
+  /**
+   * Reads what was appended since the last read: only the new bytes, from the byte offset reached so far. With
+   * `maxBytes`, stops after about that many bytes (whole chunks) and says `more`, so a caller can fold and post a
+   * long file piece by piece instead of holding every event of it at once.
+   */
+  async read(maxBytes = Infinity): Promise<TailRead> {
     let fh;
     try {
       fh = await open(this.path, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [], reset: false };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], warnings: [], reset: false, more: false };
       throw e;
     }
     try {
@@ -47,20 +58,22 @@ export class EventTail {
         reset = true;
       }
       const events: SessionEvent[] = [];
-      while (this.offset < size) {
+      let taken = 0;
+      while (this.offset < size && taken < maxBytes) {
         const want = Math.min(this.chunkBytes, size - this.offset);
         const buf = Buffer.alloc(want);
         const { bytesRead } = await fh.read(buf, 0, want, this.offset);
         if (bytesRead === 0) break;
         this.offset += bytesRead;
+        taken += bytesRead;
         const bytes = this.pending.length ? Buffer.concat([this.pending, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
         const cut = completeUtf8Length(bytes);
         this.pending = Buffer.from(bytes.subarray(cut));
-        events.push(...this.parser.push(bytes.subarray(0, cut).toString('utf8')));
+        for (const e of this.parser.push(bytes.subarray(0, cut).toString('utf8'))) events.push(e);
       }
       const warnings = this.parser.warnings.slice(this.warned);
       this.warned = this.parser.warnings.length;
-      return { events, warnings, reset };
+      return { events, warnings, reset, more: this.offset < size };
     } finally {
       await fh.close();
     }

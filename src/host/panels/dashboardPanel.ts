@@ -19,6 +19,8 @@ import {
 } from '../../protocol/dashboard';
 
 const EXTERNAL = 'external:';
+/** How much of an events.jsonl one dashboard message carries at most. */
+const POST_SLICE_BYTES = 2 * 1024 * 1024;
 
 /** Flattens a spec to `a.b` -> scalar, for the hyperparameter diff. */
 export function flattenSettings(x: unknown, prefix = '', out: Record<string, string | number | boolean> = {}): Record<string, string | number | boolean> {
@@ -210,12 +212,19 @@ export class DashboardPanel extends Disposable {
       this.tails.set(id, tail);
     }
     try {
-      const read = await tail.read();
-      reset ||= read.reset;
-      if (!read.events.length && !reset) return;
-      const { series, samples } = seriesFromEvents(read.events);
-      await this.panel.webview.postMessage(DashboardSeries.create({ runId: id, reset, series }));
-      if (samples.length || reset) await this.panel.webview.postMessage(DashboardSamples.create({ runId: id, reset, sets: samples }));
+      // A long run is posted a few MiB of events at a time: each message stays small enough to clone quickly, and
+      // the webview draws the first part while the rest is read.
+      for (let more = true; more; ) {
+        const read = await tail.read(POST_SLICE_BYTES);
+        more = read.more;
+        reset ||= read.reset;
+        if (!read.events.length && !reset) continue;
+        const { series, samples } = seriesFromEvents(read.events);
+        await this.panel.webview.postMessage(DashboardSeries.create({ runId: id, reset, series }));
+        if (samples.length || reset) await this.panel.webview.postMessage(DashboardSamples.create({ runId: id, reset, sets: samples }));
+        reset = false;
+        if (this.isDisposed || this.tails.get(id) !== tail) return;
+      }
     } catch (e) {
       const message = `${run.dir}: ${e instanceof Error ? e.message : String(e)}`;
       this.log.error(`Dashboard: ${message}`);

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { appendFile, open, readdir, readFile, stat } from 'node:fs/promises';
+import { access, appendFile, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { Disposable } from '../lifecycle';
@@ -12,6 +11,9 @@ import { EventTail } from '../../core/runs/eventTail';
 import { EMPTY_RUN_STATE, foldRunEvents, withProcessGone, type RunState } from '../../core/runs/runState';
 import { acquireRunLock, lockIsLive, processAlive, readRunLock, releaseRunLock, setLockSessionPid } from '../../core/runs/runLock';
 import { formatEvent, SessionError, type SessionEvent } from '../../protocol/session';
+
+/** How much of an events.jsonl one read folds before yielding to the event loop. */
+const READ_SLICE_BYTES = 2 * 1024 * 1024;
 
 /** The session's stderr, kept in the run folder so its tail survives a window reload. */
 export const STDERR_FILE = 'stderr.log';
@@ -168,23 +170,37 @@ export class RunManager extends Disposable {
     }
   }
 
-  /** Reads a run's new events and folds them in; logs malformed and unknown lines as warnings. */
+  /**
+   * Reads a run's new events and folds them in; logs malformed and unknown lines as warnings. A long file (a
+   * run opened after a reload) is read and folded a few MiB at a time, so no single turn of the event loop
+   * parses or holds all of it.
+   */
   private readEvents(r: Record_): Promise<void> {
     const next = (r.reading ?? Promise.resolve()).then(async () => {
       const before = r.state.phase;
-      let read;
-      try {
-        read = await r.tail.read();
-      } catch (e) {
-        this.opts.log.error(`Run ${r.id}: cannot read ${r.tail.path}: ${String(e)}`);
-        return;
+      let changed = false;
+      for (let more = true; more; ) {
+        let read;
+        try {
+          read = await r.tail.read(READ_SLICE_BYTES);
+        } catch (e) {
+          this.opts.log.error(`Run ${r.id}: cannot read ${r.tail.path}: ${String(e)}`);
+          return;
+        }
+        if (this.isDisposed) return;
+        more = read.more;
+        if (read.reset) {
+          r.state = EMPTY_RUN_STATE;
+          changed = true;
+        }
+        for (const w of read.warnings) this.opts.log.warn(`Run ${r.id}: ${r.tail.path}:${w.line}: ${w.message}`);
+        if (!read.events.length) continue;
+        if (r.child) for (const e of read.events) this.logEvent(r, e);
+        r.state = foldRunEvents(r.state, read.events);
+        changed = true;
+        if (more) await new Promise<void>((res) => setImmediate(res));
       }
-      if (this.isDisposed) return;
-      if (read.reset) r.state = EMPTY_RUN_STATE;
-      for (const w of read.warnings) this.opts.log.warn(`Run ${r.id}: ${r.tail.path}:${w.line}: ${w.message}`);
-      if (!read.events.length) return;
-      if (r.child) for (const e of read.events) this.logEvent(r, e);
-      r.state = foldRunEvents(r.state, read.events);
+      if (!changed) return;
       this.changed.fire(r.id);
       if (before === 'running' && r.state.phase !== 'running' && !r.child) this.finishedEmitter.fire(this.view(r));
     });
@@ -295,13 +311,19 @@ export class RunManager extends Disposable {
 
   private async launch(r: Record_, resume: boolean): Promise<void> {
     const ws = this.opts.workspaceDir as string;
-    if (!existsSync(this.opts.sessionScript)) throw new Error(`the training session is not built: ${this.opts.sessionScript} is missing (run npm run build)`);
+    // No synchronous file system calls here: this runs on the extension host's event loop.
+    try {
+      await access(this.opts.sessionScript);
+    } catch {
+      throw new Error(`the training session is not built: ${this.opts.sessionScript} is missing (run npm run build)`);
+    }
     const lock = await acquireRunLock(r.dir, `VS Code window ${process.pid}`);
     if (!lock.ok) throw new Error(`run ${r.id}: ${lock.message}`);
     let child: ChildProcess;
     const stderrPath = join(r.dir, STDERR_FILE);
-    const errFd = openSync(stderrPath, 'a');
+    let errFile: FileHandle | undefined;
     try {
+      errFile = await open(stderrPath, 'a');
       const args = [this.opts.sessionScript, ...sessionArgs(r.dir, resume)];
       this.opts.log.info(`Run ${r.id}: ${resume ? 'resuming' : 'starting'}: ${this.opts.nodePath} ${args.join(' ')}`);
       // Detached with its output in files: the session outlives a window reload, and the next window follows
@@ -310,18 +332,19 @@ export class RunManager extends Disposable {
       child = spawn(this.opts.nodePath, args, {
         cwd: ws,
         detached: true,
-        stdio: ['ignore', 'ignore', errFd],
+        stdio: ['ignore', 'ignore', errFile.fd],
         env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
         windowsHide: true,
       });
       this.lastSpawnMs = performance.now() - t0;
       this.opts.log.debug(`Run ${r.id}: spawn took ${this.lastSpawnMs.toFixed(1)} ms`);
     } catch (e) {
-      closeSync(errFd);
+      await errFile?.close();
       await releaseRunLock(r.dir);
       throw e;
     }
-    closeSync(errFd);
+    // The child holds its own copy of the descriptor.
+    await errFile.close();
     r.child = child;
     r.state = { ...r.state, phase: 'running' };
     delete r.stderrTail;

@@ -15,7 +15,7 @@ test('returns only new events, waits for a partial line, and reports bad lines w
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tail-'));
   const file = path.join(dir, 'events.jsonl');
   const tail = new EventTail(file);
-  assert.deepEqual(await tail.read(), { events: [], warnings: [], reset: false });
+  assert.deepEqual(await tail.read(), { events: [], warnings: [], reset: false, more: false });
   fs.writeFileSync(file, started() + metrics(1, 1000, 0.69) + 'garbage\n' + line('future', {}) + metrics(2, 2000, 0.6).slice(0, 20));
   let r = await tail.read();
   assert.deepEqual(r.events.map((e) => e.type), ['started', 'metrics']);
@@ -30,6 +30,33 @@ test('returns only new events, waits for a partial line, and reports bad lines w
   r = await tail.read();
   assert.equal(r.reset, true);
   assert.deepEqual(r.events.map((e) => e.type), ['started']);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('maxBytes reads a long file in slices from the byte offset reached, and says when more is left', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tail-'));
+  const file = path.join(dir, 'events.jsonl');
+  let text = started();
+  for (let s = 1; s <= 400; s++) text += metrics(s, s * 1000, 1 / s);
+  fs.writeFileSync(file, text);
+  const tail = new EventTail(file, 1024);
+  const slices: number[] = [];
+  let steps: number[] = [];
+  for (let more = true; more; ) {
+    const r = await tail.read(4096);
+    more = r.more;
+    slices.push(r.events.length);
+    steps = steps.concat(r.events.flatMap((e) => (e.type === 'metrics' ? [e.params.step] : [])));
+    assert.ok(tail.position <= Buffer.byteLength(text));
+  }
+  assert.ok(slices.length > 5, `read in ${slices.length} slices`);
+  assert.deepEqual(steps, Array.from({ length: 400 }, (_, i) => i + 1));
+  assert.equal(tail.position, Buffer.byteLength(text));
+  // Appended bytes only: the next read starts at the offset reached.
+  fs.appendFileSync(file, metrics(401, 401_000, 0.001));
+  const r = await tail.read(4096);
+  assert.deepEqual(r.events.map((e) => (e.type === 'metrics' ? e.params.step : -1)), [401]);
+  assert.equal(r.more, false);
   fs.rmSync(dir, { recursive: true });
 });
 
