@@ -73,7 +73,9 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
       timer = setTimeout(() => this.refresh(), 300);
     };
     // Scores files (`*.scores.jsonl`, reward-model evaluation output) are not datasets: their changes rescan nothing.
-    const soonUnlessScores = (uri: vscode.Uri) => (isScoresFile(uri.path) ? undefined : soon());
+    // Nor are files in excluded folders (a training run appends to .alignment/runs/*/events.jsonl every step and
+    // writes .json checkpoints: rescanning every dataset of the workspace for each would load the extension host).
+    const soonUnlessScores = (uri: vscode.Uri) => (isScoresFile(uri.path) || EXCLUDED_SEGMENT.test(uri.path) ? undefined : soon());
     this.register(watcher.onDidCreate(soonUnlessScores));
     this.register(watcher.onDidChange(soonUnlessScores));
     this.register(watcher.onDidDelete(soonUnlessScores));

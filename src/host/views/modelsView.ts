@@ -46,8 +46,15 @@ export class ModelsView extends Disposable implements vscode.TreeDataProvider<Mo
   constructor(private readonly log: vscode.LogOutputChannel) {
     super();
     const watcher = this.register(vscode.workspace.createFileSystemWatcher('**/{config.json,*.safetensors}'));
-    this.register(watcher.onDidCreate(() => this.refresh()));
-    this.register(watcher.onDidDelete(() => this.refresh()));
+    // A checkpoint writes several of these files at once: one rescan (a workspace file search) for the burst.
+    let timer: NodeJS.Timeout | undefined;
+    const soon = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.refresh(), 500);
+    };
+    this.register(watcher.onDidCreate(soon));
+    this.register(watcher.onDidDelete(soon));
+    this.register({ dispose: () => clearTimeout(timer) });
   }
 
   refresh(): void {
