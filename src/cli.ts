@@ -417,6 +417,7 @@ async function demo(p: Parsed): Promise<number> {
   const threads = num(p, 'threads');
   const bars = new Map<string, Progress>();
   const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
   const report = await runDemo({
     outDir: out,
     cacheDir: one(p, 'cache') ?? defaultCacheDir(),
@@ -441,14 +442,17 @@ async function demo(p: Parsed): Promise<number> {
     simpo: report.policies['simpo'],
     reward_model_eval_accuracy: report.reward_model.eval_accuracy,
     seconds: (Date.now() - t0) / 1000,
+    // onnxruntime's compute threads run in this process, so this is the whole demo's CPU time (user + system).
+    cpu_seconds: ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(cpu0)),
   };
   if (json) process.stdout.write(JSON.stringify({ type: 'demo-report', params: summary }) + '\n');
   else {
     process.stdout.write(
-      `\nDemo finished in ${summary.seconds.toFixed(0)} s. Report: ${path.join(out, 'report.html')}\n` +
+      `\nDemo finished in ${summary.seconds.toFixed(0)} s (CPU time ${summary.cpu_seconds.toFixed(0)} s). Report: ${path.join(out, 'report.html')}\n` +
         `  mean proxy reward  SFT ${report.proxy_reward_sft.toFixed(3)} -> DPO ${report.proxy_reward_aligned.toFixed(3)} (SimPO ${report.policies['simpo']?.proxy_reward.toFixed(3)})\n` +
         `  win rate vs SFT    DPO ${report.win_rate_vs_sft.toFixed(3)} (SimPO ${report.policies['simpo']?.win_rate_vs_sft.toFixed(3)})\n` +
         `  KL to SFT          DPO ${report.kl_to_sft.toFixed(3)} nats (SimPO ${report.policies['simpo']?.kl_to_sft.toFixed(3)})\n` +
+        `  exact answers      SFT ${report.policies['sft']?.exact_match.toFixed(2)} -> DPO ${report.policies['dpo']?.exact_match.toFixed(2)} (SimPO ${report.policies['simpo']?.exact_match.toFixed(2)}); extra words ${report.policies['sft']?.mean_extra_words.toFixed(2)} -> ${report.policies['dpo']?.mean_extra_words.toFixed(2)} (${report.policies['simpo']?.mean_extra_words.toFixed(2)})\n` +
         `  reward model held-out accuracy ${report.reward_model.eval_accuracy?.toFixed(3) ?? 'n/a'}\n`,
     );
   }

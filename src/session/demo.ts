@@ -2,9 +2,11 @@
  * The end-to-end demo (`alignment demo`, `npm run demo`): from nothing to an aligned model and a report.
  *
  *   1. build the built-in tiny chat model (tokenizer trained on the synthetic corpus, seeded weights)
- *   2. SFT on the synthetic dialogue corpus (src/engine/tokenizer/demoCorpus.ts)
- *   3. sample two replies per prompt from the SFT model and label each pair with the rule-based proxy reward
- *      (src/engine/demo/proxyReward.ts): the preferred reply is `chosen`
+ *   2. SFT on the synthetic dialogue corpus (src/engine/tokenizer/demoCorpus.ts), half of whose answers carry a
+ *      filler sentence (src/engine/demo/chattyAnswers.ts), so the SFT model answers both concisely and chattily
+ *   3. sample k replies per prompt from the SFT model and label them with the rule-based proxy reward
+ *      (src/engine/demo/proxyReward.ts, which prefers correct and concise replies): the best is `chosen`, the
+ *      worst `rejected`
  *   4. train a reward model (Bradley-Terry) on those pairs and measure its held-out accuracy
  *   5. DPO from the SFT model on the pairs, and SimPO (reference-free) from the SFT model on the same pairs
  *   6. evaluate each policy on held-out prompts: mean proxy reward, win rate against the SFT model's replies (ties
@@ -21,7 +23,8 @@ import type { Message } from '../core/datasets/examples';
 import { resolveRunSpec, type RunSpec } from '../core/runs/spec';
 import { runPaths } from '../core/runs/layout';
 import { parseSessionEvents, type SessionEvent } from '../protocol/session';
-import { proxyPreference, proxyReward, type ProxyRewardParts } from '../engine/demo/proxyReward';
+import { withFiller } from '../engine/demo/chattyAnswers';
+import { proxyPreference, proxyReward, words, type ProxyRewardParts } from '../engine/demo/proxyReward';
 import { ensureBuiltinModel } from '../engine/models/builtin';
 import { loadHfModel } from '../engine/models/hfMapping';
 import { buildModel, type TransformerModel } from '../engine/models/transformer';
@@ -58,19 +61,21 @@ export interface DemoScale {
 export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
   full: {
     sftExamples: 8000,
-    sftSteps: 600,
-    // Tuned on this machine (reusing one SFT model): 480 prompts and lr 1e-4..1e-3 left DPO flat or worse (held-out
-    // implicit-reward accuracy ~0.5: the pairs did not generalize); 2000 prompts (~1500 pairs) gave held-out
-    // accuracy 0.58 and the best proxy reward / win rate at about 100 steps (0.713 -> 0.726, 0.53, KL 0.41).
-    pairPrompts: 2000,
-    rmSteps: 80,
-    dpoSteps: 100,
-    evalPrompts: 128,
+    sftSteps: 450,
+    // Tuned on this machine with the filler SFT data (seed 7): 512 prompts x 4 samples give ~500 best-vs-worst pairs
+    // (the worst mostly chatty, the best mostly concise); the reward model reaches ~0.87 held-out accuracy in 40
+    // steps. DPO at lr 1e-4, beta 0.2 gained most of its proxy reward by step 25 (0.50 -> 0.66, win rate 0.65,
+    // KL 0.52) and then drifted (step 100: 0.63, KL 1.86), so it stops at 50; SimPO 100 steps at lr 5e-5 reached
+    // 0.67 at KL 0.70, here 50 steps at 1e-4.
+    pairPrompts: 512,
+    rmSteps: 40,
+    dpoSteps: 50,
+    evalPrompts: 256,
     batchSize: 16,
-    trajectoryPoints: 3,
+    trajectoryPoints: 1,
     samplesPerPrompt: 4,
     dpo: { beta: 0.2, learningRate: 1e-4 },
-    simpo: { beta: 2, gamma: 0.5, learningRate: 5e-5 },
+    simpo: { beta: 2, gamma: 0.5, learningRate: 1e-4 },
   },
   quick: {
     sftExamples: 400,
@@ -106,6 +111,12 @@ export interface PolicyEval {
   readonly win_rate_vs_sft: number;
   readonly kl_to_sft: number;
   readonly ended_fraction: number;
+  /** Mean word-F1 against the reference answer (the proxy reward's first term). */
+  readonly mean_f1: number;
+  /** Share of replies whose words are exactly the reference answer's (correct and concise). */
+  readonly exact_match: number;
+  /** Mean number of words past the reference answer's length (filler). */
+  readonly mean_extra_words: number;
 }
 
 export interface DemoReport {
@@ -116,7 +127,11 @@ export interface DemoReport {
   readonly aligned_method: 'dpo';
   readonly policies: Readonly<Record<string, PolicyEval>>;
   readonly reward_model: { readonly eval_accuracy: number | null; readonly eval_loss: number | null };
-  readonly pairs: { readonly generated: number; readonly ties_dropped: number; readonly used: number };
+  readonly pairs: { readonly generated: number; readonly ties_dropped: number; readonly used: number; readonly samples_per_prompt: number };
+  /** The SFT data: dialogues and the share of answers with a filler sentence (src/engine/demo/chattyAnswers.ts). */
+  readonly sft_data: { readonly examples: number; readonly filler_rate: number };
+  /** Held-out prompts every policy is evaluated on. */
+  readonly eval_prompts: number;
   /** Proxy reward, win rate and KL of the DPO policy at steps along its training. */
   readonly dpo_trajectory: readonly ({ readonly step: number } & PolicyEval)[];
   readonly samples: readonly { readonly prompt: string; readonly reference: string; readonly sft: string; readonly dpo: string; readonly simpo: string }[];
@@ -124,6 +139,8 @@ export interface DemoReport {
   readonly proxy_reward_rule: string;
 }
 
+/** Share of the SFT answers that get a filler sentence (src/engine/demo/chattyAnswers.ts). */
+export const SFT_FILLER_RATE = 0.5;
 const MAX_NEW = 24;
 const MAX_LEN = 64;
 
@@ -172,7 +189,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const seenQ = new Set(pairQs.map((x) => x.q));
   const evalQs = corpus(scale.evalPrompts * 4, 3003).filter((x) => !seenQ.has(x.q)).slice(0, scale.evalPrompts);
   const dataDir = path.join(out, 'data');
-  writeJsonl(path.join(dataDir, 'sft.jsonl'), sftData.map((x) => ({ prompt: user(x.q), completion: assistant(x.a) })));
+  // Half of the SFT answers carry a filler sentence (chattyAnswers.ts); the proxy reward's references stay concise.
+  const fillerRng = new Rng(seed).derive('sft-filler');
+  writeJsonl(path.join(dataDir, 'sft.jsonl'), sftData.map((x) => ({ prompt: user(x.q), completion: assistant(withFiller(x.a, fillerRng, SFT_FILLER_RATE)) })));
 
   const stage = async (name: string, spec: Record<string, unknown>): Promise<SessionResult> => {
     const dir = path.join(out, 'runs', name);
@@ -280,10 +299,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       hyperparameters: { beta: scale.dpo.beta, loss_type: 'sigmoid', precompute_ref_log_probs: true },
       batchSize: pairBatch,
       maxSteps: scale.dpoSteps,
-      // Weight decay 0.01 (torch's AdamW default). At step 1 the policy equals the reference, so h = 0 exactly, where
-      // the graph's logSigmoid (engine/graph/nn.ts softplus: relu + log1p(exp(-|x|))) has a zero subgradient; the
-      // decay moves the policy off that point after one step.
-      optimizer: { learningRate: scale.dpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0.01, maxGradNorm: 1 },
+      optimizer: { learningRate: scale.dpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
       intervals: { logging: Math.max(1, Math.floor(scale.dpoSteps / 12)), eval: ckptEvery, checkpoint: ckptEvery, sample: 0 },
     });
     lap('dpo');
@@ -295,7 +311,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       hyperparameters: { beta: scale.simpo.beta, simpo_gamma: scale.simpo.gamma },
       batchSize: pairBatch,
       maxSteps: scale.dpoSteps,
-      optimizer: { learningRate: scale.simpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0.01, maxGradNorm: 1 },
+      optimizer: { learningRate: scale.simpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
       intervals: { logging: Math.max(1, Math.floor(scale.dpoSteps / 12)), eval: scale.dpoSteps, checkpoint: 0, sample: 0 },
     });
     lap('simpo');
@@ -323,7 +339,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       for (let i = 0; i < rows.length; i++) kl += (lp[i] as number) - (lq[i] as number);
       const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
       return {
-        ev: { proxy_reward: mean(rewards.map((r) => r.total)), win_rate_vs_sft: wins / evalQs.length, kl_to_sft: kl / rows.length, ended_fraction: mean(replies.map((r) => (r.ended ? 1 : 0))) },
+        ev: {
+          proxy_reward: mean(rewards.map((r) => r.total)),
+          win_rate_vs_sft: wins / evalQs.length,
+          kl_to_sft: kl / rows.length,
+          ended_fraction: mean(replies.map((r) => (r.ended ? 1 : 0))),
+          mean_f1: mean(rewards.map((r) => r.f1)),
+          exact_match: mean(replies.map((r, i) => (words(r.text).join(' ') === words((evalQs[i] as QA).a).join(' ') ? 1 : 0))),
+          mean_extra_words: mean(replies.map((r, i) => Math.max(0, words(r.text).length - words((evalQs[i] as QA).a).length))),
+        },
         replies: replies.map((r) => r.text),
       };
     };
@@ -354,7 +378,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       aligned_method: 'dpo',
       policies: { sft: sftEval.ev, dpo: dpoEval.ev, simpo: simpoEval.ev },
       reward_model: { eval_accuracy: rmMetrics['eval_accuracy'] ?? null, eval_loss: rmMetrics['eval_loss'] ?? null },
-      pairs: { generated: pairQs.length, ties_dropped: ties, used: pairs.length },
+      pairs: { generated: pairQs.length, ties_dropped: ties, used: pairs.length, samples_per_prompt: k },
+      sft_data: { examples: sftData.length, filler_rate: SFT_FILLER_RATE },
+      eval_prompts: evalQs.length,
       dpo_trajectory: trajectory,
       samples: evalQs.slice(0, 8).map((x, i) => ({ prompt: x.q, reference: x.a, sft: sftEval.replies[i] ?? '', dpo: dpoEval.replies[i] ?? '', simpo: simpoEval.replies[i] ?? '' })),
       seconds: { ...seconds, total: (Date.now() - t00) / 1000 },

@@ -100,18 +100,23 @@ export function writeDemoHtml(file: string, r: DemoReport, events: { sft: Sessio
     lineChart('SimPO: loss and rewards/margins', [s('loss', metricSeries(events.simpo, 'loss'), 0), s('rewards/margins', metricSeries(events.simpo, 'rewards/margins'), 1)]),
   ];
   const rows = Object.entries(r.policies)
-    .map(([k, p]) => `<tr><td>${esc(k)}</td><td>${fmt(p.proxy_reward)}</td><td>${k === 'sft' ? '0.500 (itself)' : fmt(p.win_rate_vs_sft)}</td><td>${fmt(p.kl_to_sft)}</td><td>${fmt(p.ended_fraction, 2)}</td></tr>`)
+    .map(([k, p]) => `<tr><td>${esc(k)}</td><td>${fmt(p.proxy_reward)}</td><td>${k === 'sft' ? '0.500 (itself)' : fmt(p.win_rate_vs_sft)}</td><td>${fmt(p.kl_to_sft)}</td><td>${fmt(p.mean_f1)}</td><td>${fmt(p.exact_match, 2)}</td><td>${fmt(p.mean_extra_words, 2)}</td><td>${fmt(p.ended_fraction, 2)}</td></tr>`)
     .join('');
   const samples = r.samples.map((x) => `<tr><td>${esc(x.prompt)}</td><td>${esc(x.reference)}</td><td>${esc(x.sft)}</td><td>${esc(x.dpo)}</td><td>${esc(x.simpo)}</td></tr>`).join('');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Alignment Studio demo report</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}figure{display:inline-block;margin:8px}figcaption{font-weight:600;font-size:13px}
 table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left}.big{font-size:20px;font-weight:700}</style></head><body>
 <h1>Alignment Studio demo</h1>
-<p>The built-in tiny chat model, fine-tuned on a synthetic dialogue corpus (SFT), then aligned to a rule-based preference (the <em>proxy reward</em>)
-with DPO and with reference-free SimPO, from ${r.pairs.used} preference pairs it sampled itself.</p>
+<p>The built-in tiny chat model, fine-tuned on a synthetic dialogue corpus (SFT; ${fmt(r.sft_data.filler_rate * 100, 0)}% of its ${r.sft_data.examples} answers
+carry a filler sentence such as "Sure thing!" or "I hope that helps you!"), then aligned to a rule-based preference (the <em>proxy reward</em>, which prefers
+correct and concise replies) with DPO and with reference-free SimPO, from ${r.pairs.used} preference pairs it sampled itself (the best and the worst of
+${r.pairs.samples_per_prompt} replies per prompt).</p>
 <p>Proxy reward: <code>${esc(r.proxy_reward_rule)}</code> (src/engine/demo/proxyReward.ts).</p>
 <p class="big">Mean proxy reward: SFT ${fmt(r.proxy_reward_sft)} → DPO ${fmt(r.proxy_reward_aligned)} · win rate vs SFT ${fmt(r.win_rate_vs_sft)} · KL to SFT ${fmt(r.kl_to_sft)} nats</p>
-<table><tr><th>policy</th><th>mean proxy reward</th><th>win rate vs SFT</th><th>KL to SFT</th><th>replies that ended</th></tr>${rows}</table>
+<table><tr><th>policy</th><th>mean proxy reward</th><th>win rate vs SFT</th><th>KL to SFT (nats)</th><th>mean word-F1</th><th>exact answers</th><th>extra words</th><th>replies that ended</th></tr>${rows}</table>
+<p>On ${r.eval_prompts} held-out prompts, one reply each sampled at temperature 1 (the same random stream for every policy). Win rate: the share of prompts
+where the policy's reply has the higher proxy reward than the SFT model's, ties counting one half. KL: mean over the policy's own replies of
+log &pi;(y|x) &minus; log &pi;<sub>SFT</sub>(y|x). Exact answers: replies whose words are exactly the reference answer's.</p>
 <p>Reward model (Bradley-Terry on the same pairs): held-out accuracy ${fmt(r.reward_model.eval_accuracy)}, loss ${fmt(r.reward_model.eval_loss)}.</p>
 ${charts.join('\n')}
 <h2>Sample replies (held-out prompts, sampled at temperature 1)</h2>
