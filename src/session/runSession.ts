@@ -79,6 +79,27 @@ export class SessionInputError extends Error {
 const SAMPLE_PROMPTS = 4;
 const SAMPLE_NEW_TOKENS = 48;
 
+/** Sample prompts cut to fit the model's positions, and how many tokens to generate after them. */
+export interface SamplePlan {
+  /** Each prompt's ids, its start dropped when too long (`keep_end`, as TRL truncates prompts). */
+  readonly prompts: number[][];
+  /** Tokens cut from the start of each prompt (0 when it fit). */
+  readonly cut: number[];
+  readonly maxNewTokens: number;
+}
+
+/**
+ * Fits sample prompts into a model of `maxPositions` positions: the generation gets `wantNew` tokens but at most
+ * half the positions, and each prompt keeps its last `maxPositions - maxNewTokens` tokens, so the part nearest
+ * the reply (the question, the generation prompt) survives.
+ */
+export function planSamples(promptIds: readonly (readonly number[])[], maxPositions: number, wantNew = SAMPLE_NEW_TOKENS): SamplePlan {
+  const maxNewTokens = Math.max(1, Math.min(wantNew, Math.floor(maxPositions / 2)));
+  const budget = Math.max(1, maxPositions - maxNewTokens);
+  const prompts = promptIds.map((ids) => (ids.length > budget ? ids.slice(ids.length - budget) : [...ids]));
+  return { prompts, cut: promptIds.map((ids, i) => ids.length - (prompts[i] as number[]).length), maxNewTokens };
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -296,6 +317,7 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   const sampleExamples = (split.eval.length ? split.eval : split.train).map(promptText).filter((p): p is string | readonly Message[] => p !== undefined);
   const samplePrompts = [...new Map(sampleExamples.map((p) => [JSON.stringify(p), p])).values()].slice(0, SAMPLE_PROMPTS);
   const refSamples = new Map<number, string>();
+  let warnedCut = false;
   const currentWeights = async (): Promise<Map<string, Float32Array>> => {
     const w = new Map(rm.weights);
     for (const [k, v] of await trainer.getParams()) w.set(k, v.data);
@@ -304,9 +326,16 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   const sample = async (at: number): Promise<void> => {
     if (!samplePrompts.length) return;
     const tok = rm.tokenizer;
-    const ids = samplePrompts.map((p) => encodePrompt(tok, p));
-    const longest = Math.max(...ids.map((x) => x.length));
-    const maxNewTokens = Math.max(1, Math.min(SAMPLE_NEW_TOKENS, genModel.maxLength - longest));
+    const plan = planSamples(samplePrompts.map((p) => encodePrompt(tok, p)), genModel.maxLength);
+    const ids = plan.prompts;
+    const maxNewTokens = plan.maxNewTokens;
+    const cutCount = plan.cut.filter((c) => c > 0).length;
+    if (cutCount && !warnedCut) {
+      warnedCut = true;
+      sink.warning({ message: `samples: ${cutCount} of ${ids.length} sample prompts are longer than ${genModel.maxLength - maxNewTokens} tokens; they keep their last ${genModel.maxLength - maxNewTokens} tokens so that ${maxNewTokens} new tokens fit in the model's ${genModel.maxLength} positions`, step: at });
+    }
+    // What the model saw: a cut prompt is shown from where it was cut, decoded from the kept tokens.
+    const shown = samplePrompts.map((p, i) => ((plan.cut[i] ?? 0) > 0 ? `…${tok.decode(ids[i] as number[], { skipSpecialTokens: true })}` : displayPrompt(p as string | readonly Message[])));
     const stopTokens = [tok.eosTokenId, rm.config.eosTokenId].flat().filter((x): x is number => typeof x === 'number');
     const gOpts = { maxNewTokens, temperature: 0, stopTokens, padTokenId: tok.padTokenId ?? 0, vocabLimit: tok.vocabSize };
     // Greedy replies of the reference (the starting model) once, of the current policy at every sample step.
@@ -325,7 +354,7 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
     const pol = polText.map((text) => ({ text }));
     sink.samples({
       step: at,
-      samples: pol.map((r, i) => ({ prompt: displayPrompt(samplePrompts[i] as string | readonly Message[]), policy: r.text, reference: refSamples.get(i) ?? '' })),
+      samples: pol.map((r, i) => ({ prompt: shown[i] ?? '', policy: r.text, reference: refSamples.get(i) ?? '' })),
     });
   };
 
