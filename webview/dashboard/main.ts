@@ -316,7 +316,8 @@ function drawChart(c: Chart, metrics: string[]): number {
         width,
         height: 200,
         scales: { x: { time: false }, y: useLog ? { distr: 3 } : { range: flatRange } },
-        axes: [{ ...axis }, { ...axis, size: 60, values: (_u, vals) => vals.map((v) => fmtValue(_u, v)) }],
+        // Steps are whole numbers: ticks at 1, 2, 5 x 10^k steps, never at 2.5.
+        axes: [settings.x === 'step' ? { ...axis, incrs: STEP_INCRS } : { ...axis }, { ...axis, size: 60, values: (_u, vals) => vals.map((v) => fmtValue(_u, v)) }],
         series: seriesOpts,
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
@@ -328,6 +329,8 @@ function drawChart(c: Chart, metrics: string[]): number {
   c.box.dataset.points = String(covered);
   return covered;
 }
+
+const STEP_INCRS = Array.from({ length: 8 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
 
 /** y range: uPlot's padded auto range, except that a flat series gets a small band around its value (not 0..100). */
 function flatRange(_u: uPlot, min: number, max: number): uPlot.Range.MinMax {
@@ -389,6 +392,10 @@ function renderSamples(): void {
   });
   samplesPane.append(el('div', { class: 'ctl-row' }, el('label', { class: 'ctl' }, el('span', { text: 'Checkpoint' }), pick)));
   const set = [...sets].reverse().find((s) => s.step === sampleStep) as SampleSet;
+  const info = runs.find((r) => r.id === runId);
+  if (info?.settings['model.kind'] === 'builtin') {
+    samplesPane.append(el('p', { class: 'note', attrs: { id: 'samples-note' }, text: 'The built-in tiny model starts from random weights: until it has been trained for a long while (SFT first), its replies are repeated characters. Pick a trained model folder as the base model to see meaningful samples.' }));
+  }
   const table = el('table', { class: 'samples', attrs: { id: 'samples-table' } });
   table.append(el('thead', {}, el('tr', {}, el('th', { text: 'Prompt' }), el('th', { text: `Policy (step ${set.step})` }), el('th', { text: 'Reference model' }))));
   const body = el('tbody');
@@ -396,13 +403,27 @@ function renderSamples(): void {
     const score = (x: number | undefined) => (x === undefined ? null : el('div', { class: 'score', text: `score ${fmtValue(undefined as unknown as uPlot, x)}` }));
     const better = s.scores?.policy !== undefined && s.scores.reference !== undefined ? (s.scores.policy > s.scores.reference ? 'policy' : s.scores.policy < s.scores.reference ? 'reference' : '') : '';
     body.append(el('tr', {},
-      el('td', {}, el('pre', { text: s.prompt })),
-      el('td', { class: better === 'policy' ? 'better' : '' }, el('pre', { text: s.policy }), score(s.scores?.policy)),
-      el('td', { class: better === 'reference' ? 'better' : '' }, s.reference !== undefined ? el('pre', { text: s.reference }) : el('span', { class: 'empty', text: 'no reference model (reference-free method)' }), score(s.scores?.reference)),
+      el('td', {}, sampleText(s.prompt)),
+      el('td', { class: better === 'policy' ? 'better' : '' }, sampleText(s.policy), score(s.scores?.policy)),
+      el('td', { class: better === 'reference' ? 'better' : '' }, s.reference !== undefined ? sampleText(s.reference) : el('span', { class: 'empty', text: 'no reference model (reference-free method)' }), score(s.scores?.reference)),
     ));
   }
   table.append(body);
   samplesPane.append(table);
+}
+
+/**
+ * A prompt or generation as text (set as textContent, never as HTML). Text that would show as nothing (empty, or
+ * only whitespace such as a run of newlines) says so, and control characters are shown as their escapes.
+ */
+function sampleText(text: string): HTMLElement {
+  if (!text.trim()) {
+    const what = !text ? 'empty: the model ended its reply at once' : `only whitespace: ${JSON.stringify(text.length > 40 ? text.slice(0, 40) + '…' : text)}`;
+    return el('span', { class: 'empty', text: `(${what})` });
+  }
+  // eslint-disable-next-line no-control-regex
+  const shown = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return el('pre', { text: shown });
 }
 
 // ---- hyperparameter diff

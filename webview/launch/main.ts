@@ -45,6 +45,8 @@ interface NumField {
   def: () => number;
 }
 const training: NumField[] = [];
+/** A number as a user types it: small rates in exponent form (1e-6, not 0.000001). */
+const numText = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
 function numField(label: string, path: string, def: () => number, help: string, step = 'any'): HTMLElement {
   const input = el('input', { attrs: { id: `f-${path.replace(/\./g, '-')}`, type: 'number', step, 'data-path': path } });
   training.push({ path, input, def });
@@ -66,6 +68,7 @@ const trainingBox = el('div', { class: 'params' },
   numField('Log every', 'intervals.logging', () => 10, 'Steps between logged metrics.', '1'),
   numField('Samples every', 'intervals.sample', () => 100, 'Steps between sample generations (0: never).', '1'),
   numField('Checkpoint every', 'intervals.checkpoint', () => 500, 'Steps between checkpoints (0: only the final model).', '1'),
+  numField('Eval every', 'intervals.eval', () => 100, 'Steps between evaluations on the held-out split (0: never; needs an eval split above 0).', '1'),
 );
 
 const section = (title: string, ...children: HTMLElement[]) => el('section', { class: 'form-section' }, el('h2', { text: title }), ...children);
@@ -124,7 +127,7 @@ function renderParams(values: Record<string, unknown> = {}): void {
       input.checked = v === true;
     } else {
       input = el('input', { attrs: { id, type: 'number', step: p.kind === 'integer' ? '1' : 'any', 'data-param': p.name } });
-      input.value = String(v);
+      input.value = typeof v === 'number' ? numText(v) : String(v);
       if (p.min !== undefined) input.min = String(p.min);
       if (p.max !== undefined) input.max = String(p.max);
     }
@@ -203,7 +206,7 @@ function fillForm(spec: Record<string, unknown>, src?: string): void {
   renderCard();
   for (const f of training) {
     const x = getPath(spec, f.path);
-    f.input.value = typeof x === 'number' ? String(x) : String(f.def());
+    f.input.value = numText(typeof x === 'number' ? x : f.def());
   }
   renderParams((spec.hyperparameters as Record<string, unknown> | undefined) ?? {});
   renderDevices();
@@ -261,7 +264,7 @@ function showEstimate(e: LaunchEstimate): void {
 methodSel.addEventListener('change', () => {
   renderCard();
   renderParams();
-  for (const f of training) if (f.path === 'optimizer.learningRate' || f.path === 'data.maxLength') f.input.value = String(f.def());
+  for (const f of training) if (f.path === 'optimizer.learningRate' || f.path === 'data.maxLength') f.input.value = numText(f.def());
   changed();
 });
 for (const s of [modelSel, dataSel]) s.addEventListener('change', changed);

@@ -37,6 +37,7 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
   await set('f-intervals-logging', 1);
   await set('f-intervals-sample', 4);
   await set('f-intervals-checkpoint', 2);
+  await set('f-intervals-eval', 0);
   await wv.locator('#device-cpu').check({ timeout: 30_000 });
   await wv.locator('#estimate table').waitFor({ timeout: 30_000 });
   // the estimate follows the form: wait for it to reflect the 14 steps typed above
@@ -47,6 +48,11 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
     await sleep(500);
   }
   if (!/Memory/.test(est) || !/Steps\s+14/.test(est)) throw new Error(`estimate not shown: ${est}`);
+  // No eval split, no evaluation: the form has no complaint left to show.
+  const formText = await wv.locator('body').innerText();
+  if (/nothing to evaluate/.test(formText)) throw new Error('the form still warns about evaluation with eval every = 0');
+  // The form was scrolled by the typing: show its estimate (what a user checks before launching).
+  await wv.locator('#estimate').scrollIntoViewIfNeeded();
   await shot(page, 'runs-launch-form');
   await wv.locator('#start').click();
 
@@ -87,6 +93,8 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
   await wv.locator('#samples-table tbody tr').first().waitFor({ timeout: 15_000 });
   const cells = await wv.locator('#samples-table thead th').allInnerTexts();
   if (!cells.some((c) => /Reference/.test(c))) throw new Error(`samples table lacks the reference column: ${cells}`);
+  // The untrained built-in model's replies are noise: the tab says so above the table.
+  await wv.locator('#samples-note').waitFor({ timeout: 5000 });
   await shot(page, 'runs-samples');
   await wv.locator('#tab-settings').click();
   await wv.locator('#settings-table').waitFor({ timeout: 10_000 });
