@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { access, appendFile, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setPriority } from 'node:os';
+import { spawnOffThread, type SessionProcess } from './offThreadSpawn';
 import { Disposable } from '../lifecycle';
 import { createRun } from '../../core/runs/registry';
 import { runPaths, runsRoot, isRunId } from '../../core/runs/layout';
@@ -39,7 +38,7 @@ interface Record_ {
   state: RunState;
   tail: EventTail;
   stderrTail?: string;
-  child?: ChildProcess;
+  child?: SessionProcess;
   /** Serializes reads of one run's events. */
   reading?: Promise<void>;
 }
@@ -77,7 +76,7 @@ export class RunManager extends Disposable {
   private listing: Promise<void> | undefined;
   private loaded = false;
   private readonly timer: NodeJS.Timeout;
-  /** How long the last spawn() held the event loop, ms (spawn forks this process synchronously). */
+  /** How long starting the last session held the event loop, ms (spawn() itself runs on a worker thread). */
   lastSpawnMs = 0;
 
   constructor(private readonly opts: RunManagerOptions) {
@@ -319,7 +318,7 @@ export class RunManager extends Disposable {
     }
     const lock = await acquireRunLock(r.dir, `VS Code window ${process.pid}`);
     if (!lock.ok) throw new Error(`run ${r.id}: ${lock.message}`);
-    let child: ChildProcess;
+    let child: SessionProcess;
     const stderrPath = join(r.dir, STDERR_FILE);
     let errFile: FileHandle | undefined;
     try {
@@ -327,20 +326,19 @@ export class RunManager extends Disposable {
       const args = [this.opts.sessionScript, ...sessionArgs(r.dir, resume)];
       this.opts.log.info(`Run ${r.id}: ${resume ? 'resuming' : 'starting'}: ${this.opts.nodePath} ${args.join(' ')}`);
       // Detached with its output in files: the session outlives a window reload, and the next window follows
-      // its events.jsonl. ELECTRON_RUN_AS_NODE makes an Electron host binary behave as plain Node.
+      // its events.jsonl. ELECTRON_RUN_AS_NODE makes an Electron host binary behave as plain Node. Training takes
+      // every core it can; a lower priority (nice 10) keeps the editor (and this extension host) responsive.
       const t0 = performance.now();
-      child = spawn(this.opts.nodePath, args, {
-        cwd: ws,
-        detached: true,
-        stdio: ['ignore', 'ignore', errFile.fd],
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-        windowsHide: true,
-      });
+      const starting = spawnOffThread(this.opts.nodePath, args, { cwd: ws, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stderrFd: errFile.fd, niceness: 10 }, (m) =>
+        this.opts.log.debug(`Run ${r.id}: could not lower the session's priority: ${m}`),
+      );
       this.lastSpawnMs = performance.now() - t0;
-      this.opts.log.debug(`Run ${r.id}: spawn took ${this.lastSpawnMs.toFixed(1)} ms`);
+      child = await starting;
+      this.opts.log.debug(`Run ${r.id}: session pid ${child.pid}; starting it held the event loop ${this.lastSpawnMs.toFixed(1)} ms`);
     } catch (e) {
       await errFile?.close();
       await releaseRunLock(r.dir);
+      this.opts.log.error(`Run ${r.id}: could not start the session: ${e instanceof Error ? e.message : String(e)}`);
       throw e;
     }
     // The child holds its own copy of the descriptor.
@@ -348,22 +346,13 @@ export class RunManager extends Disposable {
     r.child = child;
     r.state = { ...r.state, phase: 'running' };
     delete r.stderrTail;
-    child.unref();
-    child.once('error', (e) => this.opts.log.error(`Run ${r.id}: could not start the session: ${e.message}`));
-    child.once('exit', (code, signal) => void this.onExit(r, child, code, signal));
-    if (child.pid !== undefined) {
-      // Training takes every core it can; a lower priority keeps the editor (and this extension host) responsive.
-      try {
-        setPriority(child.pid, 10);
-      } catch (e) {
-        this.opts.log.debug(`Run ${r.id}: could not lower the session's priority: ${String(e)}`);
-      }
-    }
-    if (child.pid !== undefined) await setLockSessionPid(r.dir, child.pid).catch((e: unknown) => this.opts.log.warn(`Run ${r.id}: lock: ${String(e)}`));
+    void child.exited.then(({ code, signal }) => this.onExit(r, child, code, signal));
+    this.register({ dispose: () => child.detach() });
+    await setLockSessionPid(r.dir, child.pid).catch((e: unknown) => this.opts.log.warn(`Run ${r.id}: lock: ${String(e)}`));
     this.changed.fire(r.id);
   }
 
-  private async onExit(r: Record_, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  private async onExit(r: Record_, child: SessionProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (this.isDisposed) return; // the next window records the failure (the process is gone, no final event)
     await this.readEvents(r);
     if (r.state.phase === 'running' || r.state.phase === 'pending') {
