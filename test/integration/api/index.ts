@@ -7,6 +7,8 @@ import Mocha from 'mocha';
 
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
+  // ALIGNMENT_API_GREP=<text> runs only the tests whose full title contains it (a quick loop on one suite).
+  if (process.env.ALIGNMENT_API_GREP) mocha.grep(process.env.ALIGNMENT_API_GREP);
   mocha.suite.emit('pre-require', globalThis, 'alignment-api', mocha);
   // Suites are required after mocha's globals exist (esbuild bundles them lazily); a static import would run
   // them before `describe` is defined.

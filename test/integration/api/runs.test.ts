@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { api, EXTENSION_ID, until, workspaceRoot } from './helpers';
 import { RunManager, type ManagedRun } from '../../../src/host/runs/runManager';
 import { LOCK_FILE } from '../../../src/core/runs/runLock';
+import { describeLoop, LoopMonitor, profileOwnCode } from './loopMonitor';
 
 const extPath = (): string => {
   const ext = vscode.extensions.getExtension(EXTENSION_ID);
@@ -119,41 +120,68 @@ describe('Run manager', function () {
     assert.equal(a.liveDisposables().DashboardPanel ?? 0, before);
   });
 
-  it('trains a tiny DPO run with the real session without blocking the extension host > 50 ms', async function () {
+  it('trains a tiny DPO run with the real session, Runs view and dashboard open, without the extension host holding its event loop > 50 ms', async function () {
     const script = path.join(extPath(), 'dist', 'session.js');
     if (!fs.existsSync(script)) this.skip();
+    // The extension's own run manager on the test workspace, so that what a user has open during a run does its
+    // work inside the measurement: the Runs view, the status bar and the dashboard following the run's events.
+    const a = await api();
     const root = workspaceRoot().fsPath;
-    const sample = path.join(extPath(), 'media', 'samples', 'preferences.sample.jsonl');
-    fs.mkdirSync(path.join(ws, 'data'), { recursive: true });
-    fs.copyFileSync(sample, path.join(ws, 'data', 'tiny.jsonl'));
-    assert.ok(root);
-    const m = manager(script);
-    // Baseline: the same measurement for 5 s with no run, to tell machine load (a shared CPU) from our own work.
-    const idle = monitorEventLoopDelay({ resolution: 10 });
-    idle.enable();
+    const data = path.join(root, 'data', 'runs-tiny.jsonl');
+    fs.mkdirSync(path.dirname(data), { recursive: true });
+    fs.copyFileSync(path.join(extPath(), 'media', 'samples', 'preferences.sample.jsonl'), data);
+    await vscode.commands.executeCommand('alignment.runs.focus').then(undefined, (e: unknown) => console.log(`      (could not focus the Runs view: ${String(e)})`));
+
+    // How this is measured (test/integration/api/loopMonitor.ts), and why the assertion is on our own code.
+    // - A 10 ms timer on the extension host's main thread (what perf_hooks.monitorEventLoopDelay does) gives each
+    //   turn's lateness, and /proc/thread-self/schedstat splits it into the time the thread waited, runnable, for
+    //   a CPU and the rest. On the shared 2-core machine (load average 7-15 while this was written) single
+    //   100-300 ms late turns came in about half the runs. Measured: each is time spent waiting for a CPU
+    //   (lateness ~= runqueue wait, the thread's own CPU time in that turn a few ms), and the same spikes (up to
+    //   ~300 ms) show in the 5 s baseline below, with no run going and none of our code working.
+    // - Our own work is isolated with V8's sampling profiler on this thread: the longest unbroken stretch of CPU
+    //   with a frame of the extension's bundle (dist/extension.js: run manager, Runs view, status bar, dashboard
+    //   panel, and the views a run's files touch) on the stack. The requirement, "never blocked > 50 ms", is
+    //   asserted on that. It found, and this test now guards: spawn() of the session (5-110 ms: libuv waits for
+    //   the child's exec; now on a worker thread), the Datasets view re-reading every dataset on each events.jsonl
+    //   append (50-100 ms bursts; .alignment is now ignored) and the Models view searching the workspace for each
+    //   checkpoint file (now once per checkpoint). After: a few ms at most.
+    // - The raw lateness (max, p99) is printed beside it, with the baseline, but not asserted: it measures the
+    //   machine's load, not the extension.
+    const idle = new LoopMonitor();
+    idle.start();
     await new Promise((r) => setTimeout(r, 5000));
-    idle.disable();
-    console.log(`      event loop delay with no run (baseline): max ${(idle.max / 1e6).toFixed(1)} ms, p99 ${(idle.percentile(99) / 1e6).toFixed(1)} ms`);
+    console.log(describeLoop('      no run (baseline)', idle.stop()));
+
     const h = monitorEventLoopDelay({ resolution: 10 });
-    h.enable();
-    const r = await m.start({ method: 'dpo', model: { kind: 'builtin' }, data: { path: path.join(ws, 'data', 'tiny.jsonl'), maxLength: 128, evalSplit: 0 }, maxSteps: 6, batchSize: 2, device: 'cpu', intervals: { logging: 1, sample: 3, checkpoint: 3, eval: 0 } });
-    assert.ok(r.ok, JSON.stringify(r));
-    const done = await until(() => {
-      const x = m.get(r.id);
-      return x && x.state.phase !== 'running' && x.state.phase !== 'pending' ? x : undefined;
-    }, 240_000, 'the real session to end');
-    h.disable();
+    const mon = new LoopMonitor();
+    const bundle = path.join(extPath(), 'dist', 'extension.js');
+    const { result: { done, run }, own } = await profileOwnCode((url) => url.endsWith(bundle), async () => {
+      // Started after the profiler, and stopped before it: starting V8's profiler (it lists every loaded function)
+      // and serializing its profile hold the loop for 100+ ms themselves, and are not part of the run.
+      h.enable();
+      mon.start();
+      const r = await a.runs.start({ name: 'responsiveness', method: 'dpo', model: { kind: 'builtin' }, data: { path: data, maxLength: 128, evalSplit: 0 }, maxSteps: 6, batchSize: 2, device: 'cpu', intervals: { logging: 1, sample: 3, checkpoint: 3, eval: 0 } });
+      assert.ok(r.ok, JSON.stringify(r));
+      await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+      const end = await until(() => {
+        const x = a.runs.get(r.id);
+        return x && x.state.phase !== 'running' && x.state.phase !== 'pending' ? x : undefined;
+      }, 240_000, 'the real session to end');
+      // A little past the end: the finish notification, the last dashboard and tree updates.
+      await new Promise((res) => setTimeout(res, 1500));
+      h.disable();
+      return { done: end, run: mon.stop() };
+    });
+    console.log(describeLoop('      during the run', run));
+    console.log(`      perf_hooks.monitorEventLoopDelay during the run (interval included): max ${(h.max / 1e6).toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms`);
+    console.log(`      starting the session held the loop ${a.runs.lastSpawnMs.toFixed(1)} ms (spawn() itself runs on a worker thread)`);
+    console.log(`      the extension's own code: longest unbroken ${own.maxMs.toFixed(1)} ms, ${own.totalMs.toFixed(0)} ms in all (${own.samples} samples); longest: ${own.longest.join(', ')}`);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     assert.equal(done.state.phase, 'finished', `${done.state.detail ?? ''}\n${done.stderrTail ?? ''}`);
     assert.equal(done.state.step, 6);
     assert.ok('loss' in done.state.metrics && 'rewards/margins' in done.state.metrics);
-    const maxMs = h.max / 1e6;
-    console.log(`      spawn() of the session took ${m.lastSpawnMs.toFixed(1)} ms`);
-    console.log(`      event loop delay during the run: max ${maxMs.toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, mean ${(h.mean / 1e6).toFixed(1)} ms`);
-    // monitorEventLoopDelay reports delay beyond its 10 ms sampling interval. On the 2-core CI machine, with the
-    // session training beside it, single stalls of 100-300 ms were seen in about half the runs (also without
-    // our code doing work: GC or scheduling); the typical delay is what the run manager controls, so the
-    // assertion is on the 99th percentile and the maximum is reported above (issue 7 tracks the max).
-    const p99 = h.percentile(99) / 1e6;
-    assert.ok(p99 < 50, `the extension host's event loop was blocked for ${p99.toFixed(1)} ms at the 99th percentile (max ${maxMs.toFixed(1)} ms)`);
+    assert.ok(own.totalMs > 0, 'the profile saw none of the extension\'s code: the measurement is not looking at it');
+    assert.ok(own.maxMs < 50, `the extension's code held the extension host's event loop for ${own.maxMs.toFixed(1)} ms in one go (${own.longest.join(', ')})`);
   });
 });
