@@ -317,7 +317,7 @@ function drawChart(c: Chart, metrics: string[]): number {
         height: 200,
         scales: { x: { time: false }, y: useLog ? { distr: 3 } : { range: flatRange } },
         // Steps are whole numbers: ticks at 1, 2, 5 x 10^k steps, never at 2.5.
-        axes: [settings.x === 'step' ? { ...axis, incrs: STEP_INCRS } : { ...axis }, { ...axis, size: 60, values: (_u, vals) => vals.map((v) => fmtValue(_u, v)) }],
+        axes: [settings.x === 'step' ? { ...axis, incrs: STEP_INCRS } : { ...axis }, { ...axis, size: yAxisSize, values: (_u, vals) => vals.map(fmtTick) }],
         series: seriesOpts,
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
@@ -328,6 +328,22 @@ function drawChart(c: Chart, metrics: string[]): number {
   }
   c.box.dataset.points = String(covered);
   return covered;
+}
+
+/** A y tick: like fmtValue, with the exponent form's mantissa trimmed (-2e-4, not -2.00e-4). */
+function fmtTick(v: number | null): string {
+  const t = fmtValue(undefined as unknown as uPlot, v);
+  const m = /^(-?[\d.]+)e([+-]\d+)$/.exec(t);
+  return m ? `${Number(m[1])}e${m[2]}` : t;
+}
+
+/** Width of the y axis for its longest tick label, so a minus sign is never clipped off. */
+let charPx = 0;
+function yAxisSize(_u: uPlot, values: string[] | null): number {
+  const longest = (values ?? []).reduce((n, v) => Math.max(n, String(v).length), 0);
+  // Read once: a style lookup on every redraw of every chart would cost more than the drawing.
+  charPx ||= (parseFloat(getComputedStyle(document.body).fontSize) || 12) * 0.62;
+  return Math.max(40, Math.ceil(longest * charPx) + 18);
 }
 
 const STEP_INCRS = Array.from({ length: 8 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
