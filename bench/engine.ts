@@ -13,7 +13,7 @@
  * fairest figure, with no thread pool spinning at barriers). Then one step of each side is profiled at one
  * thread to show where the time goes.
  *
- * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [2] steps per round,
+ * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [4] steps per round,
  * BENCH_ROUNDS [3] timed rounds per side (after one warm-up), BENCH_PROFILE [1] profile one step of each side
  * (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS), BENCH_SMALL=1 for
  * a tiny model (smoke).
@@ -48,7 +48,7 @@ const SMALL = process.env['BENCH_SMALL'] === '1';
 const CFG: GptConfig = SMALL ? { vocab: 512, seq: 32, dim: 64, heads: 2, layers: 2 } : { vocab: 4096, seq: 128, dim: 384, heads: 6, layers: 6 };
 const BATCH = SMALL ? 4 : 16;
 const THREADS = env('BENCH_THREADS', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-const K = env('BENCH_K', 2);
+const K = env('BENCH_K', 4);
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 3));
 const PROFILE = env('BENCH_PROFILE', 1) === 1;
 /** Also compare at one thread: 1 (default) yes, 0 only at THREADS. */
