@@ -130,13 +130,30 @@ export async function runCommand(page, title, attempts = 4) {
   }
 }
 
-/** Opens the Alignment sidebar. */
+/**
+ * Opens the Alignment sidebar. Right after a window (re)load the workbench may still be restoring its layout and
+ * can swallow or undo an activity-bar click, so this retries: first the activity-bar icon, then the view's own
+ * focus command from the palette.
+ */
 export async function openSidebar(page) {
+  const header = page.locator('.sidebar .pane-header', { hasText: 'Datasets' }).first();
   const icon = page.locator('.activitybar .action-item a[aria-label^="Alignment"]').first();
-  const checked = await icon.getAttribute('aria-expanded').catch(() => null);
   const sidebarTitle = page.locator('.sidebar .composite.title', { hasText: /alignment/i });
-  if (!(await sidebarTitle.isVisible().catch(() => false)) || checked === 'false') await icon.click();
-  await page.locator('.sidebar .pane-header', { hasText: 'Datasets' }).first().waitFor({ timeout: 20_000 });
+  for (let attempt = 1; ; attempt++) {
+    if (await header.isVisible().catch(() => false)) return;
+    if (attempt % 2 === 1) {
+      const checked = await icon.getAttribute('aria-expanded').catch(() => null);
+      if (!(await sidebarTitle.isVisible().catch(() => false)) || checked === 'false') await icon.click().catch(() => {});
+    } else {
+      await runCommand(page, 'Alignment: Focus on Datasets View').catch(() => {});
+    }
+    try {
+      await header.waitFor({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 4) throw e;
+    }
+  }
 }
 
 /** The inner frame of the active webview (VS Code nests the page in two iframes). */
