@@ -51,6 +51,10 @@ export interface SampleSet {
   readonly step: number;
   readonly time: number;
   readonly samples: readonly SampleRow[];
+  /** What the scores mean (the session event's `scoreKind`; absent for events without scores). */
+  readonly scoreKind?: string;
+  /** The score's formula for the table header, e.g. `implicit reward β·log(π/π_ref), β=0.1`. */
+  readonly scoreLabel?: string;
 }
 
 export interface SamplesAppend {
@@ -124,7 +128,7 @@ export const DashboardSamples = defineMessage(
   v.object<SamplesAppend>({
     runId: v.string(),
     reset: v.boolean(),
-    sets: v.array(v.object<SampleSet>({ step: v.integer(0), time: v.number(), samples: v.array(sampleRow, 1000) }), 100_000),
+    sets: v.array(v.object<SampleSet>({ step: v.integer(0), time: v.number(), samples: v.array(sampleRow, 1000), scoreKind: v.optional(v.string()), scoreLabel: v.optional(v.string()) }), 100_000),
   }),
 );
 /** host -> webview: something went wrong reading a run (shown in the panel). */

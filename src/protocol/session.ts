@@ -71,10 +71,25 @@ export interface Sample {
   readonly scores?: { readonly policy?: number; readonly reference?: number };
 }
 
+/**
+ * What a sample's score is (the same formula for the policy's and the reference model's reply, y given prompt x):
+ * - `implicit-reward`: beta * (log pi_theta(y|x) - log pi_ref(y|x)), summed over reply tokens (DPO family, KTO);
+ * - `length-normalized-reward`: beta / |y| * log pi_theta(y|x) (SimPO; ORPO logs the same with its lambda);
+ * - `summed-reward`: beta * log pi_theta(y|x) (CPO);
+ * - `mean-logp`: 1 / |y| * log pi_theta(y|x), the mean token log-prob under the policy (SFT).
+ */
+export type SampleScoreKind = 'implicit-reward' | 'length-normalized-reward' | 'summed-reward' | 'mean-logp';
+
+export const SAMPLE_SCORE_KINDS: readonly SampleScoreKind[] = ['implicit-reward', 'length-normalized-reward', 'summed-reward', 'mean-logp'];
+
 export interface SamplesParams {
   readonly time: number;
   readonly step: number;
   readonly samples: readonly Sample[];
+  /** What `scores` mean (absent in events written before scores were filled, or when no sample is scored). */
+  readonly scoreKind?: SampleScoreKind;
+  /** The score's formula with its constants, for a table header, e.g. `implicit reward β·log(π/π_ref), β=0.1`. */
+  readonly scoreLabel?: string;
 }
 
 export interface CheckpointParams {
@@ -146,6 +161,8 @@ export const SessionSamples = defineMessage<'samples', SamplesParams>(
       }),
       1000,
     ),
+    scoreKind: v.optional(v.literal(...SAMPLE_SCORE_KINDS)),
+    scoreLabel: v.optional(v.string()),
   }),
 );
 

@@ -34,6 +34,7 @@ import { Generator } from '../engine/generate/generator';
 import { cleanTemporaryCheckpoints, loadLatestCheckpoint, saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
 import { EventSink } from './events';
 import { loadRunModel, modelFolder, modelShape, readModelConfig } from './model';
+import { SampleScorer, sampleScoreRule } from './sampleScores';
 
 export interface SessionOptions {
   /** The run folder (spec.json, events.jsonl, checkpoints/, final/). */
@@ -316,13 +317,19 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   };
   const sampleExamples = (split.eval.length ? split.eval : split.train).map(promptText).filter((p): p is string | readonly Message[] => p !== undefined);
   const samplePrompts = [...new Map(sampleExamples.map((p) => [JSON.stringify(p), p])).values()].slice(0, SAMPLE_PROMPTS);
-  const refSamples = new Map<number, string>();
+  const refSamples = new Map<number, { text: string; tokens: number[] }>();
   let warnedCut = false;
   const currentWeights = async (): Promise<Map<string, Float32Array>> => {
     const w = new Map(rm.weights);
     for (const [k, v] of await trainer.getParams()) w.set(k, v.data);
     return w;
   };
+  // The samples' scores (sampleScores.ts): one scorer graph for the run, policy and reference replies in one batch.
+  const scoreRule = sampleScoreRule(spec.method, spec.hyperparameters);
+  const sampleScorer = scoreRule
+    ? new SampleScorer(rm.model, scoreRule, { batch: 2 * samplePrompts.length, seqLen: rm.model.maxLength, padId: rm.tokenizer.padTokenId ?? 0 }, runner)
+    : undefined;
+  if (sampleScorer) disposers.push(() => sampleScorer.dispose());
   const sample = async (at: number): Promise<void> => {
     if (!samplePrompts.length) return;
     const tok = rm.tokenizer;
@@ -339,22 +346,32 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
     const stopTokens = [tok.eosTokenId, rm.config.eosTokenId].flat().filter((x): x is number => typeof x === 'number');
     const gOpts = { maxNewTokens, temperature: 0, stopTokens, padTokenId: tok.padTokenId ?? 0, vocabLimit: tok.vocabSize };
     // Greedy replies of the reference (the starting model) once, of the current policy at every sample step.
-    const generateWith = async (weights: ReadonlyMap<string, Float32Array>): Promise<string[]> => {
+    const generateWith = async (weights: ReadonlyMap<string, Float32Array>): Promise<{ text: string; tokens: number[] }[]> => {
       const w: Weights = new Map();
       for (const p of genModel.params) w.set(p.name, { shape: [...p.shape], data: weights.get(p.name) as Float32Array });
       const g = await Generator.create(genModel, rm.model.lora ? mergeLora(rm.model, withShapes(weights)) : w, runner);
       try {
-        return (await g.generate(ids, gOpts)).map((r) => tok.decode(r.tokens, { skipSpecialTokens: true }));
+        return (await g.generate(ids, gOpts)).map((r) => ({ text: tok.decode(r.tokens, { skipSpecialTokens: true }), tokens: r.tokens }));
       } finally {
         await g.dispose();
       }
     };
-    if (refSamples.size === 0) (await generateWith(rm.weights)).forEach((t, i) => refSamples.set(i, t));
-    const polText = await generateWith(await currentWeights());
-    const pol = polText.map((text) => ({ text }));
+    if (refSamples.size === 0) (await generateWith(rm.weights)).forEach((r, i) => refSamples.set(i, r));
+    const policyWeights = await currentWeights();
+    const pol = await generateWith(policyWeights);
+    const refs = pol.map((_, i) => refSamples.get(i) as { text: string; tokens: number[] });
+    // Policy replies then reference replies, each after its (possibly cut) prompt.
+    const scored = sampleScorer ? (await sampleScorer.score([...ids, ...ids], [...pol.map((r) => r.tokens), ...refs.map((r) => r.tokens)], policyWeights, rm.weights)).scores : [];
+    const n = pol.length;
     sink.samples({
       step: at,
-      samples: pol.map((r, i) => ({ prompt: shown[i] ?? '', policy: r.text, reference: refSamples.get(i) ?? '' })),
+      samples: pol.map((r, i) => {
+        const sp = scored[i];
+        const sr = scored[n + i];
+        const scores = { ...(sp !== undefined ? { policy: sp } : {}), ...(sr !== undefined ? { reference: sr } : {}) };
+        return { prompt: shown[i] ?? '', policy: r.text, reference: refs[i]?.text ?? '', ...(Object.keys(scores).length ? { scores } : {}) };
+      }),
+      ...(scoreRule && scored.some((x) => x !== undefined) ? { scoreKind: scoreRule.kind, scoreLabel: scoreRule.label } : {}),
     });
   };
 

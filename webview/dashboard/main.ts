@@ -413,6 +413,8 @@ function renderSamples(): void {
     samplesPane.append(el('p', { class: 'note', attrs: { id: 'samples-note' }, text: 'The built-in tiny model starts from random weights: until it has been trained for a long while (SFT first), its replies are repeated characters. Pick a trained model folder as the base model to see meaningful samples.' }));
   }
   const table = el('table', { class: 'samples', attrs: { id: 'samples-table' } });
+  // What the numbers under each reply are (older runs' events carry no scores and no label).
+  if (set.scoreLabel) table.append(el('caption', { attrs: { id: 'samples-score-kind' }, text: `score: ${set.scoreLabel}, of each reply given its prompt (higher is better by the run's objective)` }));
   table.append(el('thead', {}, el('tr', {}, el('th', { text: 'Prompt' }), el('th', { text: `Policy (step ${set.step})` }), el('th', { text: 'Reference model' }))));
   const body = el('tbody');
   for (const s of set.samples) {

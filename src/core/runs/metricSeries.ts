@@ -23,7 +23,10 @@ export function seriesFromEvents(events: readonly SessionEvent[]): { series: Rec
   const samples: SampleSet[] = [];
   for (const e of events) {
     if (e.type === 'metrics' || e.type === 'eval') appendRecord(series, e.params.step, e.params.time, e.params.metrics);
-    else if (e.type === 'samples') samples.push({ step: e.params.step, time: e.params.time, samples: e.params.samples.map((s) => ({ ...s })) });
+    else if (e.type === 'samples') {
+      const { step, time, samples: rows, scoreKind, scoreLabel } = e.params;
+      samples.push({ step, time, samples: rows.map((s) => ({ ...s })), ...(scoreKind ? { scoreKind } : {}), ...(scoreLabel ? { scoreLabel } : {}) });
+    }
   }
   return { series, samples };
 }

@@ -95,6 +95,12 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
   if (!cells.some((c) => /Reference/.test(c))) throw new Error(`samples table lacks the reference column: ${cells}`);
   // The untrained built-in model's replies are noise: the tab says so above the table.
   await wv.locator('#samples-note').waitFor({ timeout: 5000 });
+  // Each reply is scored (DPO: its implicit reward), and the table says what the score is.
+  const kind = await wv.locator('#samples-score-kind').innerText({ timeout: 5000 });
+  if (!/implicit reward .*π_ref.*β=/.test(kind)) throw new Error(`samples table does not say what the score is: ${kind}`);
+  const scores = await wv.locator('#samples-table tbody .score').allInnerTexts();
+  const rows = await wv.locator('#samples-table tbody tr').count();
+  if (scores.length !== 2 * rows || !scores.every((t) => /^score -?[0-9.e+-]+$/.test(t.trim()))) throw new Error(`samples lack their scores (${rows} rows): ${scores.join(' | ')}`);
   await shot(page, 'runs-samples');
   await wv.locator('#tab-settings').click();
   await wv.locator('#settings-table').waitFor({ timeout: 10_000 });
