@@ -12,7 +12,11 @@ import { seriesFromEvents } from '../../../src/core/runs/metricSeries';
 import type { Weights } from '../../../src/engine/models/params';
 import { referenceForward, referenceTokenLogprobs } from '../../../src/engine/models/reference';
 import { parseSessionEvents, type SamplesParams } from '../../../src/protocol/session';
-import { runSession } from '../../../src/session/runSession';
+import { loadHfModel } from '../../../src/engine/models/hfMapping';
+import { TextTokenizer } from '../../../src/engine/tokenizer/tokenizer';
+import { encodePrompt } from '../../../src/engine/trainers/encode';
+import { loadRunCheckpoint } from '../../../src/session/checkpoints';
+import { planSamples, runSession } from '../../../src/session/runSession';
 import { SampleScorer, sampleScoreRule } from '../../../src/session/sampleScores';
 import { tinyModel } from '../engine/trainers/trainerFixtures';
 import { tinySpec, workspace } from './sessionFixtures';
@@ -162,4 +166,61 @@ test('a SimPO session scores its samples with the length-normalized reward (no r
       assert.ok(Number.isFinite(row.scores?.reference) && (row.scores?.reference as number) < 0);
     }
   }
+});
+
+/** Greedy reply in float64 on the reference forward (argmax over the tokenizer's vocabulary, stop at EOS). */
+function float64Greedy(cfg: Parameters<typeof referenceForward>[0], w: Weights, prompt: number[], maxNew: number, vocab: number, stop: readonly number[]): number[] {
+  const out: number[] = [];
+  const V = cfg.vocabSize;
+  for (let k = 0; k < maxNew; k++) {
+    const ids = [...prompt, ...out];
+    const logits = referenceForward(cfg, 'lm', w, [ids]).logits as Float64Array;
+    const o = (ids.length - 1) * V;
+    let best = 0;
+    for (let v = 1; v < vocab; v++) if ((logits[o + v] as number) > (logits[o + best] as number)) best = v;
+    out.push(best);
+    if (stop.includes(best)) break;
+  }
+  return out;
+}
+
+test('a DPO session\'s sample scores at a checkpoint equal beta * (log pi_theta - log pi_ref) computed in float64 from the checkpoint', async () => {
+  const ws = workspace();
+  const runDir = path.join(ws.dir, 'run');
+  const spec = resolve(tinySpec(ws, runDir, { method: 'dpo', hyperparameters: { beta: 0.1 }, maxSteps: 4, intervals: { logging: 2, eval: 0, checkpoint: 2, sample: 2 } }));
+  const res = await runSession(spec, { runDir, cacheDir: ws.dir, threads: 1 });
+  assert.equal(res.reason, 'completed', res.error);
+  const ev = parseSessionEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).events;
+  const set = ev.flatMap((e) => (e.type === 'samples' && e.params.step === 2 ? [e.params] : []))[0];
+  assert.ok(set, 'samples at step 2');
+  // The reference is the model folder's weights; the policy at step 2 is the step-2 checkpoint's parameters.
+  const base = loadHfModel(ws.model);
+  const tok = TextTokenizer.fromFolder(ws.model);
+  const policy: Weights = new Map(base.weights);
+  for (const [k, v] of loadRunCheckpoint(runDir, 2).state.params) if (policy.has(k)) policy.set(k, { shape: [...v.shape], data: v.data });
+  const logp = (w: Weights, prompt: number[], reply: number[]): number => {
+    const ids = [...prompt, ...reply];
+    const lp = referenceTokenLogprobs(referenceForward(base.config, 'lm', w, [ids]).logits as Float64Array, [ids], base.config.vocabSize)[0] as number[];
+    return lp.slice(prompt.length - 1).reduce((a, b) => a + b, 0);
+  };
+  // The fixture's prompts are one user turn each: the shown prompt is that turn's text.
+  const prompts = set.samples.map((s) => encodePrompt(tok, [{ role: 'user', content: s.prompt }]));
+  const plan = planSamples(prompts, spec.data.maxLength);
+  const stop = [tok.eosTokenId, base.config.eosTokenId].flat().filter((x): x is number => typeof x === 'number');
+  let largest = 0;
+  set.samples.forEach((s, i) => {
+    const prompt = plan.prompts[i] as number[];
+    for (const [who, w] of [['policy', policy], ['reference', base.weights]] as const) {
+      const reply = float64Greedy(base.config, w, prompt, plan.maxNewTokens, tok.vocabSize, stop);
+      // The float64 greedy reply is the one the session generated (so the same tokens are scored).
+      assert.equal(tok.decode(reply, { skipSpecialTokens: true }), s[who], `${who} reply ${i}`);
+      const want = 0.1 * (logp(policy, prompt, reply) - logp(base.weights, prompt, reply));
+      const got = s.scores?.[who];
+      assert.ok(got !== undefined && Math.abs(got - want) <= 1e-4 + 1e-3 * Math.abs(want), `${who} ${i}: ${got} vs float64 ${want}`);
+      largest = Math.max(largest, Math.abs(want));
+    }
+  });
+  // Two steps at lr 1e-2 move the policy: the comparison is not 0 against 0.
+  assert.ok(largest > 1e-3, `largest implicit reward ${largest}`);
+  fs.rmSync(ws.dir, { recursive: true, force: true });
 });
