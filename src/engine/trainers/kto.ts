@@ -16,7 +16,7 @@ import type { EncodedCompletion } from './encode';
 import { hyperparameters, type Hyperparameters } from './hyper';
 import { ktoLossGraph } from './losses';
 import { pick, type PlanOptions, type Splits } from './pairs';
-import { f32Field, field, halves, referenceLookup, referenceParams, sequenceLogps, type ReferenceRequest, type TrainerPlan } from './plan';
+import { f32Field, field, halves, referenceLookup, referenceModel, referenceParams, sequenceLogps, type ReferenceRequest, type TrainerPlan } from './plan';
 import type { ParamSpec } from '../train/compile';
 
 export interface KtoTrainerConfig {
@@ -133,7 +133,7 @@ export function createKtoPlan(opts: PlanOptions<EncodedCompletion>, cfg: KtoTrai
       let refLp: Tensor;
       let refKl: Tensor;
       if (precomputed) [refLp, refKl] = [b.ref_logps as Tensor, b.ref_kl as Tensor];
-      else [refLp, refKl] = halves(op.stopGradient(sequenceLogps(model, referenceLookup(model, p), ids, mask, cmask).sum), B);
+      else [refLp, refKl] = halves(op.stopGradient(sequenceLogps(referenceModel(model), referenceLookup(model, p), ids, mask, cmask).sum), B);
       const [tokens] = halves(pol.count, B);
       const [logitsMean] = halves(pol.logitsMean, B);
       const l = ktoLossGraph({ policy, ref: refLp, policyKl, refKl, labels: b.labels as Tensor, tokens, logitsMean }, cfg);

@@ -87,7 +87,7 @@ export function referenceParams(model: TransformerModel, weights: ReadonlyMap<st
   return { specs, values };
 }
 
-/** The reference's parameter lookup inside a traced forward (see {@link referenceParams}). */
+/** The reference's parameter lookup inside a traced forward (see {@link referenceParams}); use it with {@link referenceModel}. */
 export function referenceLookup(model: TransformerModel, params: Readonly<Record<string, Tensor>>): ParamLookup {
   const m = new Map<string, Tensor>();
   for (const p of model.params) {
@@ -101,6 +101,14 @@ export function referenceLookup(model: TransformerModel, params: Readonly<Record
     }
   }
   return m;
+}
+
+/**
+ * The model the reference runs as. With LoRA the reference is the frozen base, so it is the same architecture
+ * without adapters (its lookup holds no lora_A / lora_B); without LoRA it is the model itself.
+ */
+export function referenceModel(model: TransformerModel): TransformerModel {
+  return model.lora ? { ...model, lora: null, params: model.params.filter((p) => !p.name.endsWith('.lora_A') && !p.name.endsWith('.lora_B')) } : model;
 }
 
 /** Per-row sequence log-probs: the sum over completion tokens, their count, and the mean completion logit. */

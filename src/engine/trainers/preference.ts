@@ -9,7 +9,7 @@ import type { Tensor } from '../graph/graph';
 import * as op from '../graph/ops';
 import type { LossTensors, PairLogpTensors } from './losses';
 import { collatePairs, accuracy, pairFields, pick, PairReference, type PlanOptions } from './pairs';
-import { field, halves, referenceLookup, referenceParams, sequenceLogps, type TrainerPlan } from './plan';
+import { field, halves, referenceLookup, referenceModel, referenceParams, sequenceLogps, type TrainerPlan } from './plan';
 import type { EncodedPair } from './encode';
 import type { ParamSpec } from '../train/compile';
 
@@ -49,7 +49,7 @@ export function createPairPlan(opts: PlanOptions<EncodedPair>, spec: PairPlanSpe
     let refChosen: Tensor | undefined;
     let refRejected: Tensor | undefined;
     if (spec.reference === 'in-graph') {
-      const ref = sequenceLogps(model, referenceLookup(model, p), ids, mask, cmask);
+      const ref = sequenceLogps(referenceModel(model), referenceLookup(model, p), ids, mask, cmask);
       [refChosen, refRejected] = halves(op.stopGradient(ref.sum), B);
     } else if (spec.reference === 'precomputed') {
       refChosen = b.ref_chosen;
