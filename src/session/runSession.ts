@@ -500,6 +500,8 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
     sink.eval({ step, epoch: epochOf(examplesSeen), metrics: em });
     lastMetrics = { ...lastMetrics, ...em };
   }
+  // Samples of the final policy too (when the last step was not a sample step), so the samples tab ends at the end.
+  if (sampleEvery > 0 && step % sampleEvery !== 0) await sample(step);
   const finalDir = path.join(opts.runDir, FINAL_DIR);
   const weights: Weights = new Map();
   for (const [k, v] of await currentWeights()) {

@@ -22,6 +22,15 @@ function events(runDir: string): SessionEvent[] {
   return parsed.events;
 }
 
+test('samples come at every sample interval and once more at the end, so the last policy is always shown', async () => {
+  const ws = workspace();
+  const runDir = path.join(ws.dir, 'run');
+  const res = await runSession(resolve(tinySpec(ws, runDir, { intervals: { logging: 2, eval: 0, checkpoint: 0, sample: 4 } })), { runDir, cacheDir: ws.dir, threads: 1 });
+  assert.equal(res.reason, 'completed', res.error);
+  assert.equal(res.step, 6);
+  assert.deepEqual(events(runDir).filter((e) => e.type === 'samples').map((e) => e.params.step), [4, 6]);
+});
+
 test('a DPO session writes the run folder and the event flow: started, metrics, eval, checkpoint, samples, finished', async () => {
   const ws = workspace();
   const runDir = path.join(ws.dir, 'run');
