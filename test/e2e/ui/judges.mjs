@@ -111,7 +111,10 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
     if (!/ai:local-judge\s+20\s+3\s/.test(table)) throw new Error(`the judge row should read 20 AI labels and 3 pairs against humans: ${table}`);
     lap('agreement stats shown');
     // Focus back on the workbench (keys typed in a webview stay there), then the evaluation.
-    await page.locator('.tab', { hasText: 'Preview' }).first().click();
+    // The markdown source's tab is a text editor: clicking it moves the focus out of the preview's webview, which
+    // could otherwise take the focus back while the next quick pick is open and close it.
+    await page.locator('.tab', { hasText: 'Label statistics' }).first().click();
+    await page.locator('.monaco-editor.focused').first().waitFor({ timeout: 10_000 }).catch(() => {});
 
     // 3) the reward-model evaluation with three scores files
     await runCommand(page, 'Alignment: Evaluate Reward Model');
