@@ -15,13 +15,16 @@
  *
  * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [4] steps per round,
  * BENCH_ROUNDS [3] timed rounds per side (after one warm-up), BENCH_PROFILE [1] profile one step of each side
- * (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS), BENCH_SMALL=1 for
+ * (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS), BENCH_GEMMS [1] time
+ * every GEMM of the step alone on both sides at 1 thread (onnxruntime's MLAS vs PyTorch's OpenBLAS, same shapes
+ * and transposes, preallocated outputs) and split each side's step into GEMMs and the rest, BENCH_SMALL=1 for
  * a tiny model (smoke).
  *
  * Writes bench-results/engine.json: ours_steps_per_s, pytorch_steps_per_s, ratio (ours / pytorch, wall) and
  * cpu_time_ratio at BENCH_THREADS; by_threads (wall and CPU-time ratios per thread count, and the spread of
  * the per-round CPU-time ratios); time_breakdown (kernel time by kind and the top op types of our step,
- * PyTorch's top ops); details (both sides' raw figures, BLAS, load average).
+ * PyTorch's top ops); gemms (per-GEMM times on both sides, GEMM seconds per step and the rest of the step);
+ * details (both sides' raw figures, BLAS, load average).
  */
 
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -34,6 +37,7 @@ import type { HostTensor } from '../src/engine/runtime/tensor';
 import { initParams } from '../src/engine/train/init';
 import { Trainer } from '../src/engine/train/trainer';
 import { gptLoss, gptParams, type GptConfig } from './engineGpt';
+import { GEMM_COPIES, gemmFlops, oursGemmTimer, stepGemms, type GemmCase } from './engineGemms';
 
 const repoRoot = path.resolve(__dirname, '..');
 const env = (name: string, dflt: number): number => {
@@ -53,6 +57,8 @@ const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 3));
 const PROFILE = env('BENCH_PROFILE', 1) === 1;
 /** Also compare at one thread: 1 (default) yes, 0 only at THREADS. */
 const SINGLE = env('BENCH_SINGLE_THREAD', 1);
+/** Time the step's GEMMs one by one on both sides at 1 thread: 1 (default) yes, 0 no. */
+const GEMMS = env('BENCH_GEMMS', 1) === 1;
 const PYTHON = '/usr/bin/python3'; // Debian's interpreter, where python3-torch installs (not a pyenv shim)
 const LR = 3e-4;
 
@@ -377,6 +383,118 @@ async function compare(threads: number, torchOk: boolean): Promise<{ c: Comparis
   };
 }
 
+interface GemmRow {
+  name: string;
+  shape: string;
+  /** Times per step on each side (differ only for the q, k, v projections, see bench/engineGpt.ts). */
+  per_step: { ours: number; pytorch: number };
+  ours_ms: number;
+  pytorch_ms: number | null;
+  ours_gflops: number;
+  pytorch_gflops: number | null;
+}
+
+interface GemmSummary {
+  threads: 1;
+  rounds: number;
+  cases: GemmRow[];
+  /** Sum over each side's own step GEMMs of count x CPU time per GEMM. */
+  ours_gemm_s_per_step: number;
+  pytorch_gemm_s_per_step: number | null;
+  /**
+   * The 1-thread step's CPU time (fastest round) minus its GEMMs: everything else (elementwise, normalization,
+   * softmax, data movement, optimizer).
+   */
+  ours_rest_s_per_step: number | null;
+  pytorch_rest_s_per_step: number | null;
+}
+
+/**
+ * Every GEMM of one step, alone, on both sides at 1 thread, in alternating rounds (fastest round's CPU time
+ * per GEMM).
+ * Shows how much of the step-time difference is the GEMM library and how much is the rest of the step.
+ */
+async function compareGemms(torchOk: boolean, oneThread: Comparison | undefined): Promise<GemmSummary> {
+  const cases = stepGemms(CFG, BATCH);
+  // Shapes that occur under several names (q, k, v and the attention output projection) are timed once.
+  const keyOf = (c: GemmCase): string => JSON.stringify({ batch: c.batch, m: c.m, k: c.k, n: c.n, transA: c.transA, transB: c.transB, copies: GEMM_COPIES });
+  const unique = [...new Map(cases.map((c) => [keyOf(c), c])).values()];
+  const slot = new Map(unique.map((c, i) => [keyOf(c), i]));
+  const rounds = Math.max(ROUNDS, 5);
+  log(`GEMMs of one step, each alone at 1 thread (${unique.length} shapes, ${rounds} alternating rounds, fastest round kept)...`);
+  const ours = await oursGemmTimer(unique, 1);
+  let torch: TorchWorker | null = null;
+  if (torchOk) {
+    try {
+      torch = await TorchWorker.start(1, 4);
+    } catch (e) {
+      log(`pytorch GEMM timing unavailable: ${(e as Error).message.slice(0, 300)}`);
+    }
+  }
+  // About 0.05 s of work per measurement (at a nominal 80 GFLOP/s); a call is GEMM_COPIES GEMMs. Other work
+  // on this machine only ever adds time, so the fastest of the rounds is each side's figure.
+  const calls = (c: GemmCase): number => Math.max(1, Math.round(0.05 / ((GEMM_COPIES * gemmFlops(c)) / 80e9)));
+  const o: number[][] = unique.map(() => []);
+  const p: number[][] = unique.map(() => []);
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, c] of unique.entries()) {
+        const sides = r % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours'];
+        for (const who of sides) {
+          if (who === 'ours') (o[i] as number[]).push((await ours.time(i, calls(c))).cpu);
+          else if (torch) {
+            try {
+              (p[i] as number[]).push((await torch.request<{ cpu: number }>(`gemm ${keyOf(c)} ${calls(c)}`)).cpu);
+            } catch (e) {
+              log(`pytorch GEMM timing failed: ${(e as Error).message.slice(0, 300)}`);
+              torch = null;
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    await ours.dispose();
+    await torch?.stop();
+  }
+  const rows: GemmRow[] = cases.map((c) => {
+    const i = slot.get(keyOf(c)) as number;
+    const om = Math.min(...(o[i] as number[]));
+    const pm = (p[i] as number[]).length === rounds ? Math.min(...(p[i] as number[])) : null;
+    const t = (x: boolean): string => (x ? 'ᵀ' : '');
+    return {
+      name: c.name,
+      shape: `${c.batch > 1 ? `${c.batch} x ` : ''}[${c.m} x ${c.k}]${t(c.transA)} [${c.k} x ${c.n}]${t(c.transB)}`,
+      per_step: c.perStep,
+      ours_ms: om * 1000,
+      pytorch_ms: pm === null ? null : pm * 1000,
+      ours_gflops: gemmFlops(c) / om / 1e9,
+      pytorch_gflops: pm === null ? null : gemmFlops(c) / pm / 1e9,
+    };
+  });
+  const sum = (f: (r: GemmRow) => number | null, count: (r: GemmRow) => number): number | null => {
+    let s = 0;
+    for (const r of rows) {
+      const v = f(r);
+      if (v === null) return null;
+      s += (count(r) * v) / 1000;
+    }
+    return s;
+  };
+  const og = sum((r) => r.ours_ms, (r) => r.per_step.ours) as number;
+  const pg = sum((r) => r.pytorch_ms, (r) => r.per_step.pytorch);
+  return {
+    threads: 1,
+    rounds,
+    cases: rows,
+    ours_gemm_s_per_step: og,
+    pytorch_gemm_s_per_step: pg,
+    // Fastest round of the step minus fastest GEMMs: the same estimator on both terms.
+    ours_rest_s_per_step: oneThread ? Math.min(...oneThread.ours.rounds_cpu_s_per_step) - og : null,
+    pytorch_rest_s_per_step: oneThread?.pytorch && pg !== null ? Math.min(...oneThread.pytorch.rounds_cpu_s_per_step) - pg : null,
+  };
+}
+
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
   const cores = os.cpus().length;
@@ -434,6 +552,14 @@ async function main(): Promise<void> {
     }
   }
 
+  let gemms: GemmSummary | null = null;
+  if (GEMMS) {
+    gemms = await compareGemms(torchSetup.ok, comparisons.find((c) => c.threads === 1));
+    for (const r of gemms.cases) {
+      log(`  ${r.name.padEnd(24)} ${r.shape.padEnd(34)} per step ${r.per_step.ours}/${r.per_step.pytorch}: engine ${r.ours_ms.toFixed(2)} ms (${r.ours_gflops.toFixed(0)} GFLOP/s)${r.pytorch_ms === null ? '' : `, pytorch ${r.pytorch_ms.toFixed(2)} ms (${(r.pytorch_gflops as number).toFixed(0)} GFLOP/s)`}`);
+    }
+  }
+
   const load1 = os.loadavg()[0] ?? 0;
   const torch = head.pytorch;
   const blasOk = torchInfo ? /openblas/i.test(torchInfo.blas_loaded) : false;
@@ -466,6 +592,7 @@ async function main(): Promise<void> {
         }
         : null,
     },
+    gemms,
     details: {
       model: { ...CFG, batch: BATCH, params: gptParams(CFG).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0) },
       comparisons,
@@ -489,6 +616,13 @@ async function main(): Promise<void> {
   }
   if (profile) console.log(`engine time at 1 thread: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
   if (torchProfile) console.log(`pytorch time at 1 thread: matmul ${result.time_breakdown.pytorch?.matmul_pct}%`);
+  if (gemms) {
+    const f = (x: number | null): string => (x === null ? 'n/a' : `${x.toFixed(2)} s`);
+    console.log(
+      `one step at 1 thread, CPU time: GEMMs (each timed alone) engine ${f(gemms.ours_gemm_s_per_step)} | pytorch ${f(gemms.pytorch_gemm_s_per_step)}; ` +
+        `everything else engine ${f(gemms.ours_rest_s_per_step)} | pytorch ${f(gemms.pytorch_rest_s_per_step)}`,
+    );
+  }
   if (!blasOk && torchInfo) console.log(`WARNING: PyTorch did not load OpenBLAS (${torchInfo.blas_loaded}); the ratio is not meaningful`);
   if (torchError) console.log(`WARNING: PyTorch baseline failed: ${torchError}`);
   if (busy) console.log(`NOTE: load average ${load0.toFixed(1)} -> ${load1.toFixed(1)} on ${cores} cores during this run: wall-clock figures are disturbed by other work`);

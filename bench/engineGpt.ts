@@ -1,14 +1,20 @@
 /**
- * A compact GPT-2-style decoder for the engine benchmark and the trainer tests, mirrored operation for
- * operation by bench/engine_torch.py so the two runs do the same arithmetic:
+ * A compact GPT-2-style decoder for the engine benchmark and the trainer tests, mirrored by
+ * bench/engine_torch.py so the two runs compute the same function with the same parameters:
  *
  *   x = wte[ids] + wpe                                          [B, T, C]
- *   per layer:  x += proj(attn(ln1(x)))   causal MHA, H heads of D = C/H, fused qkv [C, 3C]
+ *   per layer:  x += proj(attn(ln1(x)))   causal MHA, H heads of D = C/H, q, k, v projections [C, C] each
  *               x += fc2(gelu_tanh(fc(ln2(x))))                 MLP 4C
  *   logits = ln_f(x) @ wteᵀ                                     [B, T, V]  (tied embeddings)
  *   loss = cross_entropy(logits, targets)                       mean over tokens
  *
  * Init as GPT-2 / nanoGPT: N(0, 0.02), residual projections N(0, 0.02/√(2L)), LayerNorm (1, 0), biases 0.
+ *
+ * q, k and v are three [C, C] linears, as in the engine's transformer (src/engine/models/transformer.ts,
+ * where HF GPT-2's fused c_attn is split at load). PyTorch keeps nanoGPT's fused c_attn [C, 3C]: the same
+ * function and parameter count, each side in its faster form. onnxruntime's GEMM runs the 3C-wide (1152)
+ * projection at about 65 GFLOP/s on this CPU and the C-wide ones at about 100 (bench "gemms" section), so
+ * three GEMMs beat one there; OpenBLAS runs the fused one slightly faster than three.
  *
  * The causal mask is additive (scores + M, M = 0 on and below the diagonal, −1e30 above) rather than a
  * Where: the same softmax (masked weights are exactly 0 in float32) but its backward is the identity, where
@@ -44,8 +50,12 @@ export function gptParams(c: GptConfig): ParamSpec[] {
     ps.push(
       { name: `${p}ln_1.weight`, shape: [C], init: { kind: 'ones' } },
       { name: `${p}ln_1.bias`, shape: [C], init: { kind: 'zeros' } },
-      { name: `${p}attn.c_attn.weight`, shape: [C, 3 * C], init: { kind: 'normal', std: 0.02 } },
-      { name: `${p}attn.c_attn.bias`, shape: [3 * C], init: { kind: 'zeros' } },
+      { name: `${p}attn.q.weight`, shape: [C, C], init: { kind: 'normal', std: 0.02 } },
+      { name: `${p}attn.q.bias`, shape: [C], init: { kind: 'zeros' } },
+      { name: `${p}attn.k.weight`, shape: [C, C], init: { kind: 'normal', std: 0.02 } },
+      { name: `${p}attn.k.bias`, shape: [C], init: { kind: 'zeros' } },
+      { name: `${p}attn.v.weight`, shape: [C, C], init: { kind: 'normal', std: 0.02 } },
+      { name: `${p}attn.v.bias`, shape: [C], init: { kind: 'zeros' } },
       { name: `${p}attn.c_proj.weight`, shape: [C, C], init: { kind: 'normal', std: resid } },
       { name: `${p}attn.c_proj.bias`, shape: [C], init: { kind: 'zeros' } },
       { name: `${p}ln_2.weight`, shape: [C], init: { kind: 'ones' } },
@@ -82,9 +92,8 @@ export function gptLoss(c: GptConfig, p: Readonly<Record<string, Tensor>>, ids: 
   for (let l = 0; l < c.layers; l++) {
     const pre = `h.${l}.`;
     const h = nn.layerNorm(x, P(`${pre}ln_1.weight`), P(`${pre}ln_1.bias`));
-    const qkv = nn.linear(h, P(`${pre}attn.c_attn.weight`), P(`${pre}attn.c_attn.bias`)); // [B, T, 3C]
-    const [q, k, v] = op.split(qkv, -1, [C, C, C]) as [Tensor, Tensor, Tensor];
-    const a = attend(heads(q), heads(k), heads(v)); // [B, H, T, D]
+    const proj = (n: 'q' | 'k' | 'v'): Tensor => heads(nn.linear(h, P(`${pre}attn.${n}.weight`), P(`${pre}attn.${n}.bias`)));
+    const a = attend(proj('q'), proj('k'), proj('v')); // [B, H, T, D]
     const merged = op.reshape(op.transpose(a, [0, 2, 1, 3]), [B!, T!, C]);
     x = op.add(x, nn.linear(merged, P(`${pre}attn.c_proj.weight`), P(`${pre}attn.c_proj.bias`)));
     const h2 = nn.layerNorm(x, P(`${pre}ln_2.weight`), P(`${pre}ln_2.bias`));

@@ -183,11 +183,44 @@ def main() -> None:
     }))
 
 
+_gemm_operands: dict = {}
+
+
+def time_gemm(case: dict, calls: int) -> dict:
+    """C = op(A) op(B) as the step runs it (torch.mm / torch.bmm on transposed views, which OpenBLAS takes as
+    transpose flags, no copy), into preallocated outputs, on case["copies"] distinct operand pairs in rotation
+    (as bench/engineGemms.ts does); CPU and wall seconds per GEMM."""
+    key = json.dumps(case, sort_keys=True)
+    if key not in _gemm_operands:
+        b, m, k, n = case["batch"], case["m"], case["k"], case["n"]
+        pre = (b,) if b > 1 else ()
+        sets = []
+        for _ in range(case["copies"]):
+            a = torch.rand(*pre, *((k, m) if case["transA"] else (m, k))) - 0.5
+            w = torch.rand(*pre, *((n, k) if case["transB"] else (k, n))) - 0.5
+            a = a.transpose(-1, -2) if case["transA"] else a
+            w = w.transpose(-1, -2) if case["transB"] else w
+            sets.append((a, w, torch.empty(*pre, m, n)))
+        fn = torch.bmm if b > 1 else torch.mm
+        for a, w, out in sets:
+            fn(a, w, out=out)  # warm-up
+        _gemm_operands[key] = (fn, sets)
+    fn, sets = _gemm_operands[key]
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    for _ in range(calls):
+        for a, w, out in sets:
+            fn(a, w, out=out)
+    n = calls * len(sets)
+    return {"cpu": (time.process_time() - c0) / n, "wall": (time.perf_counter() - t0) / n}
+
+
 def serve(step, profile_step, info) -> None:
     """Interleaved measurement: one warm-up step, then one JSON line on stdout per command line on stdin.
 
     steps N  -> {"wall": s, "cpu": s, "losses": [...]}   N training steps, wall and process CPU seconds
     profile  -> {"profile": {...}}                        torch.profiler top ops of one step
+    gemm CASE CALLS -> {"cpu": s, "wall": s}             one GEMM of the step (bench/engineGemms.ts), per call
     info     -> torch version, threads, parameter count, BLAS
     (end of input ends the process)
     """
@@ -213,6 +246,8 @@ def serve(step, profile_step, info) -> None:
             i += 2
         elif cmd[0] == "info":
             out = info()
+        elif cmd[0] == "gemm":
+            out = time_gemm(json.loads(cmd[1]), int(cmd[2]))
         else:
             out = {"error": f"unknown command {cmd[0]!r}"}
         print(json.dumps(out), flush=True)

@@ -13,9 +13,9 @@ test('initParams is deterministic per seed, per-name streams, and follows each i
   assert.notDeepEqual(a.get('wte'), c.get('wte'));
   // Dropping a parameter does not change the others' values (streams are derived from names).
   const fewer = initParams(specs.filter((s) => s.name !== 'wpe'), new Rng(3));
-  assert.deepEqual(fewer.get('h.0.attn.c_attn.weight'), a.get('h.0.attn.c_attn.weight'));
+  assert.deepEqual(fewer.get('h.0.attn.q.weight'), a.get('h.0.attn.q.weight'));
   assert.ok(a.get('h.0.ln_1.weight')!.every((x) => x === 1));
-  assert.ok(a.get('h.0.attn.c_attn.bias')!.every((x) => x === 0));
+  assert.ok(a.get('h.0.attn.q.bias')!.every((x) => x === 0));
   const w = a.get('wte')!;
   const std = Math.sqrt(w.reduce((s, x) => s + x * x, 0) / w.length);
   assert.ok(Math.abs(std - 0.02) < 0.002, `wte std ${std}`);
