@@ -42,9 +42,10 @@ function makeData(rng: Rng, steps: number, scale: number): Record<string, Float6
   return out;
 }
 
-async function runGraph(optim: OptimConfig, init: Record<string, Float64Array>, data: Record<string, Float64Array[]>, steps: number, K: number) {
+async function runGraph(optim: OptimConfig, init: Record<string, Float64Array>, data: Record<string, Float64Array[]>, steps: number, K: number, flatGroupTarget?: number) {
   const tr = await Trainer.create(
     {
+      ...(flatGroupTarget ? { flatGroupTarget } : {}),
       params: NAMES.map((n) => ({ name: n, shape: SHAPES[n]! })),
       batch: NAMES.map((n) => ({ name: `x_${n}`, shape: [B, ...SHAPES[n]!], dtype: 'float32' as const })),
       forward,
@@ -65,7 +66,7 @@ async function runGraph(optim: OptimConfig, init: Record<string, Float64Array>, 
       }
       results.push(await tr.step(batch));
     }
-    return { results, params: await tr.getParams(), state: await tr.state() };
+    return { results, params: await tr.getParams(), state: await tr.state(), groups: tr.compiled.groups.map((g) => g.name) };
   } finally {
     await tr.dispose();
   }
@@ -98,14 +99,19 @@ function maxAbsDiff(a: Float32Array, b: Float64Array): number {
   return m;
 }
 
-test('AdamW (weight decay, warmup + cosine, clipping) matches torch\'s formula in float64 over 20 steps', async () => {
+// One flat group per kind (the default target), and several per kind (a target of 8 elements puts w, emb
+// and b in groups of their own): the update, the clipping norm over all groups and the weight-decay split
+// must not depend on how the parameters are grouped.
+for (const [target, groups] of [[undefined, ['decay.0', 'no_decay.0']], [8, ['decay.0', 'decay.1', 'no_decay.0']]] as const) {
+test(`AdamW (weight decay, warmup + cosine, clipping) matches torch's formula in float64 over 20 steps (groups ${groups.join(', ')})`, async () => {
   const rng = new Rng(11);
   const init = Object.fromEntries(NAMES.map((n) => [n, Float64Array.from(rng.fillNormal(new Float32Array(size(SHAPES[n]!)), 0, 1))]));
   const data = makeData(rng, 20, 1);
   const cfg: RefAdamW = { lr: 0.05, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
   const schedule = { kind: 'cosine' as const, warmupSteps: 3, totalSteps: 20, minLrRatio: 0.1 };
   const maxGradNorm = 14;
-  const got = await runGraph({ optimizer: { kind: 'adamw', ...cfg }, schedule, maxGradNorm }, init, data, 20, 4);
+  const got = await runGraph({ optimizer: { kind: 'adamw', ...cfg }, schedule, maxGradNorm }, init, data, 20, 4, target);
+  assert.deepEqual(got.groups, groups);
 
   // Reference trajectory.
   const p = Object.fromEntries(NAMES.map((n) => [n, Float64Array.from(init[n]!)]));
@@ -146,6 +152,7 @@ test('AdamW (weight decay, warmup + cosine, clipping) matches torch\'s formula i
   // metric: mean of w before each step's update
   assert.equal(got.results[0]!.metrics['first']!.length, 4);
 });
+}
 
 for (const sgd of [
   { lr: 0.05, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
