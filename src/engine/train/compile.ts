@@ -121,9 +121,9 @@ function size(shape: readonly number[]): number {
 /**
  * Target size of a flat group, in elements. The optimizer update is about a dozen elementwise passes over
  * each group; onnxruntime runs one group's chain of ops before the next group's, so groups that stay in cache
- * (1 MB of float32 per buffer here) make those passes cheap. Measured on the 12.2M-parameter benchmark GPT at
- * 1 thread: the AdamW update took 133 ms as one 12.2M buffer, 77 ms in 48 chunks of 255K (bench/engine.ts).
- * Groups stay few (26 for that model), so small models still get one or two.
+ * (1 MB of float32 per buffer here) make those passes cheap. Measured for the 12.2M parameters of the
+ * benchmark GPT at 1 thread, the AdamW update alone: 133 ms as one buffer, 77 ms in 48 chunks of 255K
+ * (docs/engine.md). That model gets 38 groups; small models get one or two.
  */
 export const FLAT_GROUP_TARGET = 1 << 18;
 
