@@ -42,6 +42,20 @@ export interface LoopReport {
   readonly worst: readonly LoopStall[];
   /** False where /proc/thread-self/schedstat is not readable (not Linux): cpu/runqueue figures are then 0. */
   readonly schedstat: boolean;
+  /** Every turn: [start, end] on the monotonic clock (ms, the clock V8's profiler uses) and the main thread's CPU in it. */
+  readonly turns: readonly { readonly from: number; readonly to: number; readonly cpuMs: number }[];
+}
+
+/** CLOCK_MONOTONIC in ms: process.hrtime's clock, and the one V8's CPU profiler stamps its samples with. */
+const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/**
+ * Upper bound on the main thread's CPU time within [from, to] (monotonic ms): the CPU of every turn that overlaps
+ * it. Undefined without schedstat.
+ */
+export function cpuWithin(r: LoopReport, from: number, to: number): number | undefined {
+  if (!r.schedstat) return undefined;
+  return r.turns.filter((t) => t.to >= from && t.from <= to).reduce((sum, t) => sum + t.cpuMs, 0);
 }
 
 function schedstat(): [number, number] | undefined {
@@ -69,6 +83,8 @@ export class LoopMonitor {
   private t0 = 0;
   private last = 0;
   private lastSched: [number, number] | undefined;
+  private lastMono = 0;
+  private readonly turns: { from: number; to: number; cpuMs: number }[] = [];
   private readonly wall: number[] = [];
   private readonly cpu: number[] = [];
   private readonly blocked: number[] = [];
@@ -83,12 +99,14 @@ export class LoopMonitor {
   start(): void {
     this.t0 = this.last = performance.now();
     this.lastSched = schedstat();
+    this.lastMono = monotonicMs();
     this.gcObserver.observe({ entryTypes: ['gc'] });
     this.timer = setInterval(() => this.tick(), this.intervalMs);
   }
 
   private tick(): void {
     const now = performance.now();
+    const mono = monotonicMs();
     const sched = schedstat();
     const late = Math.max(0, now - this.last - this.intervalMs);
     const cpuMs = sched && this.lastSched ? sched[0] - this.lastSched[0] : 0;
@@ -103,7 +121,9 @@ export class LoopMonitor {
       const gcMs = this.gcs.filter((g) => g.end > from && g.start < now).reduce((s, g) => s + Math.min(g.end, now) - Math.max(g.start, from), 0);
       this.stalls.push({ at: from - this.t0, wallMs: late, cpuMs: cpuCapped, runqueueMs, gcMs, blockedMs: blocked });
     }
+    this.turns.push({ from: this.lastMono, to: mono, cpuMs: cpuCapped });
     this.last = now;
+    this.lastMono = mono;
     this.lastSched = sched;
   }
 
@@ -121,6 +141,7 @@ export class LoopMonitor {
       p99BlockedMs: percentile(this.blocked, 99),
       worst,
       schedstat: this.lastSched !== undefined,
+      turns: this.turns,
     };
   }
 }
@@ -142,6 +163,17 @@ export interface OwnCodeReport {
   /** The frames most often at the top of the stack in that longest run. */
   readonly longest: readonly string[];
   readonly samples: number;
+  /** Every unbroken run longer than 10 ms: its span on the monotonic clock (ms), its length and its top frames. */
+  readonly stretches: readonly OwnStretch[];
+  /** When the profile started, monotonic ms. */
+  readonly startedAt: number;
+}
+
+export interface OwnStretch {
+  readonly from: number;
+  readonly to: number;
+  readonly ms: number;
+  readonly top: readonly string[];
 }
 
 interface ProfileNode {
@@ -150,6 +182,8 @@ interface ProfileNode {
   readonly children?: readonly number[];
 }
 interface Profile {
+  /** Monotonic clock, microseconds. */
+  readonly startTime: number;
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -159,7 +193,10 @@ interface Profile {
  * Runs `fn` under V8's sampling CPU profiler (node:inspector, on this thread, every `intervalUs`) and measures how
  * long code whose script URL satisfies `ours` ran without a break: consecutive samples with one of its frames on
  * the stack. Each sample stands for at most 1.5 sampling intervals of CPU, so time the thread spent off the CPU
- * (waiting for one, or blocked) between two samples is not counted as running.
+ * (waiting for one, or blocked) between two samples is not counted as running. That is still an upper bound: the
+ * sampling signal also interrupts a thread asleep in a system call (a futex wait on libuv's thread-pool lock while a
+ * starved worker holds it, seen on a loaded machine as 49 samples in one fstat dispatch), so a stretch is compared
+ * with the thread's CPU time over it ({@link cpuWithin}) before it is called work.
  */
 export async function profileOwnCode<T>(ours: (url: string) => boolean, fn: () => Promise<T>, intervalUs = 1000): Promise<{ result: T; own: OwnCodeReport }> {
   const inspector = await import('node:inspector');
@@ -198,29 +235,44 @@ function analyseProfile(p: Profile, ours: (url: string) => boolean, intervalMs: 
     const f = byId.get(id)?.callFrame;
     return f ? `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}` : '?';
   };
+  const topFrames = (first: number, last: number): string[] => {
+    const counts = new Map<string, number>();
+    for (let i = first; i <= last; i++) {
+      const k = name(p.samples[i] as number);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    return [...counts].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([k, c]) => `${k} (${c})`);
+  };
   let best = 0;
-  let bestRange: [number, number] = [0, -1];
+  let longest: string[] = [];
   let cur = 0;
   let start = 0;
+  let startAt = 0;
   let total = 0;
+  let at = p.startTime / 1000;
+  const stretches: OwnStretch[] = [];
+  const close = (last: number, endAt: number): void => {
+    if (cur > best) {
+      best = cur;
+      longest = topFrames(start, last);
+    }
+    if (cur > 10) stretches.push({ from: startAt, to: endAt, ms: cur, top: topFrames(start, last) });
+    cur = 0;
+  };
   p.samples.forEach((id, i) => {
     // timeDeltas[i] is the time since the previous sample: what this sample stands for, capped.
-    const ms = Math.min((p.timeDeltas[i] ?? 0) / 1000, intervalMs * 1.5);
+    const delta = (p.timeDeltas[i] ?? 0) / 1000;
+    const ms = Math.min(delta, intervalMs * 1.5);
+    at += delta;
     if (onStack(id)) {
-      if (cur === 0) start = i;
+      if (cur === 0) {
+        start = i;
+        startAt = at - ms;
+      }
       cur += ms;
       total += ms;
-      if (cur > best) {
-        best = cur;
-        bestRange = [start, i];
-      }
-    } else cur = 0;
+    } else if (cur > 0) close(i - 1, at - delta);
   });
-  const counts = new Map<string, number>();
-  for (let i = bestRange[0]; i <= bestRange[1]; i++) {
-    const k = name(p.samples[i] as number);
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
-  const longest = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, c]) => `${k} (${c})`);
-  return { maxMs: best, totalMs: total, longest, samples: p.samples.length };
+  if (cur > 0) close(p.samples.length - 1, at);
+  return { maxMs: best, totalMs: total, longest, samples: p.samples.length, stretches, startedAt: p.startTime / 1000 };
 }
