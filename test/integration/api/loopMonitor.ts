@@ -194,9 +194,10 @@ interface Profile {
  * long code whose script URL satisfies `ours` ran without a break: consecutive samples with one of its frames on
  * the stack. Each sample stands for at most 1.5 sampling intervals of CPU, so time the thread spent off the CPU
  * (waiting for one, or blocked) between two samples is not counted as running. That is still an upper bound: the
- * sampling signal also interrupts a thread asleep in a system call (a futex wait on libuv's thread-pool lock while a
- * starved worker holds it, seen on a loaded machine as 49 samples in one fstat dispatch), so a stretch is compared
- * with the thread's CPU time over it ({@link cpuWithin}) before it is called work.
+ * sampling signal also lands while the thread is asleep in a system call (on a machine loaded with three busy loops
+ * besides the test, 49 samples fell in one fstat dispatch, and the same run had a 300 ms turn in which the thread
+ * ran 2 ms; a wait on libuv's thread-pool lock held by a starved worker would look like that), so a stretch is
+ * compared with the thread's CPU time over it ({@link cpuWithin}) before it is called work.
  */
 export async function profileOwnCode<T>(ours: (url: string) => boolean, fn: () => Promise<T>, intervalUs = 1000): Promise<{ result: T; own: OwnCodeReport }> {
   const inspector = await import('node:inspector');
