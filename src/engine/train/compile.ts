@@ -147,24 +147,24 @@ export function flatLayout(params: readonly ParamSpec[], target = FLAT_GROUP_TAR
   });
   const groups: FlatGroup[] = [];
   for (const kind of ['decay', 'no_decay'] as const) {
+    let index = 0;
     let slots: FlatSlot[] = [];
     let off = 0;
     const close = (): void => {
       if (!slots.length) return;
-      groups.push({ name: `${kind}.${groups.filter((gr) => gr.weightDecay === (kind === 'decay')).length}`, size: off, weightDecay: kind === 'decay', slots });
+      groups.push({ name: `${kind}.${index++}`, size: off, weightDecay: kind === 'decay', slots });
       slots = [];
       off = 0;
     };
     for (const p of by[kind]) {
       if (off > 0 && off + p.size > target) close();
-      slots.push({ name: p.name, shape: p.shape, group: '', offset: off, size: p.size });
+      slots.push({ name: p.name, shape: p.shape, group: `${kind}.${index}`, offset: off, size: p.size });
       off += p.size;
     }
     close();
   }
   if (groups.length === 0) throw new Error('params: no trainable parameters');
-  // Each slot names its group.
-  return groups.map((gr) => ({ ...gr, slots: gr.slots.map((sl) => ({ ...sl, group: gr.name })) }));
+  return groups;
 }
 
 /** The scalar metric tensors of a forward output, validated. */
