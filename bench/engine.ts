@@ -34,8 +34,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../src/engine/rng';
 import type { HostTensor } from '../src/engine/runtime/tensor';
-import { initParams } from '../src/engine/train/init';
-import { Trainer } from '../src/engine/train/trainer';
+import { initParams } from '../src/engine/step/init';
+import { Trainer } from '../src/engine/step/trainer';
 import { gptLoss, gptParams, type GptConfig } from './engineGpt';
 import { GEMM_COPIES, gemmFlops, oursGemmTimer, stepGemms, type GemmCase } from './engineGemms';
 

@@ -33,8 +33,8 @@ const webviews = existsSync('webview')
 const builds = [
   existsSync('src/host/extension.ts') && { ...nodeCommon, entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js' },
   existsSync('src/session/main.ts') && { ...nodeCommon, entryPoints: ['src/session/main.ts'], outfile: 'dist/session.js' },
-  existsSync('src/cli.ts') && {
-    ...nodeCommon, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
+  existsSync('src/cli/main.ts') && {
+    ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
   },
   // The engine runs onnxruntime in a worker thread; bundled, its script sits beside the session/cli bundles.
   existsSync('src/engine/runtime/sessionWorker.ts') && { ...nodeCommon, entryPoints: ['src/engine/runtime/sessionWorker.ts'], outfile: 'dist/sessionWorker.js' },

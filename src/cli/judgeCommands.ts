@@ -43,10 +43,10 @@ import type { EvaluationReport } from '../protocol/evaluation';
 import { loadHfModel } from '../engine/models/hfMapping';
 import { buildModel } from '../engine/models/transformer';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
-import { promptCompletionRow } from '../engine/trainers/batching';
-import { encodePairs, type EncodedPair } from '../engine/trainers/encode';
+import { promptCompletionRow } from '../training/batching';
+import { encodePairs, type EncodedPair } from '../training/encode';
 import { formatRmEvent, RmDone, RmError, RmReady, RmScore, RmSkip, type RmEvent, type RmSkipParams } from '../protocol/rewardScoring';
-import { SequenceScorer } from '../engine/trainers/evaluate';
+import { SequenceScorer } from '../training/evaluate';
 
 /** Bad command-line input: printed with the usage, exit code 2. */
 export class JudgeUsageError extends Error {}

@@ -124,6 +124,9 @@ export interface MethodCard {
   readonly needsRewardModel: boolean;
   /** Loads a frozen reference copy of the policy. */
   readonly needsReference: boolean;
+  /** A session can train it today. The launch form and the CLI offer only trainable methods and refuse the
+   *  others before anything is written. */
+  readonly trainable: boolean;
   readonly defaults: TrainingDefaults;
   readonly hyperparameters: readonly Hyperparameter[];
   /** Loss variants (DPO). */
@@ -186,6 +189,7 @@ const DPO_LOSS_TYPES: readonly LossTypeCard[] = [
 export const METHOD_CARDS: readonly MethodCard[] = [
   {
     id: 'sft',
+    trainable: true,
     title: 'Supervised fine-tuning (SFT)',
     family: 'supervised',
     summary:
@@ -215,6 +219,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'reward',
+    trainable: true,
     title: 'Reward model (Bradley-Terry)',
     family: 'reward-model',
     summary:
@@ -249,6 +254,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'reward-regression',
+    trainable: true,
     title: 'Reward model (pointwise regression)',
     family: 'reward-model',
     summary:
@@ -276,6 +282,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'dpo',
+    trainable: true,
     title: 'Direct Preference Optimization (DPO)',
     family: 'direct-preference',
     summary:
@@ -321,6 +328,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'kto',
+    trainable: true,
     title: 'Kahneman-Tversky Optimization (KTO)',
     family: 'direct-preference',
     summary:
@@ -351,6 +359,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'orpo',
+    trainable: true,
     title: 'Odds Ratio Preference Optimization (ORPO)',
     family: 'direct-preference',
     summary:
@@ -376,6 +385,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'simpo',
+    trainable: true,
     title: 'Simple Preference Optimization (SimPO)',
     family: 'direct-preference',
     summary:
@@ -405,6 +415,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'cpo',
+    trainable: true,
     title: 'Contrastive Preference Optimization (CPO)',
     family: 'direct-preference',
     summary:
@@ -434,6 +445,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'ppo',
+    trainable: false,
     title: 'Proximal Policy Optimization (RLHF)',
     family: 'online-rl',
     summary:
@@ -482,6 +494,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'rloo',
+    trainable: false,
     title: 'REINFORCE Leave-One-Out (RLOO)',
     family: 'online-rl',
     summary:
@@ -513,6 +526,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'grpo',
+    trainable: false,
     title: 'Group Relative Policy Optimization (GRPO)',
     family: 'online-rl',
     summary:
@@ -544,6 +558,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'online-dpo',
+    trainable: false,
     title: 'Online DPO (iterative)',
     family: 'online-rl',
     summary:

@@ -1,17 +1,17 @@
 import * as vscode from 'vscode';
-import { DatasetsView } from './views/datasetsView';
+import { DatasetsView } from './datasets/datasetsView';
 import { FeedbackStores } from './labeling/feedbackStores';
 import { DatasetScans } from './labeling/datasetScans';
 import { InlineLabeling } from './labeling/inlineLabeling';
 import { registerLabelCommands } from './labeling/labelCommands';
 import { registerComparisonPanel } from './labeling/comparisonPanel';
-import { registerMoreFeedback } from './labeling/moreFeedback';
-import { liveDisposables } from './lifecycle';
+import { registerMoreFeedback } from './labeling/feedbackCommands';
+import { liveDisposables } from './shared/lifecycle';
 import { registerJudges } from './judges/judgeCommands';
-import { ModelsView } from './views/modelsView';
-import { DatasetPreviewPanel } from './panels/datasetPreviewPanel';
-import { registerDatasetCommands } from './commands/datasetCommands';
-import { registerGeneralCommands } from './commands/generalCommands';
+import { ModelsView } from './models/modelsView';
+import { DatasetPreviewPanel } from './datasets/datasetPreviewPanel';
+import { registerDatasetCommands } from './datasets/datasetCommands';
+import { registerGeneralCommands } from './shared/generalCommands';
 import { RunsFeature } from './runs/runCommands';
 import type { RunManager } from './runs/runManager';
 

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, writeFileDurable } from '../engine/checkpoint/checkpoint';
 import { serializeSafetensors } from '../engine/io/safetensors';
-import type { TrainState } from '../engine/train/trainState';
+import type { TrainState } from '../engine/step/trainState';
 import { CHECKPOINTS_DIR, checkpointDirName } from '../core/runs/layout';
 
 /** What a session keeps besides the tensors. */

@@ -3,7 +3,7 @@
  *
  *   data    load (skipped rows reported with file:line), seeded train/eval split (prompts kept on one side)
  *   model   config first -> memory estimate (refuses to start when it cannot fit), then weights + tokenizer
- *   plan    the method's trainer (src/engine/trainers): parameters, batch fields, loss + TRL metrics
+ *   plan    the method's trainer (src/training): parameters, batch fields, loss + TRL metrics
  *   ref     reference log-probs precomputed once when the method asks for it
  *   resume  the newest readable checkpoint of the run folder, if any (the data order is a function of the step)
  *   loop    K optimizer steps per runtime call; metrics every `logging` steps, eval / samples / checkpoints at
@@ -24,12 +24,12 @@ import { buildModel, mergeLora } from '../engine/models/transformer';
 import { saveHfModel } from '../engine/models/hfMapping';
 import type { Weights } from '../engine/models/params';
 import type { HostTensor } from '../engine/runtime/tensor';
-import { NonFiniteStepError, Trainer, type StepResult } from '../engine/train/trainer';
-import type { TrainState } from '../engine/train/trainState';
-import { ExampleOrder, promptCompletionRow } from '../engine/trainers/batching';
-import { buildPlan, describePacking, headFor, isOfflineMethod } from '../engine/trainers/build';
-import { encodePrompt } from '../engine/trainers/encode';
-import { PlanEvaluator, SequenceScorer } from '../engine/trainers/evaluate';
+import { NonFiniteStepError, Trainer, type StepResult } from '../engine/step/trainer';
+import type { TrainState } from '../engine/step/trainState';
+import { ExampleOrder, promptCompletionRow } from '../training/batching';
+import { buildPlan, describePacking, headFor, isOfflineMethod } from '../training/build';
+import { encodePrompt } from '../training/encode';
+import { PlanEvaluator, SequenceScorer } from '../training/evaluate';
 import { Generator } from '../engine/generate/generator';
 import { cleanTemporaryCheckpoints, loadLatestCheckpoint, saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
 import { EventSink } from './events';

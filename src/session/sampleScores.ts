@@ -16,8 +16,8 @@
 import type { HyperparameterValue, MethodId } from '../core/methods';
 import type { SampleScoreKind } from '../protocol/session';
 import type { TransformerModel } from '../engine/models/transformer';
-import { promptCompletionRow, type Row } from '../engine/trainers/batching';
-import { SequenceScorer, type RunnerOptions } from '../engine/trainers/evaluate';
+import { promptCompletionRow, type Row } from '../training/batching';
+import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
 
 /** How a method scores one reply from its summed log-probs. */
 export interface SampleScoreRule {

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../io/safetensors';
 import type { RngState } from '../rng';
-import type { F32Tensor, OptimizerKind, TrainState } from '../train/trainState';
+import type { F32Tensor, OptimizerKind, TrainState } from '../step/trainState';
 
 export const CHECKPOINT_FORMAT = 'alignment-studio/train-checkpoint@1';
 

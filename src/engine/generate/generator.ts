@@ -7,7 +7,7 @@
  * masked pad token (their outputs are ignored) until every row is done or max_new_tokens is reached.
  */
 import type { DeviceRequest } from '../runtime/devices';
-import { RuntimeSession } from '../runtime/session';
+import { RuntimeSession } from '../runtime/ortSession';
 import { HostTensor, tensor } from '../runtime/tensor';
 import { Rng } from '../rng';
 import { Weights } from '../models/params';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { Disposable } from '../lifecycle';
-import { webviewHtml, webviewOptions } from '../panels/webviewHtml';
+import { Disposable } from '../shared/lifecycle';
+import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import { EvalError, EvalOpenSource, EvalReady, EvalShowReport, type EvaluationReport } from '../../protocol/evaluation';
 import { buildEvaluationReport, readScoresFile } from '../../core/eval/report';
 import { compareScores } from '../../core/eval/compareScores';

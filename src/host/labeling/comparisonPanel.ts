@@ -21,8 +21,8 @@ import {
   type LabelingSettings,
   type Side,
 } from '../../protocol/comparison';
-import { Disposable } from '../lifecycle';
-import { webviewHtml, webviewOptions } from '../panels/webviewHtml';
+import { Disposable } from '../shared/lifecycle';
+import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 
 /**
  * Where the panel gets a dataset's feedback store. Pass the window's shared registry (e.g. `FeedbackStores`) so the

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 import { isScoresFile } from '../../core/eval/scoring';
 import { scanJsonl, type JsonlIndex, type JsonlScanResult, type JsonlShape } from '../../core/datasets/jsonlScan';
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 import { FeedbackStore, labelsDirFor } from '../../core/feedback/store';
 import { annotatorName, windowWriterId } from './comparisonPanel';
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 
 /** What an improvement document edits: one candidate output of one record. */
 export interface ImprovementSession {

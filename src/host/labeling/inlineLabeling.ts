@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 import type { FeedbackStores } from './feedbackStores';
 import { DatasetScans, isDataset, type DatasetScan } from './datasetScans';
 import type { FeedbackEntry } from '../../core/feedback/types';

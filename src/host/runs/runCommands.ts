@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 import { RunManager, type ManagedRun } from './runManager';
-import { RunsView, RunItem } from '../views/runsView';
+import { RunsView, RunItem } from './runsView';
 import { RunStatusBar } from './runStatusBar';
 import { formatMetric, keyMetrics } from '../../core/runs/runState';
-import { DashboardPanel } from '../panels/dashboardPanel';
-import { LaunchPanel, loadSpecFile } from '../panels/launchPanel';
-import type { DatasetsView } from '../views/datasetsView';
+import { DashboardPanel } from './dashboardPanel';
+import { LaunchPanel, loadSpecFile } from './launchPanel';
+import type { DatasetsView } from '../datasets/datasetsView';
 
 /** Resolves a command argument (a Runs view item, a run id, or nothing: ask) to a run id. */
 async function pickRun(runs: RunManager, arg: unknown, placeHolder: string, filter: (r: ManagedRun) => boolean = () => true): Promise<string | undefined> {

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { access, appendFile, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnOffThread, type SessionProcess } from './offThreadSpawn';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 import { createRun } from '../../core/runs/registry';
 import { runPaths, runsRoot, isRunId } from '../../core/runs/layout';
 import { resolveRunSpec, type RunSpec, type SpecProblem } from '../../core/runs/spec';

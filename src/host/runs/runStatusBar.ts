@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { Disposable } from '../lifecycle';
+import { Disposable } from '../shared/lifecycle';
 import type { RunManager } from './runManager';
 import { etaSeconds, formatDuration } from '../../core/runs/runState';
-import { progressText } from '../views/runsView';
+import { progressText } from './runsView';
 
 /** A status-bar item while runs train: the newest running run's progress and ETA; click opens its dashboard. */
 export class RunStatusBar extends Disposable {

@@ -18,7 +18,7 @@ export async function run(): Promise<void> {
   require('./runs.test');
   require('./labeling.test');
   require('./judges.test');
-  require('./moreFeedback.test');
+  require('./feedbackCommands.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];

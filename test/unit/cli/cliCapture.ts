@@ -1,7 +1,7 @@
 /**
  * Runs the `alignment` CLI in-process and captures the text it writes to stdout and stderr.
  */
-import { cliMain } from '../../../src/cli';
+import { cliMain } from '../../../src/cli/main';
 
 export interface CliRun {
   readonly code: number;

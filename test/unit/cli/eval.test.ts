@@ -14,8 +14,8 @@ import { loadHfModel, saveHfModel } from '../../../src/engine/models/hfMapping';
 import { initWeights } from '../../../src/engine/models/params';
 import { referenceForward, referenceTokenLogprobs } from '../../../src/engine/models/reference';
 import { TextTokenizer } from '../../../src/engine/tokenizer/tokenizer';
-import { encodePairs } from '../../../src/engine/trainers/encode';
-import { tinyModelFolder } from '../engine/trainers/trainerFixtures';
+import { encodePairs } from '../../../src/training/encode';
+import { tinyModelFolder } from '../training/trainerFixtures';
 import { writeTinyHfFolder } from '../engine/models/tinyModels';
 import { alignment } from './cliCapture';
 

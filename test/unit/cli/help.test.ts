@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { COMMAND_NAMES } from '../../../src/cli';
+import { COMMAND_NAMES } from '../../../src/cli/main';
 import { alignment } from './cliCapture';
 
 test('alignment --help lists every command with a one-line description, judge and eval-rm included', async () => {

@@ -14,11 +14,11 @@ import { referenceForward, referenceTokenLogprobs } from '../../../src/engine/mo
 import { parseSessionEvents, type SamplesParams } from '../../../src/protocol/session';
 import { loadHfModel } from '../../../src/engine/models/hfMapping';
 import { TextTokenizer } from '../../../src/engine/tokenizer/tokenizer';
-import { encodePrompt } from '../../../src/engine/trainers/encode';
+import { encodePrompt } from '../../../src/training/encode';
 import { loadRunCheckpoint } from '../../../src/session/checkpoints';
 import { planSamples, runSession } from '../../../src/session/runSession';
 import { SampleScorer, sampleScoreRule } from '../../../src/session/sampleScores';
-import { tinyModel } from '../engine/trainers/trainerFixtures';
+import { tinyModel } from '../training/trainerFixtures';
 import { tinySpec, workspace } from './sessionFixtures';
 
 /** Summed log pi(reply | prompt) in float64 on the reference forward. */

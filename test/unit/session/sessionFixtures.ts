@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tinyModelFolder } from '../engine/trainers/trainerFixtures';
+import { tinyModelFolder } from '../training/trainerFixtures';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const SHARED_DATA = path.join(REPO, '..', 'shared', 'data');

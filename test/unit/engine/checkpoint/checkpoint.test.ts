@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../../../../src/engine/checkpoint/checkpoint';
 import { writeSafetensors } from '../../../../src/engine/io/safetensors';
 import { Rng } from '../../../../src/engine/rng';
-import { gptTrainer } from '../train/gptTrainer';
-import { loadCorpus, windows } from '../train/tinyCorpus';
+import { gptTrainer } from '../step/gptTrainer';
+import { loadCorpus, windows } from '../step/tinyCorpus';
 
 const corpus = loadCorpus();
 const optim = { optimizer: { kind: 'adamw' as const, lr: 5e-3, weightDecay: 0.05 }, schedule: { kind: 'cosine' as const, warmupSteps: 3, totalSteps: 30 }, maxGradNorm: 1 };

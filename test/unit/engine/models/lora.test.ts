@@ -5,7 +5,7 @@ import { buildScoringOnnx } from '../../../../src/engine/models/forwardGraph';
 import { initParams, Weights } from '../../../../src/engine/models/params';
 import { referenceForward } from '../../../../src/engine/models/reference';
 import { buildModel, logprobs, mergeLora, trainableParams } from '../../../../src/engine/models/transformer';
-import { Trainer } from '../../../../src/engine/train/trainer';
+import { Trainer } from '../../../../src/engine/step/trainer';
 import { i64 } from '../../../../src/engine/runtime/tensor';
 import * as op from '../../../../src/engine/graph/ops';
 import * as fs from 'node:fs';

@@ -11,7 +11,7 @@ import { Tensor } from '../../../../src/engine/graph/graph';
 import type { OptimConfig } from '../../../../src/engine/optim/config';
 import { lrMultiplier } from '../../../../src/engine/optim/schedule';
 import { Rng } from '../../../../src/engine/rng';
-import { Trainer, type StepResult } from '../../../../src/engine/train/trainer';
+import { Trainer, type StepResult } from '../../../../src/engine/step/trainer';
 import type { HostTensor } from '../../../../src/engine/runtime/tensor';
 import { refAdamWStep, refClip, refLr, refSgdStep, type RefAdamW, type RefSgd } from './reference';
 
@@ -205,7 +205,7 @@ test('bad optimizer configs are clear errors naming the field', async () => {
     forward: (p: Readonly<Record<string, Tensor>>, b: Readonly<Record<string, Tensor>>) => ({ loss: op.sum(op.mul(p['w']!, b['x']!)) }),
     stepsPerRun: 1,
   };
-  const { compileTrainStep } = await import('../../../../src/engine/train/compile');
+  const { compileTrainStep } = await import('../../../../src/engine/step/compile');
   assert.throws(() => compileTrainStep({ ...spec, optim: { optimizer: { kind: 'adamw', lr: -1 } } }), /optim\.optimizer\.lr/);
   assert.throws(() => compileTrainStep({ ...spec, optim: { optimizer: { kind: 'adamw', lr: 1e-3, beta2: 1 } } }), /beta2/);
   assert.throws(() => compileTrainStep({ ...spec, optim: { optimizer: { kind: 'sgd', lr: 1e-3, nesterov: true } } }), /nesterov/);

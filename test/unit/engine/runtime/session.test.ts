@@ -7,7 +7,7 @@ import { toOnnx } from '../../../../src/engine/graph/emit';
 import { howToInstall, parseDeviceRequest, probeDevices } from '../../../../src/engine/runtime/devices';
 import { DeviceUnavailableError, RuntimeError } from '../../../../src/engine/runtime/errors';
 import { probeModelBytes } from '../../../../src/engine/runtime/probeModel';
-import { RuntimeSession } from '../../../../src/engine/runtime/session';
+import { RuntimeSession } from '../../../../src/engine/runtime/ortSession';
 import { f32 } from '../../../../src/engine/runtime/tensor';
 
 /** y = x + x on float32 [4] (the runtime's own probe model). */

@@ -1,0 +1,569 @@
+/**
+ * `alignment`: the training jobs from a terminal (bundled as dist/cli.js, the package's bin).
+ *
+ *   alignment train <spec.json> [--run-dir DIR] [--json] [--threads N]
+ *   alignment train --method dpo --data pairs.jsonl [--model builtin | --model <HF folder>] [--steps N]
+ *                   [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F] [--set name=value]...
+ *                   [--run-dir DIR] [--json]
+ *   alignment demo [--out demo-output] [--quick] [--json] [--threads N]
+ *   alignment eval <model folder | run folder> --data pairs.jsonl [--reference <folder>] [--max-length N] [--json]
+ *   alignment judge | eval-rm | rm-score ...      (src/cli/judgeCommands.ts)
+ *   alignment --help, alignment <command> --help, alignment help <command>
+ *
+ * In a terminal a progress bar shows the step, the loss and the time left; `--json` prints every session event as
+ * one JSON line on stdout instead (for other programs). Invalid specs list every bad field. Ctrl-C (or SIGTERM)
+ * stops a training run after it writes a checkpoint; running the same command with the same --run-dir resumes.
+ * Bad options (unknown names, missing or malformed values, stray arguments) are reported all at once, each with
+ * what is wrong, followed by the command's usage; exit code 2.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { heldOutAccuracy } from '../core/eval/accuracy';
+import type { PreferenceExample } from '../core/datasets/examples';
+import { loadDatasetFile } from '../core/datasets/formats';
+import { newRunId, runPaths, runsRoot } from '../core/runs/layout';
+import { resolveRunSpec } from '../core/runs/spec';
+import { isMethodId, METHOD_IDS, type HyperparameterValue } from '../core/methods';
+import { formatEvent, type SessionEvent } from '../protocol/session';
+import { loadHfModel } from '../engine/models/hfMapping';
+import { buildModel } from '../engine/models/transformer';
+import { TextTokenizer } from '../engine/tokenizer/tokenizer';
+import { promptCompletionRow } from '../training/batching';
+import { encodePairs } from '../training/encode';
+import { SequenceScorer } from '../training/evaluate';
+import { DEMO_SCALES, runDemo } from './demo';
+import { EventSink } from '../session/events';
+import { defaultCacheDir } from '../session/model';
+import { runSession } from '../session/runSession';
+import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string[]>;
+}
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The command whose usage follows the message (the overview when absent). */
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How an option's value is read: a switch, text (once or repeated), a number, or a whole number >= 1. */
+type OptionKind = 'switch' | 'text' | 'texts' | 'number' | 'count';
+
+interface OptionSpec {
+  readonly kind: OptionKind;
+  readonly help: string;
+  /** The value's placeholder in help (e.g. N, DIR). */
+  readonly value?: string;
+}
+
+interface CommandSpec {
+  /** One line: what the command does. */
+  readonly summary: string;
+  readonly usage: string;
+  /** This module parses the command's options (the judge commands parse their own, src/cli/judgeCommands.ts). */
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  /** Positional arguments after the command name: [min, max] and what they are. */
+  readonly positional?: { readonly min: number; readonly max: number; readonly what: string };
+  readonly run: (p: Parsed, rest: readonly string[]) => Promise<number>;
+}
+
+const JSON_OPTION: OptionSpec = { kind: 'switch', help: 'print machine-readable JSON lines on stdout instead of text' };
+const THREADS_OPTION: OptionSpec = { kind: 'count', value: 'N', help: 'onnxruntime threads (default: all cores)' };
+
+/** The lines of `usage` that belong to `cmd` (a line starting `alignment <cmd>` and its continuation lines). */
+function usageOf(usage: string, cmd: string): string {
+  let mine = false;
+  const out: string[] = [];
+  for (const line of usage.split('\n')) {
+    const m = /^\s*alignment (\S+)/.exec(line);
+    if (m) mine = m[1] === cmd;
+    if (mine) out.push(line.startsWith('  ') ? line : `  ${line}`);
+  }
+  return out.length ? out.join('\n') : usage;
+}
+
+const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  train: {
+    summary: 'Train a model (SFT, reward model, DPO, KTO, ORPO, SimPO, CPO) from a run spec file or from flags; resumable',
+    usage: `  alignment train <spec.json> [--run-dir DIR] [--json] [--threads N]
+  alignment train --method <${METHOD_IDS.slice(0, 8).join('|')}> --data <file> [--model builtin|<HF folder>]
+                  [--steps N] [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F]
+                  [--set name=value]... [--run-dir DIR] [--json] [--threads N]`,
+    positional: { min: 0, max: 1, what: 'a run spec file' },
+    options: {
+      method: { kind: 'text', value: 'METHOD', help: `training method (${METHOD_IDS.slice(0, 8).join(', ')})` },
+      data: { kind: 'text', value: 'FILE', help: 'dataset file (JSONL: TRL, HH-RLHF, UltraFeedback, ShareGPT or KTO formats)' },
+      model: { kind: 'text', value: 'MODEL', help: '"builtin" (the tiny default model) or a Hugging Face model folder' },
+      steps: { kind: 'count', value: 'N', help: 'optimizer steps (instead of epochs)' },
+      epochs: { kind: 'number', value: 'N', help: 'passes over the training data' },
+      'batch-size': { kind: 'count', value: 'N', help: 'examples per micro-batch' },
+      lr: { kind: 'number', value: 'X', help: 'learning rate' },
+      'max-length': { kind: 'count', value: 'N', help: 'longest prompt + completion in tokens' },
+      'eval-split': { kind: 'number', value: 'F', help: 'fraction of the data held out for evaluation' },
+      set: { kind: 'texts', value: 'name=value', help: "a method hyperparameter (TRL's name), repeatable" },
+      'run-dir': { kind: 'text', value: 'DIR', help: 'run folder (spec.json, events.jsonl, checkpoints/, final/); an existing one resumes' },
+      json: { kind: 'switch', help: 'print every session event as one JSON line on stdout instead of a progress bar' },
+      threads: THREADS_OPTION,
+    },
+    run: (p) => train(p),
+  },
+  demo: {
+    summary: 'Run the end-to-end demo: SFT, pairs labeled by a rule-based proxy reward, a reward model, DPO and SimPO, and an HTML report',
+    usage: '  alignment demo [--out demo-output] [--quick] [--sft-from <SFT model folder>] [--cache DIR] [--json] [--threads N]',
+    positional: { min: 0, max: 0, what: '' },
+    options: {
+      out: { kind: 'text', value: 'DIR', help: 'output folder for report.html and report.json (default demo-output)' },
+      quick: { kind: 'switch', help: 'a scaled-down demo (a minute or two)' },
+      'sft-from': { kind: 'text', value: 'DIR', help: 'start from this SFT model folder instead of training one' },
+      cache: { kind: 'text', value: 'DIR', help: 'built-in model cache folder' },
+      json: JSON_OPTION,
+      threads: THREADS_OPTION,
+    },
+    run: (p) => demo(p),
+  },
+  eval: {
+    summary: "Preference accuracy of a model or run folder on a pairs file: by a reward model's score, or a policy's log-probs",
+    usage: '  alignment eval <model or run folder> --data <pairs file> [--reference <folder>] [--max-length N] [--json]',
+    positional: { min: 1, max: 1, what: 'a model folder or a run folder with final/' },
+    options: {
+      data: { kind: 'text', value: 'FILE', help: 'preference pairs (prompt/chosen/rejected) to score' },
+      reference: { kind: 'text', value: 'DIR', help: "a policy's reference model: rank by the implicit reward log pi - log pi_ref" },
+      'max-length': { kind: 'count', value: 'N', help: 'longest prompt + completion in tokens (default 512)' },
+      json: JSON_OPTION,
+    },
+    run: (p) => evaluate(p),
+  },
+  judge: {
+    summary: "Label a dataset's pairs with an OpenAI-compatible AI judge (RLAIF), into the dataset's label journal",
+    usage: usageOf(JUDGE_USAGE, 'judge'),
+    run: (_p, rest) => runJudgeCli('judge', rest),
+  },
+  'eval-rm': {
+    summary: 'Evaluate a reward model or scores files: accuracy, calibration, reward histograms, EPIC / STARC distances',
+    usage: usageOf(JUDGE_USAGE, 'eval-rm'),
+    run: (_p, rest) => runJudgeCli('eval-rm', rest),
+  },
+  'rm-score': {
+    summary: "Stream a reward model's scores of a dataset's pairs, one line per record (used by the editor's reward-model judge)",
+    usage: usageOf(JUDGE_USAGE, 'rm-score'),
+    run: (_p, rest) => runJudgeCli('rm-score', rest),
+  },
+};
+
+/** Every command of the `alignment` CLI, in help order. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/** `alignment --help`: every command with its one-line summary, then the usage of each. */
+export function overviewHelp(): string {
+  const w = Math.max(...COMMAND_NAMES.map((c) => c.length));
+  return [
+    'alignment: align language models from a terminal (train, evaluate, label with AI judges)',
+    '',
+    'commands:',
+    ...COMMAND_NAMES.map((c) => `  ${c.padEnd(w)}  ${(COMMANDS[c] as CommandSpec).summary}`),
+    '',
+    'usage:',
+    ...COMMAND_NAMES.map((c) => (COMMANDS[c] as CommandSpec).usage),
+    '',
+    "'alignment <command> --help' describes a command's options.",
+  ].join('\n');
+}
+
+/** `alignment <cmd> --help`: what the command does, its usage and (for this module's commands) its options. */
+export function commandHelp(cmd: string): string {
+  const c = COMMANDS[cmd];
+  if (!c) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (one of ${COMMAND_NAMES.join(', ')})`);
+  const lines = [`alignment ${cmd}: ${c.summary}`, '', 'usage:', c.usage];
+  if (c.options) {
+    const label = (n: string, o: OptionSpec): string => `--${n}${o.value ? ` ${o.value}` : ''}`;
+    const w = Math.max(...Object.entries(c.options).map(([n, o]) => label(n, o).length));
+    lines.push('', 'options:', ...Object.entries(c.options).map(([n, o]) => `  ${label(n, o).padEnd(w)}  ${o.help}`));
+  }
+  return lines.join('\n');
+}
+
+/** Closest option name by edit distance (for "did you mean"), when close enough to be a typo. */
+function closest(name: string, options: readonly string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++) {
+        const row = d[i] as number[];
+        const prev = d[i - 1] as number[];
+        row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+    return (d[a.length] as number[])[b.length] as number;
+  };
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const o of options) {
+    const dd = dist(name, o);
+    if (dd < bestD) [best, bestD] = [o, dd];
+  }
+  return bestD <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * Parses the arguments after a command against its options and lists every problem: unknown options (with the
+ * nearest known one), missing values, malformed numbers, a switch given a value, a repeated single option, and
+ * too many or too few positional arguments.
+ */
+function parseCommand(cmd: string, spec: CommandSpec, argv: readonly string[]): Parsed {
+  const options = spec.options ?? {};
+  const positional: string[] = [];
+  const flags = new Map<string, string[]>();
+  const problems: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('--') || a === '--') {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    const o = options[name];
+    if (!o) {
+      const near = closest(name, Object.keys(options));
+      problems.push(`--${name}: unknown option${near ? ` (did you mean --${near}?)` : ''}`);
+      // An unknown option's value, if it has one, is not an argument of its own.
+      if (eq < 0 && argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith('--')) i++;
+      continue;
+    }
+    let value: string;
+    if (o.kind === 'switch') {
+      if (eq > 0 && !['true', 'false'].includes(a.slice(eq + 1))) problems.push(`--${name}: a switch takes no value (got ${JSON.stringify(a.slice(eq + 1))})`);
+      value = eq > 0 ? a.slice(eq + 1) : 'true';
+    } else if (eq > 0) value = a.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) {
+        problems.push(`--${name}: needs a value${o.value ? ` (${o.value})` : ''}`);
+        continue;
+      }
+      value = next;
+      i++;
+    }
+    if (o.kind === 'number' && !(value.trim() !== '' && Number.isFinite(Number(value)))) problems.push(`--${name}: expected a number, got ${JSON.stringify(value)}`);
+    if (o.kind === 'count' && !(/^\d+$/.test(value.trim()) && Number(value) >= 1)) problems.push(`--${name}: expected a whole number >= 1, got ${JSON.stringify(value)}`);
+    if (o.kind !== 'texts' && flags.has(name)) problems.push(`--${name}: given more than once`);
+    flags.set(name, [...(flags.get(name) ?? []), value]);
+  }
+  const pos = spec.positional ?? { min: 0, max: Infinity, what: '' };
+  if (positional.length > pos.max) problems.push(`unexpected argument${positional.length - pos.max > 1 ? 's' : ''} ${positional.slice(pos.max).map((x) => JSON.stringify(x)).join(' ')}${pos.max ? ` (${cmd} takes ${pos.what})` : ''}`);
+  if (positional.length < pos.min) problems.push(`missing ${pos.what}`);
+  if (problems.length) throw new UsageError(`alignment ${cmd}: ${problems.length === 1 ? 'a problem' : `${problems.length} problems`} with the arguments:\n${problems.map((x) => `  ${x}`).join('\n')}`, cmd);
+  return { positional: [cmd, ...positional], flags };
+}
+
+/** A one-line progress bar for a TTY. */
+class Progress {
+  private total = 0;
+  private started = Date.now();
+  private last = '';
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly label: string,
+  ) {}
+
+  event(e: SessionEvent): void {
+    if (e.type === 'started') {
+      this.total = e.params.totalSteps;
+      this.started = Date.now();
+      this.draw(0, undefined);
+    } else if (e.type === 'metrics') {
+      this.draw(e.params.step, e.params.metrics['loss'] ?? undefined);
+    } else if (e.type === 'eval') {
+      this.line(`eval at step ${e.params.step}: ${Object.entries(e.params.metrics).slice(0, 4).map(([k, v]) => `${k} ${v === null ? 'NaN' : v.toFixed(4)}`).join(', ')}`);
+    } else if (e.type === 'warning') {
+      this.line(`warning: ${e.params.message}`);
+    } else if (e.type === 'error') {
+      this.line(`error: ${e.params.message}${e.params.detail && !e.params.detail.startsWith('Error') ? `\n${e.params.detail}` : ''}`);
+    } else if (e.type === 'checkpoint') {
+      this.last = ` [checkpoint ${e.params.path}]`;
+    } else if (e.type === 'finished') {
+      this.draw(e.params.step, e.params.metrics['loss'] ?? undefined);
+      this.out.write(`\n${this.label}: ${e.params.reason} at step ${e.params.step}${e.params.path ? `, model in ${e.params.path}/` : ''}\n`);
+    }
+  }
+
+  private draw(step: number, loss: number | undefined): void {
+    const width = 24;
+    const frac = this.total ? Math.min(1, step / this.total) : 0;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    const el = (Date.now() - this.started) / 1000;
+    const eta = frac > 0 ? (el / frac) * (1 - frac) : NaN;
+    const t = (s: number): string => (Number.isFinite(s) ? (s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s)}s`) : '?');
+    const text = `${this.label} [${bar}] ${step}/${this.total}${loss !== undefined ? ` loss ${loss.toFixed(4)}` : ''} ${t(el)} elapsed, ${t(eta)} left${this.last}`;
+    this.out.write(this.out.isTTY ? `\r\x1b[K${text}` : `${text}\n`);
+  }
+
+  private line(text: string): void {
+    this.out.write(this.out.isTTY ? `\r\x1b[K${text}\n` : `${text}\n`);
+  }
+}
+
+function one(p: Parsed, name: string): string | undefined {
+  const v = p.flags.get(name);
+  return v ? v[v.length - 1] : undefined;
+}
+
+function num(p: Parsed, name: string): number | undefined {
+  const v = one(p, name);
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new UsageError(`--${name}: expected a number, got ${JSON.stringify(v)}`);
+  return x;
+}
+
+function hyperValue(v: string): HyperparameterValue {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  const x = Number(v);
+  return v.trim() !== '' && Number.isFinite(x) ? x : v;
+}
+
+/** A spec from command-line flags. */
+export function specFromFlags(p: Parsed): Record<string, unknown> {
+  const method = one(p, 'method');
+  if (!method) throw new UsageError('alignment train: give a run spec file, or --method and --data', 'train');
+  if (!isMethodId(method)) throw new UsageError(`--method: unknown method ${JSON.stringify(method)} (one of ${METHOD_IDS.join(', ')})`, 'train');
+  const model = one(p, 'model') ?? 'builtin';
+  const hyper: Record<string, HyperparameterValue> = {};
+  for (const s of p.flags.get('set') ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set: expected name=value, got ${JSON.stringify(s)}`, 'train');
+    hyper[s.slice(0, eq)] = hyperValue(s.slice(eq + 1));
+  }
+  const data: Record<string, unknown> = { path: one(p, 'data') };
+  if (num(p, 'max-length') !== undefined) data.maxLength = num(p, 'max-length');
+  if (num(p, 'eval-split') !== undefined) data.evalSplit = num(p, 'eval-split');
+  const opt: Record<string, unknown> = {};
+  if (num(p, 'lr') !== undefined) opt.learningRate = num(p, 'lr');
+  return {
+    method,
+    model: model === 'builtin' ? { kind: 'builtin' } : { kind: 'hf', path: model },
+    data,
+    ...(Object.keys(hyper).length ? { hyperparameters: hyper } : {}),
+    ...(num(p, 'steps') !== undefined ? { maxSteps: num(p, 'steps') } : {}),
+    ...(num(p, 'epochs') !== undefined ? { epochs: num(p, 'epochs') } : {}),
+    ...(num(p, 'batch-size') !== undefined ? { batchSize: num(p, 'batch-size') } : {}),
+    ...(Object.keys(opt).length ? { optimizer: opt } : {}),
+  };
+}
+
+function attachOutput(sink: EventSink, json: boolean, label: string): void {
+  if (json) sink.on((e) => process.stdout.write(formatEvent(e)));
+  else {
+    const bar = new Progress(process.stderr, label);
+    sink.on((e) => bar.event(e));
+  }
+}
+
+async function train(p: Parsed): Promise<number> {
+  const json = one(p, 'json') === 'true';
+  let raw: Record<string, unknown>;
+  const file = p.positional[1];
+  if (file) {
+    const unused = [...p.flags.keys()].filter((k) => !['run-dir', 'json', 'threads'].includes(k));
+    if (unused.length) throw new UsageError(`alignment train: ${unused.map((k) => `--${k}`).join(', ')} cannot be combined with a run spec file (${file}); set ${unused.length > 1 ? 'them' : 'it'} in the spec`, 'train');
+    try {
+      raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`cannot read the run spec ${file}: ${(e as Error).message}`, 'train');
+    }
+  } else raw = specFromFlags(p);
+  const method = typeof raw.method === 'string' ? raw.method : 'run';
+  const runDir = path.resolve(one(p, 'run-dir') ?? (typeof raw.outputDir === 'string' ? raw.outputDir : path.join(runsRoot(process.cwd()), newRunId(method, new Date()))));
+  const r = resolveRunSpec({ ...raw, outputDir: runDir }, runDir);
+  if (!r.ok) {
+    process.stderr.write(`invalid run spec${file ? ` ${file}` : ''}: ${r.problems.length} problem(s)\n${r.problems.map((x) => `  ${x.path || '(spec)'}: ${x.reason}`).join('\n')}\n`);
+    return 2;
+  }
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+  fs.mkdirSync(runDir, { recursive: true });
+  const paths = runPaths(runDir);
+  fs.writeFileSync(paths.spec, JSON.stringify(r.spec, null, 2) + '\n');
+  if (!json) process.stderr.write(`run folder: ${runDir}\n`);
+  const sink = new EventSink(paths.events);
+  attachOutput(sink, json, r.spec.method);
+  let stop = false;
+  const onSignal = (): void => {
+    if (!json) process.stderr.write('\nstopping after this step (writing a checkpoint)...\n');
+    stop = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const threads = num(p, 'threads');
+    const res = await runSession(r.spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, ...(threads ? { threads } : {}) });
+    return res.reason === 'failed' ? 1 : 0;
+  } finally {
+    sink.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function demo(p: Parsed): Promise<number> {
+  const json = one(p, 'json') === 'true';
+  const out = path.resolve(one(p, 'out') ?? 'demo-output');
+  const threads = num(p, 'threads');
+  const bars = new Map<string, Progress>();
+  const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
+  const report = await runDemo({
+    outDir: out,
+    cacheDir: one(p, 'cache') ?? defaultCacheDir(),
+    scale: one(p, 'quick') === 'true' ? DEMO_SCALES.quick : DEMO_SCALES.full,
+    ...(one(p, 'sft-from') ? { sftDir: one(p, 'sft-from') as string } : {}),
+    ...(threads ? { threads } : {}),
+    log: (line) => (json ? process.stdout.write(JSON.stringify({ type: 'demo', params: { time: Date.now(), message: line } }) + '\n') : process.stderr.write(line + '\n')),
+    onEvent: (stage, e) => {
+      if (json) process.stdout.write(JSON.stringify({ ...e, stage }) + '\n');
+      else {
+        let b = bars.get(stage);
+        if (!b) bars.set(stage, (b = new Progress(process.stderr, stage)));
+        if (e.type !== 'samples') b.event(e);
+      }
+    },
+  });
+  const summary = {
+    proxy_reward_sft: report.proxy_reward_sft,
+    proxy_reward_aligned: report.proxy_reward_aligned,
+    win_rate_vs_sft: report.win_rate_vs_sft,
+    kl_to_sft: report.kl_to_sft,
+    simpo: report.policies['simpo'],
+    reward_model_eval_accuracy: report.reward_model.eval_accuracy,
+    seconds: (Date.now() - t0) / 1000,
+    // onnxruntime's compute threads run in this process, so this is the whole demo's CPU time (user + system).
+    cpu_seconds: ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(cpu0)),
+  };
+  if (json) process.stdout.write(JSON.stringify({ type: 'demo-report', params: summary }) + '\n');
+  else {
+    process.stdout.write(
+      `\nDemo finished in ${summary.seconds.toFixed(0)} s (CPU time ${summary.cpu_seconds.toFixed(0)} s). Report: ${path.join(out, 'report.html')}\n` +
+        `  mean proxy reward  SFT ${report.proxy_reward_sft.toFixed(3)} -> DPO ${report.proxy_reward_aligned.toFixed(3)} (SimPO ${report.policies['simpo']?.proxy_reward.toFixed(3)})\n` +
+        `  win rate vs SFT    DPO ${report.win_rate_vs_sft.toFixed(3)} (SimPO ${report.policies['simpo']?.win_rate_vs_sft.toFixed(3)})\n` +
+        `  KL to SFT          DPO ${report.kl_to_sft.toFixed(3)} nats (SimPO ${report.policies['simpo']?.kl_to_sft.toFixed(3)})\n` +
+        `  exact answers      SFT ${report.policies['sft']?.exact_match.toFixed(2)} -> DPO ${report.policies['dpo']?.exact_match.toFixed(2)} (SimPO ${report.policies['simpo']?.exact_match.toFixed(2)}); extra words ${report.policies['sft']?.mean_extra_words.toFixed(2)} -> ${report.policies['dpo']?.mean_extra_words.toFixed(2)} (${report.policies['simpo']?.mean_extra_words.toFixed(2)})\n` +
+        `  reward model held-out accuracy ${report.reward_model.eval_accuracy?.toFixed(3) ?? 'n/a'}\n`,
+    );
+  }
+  return 0;
+}
+
+/** A model folder, or a run folder's final/ model; a usage error naming the flag otherwise. */
+function modelDir(arg: string, what: string): string {
+  const dir = path.resolve(arg);
+  if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
+  if (fs.existsSync(path.join(dir, 'final', 'config.json'))) return path.join(dir, 'final');
+  const why = !fs.existsSync(dir) ? 'does not exist' : 'is not a model folder (no config.json) or a run folder with final/';
+  throw new UsageError(`alignment ${what}: ${dir} ${why}`, 'eval');
+}
+
+/**
+ * Scores a preference file with a model folder (or a run's final/): a reward model ranks by its reward; a policy
+ * by its implicit reward log pi(y|x) - log pi_ref(y|x) when --reference is given, else by log pi(y|x) per token.
+ */
+async function evaluate(p: Parsed): Promise<number> {
+  const json = one(p, 'json') === 'true';
+  const target = p.positional[1] as string;
+  const dataFile = one(p, 'data');
+  if (!dataFile) throw new UsageError('alignment eval: give the pairs to score with --data <pairs file>', 'eval');
+  const dir = modelDir(target, 'eval');
+  const refDir = one(p, 'reference') !== undefined ? modelDir(one(p, 'reference') as string, 'eval --reference') : undefined;
+  if (!fs.existsSync(path.resolve(dataFile))) throw new UsageError(`alignment eval: --data ${dataFile} does not exist`, 'eval');
+  const data = await loadDatasetFile(path.resolve(dataFile));
+  for (const s of data.skipped) process.stderr.write(`skipped ${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}\n`);
+  const pairsEx = data.examples.filter((e): e is PreferenceExample => e.kind === 'preference');
+  if (!pairsEx.length) throw new UsageError(`alignment eval: ${dataFile} has no preference pairs (it is ${data.kind} data)`, 'eval');
+  const loaded = loadHfModel(dir);
+  const tok = TextTokenizer.fromFolder(dir);
+  const maxLength = Math.min(num(p, 'max-length') ?? 512, loaded.config.maxPositions);
+  const { pairs } = encodePairs(tok, pairsEx, { maxLength });
+  const seqLen = Math.min(maxLength, Math.ceil(Math.max(...pairs.flatMap((x) => [x.prompt.length + x.chosen.length, x.prompt.length + x.rejected.length])) / 8) * 8);
+  const model = buildModel(loaded.config, loaded.head, { maxLength: seqLen });
+  const kind = loaded.head === 'score' ? 'reward' : 'logps';
+  const scorer = await SequenceScorer.create(model, kind, { batch: 8, seqLen, padId: tok.padTokenId ?? 0 });
+  const rows = [...pairs.map((x) => promptCompletionRow(x.prompt, x.chosen)), ...pairs.map((x) => promptCompletionRow(x.prompt, x.rejected))];
+  try {
+    await scorer.setWeights(new Map([...loaded.weights].map(([k, v]) => [k, v.data])));
+    let s = await scorer.score(rows);
+    let how = kind === 'reward' ? 'reward model score' : 'mean-token log-prob';
+    if (kind === 'reward' && refDir) process.stderr.write(`warning: --reference is ignored for a reward model (${dir} has a score head)\n`);
+    if (kind === 'logps' && refDir) {
+      const rl = loadHfModel(refDir, 'lm');
+      for (const q of model.params) {
+        const w = rl.weights.get(q.name);
+        if (!w || w.shape.join('x') !== q.shape.join('x')) throw new UsageError(`alignment eval: --reference ${refDir} is not the same architecture as ${dir} (${q.name}: ${w ? `[${w.shape.join(', ')}]` : 'missing'}, expected [${q.shape.join(', ')}])`, 'eval');
+      }
+      await scorer.setWeights(new Map([...rl.weights].map(([k, v]) => [k, v.data])));
+      const r = await scorer.score(rows);
+      s = s.map((x, i) => x - (r[i] as number));
+      how = 'implicit reward log pi - log pi_ref';
+    } else if (kind === 'logps') {
+      const len = rows.map((r) => r.scored.filter(Boolean).length || 1);
+      s = s.map((x, i) => x / (len[i] as number));
+    }
+    const n = pairs.length;
+    const scored = pairsEx.map((e, i) => ({ chosen: s[i] as number, rejected: s[n + i] as number, ...(e.section ? { section: e.section } : {}) }));
+    const acc = heldOutAccuracy(scored);
+    const result = { model: dir, data: dataFile, scoredBy: how, pairs: n, skipped: data.skipped.length, accuracy: acc.micro, overall: acc.overall, meanMargin: acc.meanMargin, bySection: acc.bySection };
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    else {
+      process.stdout.write(`${n} pairs scored by ${how}: accuracy ${acc.micro.toFixed(4)}, mean margin ${acc.meanMargin.toFixed(4)}\n`);
+      for (const g of acc.bySection) process.stdout.write(`  ${g.name}: ${g.accuracy.toFixed(4)} (${g.correct}/${g.n})\n`);
+    }
+    return 0;
+  } finally {
+    await scorer.dispose();
+  }
+}
+
+/** The CLI; resolves to the exit code. */
+export async function cliMain(argv: readonly string[]): Promise<number> {
+  const isHelp = (a: string): boolean => a === '--help' || a === '-h';
+  try {
+    const at = argv.findIndex((a) => !a.startsWith('-'));
+    const cmd = at >= 0 ? (argv[at] as string) : undefined;
+    const before = at >= 0 ? argv.slice(0, at) : argv;
+    const rest = at >= 0 ? argv.slice(at + 1) : [];
+    if (before.some(isHelp) || cmd === 'help') {
+      const topic = cmd === 'help' ? rest.find((a) => !a.startsWith('-')) : undefined;
+      process.stdout.write((topic ? commandHelp(topic) : overviewHelp()) + '\n');
+      return 0;
+    }
+    const stray = before.filter((a) => !isHelp(a));
+    if (!cmd) throw new UsageError(stray.length ? `options before a command: ${stray.join(' ')}` : 'give a command');
+    const spec = COMMANDS[cmd];
+    if (!spec) {
+      const near = closest(cmd, COMMAND_NAMES);
+      throw new UsageError(`unknown command ${JSON.stringify(cmd)}${near ? ` (did you mean ${near}?)` : ''}; the commands are ${COMMAND_NAMES.join(', ')}`);
+    }
+    if (stray.length) throw new UsageError(`options go after the command: alignment ${cmd} ${stray.join(' ')}`, cmd);
+    if (rest.some(isHelp)) {
+      process.stdout.write(commandHelp(cmd) + '\n');
+      return 0;
+    }
+    return await spec.run(spec.options ? parseCommand(cmd, spec, rest) : { positional: [cmd], flags: new Map() }, rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const c = e.command ? COMMANDS[e.command] : undefined;
+      process.stderr.write(`${e.message}\n\n${c ? `usage:\n${c.usage}\n('alignment ${e.command} --help' lists the options)` : overviewHelp()}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  cliMain(process.argv.slice(2)).then((code) => process.exit(code));
+}

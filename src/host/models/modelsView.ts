@@ -1,0 +1,91 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { Disposable } from '../shared/lifecycle';
+import { formatCount, readModelFolder, type ModelFolderInfo } from '../../core/models/modelInfo';
+
+type ModelNode = BuiltinModelItem | ModelFolderItem | DetailItem;
+
+class BuiltinModelItem extends vscode.TreeItem {
+  constructor() {
+    super('Built-in tiny model', vscode.TreeItemCollapsibleState.None);
+    this.description = 'Llama-style, 3.7M params · built locally';
+    this.tooltip = 'A 3.7M-parameter Llama-architecture chat model (RoPE, RMSNorm, SwiGLU, grouped-query attention) and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.';
+    this.iconPath = new vscode.ThemeIcon('package');
+    this.contextValue = 'alignment.model.builtin';
+  }
+}
+
+class ModelFolderItem extends vscode.TreeItem {
+  constructor(readonly info: ModelFolderInfo) {
+    super(path.basename(info.folder), vscode.TreeItemCollapsibleState.Collapsed);
+    this.resourceUri = vscode.Uri.file(info.folder);
+    this.description = `${info.modelType}${info.parameters ? ` · ${formatCount(info.parameters)} params` : ''}`;
+    this.tooltip = `${vscode.workspace.asRelativePath(info.folder, false)}\n${info.architectures.join(', ')}`;
+    this.iconPath = new vscode.ThemeIcon(info.problems.length ? 'warning' : 'symbol-class');
+    this.contextValue = 'alignment.model.folder';
+  }
+}
+
+class DetailItem extends vscode.TreeItem {
+  constructor(label: string, description: string, warning = false) {
+    super(label, vscode.TreeItemCollapsibleState.None);
+    this.description = description;
+    this.iconPath = new vscode.ThemeIcon(warning ? 'warning' : 'circle-small');
+  }
+}
+
+/**
+ * The Models view: the built-in tiny model, and every Hugging Face-format folder in the workspace
+ * (a config.json beside safetensors weights), with its architecture and an estimated parameter count.
+ */
+export class ModelsView extends Disposable implements vscode.TreeDataProvider<ModelNode> {
+  static readonly id = 'alignment.models';
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly log: vscode.LogOutputChannel) {
+    super();
+    const watcher = this.register(vscode.workspace.createFileSystemWatcher('**/{config.json,*.safetensors}'));
+    // A checkpoint writes several of these files at once: one rescan (a workspace file search) for the burst.
+    let timer: NodeJS.Timeout | undefined;
+    const soon = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.refresh(), 500);
+    };
+    this.register(watcher.onDidCreate(soon));
+    this.register(watcher.onDidDelete(soon));
+    this.register({ dispose: () => clearTimeout(timer) });
+  }
+
+  refresh(): void {
+    this.changed.fire();
+  }
+
+  getTreeItem(e: ModelNode): vscode.TreeItem {
+    return e;
+  }
+
+  async getChildren(e?: ModelNode): Promise<ModelNode[]> {
+    if (e instanceof ModelFolderItem) {
+      const i = e.info;
+      return [
+        new DetailItem('Architecture', i.architectures.join(', ') || i.modelType),
+        new DetailItem('Size', [i.layers && `${i.layers} layers`, i.hiddenSize && `d=${i.hiddenSize}`, i.vocabSize && `vocab ${i.vocabSize}`].filter(Boolean).join(' · ')),
+        new DetailItem('Weights', i.weightFiles.join(', ') || 'none'),
+        ...i.problems.map((p) => new DetailItem('Problem', p, true)),
+      ];
+    }
+    if (e) return [];
+    const items: ModelNode[] = [new BuiltinModelItem()];
+    if (!vscode.workspace.workspaceFolders?.length) return items;
+    const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,.tools}/**', 200);
+    for (const c of configs) {
+      const folder = path.dirname(c.fsPath);
+      const info = await readModelFolder(folder);
+      if (info.weightFiles.length === 0 && info.modelType === 'unknown') continue; // some other tool's config.json
+      items.push(new ModelFolderItem(info));
+    }
+    this.log.info(`Models: found ${items.length - 1} model folder(s)`);
+    return items;
+  }
+}

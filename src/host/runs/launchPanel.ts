@@ -1,0 +1,254 @@
+import * as vscode from 'vscode';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Disposable } from '../shared/lifecycle';
+import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
+import type { RunManager } from './runManager';
+import type { DatasetsView } from '../datasets/datasetsView';
+import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchMethods } from '../../core/runs/launchInfo';
+import type { ModelShape } from '../../core/runs/estimate';
+import { readModelFolder } from '../../core/models/modelInfo';
+import { countRecords } from '../../core/datasets/recordCount';
+import {
+  LaunchBrowse,
+  LaunchDevices,
+  LaunchEstimateRequest,
+  LaunchEstimateResult,
+  LaunchInitMsg,
+  LaunchPicked,
+  LaunchReady,
+  LaunchSetSpec,
+  LaunchStart,
+  LaunchStartFailed,
+  type LaunchChoice,
+  type LaunchDevice,
+} from '../../protocol/launch';
+
+/**
+ * Asks onnxruntime which execution providers this machine has, in a short child process (the extension host
+ * never loads onnxruntime). `cpu` is always there; `cuda` only when its provider is installed; `webgpu` is bundled
+ * and still needs a GPU adapter, which the session checks when it starts.
+ */
+export function probeDevices(extensionPath: string, nodePath = process.execPath): Promise<LaunchDevice[]> {
+  // listSupportedBackends names what this build can use; CUDA additionally needs its provider library, which
+  // onnxruntime-node only downloads when installed with ONNXRUNTIME_NODE_INSTALL=cuda12.
+  const script = [
+    "const o=require('onnxruntime-node'),fs=require('fs'),path=require('path');",
+    "const walk=(d)=>fs.readdirSync(d,{withFileTypes:true}).some((e)=>e.isDirectory()?walk(path.join(d,e.name)):/providers_cuda/.test(e.name));",
+    "let cuda=false;try{cuda=walk(path.join(path.dirname(require.resolve('onnxruntime-node/package.json')),'bin'))}catch{}",
+    "process.stdout.write(JSON.stringify(o.listSupportedBackends().filter((b)=>b.name!=='cuda'||cuda)))",
+  ].join('');
+  return new Promise((resolve) => {
+    execFile(nodePath, ['-e', script], { cwd: extensionPath, timeout: 20_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }, (err, stdout, stderr) => {
+      let names: string[] = [];
+      let why = '';
+      if (err) why = `device probe failed: ${(stderr || err.message).split('\n')[0]}`;
+      else {
+        try {
+          const list = JSON.parse(stdout) as { name?: unknown }[];
+          names = list.map((b) => String(b.name));
+        } catch {
+          why = 'device probe printed no list';
+        }
+      }
+      const has = (n: string) => names.includes(n);
+      resolve([
+        { id: 'auto', available: true, note: 'the fastest that works: CUDA, then WebGPU, then CPU' },
+        { id: 'cpu', available: !why || has('cpu'), note: why || 'always available' },
+        { id: 'cuda', available: has('cuda'), note: has('cuda') ? 'onnxruntime CUDA provider installed' : 'not installed: reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (NVIDIA GPU + CUDA 12)' },
+        { id: 'webgpu', available: has('webgpu'), note: has('webgpu') ? 'bundled; needs a GPU adapter (Vulkan, Metal or D3D12), checked when the run starts' : 'not in this onnxruntime build' },
+      ]);
+    });
+  });
+}
+
+/**
+ * The launch form ("Alignment: Start Training Run"): method with its eight-axis card, base model, dataset,
+ * hyperparameters with defaults and help, device with availability, a live memory/time estimate, start from or
+ * save to a spec file. Starting hands the spec to the run manager and opens the run's dashboard.
+ */
+export class LaunchPanel extends Disposable {
+  static readonly viewType = 'alignment.launch';
+  private static current: LaunchPanel | undefined;
+
+  static createOrShow(extensionUri: vscode.Uri, runs: RunManager, datasets: DatasetsView | undefined, log: vscode.LogOutputChannel, spec?: Record<string, unknown>, specSource?: string): LaunchPanel {
+    const cur = LaunchPanel.current;
+    if (cur) {
+      cur.panel.reveal();
+      if (spec) void cur.panel.webview.postMessage(LaunchSetSpec.create({ spec, source: specSource ?? 'spec' }));
+      return cur;
+    }
+    const panel = vscode.window.createWebviewPanel(LaunchPanel.viewType, 'Start Training Run', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    return new LaunchPanel(panel, extensionUri, runs, datasets, log, spec, specSource);
+  }
+
+  static get instance(): LaunchPanel | undefined {
+    return LaunchPanel.current;
+  }
+
+  private devices: Promise<LaunchDevice[]>;
+  private readonly shapes = new Map<string, ModelShape | undefined>();
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private readonly runs: RunManager,
+    private readonly datasets: DatasetsView | undefined,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly spec: Record<string, unknown> | undefined,
+    private readonly specSource: string | undefined,
+  ) {
+    super();
+    LaunchPanel.current = this;
+    this.devices = probeDevices(extensionUri.fsPath);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'launch', 'Start Training Run');
+    this.register(panel.onDidDispose(() => this.dispose()));
+    this.register(panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m).catch((e: unknown) => this.log.error(`Launch form: ${String(e)}`))));
+  }
+
+  override dispose(): void {
+    if (LaunchPanel.current === this) LaunchPanel.current = undefined;
+    super.dispose();
+    this.panel.dispose();
+  }
+
+  private async datasetChoices(): Promise<LaunchChoice[]> {
+    const items = this.datasets ? await this.datasets.datasets() : [];
+    return items
+      .filter((d) => d.count)
+      .map((d) => ({ value: vscode.workspace.asRelativePath(d.uri, false), label: vscode.workspace.asRelativePath(d.uri, false), detail: `${d.count?.records ?? 0} records` }));
+  }
+
+  private async modelChoices(): Promise<LaunchChoice[]> {
+    const out: LaunchChoice[] = [{ value: 'builtin', label: 'Built-in tiny model', detail: 'Llama-style, 3.7M parameters' }];
+    const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
+    for (const c of configs) {
+      try {
+        const info = await readModelFolder(path.dirname(c.fsPath));
+        if (!info.weightFiles.length) continue;
+        out.push({ value: path.dirname(c.fsPath), label: vscode.workspace.asRelativePath(path.dirname(c.fsPath), false), detail: `${info.modelType}${info.parameters ? `, ${(info.parameters / 1e6).toFixed(1)}M parameters` : ''}` });
+      } catch {
+        // not a model folder
+      }
+    }
+    return out;
+  }
+
+  private async modelShape(model: unknown): Promise<ModelShape | undefined> {
+    const m = model as { kind?: unknown; path?: unknown } | undefined;
+    if (!m || m.kind !== 'hf' || typeof m.path !== 'string') return BUILTIN_MODEL_SHAPE;
+    if (this.shapes.has(m.path)) return this.shapes.get(m.path);
+    let shape: ModelShape | undefined;
+    try {
+      const info = await readModelFolder(this.resolvePath(m.path));
+      if (info.parameters && info.layers && info.hiddenSize && info.vocabSize) {
+        shape = { params: info.parameters, layers: info.layers, hiddenSize: info.hiddenSize, heads: Math.max(1, Math.round(info.hiddenSize / 64)), vocabSize: info.vocabSize };
+      }
+    } catch {
+      shape = undefined;
+    }
+    this.shapes.set(m.path, shape);
+    return shape;
+  }
+
+  private resolvePath(p: string): string {
+    return path.isAbsolute(p) || !this.runs.workspaceDir ? p : path.join(this.runs.workspaceDir, p);
+  }
+
+  private async onMessage(msg: unknown): Promise<void> {
+    const post = (m: unknown) => this.panel.webview.postMessage(m);
+    if (LaunchReady.is(msg)) {
+      const [models, datasets] = await Promise.all([this.modelChoices(), this.datasetChoices()]);
+      await post(LaunchInitMsg.create({ methods: launchMethods(), models, datasets, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
+      await post(LaunchDevices.create({ devices: await this.devices }));
+    } else if (LaunchEstimateRequest.is(msg)) {
+      const spec = msg.params.spec;
+      const data = spec.data as { path?: unknown } | undefined;
+      let records: number | undefined;
+      if (data && typeof data.path === 'string' && data.path) {
+        try {
+          records = (await countRecords(this.resolvePath(data.path))).records;
+        } catch {
+          records = undefined;
+        }
+      }
+      const device = typeof spec.device === 'string' ? spec.device : 'auto';
+      const devs = await this.devices;
+      const chosen = device === 'auto' ? (devs.find((d) => d.id === 'cuda' && d.available) ? 'cuda' : 'cpu') : device;
+      const est = estimateForm(spec, await this.modelShape(spec.model), deviceCapacity(chosen, os.cpus().length, os.totalmem()), records);
+      if (data && typeof data.path === 'string' && data.path && records === undefined) est.warnings.push(`data.path: cannot read ${data.path}`);
+      await post(LaunchEstimateResult.create(est));
+    } else if (LaunchStart.is(msg)) {
+      if (!vscode.workspace.isTrusted) {
+        await post(LaunchStartFailed.create({ problems: [], message: 'Training runs are disabled in an untrusted workspace.' }));
+        return;
+      }
+      try {
+        const r = await this.runs.start(msg.params.spec);
+        if (!r.ok) {
+          await post(LaunchStartFailed.create({ problems: r.problems.map((p) => ({ path: p.path, reason: p.reason })) }));
+          return;
+        }
+        this.log.info(`Launch form: started run ${r.id}`);
+        // Close the form first, so the dashboard opens in its place as the active editor.
+        this.dispose();
+        await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+      } catch (e) {
+        await post(LaunchStartFailed.create({ problems: [], message: e instanceof Error ? e.message : String(e) }));
+      }
+    } else if (LaunchBrowse.is(msg)) {
+      await this.browse(msg.params.what, msg.params.spec);
+    } else {
+      this.log.warn(`Launch form: ignored an invalid message: ${JSON.stringify(msg).slice(0, 200)}`);
+    }
+  }
+
+  private async browse(what: 'model' | 'dataset' | 'loadSpec' | 'saveSpec', spec: Record<string, unknown> | undefined): Promise<void> {
+    const ws = this.runs.workspaceDir ? vscode.Uri.file(this.runs.workspaceDir) : undefined;
+    if (what === 'model') {
+      const pick = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: ws, openLabel: 'Use this model folder', title: 'A Hugging Face model folder (config.json, *.safetensors, tokenizer.json)' });
+      if (!pick?.[0]) return;
+      const info = await readModelFolder(pick[0].fsPath).catch((e: unknown) => ({ problems: [String(e)], modelType: '?', parameters: undefined }));
+      if (info.problems.length) void vscode.window.showWarningMessage(`${pick[0].fsPath}: ${info.problems.join('; ')}`);
+      await this.panel.webview.postMessage(LaunchPicked.create({ what, choice: { value: pick[0].fsPath, label: vscode.workspace.asRelativePath(pick[0], false), detail: info.modelType } }));
+    } else if (what === 'dataset') {
+      const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { 'Datasets and exported labels': ['jsonl', 'json'] }, openLabel: 'Train on this file' });
+      if (!pick?.[0]) return;
+      await this.panel.webview.postMessage(LaunchPicked.create({ what, choice: { value: vscode.workspace.asRelativePath(pick[0], false), label: vscode.workspace.asRelativePath(pick[0], false) } }));
+    } else if (what === 'loadSpec') {
+      const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { 'Run spec': ['json'] }, openLabel: 'Load spec' });
+      if (!pick?.[0]) return;
+      const loaded = await loadSpecFile(pick[0].fsPath);
+      if ('error' in loaded) void vscode.window.showErrorMessage(loaded.error);
+      else await this.panel.webview.postMessage(LaunchSetSpec.create({ spec: loaded.spec, source: vscode.workspace.asRelativePath(pick[0], false) }));
+    } else if (spec) {
+      const target = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, 'run-spec.json') : undefined, filters: { 'Run spec': ['json'] } });
+      if (!target) return;
+      await writeFile(target.fsPath, JSON.stringify(spec, null, 2) + '\n', 'utf8');
+      void vscode.window.showInformationMessage(`Saved the run spec to ${vscode.workspace.asRelativePath(target, false)}; start it later with "Alignment: Start Training Run from Spec File...".`);
+    }
+  }
+}
+
+/** Reads a spec file for the form: a JSON object, or an error naming the file (and line for bad JSON). */
+export async function loadSpecFile(file: string): Promise<{ spec: Record<string, unknown> } | { error: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    return { error: `${file}: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return { error: `${file}: a run spec is a JSON object` };
+    const spec = { ...(json as Record<string, unknown>) };
+    delete spec.outputDir; // a new run gets its own folder
+    return { spec };
+  } catch (e) {
+    const m = /position (\d+)/.exec(e instanceof Error ? e.message : '');
+    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
+    return { error: `${file}${line ? `:${line}` : ''}: not valid JSON (${e instanceof Error ? e.message : String(e)})` };
+  }
+}

@@ -1,0 +1,103 @@
+import * as vscode from 'vscode';
+import { Disposable } from '../shared/lifecycle';
+import type { ManagedRun, RunManager } from './runManager';
+import { etaSeconds, formatDuration, formatMetric, keyMetrics, type RunPhase } from '../../core/runs/runState';
+
+const PHASE_ICON: Record<RunPhase, vscode.ThemeIcon> = {
+  pending: new vscode.ThemeIcon('clock'),
+  running: new vscode.ThemeIcon('sync~spin', new vscode.ThemeColor('charts.blue')),
+  finished: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
+  stopped: new vscode.ThemeIcon('debug-pause', new vscode.ThemeColor('charts.yellow')),
+  failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
+};
+
+/** A run's progress in a few characters: `40/100 (40%)`. */
+export function progressText(run: ManagedRun): string {
+  const s = run.state;
+  if (s.totalSteps <= 0) return s.step ? `step ${s.step}` : '';
+  return `${s.step}/${s.totalSteps} (${Math.floor((100 * s.step) / s.totalSteps)}%)`;
+}
+
+export class RunItem extends vscode.TreeItem {
+  constructor(readonly run: ManagedRun) {
+    super(run.spec?.name || run.id, vscode.TreeItemCollapsibleState.Collapsed);
+    const s = run.state;
+    this.id = `run:${run.id}`;
+    this.iconPath = PHASE_ICON[s.phase];
+    this.contextValue = `alignment.run.${s.phase}`;
+    const parts = [s.phase === 'running' ? progressText(run) : s.phase, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
+    const eta = etaSeconds(s);
+    if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+    this.description = parts.filter(Boolean).join(' · ');
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**${escapeMd(run.spec?.name || run.id)}** — ${s.phase}${s.detail ? `: ${escapeMd(s.detail)}` : ''}\n\n`);
+    if (run.spec) md.appendMarkdown(`${run.spec.method} · ${run.spec.model.kind === 'builtin' ? 'built-in model' : escapeMd(run.spec.model.path)} · ${run.spec.device}${s.started ? ` (${s.started.device})` : ''}\n\n`);
+    md.appendMarkdown(`${escapeMd(progressText(run))}\n\n`);
+    for (const [k, x] of keyMetrics(s, 6)) md.appendMarkdown(`- ${escapeMd(k)}: ${formatMetric(x)}\n`);
+    if (run.stderrTail) md.appendCodeblock(run.stderrTail.split('\n').slice(-12).join('\n'), 'text');
+    this.tooltip = md;
+    this.command = { command: 'alignment.openDashboard', title: 'Open Run Dashboard', arguments: [run.id] };
+  }
+}
+
+class RunDetailItem extends vscode.TreeItem {
+  constructor(label: string, description: string, icon: string, tooltip?: string) {
+    super(label, vscode.TreeItemCollapsibleState.None);
+    this.description = description;
+    this.iconPath = new vscode.ThemeIcon(icon);
+    if (tooltip) this.tooltip = tooltip;
+    this.contextValue = 'alignment.runDetail';
+  }
+}
+
+type RunNode = RunItem | RunDetailItem;
+
+/**
+ * The Runs view: every run in the workspace's `.alignment/runs`, newest first, with a status icon, its
+ * progress and key metrics; expanding a run lists its latest metrics, its last checkpoint and why it stopped.
+ */
+export class RunsView extends Disposable implements vscode.TreeDataProvider<RunNode> {
+  static readonly id = 'alignment.runs';
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
+  readonly onDidChangeTreeData = this.changed.event;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly runs: RunManager) {
+    super();
+    // Coalesce bursts of run updates into one repaint per 250 ms.
+    this.register(runs.onDidChange(() => {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.changed.fire();
+      }, 250);
+    }));
+    this.register({ dispose: () => clearTimeout(this.timer) });
+  }
+
+  refresh(): Promise<void> {
+    return this.runs.refresh();
+  }
+
+  getTreeItem(e: RunNode): vscode.TreeItem {
+    return e;
+  }
+
+  async getChildren(e?: RunNode): Promise<RunNode[]> {
+    if (!e) return (await this.runs.list()).map((r) => new RunItem(r));
+    if (!(e instanceof RunItem)) return [];
+    const run = this.runs.get(e.run.id) ?? e.run;
+    const s = run.state;
+    const out: RunNode[] = [];
+    if (s.detail) out.push(new RunDetailItem(s.phase === 'failed' ? 'error' : 'status', s.detail, s.phase === 'failed' ? 'error' : 'info', [s.detail, s.lastError?.detail, run.stderrTail].filter(Boolean).join('\n\n')));
+    if (run.specProblems.length) out.push(new RunDetailItem('spec', run.specProblems.map((p) => `${p.path || 'spec.json'}: ${p.reason}`).join('; '), 'warning'));
+    if (run.spec) out.push(new RunDetailItem('method', `${run.spec.method} · ${run.spec.model.kind === 'builtin' ? 'built-in model' : run.spec.model.path} · ${s.started?.device ?? run.spec.device}`, 'beaker'));
+    for (const [k, x] of Object.entries(s.metrics)) out.push(new RunDetailItem(k, formatMetric(x), 'graph-line'));
+    for (const [k, x] of Object.entries(s.evalMetrics)) out.push(new RunDetailItem(k, formatMetric(x), 'graph-line'));
+    if (s.latestCheckpoint) out.push(new RunDetailItem('checkpoint', `step ${s.latestCheckpoint.step}: ${s.latestCheckpoint.path}`, 'save'));
+    return out;
+  }
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
