@@ -53,7 +53,7 @@ function writeData(rows: readonly object[]): string {
 /** Runs the CLI from source in a child process (as the editor runs the built one). */
 function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'cli.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -129,7 +129,7 @@ describe('alignment rm-score', () => {
     const file = writeData(ROWS);
     const { pairs } = datasetPairItems(await scanJsonl(file));
     assert.equal(pairs.length, 4, 'the row without rejected is not a pair');
-    const judge = new RewardModelJudge({ name: 'rm:tiny', modelDir: model, dataset: file, command: process.execPath, commandArgs: ['--import', 'tsx', path.join(REPO, 'src', 'cli.ts')] });
+    const judge = new RewardModelJudge({ name: 'rm:tiny', modelDir: model, dataset: file, command: process.execPath, commandArgs: ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts')] });
     const labels: AiPairLabel[] = [];
     const sink: LabelSink = {
       labeledRecordIds: (s: AiSource) => new Set(labels.filter((l) => l.source === s).map((l) => l.recordId)),
