@@ -2,6 +2,7 @@
 //   webview -> protocol, webview/shared      host -> core, protocol
 //   cli, session -> training, engine, core, protocol (cli may also start a session in-process)
 //   training -> engine, core, protocol       engine -> nothing of ours      core -> protocol      protocol -> nothing
+//   util (leaf helpers such as durable writes) -> nothing of ours; every layer may import it
 // Only src/host imports vscode; only src/engine/runtime loads onnxruntime-node, in imports and in `node -e` strings.
 // test/unit/lint/layers.test.ts proves each rule fires on a fixture that breaks it.
 import js from '@eslint/js';
@@ -52,6 +53,8 @@ export default tseslint.config(
     files: ['src/**/*.ts', 'webview/**/*.ts'],
     rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
   },
+  // src/util: leaf helpers every layer may use (durable file writes); it imports nothing of ours.
+  layer(['**/src/util/**/*.ts'], ['host', 'webview', 'cli', 'session', 'training', 'engine', 'core', 'protocol']),
   layer(['**/src/protocol/**/*.ts'], ['host', 'webview', 'cli', 'session', 'training', 'engine', 'core']),
   layer(['**/src/core/**/*.ts'], ['host', 'webview', 'cli', 'session', 'training', 'engine']),
   layer(['**/src/engine/**/*.ts'], ['host', 'webview', 'cli', 'session', 'training', 'core'], [vscodeBan, ortBan], ['**/src/engine/runtime/**']),
