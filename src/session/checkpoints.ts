@@ -13,10 +13,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadCheckpoint, saveCheckpoint, writeFileDurable } from '../engine/checkpoint/checkpoint';
+import { loadCheckpoint, saveCheckpoint, writeCheckpointFile } from '../engine/checkpoint/checkpoint';
 import { serializeSafetensors } from '../engine/io/safetensors';
 import type { TrainState } from '../engine/step/trainState';
 import { CHECKPOINTS_DIR, checkpointDirName } from '../core/runs/layout';
+import { fsyncDir } from '../util/durable';
 
 /** What a session keeps besides the tensors. */
 export interface TrainerStateJson {
@@ -40,19 +41,6 @@ export interface LoadedRunCheckpoint {
   readonly trainer: TrainerStateJson;
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // not supported everywhere (Windows); the rename is still atomic
-  }
-}
-
 /** Writes checkpoint `step` atomically; returns its folder relative to the run folder. */
 export function saveRunCheckpoint(runDir: string, state: TrainState, trainer: TrainerStateJson, keep = 2): string {
   const rel = checkpointDirName(state.step);
@@ -64,9 +52,9 @@ export function saveRunCheckpoint(runDir: string, state: TrainState, trainer: Tr
   fs.mkdirSync(tmp);
   const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
   for (const [name, t] of state.params) tensors.set(name, { dtype: 'F32', shape: [...t.shape], data: t.data });
-  writeFileDurable(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
+  writeCheckpointFile(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
   saveCheckpoint(path.join(tmp, 'optimizer.safetensors'), { state, rng: {}, config: { method: trainer.method }, extra: { step: state.step } });
-  writeFileDurable(path.join(tmp, 'trainer_state.json'), new TextEncoder().encode(JSON.stringify(trainer, null, 2) + '\n'));
+  writeCheckpointFile(path.join(tmp, 'trainer_state.json'), new TextEncoder().encode(JSON.stringify(trainer, null, 2) + '\n'));
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   fsyncDir(root);

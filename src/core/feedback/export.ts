@@ -4,15 +4,13 @@
  *    input record uses; implicit-prompt records export `{chosen, rejected}` only), for reward modeling / DPO family;
  *  - unpaired: `{prompt, completion, label}` for KTO, from ratings, critiques, flags, improvements (and optionally
  *    comparisons).
- * Files are written atomically (temp file, fsync, rename): a crash never leaves a half-written export.
+ * Files are written atomically and durably (src/util/durable.ts): a crash never leaves a half-written export.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { JsonlIndex } from '../datasets/jsonlScan';
 import { candidateText, getFieldPath, textSha1, withCandidateText } from './fieldPath';
 import type { LabelView } from './labelView';
 import { sourceClass, type FeedbackEntry, type JournalEntryOf } from './types';
+import { writeFileDurable } from '../../util/durable';
 
 /** Read access to the dataset records, by stable id, in dataset order. */
 export interface DatasetReader {
@@ -361,7 +359,7 @@ function exportWith(
     for (const row of rowsFor(id, record, entries, skips)) lines.push(JSON.stringify(row));
   }
   if (labeled.size > 0) skips.add('record-not-in-dataset', labeled.size);
-  writeFileAtomic(out, lines.length ? lines.join('\n') + '\n' : '');
+  writeFileDurable(out, lines.length ? lines.join('\n') + '\n' : '');
   return { path: out, written: lines.length, skipped: skips.counts };
 }
 
@@ -373,27 +371,4 @@ export function exportPreference(out: string, dataset: DatasetReader, view: Labe
 /** Writes a TRL unpaired preference dataset (JSONL: prompt, completion, label) for KTO from the labels. */
 export function exportUnpaired(out: string, dataset: DatasetReader, view: LabelView, options: UnpairedExportOptions = {}): ExportReport {
   return exportWith(out, dataset, view, options, (id, r, e, s) => unpairedRows(id, r, e, options, s));
-}
-
-/** Writes `data` to `file` via a temp file in the same folder, fsync and rename. */
-export function writeFileAtomic(file: string, data: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeFileSync(fd, data, 'utf8');
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }

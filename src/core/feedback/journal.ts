@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fsyncDir } from '../../util/durable';
 
 /** A problem found in a journal, located by file and 1-based line. */
 export interface JournalProblem {
@@ -75,6 +76,7 @@ export class JournalAppender {
           fs.fsyncSync(fd);
         }
       }
+      // A new journal's directory entry is made durable too (best effort: see fsyncDir).
       if (!existed) fsyncDir(path.dirname(file));
     } catch (e) {
       fs.closeSync(fd);
@@ -111,20 +113,6 @@ function findLastNewline(fd: number, size: number): number {
     end = start;
   }
   return -1;
-}
-
-function fsyncDir(dir: string): void {
-  // Makes a newly created journal's directory entry durable. Not supported on every platform (Windows).
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch {
-    // Directory fsync is best effort: the file's own fsync already covers its contents.
-  }
 }
 
 /** One complete line read from a journal. */

@@ -3,9 +3,9 @@
  * (so other tools can load the weights), the optimizer buffers under `optimizer.<buffer>.<param>`, and
  * JSON metadata (format tag, step counters, RNG state, run config) in the safetensors `__metadata__` map.
  *
- * Writes are atomic and durable: data goes to a temp file in the same folder, is fsynced, renamed over
- * the target and the folder is fsynced, so a crash leaves either the old or the new checkpoint. Reads
- * validate everything and throw {@link CheckpointError} naming the file and the problem.
+ * Writes are atomic and durable (src/util/durable.ts): data goes to a temp file in the same folder, is
+ * fsynced, renamed over the target and the folder is fsynced, so a crash leaves either the old or the new
+ * checkpoint. Reads validate everything and throw {@link CheckpointError} naming the file and the problem.
  */
 
 import * as fs from 'node:fs';
@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../io/safetensors';
 import type { RngState } from '../rng';
 import type { F32Tensor, OptimizerKind, TrainState } from '../step/trainState';
+import { writeFileDurable } from '../../util/durable';
 
 export const CHECKPOINT_FORMAT = 'alignment-studio/train-checkpoint@1';
 
@@ -61,43 +62,21 @@ export function serializeCheckpoint(ckpt: Checkpoint): Uint8Array {
 }
 
 /**
- * Writes `bytes` to `file` durably and atomically: temp file in the same folder, fsync, rename, fsync
- * of the folder. Creates the folder. On failure the temp file is removed and the old file is untouched.
+ * Writes `bytes` to `file` durably and atomically (src/util/durable.ts), creating the folder. A failure to write
+ * is a {@link CheckpointError} naming the file; the old file is untouched and no temp file is left behind.
  */
-export function writeFileDurable(file: string, bytes: Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  let fd: number | undefined;
+export function writeCheckpointFile(file: string, bytes: Uint8Array): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   try {
-    fd = fs.openSync(tmp, 'w', 0o644);
-    let off = 0;
-    while (off < bytes.byteLength) off += fs.writeSync(fd, bytes, off, bytes.byteLength - off);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
+    writeFileDurable(file, bytes, 0o644);
   } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
     throw new CheckpointError(file, `cannot write: ${(e as Error).message}`);
-  }
-  // The rename is durable only once the directory entry is on disk.
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch {
-    // Some file systems (and Windows) cannot fsync a directory; the rename itself is still atomic.
   }
 }
 
 /** Saves a training checkpoint atomically (see module comment). */
 export function saveCheckpoint(file: string, ckpt: Checkpoint): void {
-  writeFileDurable(file, serializeCheckpoint(ckpt));
+  writeCheckpointFile(file, serializeCheckpoint(ckpt));
 }
 
 function parseJsonField(file: string, meta: Record<string, string>, key: string): unknown {

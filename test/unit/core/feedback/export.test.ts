@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { JsonlIndex } from '../../../../src/core/datasets/jsonlScan';
-import { comparisonOutcomes, exportPreference, exportUnpaired, readerFromIndex, writeFileAtomic, type DatasetReader } from '../../../../src/core/feedback/export';
+import { comparisonOutcomes, exportPreference, exportUnpaired, readerFromIndex, type DatasetReader } from '../../../../src/core/feedback/export';
 import { textSha1 } from '../../../../src/core/feedback/fieldPath';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
 import type { FeedbackEntry } from '../../../../src/core/feedback/types';
@@ -222,13 +222,4 @@ test('export over the real dataset through the JSONL index: conversational rows 
     { prompt: src0.prompt, chosen: src0.rejected, rejected: src0.chosen },
     { prompt: src1.prompt, chosen: src1.chosen, rejected: src1.rejected },
   ]);
-});
-
-test('writeFileAtomic replaces the file whole and leaves no temp files behind', () => {
-  const out = outFile();
-  writeFileSync(out, 'old\n');
-  writeFileAtomic(out, 'new\n');
-  assert.equal(readFileSync(out, 'utf8'), 'new\n');
-  assert.deepEqual(readdirSync(join(out, '..')), ['train.jsonl']);
-  assert.throws(() => writeFileAtomic(join(out, 'cannot', 'be', 'inside', 'a', 'file'), 'x'));
 });
