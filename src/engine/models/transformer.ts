@@ -4,7 +4,8 @@
  *
  * One forward serves training (static [B, T], traced inside the training compiler's Loop, parameters as views of
  * a flat buffer or frozen inputs) and inference (symbolic [batch, seq], weights as initializers, past key/values
- * as inputs and present key/values as outputs). The math is the float64 reference's (reference.ts); shapes:
+ * as inputs and present key/values as outputs). The math is the float64 reference's
+ * (test/support/reference/transformer.ts); shapes:
  * B batch, T new tokens, P cached tokens, S = P + T keys, D hidden, H heads, K kv heads, G = H / K, E head dim,
  * V vocab, L labels, R rotated dims.
  */

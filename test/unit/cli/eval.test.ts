@@ -1,6 +1,6 @@
 /**
  * `alignment eval` on tiny model folders: its figures are checked against an independent float64 computation
- * (src/engine/models/reference.ts), in text and in --json, for a policy (mean-token log-prob, implicit reward
+ * (test/support/reference/transformer.ts), in text and in --json, for a policy (mean-token log-prob, implicit reward
  * against a reference) and for a reward model in a run folder's final/.
  */
 import { test } from 'node:test';
@@ -12,7 +12,7 @@ import { loadDatasetFile } from '../../../src/core/datasets/formats';
 import type { PreferenceExample } from '../../../src/core/datasets/examples';
 import { loadHfModel, saveHfModel } from '../../../src/engine/models/hfMapping';
 import { initWeights } from '../../../src/engine/models/params';
-import { referenceForward, referenceTokenLogprobs } from '../../../src/engine/models/reference';
+import { referenceForward, referenceTokenLogprobs } from '../../support/reference/transformer';
 import { TextTokenizer } from '../../../src/engine/tokenizer/tokenizer';
 import { encodePairs } from '../../../src/training/encode';
 import { tinyModelFolder } from '../training/trainerFixtures';

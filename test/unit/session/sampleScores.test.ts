@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
 import { seriesFromEvents } from '../../../src/core/runs/metricSeries';
 import type { Weights } from '../../../src/engine/models/params';
-import { referenceForward, referenceTokenLogprobs } from '../../../src/engine/models/reference';
+import { referenceForward, referenceTokenLogprobs } from '../../support/reference/transformer';
 import { parseSessionEvents, type SamplesParams } from '../../../src/protocol/session';
 import { loadHfModel } from '../../../src/engine/models/hfMapping';
 import { TextTokenizer } from '../../../src/engine/tokenizer/tokenizer';

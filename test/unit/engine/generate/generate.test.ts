@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { loadHfModel } from '../../../../src/engine/models/hfMapping';
-import { referenceForward } from '../../../../src/engine/models/reference';
+import { referenceForward } from '../../../support/reference/transformer';
 import { buildModel } from '../../../../src/engine/models/transformer';
 import { Generator } from '../../../../src/engine/generate/generator';
 import { exportInferenceOnnx } from '../../../../src/engine/generate/inferenceGraph';

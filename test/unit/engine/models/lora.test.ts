@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { loadHfModel } from '../../../../src/engine/models/hfMapping';
 import { buildScoringOnnx } from '../../../../src/engine/models/forwardGraph';
 import { initParams, Weights } from '../../../../src/engine/models/params';
-import { referenceForward } from '../../../../src/engine/models/reference';
+import { referenceForward } from '../../../support/reference/transformer';
 import { buildModel, logprobs, mergeLora, trainableParams } from '../../../../src/engine/models/transformer';
 import { Trainer } from '../../../../src/engine/step/trainer';
 import { i64 } from '../../../../src/engine/runtime/tensor';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../../../../src/engine/io/safetensors';
 import { loadHfModel, saveHfModel } from '../../../../src/engine/models/hfMapping';
 import { buildScoringOnnx } from '../../../../src/engine/models/forwardGraph';
-import { referenceForward, referenceTokenLogprobs, lastTokenIndex } from '../../../../src/engine/models/reference';
+import { referenceForward, referenceTokenLogprobs, lastTokenIndex } from '../../../support/reference/transformer';
 import { buildModel } from '../../../../src/engine/models/transformer';
 import { TextTokenizer } from '../../../../src/engine/tokenizer/tokenizer';
 import { i64Rows, runOnnx, tinyHf, TinyKind, tmpDir, writeTinyHfFolder } from './tinyModels';

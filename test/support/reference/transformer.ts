@@ -12,8 +12,8 @@
  * RoPE (Su et al. 2021) in transformers' "rotate_half" layout: dims i and i + R/2 of the R rotated dims form a
  * pair rotated by angle pos * inv_freq[i]; cos and sin are multiplied by the rope scaling's attention factor.
  */
-import { Activation, ModelConfig, ropeFrequencies } from './config';
-import { HeadKind, Weights } from './params';
+import { Activation, ModelConfig, ropeFrequencies } from '../../../src/engine/models/config';
+import { HeadKind, Weights } from '../../../src/engine/models/params';
 
 export interface ReferenceOutput {
   /** Final hidden states after the last norm, [B, T, D]. */
@@ -145,6 +145,152 @@ function rope(cfg: ModelConfig, x: Float64Array, T: number, nHeads: number, pos:
   }
 }
 
+/** What the layers read about one row besides the weights. */
+interface RowContext {
+  /** Sequence length. */
+  T: number;
+  /** Attention mask of the row (1 = token, 0 = pad). */
+  mask: readonly number[];
+  /** Position of each token. */
+  pos: readonly number[];
+  /** RoPE inverse frequencies and cos/sin scale (used by the Llama family only). */
+  rope: { invFreq: Float64Array; attentionScaling: number };
+}
+
+/** Token embeddings of one row [T, D], plus learned absolute positions for GPT-2. */
+function embedRow(cfg: ModelConfig, weights: Weights, ids: readonly number[], b: number, row: RowContext): Float64Array {
+  const D = cfg.hiddenSize;
+  const V = cfg.vocabSize;
+  const emb = getW(weights, 'embed.weight');
+  const x = new Float64Array(row.T * D);
+  for (let t = 0; t < row.T; t++) {
+    const id = ids[t];
+    if (!(id >= 0 && id < V)) throw new Error(`reference forward: token id ${id} at [${b}, ${t}] is outside the vocabulary (0..${V - 1})`);
+    for (let d = 0; d < D; d++) x[t * D + d] = emb[id * D + d];
+    if (cfg.family === 'gpt2') {
+      const pe = getW(weights, 'pos_embed.weight');
+      for (let d = 0; d < D; d++) x[t * D + d] += pe[row.pos[t] * D + d];
+    }
+  }
+  return x;
+}
+
+/**
+ * softmax(q k^T / sqrt(E) + causal/pad mask) v for q [T, H * E] and k, v [T, K * E]; head h reads kv head
+ * h / (H / K). A query that sees no key keeps a zero output. Returns [T, H * E].
+ */
+function causalAttention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float64Array, row: RowContext): Float64Array {
+  const { T, mask: m } = row;
+  const H = cfg.numHeads;
+  const K = cfg.numKvHeads;
+  const E = cfg.headDim;
+  const group = H / K;
+  const att = new Float64Array(T * H * E);
+  const scale = 1 / Math.sqrt(E);
+  const sc = new Float64Array(T);
+  for (let h = 0; h < H; h++) {
+    const kh = Math.floor(h / group);
+    for (let i = 0; i < T; i++) {
+      let max = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        if (!m[j]) {
+          sc[j] = -Infinity;
+          continue;
+        }
+        let s = 0;
+        for (let e = 0; e < E; e++) s += q[i * H * E + h * E + e] * k[j * K * E + kh * E + e];
+        sc[j] = s * scale;
+        if (sc[j] > max) max = sc[j];
+      }
+      if (max === -Infinity) continue; // no visible key
+      let z = 0;
+      for (let j = 0; j <= i; j++) {
+        sc[j] = sc[j] === -Infinity ? 0 : Math.exp(sc[j] - max);
+        z += sc[j];
+      }
+      for (let j = 0; j <= i; j++) {
+        const pj = sc[j] / z;
+        if (pj === 0) continue;
+        for (let e = 0; e < E; e++) att[i * H * E + h * E + e] += pj * v[j * K * E + kh * E + e];
+      }
+    }
+  }
+  return att;
+}
+
+/** Attention of layer prefix `p` on the normed input h [T, D]: projections, RoPE (Llama family), attention, Wo. */
+function attentionBlock(cfg: ModelConfig, weights: Weights, p: string, h: Float64Array, row: RowContext): Float64Array {
+  const { T, pos } = row;
+  const D = cfg.hiddenSize;
+  const H = cfg.numHeads;
+  const K = cfg.numKvHeads;
+  const E = cfg.headDim;
+  const opt = (n: string): Float32Array | undefined => weights.get(n)?.data;
+  const q = linear(h, T, D, getW(weights, p + 'attn.q.weight'), H * E, opt(p + 'attn.q.bias'));
+  const k = linear(h, T, D, getW(weights, p + 'attn.k.weight'), K * E, opt(p + 'attn.k.bias'));
+  const v = linear(h, T, D, getW(weights, p + 'attn.v.weight'), K * E, opt(p + 'attn.v.bias'));
+  if (cfg.family !== 'gpt2') {
+    const { invFreq, attentionScaling } = row.rope;
+    rope(cfg, q, T, H, pos, invFreq, attentionScaling);
+    rope(cfg, k, T, K, pos, invFreq, attentionScaling);
+  }
+  const att = causalAttention(cfg, q, k, v, row);
+  return linear(att, T, H * E, getW(weights, p + 'attn.o.weight'), D, opt(p + 'attn.o.bias'));
+}
+
+/** MLP of layer prefix `p` on the normed input h [T, D] (see the module comment). */
+function mlpBlock(cfg: ModelConfig, weights: Weights, p: string, h: Float64Array, T: number): Float64Array {
+  const D = cfg.hiddenSize;
+  const F = cfg.intermediateSize;
+  const act = activation(cfg.activation);
+  const opt = (n: string): Float32Array | undefined => weights.get(n)?.data;
+  if (cfg.family === 'gpt2') {
+    const a = linear(h, T, D, getW(weights, p + 'mlp.fc.weight'), F, opt(p + 'mlp.fc.bias'));
+    for (let i = 0; i < a.length; i++) a[i] = act(a[i]);
+    return linear(a, T, F, getW(weights, p + 'mlp.proj.weight'), D, opt(p + 'mlp.proj.bias'));
+  }
+  const g = linear(h, T, D, getW(weights, p + 'mlp.gate.weight'), F, opt(p + 'mlp.gate.bias'));
+  const u = linear(h, T, D, getW(weights, p + 'mlp.up.weight'), F, opt(p + 'mlp.up.bias'));
+  for (let i = 0; i < g.length; i++) g[i] = act(g[i]) * u[i];
+  return linear(g, T, F, getW(weights, p + 'mlp.down.weight'), D, opt(p + 'mlp.down.bias'));
+}
+
+/** The final hidden states of one row [T, D]: the residual blocks, then the final norm. */
+function rowHidden(cfg: ModelConfig, weights: Weights, x: Float64Array, row: RowContext): Float64Array {
+  const { T } = row;
+  const D = cfg.hiddenSize;
+  const opt = (n: string): Float32Array | undefined => weights.get(n)?.data;
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `layers.${l}.`;
+    const h1 = norm(cfg, x, T, D, getW(weights, p + 'norm1.weight'), opt(p + 'norm1.bias'));
+    const ao = attentionBlock(cfg, weights, p, h1, row);
+    for (let i = 0; i < T * D; i++) x[i] += ao[i];
+    const h2 = norm(cfg, x, T, D, getW(weights, p + 'norm2.weight'), opt(p + 'norm2.bias'));
+    const mo = mlpBlock(cfg, weights, p, h2, T);
+    for (let i = 0; i < T * D; i++) x[i] += mo[i];
+  }
+  return norm(cfg, x, T, D, getW(weights, 'norm_f.weight'), opt('norm_f.bias'));
+}
+
+/** LM logits of one row [T, V], written at row b of `logits` [B, T, V]. */
+function rowLogits(cfg: ModelConfig, weights: Weights, x: Float64Array, T: number, b: number, logits: Float64Array): void {
+  const D = cfg.hiddenSize;
+  const V = cfg.vocabSize;
+  if (!cfg.tieWordEmbeddings) {
+    logits.set(linear(x, T, D, getW(weights, 'lm_head.weight'), V), b * T * V);
+    return;
+  }
+  // logits = x E^T with the embedding matrix E [V, D]
+  const emb = getW(weights, 'embed.weight');
+  for (let t = 0; t < T; t++) {
+    for (let vv = 0; vv < V; vv++) {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += x[t * D + d] * emb[vv * D + d];
+      logits[(b * T + t) * V + vv] = s;
+    }
+  }
+}
+
 /**
  * Float64 forward of a batch of equal-length rows. `mask` (1 = token, 0 = pad) defaults to all ones;
  * `positionIds` default to {@link positionIdsFromMask}. Padded key positions are excluded from attention; a
@@ -161,108 +307,18 @@ export function referenceForward(
   const B = ids.length;
   const T = ids[0]?.length ?? 0;
   const D = cfg.hiddenSize;
-  const H = cfg.numHeads;
-  const K = cfg.numKvHeads;
-  const E = cfg.headDim;
-  const F = cfg.intermediateSize;
-  const V = cfg.vocabSize;
-  const group = H / K;
-  const act = activation(cfg.activation);
-  const gpt2 = cfg.family === 'gpt2';
-  const { invFreq, attentionScaling } = ropeFrequencies(cfg);
-  const opt = (n: string): Float32Array | undefined => weights.get(n)?.data;
   const hiddenAll = new Float64Array(B * T * D);
-  const logits = head !== 'score' ? new Float64Array(B * T * V) : undefined;
+  const logits = head !== 'score' ? new Float64Array(B * T * cfg.vocabSize) : undefined;
   const scores = head === 'score' ? new Float64Array(B * T * cfg.numLabels) : undefined;
   const values = head === 'lm+value' ? new Float64Array(B * T) : undefined;
-  const emb = getW(weights, 'embed.weight');
-
+  const ropeFreqs = ropeFrequencies(cfg);
   for (let b = 0; b < B; b++) {
     if (ids[b].length !== T) throw new Error(`reference forward: row ${b} has ${ids[b].length} tokens, row 0 has ${T}`);
     const m = mask?.[b] ?? new Array<number>(T).fill(1);
-    const pos = positionIds?.[b] ?? positionIdsFromMask(m);
-    let x: Float64Array = new Float64Array(T * D);
-    for (let t = 0; t < T; t++) {
-      const id = ids[b][t];
-      if (!(id >= 0 && id < V)) throw new Error(`reference forward: token id ${id} at [${b}, ${t}] is outside the vocabulary (0..${V - 1})`);
-      for (let d = 0; d < D; d++) x[t * D + d] = emb[id * D + d];
-      if (gpt2) {
-        const pe = getW(weights, 'pos_embed.weight');
-        for (let d = 0; d < D; d++) x[t * D + d] += pe[pos[t] * D + d];
-      }
-    }
-    for (let l = 0; l < cfg.numLayers; l++) {
-      const p = `layers.${l}.`;
-      const h1 = norm(cfg, x, T, D, getW(weights, p + 'norm1.weight'), opt(p + 'norm1.bias'));
-      const q = linear(h1, T, D, getW(weights, p + 'attn.q.weight'), H * E, opt(p + 'attn.q.bias'));
-      const k = linear(h1, T, D, getW(weights, p + 'attn.k.weight'), K * E, opt(p + 'attn.k.bias'));
-      const v = linear(h1, T, D, getW(weights, p + 'attn.v.weight'), K * E, opt(p + 'attn.v.bias'));
-      if (!gpt2) {
-        rope(cfg, q, T, H, pos, invFreq, attentionScaling);
-        rope(cfg, k, T, K, pos, invFreq, attentionScaling);
-      }
-      const att = new Float64Array(T * H * E);
-      const scale = 1 / Math.sqrt(E);
-      const sc = new Float64Array(T);
-      for (let h = 0; h < H; h++) {
-        const kh = Math.floor(h / group);
-        for (let i = 0; i < T; i++) {
-          let max = -Infinity;
-          for (let j = 0; j <= i; j++) {
-            if (!m[j]) {
-              sc[j] = -Infinity;
-              continue;
-            }
-            let s = 0;
-            for (let e = 0; e < E; e++) s += q[i * H * E + h * E + e] * k[j * K * E + kh * E + e];
-            sc[j] = s * scale;
-            if (sc[j] > max) max = sc[j];
-          }
-          if (max === -Infinity) continue; // no visible key
-          let z = 0;
-          for (let j = 0; j <= i; j++) {
-            sc[j] = sc[j] === -Infinity ? 0 : Math.exp(sc[j] - max);
-            z += sc[j];
-          }
-          for (let j = 0; j <= i; j++) {
-            const pj = sc[j] / z;
-            if (pj === 0) continue;
-            for (let e = 0; e < E; e++) att[i * H * E + h * E + e] += pj * v[j * K * E + kh * E + e];
-          }
-        }
-      }
-      const ao = linear(att, T, H * E, getW(weights, p + 'attn.o.weight'), D, opt(p + 'attn.o.bias'));
-      for (let i = 0; i < T * D; i++) x[i] += ao[i];
-      const h2 = norm(cfg, x, T, D, getW(weights, p + 'norm2.weight'), opt(p + 'norm2.bias'));
-      let mo: Float64Array;
-      if (gpt2) {
-        const a = linear(h2, T, D, getW(weights, p + 'mlp.fc.weight'), F, opt(p + 'mlp.fc.bias'));
-        for (let i = 0; i < a.length; i++) a[i] = act(a[i]);
-        mo = linear(a, T, F, getW(weights, p + 'mlp.proj.weight'), D, opt(p + 'mlp.proj.bias'));
-      } else {
-        const g = linear(h2, T, D, getW(weights, p + 'mlp.gate.weight'), F, opt(p + 'mlp.gate.bias'));
-        const u = linear(h2, T, D, getW(weights, p + 'mlp.up.weight'), F, opt(p + 'mlp.up.bias'));
-        for (let i = 0; i < g.length; i++) g[i] = act(g[i]) * u[i];
-        mo = linear(g, T, F, getW(weights, p + 'mlp.down.weight'), D, opt(p + 'mlp.down.bias'));
-      }
-      for (let i = 0; i < T * D; i++) x[i] += mo[i];
-    }
-    x = norm(cfg, x, T, D, getW(weights, 'norm_f.weight'), opt('norm_f.bias'));
+    const row: RowContext = { T, mask: m, pos: positionIds?.[b] ?? positionIdsFromMask(m), rope: ropeFreqs };
+    const x = rowHidden(cfg, weights, embedRow(cfg, weights, ids[b], b, row), row);
     hiddenAll.set(x, b * T * D);
-    if (logits) {
-      if (cfg.tieWordEmbeddings) {
-        // logits = x E^T with the embedding matrix E [V, D]
-        for (let t = 0; t < T; t++) {
-          for (let vv = 0; vv < V; vv++) {
-            let s = 0;
-            for (let d = 0; d < D; d++) s += x[t * D + d] * emb[vv * D + d];
-            logits[(b * T + t) * V + vv] = s;
-          }
-        }
-      } else {
-        logits.set(linear(x, T, D, getW(weights, 'lm_head.weight'), V), b * T * V);
-      }
-    }
+    if (logits) rowLogits(cfg, weights, x, T, b, logits);
     if (scores) scores.set(linear(x, T, D, getW(weights, 'score.weight'), cfg.numLabels), b * T * cfg.numLabels);
     if (values) values.set(linear(x, T, D, getW(weights, 'v_head.weight'), 1, getW(weights, 'v_head.bias')), b * T);
   }
