@@ -217,10 +217,8 @@ function lookup(params: ParamLookup, name: string): Tensor | undefined {
   return params instanceof Map ? params.get(name) : (params as Readonly<Record<string, Tensor>>)[name];
 }
 
-/**
- * Traces the forward pass. Returns hidden states, the head's outputs and the present key/values.
- */
-export function forward(model: TransformerModel, params: ParamLookup, inputs: ForwardInputs): ForwardOutputs {
+/** Throws a ModelBuildError naming the first input that the forward cannot take. */
+function checkForwardInputs(model: TransformerModel, inputs: ForwardInputs): void {
   const cfg = model.config;
   const { ids, mask, past, segments } = inputs;
   if (ids.rank !== 2 || ids.dtype !== 'int64') throw new ModelBuildError(`forward: ids must be int64 [B, T], got ${ids}`);
@@ -229,6 +227,225 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   if (mask && (mask.rank !== 2 || mask.dtype !== 'int64')) throw new ModelBuildError(`forward: mask must be int64 [B, S], got ${mask}`);
   if (past && past.length !== cfg.numLayers) throw new ModelBuildError(`forward: past has ${past.length} layers, the model has ${cfg.numLayers}`);
   if (past && !mask) throw new ModelBuildError('forward: a KV cache needs the attention mask over cached + new tokens');
+}
+
+/** Where the new tokens sit, and what attention needs to know about them. */
+interface TokenPositions {
+  /** Position of each new token, [B, T] (from a mask or segments) or [T]. */
+  positions: Tensor;
+  /** [T] indices of the new tokens among the S keys (KV cache only). */
+  qIndex: Tensor | null;
+  /** Packed rows: within[b, i, j] = j <= i and seg[b, i] = seg[b, j] (block-diagonal causal), [B, T, T]. */
+  within: Tensor | null;
+}
+
+/**
+ * Positions are cumsum(mask) - 1 clamped at 0 for every key; the new tokens are the last T of them. In packed
+ * rows, row i of `within` holds exactly the keys 0..i of its own segment, so its count - 1 is i's position
+ * inside the segment.
+ */
+function tokenPositions(g: Graph, inputs: ForwardInputs): TokenPositions {
+  const { ids, mask, past, segments } = inputs;
+  const T = ids.shape[1];
+  if (segments) {
+    const same = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1])); // [B, T, T]
+    const within = op.and(nn.causalMask(g, T as number), same);
+    const positions = op.sub(op.sum(op.cast(within, 'int64'), [2]), 1); // [B, T], >= 0 (i always sees itself)
+    return { positions, qIndex: null, within };
+  }
+  if (mask) {
+    const all = op.maximum(op.sub(cumsum(mask, 1), 1), 0);
+    if (!past) return { positions: all, qIndex: null, within: null };
+    const sLen = dimOf(mask, 1);
+    const qIndex = dynRange(op.sub(sLen, dimOf(ids, 1)), sLen, T);
+    return { positions: op.gather(all, qIndex, 1), qIndex, within: null };
+  }
+  if (typeof T !== 'number') throw new ModelBuildError('forward: a symbolic sequence length needs an attention mask');
+  return { positions: op.range(g, 0, T), qIndex: null, within: null };
+}
+
+/** allowed[b, 1, 1, i, j]: new token i may attend key j (causal in absolute index, key not padding). */
+function attentionAllowed(g: Graph, inputs: ForwardInputs, at: TokenPositions): Tensor {
+  const { ids, mask, past } = inputs;
+  const T = ids.shape[1];
+  const S: Dim = mask ? mask.shape[1] : T;
+  // Packed rows: [B, 1, 1, T, T]; padding (segment 0) only sees padding.
+  if (at.within) return op.unsqueeze(at.within, [1, 2]);
+  let allowed: Tensor;
+  if (!past && typeof T === 'number') allowed = nn.causalMask(g, T);
+  else {
+    const sLen = dimOf(mask!, 1);
+    const kIdx = dynRange(g.scalar(0, 'int64'), sLen, S);
+    const qIdx = at.qIndex ?? kIdx;
+    allowed = op.lessEqual(op.unsqueeze(kIdx, [0]), op.unsqueeze(qIdx, [1])); // [T, S]
+  }
+  if (mask) allowed = op.and(allowed, op.unsqueeze(op.not(op.equal(mask, 0)), [1, 2, 3])); // [B, 1, 1, T, S]
+  return allowed;
+}
+
+/** RoPE cos and sin at each new token's position, [B, 1, T, R/2] (or [1, 1, T, R/2] without a mask). */
+interface RopeAngles {
+  cos: Tensor;
+  sin: Tensor;
+}
+
+/**
+ * RoPE tables cos/sin [maxLength, R/2] as constants of the root graph (scaled by the rope type's attention
+ * factor), gathered at `positions`.
+ */
+function ropeAngles(model: TransformerModel, root: Graph, positions: Tensor): RopeAngles {
+  const { invFreq, attentionScaling } = ropeFrequencies(model.config);
+  const half = invFreq.length;
+  const c = new Float32Array(model.maxLength * half);
+  const s = new Float32Array(model.maxLength * half);
+  for (let p = 0; p < model.maxLength; p++) {
+    for (let i = 0; i < half; i++) {
+      c[p * half + i] = Math.cos(p * invFreq[i]) * attentionScaling;
+      s[p * half + i] = Math.sin(p * invFreq[i]) * attentionScaling;
+    }
+  }
+  const cosTable = root.constant(c, 'float32', [model.maxLength, half]);
+  const sinTable = root.constant(s, 'float32', [model.maxLength, half]);
+  // [B, T, half] -> [B, 1, T, half] (or [T, half] -> [1, 1, T, half] without a mask)
+  const expandHeads = (t: Tensor): Tensor => (positions.rank === 2 ? op.unsqueeze(t, [1]) : op.unsqueeze(t, [0, 1]));
+  return { cos: expandHeads(op.gather(cosTable, positions, 0)), sin: expandHeads(op.gather(sinTable, positions, 0)) };
+}
+
+/** x [B, n, T, E]; pairs (i, i + R/2) rotate by angle pos * inv_freq[i]; dims >= R pass through. */
+function applyRope(x: Tensor, { cos, sin }: RopeAngles, E: number): Tensor {
+  const half = cos.shape[3] as number;
+  const x1 = op.narrow(x, 3, 0, half);
+  const x2 = op.narrow(x, 3, half, half);
+  const r1 = op.sub(op.mul(x1, cos), op.mul(x2, sin));
+  const r2 = op.add(op.mul(x2, cos), op.mul(x1, sin));
+  const parts = [r1, r2];
+  if (2 * half < E) parts.push(op.narrow(x, 3, 2 * half, E - 2 * half));
+  return op.concat(parts, 3);
+}
+
+/** What every layer of one traced forward reads. */
+interface Trace {
+  readonly model: TransformerModel;
+  readonly cfg: ModelConfig;
+  /** The parameter tensor `name`; throws when the lookup has none. */
+  readonly P: (name: string) => Tensor;
+  readonly has: (name: string) => boolean;
+  readonly B: Dim;
+  readonly T: Dim;
+  /** Keys per row: cached + new (the mask's length), or T without a mask. */
+  readonly S: Dim;
+  /** Bool, broadcastable to the scores [B, K, G, T, S]: true where a query may attend a key. */
+  readonly allowed: Tensor;
+  /** Null for GPT-2 (learned absolute positions). */
+  readonly rope: RopeAngles | null;
+  /** The score written where `allowed` is false (finite, so fully masked rows stay NaN-free). */
+  readonly maskFill: number;
+}
+
+/** A block's linear module: W x (+ b), plus (alpha / r) B A x where LoRA adapts the module. */
+function project(t: Trace, x: Tensor, prefix: string, m: LoraModule): Tensor {
+  const name = `${prefix}${modulePath(m)}`;
+  const lora = t.model.lora;
+  let y = nn.linear(x, t.P(`${name}.weight`), t.has(`${name}.bias`) ? t.P(`${name}.bias`) : null);
+  if (lora && lora.modules.includes(m)) {
+    y = op.add(y, op.mul(op.matmul(op.matmul(x, t.P(`${name}.lora_A`)), t.P(`${name}.lora_B`)), lora.scale));
+  }
+  return y;
+}
+
+/** GPT-2: LayerNorm with bias; Llama family: RMSNorm. */
+function normalize(t: Trace, x: Tensor, name: string): Tensor {
+  const cfg = t.cfg;
+  return cfg.family === 'gpt2' ? nn.layerNorm(x, t.P(`${name}.weight`), t.P(`${name}.bias`), cfg.normEps) : nn.rmsNorm(x, t.P(`${name}.weight`), cfg.normEps);
+}
+
+/** The activation function named as in transformers' ACT2FN. */
+function activate(cfg: ModelConfig, x: Tensor): Tensor {
+  switch (cfg.activation) {
+    case 'gelu':
+      return nn.gelu(x, 'none');
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast':
+      return nn.gelu(x, 'tanh');
+    case 'silu':
+      return nn.silu(x);
+    case 'relu':
+      return op.relu(x);
+  }
+}
+
+/** Token embeddings [B, T, D], plus learned absolute positions for GPT-2. */
+function embed(cfg: ModelConfig, P: (name: string) => Tensor, ids: Tensor, positions: Tensor): Tensor {
+  const x = nn.embedding(P('embed.weight'), ids); // [B, T, D]
+  return cfg.family === 'gpt2' ? op.add(x, op.gather(P('pos_embed.weight'), positions, 0)) : x;
+}
+
+/**
+ * Causal self-attention of layer `p` on normed input h [B, T, D], with RoPE (Llama family) and the KV cache.
+ * Returns the output projection [B, T, D] and the layer's keys/values over all S positions, [B, K, S, E].
+ */
+function selfAttention(t: Trace, h: Tensor, p: string, past: KvPair | undefined): { out: Tensor; present: KvPair } {
+  const { cfg, B, T, S } = t;
+  const H = cfg.numHeads;
+  const K = cfg.numKvHeads;
+  const G = H / K;
+  const E = cfg.headDim;
+  const heads = (x: Tensor, n: number): Tensor => op.transpose(op.reshape(x, [B, T, n, E]), [0, 2, 1, 3]); // [B, n, T, E]
+  let q = heads(project(t, h, p, 'q'), H);
+  let k = heads(project(t, h, p, 'k'), K);
+  let v = heads(project(t, h, p, 'v'), K);
+  if (t.rope) {
+    q = applyRope(q, t.rope, E);
+    k = applyRope(k, t.rope, E);
+  }
+  if (past) {
+    k = concatSeq(past.key, k, S); // [B, K, S, E]
+    v = concatSeq(past.value, v, S);
+  }
+  // Grouped-query attention: query head h = kv * G + j reads kv head `kv` (transformers' repeat_kv order).
+  const q5 = op.reshape(q, [B, K, G, T, E]);
+  const k5 = op.unsqueeze(k, [2]); // [B, K, 1, S, E]
+  const v5 = op.unsqueeze(v, [2]);
+  let scores = op.mul(op.matmul(q5, op.swapAxes(k5, -1, -2)), 1 / Math.sqrt(E)); // [B, K, G, T, S]
+  scores = op.where(t.allowed, scores, t.maskFill);
+  const o5 = op.matmul(op.softmax(scores, -1), v5); // [B, K, G, T, E]
+  const o = op.reshape(op.transpose(op.reshape(o5, [B, H, T, E]), [0, 2, 1, 3]), [B, T, H * E]);
+  return { out: project(t, o, p, 'o'), present: { key: k, value: v } };
+}
+
+/** GPT-2: act(x Wfc + bfc) Wproj + bproj; Llama family: (act(x Wgate) * (x Wup)) Wdown (SwiGLU when act = silu). */
+function mlp(t: Trace, h: Tensor, p: string): Tensor {
+  if (t.cfg.family === 'gpt2') return project(t, activate(t.cfg, project(t, h, p, 'fc')), p, 'proj');
+  return project(t, op.mul(activate(t.cfg, project(t, h, p, 'gate')), project(t, h, p, 'up')), p, 'down');
+}
+
+/** One pre-norm residual block: x + Attn(Norm1(x)), then + MLP(Norm2(x)). Appends the layer's keys/values to `present`. */
+function block(t: Trace, x: Tensor, layer: number, past: KvPair | undefined, present: KvPair[]): Tensor {
+  const p = `layers.${layer}.`;
+  const attn = selfAttention(t, normalize(t, x, `${p}norm1`), p, past);
+  present.push(attn.present);
+  const y = op.add(x, attn.out);
+  return op.add(y, mlp(t, normalize(t, y, `${p}norm2`), p));
+}
+
+/** The head's outputs on the final hidden states [B, T, D]. */
+function headOutputs(t: Trace, params: ParamLookup, hidden: Tensor, present: KvPair[]): ForwardOutputs {
+  const { model, P } = t;
+  const out: ForwardOutputs = { hidden, present };
+  if (model.head === 'lm' || model.head === 'lm+value') out.logits = lmHead(model, params, hidden);
+  if (model.head === 'score') out.scores = op.matmul(hidden, P('score.weight'));
+  if (model.head === 'lm+value') out.values = op.squeeze(nn.linear(hidden, P('v_head.weight'), P('v_head.bias')), [2]);
+  return out;
+}
+
+/**
+ * Traces the forward pass. Returns hidden states, the head's outputs and the present key/values.
+ */
+export function forward(model: TransformerModel, params: ParamLookup, inputs: ForwardInputs): ForwardOutputs {
+  checkForwardInputs(model, inputs);
+  const cfg = model.config;
+  const { ids, mask, past } = inputs;
   const P = (name: string): Tensor => {
     const t = lookup(params, name);
     if (!t) throw new ModelBuildError(`forward: no tensor for parameter "${name}"`);
@@ -236,153 +453,18 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   };
   const has = (name: string): boolean => lookup(params, name) !== undefined;
   const g = graphOf('forward', [ids, mask ?? null, P('embed.weight')]);
-  const root = rootGraph(g);
   const [B, T] = ids.shape;
-  const H = cfg.numHeads;
-  const K = cfg.numKvHeads;
-  const G = H / K;
-  const E = cfg.headDim;
-  const S: Dim = mask ? mask.shape[1] : T;
-  const staticCausal = !past && typeof T === 'number';
   if (typeof T === 'number' && T > model.maxLength) {
     throw new ModelBuildError(`forward: sequence length ${T} exceeds the model's maximum of ${model.maxLength} positions`);
   }
-
-  // Positions: cumsum(mask) - 1 clamped at 0 for every key; the new tokens are the last T of them.
-  let positions: Tensor; // [B, T] or [T]
-  let qIndex: Tensor | null = null; // [T] indices of the new tokens among the S keys
-  // Packed rows: within[b, i, j] = j <= i and seg[b, i] = seg[b, j] (block-diagonal causal). Row i of `within`
-  // holds exactly the keys 0..i of its own segment, so its count - 1 is i's position inside the segment.
-  let within: Tensor | null = null; // [B, T, T]
-  if (segments) {
-    const same = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1])); // [B, T, T]
-    within = op.and(nn.causalMask(g, T as number), same);
-    positions = op.sub(op.sum(op.cast(within, 'int64'), [2]), 1); // [B, T], >= 0 (i always sees itself)
-  } else if (mask) {
-    const all = op.maximum(op.sub(cumsum(mask, 1), 1), 0);
-    if (past) {
-      const sLen = dimOf(mask, 1);
-      qIndex = dynRange(op.sub(sLen, dimOf(ids, 1)), sLen, T);
-      positions = op.gather(all, qIndex, 1);
-    } else positions = all;
-  } else {
-    if (typeof T !== 'number') throw new ModelBuildError('forward: a symbolic sequence length needs an attention mask');
-    positions = op.range(g, 0, T);
-  }
-
-  // allowed[b, 1, 1, i, j]: new token i may attend key j (causal in absolute index, key not padding)
-  let allowed: Tensor;
-  if (within) allowed = op.unsqueeze(within, [1, 2]); // [B, 1, 1, T, T]; padding (segment 0) only sees padding
-  else if (staticCausal) allowed = nn.causalMask(g, T as number);
-  else {
-    const sLen = dimOf(mask!, 1);
-    const kIdx = dynRange(g.scalar(0, 'int64'), sLen, S);
-    const qIdx = qIndex ?? kIdx;
-    allowed = op.lessEqual(op.unsqueeze(kIdx, [0]), op.unsqueeze(qIdx, [1])); // [T, S]
-  }
-  if (mask && !within) allowed = op.and(allowed, op.unsqueeze(op.not(op.equal(mask, 0)), [1, 2, 3])); // [B, 1, 1, T, S]
-
-  // RoPE tables cos/sin [maxLength, R/2] (scaled by the rope type's attention factor), gathered per position.
-  let cos: Tensor | null = null;
-  let sin: Tensor | null = null;
-  if (cfg.family === 'llama') {
-    const { invFreq, attentionScaling } = ropeFrequencies(cfg);
-    const half = invFreq.length;
-    const c = new Float32Array(model.maxLength * half);
-    const s = new Float32Array(model.maxLength * half);
-    for (let p = 0; p < model.maxLength; p++) {
-      for (let i = 0; i < half; i++) {
-        c[p * half + i] = Math.cos(p * invFreq[i]) * attentionScaling;
-        s[p * half + i] = Math.sin(p * invFreq[i]) * attentionScaling;
-      }
-    }
-    const cosTable = root.constant(c, 'float32', [model.maxLength, half]);
-    const sinTable = root.constant(s, 'float32', [model.maxLength, half]);
-    // [B, T, half] -> [B, 1, T, half] (or [T, half] -> [1, 1, T, half] without a mask)
-    const expandHeads = (t: Tensor): Tensor => (positions.rank === 2 ? op.unsqueeze(t, [1]) : op.unsqueeze(t, [0, 1]));
-    cos = expandHeads(op.gather(cosTable, positions, 0));
-    sin = expandHeads(op.gather(sinTable, positions, 0));
-  }
-  const rope = (x: Tensor): Tensor => {
-    // x [B, n, T, E]; pairs (i, i + R/2) rotate by angle pos * inv_freq[i]; dims >= R pass through.
-    const half = cos!.shape[3] as number;
-    const x1 = op.narrow(x, 3, 0, half);
-    const x2 = op.narrow(x, 3, half, half);
-    const r1 = op.sub(op.mul(x1, cos!), op.mul(x2, sin!));
-    const r2 = op.add(op.mul(x2, cos!), op.mul(x1, sin!));
-    const parts = [r1, r2];
-    if (2 * half < E) parts.push(op.narrow(x, 3, 2 * half, E - 2 * half));
-    return op.concat(parts, 3);
-  };
-
-  const lora = model.lora;
-  const lin = (x: Tensor, prefix: string, m: LoraModule): Tensor => {
-    const name = `${prefix}${modulePath(m)}`;
-    let y = nn.linear(x, P(`${name}.weight`), has(`${name}.bias`) ? P(`${name}.bias`) : null);
-    if (lora && lora.modules.includes(m)) {
-      y = op.add(y, op.mul(op.matmul(op.matmul(x, P(`${name}.lora_A`)), P(`${name}.lora_B`)), lora.scale));
-    }
-    return y;
-  };
-  const norm = (x: Tensor, name: string): Tensor =>
-    cfg.family === 'gpt2' ? nn.layerNorm(x, P(`${name}.weight`), P(`${name}.bias`), cfg.normEps) : nn.rmsNorm(x, P(`${name}.weight`), cfg.normEps);
-  const act = (x: Tensor): Tensor => {
-    switch (cfg.activation) {
-      case 'gelu':
-        return nn.gelu(x, 'none');
-      case 'gelu_new':
-      case 'gelu_pytorch_tanh':
-      case 'gelu_fast':
-        return nn.gelu(x, 'tanh');
-      case 'silu':
-        return nn.silu(x);
-      case 'relu':
-        return op.relu(x);
-    }
-  };
-
-  let x = nn.embedding(P('embed.weight'), ids); // [B, T, D]
-  if (cfg.family === 'gpt2') x = op.add(x, op.gather(P('pos_embed.weight'), positions, 0));
+  const at = tokenPositions(g, inputs);
+  const allowed = attentionAllowed(g, inputs, at);
+  const rope = cfg.family === 'llama' ? ropeAngles(model, rootGraph(g), at.positions) : null;
+  let x = embed(cfg, P, ids, at.positions);
+  const t: Trace = { model, cfg, P, has, B, T, S: mask ? mask.shape[1] : T, allowed, rope, maskFill: nn.maskValue(x.dtype) };
   const present: KvPair[] = [];
-  const scale = 1 / Math.sqrt(E);
-  const maskFill = nn.maskValue(x.dtype);
-  for (let l = 0; l < cfg.numLayers; l++) {
-    const p = `layers.${l}.`;
-    const h = norm(x, `${p}norm1`);
-    const heads = (t: Tensor, n: number): Tensor => op.transpose(op.reshape(t, [B, T, n, E]), [0, 2, 1, 3]); // [B, n, T, E]
-    let q = heads(lin(h, p, 'q'), H);
-    let k = heads(lin(h, p, 'k'), K);
-    let v = heads(lin(h, p, 'v'), K);
-    if (cfg.family === 'llama') {
-      q = rope(q);
-      k = rope(k);
-    }
-    if (past) {
-      k = concatSeq(past[l].key, k, S); // [B, K, S, E]
-      v = concatSeq(past[l].value, v, S);
-    }
-    present.push({ key: k, value: v });
-    // Grouped-query attention: query head h = kv * G + j reads kv head `kv` (transformers' repeat_kv order).
-    const q5 = op.reshape(q, [B, K, G, T, E]);
-    const k5 = op.unsqueeze(k, [2]); // [B, K, 1, S, E]
-    const v5 = op.unsqueeze(v, [2]);
-    let scores = op.mul(op.matmul(q5, op.swapAxes(k5, -1, -2)), scale); // [B, K, G, T, S]
-    scores = op.where(allowed, scores, maskFill);
-    const o5 = op.matmul(op.softmax(scores, -1), v5); // [B, K, G, T, E]
-    const o = op.reshape(op.transpose(op.reshape(o5, [B, H, T, E]), [0, 2, 1, 3]), [B, T, H * E]);
-    x = op.add(x, lin(o, p, 'o'));
-    const h2 = norm(x, `${p}norm2`);
-    let m: Tensor;
-    if (cfg.family === 'gpt2') m = lin(act(lin(h2, p, 'fc')), p, 'proj');
-    else m = lin(op.mul(act(lin(h2, p, 'gate')), lin(h2, p, 'up')), p, 'down'); // SwiGLU
-    x = op.add(x, m);
-  }
-  const hidden = norm(x, 'norm_f');
-  const out: ForwardOutputs = { hidden, present };
-  if (model.head === 'lm' || model.head === 'lm+value') out.logits = lmHead(model, params, hidden);
-  if (model.head === 'score') out.scores = op.matmul(hidden, P('score.weight'));
-  if (model.head === 'lm+value') out.values = op.squeeze(nn.linear(hidden, P('v_head.weight'), P('v_head.bias')), [2]);
-  return out;
+  for (let l = 0; l < cfg.numLayers; l++) x = block(t, x, l, past?.[l], present);
+  return headOutputs(t, params, normalize(t, x, 'norm_f'), present);
 }
 
 /** LM logits [..., V] from final hidden states [..., D]: h E^T with tied embeddings E [V, D], else h W_lm [D, V]. */
