@@ -3,11 +3,15 @@
  *
  * `resolveRunSpec` fills what the user left out from the method card (`../methods.ts`) and the defaults below,
  * then checks every field and returns ALL problems at once, each with its JSON path, so the launch form can mark
- * every bad field and a CLI user sees everything to fix in one go.
+ * every bad field and a CLI user sees everything to fix in one go. It reads one section at a time (method, model,
+ * reward model, LoRA, data, hyperparameters, runtime, output, schedule, optimizer, intervals, early stopping).
+ * A method whose card is not `trainable` is refused here, so the CLI and the launch form, which resolve a spec
+ * before they create its run folder, write nothing for it.
  */
 import type { FormatId } from '../datasets/examples';
 import { DATASET_FORMATS } from '../datasets/formats';
-import { checkHyperparameter, isMethodId, METHOD_IDS, methodCard, type HyperparameterValue, type MethodId } from '../methods';
+import { checkHyperparameter, isMethodId, METHOD_CARDS, methodCard, type HyperparameterValue, type MethodCard, type MethodId } from '../methods';
+import { inRange, int, isObj, nonNegative, positive, SpecReader, type Obj } from './specFields';
 
 export const RUN_SPEC_VERSION = 1;
 
@@ -132,236 +136,247 @@ export const RUN_DEFAULTS = {
   earlyStopping: { patience: 3, minDelta: 0 },
 };
 
-type Obj = Record<string, unknown>;
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const TOP_LEVEL_FIELDS = ['version', 'name', 'method', 'model', 'rewardModel', 'lora', 'data', 'hyperparameters', 'device', 'dtype', 'seed', 'outputDir', 'epochs', 'maxSteps', 'batchSize', 'gradientAccumulationSteps', 'optimizer', 'intervals', 'earlyStopping'];
+const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+const SCHEDULES: readonly Schedule[] = ['constant', 'linear', 'cosine'];
+
+/** The methods a session can train today (`trainable` on their card), in card order. */
+export function trainableMethodIds(): MethodId[] {
+  return METHOD_CARDS.filter((c) => c.trainable).map((c) => c.id);
+}
 
 /**
  * Fills defaults and validates a run spec as a user or the launch form wrote it. `outputDir` defaults to
  * `defaultOutputDir` when given. Returns every problem found (path + reason), or the complete spec.
  */
 export function resolveRunSpec(input: unknown, defaultOutputDir?: string): ResolveResult {
-  const problems: SpecProblem[] = [];
-  const warnings: string[] = [];
-  const bad = (path: string, reason: string): void => void problems.push({ path, reason });
-  if (!isObj(input)) return { ok: false, problems: [{ path: '', reason: 'expected a JSON object' }], warnings };
-
-  const known = new Set(['version', 'name', 'method', 'model', 'rewardModel', 'lora', 'data', 'hyperparameters', 'device', 'dtype', 'seed', 'outputDir', 'epochs', 'maxSteps', 'batchSize', 'gradientAccumulationSteps', 'optimizer', 'intervals', 'earlyStopping']);
-  for (const k of Object.keys(input)) if (!known.has(k)) bad(k, 'unknown field');
-
-  if (input.version !== undefined && input.version !== RUN_SPEC_VERSION) bad('version', `expected ${RUN_SPEC_VERSION}`);
-  if (input.name !== undefined && typeof input.name !== 'string') bad('name', 'expected a string');
-
+  if (!isObj(input)) return { ok: false, problems: [{ path: '', reason: 'expected a JSON object' }], warnings: [] };
+  const r = new SpecReader();
+  r.unknownKeys(input, '', TOP_LEVEL_FIELDS);
+  if (input.version !== undefined && input.version !== RUN_SPEC_VERSION) r.bad('version', `expected ${RUN_SPEC_VERSION}`);
+  if (input.name !== undefined && typeof input.name !== 'string') r.bad('name', 'expected a string');
   // Method first: it decides the defaults of several other fields.
-  const method = input.method;
-  const methodOk = isMethodId(method);
-  if (!methodOk) bad('method', method === undefined ? `missing (one of ${METHOD_IDS.join(', ')})` : `unknown method ${JSON.stringify(method)} (one of ${METHOD_IDS.join(', ')})`);
-  const card = methodOk ? methodCard(method) : undefined;
-
-  // ---- helpers that read a field, record a problem, and return a value or the default
-  const num = (o: Obj, key: string, path: string, def: number | undefined, check: (x: number) => string | undefined): number => {
-    const x = o[key];
-    if (x === undefined) {
-      if (def === undefined) bad(path, 'missing');
-      return def ?? NaN;
-    }
-    if (typeof x !== 'number' || !Number.isFinite(x)) {
-      bad(path, 'expected a finite number');
-      return NaN;
-    }
-    const why = check(x);
-    if (why) bad(path, why);
-    return x;
-  };
-  const int = (min: number) => (x: number): string | undefined => (Number.isInteger(x) && x >= min ? undefined : `expected an integer >= ${min}`);
-  const pos = (x: number): string | undefined => (x > 0 ? undefined : 'must be > 0');
-  const inRange = (lo: number, hi: number, hiOpen = false) => (x: number): string | undefined =>
-    x >= lo && (hiOpen ? x < hi : x <= hi) ? undefined : `must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}`;
-  const obj = (x: unknown, path: string): Obj | undefined => {
-    if (x === undefined) return undefined;
-    if (!isObj(x)) {
-      bad(path, 'expected an object');
-      return undefined;
-    }
-    return x;
-  };
-  const unknownKeys = (o: Obj, path: string, keys: string[]): void => {
-    for (const k of Object.keys(o)) if (!keys.includes(k)) bad(`${path}.${k}`, 'unknown field');
-  };
-
-  // ---- model
-  let model: ModelRef = { kind: 'builtin' };
-  const m = obj(input.model, 'model');
-  if (input.model === undefined) bad('model', 'missing ({"kind": "builtin"} or {"kind": "hf", "path": ...})');
-  else if (m) {
-    if (m.kind === 'builtin') {
-      unknownKeys(m, 'model', ['kind', 'name']);
-      if (m.name !== undefined && (typeof m.name !== 'string' || m.name === '')) bad('model.name', 'expected a non-empty string');
-      model = typeof m.name === 'string' && m.name ? { kind: 'builtin', name: m.name } : { kind: 'builtin' };
-    } else if (m.kind === 'hf') {
-      unknownKeys(m, 'model', ['kind', 'path']);
-      if (typeof m.path !== 'string' || m.path.trim() === '') bad('model.path', 'expected the path of a Hugging Face model folder');
-      model = { kind: 'hf', path: String(m.path ?? '') };
-    } else bad('model.kind', 'expected "builtin" or "hf"');
-  }
-
-  // ---- reward model (online methods)
-  let rewardModel: RewardRef | undefined;
-  const rm = obj(input.rewardModel, 'rewardModel');
-  if (rm) {
-    if (rm.kind === 'run') {
-      if (typeof rm.runId !== 'string' || rm.runId === '') bad('rewardModel.runId', 'expected a run id');
-      rewardModel = { kind: 'run', runId: String(rm.runId ?? '') };
-    } else if (rm.kind === 'hf') {
-      if (typeof rm.path !== 'string' || rm.path === '') bad('rewardModel.path', 'expected a model folder path');
-      rewardModel = { kind: 'hf', path: String(rm.path ?? '') };
-    } else bad('rewardModel.kind', 'expected "run" or "hf"');
-  }
-  const judge = card?.id === 'online-dpo' ? (isObj(input.hyperparameters) ? input.hyperparameters.judge : undefined) ?? 'ai-judge' : undefined;
-  if (card?.needsRewardModel && !rewardModel) bad('rewardModel', `${card.title} needs a reward model ({"kind": "run", "runId": ...} or {"kind": "hf", "path": ...})`);
-  if (judge === 'reward-model' && !rewardModel) bad('rewardModel', 'judge "reward-model" needs a reward model');
-  if (rewardModel && card && !card.needsRewardModel && judge !== 'reward-model') warnings.push(`rewardModel is ignored by ${card.title}`);
-
-  // ---- LoRA
-  let lora: LoraSpec | undefined;
-  const l = obj(input.lora, 'lora');
-  if (l) {
-    unknownKeys(l, 'lora', ['r', 'alpha', 'dropout', 'targetModules']);
-    const r = num(l, 'r', 'lora.r', RUN_DEFAULTS.lora.r, int(1));
-    const alpha = num(l, 'alpha', 'lora.alpha', RUN_DEFAULTS.lora.alpha, pos);
-    const dropout = num(l, 'dropout', 'lora.dropout', RUN_DEFAULTS.lora.dropout, inRange(0, 1, true));
-    const tm = l.targetModules;
-    let targetModules: string[] = [];
-    if (tm !== undefined) {
-      if (!Array.isArray(tm) || tm.length === 0 || !tm.every((t) => typeof t === 'string' && t !== '')) bad('lora.targetModules', 'expected a non-empty list of layer names');
-      else targetModules = tm as string[];
-    }
-    lora = { r, alpha, dropout, targetModules };
-  }
-
-  // ---- data
-  const d = obj(input.data, 'data');
-  if (input.data === undefined) bad('data', 'missing ({"path": ...})');
-  let data: DataSpec = { path: '', evalSplit: RUN_DEFAULTS.evalSplit, maxLength: card?.defaults.maxLength ?? 1024 };
-  if (d) {
-    unknownKeys(d, 'data', ['path', 'format', 'evalSplit', 'maxLength', 'maxPromptLength']);
-    if (typeof d.path !== 'string' || d.path.trim() === '') bad('data.path', d.path === undefined ? 'missing' : 'expected a file path');
-    let format: FormatId | undefined;
-    if (d.format !== undefined) {
-      const f = DATASET_FORMATS.find((x) => x.id === d.format);
-      if (!f) bad('data.format', `unknown format ${JSON.stringify(d.format)} (one of ${DATASET_FORMATS.map((x) => x.id).join(', ')})`);
-      else {
-        format = f.id;
-        if (card && !card.datasetKinds.includes(f.kind)) bad('data.format', `${card.title} trains on ${card.datasetKinds.join(' or ')} data; ${f.id} is ${f.kind} data`);
-      }
-    }
-    const evalSplit = num(d, 'evalSplit', 'data.evalSplit', RUN_DEFAULTS.evalSplit, inRange(0, 1, true));
-    const maxLength = num(d, 'maxLength', 'data.maxLength', card?.defaults.maxLength ?? 1024, int(2));
-    // The card's prompt limit, or half of a maxLength too small for it.
-    const cardPrompt = card?.defaults.maxPromptLength;
-    const mpDefault = cardPrompt === undefined ? undefined : cardPrompt < maxLength ? cardPrompt : Math.max(1, Math.floor(maxLength / 2));
-    const maxPromptLength = d.maxPromptLength === undefined && mpDefault === undefined ? undefined : num(d, 'maxPromptLength', 'data.maxPromptLength', mpDefault, int(1));
-    if (maxPromptLength !== undefined && Number.isFinite(maxLength) && maxPromptLength >= maxLength) bad('data.maxPromptLength', `must be smaller than data.maxLength (${maxLength})`);
-    data = { path: typeof d.path === 'string' ? d.path : '', ...(format ? { format } : {}), evalSplit, maxLength, ...(maxPromptLength !== undefined ? { maxPromptLength } : {}) };
-  }
-
-  // ---- hyperparameters
-  const hyperparameters: Record<string, HyperparameterValue> = {};
-  const h = obj(input.hyperparameters, 'hyperparameters') ?? {};
-  if (card) {
-    for (const p of card.hyperparameters) {
-      const x = h[p.name];
-      if (x === undefined) hyperparameters[p.name] = p.default;
-      else {
-        const why = checkHyperparameter(p, x, `hyperparameters.${p.name}`);
-        for (const w of why) bad(`hyperparameters.${p.name}`, w.slice(w.indexOf(': ') + 2));
-        if (!why.length) hyperparameters[p.name] = x as HyperparameterValue;
-      }
-    }
-    for (const k of Object.keys(h)) if (!card.hyperparameters.some((p) => p.name === k)) bad(`hyperparameters.${k}`, `not a hyperparameter of ${card.id} (known: ${card.hyperparameters.map((p) => p.name).join(', ') || 'none'})`);
-    // Cross-field rules of the DPO family.
-    const lt = hyperparameters.loss_type;
-    const ls = hyperparameters.label_smoothing;
-    if (card.id === 'dpo' && (lt === 'cdpo' || lt === 'robust') && ls === 0) warnings.push(`loss_type "${lt}" with label_smoothing 0 is plain DPO; set label_smoothing (e.g. 0.1)`);
-    if (card.id === 'dpo' && lt !== 'cdpo' && lt !== 'robust' && typeof ls === 'number' && ls > 0) warnings.push(`label_smoothing is ignored by loss_type "${String(lt)}"`);
-  }
-
-  // ---- device, dtype, seed, output
-  const device = input.device ?? RUN_DEFAULTS.device;
-  if (!['auto', 'cpu', 'cuda', 'webgpu'].includes(device as string)) bad('device', 'expected "auto", "cpu", "cuda" or "webgpu"');
-  const dtype = input.dtype ?? RUN_DEFAULTS.dtype;
-  if (dtype !== 'float32' && dtype !== 'float16') bad('dtype', 'expected "float32" or "float16"');
-  const seed = num(input, 'seed', 'seed', RUN_DEFAULTS.seed, (x) => (Number.isInteger(x) && x >= 0 && x <= 0xffffffff ? undefined : 'expected an integer in [0, 2^32)'));
-  let outputDir = defaultOutputDir ?? '';
-  if (input.outputDir !== undefined) {
-    if (typeof input.outputDir !== 'string' || input.outputDir.trim() === '') bad('outputDir', 'expected a folder path');
-    else outputDir = input.outputDir;
-  } else if (defaultOutputDir === undefined) bad('outputDir', 'missing');
-
-  // ---- schedule
-  const epochs = num(input, 'epochs', 'epochs', RUN_DEFAULTS.epochs, pos);
-  const maxSteps = num(input, 'maxSteps', 'maxSteps', RUN_DEFAULTS.maxSteps, int(0));
-  const batchSize = num(input, 'batchSize', 'batchSize', RUN_DEFAULTS.batchSize, int(1));
-  if (card?.id === 'kto' && batchSize === 1) bad('batchSize', 'KTO needs a batch size > 1 (its reference point z0 is estimated within the batch)');
-  const gradientAccumulationSteps = num(input, 'gradientAccumulationSteps', 'gradientAccumulationSteps', RUN_DEFAULTS.gradientAccumulationSteps, int(1));
-  const gen = hyperparameters.num_generations;
-  if (typeof gen === 'number' && Number.isInteger(batchSize) && batchSize % gen !== 0) bad('batchSize', `must be a multiple of hyperparameters.num_generations (${gen}): each prompt's group is one batch`);
-
-  const o = obj(input.optimizer, 'optimizer') ?? {};
-  unknownKeys(o, 'optimizer', ['learningRate', 'schedule', 'warmupRatio', 'weightDecay', 'maxGradNorm']);
-  const learningRate = num(o, 'learningRate', 'optimizer.learningRate', card?.defaults.learningRate ?? 1e-5, (x) => (x > 0 && x < 1 ? undefined : 'must be in (0, 1)'));
-  const schedule = (o.schedule ?? RUN_DEFAULTS.schedule) as Schedule;
-  if (!['constant', 'linear', 'cosine'].includes(schedule)) bad('optimizer.schedule', 'expected "constant", "linear" or "cosine"');
-  const warmupRatio = num(o, 'warmupRatio', 'optimizer.warmupRatio', RUN_DEFAULTS.warmupRatio, inRange(0, 1, true));
-  const weightDecay = num(o, 'weightDecay', 'optimizer.weightDecay', RUN_DEFAULTS.weightDecay, (x) => (x >= 0 ? undefined : 'must be >= 0'));
-  const maxGradNorm = num(o, 'maxGradNorm', 'optimizer.maxGradNorm', RUN_DEFAULTS.maxGradNorm, (x) => (x >= 0 ? undefined : 'must be >= 0'));
-
-  const iv = obj(input.intervals, 'intervals') ?? {};
-  unknownKeys(iv, 'intervals', ['logging', 'eval', 'checkpoint', 'sample']);
-  const intervals: IntervalSpec = {
-    logging: num(iv, 'logging', 'intervals.logging', RUN_DEFAULTS.loggingInterval, int(1)),
-    eval: num(iv, 'eval', 'intervals.eval', RUN_DEFAULTS.evalInterval, int(0)),
-    checkpoint: num(iv, 'checkpoint', 'intervals.checkpoint', RUN_DEFAULTS.checkpointInterval, int(0)),
-    sample: num(iv, 'sample', 'intervals.sample', RUN_DEFAULTS.sampleInterval, int(0)),
-  };
-  if (intervals.eval > 0 && data.evalSplit === 0) warnings.push('intervals.eval is set but data.evalSplit is 0: there is nothing to evaluate on');
-
-  let earlyStopping: EarlyStoppingSpec | undefined;
-  const es = obj(input.earlyStopping, 'earlyStopping');
-  if (es) {
-    unknownKeys(es, 'earlyStopping', ['metric', 'patience', 'mode', 'minDelta']);
-    if (typeof es.metric !== 'string' || es.metric === '') bad('earlyStopping.metric', 'expected a metric name, e.g. "eval_loss"');
-    const metric = typeof es.metric === 'string' ? es.metric : '';
-    const mode = es.mode ?? (/accurac|reward|margin/.test(metric) ? 'max' : 'min');
-    if (mode !== 'min' && mode !== 'max') bad('earlyStopping.mode', 'expected "min" or "max"');
-    const patience = num(es, 'patience', 'earlyStopping.patience', RUN_DEFAULTS.earlyStopping.patience, int(1));
-    const minDelta = num(es, 'minDelta', 'earlyStopping.minDelta', RUN_DEFAULTS.earlyStopping.minDelta, (x) => (x >= 0 ? undefined : 'must be >= 0'));
-    if (metric.startsWith('eval_') && (intervals.eval === 0 || data.evalSplit === 0)) bad('earlyStopping.metric', `${metric} needs evaluations: set intervals.eval > 0 and data.evalSplit > 0`);
-    earlyStopping = { metric, patience, mode: mode as 'min' | 'max', minDelta };
-  }
-
-  if (problems.length || !methodOk) return { ok: false, problems, warnings };
+  const card = readMethod(input, r);
+  const model = readModel(input, r);
+  const rewardModel = readRewardModel(input, card, r);
+  const lora = readLora(input, r);
+  const data = readData(input, card, r);
+  const hyperparameters = readHyperparameters(input, card, r);
+  const runtime = readRuntime(input, r);
+  const outputDir = readOutputDir(input, defaultOutputDir, r);
+  const schedule = readSchedule(input, card, hyperparameters, r);
+  const optimizer = readOptimizer(input, card, r);
+  const intervals = readIntervals(input, data, r);
+  const earlyStopping = readEarlyStopping(input, intervals, data, r);
+  if (r.problems.length || !card) return { ok: false, problems: r.problems, warnings: r.warnings };
   const spec: RunSpec = {
     version: RUN_SPEC_VERSION,
     ...(typeof input.name === 'string' ? { name: input.name } : {}),
-    method,
+    method: card.id,
     model,
     ...(rewardModel ? { rewardModel } : {}),
     ...(lora ? { lora } : {}),
     data,
     hyperparameters,
-    device: device as Device,
-    dtype: dtype as 'float32' | 'float16',
-    seed,
+    ...runtime,
     outputDir,
-    epochs,
-    maxSteps,
-    batchSize,
-    gradientAccumulationSteps,
-    optimizer: { learningRate, schedule, warmupRatio, weightDecay, maxGradNorm },
+    ...schedule,
+    optimizer,
     intervals,
     ...(earlyStopping ? { earlyStopping } : {}),
   };
-  return { ok: true, spec, warnings };
+  return { ok: true, spec, warnings: r.warnings };
+}
+
+/** The method's card; a method without a trainable card is refused here, before any run folder is written. */
+function readMethod(input: Obj, r: SpecReader): MethodCard | undefined {
+  const method = input.method;
+  const offered = trainableMethodIds().join(', ');
+  if (!isMethodId(method)) {
+    r.bad('method', method === undefined ? `missing (one of ${offered})` : `unknown method ${JSON.stringify(method)} (one of ${offered})`);
+    return undefined;
+  }
+  const card = methodCard(method);
+  if (!card.trainable) r.bad('method', `${card.title} (${card.id}) cannot be trained in this version; the methods that train are ${offered}`);
+  return card;
+}
+
+function readModel(input: Obj, r: SpecReader): ModelRef {
+  const m = r.obj(input.model, 'model');
+  if (input.model === undefined) r.bad('model', 'missing ({"kind": "builtin"} or {"kind": "hf", "path": ...})');
+  if (!m) return { kind: 'builtin' };
+  if (m.kind === 'builtin') {
+    r.unknownKeys(m, 'model', ['kind', 'name']);
+    if (m.name !== undefined && (typeof m.name !== 'string' || m.name === '')) r.bad('model.name', 'expected a non-empty string');
+    return typeof m.name === 'string' && m.name ? { kind: 'builtin', name: m.name } : { kind: 'builtin' };
+  }
+  if (m.kind === 'hf') {
+    r.unknownKeys(m, 'model', ['kind', 'path']);
+    if (typeof m.path !== 'string' || m.path.trim() === '') r.bad('model.path', 'expected the path of a Hugging Face model folder');
+    return { kind: 'hf', path: String(m.path ?? '') };
+  }
+  r.bad('model.kind', 'expected "builtin" or "hf"');
+  return { kind: 'builtin' };
+}
+
+/** The reward model of an online method (or of online DPO's `reward-model` judge). */
+function readRewardModel(input: Obj, card: MethodCard | undefined, r: SpecReader): RewardRef | undefined {
+  let rewardModel: RewardRef | undefined;
+  const rm = r.obj(input.rewardModel, 'rewardModel');
+  if (rm?.kind === 'run') {
+    if (typeof rm.runId !== 'string' || rm.runId === '') r.bad('rewardModel.runId', 'expected a run id');
+    rewardModel = { kind: 'run', runId: String(rm.runId ?? '') };
+  } else if (rm?.kind === 'hf') {
+    if (typeof rm.path !== 'string' || rm.path === '') r.bad('rewardModel.path', 'expected a model folder path');
+    rewardModel = { kind: 'hf', path: String(rm.path ?? '') };
+  } else if (rm) r.bad('rewardModel.kind', 'expected "run" or "hf"');
+  const judge = card?.id === 'online-dpo' ? (isObj(input.hyperparameters) ? input.hyperparameters.judge : undefined) ?? 'ai-judge' : undefined;
+  if (card?.needsRewardModel && !rewardModel) r.bad('rewardModel', `${card.title} needs a reward model ({"kind": "run", "runId": ...} or {"kind": "hf", "path": ...})`);
+  if (judge === 'reward-model' && !rewardModel) r.bad('rewardModel', 'judge "reward-model" needs a reward model');
+  if (rewardModel && card && !card.needsRewardModel && judge !== 'reward-model') r.warn(`rewardModel is ignored by ${card.title}`);
+  return rewardModel;
+}
+
+function readLora(input: Obj, r: SpecReader): LoraSpec | undefined {
+  const l = r.obj(input.lora, 'lora');
+  if (!l) return undefined;
+  r.unknownKeys(l, 'lora', ['r', 'alpha', 'dropout', 'targetModules']);
+  const rank = r.num(l, 'r', 'lora.r', RUN_DEFAULTS.lora.r, int(1));
+  const alpha = r.num(l, 'alpha', 'lora.alpha', RUN_DEFAULTS.lora.alpha, positive);
+  const dropout = r.num(l, 'dropout', 'lora.dropout', RUN_DEFAULTS.lora.dropout, inRange(0, 1, true));
+  const tm = l.targetModules;
+  let targetModules: string[] = [];
+  if (tm !== undefined) {
+    if (!Array.isArray(tm) || tm.length === 0 || !tm.every((t) => typeof t === 'string' && t !== '')) r.bad('lora.targetModules', 'expected a non-empty list of layer names');
+    else targetModules = tm as string[];
+  }
+  return { r: rank, alpha, dropout, targetModules };
+}
+
+function readData(input: Obj, card: MethodCard | undefined, r: SpecReader): DataSpec {
+  const d = r.obj(input.data, 'data');
+  if (input.data === undefined) r.bad('data', 'missing ({"path": ...})');
+  if (!d) return { path: '', evalSplit: RUN_DEFAULTS.evalSplit, maxLength: card?.defaults.maxLength ?? 1024 };
+  r.unknownKeys(d, 'data', ['path', 'format', 'evalSplit', 'maxLength', 'maxPromptLength']);
+  if (typeof d.path !== 'string' || d.path.trim() === '') r.bad('data.path', d.path === undefined ? 'missing' : 'expected a file path');
+  const format = readDataFormat(d, card, r);
+  const evalSplit = r.num(d, 'evalSplit', 'data.evalSplit', RUN_DEFAULTS.evalSplit, inRange(0, 1, true));
+  const maxLength = r.num(d, 'maxLength', 'data.maxLength', card?.defaults.maxLength ?? 1024, int(2));
+  // The card's prompt limit, or half of a maxLength too small for it.
+  const cardPrompt = card?.defaults.maxPromptLength;
+  const mpDefault = cardPrompt === undefined ? undefined : cardPrompt < maxLength ? cardPrompt : Math.max(1, Math.floor(maxLength / 2));
+  const maxPromptLength = d.maxPromptLength === undefined && mpDefault === undefined ? undefined : r.num(d, 'maxPromptLength', 'data.maxPromptLength', mpDefault, int(1));
+  if (maxPromptLength !== undefined && Number.isFinite(maxLength) && maxPromptLength >= maxLength) r.bad('data.maxPromptLength', `must be smaller than data.maxLength (${maxLength})`);
+  return { path: typeof d.path === 'string' ? d.path : '', ...(format ? { format } : {}), evalSplit, maxLength, ...(maxPromptLength !== undefined ? { maxPromptLength } : {}) };
+}
+
+/** A forced dataset format, which must be of a kind the method trains on. */
+function readDataFormat(d: Obj, card: MethodCard | undefined, r: SpecReader): FormatId | undefined {
+  if (d.format === undefined) return undefined;
+  const f = DATASET_FORMATS.find((x) => x.id === d.format);
+  if (!f) {
+    r.bad('data.format', `unknown format ${JSON.stringify(d.format)} (one of ${DATASET_FORMATS.map((x) => x.id).join(', ')})`);
+    return undefined;
+  }
+  if (card && !card.datasetKinds.includes(f.kind)) r.bad('data.format', `${card.title} trains on ${card.datasetKinds.join(' or ')} data; ${f.id} is ${f.kind} data`);
+  return f.id;
+}
+
+/** The card's hyperparameters: given values checked against the card, the others at the card's defaults. */
+function readHyperparameters(input: Obj, card: MethodCard | undefined, r: SpecReader): Record<string, HyperparameterValue> {
+  const hyperparameters: Record<string, HyperparameterValue> = {};
+  const h = r.obj(input.hyperparameters, 'hyperparameters') ?? {};
+  if (!card) return hyperparameters;
+  for (const p of card.hyperparameters) {
+    const x = h[p.name];
+    if (x === undefined) hyperparameters[p.name] = p.default;
+    else {
+      const why = checkHyperparameter(p, x, `hyperparameters.${p.name}`);
+      for (const w of why) r.bad(`hyperparameters.${p.name}`, w.slice(w.indexOf(': ') + 2));
+      if (!why.length) hyperparameters[p.name] = x as HyperparameterValue;
+    }
+  }
+  for (const k of Object.keys(h)) if (!card.hyperparameters.some((p) => p.name === k)) r.bad(`hyperparameters.${k}`, `not a hyperparameter of ${card.id} (known: ${card.hyperparameters.map((p) => p.name).join(', ') || 'none'})`);
+  // Cross-field rules of the DPO family.
+  const lt = hyperparameters.loss_type;
+  const ls = hyperparameters.label_smoothing;
+  if (card.id === 'dpo' && (lt === 'cdpo' || lt === 'robust') && ls === 0) r.warn(`loss_type "${lt}" with label_smoothing 0 is plain DPO; set label_smoothing (e.g. 0.1)`);
+  if (card.id === 'dpo' && lt !== 'cdpo' && lt !== 'robust' && typeof ls === 'number' && ls > 0) r.warn(`label_smoothing is ignored by loss_type "${String(lt)}"`);
+  return hyperparameters;
+}
+
+/** Device, parameter dtype and seed. */
+function readRuntime(input: Obj, r: SpecReader): Pick<RunSpec, 'device' | 'dtype' | 'seed'> {
+  const device = input.device ?? RUN_DEFAULTS.device;
+  if (!DEVICES.includes(device as Device)) r.bad('device', 'expected "auto", "cpu", "cuda" or "webgpu"');
+  const dtype = input.dtype ?? RUN_DEFAULTS.dtype;
+  if (dtype !== 'float32' && dtype !== 'float16') r.bad('dtype', 'expected "float32" or "float16"');
+  const seed = r.num(input, 'seed', 'seed', RUN_DEFAULTS.seed, (x) => (Number.isInteger(x) && x >= 0 && x <= 0xffffffff ? undefined : 'expected an integer in [0, 2^32)'));
+  return { device: device as Device, dtype: dtype as RunSpec['dtype'], seed };
+}
+
+function readOutputDir(input: Obj, defaultOutputDir: string | undefined, r: SpecReader): string {
+  if (input.outputDir === undefined) {
+    if (defaultOutputDir === undefined) r.bad('outputDir', 'missing');
+    return defaultOutputDir ?? '';
+  }
+  if (typeof input.outputDir !== 'string' || input.outputDir.trim() === '') {
+    r.bad('outputDir', 'expected a folder path');
+    return defaultOutputDir ?? '';
+  }
+  return input.outputDir;
+}
+
+/** How long the run trains and in what batches. */
+function readSchedule(input: Obj, card: MethodCard | undefined, hyperparameters: Readonly<Record<string, HyperparameterValue>>, r: SpecReader): Pick<RunSpec, 'epochs' | 'maxSteps' | 'batchSize' | 'gradientAccumulationSteps'> {
+  const epochs = r.num(input, 'epochs', 'epochs', RUN_DEFAULTS.epochs, positive);
+  const maxSteps = r.num(input, 'maxSteps', 'maxSteps', RUN_DEFAULTS.maxSteps, int(0));
+  const batchSize = r.num(input, 'batchSize', 'batchSize', RUN_DEFAULTS.batchSize, int(1));
+  if (card?.id === 'kto' && batchSize === 1) r.bad('batchSize', 'KTO needs a batch size > 1 (its reference point z0 is estimated within the batch)');
+  const gradientAccumulationSteps = r.num(input, 'gradientAccumulationSteps', 'gradientAccumulationSteps', RUN_DEFAULTS.gradientAccumulationSteps, int(1));
+  const gen = hyperparameters.num_generations;
+  if (typeof gen === 'number' && Number.isInteger(batchSize) && batchSize % gen !== 0) r.bad('batchSize', `must be a multiple of hyperparameters.num_generations (${gen}): each prompt's group is one batch`);
+  return { epochs, maxSteps, batchSize, gradientAccumulationSteps };
+}
+
+function readOptimizer(input: Obj, card: MethodCard | undefined, r: SpecReader): OptimizerSpec {
+  const o = r.obj(input.optimizer, 'optimizer') ?? {};
+  r.unknownKeys(o, 'optimizer', ['learningRate', 'schedule', 'warmupRatio', 'weightDecay', 'maxGradNorm']);
+  const learningRate = r.num(o, 'learningRate', 'optimizer.learningRate', card?.defaults.learningRate ?? 1e-5, (x) => (x > 0 && x < 1 ? undefined : 'must be in (0, 1)'));
+  const schedule = (o.schedule ?? RUN_DEFAULTS.schedule) as Schedule;
+  if (!SCHEDULES.includes(schedule)) r.bad('optimizer.schedule', 'expected "constant", "linear" or "cosine"');
+  const warmupRatio = r.num(o, 'warmupRatio', 'optimizer.warmupRatio', RUN_DEFAULTS.warmupRatio, inRange(0, 1, true));
+  const weightDecay = r.num(o, 'weightDecay', 'optimizer.weightDecay', RUN_DEFAULTS.weightDecay, nonNegative);
+  const maxGradNorm = r.num(o, 'maxGradNorm', 'optimizer.maxGradNorm', RUN_DEFAULTS.maxGradNorm, nonNegative);
+  return { learningRate, schedule, warmupRatio, weightDecay, maxGradNorm };
+}
+
+function readIntervals(input: Obj, data: DataSpec, r: SpecReader): IntervalSpec {
+  const iv = r.obj(input.intervals, 'intervals') ?? {};
+  r.unknownKeys(iv, 'intervals', ['logging', 'eval', 'checkpoint', 'sample']);
+  const intervals: IntervalSpec = {
+    logging: r.num(iv, 'logging', 'intervals.logging', RUN_DEFAULTS.loggingInterval, int(1)),
+    eval: r.num(iv, 'eval', 'intervals.eval', RUN_DEFAULTS.evalInterval, int(0)),
+    checkpoint: r.num(iv, 'checkpoint', 'intervals.checkpoint', RUN_DEFAULTS.checkpointInterval, int(0)),
+    sample: r.num(iv, 'sample', 'intervals.sample', RUN_DEFAULTS.sampleInterval, int(0)),
+  };
+  if (intervals.eval > 0 && data.evalSplit === 0) r.warn('intervals.eval is set but data.evalSplit is 0: there is nothing to evaluate on');
+  return intervals;
+}
+
+function readEarlyStopping(input: Obj, intervals: IntervalSpec, data: DataSpec, r: SpecReader): EarlyStoppingSpec | undefined {
+  const es = r.obj(input.earlyStopping, 'earlyStopping');
+  if (!es) return undefined;
+  r.unknownKeys(es, 'earlyStopping', ['metric', 'patience', 'mode', 'minDelta']);
+  if (typeof es.metric !== 'string' || es.metric === '') r.bad('earlyStopping.metric', 'expected a metric name, e.g. "eval_loss"');
+  const metric = typeof es.metric === 'string' ? es.metric : '';
+  // Accuracies, rewards and margins improve upwards; losses downwards.
+  const mode = es.mode ?? (/accurac|reward|margin/.test(metric) ? 'max' : 'min');
+  if (mode !== 'min' && mode !== 'max') r.bad('earlyStopping.mode', 'expected "min" or "max"');
+  const patience = r.num(es, 'patience', 'earlyStopping.patience', RUN_DEFAULTS.earlyStopping.patience, int(1));
+  const minDelta = r.num(es, 'minDelta', 'earlyStopping.minDelta', RUN_DEFAULTS.earlyStopping.minDelta, nonNegative);
+  if (metric.startsWith('eval_') && (intervals.eval === 0 || data.evalSplit === 0)) r.bad('earlyStopping.metric', `${metric} needs evaluations: set intervals.eval > 0 and data.evalSplit > 0`);
+  return { metric, patience, mode: mode as EarlyStoppingSpec['mode'], minDelta };
 }
 
 /** Optimizer steps a run will take: maxSteps when set, else ceil(epochs * examples / (batch * accumulation)). */

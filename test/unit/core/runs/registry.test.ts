@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRun, listRuns, readRun } from '../../../../src/core/runs/registry';
@@ -35,6 +35,15 @@ test('createRun writes a resolved spec and refuses a bad one, writing nothing', 
   assert.equal(runs.length, 1);
   assert.equal(runs[0].status, 'pending');
   assert.deepEqual(runs[0].specProblems, []);
+});
+
+test('createRun (the launch form and "start from spec" path) refuses a method that cannot train, creating no run folder', async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'reg-'));
+  const r = await createRun(ws, { ...spec, method: 'ppo', rewardModel: { kind: 'run', runId: 'r1' } });
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.ok ? [] : r.problems.map((p) => p.path), ['method']);
+  assert.match(r.ok ? '' : r.problems[0].reason, /cannot be trained in this version/);
+  assert.equal(existsSync(runsRoot(ws)), false);
 });
 
 test('status from events: running, finished, stopped, failed, crashed', async () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveRunSpec, totalSteps } from '../../../../src/core/runs/spec';
+import { resolveRunSpec, totalSteps, trainableMethodIds } from '../../../../src/core/runs/spec';
+import { METHOD_CARDS } from '../../../../src/core/methods';
 import { estimateRun, type ModelShape } from '../../../../src/core/runs/estimate';
 
 const minimal = { method: 'dpo', model: { kind: 'builtin' }, data: { path: 'data/pairs.jsonl' } };
@@ -68,16 +69,31 @@ test('validation lists every bad field with its path', () => {
   }
 });
 
+test('a method whose card is not trainable is refused by name, with the methods that train', () => {
+  assert.deepEqual(trainableMethodIds(), METHOD_CARDS.filter((c) => c.trainable).map((c) => c.id));
+  assert.ok(trainableMethodIds().includes('dpo'));
+  for (const c of METHOD_CARDS.filter((x) => !x.trainable)) {
+    const r = resolveRunSpec({ ...minimal, method: c.id, outputDir: 'o', rewardModel: { kind: 'run', runId: 'r1' } });
+    assert.equal(r.ok, false, c.id);
+    const method = r.ok ? undefined : r.problems.find((p) => p.path === 'method');
+    assert.match(method?.reason ?? '', new RegExp(`${c.id}\\) cannot be trained in this version; the methods that train are ${trainableMethodIds().join(', ')}$`), c.id);
+  }
+  const unknown = resolveRunSpec({ ...minimal, method: 'ppo2', outputDir: 'o' });
+  assert.match(unknown.ok ? '' : unknown.problems[0].reason, new RegExp(`unknown method "ppo2" \\(one of ${trainableMethodIds().join(', ')}\\)`));
+});
+
 test('method-specific rules: reward model for online RL, KTO batch size, group size', () => {
+  // PPO and GRPO are not trainable yet (a `method` problem); their own rules are still checked.
+  const notMethod = (r: ReturnType<typeof resolveRunSpec>): string[] => (r.ok ? [] : r.problems.map((p) => p.path).filter((p) => p !== 'method'));
   const ppo = resolveRunSpec({ ...minimal, method: 'ppo', outputDir: 'o' });
   assert.equal(ppo.ok, false);
-  assert.deepEqual(ppo.ok ? [] : ppo.problems.map((p) => p.path), ['rewardModel']);
+  assert.deepEqual(notMethod(ppo), ['rewardModel']);
   const ok = resolveRunSpec({ ...minimal, method: 'ppo', outputDir: 'o', rewardModel: { kind: 'run', runId: 'r1' } });
-  assert.ok(ok.ok);
+  assert.deepEqual(notMethod(ok), []);
   const kto = resolveRunSpec({ ...minimal, method: 'kto', outputDir: 'o', batchSize: 1 });
   assert.deepEqual(kto.ok ? [] : kto.problems.map((p) => p.path), ['batchSize']);
   const grpo = resolveRunSpec({ ...minimal, method: 'grpo', outputDir: 'o', batchSize: 12, rewardModel: { kind: 'hf', path: '/m' } });
-  assert.deepEqual(grpo.ok ? [] : grpo.problems.map((p) => p.path), ['batchSize']);
+  assert.deepEqual(notMethod(grpo), ['batchSize']);
   const cdpo = resolveRunSpec({ ...minimal, outputDir: 'o', hyperparameters: { loss_type: 'cdpo' } });
   assert.ok(cdpo.ok && cdpo.warnings.some((w) => /label_smoothing 0 is plain DPO/.test(w)));
   const none = resolveRunSpec({ model: { kind: 'builtin' }, data: { path: 'x' }, outputDir: 'o' });
