@@ -1,25 +1,17 @@
 /**
- * Online-RL losses: graph (lossesRl.ts) vs float64 reference (lossesRlReference.ts) through onnxruntime,
- * gradients vs central finite differences of the reference (max relative error < 1e-7), and the rollout math
- * (KL estimators, PPO rewards, GAE, whitening, RLOO / GRPO advantages) on values computed by hand.
+ * Online-RL losses: graph (src/training/lossesRl.ts) vs float64 reference (test/support/reference/lossesRl.ts)
+ * through onnxruntime, gradients vs central finite differences of the reference (max relative error < 1e-7), and
+ * the rollout math (KL estimators, PPO rewards, GAE, whitening, RLOO / GRPO advantages) on values computed by hand.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, type Tensor } from '../../../src/engine/graph/graph';
 import { grad } from '../../../src/engine/graph/autodiff';
 import { toOnnx } from '../../../src/engine/graph/emit';
-import { clippedPolicyLossGraph, ppoLossGraph, type RlLossTensors } from '../../../src/training/lossesRl';
-import {
-  clippedPolicyLoss,
-  gae,
-  grpoAdvantages,
-  klPerToken,
-  maskedWhiten,
-  ppoLoss,
-  ppoRewards,
-  rlooAdvantages,
-  type RlLossOutput,
-} from '../../../src/training/lossesRlReference';
+import { clippedPolicyLossGraph, GRPO_LOSS_TYPES, ppoLossGraph, sequencePolicyLossGraph, type ClippedPolicyConfig, type RlLossTensors } from '../../../src/training/lossesRl';
+import { grpoAdvantages, klPenalizedRewards, klPerToken, rlooAdvantages } from '../../../src/training/online/advantages';
+import { gae, maskedWhiten, ppoRewards } from '../../../src/training/online/ppoRollout';
+import { clippedPolicyLoss, ppoLoss, sequencePolicyLoss, type RlLossOutput } from '../../support/reference/lossesRl';
 import { OrtModel } from '../engine/graph/ortRun';
 
 const B = 3;
@@ -100,7 +92,7 @@ async function check(name: string, inputs: Values, build: (t: Record<string, Ten
     errs.push(`${k} ${err.toExponential(1)}`);
     assert.ok(err < 1e-7, `${name}: d loss / d ${k}: relative error ${err}`);
     // Padding positions get no gradient.
-    base.forEach((row, i) => row.forEach((_, j) => mask[i][j] || assert.equal(got.grads[k][i * T + j], 0, `${name}: padding ${k}[${i}][${j}]`)));
+    base.forEach((row, i) => row.forEach((_, j) => mask[i][j] || assert.ok(got.grads[k][i * T + j] === 0, `${name}: padding ${k}[${i}][${j}] has gradient ${got.grads[k][i * T + j]}`)));
   }
   console.log(`  ${name}: maxdiff ${errs.join(', ')}`);
 }
@@ -124,14 +116,46 @@ test('PPO loss: graph = reference, gradients w.r.t. log-probs and values = finit
   );
 });
 
-test('GRPO / RLOO clipped policy loss, with and without the k3 penalty', async () => {
-  const seqAdv = [0.9, -1.3, 0.4];
-  for (const beta of [0, 0.04]) {
+const seqAdv = [0.9, -1.3, 0.4];
+const clippedInputs = { logp, oldLogp, advantages: seqAdv, mask, refLogp };
+type ClippedValues = Parameters<typeof clippedPolicyLoss>[0];
+
+test('GRPO clipped policy loss: every loss_type, clip-higher, GSPO sequence ratios, with and without the k3 penalty', async () => {
+  const configs: ClippedPolicyConfig[] = [];
+  for (const lossType of GRPO_LOSS_TYPES) for (const beta of [0, 0.04]) configs.push({ epsilon: 0.2, beta, lossType, maxCompletionLength: 7 });
+  configs.push({ epsilon: 0.2, epsilonHigh: 0.28, beta: 0.04, lossType: 'dapo' });
+  configs.push({ epsilon: 0.2, epsilonHigh: 0.28, beta: 0, lossType: 'grpo', importanceSamplingLevel: 'sequence' });
+  for (const cfg of configs) {
     await check(
-      `clipped beta=${beta}`,
-      { logp, oldLogp, advantages: seqAdv, mask, refLogp },
-      (t) => clippedPolicyLossGraph({ logp: t.logp, oldLogp: t.oldLogp, advantages: t.advantages, mask: t.mask, refLogp: t.refLogp }, { epsilon: 0.2, beta }),
-      (v) => clippedPolicyLoss({ logp: v.logp as number[][], oldLogp: v.oldLogp as number[][], advantages: v.advantages as number[], mask: v.mask as number[][], refLogp: v.refLogp as number[][] }, { epsilon: 0.2, beta }),
+      `grpo ${JSON.stringify(cfg)}`,
+      clippedInputs,
+      (t) => clippedPolicyLossGraph({ logp: t.logp, oldLogp: t.oldLogp, advantages: t.advantages, mask: t.mask, refLogp: t.refLogp }, cfg),
+      (v) => clippedPolicyLoss(v as unknown as ClippedValues, cfg),
+      ['logp'],
+    );
+  }
+});
+
+test('GRPO dapo over micro-batches: the divisor input stands for the whole step\'s active tokens', async () => {
+  // 12 real tokens here; as one of 2 micro-batches of a step with 30 active tokens the divisor is 30 / 2 = 15.
+  const cfg: ClippedPolicyConfig = { epsilon: 0.2, beta: 0.04, lossType: 'dapo' };
+  await check(
+    'dapo activeTokens',
+    { ...clippedInputs, activeTokens: [15] },
+    (t) => clippedPolicyLossGraph({ logp: t.logp, oldLogp: t.oldLogp, advantages: t.advantages, mask: t.mask, refLogp: t.refLogp, activeTokens: t.activeTokens }, cfg),
+    (v) => clippedPolicyLoss(v as unknown as ClippedValues, cfg, 15),
+    ['logp'],
+  );
+});
+
+test('RLOO sequence-level clipped loss (TRL RLOOTrainer): graph = reference, gradient = finite differences', async () => {
+  // Sequence log-ratios here: 1.27, 0.25, -0.13 -> ratios 3.56 (clipped), 1.28 (clipped), 0.88 (inside).
+  for (const cfg of [{ epsilon: 0.2 }, { epsilon: 0.2, epsilonHigh: 0.4 }]) {
+    await check(
+      `rloo ${JSON.stringify(cfg)}`,
+      clippedInputs,
+      (t) => sequencePolicyLossGraph({ logp: t.logp, oldLogp: t.oldLogp, advantages: t.advantages, mask: t.mask }, cfg),
+      (v) => sequencePolicyLoss(v as unknown as ClippedValues, cfg),
       ['logp'],
     );
   }
@@ -166,11 +190,13 @@ test('rollout math on hand-computed values', () => {
   near(ws, [[1, 2, 3]].map((row) => row.map((x) => (x - 2) / Math.sqrt(1 + 1e-8) + 2)));
 
   // RLOO: k = 3, beta = 0.5: r = [1 - 0.5, 2, 3 - 1] = [0.5, 2, 2]; A_0 = 0.5 - 2 = -1.5; A_1 = 2 - 1.25 = 0.75.
-  assert.deepEqual(rlooAdvantages([1, 2, 3, 0, 0, 0], [1, 0, 2, 0, 0, 0], 3, 0.5), [-1.5, 0.75, 0.75, 0, 0, 0]);
+  const rr = klPenalizedRewards([1, 2, 3, 0, 0, 0], [1, 0, 2, 0, 0, 0], 0.5);
+  assert.deepEqual(rlooAdvantages(rr, 3).advantages, [-1.5, 0.75, 0.75, 0, 0, 0]);
   // GRPO: group [1, 2, 3]: mean 2, unbiased std 1.
   const ga = grpoAdvantages([1, 2, 3, 5, 5, 5], 3);
-  assert.ok(Math.abs(ga[0] + 1 / 1.0001) < 1e-12 && ga[1] === 0 && Math.abs(ga[2] - 1 / 1.0001) < 1e-12);
-  assert.deepEqual(ga.slice(3), [0, 0, 0]); // a group whose rewards all tie has no signal
+  assert.ok(Math.abs(ga.advantages[0] + 1 / 1.0001) < 1e-12 && ga.advantages[1] === 0 && Math.abs(ga.advantages[2] - 1 / 1.0001) < 1e-12);
+  assert.deepEqual(ga.advantages.slice(3), [0, 0, 0]); // a group whose rewards all tie has no signal
+  assert.deepEqual(ga.zeroStd, [false, true]);
   assert.throws(() => grpoAdvantages([1, 2, 3], 2), /groups of k = 2/);
-  assert.throws(() => rlooAdvantages([1, 2], [0, 0], 1, 0), /k >= 2/);
+  assert.throws(() => rlooAdvantages([1, 2], 1), /k >= 2/);
 });
