@@ -113,6 +113,9 @@ function reader(json: Json, source: string) {
   return { int, num, bool, optId, fail };
 }
 
+/** Typed field readers over one config.json object; each error names the source and the field. */
+type Reader = ReturnType<typeof reader>;
+
 function parseRopeScaling(json: Json, source: string, maxPositions: number): RopeScaling | null {
   const raw = json.rope_scaling;
   if (raw === undefined || raw === null) return null;
@@ -163,11 +166,8 @@ function parseRopeScaling(json: Json, source: string, maxPositions: number): Rop
   }
 }
 
-/**
- * Parses a Hugging Face config.json object. `source` (usually the file path) is named in every error.
- * Unsupported model types give an error naming the type and listing the supported ones.
- */
-export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfig {
+/** The model type of a config.json object, or an error that lists the supported ones. */
+function checkModelType(json: unknown, source: string): { j: Json; modelType: HfModelType } {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelConfigError(`${source}: expected a JSON object`);
   const j = json as Json;
   const mt = j.model_type;
@@ -177,56 +177,75 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
         `(SmolLM2 and other Llama-architecture models use "llama")`,
     );
   }
-  const r = reader(j, source);
-  const modelType = mt as HfModelType;
+  return { j, modelType: mt as HfModelType };
+}
+
+/** The fields both families read the same way. */
+interface CommonFields {
+  eosTokenId: number | number[] | null;
+  numLabels: number;
+}
+
+/** eos_token_id (one id or a list) and the number of classifier labels (num_labels, else id2label's size, else 1). */
+function parseCommon(j: Json, r: Reader): CommonFields {
   const eos = j.eos_token_id;
   let eosTokenId: number | number[] | null = null;
   if (typeof eos === 'number' && Number.isSafeInteger(eos)) eosTokenId = eos;
   else if (Array.isArray(eos) && eos.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) eosTokenId = eos as number[];
   else if (eos !== undefined && eos !== null) r.fail('eos_token_id', 'a token id or a list of token ids');
   const numLabels = j.num_labels !== undefined ? r.int('num_labels') : j.id2label && typeof j.id2label === 'object' ? Object.keys(j.id2label as Json).length : 1;
+  return { eosTokenId, numLabels };
+}
 
-  if (modelType === 'gpt2') {
-    const hidden = r.int('n_embd');
-    const heads = r.int('n_head');
-    if (hidden % heads !== 0) throw new ModelConfigError(`${source}: n_embd ${hidden} is not divisible by n_head ${heads}`);
-    const act = (j.activation_function ?? 'gelu_new') as string;
-    if (!ACTIVATIONS.includes(act as Activation)) {
-      throw new ModelConfigError(`${source}: activation_function "${act}" is not supported (supported: ${ACTIVATIONS.join(', ')})`);
-    }
-    for (const k of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn'] as const) {
-      if (j[k] === true) throw new ModelConfigError(`${source}: "${k}": true is not supported`);
-    }
-    if (j.scale_attn_weights === false) throw new ModelConfigError(`${source}: "scale_attn_weights": false is not supported`);
-    return {
-      modelType,
-      family: 'gpt2',
-      vocabSize: r.int('vocab_size'),
-      hiddenSize: hidden,
-      numLayers: r.int('n_layer'),
-      numHeads: heads,
-      numKvHeads: heads,
-      headDim: hidden / heads,
-      intermediateSize: r.int('n_inner', 4 * hidden),
-      maxPositions: r.int('n_positions', r.int('n_ctx', 1024)),
-      normEps: r.num('layer_norm_epsilon', 1e-5),
-      activation: act as Activation,
-      qkvBias: true,
-      oBias: true,
-      mlpBias: true,
-      tieWordEmbeddings: r.bool('tie_word_embeddings', true),
-      ropeTheta: 10000,
-      ropeScaling: null,
-      partialRotaryFactor: 1,
-      bosTokenId: r.optId('bos_token_id'),
-      eosTokenId,
-      padTokenId: r.optId('pad_token_id'),
-      numLabels,
-      extra: { ...j },
-    };
+/** The activation named by `key` (default `def`), checked against the supported ones. */
+function parseActivation(j: Json, key: 'activation_function' | 'hidden_act', def: Activation, source: string): Activation {
+  const act = (j[key] ?? def) as string;
+  if (!ACTIVATIONS.includes(act as Activation)) {
+    throw new ModelConfigError(`${source}: ${key} "${act}" is not supported (supported: ${ACTIVATIONS.join(', ')})`);
   }
+  return act as Activation;
+}
 
-  // llama family
+/** A GPT-2 config (GPT2Config's keys and defaults). */
+function parseGpt2Config(j: Json, r: Reader, source: string, common: CommonFields): ModelConfig {
+  const hidden = r.int('n_embd');
+  const heads = r.int('n_head');
+  if (hidden % heads !== 0) throw new ModelConfigError(`${source}: n_embd ${hidden} is not divisible by n_head ${heads}`);
+  const activation = parseActivation(j, 'activation_function', 'gelu_new', source);
+  for (const k of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn'] as const) {
+    if (j[k] === true) throw new ModelConfigError(`${source}: "${k}": true is not supported`);
+  }
+  if (j.scale_attn_weights === false) throw new ModelConfigError(`${source}: "scale_attn_weights": false is not supported`);
+  return {
+    modelType: 'gpt2',
+    family: 'gpt2',
+    vocabSize: r.int('vocab_size'),
+    hiddenSize: hidden,
+    numLayers: r.int('n_layer'),
+    numHeads: heads,
+    numKvHeads: heads,
+    headDim: hidden / heads,
+    intermediateSize: r.int('n_inner', 4 * hidden),
+    maxPositions: r.int('n_positions', r.int('n_ctx', 1024)),
+    normEps: r.num('layer_norm_epsilon', 1e-5),
+    activation,
+    qkvBias: true,
+    oBias: true,
+    mlpBias: true,
+    tieWordEmbeddings: r.bool('tie_word_embeddings', true),
+    ropeTheta: 10000,
+    ropeScaling: null,
+    partialRotaryFactor: 1,
+    bosTokenId: r.optId('bos_token_id'),
+    eosTokenId: common.eosTokenId,
+    padTokenId: r.optId('pad_token_id'),
+    numLabels: common.numLabels,
+    extra: { ...j },
+  };
+}
+
+/** Attention shape of a Llama-family config: hidden size, query and key/value heads, head dim. */
+function parseLlamaAttention(j: Json, r: Reader, source: string): { hidden: number; heads: number; kvHeads: number; headDim: number } {
   const hidden = r.int('hidden_size');
   const heads = r.int('num_attention_heads');
   const kvHeads = r.int('num_key_value_heads', heads);
@@ -235,10 +254,13 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   }
   const headDim = j.head_dim !== undefined && j.head_dim !== null ? r.int('head_dim') : hidden / heads;
   if (!Number.isInteger(headDim)) throw new ModelConfigError(`${source}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
-  const act = (j.hidden_act ?? 'silu') as string;
-  if (!ACTIVATIONS.includes(act as Activation)) {
-    throw new ModelConfigError(`${source}: hidden_act "${act}" is not supported (supported: ${ACTIVATIONS.join(', ')})`);
-  }
+  return { hidden, heads, kvHeads, headDim };
+}
+
+/** A Llama-family config (llama, qwen2: LlamaConfig's / Qwen2Config's keys and defaults). */
+function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: HfModelType, common: CommonFields): ModelConfig {
+  const { hidden, heads, kvHeads, headDim } = parseLlamaAttention(j, r, source);
+  const activation = parseActivation(j, 'hidden_act', 'silu', source);
   const maxPositions = r.int('max_position_embeddings', 2048);
   const partial = r.num('partial_rotary_factor', 1);
   const rotDim = Math.floor(headDim * partial);
@@ -261,7 +283,7 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
     intermediateSize: r.int('intermediate_size'),
     maxPositions,
     normEps: r.num('rms_norm_eps', 1e-6),
-    activation: act as Activation,
+    activation,
     // Qwen2 always has q/k/v biases (and no o_proj bias); Llama has them only with attention_bias.
     qkvBias: modelType === 'qwen2' ? true : attentionBias,
     oBias: modelType === 'qwen2' ? false : attentionBias,
@@ -272,11 +294,22 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
     ropeScaling: parseRopeScaling(j, source, maxPositions),
     partialRotaryFactor: partial,
     bosTokenId: r.optId('bos_token_id'),
-    eosTokenId,
+    eosTokenId: common.eosTokenId,
     padTokenId: r.optId('pad_token_id'),
-    numLabels,
+    numLabels: common.numLabels,
     extra: { ...j },
   };
+}
+
+/**
+ * Parses a Hugging Face config.json object. `source` (usually the file path) is named in every error.
+ * Unsupported model types give an error naming the type and listing the supported ones.
+ */
+export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfig {
+  const { j, modelType } = checkModelType(json, source);
+  const r = reader(j, source);
+  const common = parseCommon(j, r);
+  return modelType === 'gpt2' ? parseGpt2Config(j, r, source, common) : parseLlamaConfig(j, r, source, modelType, common);
 }
 
 function ropeScalingToHf(s: RopeScaling | null): Json | null {
