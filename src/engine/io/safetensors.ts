@@ -163,10 +163,10 @@ export function floatToBf16Bits(x: number): number {
 // Header
 
 /**
- * Parses and validates the header of a safetensors byte array. `source` (a file path or a label) is named in
- * every error. `fileSize` is the total size when `bytes` holds only a prefix of the file.
+ * The header's length-prefixed JSON object: `n` header bytes after the 8-byte length field. Checks that the file
+ * is long enough to hold them, that they are UTF-8 and that they parse as a JSON object.
  */
-export function parseSafetensorsHeader(bytes: Uint8Array, source: string, fileSize = bytes.byteLength): SafetensorsHeader {
+function readHeaderJson(bytes: Uint8Array, source: string, fileSize: number): { json: Record<string, unknown>; n: number } {
   if (fileSize < 8) {
     throw new SafetensorsError(`${source}: not a safetensors file: ${fileSize} bytes, too short for the 8-byte header length (truncated or empty file?)`);
   }
@@ -195,46 +195,50 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string, fileSi
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new SafetensorsError(`${source}: invalid safetensors header: expected a JSON object`);
   }
-  const dataSize = fileSize - 8 - n;
-  const entries = new Map<string, SafetensorsHeaderEntry>();
-  let metadata: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        throw new SafetensorsError(`${source}: __metadata__ must be an object of strings`);
-      }
-      metadata = {};
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new SafetensorsError(`${source}: __metadata__.${k} must be a string, got ${typeof v}`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const where = `${source}: tensor "${name}"`;
-    if (typeof raw !== 'object' || raw === null) throw new SafetensorsError(`${where}: header entry must be an object`);
-    const r = raw as Record<string, unknown>;
-    if (!isDtype(r.dtype)) {
-      throw new SafetensorsError(`${where}: unsupported dtype ${JSON.stringify(r.dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    }
-    if (!Array.isArray(r.shape) || !r.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      throw new SafetensorsError(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(r.shape)}`);
-    }
-    const off = r.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) || off[0] > off[1]) {
-      throw new SafetensorsError(`${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(off)}`);
-    }
-    const shape = r.shape as number[];
-    const want = numel(shape) * DTYPE_BYTES[r.dtype];
-    const [b, e] = off as [number, number];
-    if (e - b !== want) {
-      throw new SafetensorsError(`${where}: data_offsets [${b}, ${e}] span ${e - b} bytes but shape [${shape.join(', ')}] of ${r.dtype} needs ${want}`);
-    }
-    if (e > dataSize) {
-      throw new SafetensorsError(`${where}: data ends at byte ${e} of the data buffer but the file has only ${dataSize} data bytes (truncated file?)`);
-    }
-    entries.set(name, { dtype: r.dtype, shape: [...shape], dataOffsets: [b, e] });
+  return { json: json as Record<string, unknown>, n };
+}
+
+/** The `__metadata__` entry: an object of strings. */
+function parseMetadata(raw: unknown, source: string): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new SafetensorsError(`${source}: __metadata__ must be an object of strings`);
   }
-  // The spec requires the buffer to be fully indexed with no holes or overlaps.
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw new SafetensorsError(`${source}: __metadata__.${k} must be a string, got ${typeof v}`);
+    metadata[k] = v;
+  }
+  return metadata;
+}
+
+/** One tensor's entry: a known dtype, a shape, and data offsets that span exactly its bytes inside the data buffer. */
+function parseEntry(raw: unknown, where: string, dataSize: number): SafetensorsHeaderEntry {
+  if (typeof raw !== 'object' || raw === null) throw new SafetensorsError(`${where}: header entry must be an object`);
+  const r = raw as Record<string, unknown>;
+  if (!isDtype(r.dtype)) {
+    throw new SafetensorsError(`${where}: unsupported dtype ${JSON.stringify(r.dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+  }
+  if (!Array.isArray(r.shape) || !r.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw new SafetensorsError(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(r.shape)}`);
+  }
+  const off = r.data_offsets;
+  if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) || off[0] > off[1]) {
+    throw new SafetensorsError(`${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(off)}`);
+  }
+  const shape = r.shape as number[];
+  const want = numel(shape) * DTYPE_BYTES[r.dtype];
+  const [b, e] = off as [number, number];
+  if (e - b !== want) {
+    throw new SafetensorsError(`${where}: data_offsets [${b}, ${e}] span ${e - b} bytes but shape [${shape.join(', ')}] of ${r.dtype} needs ${want}`);
+  }
+  if (e > dataSize) {
+    throw new SafetensorsError(`${where}: data ends at byte ${e} of the data buffer but the file has only ${dataSize} data bytes (truncated file?)`);
+  }
+  return { dtype: r.dtype, shape: [...shape], dataOffsets: [b, e] };
+}
+
+/** The spec requires the data buffer to be fully indexed with no holes or overlaps. */
+function checkCoverage(entries: Map<string, SafetensorsHeaderEntry>, source: string, dataSize: number): void {
   const spans = [...entries.entries()].sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0] || a[1].dataOffsets[1] - b[1].dataOffsets[1]);
   let pos = 0;
   for (const [name, ent] of spans) {
@@ -246,6 +250,22 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string, fileSi
   if (pos !== dataSize) {
     throw new SafetensorsError(`${source}: the header describes ${pos} data bytes but the file has ${dataSize} (truncated or trailing data)`);
   }
+}
+
+/**
+ * Parses and validates the header of a safetensors byte array. `source` (a file path or a label) is named in
+ * every error. `fileSize` is the total size when `bytes` holds only a prefix of the file.
+ */
+export function parseSafetensorsHeader(bytes: Uint8Array, source: string, fileSize = bytes.byteLength): SafetensorsHeader {
+  const { json, n } = readHeaderJson(bytes, source, fileSize);
+  const dataSize = fileSize - 8 - n;
+  const entries = new Map<string, SafetensorsHeaderEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(json)) {
+    if (name === '__metadata__') metadata = parseMetadata(raw, source);
+    else entries.set(name, parseEntry(raw, `${source}: tensor "${name}"`, dataSize));
+  }
+  checkCoverage(entries, source, dataSize);
   return { entries, metadata, dataStart: 8 + n };
 }
 
