@@ -31,7 +31,7 @@ import { loadDatasetFile } from '../core/datasets/formats';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { FeedbackStore } from '../core/feedback/store';
 import { feedbackStoreSink } from '../core/judges/feedbackSink';
-import { aiSource, completionText, runLabelJob, type AiPairLabel, type PairItem } from '../core/judges/labelJob';
+import { aiSource, completionText, runLabelJob, type AiPairLabel, type LabelJobResult, type PairItem } from '../core/judges/labelJob';
 import { datasetPairItems } from '../core/judges/datasetPairs';
 import { MissingApiKeyError, redactSecret } from '../core/judges/endpoint';
 import { OpenAiJudge } from '../core/judges/openaiJudge';
@@ -114,7 +114,36 @@ export async function runJudgeCli(cmd: 'judge' | 'eval-rm' | 'rm-score', argv: r
   }
 }
 
+/** `judge`'s options, checked; the API key comes from the environment, never from a flag. */
+interface JudgeOptions {
+  readonly json: boolean;
+  /** The dataset, resolved; it exists. */
+  readonly file: string;
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly mode: 'pairwise' | 'rating';
+  readonly apiKey: string | undefined;
+}
+
+/** `alignment judge`: labels a dataset's pairs with an OpenAI-compatible judge (see the header). */
 async function judge(a: Args): Promise<number> {
+  const o = judgeOptions(a);
+  const judgeImpl = openJudge(a, o);
+  for (const w of judgeImpl.endpoint.warnings) process.stderr.write(`warning: ${w}\n`);
+
+  const scan = await scanJsonl(o.file);
+  const { pairs, notPairs } = datasetPairItems(scan, int(a, 'limit', 1));
+  for (const d of scan.diagnostics.filter((x) => x.severity === 'error').slice(0, 20)) process.stderr.write(`${d.file}:${d.line}: ${d.message}\n`);
+  if (!pairs.length) throw new JudgeUsageError(`judge: ${o.file} has no prompt/chosen/rejected pairs`);
+
+  const result = await labelPairs(o, judgeImpl, pairs);
+  const scoresOut = one(a, 'scores-out');
+  if (scoresOut) writeJudgeScores(scoresOut, o.mode, result.labels, pairs);
+  printJudgeSummary(o, judgeImpl, result, notPairs);
+  return result.status === 'completed' ? 0 : 1;
+}
+
+function judgeOptions(a: Args): JudgeOptions {
   checkFlags(a, ['base-url', 'model', 'name', 'mode', 'concurrency', 'limit', 'timeout-ms', 'max-retries', 'scores-out', 'json'], 'judge');
   const json = one(a, 'json') === 'true';
   const dataset = a.positional[0];
@@ -125,44 +154,45 @@ async function judge(a: Args): Promise<number> {
   if (mode !== 'pairwise' && mode !== 'rating') throw new JudgeUsageError(`judge: --mode must be pairwise or rating (got ${JSON.stringify(mode)})`);
   const file = path.resolve(dataset);
   if (!fs.existsSync(file)) throw new JudgeUsageError(`judge: no dataset at ${file}`);
-  const apiKey = process.env['ALIGNMENT_JUDGE_API_KEY'] || undefined;
-  let judgeImpl: OpenAiJudge;
+  return { json, file, baseUrl, model, mode, apiKey: process.env['ALIGNMENT_JUDGE_API_KEY'] || undefined };
+}
+
+/** The judge the options describe; a missing API key is a usage error that names the environment variable. */
+function openJudge(a: Args, o: JudgeOptions): OpenAiJudge {
   try {
-    judgeImpl = new OpenAiJudge({
-      baseUrl,
-      model,
-      apiKey,
-      mode,
+    return new OpenAiJudge({
+      baseUrl: o.baseUrl,
+      model: o.model,
+      apiKey: o.apiKey,
+      mode: o.mode,
       ...(one(a, 'name') ? { name: one(a, 'name') } : {}),
       ...(int(a, 'concurrency', 1) ? { concurrency: int(a, 'concurrency', 1) } : {}),
       ...(int(a, 'timeout-ms', 1) ? { timeoutMs: int(a, 'timeout-ms', 1) } : {}),
       ...(int(a, 'max-retries', 0) !== undefined ? { maxRetries: int(a, 'max-retries', 0) } : {}),
       onRetry: (r) => {
-        if (!json) process.stderr.write(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms (${r.reason}${r.status ? ` ${r.status}` : ''})\n`);
+        if (!o.json) process.stderr.write(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms (${r.reason}${r.status ? ` ${r.status}` : ''})\n`);
       },
     });
   } catch (e) {
     if (e instanceof MissingApiKeyError) throw new JudgeUsageError(`${e.message} Set the environment variable ALIGNMENT_JUDGE_API_KEY.`);
     throw e;
   }
-  for (const w of judgeImpl.endpoint.warnings) process.stderr.write(`warning: ${w}\n`);
+}
 
-  const scan = await scanJsonl(file);
-  const { pairs, notPairs } = datasetPairItems(scan, int(a, 'limit', 1));
-  for (const d of scan.diagnostics.filter((x) => x.severity === 'error').slice(0, 20)) process.stderr.write(`${d.file}:${d.line}: ${d.message}\n`);
-  if (!pairs.length) throw new JudgeUsageError(`judge: ${file} has no prompt/chosen/rejected pairs`);
-
+/**
+ * Runs the label job into the dataset's label journal and the judgements file beside it. SIGINT / SIGTERM stop it
+ * between pairs, with the labels so far kept.
+ */
+async function labelPairs(o: JudgeOptions, judgeImpl: OpenAiJudge, pairs: readonly PairItem[]): Promise<LabelJobResult> {
   // Each CLI process writes its own journal in the dataset's labels folder; editors pick it up.
-  const store = FeedbackStore.open({ datasetPath: file, writerId: `cli-${os.hostname().replace(/[^\w.-]/g, '_')}-${process.pid}`, annotator: aiSource(judgeImpl) });
+  const store = FeedbackStore.open({ datasetPath: o.file, writerId: `cli-${os.hostname().replace(/[^\w.-]/g, '_')}-${process.pid}`, annotator: aiSource(judgeImpl) });
   const sink = feedbackStoreSink(store);
-  const labels: AiPairLabel[] = [];
   const abort = new AbortController();
   const onSignal = (): void => abort.abort(new Error('interrupted'));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let result;
   try {
-    result = await runLabelJob({
+    return await runLabelJob({
       judge: judgeImpl,
       pairs,
       sink: {
@@ -170,18 +200,17 @@ async function judge(a: Args): Promise<number> {
         labeledRecordIds: (s) => sink.labeledRecordIds(s),
         append: (label) => {
           sink.append(label);
-          appendJudgement(file, judgementRecord(label));
-          labels.push(label);
+          appendJudgement(o.file, judgementRecord(label));
         },
       },
       signal: abort.signal,
       onError: (e) => {
-        const m = redactSecret(e.message, apiKey);
-        if (json) process.stdout.write(JSON.stringify({ type: 'error', recordId: e.recordId, kind: e.kind, message: m }) + '\n');
+        const m = redactSecret(e.message, o.apiKey);
+        if (o.json) process.stdout.write(JSON.stringify({ type: 'error', recordId: e.recordId, kind: e.kind, message: m }) + '\n');
         else process.stderr.write(`judge error on ${e.recordId} (${e.kind}): ${m}\n`);
       },
       onProgress: (p) => {
-        if (!json && process.stderr.isTTY) process.stderr.write(`\r${p.labeled + p.failed}/${p.total - p.skipped} judged, ${p.failed} errors`);
+        if (!o.json && process.stderr.isTTY) process.stderr.write(`\r${p.labeled + p.failed}/${p.total - p.skipped} judged, ${p.failed} errors`);
       },
     });
   } finally {
@@ -189,24 +218,29 @@ async function judge(a: Args): Promise<number> {
     process.off('SIGTERM', onSignal);
     store.close();
   }
-  const scoresOut = one(a, 'scores-out');
-  if (scoresOut) {
-    const rows: ScoredPairRecord[] = labels
-      .filter((l) => l.judgement.scores)
-      .map((l) => {
-        const p = pairs.find((x) => x.recordId === l.recordId) as PairItem;
-        return { id: l.recordId, chosen: l.judgement.scores?.a as number, rejected: l.judgement.scores?.b as number, chosenLength: p.a.text.length, rejectedLength: p.b.text.length };
-      });
-    if (mode !== 'rating') process.stderr.write('warning: --scores-out needs --mode rating (pairwise verdicts have no scores); nothing written\n');
-    else {
-      fs.writeFileSync(path.resolve(scoresOut), formatScores(rows));
-      if (!isScoresFile(scoresOut)) process.stderr.write(`note: name scores files *${SCORES_FILE_SUFFIX} so the editor does not list ${path.basename(scoresOut)} as a dataset\n`);
-    }
+}
+
+/** `--scores-out`: the ratings of this run's labels as a scores file (rating mode only; pairwise verdicts have none). */
+function writeJudgeScores(scoresOut: string, mode: JudgeOptions['mode'], labels: readonly AiPairLabel[], pairs: readonly PairItem[]): void {
+  const rows: ScoredPairRecord[] = labels
+    .filter((l) => l.judgement.scores)
+    .map((l) => {
+      const p = pairs.find((x) => x.recordId === l.recordId) as PairItem;
+      return { id: l.recordId, chosen: l.judgement.scores?.a as number, rejected: l.judgement.scores?.b as number, chosenLength: p.a.text.length, rejectedLength: p.b.text.length };
+    });
+  if (mode !== 'rating') process.stderr.write('warning: --scores-out needs --mode rating (pairwise verdicts have no scores); nothing written\n');
+  else {
+    fs.writeFileSync(path.resolve(scoresOut), formatScores(rows));
+    if (!isScoresFile(scoresOut)) process.stderr.write(`note: name scores files *${SCORES_FILE_SUFFIX} so the editor does not list ${path.basename(scoresOut)} as a dataset\n`);
   }
+}
+
+/** The job's summary: one JSON line with --json, else two lines for a person (with the judge's token usage). */
+function printJudgeSummary(o: JudgeOptions, judgeImpl: OpenAiJudge, result: LabelJobResult, notPairs: number): void {
   const errorsByKind: Record<string, number> = {};
   for (const e of result.errors) errorsByKind[e.kind] = (errorsByKind[e.kind] ?? 0) + 1;
   const summary = {
-    dataset: file,
+    dataset: o.file,
     source: aiSource(judgeImpl),
     status: result.status,
     ...(result.stopReason ? { stopReason: result.stopReason } : {}),
@@ -218,16 +252,16 @@ async function judge(a: Args): Promise<number> {
     errorsByKind,
     usage: judgeImpl.usage,
   };
-  if (json) process.stdout.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
-  else {
-    if (process.stderr.isTTY) process.stderr.write('\n');
-    process.stdout.write(
-      `${summary.source}: labeled ${summary.labeled} of ${summary.total} pairs (${summary.skipped} labeled before, ${summary.failed} judge errors${summary.failed ? `: ${Object.entries(errorsByKind).map(([k, n]) => `${n} ${k}`).join(', ')}` : ''})` +
-        `${result.status !== 'completed' ? `; ${result.status}${result.stopReason ? `: ${result.stopReason}` : ''}` : ''}\n` +
-        `tokens: ${summary.usage.promptTokens} prompt + ${summary.usage.completionTokens} completion in ${summary.usage.requests} requests\n`,
-    );
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
+    return;
   }
-  return result.status === 'completed' ? 0 : 1;
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  process.stdout.write(
+    `${summary.source}: labeled ${summary.labeled} of ${summary.total} pairs (${summary.skipped} labeled before, ${summary.failed} judge errors${summary.failed ? `: ${Object.entries(errorsByKind).map(([k, n]) => `${n} ${k}`).join(', ')}` : ''})` +
+      `${result.status !== 'completed' ? `; ${result.status}${result.stopReason ? `: ${result.stopReason}` : ''}` : ''}\n` +
+      `tokens: ${summary.usage.promptTokens} prompt + ${summary.usage.completionTokens} completion in ${summary.usage.requests} requests\n`,
+  );
 }
 
 /** A reward model folder, or a run folder whose `final/` is one; a clear usage error otherwise. */

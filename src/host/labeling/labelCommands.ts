@@ -5,23 +5,15 @@ import type { DatasetScans } from './datasetScans';
 import { exportPreference, exportUnpaired, readerFromIndex } from '../../core/feedback/export';
 import { labelStatsMarkdown } from '../../core/stats/labelReport';
 import { judgeAgreementMarkdown } from '../../core/judges/judgeRecords';
+import { datasetArg } from '../shared/datasetArg';
 
-/** A dataset given as a Uri, a tree item with `uri`, or picked from the workspace's JSONL files. */
-async function datasetArg(arg: unknown): Promise<vscode.Uri | undefined> {
-  if (arg instanceof vscode.Uri) return arg;
-  if (arg instanceof Object && 'uri' in arg && arg.uri instanceof vscode.Uri) return arg.uri;
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active?.fsPath.endsWith('.jsonl')) return active;
-  const files = await vscode.workspace.findFiles('**/*.jsonl', '**/{node_modules,.alignment,.git}/**', 500);
-  const pick = await vscode.window.showQuickPick(files.map((u) => ({ label: path.basename(u.fsPath), detail: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Choose a dataset' });
-  return pick?.uri;
-}
+const PICK_DATASET = 'Choose a dataset';
 
 /** Export of labels to TRL's training formats, and the label statistics report. */
 export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScans, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.Disposable.from(
     vscode.commands.registerCommand('alignment.exportLabels', async (arg?: unknown, preset?: { format: 'preference' | 'unpaired'; ties?: 'drop' | 'both' | 'asIs'; flagged?: 'drop' | 'rejected'; out?: string }) => {
-      const uri = await datasetArg(arg);
+      const uri = await datasetArg(arg, PICK_DATASET);
       if (!uri) return undefined;
       const format = preset?.format ?? (await vscode.window.showQuickPick(
         [
@@ -73,7 +65,7 @@ export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScan
       }
     }),
     vscode.commands.registerCommand('alignment.showLabelStats', async (arg?: unknown) => {
-      const uri = await datasetArg(arg);
+      const uri = await datasetArg(arg, PICK_DATASET);
       if (!uri) return undefined;
       const scan = await scans.get(uri.fsPath);
       const store = stores.get(uri.fsPath);

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { api, EXTENSION_ID, until, workspaceRoot } from './helpers';
 import { downAfter, heuristicJudge, malformed, prefersFirst, rateLimited, startJudgeServer, type JudgeServer } from '../../support/judgeServer';
-import type { AiLabelSummary } from '../../../src/host/judges/judgeCommands';
+import type { AiLabelSummary } from '../../../src/host/judges/aiLabel';
 import type { JudgeAgreementSummary } from '../../../src/core/judges/judgeRecords';
 
 /** Every current comparison entry of the dataset, as plain data (id, source, record, preferred). */

@@ -1,0 +1,28 @@
+import * as vscode from 'vscode';
+import type { JudgeFeature } from './judgeFeature';
+
+/** SecretStorage key of the judge endpoint's API key (never in settings, never logged). */
+export const JUDGE_API_KEY_SECRET = 'alignment.judge.apiKey';
+
+/**
+ * "Set Judge API Key": stores the key given (or asked for) in SecretStorage; an empty key removes it. False when
+ * the user backed out of the input box.
+ */
+export async function setJudgeApiKey(f: JudgeFeature, preset?: string): Promise<boolean> {
+  const key = preset ?? (await vscode.window.showInputBox({
+    title: 'Judge API key',
+    prompt: `API key for ${vscode.workspace.getConfiguration('alignment').get<string>('judge.baseUrl', '')} (stored in VS Code's secret storage; leave empty to remove it)`,
+    password: true,
+    ignoreFocusOut: true,
+  }));
+  if (key === undefined) return false;
+  if (key.trim() === '') {
+    await f.context.secrets.delete(JUDGE_API_KEY_SECRET);
+    vscode.window.setStatusBarMessage('Judge API key removed', 3000);
+  } else {
+    await f.context.secrets.store(JUDGE_API_KEY_SECRET, key.trim());
+    vscode.window.setStatusBarMessage('Judge API key stored', 3000);
+  }
+  f.log.info('Judge API key updated in secret storage');
+  return true;
+}
