@@ -177,14 +177,28 @@ const missingEos: NumberParam = {
 // ---------------------------------------------------------------------------------------------------------
 // Cards
 
-const DPO_LOSS_TYPES: readonly LossTypeCard[] = [
+/**
+ * DPO's loss variants: the one list of them. The launch form's options, the run-spec check and the trainer's
+ * `DpoLossType` all come from it.
+ */
+const DPO_LOSS_TYPES = [
   { id: 'sigmoid', title: 'DPO (sigmoid)', summary: '-log sigmoid(beta h): the Bradley-Terry likelihood of the implicit reward margin h = rho(y+) - rho(y-).', citation: C.dpo },
   { id: 'ipo', title: 'IPO', summary: '(h - 1/(2 beta))^2 on mean-token log-ratios: regresses the margin to a fixed target, so it cannot overfit deterministic preferences.', citation: C.ipo },
   { id: 'hinge', title: 'Hinge (SLiC)', summary: 'max(0, 1 - beta h): stops pushing once the margin clears 1/beta.', citation: C.slic },
   { id: 'cdpo', title: 'Conservative DPO (label smoothing)', summary: '-(1-eps) log sigmoid(beta h) - eps log sigmoid(-beta h): assumes a fraction eps of labels are flipped; needs label_smoothing > 0.', citation: C.cdpo },
   { id: 'robust', title: 'Robust DPO', summary: 'An unbiased estimate of the clean-label DPO loss under label-flip rate eps in [0, 0.5); needs label_smoothing.', citation: C.robust },
   { id: 'sigmoid_norm', title: 'Length-normalized DPO', summary: 'The DPO sigmoid loss on mean-token log-ratios (length normalization as argued in SimPO), so longer completions are not favoured.', citation: C.simpo },
-];
+] as const satisfies readonly LossTypeCard[];
+
+/** A DPO loss type (TRL's `loss_type`): the ids of the DPO card's loss types. */
+export type DpoLossType = (typeof DPO_LOSS_TYPES)[number]['id'];
+
+/** The DPO card's loss type ids, in the card's order. */
+export const DPO_LOSS_TYPE_IDS: readonly DpoLossType[] = DPO_LOSS_TYPES.map((l) => l.id);
+
+export function isDpoLossType(x: string): x is DpoLossType {
+  return (DPO_LOSS_TYPE_IDS as readonly string[]).includes(x);
+}
 
 export const METHOD_CARDS: readonly MethodCard[] = [
   {
@@ -585,10 +599,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
         kind: 'choice',
         name: 'loss_type',
         default: 'sigmoid',
-        options: [
-          { value: 'sigmoid', help: DPO_LOSS_TYPES[0].summary },
-          { value: 'ipo', help: DPO_LOSS_TYPES[1].summary },
-        ],
+        options: DPO_LOSS_TYPES.filter((l) => l.id === 'sigmoid' || l.id === 'ipo').map((l) => ({ value: l.id, help: l.summary })),
         help: 'DPO loss on the judged pairs.',
       },
       {

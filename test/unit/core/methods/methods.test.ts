@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AXIS_LABELS, METHOD_CARDS, METHOD_IDS, checkHyperparameter, defaultHyperparameters, methodCard } from '../../../../src/core/methods';
+import { AXIS_LABELS, DPO_LOSS_TYPE_IDS, METHOD_CARDS, METHOD_IDS, checkHyperparameter, defaultHyperparameters, isDpoLossType, methodCard } from '../../../../src/core/methods';
 
 test('every offered method has a complete card', () => {
   assert.deepEqual(METHOD_CARDS.map((c) => c.id), [...METHOD_IDS]);
@@ -68,4 +68,17 @@ test('hyperparameter checks name the field and the rule', () => {
   assert.match(checkHyperparameter(lt, 'nope', 'lt')[0], /expected one of "sigmoid"/);
   const gen = methodCard('grpo').hyperparameters.find((p) => p.name === 'num_generations')!;
   assert.deepEqual(checkHyperparameter(gen, 2.5, 'g'), ['g: expected an integer']);
+});
+
+test('DPO loss types: one list, on the card; the loss_type options and the type guard read it', () => {
+  const card = methodCard('dpo');
+  assert.deepEqual([...DPO_LOSS_TYPE_IDS], card.lossTypes?.map((l) => l.id));
+  const lt = card.hyperparameters.find((p) => p.name === 'loss_type');
+  assert.ok(lt?.kind === 'choice');
+  assert.deepEqual(lt.options.map((o) => o.value), [...DPO_LOSS_TYPE_IDS]);
+  assert.ok(DPO_LOSS_TYPE_IDS.every(isDpoLossType));
+  assert.equal(isDpoLossType('sppo'), false);
+  const online = methodCard('online-dpo').hyperparameters.find((p) => p.name === 'loss_type');
+  assert.ok(online?.kind === 'choice');
+  assert.deepEqual(online.options.map((o) => o.value), ['sigmoid', 'ipo']);
 });
