@@ -8,6 +8,7 @@
  *   alignment demo [--out demo-output] [--quick] [--json] [--threads N]
  *   alignment eval <model folder | run folder> --data pairs.jsonl [--reference <folder>] [--max-length N] [--json]
  *   alignment judge | eval-rm | rm-score ...      (src/cli/judgeCommands.ts)
+ *   alignment devices [--json]
  *   alignment --help, alignment <command> --help, alignment help <command>
  *
  * In a terminal a progress bar shows the step, the loss and the time left; `--json` prints every session event as
@@ -22,9 +23,11 @@ import { heldOutAccuracy } from '../core/eval/accuracy';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { loadDatasetFile } from '../core/datasets/formats';
 import { newRunId, runPaths, runsRoot } from '../core/runs/layout';
-import { resolveRunSpec } from '../core/runs/spec';
-import { isMethodId, METHOD_IDS, type HyperparameterValue } from '../core/methods';
+import { resolveRunSpec, trainableMethodIds } from '../core/runs/spec';
+import { isMethodId, type HyperparameterValue } from '../core/methods';
 import { formatEvent, type SessionEvent } from '../protocol/session';
+import { DevicesReportMsg, type DevicesReport } from '../protocol/devices';
+import { AUTO_ORDER, howToInstall, probeDevices } from '../engine/runtime/devices';
 import { loadHfModel } from '../engine/models/hfMapping';
 import { buildModel } from '../engine/models/transformer';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
@@ -88,16 +91,19 @@ function usageOf(usage: string, cmd: string): string {
   return out.length ? out.join('\n') : usage;
 }
 
+/** The methods `alignment train` accepts (the trainable method cards). */
+const TRAINABLE = trainableMethodIds();
+
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   train: {
-    summary: 'Train a model (SFT, reward model, DPO, KTO, ORPO, SimPO, CPO) from a run spec file or from flags; resumable',
+    summary: `Train a model (${TRAINABLE.join(', ')}) from a run spec file or from flags; resumable`,
     usage: `  alignment train <spec.json> [--run-dir DIR] [--json] [--threads N]
-  alignment train --method <${METHOD_IDS.slice(0, 8).join('|')}> --data <file> [--model builtin|<HF folder>]
+  alignment train --method <${TRAINABLE.join('|')}> --data <file> [--model builtin|<HF folder>]
                   [--steps N] [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F]
                   [--set name=value]... [--run-dir DIR] [--json] [--threads N]`,
     positional: { min: 0, max: 1, what: 'a run spec file' },
     options: {
-      method: { kind: 'text', value: 'METHOD', help: `training method (${METHOD_IDS.slice(0, 8).join(', ')})` },
+      method: { kind: 'text', value: 'METHOD', help: `training method (${TRAINABLE.join(', ')})` },
       data: { kind: 'text', value: 'FILE', help: 'dataset file (JSONL: TRL, HH-RLHF, UltraFeedback, ShareGPT or KTO formats)' },
       model: { kind: 'text', value: 'MODEL', help: '"builtin" (the tiny default model) or a Hugging Face model folder' },
       steps: { kind: 'count', value: 'N', help: 'optimizer steps (instead of epochs)' },
@@ -153,6 +159,13 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     summary: "Stream a reward model's scores of a dataset's pairs, one line per record (used by the editor's reward-model judge)",
     usage: usageOf(JUDGE_USAGE, 'rm-score'),
     run: (_p, rest) => runJudgeCli('rm-score', rest),
+  },
+  devices: {
+    summary: 'List the devices training can use here (cpu, cuda, webgpu), each probed by running a one-node onnxruntime session on it',
+    usage: '  alignment devices [--json]',
+    positional: { min: 0, max: 0, what: '' },
+    options: { json: { kind: 'switch', help: 'print the report as one JSON line ({"type": "devices/report", ...}) instead of text' } },
+    run: (p) => devices(p),
   },
 };
 
@@ -333,7 +346,7 @@ function hyperValue(v: string): HyperparameterValue {
 export function specFromFlags(p: Parsed): Record<string, unknown> {
   const method = one(p, 'method');
   if (!method) throw new UsageError('alignment train: give a run spec file, or --method and --data', 'train');
-  if (!isMethodId(method)) throw new UsageError(`--method: unknown method ${JSON.stringify(method)} (one of ${METHOD_IDS.join(', ')})`, 'train');
+  if (!isMethodId(method)) throw new UsageError(`--method: unknown method ${JSON.stringify(method)} (one of ${TRAINABLE.join(', ')})`, 'train');
   const model = one(p, 'model') ?? 'builtin';
   const hyper: Record<string, HyperparameterValue> = {};
   for (const s of p.flags.get('set') ?? []) {
@@ -456,6 +469,28 @@ async function demo(p: Parsed): Promise<number> {
         `  reward model held-out accuracy ${report.reward_model.eval_accuracy?.toFixed(3) ?? 'n/a'}\n`,
     );
   }
+  return 0;
+}
+
+/** Probes every device the engine knows and reports each, with how to install the ones that do not work. */
+async function devices(p: Parsed): Promise<number> {
+  const probes = await probeDevices();
+  const works = new Set(probes.filter((d) => d.available).map((d) => d.device));
+  const auto = AUTO_ORDER.find((d) => works.has(d));
+  const report: DevicesReport = {
+    devices: probes.map((d) => ({ ...d, ...(d.available ? {} : { install: howToInstall(d.device) }) })),
+    auto: { order: [...AUTO_ORDER], ...(auto ? { device: auto } : {}) },
+  };
+  if (one(p, 'json') === 'true') {
+    process.stdout.write(JSON.stringify(DevicesReportMsg.create(report)) + '\n');
+    return 0;
+  }
+  const w = Math.max(...report.devices.map((d) => d.device.length));
+  for (const d of report.devices) {
+    if (d.available) process.stdout.write(`${d.device.padEnd(w)}  available${d.bundled ? ' (bundled with onnxruntime-node)' : ''}\n`);
+    else process.stdout.write(`${d.device.padEnd(w)}  unavailable: ${d.reason ?? 'unknown reason'}\n${' '.repeat(w)}  to use it: ${d.install ?? ''}\n`);
+  }
+  process.stdout.write(`auto picks ${auto ?? 'nothing'} here (it tries ${AUTO_ORDER.join(', then ')})\n`);
   return 0;
 }
 

@@ -40,10 +40,31 @@ export interface LaunchDevice {
   readonly id: 'auto' | 'cpu' | 'cuda' | 'webgpu';
   readonly available: boolean;
   readonly note: string;
+  /** For `auto`: the device it picks on this machine, when the probe ran. */
+  readonly picks?: 'cpu' | 'cuda' | 'webgpu';
+}
+
+/**
+ * The values the form starts from, shaped like the run spec's fields (the run defaults of src/core/runs/spec.ts).
+ * The learning rate and maximum length are the method's: see {@link LaunchMethod}.
+ */
+export interface LaunchDefaults {
+  /** The method the form opens on. */
+  readonly method: string;
+  readonly device: LaunchDevice['id'];
+  readonly epochs: number;
+  readonly maxSteps: number;
+  readonly batchSize: number;
+  readonly gradientAccumulationSteps: number;
+  readonly seed: number;
+  readonly data: { readonly evalSplit: number };
+  readonly intervals: { readonly logging: number; readonly eval: number; readonly checkpoint: number; readonly sample: number };
 }
 
 export interface LaunchInit {
+  /** The methods a run can train (their cards' `trainable`); no other method is offered. */
   readonly methods: LaunchMethod[];
+  readonly defaults: LaunchDefaults;
   readonly models: LaunchChoice[];
   readonly datasets: LaunchChoice[];
   /** Undefined while the device probe runs (a `launch/devices` message follows). */
@@ -75,10 +96,22 @@ export interface LaunchEstimate {
 }
 
 const choice = v.object<LaunchChoice>({ value: v.string(), label: v.string(), detail: v.optional(v.string()) });
-const device = v.object<LaunchDevice>({ id: v.literal('auto', 'cpu', 'cuda', 'webgpu'), available: v.boolean(), note: v.string() });
+const device = v.object<LaunchDevice>({ id: v.literal('auto', 'cpu', 'cuda', 'webgpu'), available: v.boolean(), note: v.string(), picks: v.optional(v.literal('cpu', 'cuda', 'webgpu')) });
 const paramValue: Validator<number | boolean | string> = (x, p) => (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)) ? [] : [`${p}: expected a number, boolean or string`]);
 const specObject: Validator<Record<string, unknown>> = (x, p) => (typeof x === 'object' && x !== null && !Array.isArray(x) ? [] : [`${p}: expected an object`]);
 const problem = v.object<LaunchProblem>({ path: v.string(), reason: v.string() });
+
+const defaults = v.object<LaunchDefaults>({
+  method: v.string(),
+  device: v.literal('auto', 'cpu', 'cuda', 'webgpu'),
+  epochs: v.number(),
+  maxSteps: v.integer(0),
+  batchSize: v.integer(1),
+  gradientAccumulationSteps: v.integer(1),
+  seed: v.integer(0),
+  data: v.object<LaunchDefaults['data']>({ evalSplit: v.number() }),
+  intervals: v.object<LaunchDefaults['intervals']>({ logging: v.integer(1), eval: v.integer(0), checkpoint: v.integer(0), sample: v.integer(0) }),
+});
 
 const method = v.object<LaunchMethod>({
   id: v.string(),
@@ -107,11 +140,12 @@ const method = v.object<LaunchMethod>({
 
 /** webview -> host: the form is loaded. */
 export const LaunchReady = defineMessage('launch/ready', v.object<Record<string, never>>({}));
-/** host -> webview: everything the form offers, and a spec to start from. */
+/** host -> webview: everything the form offers, the values it starts from, and a spec to start from. */
 export const LaunchInitMsg = defineMessage(
   'launch/init',
   v.object<LaunchInit>({
     methods: v.array(method),
+    defaults,
     models: v.array(choice),
     datasets: v.array(choice),
     devices: v.optional(v.array(device)),

@@ -12,6 +12,7 @@ import {
   LaunchStart,
   LaunchStartFailed,
   type LaunchChoice,
+  type LaunchDefaults,
   type LaunchDevice,
   type LaunchEstimate,
   type LaunchMethod,
@@ -21,6 +22,8 @@ import { el, on, post } from '../shared/host';
 
 const app = document.getElementById('app') as HTMLElement;
 let methods: LaunchMethod[] = [];
+/** The run defaults and the method to open on, from the host (the init message). */
+let defaults: LaunchDefaults | undefined;
 let devices: LaunchDevice[] | undefined;
 
 // ---- form elements
@@ -37,17 +40,20 @@ const problemsBox = el('ul', { class: 'problems', attrs: { id: 'problems' } });
 const startBtn = el('button', { class: 'btn', text: 'Start Training', attrs: { id: 'start', type: 'button' } });
 const loadBtn = el('button', { class: 'btn secondary', text: 'Load Spec…', attrs: { id: 'load-spec', type: 'button' } });
 const saveBtn = el('button', { class: 'btn secondary', text: 'Save Spec…', attrs: { id: 'save-spec', type: 'button' } });
-let device = 'auto';
+/** The chosen device; until the init message, none (the host fills its default). */
+let device: string | undefined;
 
+/** A field's default: a run default, or the selected method's (learning rate, maximum length). */
+type DefaultOf = (d: LaunchDefaults, m: LaunchMethod | undefined) => number | undefined;
 interface NumField {
   path: string;
   input: HTMLInputElement;
-  def: () => number;
+  def: DefaultOf;
 }
 const training: NumField[] = [];
 /** A number as a user types it: small rates in exponent form (1e-6, not 0.000001). */
 const numText = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
-function numField(label: string, path: string, def: () => number, help: string, step = 'any'): HTMLElement {
+function numField(label: string, path: string, def: DefaultOf, help: string, step = 'any'): HTMLElement {
   const input = el('input', { attrs: { id: `f-${path.replace(/\./g, '-')}`, type: 'number', step, 'data-path': path } });
   training.push({ path, input, def });
   input.addEventListener('input', changed);
@@ -55,20 +61,25 @@ function numField(label: string, path: string, def: () => number, help: string, 
 }
 
 const currentMethod = (): LaunchMethod | undefined => methods.find((m) => m.id === methodSel.value);
+/** The field's default as text ('' until the host sent the defaults). */
+function defaultText(f: NumField): string {
+  const x = defaults ? f.def(defaults, currentMethod()) : undefined;
+  return x === undefined ? '' : numText(x);
+}
 
 const trainingBox = el('div', { class: 'params' },
-  numField('Epochs', 'epochs', () => 3, 'Passes over the training split.'),
-  numField('Max steps', 'maxSteps', () => 0, 'Stop after this many optimizer steps (0: use epochs).', '1'),
-  numField('Batch size', 'batchSize', () => 8, 'Examples per micro-batch (a pair counts once).', '1'),
-  numField('Gradient accumulation', 'gradientAccumulationSteps', () => 1, 'Micro-batches per optimizer step.', '1'),
-  numField('Learning rate', 'optimizer.learningRate', () => currentMethod()?.learningRate ?? 1e-5, 'AdamW peak learning rate (the method\'s TRL default).'),
-  numField('Max length', 'data.maxLength', () => currentMethod()?.maxLength ?? 1024, 'Longest prompt + completion in tokens.', '1'),
-  numField('Eval split', 'data.evalSplit', () => 0.1, 'Fraction of the data held out for evaluation.'),
-  numField('Seed', 'seed', () => 42, 'Seeds initialisation, data order and sampling.', '1'),
-  numField('Log every', 'intervals.logging', () => 10, 'Steps between logged metrics.', '1'),
-  numField('Samples every', 'intervals.sample', () => 100, 'Steps between sample generations (0: never).', '1'),
-  numField('Checkpoint every', 'intervals.checkpoint', () => 500, 'Steps between checkpoints (0: only the final model).', '1'),
-  numField('Eval every', 'intervals.eval', () => 100, 'Steps between evaluations on the held-out split (0: never; needs an eval split above 0).', '1'),
+  numField('Epochs', 'epochs', (d) => d.epochs, 'Passes over the training split.'),
+  numField('Max steps', 'maxSteps', (d) => d.maxSteps, 'Stop after this many optimizer steps (0: use epochs).', '1'),
+  numField('Batch size', 'batchSize', (d) => d.batchSize, 'Examples per micro-batch (a pair counts once).', '1'),
+  numField('Gradient accumulation', 'gradientAccumulationSteps', (d) => d.gradientAccumulationSteps, 'Micro-batches per optimizer step.', '1'),
+  numField('Learning rate', 'optimizer.learningRate', (_d, m) => m?.learningRate, 'AdamW peak learning rate (the method\'s TRL default).'),
+  numField('Max length', 'data.maxLength', (_d, m) => m?.maxLength, 'Longest prompt + completion in tokens.', '1'),
+  numField('Eval split', 'data.evalSplit', (d) => d.data.evalSplit, 'Fraction of the data held out for evaluation.'),
+  numField('Seed', 'seed', (d) => d.seed, 'Seeds initialisation, data order and sampling.', '1'),
+  numField('Log every', 'intervals.logging', (d) => d.intervals.logging, 'Steps between logged metrics.', '1'),
+  numField('Samples every', 'intervals.sample', (d) => d.intervals.sample, 'Steps between sample generations (0: never).', '1'),
+  numField('Checkpoint every', 'intervals.checkpoint', (d) => d.intervals.checkpoint, 'Steps between checkpoints (0: only the final model).', '1'),
+  numField('Eval every', 'intervals.eval', (d) => d.intervals.eval, 'Steps between evaluations on the held-out split (0: never; needs an eval split above 0).', '1'),
 );
 
 const section = (title: string, ...children: HTMLElement[]) => el('section', { class: 'form-section' }, el('h2', { text: title }), ...children);
@@ -100,14 +111,34 @@ function options(sel: HTMLSelectElement, list: LaunchChoice[], keep?: string): v
   if (list.some((c) => c.value === prev)) sel.value = prev;
 }
 
+/**
+ * Selects a spec's method. One the form does not offer (it cannot train) is shown as a disabled choice, so the
+ * spec goes to the host as written and the host's problem says why it cannot start.
+ */
+function selectMethod(id: string): void {
+  for (const o of [...methodSel.options]) if (o.disabled) o.remove();
+  if (!methods.some((m) => m.id === id)) {
+    const o = el('option', { text: `${id} (not offered)`, attrs: { value: id } });
+    o.disabled = true;
+    methodSel.append(o);
+  }
+  methodSel.value = id;
+}
+/** Removes the not-offered choice once another method is picked (it cannot be picked back). */
+function dropUnoffered(): void {
+  for (const o of [...methodSel.options]) if (o.disabled && !o.selected) o.remove();
+}
+
 function renderCard(): void {
   const m = currentMethod();
   card.replaceChildren();
+  const note = document.getElementById('dataset-note') as HTMLElement;
+  note.textContent = '';
   if (!m) return;
   const axes = el('table', { class: 'axes', attrs: { id: 'method-axes' } });
   for (const a of m.axes) axes.append(el('tr', { title: a.note }, el('th', { text: a.label }), el('td', { class: `axis-value v-${a.value}`, text: a.value }), el('td', { class: 'note', text: a.note })));
   card.append(el('p', { text: m.summary }), el('p', { class: 'cite', text: m.citation }), axes);
-  (document.getElementById('dataset-note') as HTMLElement).textContent = `${m.title} trains on ${m.datasetKinds.join(' or ')} data. ${m.datasetNote}`;
+  note.textContent = `${m.title} trains on ${m.datasetKinds.join(' or ')} data. ${m.datasetNote}`;
 }
 
 function renderParams(values: Record<string, unknown> = {}): void {
@@ -173,7 +204,7 @@ function formSpec(): Record<string, unknown> {
   if (nameInput.value.trim()) spec.name = nameInput.value.trim();
   spec.model = modelSel.value === 'builtin' || !modelSel.value ? { kind: 'builtin' } : { kind: 'hf', path: modelSel.value };
   spec.data = { path: dataSel.value };
-  spec.device = device;
+  if (device) spec.device = device;
   for (const f of training) if (f.input.value.trim() !== '') setPath(spec, f.path, Number(f.input.value));
   const hp: Record<string, unknown> = {};
   for (const input of hpBox.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-param]')) {
@@ -190,7 +221,7 @@ function formSpec(): Record<string, unknown> {
 
 /** Fills the form from a spec (clone-and-edit or a spec file). */
 function fillForm(spec: Record<string, unknown>, src?: string): void {
-  if (typeof spec.method === 'string' && methods.some((m) => m.id === spec.method)) methodSel.value = spec.method;
+  if (typeof spec.method === 'string' && spec.method) selectMethod(spec.method);
   nameInput.value = typeof spec.name === 'string' ? spec.name : '';
   const model = spec.model as { kind?: string; path?: string } | undefined;
   if (model?.kind === 'hf' && model.path) {
@@ -206,7 +237,7 @@ function fillForm(spec: Record<string, unknown>, src?: string): void {
   renderCard();
   for (const f of training) {
     const x = getPath(spec, f.path);
-    f.input.value = numText(typeof x === 'number' ? x : f.def());
+    f.input.value = typeof x === 'number' ? numText(x) : defaultText(f);
   }
   renderParams((spec.hyperparameters as Record<string, unknown> | undefined) ?? {});
   renderDevices();
@@ -235,7 +266,7 @@ function showProblems(problems: LaunchProblem[], message?: string): void {
   problemsBox.replaceChildren(...(message ? [el('li', { class: 'error', text: message })] : []), ...problems.map((p) => el('li', { class: 'error', text: `${p.path || 'spec'}: ${p.reason}` })));
   for (const e of app.querySelectorAll('.invalid')) e.classList.remove('invalid');
   for (const p of problems) {
-    const id = p.path.startsWith('hyperparameters.') ? `hp-${p.path.slice('hyperparameters.'.length)}` : p.path === 'data.path' || p.path === 'data' ? 'dataset' : `f-${p.path.replace(/\./g, '-')}`;
+    const id = p.path.startsWith('hyperparameters.') ? `hp-${p.path.slice('hyperparameters.'.length)}` : p.path === 'data.path' || p.path === 'data' ? 'dataset' : p.path === 'method' ? 'method' : `f-${p.path.replace(/\./g, '-')}`;
     document.getElementById(id)?.classList.add('invalid');
   }
 }
@@ -262,9 +293,10 @@ function showEstimate(e: LaunchEstimate): void {
 }
 
 methodSel.addEventListener('change', () => {
+  dropUnoffered();
   renderCard();
   renderParams();
-  for (const f of training) if (f.path === 'optimizer.learningRate' || f.path === 'data.maxLength') f.input.value = numText(f.def());
+  for (const f of training) if (f.path === 'optimizer.learningRate' || f.path === 'data.maxLength') f.input.value = defaultText(f);
   changed();
 });
 for (const s of [modelSel, dataSel]) s.addEventListener('change', changed);
@@ -279,8 +311,10 @@ saveBtn.addEventListener('click', () => post(LaunchBrowse, { what: 'saveSpec', s
 
 on(LaunchInitMsg, (init) => {
   methods = init.methods;
+  defaults = init.defaults;
+  device = init.defaults.device;
   methodSel.replaceChildren(...methods.map((m) => el('option', { text: `${m.title}`, attrs: { value: m.id } })));
-  methodSel.value = methods.some((m) => m.id === 'dpo') ? 'dpo' : methods[0]?.id ?? '';
+  methodSel.value = methods.some((m) => m.id === init.defaults.method) ? init.defaults.method : methods[0]?.id ?? '';
   options(modelSel, init.models, 'builtin');
   options(dataSel, init.datasets.length ? init.datasets : [{ value: '', label: 'No dataset in the workspace: Browse…' }]);
   if (init.devices) devices = init.devices;

@@ -1,11 +1,13 @@
 /**
- * What the launch form shows, derived from the method cards, the run spec rules and the estimator: the form's
- * method list, and a memory/time estimate for a spec as the form has it (with every spec problem).
+ * What the launch form shows, derived from the method cards, the run spec rules, the device probe and the
+ * estimator: the form's method list and starting values, the devices, and a memory/time estimate for a spec as the
+ * form has it (with every spec problem).
  */
 import { AXIS_LABELS, METHOD_CARDS, type MethodAxes, type MethodCard } from '../methods';
-import type { LaunchEstimate, LaunchMethod } from '../../protocol/launch';
+import type { LaunchDefaults, LaunchDevice, LaunchEstimate, LaunchMethod } from '../../protocol/launch';
+import { DevicesReportMsg, type DevicesReport } from '../../protocol/devices';
 import { estimateRun, type DeviceCapacity, type ModelShape } from './estimate';
-import { resolveRunSpec, totalSteps } from './spec';
+import { resolveRunSpec, RUN_DEFAULTS, totalSteps } from './spec';
 
 /**
  * The built-in model's shape (src/engine/models/builtin.ts: Llama-style, d_model 256, 4 layers, 4 heads, a 2048-token
@@ -41,8 +43,72 @@ export function launchMethod(c: MethodCard): LaunchMethod {
   };
 }
 
+/** The methods the form offers: those whose card is trainable. */
 export function launchMethods(): LaunchMethod[] {
-  return METHOD_CARDS.map(launchMethod);
+  return METHOD_CARDS.filter((c) => c.trainable).map(launchMethod);
+}
+
+/** The method the form opens on. */
+export const LAUNCH_DEFAULT_METHOD = 'dpo';
+
+/** The form's starting values: the run defaults, and the method it opens on. */
+export function launchDefaults(): LaunchDefaults {
+  const d = RUN_DEFAULTS;
+  return {
+    method: LAUNCH_DEFAULT_METHOD,
+    device: d.device,
+    epochs: d.epochs,
+    maxSteps: d.maxSteps,
+    batchSize: d.batchSize,
+    gradientAccumulationSteps: d.gradientAccumulationSteps,
+    seed: d.seed,
+    data: { evalSplit: d.evalSplit },
+    intervals: { logging: d.loggingInterval, eval: d.evalInterval, checkpoint: d.checkpointInterval, sample: d.sampleInterval },
+  };
+}
+
+/** What `alignment devices --json` printed: its report, or why there is none. */
+export type DeviceProbeOutcome = { readonly report: DevicesReport } | { readonly failure: string };
+
+/** Reads the `devices/report` line of `alignment devices --json` output, checked against the protocol. */
+export function readDevicesReport(stdout: string): DeviceProbeOutcome {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  for (const line of lines) {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (DevicesReportMsg.is(msg)) return { report: msg.params };
+    return { failure: `device probe printed an invalid report (${DevicesReportMsg.problems(msg).slice(0, 3).join('; ')})` };
+  }
+  return { failure: 'device probe printed no report' };
+}
+
+/**
+ * The form's device choices from the probe. Without a report the CPU stays selectable (its provider ships with
+ * onnxruntime-node) and every note says why the probe failed.
+ */
+export function launchDevices(probe: DeviceProbeOutcome): LaunchDevice[] {
+  if ('failure' in probe) {
+    return [
+      { id: 'auto', available: true, note: `picked when the run starts (${probe.failure})` },
+      { id: 'cpu', available: true, note: probe.failure },
+      { id: 'cuda', available: false, note: probe.failure },
+      { id: 'webgpu', available: false, note: probe.failure },
+    ];
+  }
+  const { devices, auto } = probe.report;
+  const tries = `tries ${auto.order.join(', then ')}`;
+  return [
+    { id: 'auto', available: auto.device !== undefined, note: auto.device ? `${auto.device} on this machine (${tries})` : `no device works (${tries})`, ...(auto.device ? { picks: auto.device } : {}) },
+    ...devices.map((d): LaunchDevice => ({
+      id: d.device,
+      available: d.available,
+      note: d.available ? `works here${d.bundled ? ' (bundled with onnxruntime-node)' : ''}` : `${d.reason ?? 'unavailable'}${d.install ? `. To use it: ${d.install}` : ''}`,
+    })),
+  ];
 }
 
 /**

@@ -7,7 +7,7 @@ import { Disposable } from '../shared/lifecycle';
 import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import type { RunManager } from './runManager';
 import type { DatasetsView } from '../datasets/datasetsView';
-import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchMethods } from '../../core/runs/launchInfo';
+import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchDefaults, launchDevices, launchMethods, readDevicesReport } from '../../core/runs/launchInfo';
 import type { ModelShape } from '../../core/runs/estimate';
 import { readModelFolder } from '../../core/models/modelInfo';
 import { countRecords } from '../../core/datasets/recordCount';
@@ -27,39 +27,18 @@ import {
 } from '../../protocol/launch';
 
 /**
- * Asks onnxruntime which execution providers this machine has, in a short child process (the extension host
- * never loads onnxruntime). `cpu` is always there; `cuda` only when its provider is installed; `webgpu` is bundled
- * and still needs a GPU adapter, which the session checks when it starts.
+ * Probes the devices in a short child process that runs the bundled CLI (`dist/cli.js devices --json`), so the
+ * extension host never loads onnxruntime and the probe is the engine's own. The report is checked against the
+ * protocol before the form sees it; without one, the CPU stays selectable and each note says why.
  */
 export function probeDevices(extensionPath: string, nodePath = process.execPath): Promise<LaunchDevice[]> {
-  // listSupportedBackends names what this build can use; CUDA additionally needs its provider library, which
-  // onnxruntime-node only downloads when installed with ONNXRUNTIME_NODE_INSTALL=cuda12.
-  const script = [
-    "const o=require('onnxruntime-node'),fs=require('fs'),path=require('path');",
-    "const walk=(d)=>fs.readdirSync(d,{withFileTypes:true}).some((e)=>e.isDirectory()?walk(path.join(d,e.name)):/providers_cuda/.test(e.name));",
-    "let cuda=false;try{cuda=walk(path.join(path.dirname(require.resolve('onnxruntime-node/package.json')),'bin'))}catch{}",
-    "process.stdout.write(JSON.stringify(o.listSupportedBackends().filter((b)=>b.name!=='cuda'||cuda)))",
-  ].join('');
+  const cli = path.join(extensionPath, 'dist', 'cli.js');
   return new Promise((resolve) => {
-    execFile(nodePath, ['-e', script], { cwd: extensionPath, timeout: 20_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }, (err, stdout, stderr) => {
-      let names: string[] = [];
-      let why = '';
-      if (err) why = `device probe failed: ${(stderr || err.message).split('\n')[0]}`;
-      else {
-        try {
-          const list = JSON.parse(stdout) as { name?: unknown }[];
-          names = list.map((b) => String(b.name));
-        } catch {
-          why = 'device probe printed no list';
-        }
-      }
-      const has = (n: string) => names.includes(n);
-      resolve([
-        { id: 'auto', available: true, note: 'the fastest that works: CUDA, then WebGPU, then CPU' },
-        { id: 'cpu', available: !why || has('cpu'), note: why || 'always available' },
-        { id: 'cuda', available: has('cuda'), note: has('cuda') ? 'onnxruntime CUDA provider installed' : 'not installed: reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (NVIDIA GPU + CUDA 12)' },
-        { id: 'webgpu', available: has('webgpu'), note: has('webgpu') ? 'bundled; needs a GPU adapter (Vulkan, Metal or D3D12), checked when the run starts' : 'not in this onnxruntime build' },
-      ]);
+    execFile(nodePath, [cli, 'devices', '--json'], { cwd: extensionPath, timeout: 20_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }, (err, stdout, stderr) => {
+      // The CLI's own message is its `error:` line; onnxruntime may print warnings before it.
+      const lines = (stderr.trim() || err?.message || '').split('\n');
+      const failure = err ? `device probe failed: ${lines.find((l) => l.startsWith('error:')) ?? lines[0]}` : undefined;
+      resolve(launchDevices(failure ? { failure } : readDevicesReport(stdout)));
     });
   });
 }
@@ -161,7 +140,7 @@ export class LaunchPanel extends Disposable {
     const post = (m: unknown) => this.panel.webview.postMessage(m);
     if (LaunchReady.is(msg)) {
       const [models, datasets] = await Promise.all([this.modelChoices(), this.datasetChoices()]);
-      await post(LaunchInitMsg.create({ methods: launchMethods(), models, datasets, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
+      await post(LaunchInitMsg.create({ methods: launchMethods(), defaults: launchDefaults(), models, datasets, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
       await post(LaunchDevices.create({ devices: await this.devices }));
     } else if (LaunchEstimateRequest.is(msg)) {
       const spec = msg.params.spec;
@@ -176,7 +155,7 @@ export class LaunchPanel extends Disposable {
       }
       const device = typeof spec.device === 'string' ? spec.device : 'auto';
       const devs = await this.devices;
-      const chosen = device === 'auto' ? (devs.find((d) => d.id === 'cuda' && d.available) ? 'cuda' : 'cpu') : device;
+      const chosen = device === 'auto' ? (devs.find((d) => d.id === 'auto')?.picks ?? 'cpu') : device;
       const est = estimateForm(spec, await this.modelShape(spec.model), deviceCapacity(chosen, os.cpus().length, os.totalmem()), records);
       if (data && typeof data.path === 'string' && data.path && records === undefined) est.warnings.push(`data.path: cannot read ${data.path}`);
       await post(LaunchEstimateResult.create(est));

@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { COMMAND_NAMES } from '../../../src/cli/main';
 import { alignment } from './cliCapture';
 
-test('alignment --help lists every command with a one-line description, judge and eval-rm included', async () => {
-  for (const c of ['train', 'demo', 'eval', 'judge', 'eval-rm']) assert.ok(COMMAND_NAMES.includes(c), c);
+test('alignment --help lists every command with a one-line description, judge, eval-rm and devices included', async () => {
+  for (const c of ['train', 'demo', 'eval', 'judge', 'eval-rm', 'devices']) assert.ok(COMMAND_NAMES.includes(c), c);
   for (const args of [['--help'], ['-h'], ['help']]) {
     const r = await alignment(...args);
     assert.equal(r.code, 0, args.join(' '));

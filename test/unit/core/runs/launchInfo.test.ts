@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchMethods } from '../../../../src/core/runs/launchInfo';
+import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchDefaults, launchDevices, launchMethods, readDevicesReport } from '../../../../src/core/runs/launchInfo';
+import { RUN_DEFAULTS } from '../../../../src/core/runs/spec';
+import { METHOD_CARDS } from '../../../../src/core/methods';
+import { DevicesReportMsg, type DevicesReport } from '../../../../src/protocol/devices';
+import { LaunchInitMsg } from '../../../../src/protocol/launch';
 import { seriesFromEvents } from '../../../../src/core/runs/metricSeries';
 import { parseSessionEvents } from '../../../../src/protocol/session';
 
@@ -45,4 +49,61 @@ test('session events become per-metric series (eval_ kept apart) and sample sets
   assert.deepEqual(series.eval_loss.value, [0.69]);
   assert.equal(samples.length, 1);
   assert.equal(samples[0].samples[0].reference, 'b');
+});
+
+test('the form offers only the methods whose card is trainable', () => {
+  const offered = launchMethods().map((m) => m.id);
+  assert.deepEqual(offered, METHOD_CARDS.filter((c) => c.trainable).map((c) => c.id));
+  for (const id of ['ppo', 'rloo', 'grpo', 'online-dpo'] as const) assert.ok(!offered.includes(id), `${id} is not offered`);
+  const cap = deviceCapacity('cpu', 4, 16 * 1024 ** 3);
+  const ppo = estimateForm({ method: 'ppo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, rewardModel: { kind: 'run', runId: 'r1' } }, BUILTIN_MODEL_SHAPE, cap, 10);
+  assert.equal(ppo.ok, false);
+  assert.deepEqual(ppo.problems.map((p) => p.path), ['method']);
+  assert.match(ppo.problems[0].reason, /cannot be trained in this version/);
+});
+
+test('the form starts from the run defaults of the spec resolver, sent in a valid init message', () => {
+  const d = launchDefaults();
+  assert.equal(d.device, RUN_DEFAULTS.device);
+  assert.equal(d.epochs, RUN_DEFAULTS.epochs);
+  assert.equal(d.maxSteps, RUN_DEFAULTS.maxSteps);
+  assert.equal(d.batchSize, RUN_DEFAULTS.batchSize);
+  assert.equal(d.gradientAccumulationSteps, RUN_DEFAULTS.gradientAccumulationSteps);
+  assert.equal(d.seed, RUN_DEFAULTS.seed);
+  assert.deepEqual(d.data, { evalSplit: RUN_DEFAULTS.evalSplit });
+  assert.deepEqual(d.intervals, { logging: RUN_DEFAULTS.loggingInterval, eval: RUN_DEFAULTS.evalInterval, checkpoint: RUN_DEFAULTS.checkpointInterval, sample: RUN_DEFAULTS.sampleInterval });
+  assert.ok(launchMethods().some((m) => m.id === d.method), 'the form opens on an offered method');
+  const init = { methods: launchMethods(), defaults: d, models: [], datasets: [] };
+  assert.deepEqual(LaunchInitMsg.problems(LaunchInitMsg.create(init)), []);
+  assert.deepEqual(LaunchInitMsg.problems({ type: 'launch/init', params: { ...init, defaults: undefined } }), ['params.defaults: expected an object']);
+  assert.deepEqual(LaunchInitMsg.problems({ type: 'launch/init', params: { ...init, defaults: { ...d, intervals: { ...d.intervals, logging: 0 } } } }), [
+    'params.defaults.intervals.logging: expected an integer in [1, 9007199254740991]',
+  ]);
+});
+
+test('device choices come from the CLI probe report, checked against the protocol', () => {
+  const report: DevicesReport = {
+    devices: [
+      { device: 'cpu', available: true, bundled: true },
+      { device: 'cuda', available: false, bundled: false, reason: 'Failed to load shared library', install: 'install the CUDA provider' },
+      { device: 'webgpu', available: false, bundled: true, reason: 'No supported adapters', install: 'a Vulkan driver' },
+    ],
+    auto: { order: ['cuda', 'webgpu', 'cpu'], device: 'cpu' },
+  };
+  const read = readDevicesReport(`${JSON.stringify(DevicesReportMsg.create(report))}\n`);
+  assert.deepEqual(read, { report });
+  const devices = launchDevices(read);
+  assert.deepEqual(devices.map((d) => [d.id, d.available]), [['auto', true], ['cpu', true], ['cuda', false], ['webgpu', false]]);
+  assert.equal(devices[0].picks, 'cpu');
+  assert.match(devices[0].note, /^cpu on this machine \(tries cuda, then webgpu, then cpu\)$/);
+  assert.equal(devices[2].note, 'Failed to load shared library. To use it: install the CUDA provider');
+
+  // No report, or one that does not match the protocol: the CPU stays selectable and the notes say why.
+  assert.deepEqual(readDevicesReport(''), { failure: 'device probe printed no report' });
+  const bad = readDevicesReport(JSON.stringify({ type: 'devices/report', params: { ...report, devices: [{ device: 'tpu', available: true, bundled: true }] } }));
+  assert.ok('failure' in bad && /params\.devices\[0\]\.device: expected one of "cpu", "cuda", "webgpu"/.test(bad.failure), JSON.stringify(bad));
+  const fallback = launchDevices(bad);
+  assert.deepEqual(fallback.map((d) => [d.id, d.available]), [['auto', true], ['cpu', true], ['cuda', false], ['webgpu', false]]);
+  assert.ok(fallback.every((d) => d.note.includes('invalid report')));
+  assert.equal(fallback[0].picks, undefined);
 });
