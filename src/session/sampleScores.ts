@@ -1,14 +1,13 @@
 /**
  * Scores of the dashboard's sample generations: each reply y (the policy's and the reference model's, greedy, for
- * the same prompt x) is scored with the method's own implicit reward, the quantity its trainer logs as
- * `rewards/chosen` / `rewards/rejected`, so the table and the plots share one scale:
+ * the same prompt x) is scored with the method's own implicit reward (src/training/shared.ts `implicitReward`),
+ * the quantity its trainer logs as `rewards/chosen` / `rewards/rejected`, so the table and the plots share one
+ * scale. With l(y) = sum over reply tokens of log pi(y_t | x, y_<t) (one scorer graph, `sequenceLogps`):
  *
- *   l(y)  = sum over reply tokens of log pi(y_t | x, y_<t)          (the engine's `sequenceLogps`, one scorer graph)
- *   DPO family, KTO  r = beta * (l_theta(y) - l_ref(y))             (Rafailov et al. 2023, eq. 5; TRL's rewards)
- *   SimPO            r = beta / |y| * l_theta(y)                     (Meng et al. 2024, eq. 4)
- *   ORPO             r = beta / |y| * l_theta(y)                     (TRL's ORPO logs rewards = beta * mean log pi)
- *   CPO              r = beta * l_theta(y)                           (Xu et al. 2024; TRL's CPO rewards)
- *   SFT              r = l_theta(y) / |y|                            (mean token log-prob under the policy)
+ *   DPO, KTO     r = beta * (l_theta(y) - l_ref(y))     implicit reward
+ *   SimPO, ORPO  r = beta * l_theta(y) / |y|            length-normalized reward
+ *   CPO          r = beta * l_theta(y)                  summed reward
+ *   SFT          r = l_theta(y) / |y|                   mean token log-prob under the policy (no implicit reward)
  *
  * |y| counts the reply's tokens including a generated EOS. Reward-model runs generate no samples (a score-head
  * model has no LM head to generate with), so they have no rule here.
@@ -18,6 +17,7 @@ import type { SampleScoreKind } from '../protocol/session';
 import type { TransformerModel } from '../engine/models/transformer';
 import { promptCompletionRow, type Row } from '../training/batching';
 import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
+import { hasImplicitReward, implicitReward, implicitRewardRule, type ImplicitRewardKind, type ImplicitRewardRule } from '../training/shared';
 
 /** How a method scores one reply from its summed log-probs. */
 export interface SampleScoreRule {
@@ -36,28 +36,29 @@ function betaOf(method: string, h: Readonly<Record<string, HyperparameterValue>>
   return b;
 }
 
+/** How each implicit reward is named on the dashboard. */
+const SHOWN: Readonly<Record<ImplicitRewardKind, { readonly kind: SampleScoreKind; readonly label: (beta: number) => string }>> = {
+  'log-ratio': { kind: 'implicit-reward', label: (beta) => `implicit reward β·log(π/π_ref), β=${beta}` },
+  'mean-token': { kind: 'length-normalized-reward', label: (beta) => `length-normalized reward β/|y|·log π, β=${beta}` },
+  summed: { kind: 'summed-reward', label: (beta) => `reward β·log π, β=${beta}` },
+};
+
+/** A score rule that computes `reward` from l_theta(y), l_ref(y) and |y| (at least 1). */
+function rule(kind: SampleScoreKind, label: string, reward: ImplicitRewardRule): SampleScoreRule {
+  const needsReference = reward.kind === 'log-ratio';
+  return { kind, label, needsReference, score: (policy, ref, n) => implicitReward(reward, { policy, ref, tokens: Math.max(n, 1) }) };
+}
+
 /** The sample-score rule of an offline LM method (undefined for reward-model methods, which generate no samples). */
 export function sampleScoreRule(method: MethodId, hyperparameters: Readonly<Record<string, HyperparameterValue>>): SampleScoreRule | undefined {
-  switch (method) {
-    case 'dpo':
-    case 'kto': {
-      const beta = betaOf(method, hyperparameters);
-      return { kind: 'implicit-reward', label: `implicit reward β·log(π/π_ref), β=${beta}`, needsReference: true, score: (p, r) => beta * (p - r) };
-    }
-    case 'simpo':
-    case 'orpo': {
-      const beta = betaOf(method, hyperparameters);
-      return { kind: 'length-normalized-reward', label: `length-normalized reward β/|y|·log π, β=${beta}`, needsReference: false, score: (p, _r, n) => (beta * p) / Math.max(n, 1) };
-    }
-    case 'cpo': {
-      const beta = betaOf(method, hyperparameters);
-      return { kind: 'summed-reward', label: `reward β·log π, β=${beta}`, needsReference: false, score: (p) => beta * p };
-    }
-    case 'sft':
-      return { kind: 'mean-logp', label: 'mean token log-prob (1/|y|)·log π', needsReference: false, score: (p, _r, n) => p / Math.max(n, 1) };
-    default:
-      return undefined;
+  if (hasImplicitReward(method)) {
+    const reward = implicitRewardRule(method, betaOf(method, hyperparameters));
+    const shown = SHOWN[reward.kind];
+    return rule(shown.kind, shown.label(reward.beta), reward);
   }
+  // SFT has no implicit reward: its samples show the mean token log-prob, a mean-token reward of scale 1.
+  if (method === 'sft') return rule('mean-logp', 'mean token log-prob (1/|y|)·log π', { kind: 'mean-token', beta: 1 });
+  return undefined;
 }
 
 /** Tokens of a row that are scored as predictions (position 0 predicts nothing), within `seqLen`. */

@@ -15,7 +15,7 @@ import { RuntimeSession } from '../engine/runtime/ortSession';
 import type { HostTensor } from '../engine/runtime/tensor';
 import { padRows, type Row } from './batching';
 import type { TrainerPlan } from './plan';
-import { sequenceLogps } from './plan';
+import { sequenceLogps } from './shared';
 import { rewardScores } from './reward';
 
 export interface RunnerOptions {

@@ -1,6 +1,7 @@
 /**
- * KTO trainer (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimization",
- * arXiv 2402.01306) on completions labeled desirable / undesirable, via ./losses.ts `ktoLossGraph`. The reference
+ * KTO (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimization", arXiv 2402.01306): its
+ * config, its loss graph ({@link ktoLossGraph}) and its trainer plan, on completions labeled desirable /
+ * undesirable. The reference
  * point z0 is estimated on mismatched pairs within the micro-batch: prompt i with the completion of another
  * example (TRL's shift: its KL dataset pairs prompt i with completion i-1 once, before training; see
  * {@link ktoKlPartners}). One [2B, T] forward carries the matched rows (0..B-1) and the mismatched rows (B..2B-1)
@@ -14,15 +15,20 @@ import type { HostTensor } from '../engine/runtime/tensor';
 import { padRows, promptCompletionRow, type Row } from './batching';
 import type { EncodedCompletion } from './encode';
 import { hyperparameters, type Hyperparameters } from './hyper';
-import { ktoLossGraph } from './losses';
 import { pick, type PlanOptions, type Splits } from './pairs';
-import { f32Field, field, halves, referenceLookup, referenceModel, referenceParams, sequenceLogps, type ReferenceRequest, type TrainerPlan } from './plan';
+import { f32Field, field, halves, referenceLookup, referenceModel, referenceParams, type ReferenceRequest, type TrainerPlan } from './plan';
+import { batchMean, implicitReward, implicitRewardRule, sequenceLogps, type LossTensors } from './shared';
 import type { ParamSpec } from '../engine/step/compile';
 
-export interface KtoTrainerConfig {
+/** What the KTO loss needs. */
+export interface KtoLossConfig {
   readonly beta: number;
+  /** lambda_D, lambda_U: the weights of desirable and undesirable examples. */
   readonly desirableWeight: number;
   readonly undesirableWeight: number;
+}
+
+export interface KtoTrainerConfig extends KtoLossConfig {
   /** Compute the reference log-probs (of every completion and of its mismatched KL pair) once before training. */
   readonly precomputeRefLogProbs?: boolean;
 }
@@ -30,6 +36,65 @@ export interface KtoTrainerConfig {
 export function ktoConfig(h: Hyperparameters = {}): KtoTrainerConfig {
   const r = hyperparameters('kto', h);
   return { beta: r.number('beta'), desirableWeight: r.number('desirable_weight'), undesirableWeight: r.number('undesirable_weight'), precomputeRefLogProbs: r.boolean('precompute_ref_log_probs') };
+}
+
+export interface KtoTensors {
+  /** l_theta(y_i | x_i), l_ref(y_i | x_i): [B]. */
+  readonly policy: Tensor;
+  readonly ref: Tensor;
+  /** The same for the mismatched pairs (x_i, y_j), j = i's KL partner ({@link ktoKlPartners}; TRL: i-1), [B]. */
+  readonly policyKl: Tensor;
+  readonly refKl: Tensor;
+  /** bool [B]: true = desirable. */
+  readonly labels: Tensor;
+  readonly tokens?: Tensor;
+  readonly logitsMean?: Tensor;
+}
+
+/**
+ * KTO (Ethayarajh et al. 2024, eq. 8; TRL's estimator): z0 = max(0, mean(l_theta - l_ref) over mismatched
+ * pairs), DETACHED (stopGradient: the reference point is not optimized); rho = l_theta - l_ref;
+ * desirable: lambda_D (1 - sigmoid(beta (rho - z0))); undesirable: lambda_U (1 - sigmoid(beta (z0 - rho)));
+ * loss = mean over the batch. Metrics: `kl` = z0, rewards = beta * rho (the implicit reward) and logps averaged
+ * over each label's examples (0 when a batch has none: see `count/chosen`, `count/rejected`).
+ */
+export function ktoLossGraph(k: KtoTensors, cfg: KtoLossConfig): LossTensors {
+  const dt = k.policy.dtype;
+  const z0 = op.stopGradient(op.relu(batchMean(op.sub(k.policyKl, k.refKl))));
+  const rho = op.sub(k.policy, k.ref);
+  const d = op.cast(k.labels, dt); // 1 desirable, 0 undesirable
+  const u = op.sub(1, d);
+  const desirable = op.mul(op.sub(1, op.sigmoid(op.mul(op.sub(rho, z0), cfg.beta))), cfg.desirableWeight);
+  const undesirable = op.mul(op.sub(1, op.sigmoid(op.mul(op.sub(z0, rho), cfg.beta))), cfg.undesirableWeight);
+  const losses = op.add(op.mul(d, desirable), op.mul(u, undesirable));
+  return { loss: batchMean(losses), losses, metrics: ktoMetrics(k, cfg, z0, d, u) };
+}
+
+/** KTO's metrics (see {@link ktoLossGraph}); d, u are the desirable / undesirable masks [B]. */
+function ktoMetrics(k: KtoTensors, cfg: KtoLossConfig, z0: Tensor, d: Tensor, u: Tensor): Record<string, Tensor> {
+  // Mean of x over the examples selected by mask m, 0 when none: sum(m x) / max(sum m, 1).
+  const nd = op.sum(d);
+  const nu = op.sum(u);
+  const maskedMean = (x: Tensor, m: Tensor, n: Tensor): Tensor => op.div(op.sum(op.mul(op.stopGradient(x), m)), op.maximum(n, 1));
+  const reward = implicitReward(implicitRewardRule('kto', cfg.beta), { policy: k.policy, ref: k.ref });
+  const rewC = maskedMean(reward, d, nd);
+  const rewR = maskedMean(reward, u, nu);
+  const metrics: Record<string, Tensor> = {
+    kl: z0,
+    'rewards/chosen': rewC,
+    'rewards/rejected': rewR,
+    'rewards/margins': op.sub(rewC, rewR),
+    'logps/chosen': maskedMean(k.policy, d, nd),
+    'logps/rejected': maskedMean(k.policy, u, nu),
+    'count/chosen': nd,
+    'count/rejected': nu,
+  };
+  if (k.logitsMean && k.tokens) {
+    const w = op.mul(op.stopGradient(k.logitsMean), k.tokens);
+    metrics['logits/chosen'] = op.div(op.sum(op.mul(w, d)), op.maximum(op.sum(op.mul(k.tokens, d)), 1));
+    metrics['logits/rejected'] = op.div(op.sum(op.mul(w, u)), op.maximum(op.sum(op.mul(k.tokens, u)), 1));
+  }
+  return metrics;
 }
 
 /**
@@ -137,8 +202,8 @@ export function createKtoPlan(opts: PlanOptions<EncodedCompletion>, cfg: KtoTrai
       const [tokens] = halves(pol.count, B);
       const [logitsMean] = halves(pol.logitsMean, B);
       const l = ktoLossGraph({ policy, ref: refLp, policyKl, refKl, labels: b.labels as Tensor, tokens, logitsMean }, cfg);
-      const rho = op.stopGradient(op.mul(op.sub(policy, refLp), cfg.beta));
-      return { loss: l.loss, metrics: l.metrics, perExample: { reward: rho } };
+      const reward = op.stopGradient(implicitReward(implicitRewardRule('kto', cfg.beta), { policy, ref: refLp }));
+      return { loss: l.loss, metrics: l.metrics, perExample: { reward } };
     },
     collate: (split, indices) => {
       const items = pick(data, split, indices);

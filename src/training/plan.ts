@@ -10,7 +10,7 @@ import type { DType } from '../engine/graph/dtype';
 import type { Tensor } from '../engine/graph/graph';
 import * as op from '../engine/graph/ops';
 import type { BatchFieldSpec, ForwardOutput, ParamSpec } from '../engine/step/compile';
-import { logprobs, type ParamLookup, type TransformerModel } from '../engine/models/transformer';
+import type { ParamLookup, TransformerModel } from '../engine/models/transformer';
 import type { HostTensor } from '../engine/runtime/tensor';
 
 /** A forward output with optional per-example [B] tensors (used by evaluation for exact held-out metrics). */
@@ -109,33 +109,6 @@ export function referenceLookup(model: TransformerModel, params: Readonly<Record
  */
 export function referenceModel(model: TransformerModel): TransformerModel {
   return model.lora ? { ...model, lora: null, params: model.params.filter((p) => !p.name.endsWith('.lora_A') && !p.name.endsWith('.lora_B')) } : model;
-}
-
-/** Per-row sequence log-probs: the sum over completion tokens, their count, and the mean completion logit. */
-export interface SeqLogps {
-  /** l(y) = sum of log pi over completion tokens, [N]. */
-  readonly sum: Tensor;
-  /** Completion token count, float [N] (at least 1, so means are defined). */
-  readonly count: Tensor;
-  /** Mean raw logit over completion positions and the vocabulary, [N] (TRL's `logits/*` metric). */
-  readonly logitsMean: Tensor;
-  /** log pi per position [N, T-1] (0 outside the completion). */
-  readonly perToken: Tensor;
-  readonly logits: Tensor;
-}
-
-/**
- * Sequence log-probs of rows ids/mask/cmask under `model` with parameters `params`. With `segments` the rows are
- * packed (several sequences per row, see transformer.ts `ForwardInputs.segments`) and the sums run over a row.
- */
-export function sequenceLogps(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, cmask: Tensor, segments?: Tensor): SeqLogps {
-  const lp = logprobs(model, params, ids, mask, cmask, segments);
-  const T = ids.shape[1] as number;
-  const sel = op.cast(op.not(op.equal(op.narrow(cmask, 1, 1, T - 1), 0)), 'float32'); // [N, T-1]
-  const count = op.maximum(lp.count, 1);
-  const vocabMean = op.mean(op.stopGradient(op.narrow(lp.logits, 1, 0, T - 1)), [2]); // [N, T-1]
-  const logitsMean = op.div(op.sum(op.mul(vocabMean, sel), [1]), count);
-  return { sum: lp.sum, count, logitsMean, perToken: lp.perToken, logits: lp.logits };
 }
 
 /** Rows [0, n) and [n, 2n) of a [2n] tensor. */

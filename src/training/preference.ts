@@ -1,15 +1,15 @@
 /**
  * The trainer body shared by the DPO family (DPO, ORPO, SimPO, CPO): one concatenated [2B, T] forward of the
  * policy gives l_theta(y+) and l_theta(y-) per pair; methods with a reference add l_ref either from a frozen copy
- * inside the graph or from precomputed values; then the method's loss (./losses.ts) gives the loss and TRL's
- * metrics. Per-example outputs `chosen_reward` / `rejected_reward` (the implicit rewards) let evaluation compute
- * the held-out preference accuracy exactly.
+ * inside the graph or from precomputed values; then the method's loss graph (in its own file) gives the loss and
+ * TRL's metrics. Per-example outputs `chosen_reward` / `rejected_reward` (the implicit rewards) let evaluation
+ * compute the held-out preference accuracy exactly.
  */
 import type { Tensor } from '../engine/graph/graph';
 import * as op from '../engine/graph/ops';
-import type { LossTensors, PairLogpTensors } from './losses';
 import { collatePairs, accuracy, pairFields, pick, PairReference, type PlanOptions } from './pairs';
-import { field, halves, referenceLookup, referenceModel, referenceParams, sequenceLogps, type TrainerPlan } from './plan';
+import { field, halves, referenceLookup, referenceModel, referenceParams, type TrainerPlan } from './plan';
+import { pairImplicitRewards, sequenceLogps, type ImplicitRewardRule, type LossTensors, type PairLogpTensors } from './shared';
 import type { EncodedPair } from './encode';
 import type { ParamSpec } from '../engine/step/compile';
 
@@ -21,8 +21,8 @@ export interface PairPlanSpec {
   readonly reference: ReferenceMode;
   /** The method's loss on per-pair log-prob tensors. */
   readonly loss: (p: PairLogpTensors) => LossTensors;
-  /** The implicit reward of a completion, per pair, from its log-probs (for exact eval accuracy). */
-  readonly implicitReward: (p: PairLogpTensors) => { chosen: Tensor; rejected: Tensor };
+  /** The method's implicit reward (for exact eval accuracy). */
+  readonly implicitReward: ImplicitRewardRule;
 }
 
 /** Builds a DPO-family plan (see module comment). */
@@ -78,7 +78,7 @@ export function createPairPlan(opts: PlanOptions<EncodedPair>, spec: PairPlanSpe
     forward: (p, b) => {
       const t = pairTensors(p, b);
       const l = spec.loss(t);
-      const r = spec.implicitReward(t);
+      const r = pairImplicitRewards(spec.implicitReward, t);
       return { loss: l.loss, metrics: l.metrics, perExample: { chosen_reward: op.stopGradient(r.chosen), rejected_reward: op.stopGradient(r.rejected) } };
     },
     collate: (split, indices) => {
@@ -95,25 +95,4 @@ export function createPairPlan(opts: PlanOptions<EncodedPair>, spec: PairPlanSpe
     },
     ...(precomputed ? { reference: { train: precomputed.request('train'), eval: precomputed.request('eval') } } : {}),
   };
-}
-
-/** beta * (l_theta - l_ref) per completion: DPO's implicit reward (Rafailov et al. 2023, eq. 5). */
-export function dpoImplicitReward(beta: number) {
-  return (p: PairLogpTensors): { chosen: Tensor; rejected: Tensor } => ({
-    chosen: op.mul(op.sub(p.policyChosen, p.refChosen as Tensor), beta),
-    rejected: op.mul(op.sub(p.policyRejected, p.refRejected as Tensor), beta),
-  });
-}
-
-/** beta * mean-token log pi per completion: the length-normalized reward of SimPO and ORPO's log-odds inputs. */
-export function meanTokenReward(beta: number) {
-  return (p: PairLogpTensors): { chosen: Tensor; rejected: Tensor } => ({
-    chosen: op.mul(op.div(p.policyChosen, p.chosenTokens), beta),
-    rejected: op.mul(op.div(p.policyRejected, p.rejectedTokens), beta),
-  });
-}
-
-/** beta * summed log pi per completion: CPO's reward. */
-export function summedReward(beta: number) {
-  return (p: PairLogpTensors): { chosen: Tensor; rejected: Tensor } => ({ chosen: op.mul(p.policyChosen, beta), rejected: op.mul(p.policyRejected, beta) });
 }

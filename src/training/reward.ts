@@ -1,14 +1,15 @@
 /**
- * Reward-model trainers. The model is the policy's transformer with a sequence-classification head
- * (`score.weight`, one label); the reward of a sequence is the score at its last real token (as transformers'
- * *ForSequenceClassification pools).
+ * Reward models: their configs, loss graphs and trainer plans. The model is the policy's transformer with a
+ * sequence-classification head (`score.weight`, one label); the reward of a sequence is the score at its last
+ * real token (as transformers' *ForSequenceClassification pools).
  * - Bradley-Terry on pairs (Ouyang et al. 2022 eq. 1) with the optional per-pair margin (Touvron et al. 2023,
- *   "Llama 2", eq. 2) and reward centering (Eisenstein et al. 2023; TRL's center_rewards_coefficient), via
- *   ./losses.ts `bradleyTerryLossGraph`.
- * - Pointwise regression on ratings (mean squared error), via `rewardRegressionLossGraph`; ratings are
+ *   "Llama 2", eq. 2) and reward centering (Eisenstein et al. 2023; TRL's center_rewards_coefficient):
+ *   {@link bradleyTerryLossGraph}.
+ * - Pointwise regression on ratings (mean squared error): {@link rewardRegressionLossGraph}; ratings are
  *   standardized over the training set when `normalize_ratings` is on.
  * Held-out accuracy (TRL's `eval_accuracy`) is computed exactly over the eval pairs from per-pair rewards.
  */
+import * as nn from '../engine/graph/nn';
 import * as op from '../engine/graph/ops';
 import type { Tensor } from '../engine/graph/graph';
 import { forward, pooledScores, type TransformerModel } from '../engine/models/transformer';
@@ -16,9 +17,9 @@ import type { HostTensor } from '../engine/runtime/tensor';
 import { padRows, promptCompletionRow } from './batching';
 import type { EncodedCompletion, EncodedPair } from './encode';
 import { hyperparameters, type Hyperparameters } from './hyper';
-import { bradleyTerryLossGraph, rewardRegressionLossGraph } from './losses';
 import { accuracy, collatePairs, pairFields, pick, type PlanOptions } from './pairs';
 import { field, halves, type TrainerPlan } from './plan';
+import { batchMean, greaterAsFloat, type LossTensors } from './shared';
 import type { ParamLookup } from '../engine/models/transformer';
 
 export interface RewardTrainerConfig {
@@ -39,6 +40,58 @@ export interface RegressionTrainerConfig {
 
 export function regressionConfig(h: Hyperparameters = {}): RegressionTrainerConfig {
   return { normalizeRatings: hyperparameters('reward-regression', h).boolean('normalize_ratings') };
+}
+
+export interface BradleyTerryTensors {
+  /** r(x, y+), r(x, y-): [B]. */
+  readonly chosen: Tensor;
+  readonly rejected: Tensor;
+  /** Optional per-pair margin m [B]. */
+  readonly margin?: Tensor;
+  /** Optional token counts of each pair (both completions), [B], for `num_tokens`. */
+  readonly numTokens?: Tensor;
+}
+
+/**
+ * Bradley-Terry reward loss (Bradley & Terry 1952; Ouyang et al. 2022 eq. 1), with the optional margin of
+ * Llama 2 (Touvron et al. 2023, eq. 2) and reward centering (Eisenstein et al. 2023, eq. 2):
+ *   loss = mean[-log sigmoid(r+ - r- - m)] + c * mean[(r+ + r-)^2].
+ * Metrics (TRL's RewardTrainer): accuracy = mean[r+ > r-], margin = mean[r+ - r-], min/mean/max over all 2B
+ * rewards, num_tokens = sum of the given token counts.
+ */
+export function bradleyTerryLossGraph(t: BradleyTerryTensors, centerRewardsCoefficient = 0): LossTensors {
+  const diff = op.sub(t.chosen, t.rejected);
+  const z = t.margin ? op.sub(diff, t.margin) : diff;
+  const losses = op.neg(nn.logSigmoid(z));
+  let loss = batchMean(losses);
+  if (centerRewardsCoefficient !== 0) {
+    const s = op.add(t.chosen, t.rejected);
+    loss = op.add(loss, op.mul(batchMean(op.mul(s, s)), centerRewardsCoefficient));
+  }
+  const c = op.stopGradient(t.chosen);
+  const r = op.stopGradient(t.rejected);
+  const all = op.concat([c, r], 0);
+  const metrics: Record<string, Tensor> = {
+    accuracy: batchMean(greaterAsFloat(c, r)),
+    margin: batchMean(op.sub(c, r)),
+    min_reward: op.min(all),
+    mean_reward: batchMean(all),
+    max_reward: op.max(all),
+  };
+  if (t.numTokens) metrics.num_tokens = op.sum(t.numTokens);
+  return { loss, losses, metrics };
+}
+
+/** Pointwise reward regression: loss = mean[(r - y)^2] on ratings y. Metrics: mae, min/mean/max reward. */
+export function rewardRegressionLossGraph(rewards: Tensor, ratings: Tensor): LossTensors {
+  const d = op.sub(rewards, ratings);
+  const losses = op.mul(d, d);
+  const r = op.stopGradient(rewards);
+  return {
+    loss: batchMean(losses),
+    losses,
+    metrics: { mae: batchMean(op.abs(op.stopGradient(d))), min_reward: op.min(r), mean_reward: batchMean(r), max_reward: op.max(r) },
+  };
 }
 
 /** Rewards [N] of rows ids/mask under a score-head model. */

@@ -19,7 +19,8 @@ import { padPackedRows, padRows } from './batching';
 import type { EncodedSequence } from './encode';
 import { hyperparameters, type Hyperparameters } from './hyper';
 import { pick, type PlanOptions } from './pairs';
-import { field, sequenceLogps, type TrainerPlan } from './plan';
+import { field, type TrainerPlan } from './plan';
+import { sequenceLogps } from './shared';
 
 export interface SftTrainerConfig {
   readonly completionOnlyLoss: boolean;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildPlan } from '../../../src/training/build';
+import { dpoConfig } from '../../../src/training/dpo';
 import { SequenceScorer } from '../../../src/training/evaluate';
 import { maxChange, mean, splits, tinyModel, trainPlan, yesNoPairs } from './trainerFixtures';
 
@@ -51,4 +52,9 @@ test('DPO with precomputed reference log-probs: reference rows are scored once a
   const margins = r.metrics['rewards/margins'] as number[];
   assert.ok(mean(margins.slice(-4)) > mean(margins.slice(0, 4)), `margins ${margins}`);
   assert.ok((r.evalAfter['rewards/accuracies'] as number) > (r.evalBefore['rewards/accuracies'] as number));
+});
+
+test('DPO config: loss_type must be one of the card\'s loss types', () => {
+  assert.equal(dpoConfig({ loss_type: 'ipo' }).lossType, 'ipo');
+  assert.throws(() => dpoConfig({ loss_type: 'nope' }), /unknown DPO loss type "nope" \(one of sigmoid, ipo, hinge, cdpo, robust, sigmoid_norm\)/);
 });

@@ -1,6 +1,6 @@
 /**
- * Every graph loss (src/training/losses.ts) against its float64 reference (lossReference.ts) on fixed
- * inputs, run through onnxruntime-node:
+ * Every graph loss of src/training (`<name>Graph` in each method's file) against its float64 reference
+ * (test/support/reference/losses.ts) on fixed inputs, run through onnxruntime-node:
  * - forward: loss, per-example losses and every TRL metric, float64, to 1e-12 relative;
  * - gradient: d loss / d input from the graph's autodiff vs central finite differences of the REFERENCE loss
  *   (eps = 1e-6 * max(1, |x|)), max |analytic - numeric| / max |numeric| below 1e-7;
@@ -12,16 +12,14 @@ import assert from 'node:assert/strict';
 import { Graph, type Tensor } from '../../../src/engine/graph/graph';
 import { grad } from '../../../src/engine/graph/autodiff';
 import { toOnnx } from '../../../src/engine/graph/emit';
-import {
-  bradleyTerryLossGraph,
-  cpoLossGraph,
-  dpoLossGraph,
-  ktoLossGraph,
-  orpoLossGraph,
-  rewardRegressionLossGraph,
-  simpoLossGraph,
-  type LossTensors,
-} from '../../../src/training/losses';
+import { DPO_LOSS_TYPE_IDS, type DpoLossType } from '../../../src/core/methods';
+import { cpoLossGraph } from '../../../src/training/cpo';
+import { dpoLossGraph } from '../../../src/training/dpo';
+import { ktoLossGraph } from '../../../src/training/kto';
+import { orpoLossGraph } from '../../../src/training/orpo';
+import { bradleyTerryLossGraph, rewardRegressionLossGraph } from '../../../src/training/reward';
+import type { LossTensors } from '../../../src/training/shared';
+import { simpoLossGraph } from '../../../src/training/simpo';
 import {
   bradleyTerryLoss,
   cpoLoss,
@@ -31,9 +29,8 @@ import {
   orpoLoss,
   rewardRegressionLoss,
   simpoLoss,
-  type DpoLossType,
   type LossOutput,
-} from '../../../src/training/lossReference';
+} from '../../support/reference/losses';
 import { OrtModel } from '../engine/graph/ortRun';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -171,6 +168,10 @@ const dpoCases: [DpoLossType, number, number][] = [
   ['robust', 0.1, 0.2],
   ['sigmoid_norm', 0.5, 0],
 ];
+
+test('every DPO loss type of the method card has a case here', () => {
+  assert.deepEqual(dpoCases.map(([t]) => t).sort(), [...DPO_LOSS_TYPE_IDS].sort());
+});
 
 for (const [lossType, beta, labelSmoothing] of dpoCases) {
   test(`DPO ${lossType}: graph = reference, gradients = finite differences`, async () => {

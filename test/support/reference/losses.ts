@@ -1,13 +1,19 @@
 /**
  * Plain-TypeScript float64 reference implementations of the preference and reward losses
  * (ALIGNMENT_REFERENCE.md section 4) with TRL's logged metrics (section 5). They are the ground truth the
- * ONNX graph losses (`./losses.ts`) are tested against, value by value and gradient by gradient (finite
- * differences of these functions).
+ * ONNX loss graphs of src/training (`<name>Graph` in each method's file) are tested against, value by value and
+ * gradient by gradient (finite differences of these functions). They share only the config types with the code
+ * under test: every formula here is written out again, so a mistake in one place does not pass unnoticed.
  *
  * Notation (as in the reference): l(y) = sum over completion tokens of log pi_theta(y_t | x, y_<t);
  * rho(y) = l_theta(y) - l_ref(y); h = rho(y+) - rho(y-). Every function takes batch arrays of length B and
  * returns the batch-mean loss, the per-example losses and the metrics averaged over the batch.
  */
+import type { CpoLossConfig } from '../../../src/training/cpo';
+import type { DpoLossConfig } from '../../../src/training/dpo';
+import type { KtoLossConfig } from '../../../src/training/kto';
+import type { OrpoTrainerConfig } from '../../../src/training/orpo';
+import type { SimpoLossConfig } from '../../../src/training/simpo';
 
 // ---------------------------------------------------------------------------------------------------------
 // Numerics
@@ -129,21 +135,6 @@ export interface PairLogps {
   readonly rejectedLogitsMean?: readonly number[];
 }
 
-export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge' | 'robust' | 'cdpo' | 'sigmoid_norm';
-
-export interface DpoConfig {
-  readonly lossType: DpoLossType;
-  /** beta: strength of the implicit KL leash (TRL default 0.1). */
-  readonly beta: number;
-  /** eps for `cdpo` and `robust` (label noise rate); TRL's `label_smoothing`, default 0. */
-  readonly labelSmoothing?: number;
-}
-
-/** True for the loss types whose log-probs are divided by the completion token count. */
-export function dpoUsesMeanLogps(lossType: DpoLossType): boolean {
-  return lossType === 'ipo' || lossType === 'sigmoid_norm';
-}
-
 /** Token-weighted mean of per-sequence logit means (TRL's `logits/chosen`). */
 function logitsMetric(means: readonly number[] | undefined, tokens: readonly number[]): number | undefined {
   if (!means) return undefined;
@@ -190,7 +181,7 @@ function pairMetrics(
  * mean-token division of `ipo` / `sigmoid_norm` only enters the loss), so runs with different loss types plot
  * on one scale.
  */
-export function dpoLoss(p: PairLogps, cfg: DpoConfig): LossOutput {
+export function dpoLoss(p: PairLogps, cfg: DpoLossConfig): LossOutput {
   const B = checkLengths('dpoLoss', {
     policyChosen: p.policyChosen,
     policyRejected: p.policyRejected,
@@ -205,7 +196,8 @@ export function dpoLoss(p: PairLogps, cfg: DpoConfig): LossOutput {
   const { beta } = cfg;
   const eps = cfg.labelSmoothing ?? 0;
   if (cfg.lossType === 'robust' && !(eps >= 0 && eps < 0.5)) throw new RangeError(`robust DPO needs labelSmoothing in [0, 0.5), got ${eps}`);
-  const norm = dpoUsesMeanLogps(cfg.lossType);
+  // ipo and sigmoid_norm divide each rho by its completion's token count.
+  const norm = cfg.lossType === 'ipo' || cfg.lossType === 'sigmoid_norm';
   const { refChosen, refRejected } = p;
   const rhoC = p.policyChosen.map((x, i) => x - refChosen[i]);
   const rhoR = p.policyRejected.map((x, i) => x - refRejected[i]);
@@ -247,20 +239,11 @@ export function chosenNll(policyChosen: readonly number[], chosenTokens: readonl
   return -policyChosen.reduce((s, x) => s + x, 0) / n;
 }
 
-export interface SimpoConfig {
-  /** beta (TRL default 0.1; the paper's configs use about 2). */
-  readonly beta: number;
-  /** gamma: the absolute target margin, TRL's `simpo_gamma` (default 0.5). */
-  readonly gamma: number;
-  /** Optional weight of an added NLL(y+) term (TRL's `cpo_alpha` for CPO-SimPO); 0 = pure SimPO. */
-  readonly nllWeight?: number;
-}
-
 /**
  * SimPO (Meng et al. 2024, eq. 6): u = l(y+)/|y+| - l(y-)/|y-| (mean-token log-probs, no reference model);
  * loss = -log sigmoid(beta u - gamma). Rewards are beta * mean-token log pi (TRL's CPO trainer logs them so).
  */
-export function simpoLoss(p: PairLogps, cfg: SimpoConfig): LossOutput {
+export function simpoLoss(p: PairLogps, cfg: SimpoLossConfig): LossOutput {
   checkLengths('simpoLoss', { policyChosen: p.policyChosen, policyRejected: p.policyRejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens });
   const lc = p.policyChosen.map((x, i) => x / p.chosenTokens[i]);
   const lr = p.policyRejected.map((x, i) => x / p.rejectedTokens[i]);
@@ -272,19 +255,12 @@ export function simpoLoss(p: PairLogps, cfg: SimpoConfig): LossOutput {
   return { loss: mean(losses) + w * nll, losses, metrics };
 }
 
-export interface CpoConfig {
-  readonly beta: number;
-  /** alpha: weight of NLL(y+) (TRL's `cpo_alpha`, default 1). */
-  readonly alpha: number;
-  readonly labelSmoothing?: number;
-}
-
 /**
  * CPO (Xu et al. 2024, "Contrastive Preference Optimization", eq. 3-4): the DPO sigmoid loss on SUMMED
  * log-probs with no reference model, -log sigmoid(beta (l(y+) - l(y-))), plus alpha * NLL(y+) with the
  * token-level NLL of {@link chosenNll}. Rewards are beta * l (summed), as TRL logs them.
  */
-export function cpoLoss(p: PairLogps, cfg: CpoConfig): LossOutput {
+export function cpoLoss(p: PairLogps, cfg: CpoLossConfig): LossOutput {
   checkLengths('cpoLoss', { policyChosen: p.policyChosen, policyRejected: p.policyRejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens });
   const eps = cfg.labelSmoothing ?? 0;
   const losses = p.policyChosen.map((c, i) => {
@@ -297,18 +273,13 @@ export function cpoLoss(p: PairLogps, cfg: CpoConfig): LossOutput {
   return { loss: mean(losses) + cfg.alpha * nll, losses, metrics };
 }
 
-export interface OrpoConfig {
-  /** lambda: weight of the odds-ratio term (TRL's `beta`, default 0.1). */
-  readonly lambda: number;
-}
-
 /**
  * ORPO (Hong et al. 2024, eq. 6-7): with p = exp(mean-token log pi(y)), logodds(y) = log p - log(1 - p);
  * loss = NLL(y+) - lambda * mean_i log sigmoid(logodds(y+_i) - logodds(y-_i)). NLL as in {@link chosenNll}.
  * Metrics as TRL's ORPO trainer: rewards = lambda * mean-token log pi, `log_odds_ratio` = mean log sigmoid(.),
  * `log_odds_chosen` = mean logodds difference, `nll_loss`.
  */
-export function orpoLoss(p: PairLogps, cfg: OrpoConfig): LossOutput {
+export function orpoLoss(p: PairLogps, cfg: OrpoTrainerConfig): LossOutput {
   checkLengths('orpoLoss', { policyChosen: p.policyChosen, policyRejected: p.policyRejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens });
   const lc = p.policyChosen.map((x, i) => x / p.chosenTokens[i]);
   const lr = p.policyRejected.map((x, i) => x / p.rejectedTokens[i]);
@@ -340,12 +311,6 @@ export interface KtoInput {
   readonly logitsMean?: readonly number[];
 }
 
-export interface KtoConfig {
-  readonly beta: number;
-  readonly desirableWeight: number;
-  readonly undesirableWeight: number;
-}
-
 /** The completion paired with prompt i to estimate KTO's reference point: completion i-1 (TRL's shift). */
 export function ktoMismatchedIndex(i: number, batchSize: number): number {
   return (i - 1 + batchSize) % batchSize;
@@ -358,7 +323,7 @@ export function ktoMismatchedIndex(i: number, batchSize: number): number {
  * loss = mean over the batch. Metrics: `kl` = z0, rewards = beta * rho averaged over each label's examples (0 when
  * a batch has none: see `count/chosen`, `count/rejected`), `rewards/margins` = their difference, logps likewise.
  */
-export function ktoLoss(k: KtoInput, cfg: KtoConfig): LossOutput {
+export function ktoLoss(k: KtoInput, cfg: KtoLossConfig): LossOutput {
   checkLengths('ktoLoss', { policy: k.policy, ref: k.ref, policyKl: k.policyKl, refKl: k.refKl, labels: k.labels.map(Number), tokens: k.tokens, logitsMean: k.logitsMean });
   const z0 = Math.max(0, mean(k.policyKl.map((x, i) => x - k.refKl[i])));
   const rho = k.policy.map((x, i) => x - k.ref[i]);
