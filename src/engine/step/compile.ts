@@ -179,25 +179,191 @@ function checkForward(out: ForwardOutput): [Tensor, [string, Tensor][]] {
   return [out.loss, ms];
 }
 
+/** Checks the step counts K (steps per run) and A (micro-batches per step). */
+function stepCounts(spec: TrainStepSpec): { K: number; A: number } {
+  const K = spec.stepsPerRun;
+  const A = spec.microBatches ?? 1;
+  if (!Number.isInteger(K) || K < 1) throw new Error(`stepsPerRun: expected a positive integer, got ${K}`);
+  if (!Number.isInteger(A) || A < 1) throw new Error(`microBatches: expected a positive integer, got ${A}`);
+  return { K, A };
+}
+
+function checkBatchFields(batch: readonly BatchFieldSpec[]): void {
+  const names = new Set<string>();
+  batch.forEach((b, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(b.name) || names.has(b.name)) throw new Error(`batch[${i}]: invalid or duplicate name '${b.name}'`);
+    names.add(b.name);
+    if (!b.shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`batch[${i}] '${b.name}': invalid shape [${b.shape.join(', ')}]`);
+  });
+}
+
+/** What the traced step reads besides its carried state: fixed while the graph is built. */
+interface StepContext {
+  readonly spec: TrainStepSpec;
+  readonly groups: readonly FlatGroup[];
+  readonly frozenSpecs: readonly ParamSpec[];
+  /** frozen.<name> inputs by parameter name. */
+  readonly frozen: Readonly<Record<string, Tensor>>;
+  /** batch.<field> inputs [K, A, ...], in `spec.batch` order. */
+  readonly batchIn: readonly Tensor[];
+  readonly opt: ResolvedAdamW | ResolvedSgd;
+  /** Optimizer buffers per group. */
+  readonly nB: number;
+  readonly A: number;
+}
+
+/** One step's summed gradients per group [P_g], its loss and its metrics (means over the micro-batches). */
+interface StepGradients {
+  /** Gradient SUMS over the micro-batches (the mean is taken in the norm and the update, see `gradMul`). */
+  readonly grads: Tensor[];
+  readonly loss: Tensor;
+  readonly metrics: [string, Tensor][];
+}
+
+/** Forward + backward of one micro-batch: flat gradients per group, loss and metrics (as float32). */
+function forwardBackward(c: StepContext, params: readonly Tensor[], micro: readonly Tensor[]): StepGradients {
+  const views: Record<string, Tensor> = { ...c.frozen };
+  const viewList: Tensor[][] = c.groups.map((gr, gi) =>
+    gr.slots.map((s) => {
+      const flat = params[gi] as Tensor;
+      const sl = gr.slots.length === 1 ? flat : op.slice(flat, [s.offset], [s.offset + s.size], [0]);
+      const v = op.reshape(sl, s.shape);
+      views[s.name] = v;
+      return v;
+    }),
+  );
+  const batch: Record<string, Tensor> = {};
+  c.spec.batch.forEach((b, i) => (batch[b.name] = micro[i] as Tensor));
+  const [loss, metrics] = checkForward(c.spec.forward(views, batch));
+  const gs = grad(loss, viewList.flat());
+  let k = 0;
+  const grads = viewList.map((vs) => {
+    const parts = vs.map(() => op.reshape(gs[k++] as Tensor, [-1]));
+    return parts.length === 1 ? (parts[0] as Tensor) : op.concat(parts, 0);
+  });
+  return { grads, loss, metrics: metrics.map(([n, t]) => [n, t.dtype === 'float32' ? t : op.cast(t, 'float32')]) };
+}
+
+/**
+ * A > 1: an inner Loop over the micro-batches of one step (perStep [A, ...] per field), carrying gradient sums per
+ * group, the loss sum and metric sums. The carried list must be sized before the body is traced, so the metric
+ * count comes from a trace of the forward into a scratch graph.
+ */
+function accumulateMicroBatches(c: StepContext, iter: Tensor, params: readonly Tensor[], perStep: readonly Tensor[]): StepGradients {
+  const nG = c.groups.length;
+  const gradMul = 1 / c.A;
+  const metricCount = countMetrics(c.spec, c.groups, c.frozenSpecs);
+  const zero = iter.graph.scalar(0, 'float32');
+  const init = [...c.groups.map((gr) => op.zeros(iter.graph, [gr.size], 'float32')), zero, ...Array.from({ length: metricCount }, () => zero)];
+  let names: string[] = [];
+  const res = loop(iter.graph, 'micro', c.A, init, ({ iter: j, carried: acc }) => {
+    const r = forwardBackward(c, params, perStep.map((b) => op.gather(b, j, 0)));
+    if (r.metrics.length !== metricCount) throw new Error(`forward: returned ${r.metrics.length} metrics, ${metricCount} on an earlier trace`);
+    names = r.metrics.map(([n]) => n);
+    const next = [
+      ...r.grads.map((gr, gi) => op.add(acc[gi] as Tensor, gr)),
+      op.add(acc[nG] as Tensor, r.loss),
+      ...r.metrics.map(([, t], mi) => op.add(acc[nG + 1 + mi] as Tensor, t)),
+    ];
+    return { carried: next };
+  });
+  return {
+    grads: res.carried.slice(0, nG),
+    loss: op.mul(res.carried[nG] as Tensor, gradMul),
+    metrics: names.map((n, mi) => [n, op.mul(res.carried[nG + 1 + mi] as Tensor, gradMul)]),
+  };
+}
+
+/** What the optimizer update of one step reads. */
+interface UpdateInputs {
+  readonly params: readonly Tensor[];
+  readonly bufs: readonly Tensor[][];
+  /** Gradient sums per group. */
+  readonly grads: readonly Tensor[];
+  /** ‖mean gradient‖, before clipping. */
+  readonly gnorm: Tensor;
+  readonly lr: Tensor;
+  /** 1-based update count of this update. */
+  readonly t: Tensor;
+}
+
+/**
+ * The optimizer update inside the If's then-branch: per group [param, buffers...] after AdamW or SGD on the
+ * mean gradient, clipped. Ops go to the innermost graph among their inputs, so the branch starts from
+ * branch-local copies of the scalars and everything derived from them stays inside.
+ */
+function optimizerUpdate(c: StepContext, branch: Graph, u: UpdateInputs): Tensor[] {
+  const { opt, A } = c;
+  const gradMul = 1 / A;
+  const maxNorm = c.spec.optim.maxGradNorm ?? 0;
+  const one = branch.scalar(1, 'float32');
+  const lrB = op.mul(u.lr, one);
+  const tB = op.mul(u.t, one);
+  const clip = maxNorm > 0 ? clipCoefficient(u.gnorm, maxNorm) : null;
+  const scale = clip ? op.mul(clip, A === 1 ? one : branch.scalar(gradMul, 'float32')) : A === 1 ? null : branch.scalar(gradMul, 'float32');
+  return c.groups.flatMap((gr, gi) => {
+    const p = u.params[gi] as Tensor;
+    const gg = u.grads[gi] as Tensor;
+    const b = u.bufs[gi] as Tensor[];
+    if (opt.kind === 'adamw') {
+      const r = adamwStep(opt, { param: p, grad: gg, expAvg: b[0] as Tensor, expAvgSq: b[1] as Tensor, lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
+      return [r.param, r.expAvg, r.expAvgSq];
+    }
+    const r = sgdStep(opt, { param: p, grad: gg, ...(c.nB ? { momentumBuffer: b[0] as Tensor } : {}), lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
+    return r.momentumBuffer ? [r.param, r.momentumBuffer] : [r.param];
+  });
+}
+
+/** One optimizer step, traced in the outer Loop's body: carried (params, buffers, step, updates) -> next, plus scans. */
+function trainStepBody(c: StepContext, iter: Tensor, carried: readonly Tensor[]): { carried: Tensor[]; scans: Tensor[]; metricNames: string[] } {
+  const { groups, nB, A } = c;
+  const nG = groups.length;
+  const params = carried.slice(0, nG);
+  const bufs = groups.map((_, gi) => carried.slice(nG + gi * nB, nG + (gi + 1) * nB));
+  const step = carried[nG + nG * nB] as Tensor;
+  const updates = carried[nG + nG * nB + 1] as Tensor;
+  const perStep = c.batchIn.map((b) => op.gather(b, iter, 0)); // [A, ...]
+
+  // grads holds gradient SUMS over the micro-batches; gradMul (1/A) turns them into means inside the
+  // norm and the optimizer's scalar coefficients, so averaging costs no pass over [P].
+  const { grads, loss, metrics } = A === 1 ? forwardBackward(c, params, perStep.map((b) => op.squeeze(b, [0]))) : accumulateMicroBatches(c, iter, params, perStep);
+  const gradMul = 1 / A;
+  const gnorm = A === 1 ? globalNorm(grads) : op.mul(globalNorm(grads), gradMul); // ‖mean gradient‖
+  // finite: neither the loss nor any gradient is NaN/±Inf (a non-finite element makes ‖g‖ non-finite).
+  const lossGn = op.add(loss, gnorm);
+  const finite = op.equal(op.sub(lossGn, lossGn), 0); // x − x = 0 exactly iff x is finite (IEEE 754)
+  const stepF = op.cast(step, 'float32');
+  const lambda = lrMultiplierGraph(c.spec.optim.schedule ?? { kind: 'constant' }, stepF);
+  const lr = op.mul(lambda, c.opt.lr);
+  const t = op.add(op.cast(updates, 'float32'), 1); // 1-based update count of this update
+
+  // The update runs in an If: a non-finite step leaves parameters and buffers untouched without paying
+  // for Where passes over [P] on every step.
+  const before = groups.flatMap((_, gi) => [params[gi] as Tensor, ...(bufs[gi] as Tensor[])]);
+  const after = ifElse(iter.graph, 'update', finite, (branch) => optimizerUpdate(c, branch, { params, bufs, grads, gnorm, lr, t }), () => before);
+  const per = 1 + nB;
+  const nextParams = groups.map((_, gi) => after[gi * per] as Tensor);
+  const nextBufs = groups.map((_, gi) => after.slice(gi * per + 1, (gi + 1) * per));
+  const nextStep = op.add(step, 1);
+  const nextUpdates = op.add(updates, op.cast(finite, 'int64'));
+  return {
+    carried: [...nextParams, ...nextBufs.flat(), nextStep, nextUpdates],
+    scans: [loss, gnorm, lr, finite, ...metrics.map(([, m]) => m)],
+    metricNames: metrics.map(([n]) => n),
+  };
+}
+
 /**
  * Builds the K-step training model. Pure: no runtime involved, so it is testable and cacheable.
  */
 export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
   validateOptimConfig(spec.optim);
-  const K = spec.stepsPerRun;
-  const A = spec.microBatches ?? 1;
-  if (!Number.isInteger(K) || K < 1) throw new Error(`stepsPerRun: expected a positive integer, got ${K}`);
-  if (!Number.isInteger(A) || A < 1) throw new Error(`microBatches: expected a positive integer, got ${A}`);
+  const { K, A } = stepCounts(spec);
   const opt = resolveOptimizer(spec.optim.optimizer);
   const groups = flatLayout(spec.params, spec.flatGroupTarget);
   const frozenSpecs = spec.params.filter((p) => p.trainable === false);
   const bufferNames = opt.kind === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : opt.momentum > 0 ? ['momentum_buffer'] : [];
-  const batchNames = new Set<string>();
-  spec.batch.forEach((b, i) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(b.name) || batchNames.has(b.name)) throw new Error(`batch[${i}]: invalid or duplicate name '${b.name}'`);
-    batchNames.add(b.name);
-    if (!b.shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`batch[${i}] '${b.name}': invalid shape [${b.shape.join(', ')}]`);
-  });
+  checkBatchFields(spec.batch);
 
   const g = new Graph('train_step');
   const paramIn = groups.map((gr) => g.input(`param.${gr.name}`, [gr.size], 'float32'));
@@ -207,127 +373,14 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
   const frozen: Record<string, Tensor> = {};
   for (const p of frozenSpecs) frozen[p.name] = g.input(`frozen.${p.name}`, p.shape, 'float32');
   const batchIn = spec.batch.map((b) => g.input(`batch.${b.name}`, [K, A, ...b.shape], b.dtype));
-
-  let metricNames: string[] = [];
-  const nG = groups.length;
-  const nB = bufferNames.length;
   const initial = [...paramIn, ...bufIn.flat(), stepIn, updatesIn];
 
+  const c: StepContext = { spec, groups, frozenSpecs, frozen, batchIn, opt, nB: bufferNames.length, A };
+  let metricNames: string[] = [];
   const outer = loop(g, 'steps', K, initial, ({ iter, carried }) => {
-    const params = carried.slice(0, nG);
-    const bufs = groups.map((_, gi) => carried.slice(nG + gi * nB, nG + (gi + 1) * nB));
-    const step = carried[nG + nG * nB] as Tensor;
-    const updates = carried[nG + nG * nB + 1] as Tensor;
-    const perStep = batchIn.map((b) => op.gather(b, iter, 0)); // [A, ...]
-
-    // Forward + backward of one micro-batch; returns flat gradients per group, loss and metrics.
-    const fwdBwd = (micro: Tensor[]): { grads: Tensor[]; loss: Tensor; metrics: [string, Tensor][] } => {
-      const views: Record<string, Tensor> = { ...frozen };
-      const viewList: Tensor[][] = groups.map((gr, gi) =>
-        gr.slots.map((s) => {
-          const flat = params[gi] as Tensor;
-          const sl = gr.slots.length === 1 ? flat : op.slice(flat, [s.offset], [s.offset + s.size], [0]);
-          const v = op.reshape(sl, s.shape);
-          views[s.name] = v;
-          return v;
-        }),
-      );
-      const batch: Record<string, Tensor> = {};
-      spec.batch.forEach((b, i) => (batch[b.name] = micro[i] as Tensor));
-      const [loss, metrics] = checkForward(spec.forward(views, batch));
-      const flatWrt = viewList.flat();
-      const gs = grad(loss, flatWrt);
-      let k = 0;
-      const grads = viewList.map((vs) => {
-        const parts = vs.map(() => op.reshape(gs[k++] as Tensor, [-1]));
-        return parts.length === 1 ? (parts[0] as Tensor) : op.concat(parts, 0);
-      });
-      return { grads, loss, metrics: metrics.map(([n, t]) => [n, t.dtype === 'float32' ? t : op.cast(t, 'float32')]) };
-    };
-
-    // grads holds gradient SUMS over the micro-batches; gradMul (1/A) turns them into means inside the
-    // norm and the optimizer's scalar coefficients, so averaging costs no pass over [P].
-    let grads: Tensor[];
-    let loss: Tensor;
-    let metrics: [string, Tensor][];
-    const gradMul = 1 / A;
-    if (A === 1) {
-      const r = fwdBwd(perStep.map((b) => op.squeeze(b, [0])));
-      grads = r.grads;
-      loss = r.loss;
-      metrics = r.metrics;
-    } else {
-      // Inner Loop over the A micro-batches, carrying gradient sums per group, the loss sum and metric sums.
-      // The carried list must be sized before the body is traced, so the metric count comes from a trace of
-      // the forward into a scratch graph.
-      const metricCount = countMetrics(spec, groups, frozenSpecs);
-      const zero = iter.graph.scalar(0, 'float32');
-      const init = [...groups.map((gr) => op.zeros(iter.graph, [gr.size], 'float32')), zero, ...Array.from({ length: metricCount }, () => zero)];
-      let names: string[] = [];
-      const res = loop(iter.graph, 'micro', A, init, ({ iter: j, carried: acc }) => {
-        const r = fwdBwd(perStep.map((b) => op.gather(b, j, 0)));
-        if (r.metrics.length !== metricCount) throw new Error(`forward: returned ${r.metrics.length} metrics, ${metricCount} on an earlier trace`);
-        names = r.metrics.map(([n]) => n);
-        const next = [
-          ...r.grads.map((gr, gi) => op.add(acc[gi] as Tensor, gr)),
-          op.add(acc[nG] as Tensor, r.loss),
-          ...r.metrics.map(([, t], mi) => op.add(acc[nG + 1 + mi] as Tensor, t)),
-        ];
-        return { carried: next };
-      });
-      grads = res.carried.slice(0, nG);
-      loss = op.mul(res.carried[nG] as Tensor, gradMul);
-      metrics = names.map((n, mi) => [n, op.mul(res.carried[nG + 1 + mi] as Tensor, gradMul)]);
-    }
-    metricNames = metrics.map(([n]) => n);
-
-    const gnorm = A === 1 ? globalNorm(grads) : op.mul(globalNorm(grads), gradMul); // ‖mean gradient‖
-    // finite: neither the loss nor any gradient is NaN/±Inf (a non-finite element makes ‖g‖ non-finite).
-    const lossGn = op.add(loss, gnorm);
-    const finite = op.equal(op.sub(lossGn, lossGn), 0); // x − x = 0 exactly iff x is finite (IEEE 754)
-    const maxNorm = spec.optim.maxGradNorm ?? 0;
-    const stepF = op.cast(step, 'float32');
-    const lambda = lrMultiplierGraph(spec.optim.schedule ?? { kind: 'constant' }, stepF);
-    const lr = op.mul(lambda, opt.lr);
-    const t = op.add(op.cast(updates, 'float32'), 1); // 1-based update count of this update
-
-    // The update runs in an If: a non-finite step leaves parameters and buffers untouched without paying
-    // for Where passes over [P] on every step. Ops go to the innermost graph among their inputs, so the
-    // branch starts from branch-local copies of the scalars and everything derived from them stays inside.
-    const before = groups.flatMap((_, gi) => [params[gi] as Tensor, ...(bufs[gi] as Tensor[])]);
-    const after = ifElse(
-      iter.graph,
-      'update',
-      finite,
-      (branch) => {
-        const one = branch.scalar(1, 'float32');
-        const lrB = op.mul(lr, one);
-        const tB = op.mul(t, one);
-        const clip = maxNorm > 0 ? clipCoefficient(gnorm, maxNorm) : null;
-        const scale = clip ? op.mul(clip, A === 1 ? one : branch.scalar(gradMul, 'float32')) : A === 1 ? null : branch.scalar(gradMul, 'float32');
-        return groups.flatMap((gr, gi) => {
-          const p = params[gi] as Tensor;
-          const gg = grads[gi] as Tensor;
-          const b = bufs[gi] as Tensor[];
-          if (opt.kind === 'adamw') {
-            const r = adamwStep(opt, { param: p, grad: gg, expAvg: b[0] as Tensor, expAvgSq: b[1] as Tensor, lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
-            return [r.param, r.expAvg, r.expAvgSq];
-          }
-          const r = sgdStep(opt, { param: p, grad: gg, ...(nB ? { momentumBuffer: b[0] as Tensor } : {}), lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
-          return r.momentumBuffer ? [r.param, r.momentumBuffer] : [r.param];
-        });
-      },
-      () => before,
-    );
-    const per = 1 + nB;
-    const nextParams = groups.map((_, gi) => after[gi * per] as Tensor);
-    const nextBufs = groups.map((_, gi) => after.slice(gi * per + 1, (gi + 1) * per));
-    const nextStep = op.add(step, 1);
-    const nextUpdates = op.add(updates, op.cast(finite, 'int64'));
-    return {
-      carried: [...nextParams, ...nextBufs.flat(), nextStep, nextUpdates],
-      scans: [loss, gnorm, lr, finite, ...metrics.map(([, m]) => m)],
-    };
+    const body = trainStepBody(c, iter, carried);
+    metricNames = body.metricNames;
+    return body;
   });
 
   const carry: Record<string, string> = {};
@@ -338,19 +391,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
   const scanNames = ['losses', 'grad_norms', 'lrs', 'finite', ...metricNames.map((m) => `metric.${m}`)];
   outer.scans.forEach((t, i) => g.output(scanNames[i] as string, t));
 
-  return {
-    model: toOnnx(g),
-    groups,
-    frozen: frozenSpecs,
-    batch: spec.batch,
-    metricNames,
-    stepsPerRun: K,
-    microBatches: A,
-    optimizer: opt,
-    bufferNames,
-    carry,
-    fetch: scanNames,
-  };
+  return { model: toOnnx(g), groups, frozen: frozenSpecs, batch: spec.batch, metricNames, stepsPerRun: K, microBatches: A, optimizer: opt, bufferNames, carry, fetch: scanNames };
 }
 
 /**
