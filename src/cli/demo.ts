@@ -39,7 +39,8 @@ import type { Weights } from '../engine/models/params';
 import { loadRunCheckpoint, listCheckpointSteps } from '../session/checkpoints';
 import { writeDemoHtml } from './demoReport';
 import { EventSink } from '../session/events';
-import { runSession, type SessionResult } from '../session/runSession';
+import { runSession } from '../session/runSession';
+import type { SessionResult } from '../session/types';
 
 /** Sizes of the demo; `quick` is for tests (minutes on 2 cores), `full` is the README demo. */
 export interface DemoScale {

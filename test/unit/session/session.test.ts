@@ -7,7 +7,8 @@ import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/ses
 import { loadHfModel } from '../../../src/engine/models/hfMapping';
 import { EventSink } from '../../../src/session/events';
 import { listCheckpointSteps, loadRunCheckpoint } from '../../../src/session/checkpoints';
-import { runSession, stepsPerRun } from '../../../src/session/runSession';
+import { stepsPerRun } from '../../../src/session/plan';
+import { runSession } from '../../../src/session/runSession';
 import { pairRows, tinySpec, workspace } from './sessionFixtures';
 
 function resolve(raw: Record<string, unknown>): RunSpec {

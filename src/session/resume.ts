@@ -1,0 +1,46 @@
+/**
+ * Resuming a run from its folder. Temporary checkpoint folders a killed session left behind are removed; the
+ * newest readable checkpoint (an older one when a newer cannot be read, each skip reported) restores the trainer
+ * state, the position in the data order and the early-stopping state. The data order is a function of the
+ * examples seen, so a resumed run trains on the same batches as an uninterrupted one.
+ */
+import type { RunSpec } from '../core/runs/spec';
+import type { Trainer } from '../engine/step/trainer';
+import { cleanTemporaryCheckpoints, loadLatestCheckpoint } from './checkpoints';
+import type { EventSink } from './events';
+import type { RunSchedule } from './plan';
+import { SessionInputError } from './types';
+
+/** Where a run stands; the training loop advances it and checkpoints save it. */
+export interface Progress {
+  /** Optimizer steps done. */
+  step: number;
+  /** Examples drawn so far (the position in the seeded data order). */
+  examplesSeen: number;
+  /** Running total of tokens (TRL's `num_tokens`). */
+  numTokens: number;
+  /** Early stopping: the best value of its metric so far, and evaluations since it last improved. */
+  best: number | null;
+  badEvals: number;
+}
+
+/** Restores the newest usable checkpoint into `trainer`; a run without one starts at step 0. */
+export async function resumeRun(runDir: string, spec: RunSpec, trainer: Trainer, sched: RunSchedule, sink: EventSink): Promise<Progress> {
+  const cleaned = cleanTemporaryCheckpoints(runDir);
+  if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
+  const latest = loadLatestCheckpoint(runDir);
+  for (const p of latest.problems) sink.warning({ message: p });
+  const c = latest.checkpoint;
+  if (!c) return { step: 0, examplesSeen: 0, numTokens: 0, best: null, badEvals: 0 };
+  if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
+  if (c.step % sched.K !== 0 || c.step > sched.total) throw new SessionInputError(`${c.path} is at step ${c.step}, which does not fit this run (${sched.total} steps, ${sched.K} per call)`);
+  await trainer.setState(c.state);
+  sink.warning({ message: `resuming from ${c.path} (step ${c.step} of ${sched.total})`, step: c.step });
+  return {
+    step: c.step,
+    examplesSeen: c.trainer.examplesSeen,
+    numTokens: c.trainer.numTokens,
+    best: c.trainer.earlyStopping?.best ?? null,
+    badEvals: c.trainer.earlyStopping?.badEvals ?? 0,
+  };
+}

@@ -1,0 +1,43 @@
+/** What a training session takes (besides its run spec), what it ends with, and the error a user fixes. */
+import type { EventSink } from './events';
+
+export interface SessionOptions {
+  /** The run folder (spec.json, events.jsonl, checkpoints/, final/). */
+  readonly runDir: string;
+  /** Built-in model cache. */
+  readonly cacheDir: string;
+  /** Relative data and model paths resolve against this folder (the workspace). */
+  readonly baseDir?: string;
+  /** onnxruntime threads (default: all cores). */
+  readonly threads?: number;
+  /** Extra event listeners (stdout, progress bar). */
+  readonly sink?: EventSink;
+  /** Resolves when a stop is requested (SIGTERM): the session checkpoints and ends with `stopped`. */
+  readonly stopRequested?: () => boolean;
+  /** Memory the run may use, bytes (default: the machine's total memory). */
+  readonly memoryBytes?: number;
+  /** Checkpoints kept (default 2). */
+  readonly keepCheckpoints?: number;
+  /** Consecutive non-finite steps before the run fails (default 5). */
+  readonly maxNonFiniteSteps?: number;
+}
+
+export interface SessionResult {
+  readonly reason: 'completed' | 'stopped' | 'early-stopped' | 'failed';
+  readonly step: number;
+  readonly metrics: Record<string, number>;
+  /** The final model folder (absent when the run failed or was stopped). */
+  readonly finalDir?: string;
+  readonly error?: string;
+}
+
+/** Thrown for problems a user fixes (bad data, too large a model): the message is the whole story. */
+export class SessionInputError extends Error {
+  override readonly name = 'SessionInputError';
+  constructor(
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
+}
