@@ -129,6 +129,12 @@ function isWordChar(c: string | undefined): boolean {
   return c !== undefined && /[\p{L}\p{N}]/u.test(c);
 }
 
+/** What an inline rule found at a position: a node (text before it ends there), and where scanning goes on. */
+interface Step {
+  readonly node?: Inline;
+  readonly next: number;
+}
+
 /** Inline markdown of src[start, end). */
 export function parseInline(src: string, start: number, end: number): Inline[] {
   const out: Inline[] = [];
@@ -138,87 +144,86 @@ export function parseInline(src: string, start: number, end: number): Inline[] {
   };
   let i = start;
   while (i < end) {
-    const c = src[i];
-    if (c === '\\' && i + 1 < end && /[\\`*_[\]()#>+\-.!]/.test(src[i + 1])) {
+    if (src[i] === '\\' && i + 1 < end && /[\\`*_[\]()#>+\-.!]/.test(src[i + 1])) {
       // Backslash escape: drop the backslash, keep the next character as text.
       pushText(i);
       textStart = i + 1;
       i += 2;
       continue;
     }
-    if (c === '`') {
-      let n = 1;
-      while (src[i + n] === '`' && i + n < end) n++;
-      const ticks = '`'.repeat(n);
-      const close = src.indexOf(ticks, i + n);
-      if (close >= 0 && close + n <= end && close > i + n) {
-        pushText(i);
-        out.push({ kind: 'code', start: i + n, end: close });
-        i = close + n;
-        textStart = i;
-        continue;
-      }
-      i += n;
-      continue;
+    const step = inlineAt(src, i, end);
+    if (step.node) {
+      pushText(i);
+      out.push(step.node);
+      textStart = step.next;
     }
-    if ((c === '*' || c === '_') && src[i + 1] === c) {
-      let close = src.indexOf(c + c, i + 2);
-      // In a run of three (`***` ending `**a *b***`) the strong closes on the last two.
-      while (close >= 0 && src[close + 2] === c && close + 2 < end) close++;
-      if (close > i + 2 && close + 2 <= end && !/\s/.test(src[i + 2]) && !/\s/.test(src[close - 1])) {
-        pushText(i);
-        out.push({ kind: 'strong', children: parseInline(src, i + 2, close) });
-        i = close + 2;
-        textStart = i;
-        continue;
-      }
-      i += 2;
-      continue;
-    }
-    if (c === '*' || c === '_') {
-      // `_` inside a word (snake_case) is not emphasis.
-      const opens = !/\s/.test(src[i + 1] ?? ' ') && !(c === '_' && isWordChar(src[i - 1]));
-      let close = -1;
-      if (opens) {
-        for (let k = i + 1; k < end; k++) {
-          const after = k + 1 < end ? src[k + 1] : undefined;
-          if (src[k] === c && after !== c && src[k - 1] !== c && !/\s/.test(src[k - 1]) && !(c === '_' && isWordChar(after))) {
-            close = k;
-            break;
-          }
-        }
-      }
-      if (close > i + 1) {
-        pushText(i);
-        out.push({ kind: 'em', children: parseInline(src, i + 1, close) });
-        i = close + 1;
-        textStart = i;
-        continue;
-      }
-      i++;
-      continue;
-    }
-    if (c === '[') {
-      const closeText = src.indexOf('](', i + 1);
-      // The target ends at the ')' that balances its '(' (URLs may contain parentheses).
-      let closeHref = -1;
-      for (let k = closeText + 2, depth = 0; closeText >= 0 && k < end; k++) {
-        if (src[k] === '(') depth++;
-        else if (src[k] === ')' && depth-- === 0) {
-          closeHref = k;
-          break;
-        }
-      }
-      if (closeText > i + 1 && closeHref >= 0 && closeHref < end && !src.slice(i + 1, closeText).includes('\n')) {
-        pushText(i);
-        out.push({ kind: 'link', children: parseInline(src, i + 1, closeText), href: src.slice(closeText + 2, closeHref).trim() });
-        i = closeHref + 1;
-        textStart = i;
-        continue;
-      }
-    }
-    i++;
+    i = step.next;
   }
   pushText(end);
   return out;
+}
+
+/** The inline construct that starts at src[i], or how far to step past a marker that opens none. */
+function inlineAt(src: string, i: number, end: number): Step {
+  const c = src[i];
+  if (c === '`') return codeSpan(src, i, end);
+  if ((c === '*' || c === '_') && src[i + 1] === c) return strong(src, i, end, c);
+  if (c === '*' || c === '_') return emphasis(src, i, end, c);
+  if (c === '[') return link(src, i, end) ?? { next: i + 1 };
+  return { next: i + 1 };
+}
+
+/** A code span closed by a run of as many backticks as opened it. */
+function codeSpan(src: string, i: number, end: number): Step {
+  let n = 1;
+  while (src[i + n] === '`' && i + n < end) n++;
+  const close = src.indexOf('`'.repeat(n), i + n);
+  if (close >= 0 && close + n <= end && close > i + n) return { node: { kind: 'code', start: i + n, end: close }, next: close + n };
+  return { next: i + n };
+}
+
+/** `**strong**` or `__strong__`, not opened or closed next to a space. */
+function strong(src: string, i: number, end: number, c: string): Step {
+  let close = src.indexOf(c + c, i + 2);
+  // In a run of three (`***` ending `**a *b***`) the strong closes on the last two.
+  while (close >= 0 && src[close + 2] === c && close + 2 < end) close++;
+  if (close > i + 2 && close + 2 <= end && !/\s/.test(src[i + 2]) && !/\s/.test(src[close - 1])) {
+    return { node: { kind: 'strong', children: parseInline(src, i + 2, close) }, next: close + 2 };
+  }
+  return { next: i + 2 };
+}
+
+/** `*em*` or `_em_`; `_` inside a word (snake_case) is not emphasis. */
+function emphasis(src: string, i: number, end: number, c: string): Step {
+  const opens = !/\s/.test(src[i + 1] ?? ' ') && !(c === '_' && isWordChar(src[i - 1]));
+  let close = -1;
+  if (opens) {
+    for (let k = i + 1; k < end; k++) {
+      const after = k + 1 < end ? src[k + 1] : undefined;
+      if (src[k] === c && after !== c && src[k - 1] !== c && !/\s/.test(src[k - 1]) && !(c === '_' && isWordChar(after))) {
+        close = k;
+        break;
+      }
+    }
+  }
+  if (close > i + 1) return { node: { kind: 'em', children: parseInline(src, i + 1, close) }, next: close + 1 };
+  return { next: i + 1 };
+}
+
+/** `[text](href)` on one line; undefined when the `[` opens no link. */
+function link(src: string, i: number, end: number): Step | undefined {
+  const closeText = src.indexOf('](', i + 1);
+  // The target ends at the ')' that balances its '(' (URLs may contain parentheses).
+  let closeHref = -1;
+  for (let k = closeText + 2, depth = 0; closeText >= 0 && k < end; k++) {
+    if (src[k] === '(') depth++;
+    else if (src[k] === ')' && depth-- === 0) {
+      closeHref = k;
+      break;
+    }
+  }
+  if (closeText > i + 1 && closeHref >= 0 && closeHref < end && !src.slice(i + 1, closeText).includes('\n')) {
+    return { node: { kind: 'link', children: parseInline(src, i + 1, closeText), href: src.slice(closeText + 2, closeHref).trim() }, next: closeHref + 1 };
+  }
+  return undefined;
 }

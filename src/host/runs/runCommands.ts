@@ -40,75 +40,82 @@ function requireTrust(): boolean {
 export class RunsFeature extends Disposable {
   readonly manager: RunManager;
   readonly view: RunsView;
+  private readonly ext: vscode.Uri;
+  private readonly workspaceDir: string | undefined;
 
-  constructor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, datasets?: DatasetsView) {
+  constructor(
+    context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly datasets?: DatasetsView,
+  ) {
     super();
-    const workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    this.ext = context.extensionUri;
+    this.workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     this.manager = this.register(new RunManager({
-      workspaceDir,
+      workspaceDir: this.workspaceDir,
       sessionScript: vscode.Uri.joinPath(context.extensionUri, 'dist', 'session.js').fsPath,
       nodePath: process.execPath,
       log,
     }));
-    const runs = this.manager;
-    this.view = this.register(new RunsView(runs));
+    this.view = this.register(new RunsView(this.manager));
     this.register(vscode.window.createTreeView(RunsView.id, { treeDataProvider: this.view }));
-    this.register(new RunStatusBar(runs));
-    if (!workspaceDir) void vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
+    this.register(new RunStatusBar(this.manager));
+    if (!this.workspaceDir) void vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
+    this.register(this.manager.onDidEnd((r) => void this.notify(r)));
+    this.registerRunCommands();
+    this.registerLaunchCommands();
+    this.registerDashboardCommands();
+    void this.manager.refresh();
+  }
 
-    this.register(runs.onDidEnd((r) => void this.notify(r)));
-    const fail = (what: string) => (e: unknown) => {
+  /** An error handler that logs and shows `what` failed. */
+  private fail(what: string): (e: unknown) => void {
+    return (e) => {
       const msg = e instanceof Error ? e.message : String(e);
-      log.error(`${what}: ${msg}`);
+      this.log.error(`${what}: ${msg}`);
       void vscode.window.showErrorMessage(`${what}: ${msg}`);
     };
-    this.register(vscode.commands.registerCommand('alignment.refreshRuns', () => this.view.refresh()));
-    this.register(vscode.commands.registerCommand('alignment.stopRun', async (arg?: unknown) => {
+  }
+
+  private command(id: string, run: (...args: unknown[]) => unknown): void {
+    this.register(vscode.commands.registerCommand(id, run));
+  }
+
+  /** Commands on existing runs: refresh, stop, resume, open spec, reveal folder. */
+  private registerRunCommands(): void {
+    const runs = this.manager;
+    this.command('alignment.refreshRuns', () => this.view.refresh());
+    this.command('alignment.stopRun', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Stop which run?', (r) => r.state.phase === 'running');
-      if (id) await runs.stop(id).catch(fail('Stop run'));
-    }));
-    this.register(vscode.commands.registerCommand('alignment.resumeRun', async (arg?: unknown) => {
+      if (id) await runs.stop(id).catch(this.fail('Stop run'));
+    });
+    this.command('alignment.resumeRun', async (arg?: unknown) => {
       if (!requireTrust()) return;
       const id = await pickRun(runs, arg, 'Resume which run?', (r) => r.state.phase === 'stopped' || r.state.phase === 'failed');
-      if (id) await runs.resume(id).catch(fail('Resume run'));
-    }));
-    this.register(vscode.commands.registerCommand('alignment.openRunSpec', async (arg?: unknown) => {
+      if (id) await runs.resume(id).catch(this.fail('Resume run'));
+    });
+    this.command('alignment.openRunSpec', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Open the spec of which run?');
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.window.showTextDocument(vscode.Uri.file(path.join(run.dir, 'spec.json')));
-    }));
-    this.register(vscode.commands.registerCommand('alignment.revealRunFolder', async (arg?: unknown) => {
+    });
+    this.command('alignment.revealRunFolder', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Reveal which run folder?');
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.dir));
-    }));
-    const ext = context.extensionUri;
-    this.register(vscode.commands.registerCommand('alignment.startRun', () => {
+    });
+  }
+
+  /** Commands that start runs: the launch form, a spec file, a clone of a run. */
+  private registerLaunchCommands(): void {
+    const { manager: runs, ext, datasets, log } = this;
+    this.command('alignment.startRun', () => {
       if (!requireTrust()) return;
-      if (!workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
+      if (!this.workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
       LaunchPanel.createOrShow(ext, runs, datasets, log);
-    }));
-    this.register(vscode.commands.registerCommand('alignment.startRunFromSpec', async (arg?: unknown) => {
-      if (!requireTrust()) return;
-      if (!workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
-      const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, filters: { 'Run spec': ['json'] }, openLabel: 'Start this spec', defaultUri: vscode.Uri.file(workspaceDir) }))?.[0];
-      if (!uri) return;
-      const loaded = await loadSpecFile(uri.fsPath);
-      if ('error' in loaded) return void vscode.window.showErrorMessage(loaded.error);
-      const r = await runs.start(loaded.spec).catch((e: unknown) => {
-        fail('Start run')(e);
-        return undefined;
-      });
-      if (!r) return;
-      if (!r.ok) {
-        // Show every problem in the form, where each field can be fixed.
-        LaunchPanel.createOrShow(ext, runs, datasets, log, loaded.spec, vscode.workspace.asRelativePath(uri, false));
-        void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(uri, false)}: ${r.problems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
-        return;
-      }
-      DashboardPanel.createOrShow(ext, runs, log, [r.id]);
-    }));
-    this.register(vscode.commands.registerCommand('alignment.cloneRun', async (arg?: unknown) => {
+    });
+    this.command('alignment.startRunFromSpec', (arg?: unknown) => this.startFromSpec(arg));
+    this.command('alignment.cloneRun', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Clone which run?', (r) => !!r.spec);
       const run = id ? runs.get(id) : undefined;
       if (!run?.spec) return;
@@ -116,24 +123,50 @@ export class RunsFeature extends Disposable {
       delete spec.outputDir;
       spec.name = `${run.spec.name || run.id} (copy)`;
       LaunchPanel.createOrShow(ext, runs, datasets, log, spec, `run ${run.id}`);
-    }));
-    this.register(vscode.commands.registerCommand('alignment.openDashboard', async (arg?: unknown) => {
+    });
+  }
+
+  /** Starts a run from a spec file; a spec with problems opens in the launch form, where each field can be fixed. */
+  private async startFromSpec(arg: unknown): Promise<void> {
+    const { manager: runs, ext, datasets, log, workspaceDir } = this;
+    if (!requireTrust()) return;
+    if (!workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
+    const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, filters: { 'Run spec': ['json'] }, openLabel: 'Start this spec', defaultUri: vscode.Uri.file(workspaceDir) }))?.[0];
+    if (!uri) return;
+    const loaded = await loadSpecFile(uri.fsPath);
+    if ('error' in loaded) return void vscode.window.showErrorMessage(loaded.error);
+    const r = await runs.start(loaded.spec).catch((e: unknown) => {
+      this.fail('Start run')(e);
+      return undefined;
+    });
+    if (!r) return;
+    if (!r.ok) {
+      LaunchPanel.createOrShow(ext, runs, datasets, log, loaded.spec, vscode.workspace.asRelativePath(uri, false));
+      void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(uri, false)}: ${r.problems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
+      return;
+    }
+    DashboardPanel.createOrShow(ext, runs, log, [r.id]);
+  }
+
+  /** The dashboard: one run, several runs overlaid, a Transformers/TRL output folder; and its restore after a reload. */
+  private registerDashboardCommands(): void {
+    const { manager: runs, ext, log, workspaceDir } = this;
+    this.command('alignment.openDashboard', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Show which run?');
       if (id) DashboardPanel.createOrShow(ext, runs, log, [id]);
-    }));
-    this.register(vscode.commands.registerCommand('alignment.compareRuns', async () => {
+    });
+    this.command('alignment.compareRuns', async () => {
       const all = await runs.list();
       const picked = await vscode.window.showQuickPick(all.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })), { canPickMany: true, placeHolder: 'Runs to overlay in the dashboard' });
       if (picked?.length) DashboardPanel.createOrShow(ext, runs, log, picked.map((p) => p.id));
-    }));
-    this.register(vscode.commands.registerCommand('alignment.openTrainerState', async (arg?: unknown) => {
+    });
+    this.command('alignment.openTrainerState', async (arg?: unknown) => {
       const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, openLabel: 'Plot this run', title: 'A Transformers/TRL output folder, checkpoint folder or trainer_state.json', defaultUri: workspaceDir ? vscode.Uri.file(workspaceDir) : undefined }))?.[0];
-      if (uri) await DashboardPanel.openTrainerState(ext, runs, log, uri.fsPath).catch(fail('Open trainer state'));
-    }));
+      if (uri) await DashboardPanel.openTrainerState(ext, runs, log, uri.fsPath).catch(this.fail('Open trainer state'));
+    });
     this.register(vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
       deserializeWebviewPanel: async (panel, state: unknown) => DashboardPanel.revive(panel, ext, state, runs, log),
     }));
-    void runs.refresh();
   }
 
   private async notify(r: ManagedRun): Promise<void> {
