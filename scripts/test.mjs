@@ -3,8 +3,11 @@
 //   2. unit tests: node's test runner over test/unit, no VS Code
 //   3. build, package the linux-x64 VSIX
 //   4. real VS Code (code-server): API suite, UI suite with screenshots, VSIX install test
-// Ends with one line "N passed, N failed" counting unit and integration tests together.
-// Flags: --unit (stop after unit tests), --no-e2e (same), --only api|ui|vsix (e2e subset).
+// Tests that read the real data in ../shared/data are skipped, with the reason, where it is absent (a fresh clone;
+// test/support/realData.ts); everything else runs on data the project makes itself.
+// Ends with one line "N passed, N failed, N skipped" counting unit and integration tests together.
+// Flags: --unit (stop after unit tests), --no-e2e (same), --e2e (only steps 3 and 4: npm run test:integration),
+// --only api|ui|vsix (e2e subset).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,9 +16,13 @@ const root = path.resolve(new URL('..', import.meta.url).pathname);
 process.chdir(root);
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit') || args.includes('--no-e2e');
+const e2eOnly = args.includes('--e2e');
 const onlyArgs = args.flatMap((a, i) => (args[i - 1] === '--only' ? ['--only', a] : []));
 const counts = { passed: 0, failed: 0 };
 const failures = [];
+/** Skipped tests: `suite: title` by reason. */
+const skips = new Map();
+const skip = (reason, title) => skips.set(reason, [...(skips.get(reason) ?? []), title]);
 const t0 = Date.now();
 
 function step(title) {
@@ -35,21 +42,26 @@ function check(name, ok) {
   else { counts.failed++; failures.push(name); }
 }
 
-step('lint');
-check('lint', run('npx', ['eslint', '.']).status === 0);
+if (!e2eOnly) {
+  step('lint');
+  check('lint', run('npx', ['eslint', '.']).status === 0);
 
-step('typecheck');
-check('typecheck', run('npm', ['run', '-s', 'typecheck']).status === 0);
+  step('typecheck');
+  check('typecheck', run('npm', ['run', '-s', 'typecheck']).status === 0);
 
-step('unit tests');
-const unit = run(process.execPath, ['scripts/unit.mjs']);
-const pass = Number(/^# pass (\d+)/m.exec(unit.output)?.[1] ?? 0);
-const fail = Number(/^# fail (\d+)/m.exec(unit.output)?.[1] ?? 0) + Number(/^# cancelled (\d+)/m.exec(unit.output)?.[1] ?? 0);
-counts.passed += pass;
-counts.failed += fail;
-if (fail) failures.push(`${fail} unit test(s)`);
-if (unit.status !== 0 && fail === 0) check('unit test runner', false);
-console.log(`unit: ${pass} passed, ${fail} failed`);
+  step('unit tests');
+  const unit = run(process.execPath, ['scripts/unit.mjs']);
+  const pass = Number(/^# pass (\d+)/m.exec(unit.output)?.[1] ?? 0);
+  const fail = Number(/^# fail (\d+)/m.exec(unit.output)?.[1] ?? 0) + Number(/^# cancelled (\d+)/m.exec(unit.output)?.[1] ?? 0);
+  counts.passed += pass;
+  counts.failed += fail;
+  if (fail) failures.push(`${fail} unit test(s)`);
+  if (unit.status !== 0 && fail === 0) check('unit test runner', false);
+  // node:test's TAP: "ok 3 - <title> # SKIP <reason>"
+  for (const m of unit.output.matchAll(/^\s*ok \d+ - (.*?) # SKIP ?(.*)$/gm)) skip(m[2] || 'skipped', `unit: ${m[1]}`);
+  const skipped = Number(/^# skipped (\d+)/m.exec(unit.output)?.[1] ?? 0);
+  console.log(`unit: ${pass} passed, ${fail} failed, ${skipped} skipped`);
+}
 
 if (!unitOnly) {
   step('build + package');
@@ -72,6 +84,7 @@ if (!unitOnly) {
         counts.passed += s.passed;
         counts.failed += s.failed;
         for (const f of s.failures ?? []) failures.push(`${suite}: ${f}`);
+        for (const k of s.skipped ?? []) skip(k.reason, `${suite}: ${k.title}`);
       }
     } else {
       check('e2e runner', false);
@@ -82,6 +95,12 @@ if (!unitOnly) {
 
 console.log(`\n=== summary (${((Date.now() - t0) / 1000).toFixed(0)}s) ===`);
 for (const f of failures) console.log(`FAILED: ${f}`);
+let skipped = 0;
+for (const [reason, titles] of skips) {
+  skipped += titles.length;
+  console.log(`SKIPPED (${titles.length}), ${reason}:`);
+  for (const t of titles) console.log(`  ${t}`);
+}
 if (fs.existsSync('test-output/screenshots')) console.log(`screenshots: ${path.join('test-output', 'screenshots')}/`);
-console.log(`${counts.passed} passed, ${counts.failed} failed`);
+console.log(`${counts.passed} passed, ${counts.failed} failed, ${skipped} skipped`);
 process.exit(counts.failed ? 1 : 0);

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { tsImport } from 'tsx/esm/api';
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 export const TOOLS = process.env.E2E_TOOLS || path.join(ROOT, '.tools', 'e2e');
@@ -14,6 +15,27 @@ export const SHOTS = path.join(OUT, 'screenshots');
 const require = createRequire(import.meta.url);
 export const { chromium } = require(path.join(TOOLS, 'node_modules', 'playwright-core'));
 const CODE_SERVER = path.join(TOOLS, 'node_modules', '.bin', 'code-server');
+
+// Dataset workspaces (test/support/testWorkspaces.ts): the generated datasets every machine can make, and the real
+// data, which only real-data tests open and which is absent from a fresh clone (REAL_DATA_SKIP says why).
+const workspaces = await tsImport('../support/testWorkspaces.ts', import.meta.url);
+export const { GENERATED, generatedId, writeApiWorkspace } = workspaces;
+export const { REAL_DATA_SKIP } = await tsImport('../support/realData.ts', import.meta.url);
+
+/**
+ * A throw-away workspace `base/name` whose `data/` folder holds the generated datasets (`kind` 'generated') or a copy
+ * of the real data (`kind` 'real'; only where REAL_DATA_SKIP is false). Never written into the repository.
+ */
+export function dataWorkspace(base, name, kind = 'generated') {
+  const ws = path.join(base, name);
+  const data = path.join(ws, 'data');
+  if (kind === 'real') {
+    if (!workspaces.copyRealData(data)) throw new Error(`a real-data workspace was asked for, but ${REAL_DATA_SKIP}`);
+  } else {
+    workspaces.writeGeneratedData(data);
+  }
+  return ws;
+}
 
 const t0 = Date.now();
 export const lap = (m) => console.log(`  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);

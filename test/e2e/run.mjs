@@ -1,32 +1,24 @@
 // Real-VS-Code test runner: the API suite (mocha inside the extension host), the UI suites (playwright through
 // the workbench, screenshots under test-output/screenshots) and the VSIX install check, each against a fresh
-// code-server. Writes test-output/e2e-results.json with passed/failed counts per suite.
+// code-server. Writes test-output/e2e-results.json with passed/failed counts and skipped tests (with the reason)
+// per suite. The workspaces hold datasets the project generates; tests marked as real-data tests also get a copy of
+// ../shared/data, and are skipped with the reason where it is absent (test/support/realData.ts).
 // Usage: node test/e2e/run.mjs [--only api|ui|vsix]...
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'node:util';
-import { ROOT, OUT, lap, tempBase, startCodeServer, launchBrowser, workbenchUrl } from './lib.mjs';
+import { ROOT, OUT, lap, tempBase, startCodeServer, launchBrowser, workbenchUrl, writeApiWorkspace } from './lib.mjs';
 import { uiTests } from './uiTests.mjs';
 import { vsixTest } from './vsixTest.mjs';
 
 const only = process.argv.flatMap((a, i, all) => (all[i - 1] === '--only' ? [a] : []));
 const want = (s) => only.length === 0 || only.includes(s);
-const SHARED_DATA = path.resolve(ROOT, '..', 'shared', 'data');
-
-/** A workspace holding the real preference data from ../shared/data (copied at test time, never into the repo). */
-export function dataWorkspace(base, name) {
-  const ws = path.join(base, name);
-  fs.mkdirSync(path.join(ws, 'data'), { recursive: true });
-  for (const f of fs.readdirSync(SHARED_DATA)) {
-    if (/\.(jsonl|json)$/.test(f)) fs.copyFileSync(path.join(SHARED_DATA, f), path.join(ws, 'data', f));
-  }
-  return ws;
-}
 
 async function apiSuite(base) {
-  const ws = dataWorkspace(base, 'ws-api');
+  const ws = path.join(base, 'ws-api');
+  const realDataEnv = writeApiWorkspace(ws);
   const resultsFile = path.join(base, 'api-results.json');
-  const cs = await startCodeServer({ base, name: 'cs-api', env: { ALIGNMENT_TEST_RESULTS: resultsFile } });
+  const cs = await startCodeServer({ base, name: 'cs-api', env: { ALIGNMENT_TEST_RESULTS: resultsFile, ...realDataEnv } });
   const { ctx, page } = await launchBrowser(base);
   try {
     const exit = new Promise((resolve) => {
@@ -41,7 +33,7 @@ async function apiSuite(base) {
     lap(`API suite exit code from the extension host: ${code}`);
     if (fs.existsSync(resultsFile)) {
       const r = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
-      return { passed: r.passed, failed: r.failed + (code === 0 || r.failed ? 0 : 1), failures: r.failures.map((f) => f.title) };
+      return { passed: r.passed, failed: r.failed + (code === 0 || r.failed ? 0 : 1), failures: r.failures.map((f) => f.title), skipped: r.skipped ?? [] };
     }
     return { passed: 0, failed: 1, failures: [`the API suite did not report results (exit: ${code}); see ${cs.logFile}`] };
   } finally {
@@ -54,8 +46,8 @@ const results = {};
 const base = tempBase();
 try {
   if (want('api')) { console.log('API suite (mocha in the extension host)'); results.api = await apiSuite(base); }
-  if (want('ui')) { console.log('UI suite (playwright in the workbench)'); results.ui = await uiTests(base, { dataWorkspace }); }
-  if (want('vsix')) { console.log('VSIX install test'); results.vsix = await vsixTest(base, { dataWorkspace }); }
+  if (want('ui')) { console.log('UI suite (playwright in the workbench)'); results.ui = await uiTests(base); }
+  if (want('vsix')) { console.log('VSIX install test'); results.vsix = await vsixTest(base); }
 } catch (e) {
   console.error('e2e runner error:', e);
   results.runner = { passed: 0, failed: 1, failures: [String(e && e.stack || e)] };
@@ -64,11 +56,13 @@ try {
 }
 fs.mkdirSync(OUT, { recursive: true });
 fs.writeFileSync(path.join(OUT, 'e2e-results.json'), JSON.stringify(results, null, 2));
-let passed = 0, failed = 0;
+let passed = 0, failed = 0, skipped = 0;
 for (const [name, r] of Object.entries(results)) {
-  passed += r.passed; failed += r.failed;
-  console.log(`  ${name}: ${r.passed} passed, ${r.failed} failed`);
+  const skips = r.skipped ?? [];
+  passed += r.passed; failed += r.failed; skipped += skips.length;
+  console.log(`  ${name}: ${r.passed} passed, ${r.failed} failed, ${skips.length} skipped`);
   for (const f of r.failures ?? []) console.log(`    FAILED ${f}`);
+  for (const s of skips) console.log(`    SKIPPED ${s.title}: ${s.reason}`);
 }
-console.log(`e2e: ${passed} passed, ${failed} failed`);
+console.log(`e2e: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed ? 1 : 0);

@@ -2,9 +2,14 @@
 // screenshots of what it shows under test-output/screenshots.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, lap, startCodeServer, launchBrowser, workbenchUrl, waitForWorkbench, shot, sleep } from './lib.mjs';
+import { ROOT, lap, startCodeServer, launchBrowser, workbenchUrl, waitForWorkbench, shot, sleep, dataWorkspace, REAL_DATA_SKIP } from './lib.mjs';
 
-/** Every module in test/e2e/ui/ exports `tests`: [{ name, workspace, fn(page, { base, workspace }) }]. */
+/**
+ * Every module in test/e2e/ui/ exports `tests`: [{ name, workspace, fn(page, { base, workspace }) }], where
+ * `workspace` is the folder the workbench opens: 'generated' (the generated datasets in data/), 'real' (a copy of
+ * the real data in data/: a real-data test, skipped with the reason where the real data is absent), 'empty',
+ * 'none' (no folder) or 'untrusted' (the generated datasets, opened in restricted mode).
+ */
 async function loadTests() {
   const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'ui');
   const all = [];
@@ -15,9 +20,10 @@ async function loadTests() {
   return all;
 }
 
-async function openWorkbench(cs, base, kind, dataWorkspace, devPath) {
+async function openWorkbench(cs, base, kind, devPath) {
   const { ctx, page } = await launchBrowser(base);
-  const folder = kind === 'none' ? undefined : kind === 'empty' ? fs.mkdtempSync(path.join(base, 'ws-empty-')) : dataWorkspace(base, `ws-${kind}-${Date.now()}`);
+  const folder = kind === 'none' ? undefined : kind === 'empty' ? fs.mkdtempSync(path.join(base, 'ws-empty-'))
+    : dataWorkspace(base, `ws-${kind}-${Date.now()}`, kind === 'real' ? 'real' : 'generated');
   await page.goto(workbenchUrl(cs, { folder, devPath }));
   if (kind === 'untrusted') {
     // Workspace trust asks at startup; decline, as a cautious user would.
@@ -30,18 +36,23 @@ async function openWorkbench(cs, base, kind, dataWorkspace, devPath) {
   return { ctx, page, folder };
 }
 
-export async function uiTests(base, { dataWorkspace, devPath = ROOT, filter = process.env.UI_FILTER } = {}) {
+export async function uiTests(base, { devPath = ROOT, filter = process.env.UI_FILTER } = {}) {
   const servers = {};
-  const result = { passed: 0, failed: 0, failures: [] };
+  const result = { passed: 0, failed: 0, failures: [], skipped: [] };
   try {
     for (const t of await loadTests()) {
       if (filter && !t.name.includes(filter)) continue;
+      if (t.workspace === 'real' && REAL_DATA_SKIP) {
+        result.skipped.push({ title: t.name, reason: REAL_DATA_SKIP });
+        console.log(`  skip ${t.name}: ${REAL_DATA_SKIP}`);
+        continue;
+      }
       const trust = t.workspace !== 'untrusted';
       servers[trust] ??= await startCodeServer({ base, trust, name: trust ? 'cs-ui' : 'cs-ui-untrusted' });
       const started = Date.now();
       let ctx;
       try {
-        const wb = await openWorkbench(servers[trust], base, t.workspace, dataWorkspace, devPath);
+        const wb = await openWorkbench(servers[trust], base, t.workspace, devPath);
         ctx = wb.ctx;
         await t.fn(wb.page, { base, workspace: wb.folder, server: servers[trust] });
         result.passed++;

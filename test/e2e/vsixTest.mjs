@@ -2,9 +2,9 @@
 // extension (not the development copy) activates: the Alignment sidebar appears and lists the workspace's datasets.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, lap, startCodeServer, launchBrowser, workbenchUrl, waitForWorkbench, openSidebar, installVsix, listExtensions, shot } from './lib.mjs';
+import { ROOT, lap, startCodeServer, launchBrowser, workbenchUrl, waitForWorkbench, openSidebar, installVsix, listExtensions, shot, dataWorkspace, GENERATED } from './lib.mjs';
 
-export async function vsixTest(base, { dataWorkspace }) {
+export async function vsixTest(base) {
   const result = { passed: 0, failed: 0, failures: [] };
   const dist = path.join(ROOT, 'dist-vsix');
   const vsix = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => f.endsWith('.vsix')).map((f) => path.join(dist, f))[0] : undefined;
@@ -27,7 +27,7 @@ export async function vsixTest(base, { dataWorkspace }) {
     await page.goto(workbenchUrl(cs, { folder: dataWorkspace(base, 'ws-vsix') }));
     await waitForWorkbench(page);
     await openSidebar(page);
-    await page.locator('.monaco-list-row', { hasText: 'dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 60_000 });
+    await page.locator('.monaco-list-row', { hasText: GENERATED.pairs }).first().waitFor({ timeout: 60_000 });
     await shot(page, 'vsix-installed');
     result.passed++;
     console.log(`  ok   the VSIX (${path.basename(vsix)}) installs into code-server and activates`);

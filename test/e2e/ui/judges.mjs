@@ -1,11 +1,11 @@
-// AI judges in a real VS Code: AI-label 20 real pairs with the local OpenAI-compatible test server from the Datasets
+// AI judges in a real VS Code: AI-label 20 generated pairs with the local OpenAI-compatible test server from the Datasets
 // view, see the agreement stats, open the reward-model evaluation panel with a distance matrix; and, in an untrusted
 // workspace, the user scorer refused with the reason.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 import { spawn } from 'node:child_process';
-import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow, ROOT } from '../lib.mjs';
+import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow, ROOT, GENERATED, generatedId } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -48,17 +48,17 @@ async function pick(page, text) {
   }
 }
 
-test('AI-label 20 pairs with a local judge server, agreement stats, reward-model evaluation panel', 'data', async (page, { workspace }) => {
+test('AI-label 20 pairs with a local judge server, agreement stats, reward-model evaluation panel', 'generated', async (page, { workspace }) => {
   const server = await startJudgeServer({ behaviour: heuristicJudge(), lifetimeMs: 300_000 });
   try {
-    // 20 real pairs from ../shared/data, 3 of them labeled by a person beforehand (so human-vs-AI agreement exists).
+    // 20 generated pairs, 3 of them labeled by a person beforehand (so human-vs-AI agreement exists).
     const dataset = path.join(workspace, 'judges', 'pairs20.jsonl');
     fs.mkdirSync(path.dirname(dataset), { recursive: true });
-    const lines = fs.readFileSync(path.join(workspace, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).slice(0, 20);
+    const lines = fs.readFileSync(path.join(workspace, 'data', GENERATED.pairs), 'utf8').split('\n').filter((l) => l.trim()).slice(0, 20);
     fs.writeFileSync(dataset, lines.join('\n') + '\n');
     const labelsDir = path.join(path.dirname(dataset), '.alignment', 'pairs20.jsonl.labels');
     fs.mkdirSync(labelsDir, { recursive: true });
-    const human = [['dpo-en-000', 'chosen'], ['dpo-en-001', 'chosen'], ['dpo-en-002', 'rejected']].map(([recordId, preferred], i) => JSON.stringify({
+    const human = [[generatedId(0), 'chosen'], [generatedId(1), 'chosen'], [generatedId(2), 'rejected']].map(([recordId, preferred], i) => JSON.stringify({
       v: 1, id: `human-${i}`, recordId, type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred },
       annotator: 'tester', timestamp: new Date(Date.now() - 60_000 + i).toISOString(), source: 'human', seconds: 4, writer: 'tester-window',
     }));
@@ -152,7 +152,7 @@ test('AI-label 20 pairs with a local judge server, agreement stats, reward-model
   }
 });
 
-test('AI-label with a reward model picked from the workspace runs', 'data', async (page, { workspace }) => {
+test('AI-label with a reward model picked from the workspace runs', 'generated', async (page, { workspace }) => {
   // A tiny reward model: 2 reward-training steps on the built-in model, saved as a run of this workspace.
   const runDir = path.join(workspace, '.alignment', 'runs', 'reward-tiny');
   const train = await new Promise((resolve) => {
@@ -165,7 +165,7 @@ test('AI-label with a reward model picked from the workspace runs', 'data', asyn
   lap('tiny reward model trained');
   const dataset = path.join(workspace, 'judges', 'rm8.jsonl');
   fs.mkdirSync(path.dirname(dataset), { recursive: true });
-  fs.writeFileSync(dataset, fs.readFileSync(path.join(workspace, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).slice(0, 8).join('\n') + '\n');
+  fs.writeFileSync(dataset, fs.readFileSync(path.join(workspace, 'data', GENERATED.pairs), 'utf8').split('\n').filter((l) => l.trim()).slice(0, 8).join('\n') + '\n');
 
   await openSidebar(page);
   const row = viewRow(page, 'Datasets', 'rm8.jsonl');
@@ -185,7 +185,7 @@ test('AI-label with a reward model picked from the workspace runs', 'data', asyn
 
 test('user scorers are refused in an untrusted workspace, with the reason', 'untrusted', async (page) => {
   await runCommand(page, 'Alignment: AI-Label Dataset');
-  await pick(page, 'dpo_en_demo.trl.jsonl');
+  await pick(page, GENERATED.pairs);
   await pick(page, 'Proxy-reward scorer');
   await page.locator('.notifications-toasts .notification-toast', { hasText: 'User scorers are disabled in this workspace' }).first().waitFor({ timeout: 30_000 });
   await sleep(1000); // the toast fades in

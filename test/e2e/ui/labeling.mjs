@@ -1,15 +1,17 @@
 // Labeling in a real VS Code: the comparison panel with the keyboard, CodeLens in the editor, a window reload,
-// and the export. The dataset is the 300 real pairs from ../shared/data, copied into a throw-away workspace.
+// and the export. The dataset is the generated pairs (test/support/testWorkspaces.ts) in a throw-away workspace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow, waitForWorkbench } from '../lib.mjs';
+import { lap, runCommand, openSidebar, webviewFrame, shot, sleep, viewRow, waitForWorkbench, GENERATED } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
+const PAIRS = GENERATED.pairs;
+const N = GENERATED.records;
 
 /** Every current comparison in the dataset's journals: recordId -> preferred key (undone decisions removed). */
 function comparisons(workspace) {
-  const dir = path.join(workspace, 'data', '.alignment', 'dpo_en_demo.trl.jsonl.labels');
+  const dir = path.join(workspace, 'data', '.alignment', `${PAIRS}.labels`);
   const entries = fs.existsSync(dir) ? fs.readdirSync(dir).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))) : [];
   const retracted = new Set(entries.filter((e) => e.type === 'retract').map((e) => e.payload.entryId));
   const out = new Map();
@@ -17,22 +19,22 @@ function comparisons(workspace) {
   return out;
 }
 
-test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLens; labels survive a reload; export', 'data', async (page, { workspace }) => {
-  const dataset = path.join(workspace, 'data', 'dpo_en_demo.trl.jsonl');
+test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLens; labels survive a reload; export', 'generated', async (page, { workspace }) => {
+  const dataset = path.join(workspace, 'data', PAIRS);
   const original = fs.readFileSync(dataset, 'utf8');
   await openSidebar(page);
-  await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').waitFor({ timeout: 30_000 });
+  await viewRow(page, 'Datasets', PAIRS).waitFor({ timeout: 30_000 });
 
-  // 1) the comparison panel on the real pairs, from the dataset's context menu in the Datasets view
+  // 1) the comparison panel on the pairs, from the dataset's context menu in the Datasets view
   // (the context menu can swallow a click made while it is still opening: retry)
   for (let attempt = 1; ; attempt++) {
-    await viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl').click({ button: 'right' });
+    await viewRow(page, 'Datasets', PAIRS).click({ button: 'right' });
     const item = page.locator('.context-view .action-label', { hasText: 'Label Pairs' }).first();
     await item.waitFor({ state: 'visible', timeout: 15_000 });
     await sleep(300);
     await item.click();
     try {
-      await page.locator('.tab', { hasText: 'Label: dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 20_000 });
+      await page.locator('.tab', { hasText: `Label: ${PAIRS}` }).first().waitFor({ timeout: 20_000 });
       break;
     } catch (e) {
       await page.keyboard.press('Escape');
@@ -40,7 +42,7 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
     }
   }
   const wv = webviewFrame(page);
-  await wv.locator('#progress-text', { hasText: '0 of 300' }).waitFor({ timeout: 30_000 });
+  await wv.locator('#progress-text', { hasText: `0 of ${N}` }).waitFor({ timeout: 30_000 });
   await wv.locator('#cand-A').waitFor();
   await shot(page, 'comparison-panel');
 
@@ -49,7 +51,7 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
   for (let i = 0; i < keys.length; i++) {
     await wv.locator('#cand-A').click({ position: { x: 5, y: 5 } }); // focus inside the webview
     await page.keyboard.press(keys[i]);
-    await wv.locator('#progress-text', { hasText: `${i + 1} of 300` }).waitFor({ timeout: 15_000 });
+    await wv.locator('#progress-text', { hasText: `${i + 1} of ${N}` }).waitFor({ timeout: 15_000 });
   }
   lap('5 decisions made with the keyboard');
   await shot(page, 'comparison-panel-after-5');
@@ -62,8 +64,8 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
   // 2) two more through CodeLens in the editor, on records the panel has not shown yet
   await runCommand(page, 'View: Close All Editors');
   await page.keyboard.press('Control+P');
-  await page.locator('.quick-input-widget .quick-input-box input').fill('data/dpo_en_demo.trl.jsonl');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'dpo_en_demo.trl.jsonl' }).first().waitFor({ timeout: 15_000 });
+  await page.locator('.quick-input-widget .quick-input-box input').fill(`data/${PAIRS}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: PAIRS }).first().waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
   await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'A better' }).first().waitFor({ timeout: 30_000 });
   await shot(page, 'inline-codelens');
@@ -85,10 +87,10 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
   await runCommand(page, 'Developer: Reload Window');
   await waitForWorkbench(page);
   await openSidebar(page);
-  const ds = viewRow(page, 'Datasets', 'dpo_en_demo.trl.jsonl');
+  const ds = viewRow(page, 'Datasets', PAIRS);
   await ds.waitFor({ timeout: 90_000 });
   await ds.locator('.monaco-tl-twistie').click().catch(() => {});
-  await viewRow(page, 'Datasets', 'Labeled 7 of 300').waitFor({ timeout: 30_000 });
+  await viewRow(page, 'Datasets', `Labeled 7 of ${N}`).waitFor({ timeout: 30_000 });
   await shot(page, 'datasets-label-counts');
 
   // 4) export to TRL preference format
@@ -111,7 +113,7 @@ test('label 5 pairs with the keyboard in the comparison panel and 2 with CodeLen
     await row.waitFor({ timeout: 15_000 });
     await row.click();
   }
-  const out = path.join(workspace, 'data', 'dpo_en_demo.trl.dpo.jsonl');
+  const out = path.join(workspace, 'data', PAIRS.replace(/\.jsonl$/, '.dpo.jsonl'));
   for (let i = 0; i < 50 && !fs.existsSync(out); i++) await sleep(200);
   const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   if (rows.length !== 6) throw new Error(`expected 6 exported pairs (7 labels, 1 tie dropped), got ${rows.length}`);

@@ -2,18 +2,27 @@ import * as vscode from 'vscode';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
-import { api, until, workspaceRoot } from './helpers';
+import { GENERATED } from '../../support/testWorkspaces';
+import { api, itRealData, until, workspaceRoot } from './helpers';
 
 describe('Datasets view', () => {
-  it('lists the workspace JSONL datasets with their record counts', async () => {
+  const recordCounts = async (): Promise<Map<string, string>> => {
     const { datasets } = await api();
     datasets.refresh();
     const items = await datasets.datasets();
-    const byName = new Map(items.map((i) => [String(i.label), String(i.description)]));
-    // scripts/e2e.sh copies the 300 real pairs and the 300 KTO examples from ../shared/data into the workspace.
-    assert.equal(byName.get('dpo_en_demo.trl.jsonl'), '300 records');
-    assert.equal(byName.get('kto_en_demo.trl.jsonl'), '300 records');
-    assert.equal(byName.get('dpo_en_demo.sharegpt.json'), '300 records');
+    return new Map(items.map((i) => [String(i.label), String(i.description)]));
+  };
+
+  it('lists the workspace JSONL datasets with their record counts', async () => {
+    // the generated pairs, their unpaired (KTO) form and their ShareGPT form (test/support/testWorkspaces.ts)
+    const byName = await recordCounts();
+    const want = `${GENERATED.records} records`;
+    assert.deepEqual([byName.get(GENERATED.pairs), byName.get(GENERATED.unpaired), byName.get(GENERATED.sharegpt)], [want, want, want]);
+  });
+
+  itRealData('real data: lists the 300 real pairs and 300 KTO examples, in TRL and ShareGPT files, with their counts', async () => {
+    const byName = await recordCounts();
+    for (const f of ['dpo_en_demo.trl.jsonl', 'kto_en_demo.trl.jsonl', 'dpo_en_demo.sharegpt.json', 'kto_en_demo.sharegpt.json']) assert.equal(byName.get(f), '300 records', f);
   });
 
   it('notices a new dataset file and counts it', async () => {
@@ -41,9 +50,9 @@ describe('Datasets view', () => {
   it('opens a dataset preview panel and disposes everything when it closes', async () => {
     const { liveDisposables } = await api();
     const before = liveDisposables().DatasetPreviewPanel ?? 0;
-    const file = vscode.Uri.file(path.join(workspaceRoot().fsPath, 'data', 'dpo_en_demo.trl.jsonl'));
+    const file = vscode.Uri.file(path.join(workspaceRoot().fsPath, 'data', GENERATED.pairs));
     await vscode.commands.executeCommand('alignment.previewDataset', file);
-    await until(() => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'Preview: dpo_en_demo.trl.jsonl'), 10_000, 'the preview tab');
+    await until(() => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === `Preview: ${GENERATED.pairs}`), 10_000, 'the preview tab');
     assert.equal(liveDisposables().DatasetPreviewPanel ?? 0, before + 1);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await until(() => (liveDisposables().DatasetPreviewPanel ?? 0) === before, 10_000, 'the panel to be disposed');

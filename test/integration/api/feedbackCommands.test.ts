@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
+import { GENERATED, generatedId } from '../../support/testWorkspaces';
 import { api, until, workspaceRoot } from './helpers';
 import { candidateText, getFieldPath, textSha1 } from '../../../src/core/feedback/fieldPath';
 import type { FeedbackEntry, JournalEntryOf } from '../../../src/core/feedback/types';
@@ -47,9 +48,9 @@ describe('More feedback types', () => {
     dir = path.join(workspaceRoot().fsPath, 'more');
     await fsp.mkdir(dir, { recursive: true });
     pairs = path.join(dir, 'pairs.jsonl');
-    // the real pairs (copied from the workspace's data folder, itself a copy of ../shared/data)
-    const real = (await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8')).split('\n').slice(0, 5).join('\n') + '\n';
-    await fsp.writeFile(pairs, real);
+    // the first 5 generated pairs of the workspace's data folder
+    const five = (await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', GENERATED.pairs), 'utf8')).split('\n').slice(0, 5).join('\n') + '\n';
+    await fsp.writeFile(pairs, five);
     ultra = path.join(dir, 'ultra.jsonl');
     await fsp.writeFile(ultra, jsonl(ULTRA));
     triplets = path.join(dir, 'triplets.jsonl');
@@ -71,13 +72,13 @@ describe('More feedback types', () => {
     const before = await fsp.readFile(pairs, 'utf8');
     const first = JSON.parse(before.split('\n')[0]) as Record<string, unknown>;
     const original = candidateText(first.chosen) ?? '';
-    const arg: LensArg = { file: pairs, recordId: 'dpo-en-000', line: 1 };
+    const arg: LensArg = { file: pairs, recordId: generatedId(0), line: 1 };
     const e = await vscode.commands.executeCommand<JournalEntryOf<'improvement'>>('alignment.improveResponse', arg, { target: 'chosen', edited: 'A shorter, better answer.' });
     assert.equal(e.type, 'improvement');
     assert.deepEqual(e.payload, { target: 'chosen', originalSha1: textSha1(original), edited: 'A shorter, better answer.' });
 
     await setImplicit(true);
-    const uri = await vscode.commands.executeCommand<vscode.Uri>('alignment.improveResponse', { file: pairs, recordId: 'dpo-en-001', line: 2 }, { target: 'rejected' });
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('alignment.improveResponse', { file: pairs, recordId: generatedId(1), line: 2 }, { target: 'rejected' });
     assert.equal(uri.scheme, 'alignment-improve');
     const doc = await until(() => vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()), 10_000, 'the improvement document');
     const rejected = candidateText((JSON.parse(before.split('\n')[1]) as Record<string, unknown>).rejected) ?? '';
@@ -91,23 +92,23 @@ describe('More feedback types', () => {
     await until(() => !doc.isDirty, 10_000, 'the command to save the document too');
     // saving again records nothing new; implicit `edit` was recorded because the opt-in is on
     await vscode.commands.executeCommand('alignment.saveImprovement', uri);
-    assert.equal((await api()).labels.get(pairs).entries().filter((x) => x.type === 'improvement' && x.recordId === 'dpo-en-001').length, 1);
-    const implicit = await entries(pairs, 'dpo-en-001', 'implicit');
+    assert.equal((await api()).labels.get(pairs).entries().filter((x) => x.type === 'improvement' && x.recordId === generatedId(1)).length, 1);
+    const implicit = await entries(pairs, generatedId(1), 'implicit');
     assert.deepEqual(implicit.map((x) => [x.payload.target, x.payload.signal]), [['rejected', 'edit']]);
     await setImplicit(false);
     assert.equal(await fsp.readFile(pairs, 'utf8'), before, 'the dataset file must never be modified');
   });
 
   it('saving an unchanged copy records an implicit accept only when opted in', async () => {
-    const arg = { file: pairs, recordId: 'dpo-en-002', line: 3 };
+    const arg = { file: pairs, recordId: generatedId(2), line: 3 };
     assert.equal(await vscode.commands.executeCommand('alignment.improveResponse', arg, { target: 'chosen', edited: candidateText((JSON.parse((await fsp.readFile(pairs, 'utf8')).split('\n')[2]) as Record<string, unknown>).chosen) }), undefined);
-    assert.equal((await entries(pairs, 'dpo-en-002', 'implicit')).length, 0, 'implicit signals are off by default');
+    assert.equal((await entries(pairs, generatedId(2), 'implicit')).length, 0, 'implicit signals are off by default');
     await setImplicit(true);
     const uri = await vscode.commands.executeCommand<vscode.Uri>('alignment.improveResponse', arg, { target: 'chosen' });
     assert.equal(await vscode.commands.executeCommand('alignment.saveImprovement', uri), undefined);
     await setImplicit(false);
-    assert.deepEqual((await entries(pairs, 'dpo-en-002', 'implicit')).map((x) => x.payload.signal), ['accept']);
-    assert.equal((await entries(pairs, 'dpo-en-002', 'improvement')).length, 0);
+    assert.deepEqual((await entries(pairs, generatedId(2), 'implicit')).map((x) => x.payload.signal), ['accept']);
+    assert.equal((await entries(pairs, generatedId(2), 'improvement')).length, 0);
   });
 
   it('labels the steps of a numbered response with offsets into the response', async () => {

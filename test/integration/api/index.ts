@@ -1,9 +1,10 @@
 // API-level integration suite: mocha inside the real extension host. The entry follows @vscode/test-electron's
-// contract (`run(): Promise<void>`, rejecting on failure), so the same suite runs in code-server (scripts/e2e.sh)
-// and in an Electron VS Code (test/runElectron.ts). When ALIGNMENT_TEST_RESULTS is set, the counts and failures
-// are also written there as JSON for the summary line.
+// contract (`run(): Promise<void>`, rejecting on failure), so the same suite runs in code-server (test/e2e/run.mjs)
+// and in an Electron VS Code (test/runElectron.ts). When ALIGNMENT_TEST_RESULTS is set, the counts, failures and
+// skipped tests (with their reason) are also written there as JSON for the summary line.
 import * as fs from 'node:fs';
 import Mocha from 'mocha';
+import { skipReasons } from './helpers';
 
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
@@ -22,13 +23,19 @@ export async function run(): Promise<void> {
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];
+  const skipped: { title: string; reason: string }[] = [];
   let passed = 0;
   await new Promise<void>((resolve) => {
     const runner = mocha.run(() => resolve());
     runner.on('pass', () => passed++);
+    runner.on('pending', (t) => {
+      const reason = skipReasons.get(t.title) ?? 'skipped';
+      skipped.push({ title: t.fullTitle(), reason });
+      console.log(`SKIPPED ${t.fullTitle()}: ${reason}`);
+    });
     runner.on('fail', (t, err: unknown) => failures.push({ title: t.fullTitle(), error: err instanceof Error ? err.stack ?? err.message : String(err) }));
   });
   const out = process.env.ALIGNMENT_TEST_RESULTS;
-  if (out) fs.writeFileSync(out, JSON.stringify({ suite: 'api', passed, failed: failures.length, failures }, null, 2));
+  if (out) fs.writeFileSync(out, JSON.stringify({ suite: 'api', passed, failed: failures.length, failures, skipped }, null, 2));
   if (failures.length) throw new Error(`${failures.length} API test(s) failed:\n${failures.map((f) => `${f.title}: ${f.error}`).join('\n')}`);
 }

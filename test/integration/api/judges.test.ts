@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { api, EXTENSION_ID, until, workspaceRoot } from './helpers';
+import { GENERATED, generatedId } from '../../support/testWorkspaces';
 import { downAfter, heuristicJudge, malformed, prefersFirst, rateLimited, startJudgeServer, type JudgeServer } from '../../support/judgeServer';
 import type { AiLabelSummary } from '../../../src/host/judges/aiLabel';
 import type { JudgeAgreementSummary } from '../../../src/core/judges/judgeRecords';
@@ -33,8 +34,8 @@ describe('AI judges', function () {
 
   before(async () => {
     await api();
-    // 20 real pairs, copied so other suites see the original untouched.
-    const src = await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8');
+    // 20 generated pairs, copied so other suites see the original untouched.
+    const src = await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', GENERATED.pairs), 'utf8');
     file = path.join(workspaceRoot().fsPath, 'judges', 'pairs20.jsonl');
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(file, src.split('\n').filter((l) => l.trim()).slice(0, 20).join('\n') + '\n');
@@ -55,7 +56,7 @@ describe('AI judges', function () {
     const { labels } = await api();
     const store = labels.get(file);
     // Three human decisions first; the judge must leave them exactly as they are.
-    for (const [recordId, preferred] of [['dpo-en-000', 'chosen'], ['dpo-en-001', 'rejected'], ['dpo-en-002', 'chosen']] as const) {
+    for (const [recordId, preferred] of [[generatedId(0), 'chosen'], [generatedId(1), 'rejected'], [generatedId(2), 'chosen']] as const) {
       store.record({ recordId, type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred }, source: 'human', annotator: 'tester', seconds: 2 });
     }
     labels.notify(file);
@@ -185,12 +186,12 @@ describe('AI judges', function () {
       assert.equal(train.code, 0, `the reward run failed: ${train.stderr}`);
       assert.ok(fs.existsSync(path.join(runDir, 'final', 'config.json')), 'the run saved final/');
 
-      // Six real pairs; a person labels one of them first.
-      const src = await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', 'dpo_en_demo.trl.jsonl'), 'utf8');
+      // Six generated pairs; a person labels one of them first.
+      const src = await fsp.readFile(path.join(workspaceRoot().fsPath, 'data', GENERATED.pairs), 'utf8');
       const rmFile = path.join(workspaceRoot().fsPath, 'judges', 'rm-pairs.jsonl');
       await fsp.writeFile(rmFile, src.split('\n').filter((l) => l.trim()).slice(0, 6).join('\n') + '\n');
       const { labels } = await api();
-      labels.get(rmFile).record({ recordId: 'dpo-en-001', type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred: 'chosen' }, source: 'human', annotator: 'tester', seconds: 3 });
+      labels.get(rmFile).record({ recordId: generatedId(1), type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred: 'chosen' }, source: 'human', annotator: 'tester', seconds: 3 });
       labels.notify(rmFile);
       const humansBefore = (await comparisons(rmFile)).filter((e) => e.source === 'human');
       assert.equal(humansBefore.length, 1);
@@ -206,7 +207,7 @@ describe('AI judges', function () {
       const all = await comparisons(rmFile);
       const ai = all.filter((e) => e.source === 'ai:rm:tiny-rm');
       assert.equal(ai.length, 6, 'one reward-model label per pair');
-      assert.deepEqual(new Set(ai.map((e) => e.recordId)), new Set(['dpo-en-000', 'dpo-en-001', 'dpo-en-002', 'dpo-en-003', 'dpo-en-004', 'dpo-en-005']));
+      assert.deepEqual(new Set(ai.map((e) => e.recordId)), new Set([0, 1, 2, 3, 4, 5].map(generatedId)));
       assert.ok(ai.every((e) => e.preferred === 'chosen' || e.preferred === 'rejected' || e.preferred === null));
       assert.deepEqual(all.filter((e) => e.source === 'human'), humansBefore, 'the human label is unchanged');
       const agreement = await vscode.commands.executeCommand<{ judges: JudgeAgreementSummary[] }>('alignment.showJudgeAgreement', vscode.Uri.file(rmFile), { show: false });

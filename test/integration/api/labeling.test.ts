@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
+import { GENERATED, generatedId } from '../../support/testWorkspaces';
 import { api, until, workspaceRoot } from './helpers';
 
 interface LensArg { file: string; recordId: string; line: number; candidates: string[] }
@@ -11,10 +12,10 @@ describe('Inline labeling', () => {
 
   before(async () => {
     await api();
-    // A copy of the real pairs, so the other suites see the original untouched.
+    // A copy of the generated pairs, so the other suites see the original untouched.
     file = path.join(workspaceRoot().fsPath, 'labeling', 'pairs.jsonl');
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    await fsp.copyFile(path.join(workspaceRoot().fsPath, 'data', 'dpo_en_demo.trl.jsonl'), file);
+    await fsp.copyFile(path.join(workspaceRoot().fsPath, 'data', GENERATED.pairs), file);
   });
 
   after(async () => {
@@ -43,7 +44,7 @@ describe('Inline labeling', () => {
     const view = labels.get(file).view();
     const a = (aLens?.command?.arguments?.[0] as LensArg).recordId;
     const b = (bLens?.command?.arguments?.[0] as LensArg).recordId;
-    assert.equal(a, 'dpo-en-000');
+    assert.equal(a, generatedId(0));
     const ea = view.current(a).find((e) => e.type === 'comparison');
     const eb = view.current(b).find((e) => e.type === 'comparison');
     assert.ok(ea && ea.type === 'comparison' && ea.payload.mode === 'pair');
@@ -64,7 +65,7 @@ describe('Inline labeling', () => {
     const { labels } = await api();
     await vscode.commands.executeCommand('alignment.undoLabel', { file });
     const view = labels.get(file).view();
-    assert.equal(view.current('dpo-en-001').filter((e) => e.type === 'comparison').length, 0, 'B on record 2 was undone');
+    assert.equal(view.current(generatedId(1)).filter((e) => e.type === 'comparison').length, 0, 'B on record 2 was undone');
     const out = path.join(path.dirname(file), 'exported.dpo.jsonl');
     const report = await vscode.commands.executeCommand<{ written: number }>('alignment.exportLabels', vscode.Uri.file(file), { format: 'preference', ties: 'drop', flagged: 'drop', out });
     assert.equal(report.written, 1);

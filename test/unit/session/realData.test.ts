@@ -6,15 +6,15 @@ import * as path from 'node:path';
 import { resolveRunSpec } from '../../../src/core/runs/spec';
 import { parseSessionEvents } from '../../../src/protocol/session';
 import { runSession } from '../../../src/session/runSession';
-import { SHARED_DATA } from './sessionFixtures';
+import { REAL_DATA_SKIP, realDataFile } from '../../support/realData';
 
-test('real data: a short DPO run on the shared TRL pairs, end to end with the built-in model and its tokenizer', async () => {
+test('real data: a short DPO run on the shared TRL pairs, end to end with the built-in model and its tokenizer', { skip: REAL_DATA_SKIP }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-dpo-'));
   const runDir = path.join(dir, 'run');
   const r = resolveRunSpec({
     method: 'dpo',
     model: { kind: 'builtin' },
-    data: { path: path.join(SHARED_DATA, 'dpo_en_demo.trl.jsonl'), maxLength: 64, maxPromptLength: 32, evalSplit: 0.02 },
+    data: { path: realDataFile('dpo_en_demo.trl.jsonl'), maxLength: 64, maxPromptLength: 32, evalSplit: 0.02 },
     batchSize: 2,
     maxSteps: 2,
     optimizer: { learningRate: 1e-4, weightDecay: 0.01 },

@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { tinyModelFolder } from '../training/trainerFixtures';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
-export const SHARED_DATA = path.join(REPO, '..', 'shared', 'data');
 
 /** n yes/no preference rows (TRL conversational JSON lines). */
 export function pairRows(n: number): string[] {

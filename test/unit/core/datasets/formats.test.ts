@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   DATASET_FORMATS,
   DatasetFormatError,
@@ -13,9 +13,7 @@ import {
   type LoadResult,
 } from '../../../../src/core/datasets/formats';
 import type { Example, PreferenceExample, UnpairedExample } from '../../../../src/core/datasets/examples';
-
-const repoRoot = resolve(__dirname, '../../../..');
-const dataDir = join(repoRoot, '..', 'shared', 'data');
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 /** An example without the fields that name where it came from (id, source, format). */
 function content(e: Example): unknown {
@@ -25,9 +23,9 @@ function content(e: Example): unknown {
 
 const jsonl = (rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
-test('real data: both DPO files load all 300 pairs, with no row skipped, and give identical examples', async () => {
-  const a = await loadDatasetFile(join(dataDir, 'dpo_en_demo.sharegpt.json'));
-  const b = await loadDatasetFile(join(dataDir, 'dpo_en_demo.trl.jsonl'));
+test('real data: both DPO files load all 300 pairs, with no row skipped, and give identical examples', { skip: REAL_DATA_SKIP }, async () => {
+  const a = await loadDatasetFile(realDataFile('dpo_en_demo.sharegpt.json'));
+  const b = await loadDatasetFile(realDataFile('dpo_en_demo.trl.jsonl'));
   assert.equal(a.format, 'sharegpt-preference');
   assert.equal(a.container, 'json-array');
   assert.equal(b.format, 'trl-preference');
@@ -51,7 +49,7 @@ test('real data: both DPO files load all 300 pairs, with no row skipped, and giv
   assert.equal(s.id, `dpo_en_demo.sharegpt.json:${s.source.line}`);
   // The line really is where element 1 starts.
   const { readFileSync } = await import('node:fs');
-  const lines = readFileSync(join(dataDir, 'dpo_en_demo.sharegpt.json'), 'utf8').split('\n');
+  const lines = readFileSync(realDataFile('dpo_en_demo.sharegpt.json'), 'utf8').split('\n');
   assert.equal(lines[s.source.line - 1].trim(), '{');
   assert.match(lines[s.source.line].trim(), /^"conversations"/);
   // System prompts stay the first prompt message.
@@ -59,9 +57,9 @@ test('real data: both DPO files load all 300 pairs, with no row skipped, and giv
   assert.ok(withSys);
 });
 
-test('real data: both KTO files load all 300 examples (150 desirable) and give identical examples', async () => {
-  const a = await loadDatasetFile(join(dataDir, 'kto_en_demo.sharegpt.json'));
-  const b = await loadDatasetFile(join(dataDir, 'kto_en_demo.trl.jsonl'));
+test('real data: both KTO files load all 300 examples (150 desirable) and give identical examples', { skip: REAL_DATA_SKIP }, async () => {
+  const a = await loadDatasetFile(realDataFile('kto_en_demo.sharegpt.json'));
+  const b = await loadDatasetFile(realDataFile('kto_en_demo.trl.jsonl'));
   assert.equal(a.format, 'sharegpt-kto');
   assert.equal(b.format, 'trl-unpaired');
   for (const r of [a, b]) {
@@ -323,8 +321,8 @@ test('detection votes over rows: a bad first row does not decide the format', ()
   assert.deepEqual(r.skipped.map((s) => [s.where, s.field]), [['v.jsonl:1', 'rejected']]);
 });
 
-test('conversions: unpair preferences for KTO, prompts for online methods', async () => {
-  const a = await loadDatasetFile(join(dataDir, 'dpo_en_demo.trl.jsonl'));
+test('conversions: unpair preferences for KTO, prompts for online methods', { skip: REAL_DATA_SKIP }, async () => {
+  const a = await loadDatasetFile(realDataFile('dpo_en_demo.trl.jsonl'));
   const pairs = a.examples as PreferenceExample[];
   const un = unpairPreferences(pairs);
   assert.equal(un.length, 600);
@@ -348,9 +346,9 @@ test('a dataset file written to disk loads through loadDatasetFile', async () =>
   assert.equal(e.source.line, 1);
 });
 
-test('adaptExamples converts between kinds where it makes sense', async () => {
+test('adaptExamples converts between kinds where it makes sense', { skip: REAL_DATA_SKIP }, async () => {
   const { adaptExamples } = await import('../../../../src/core/datasets/formats');
-  const dpo = await loadDatasetFile(join(dataDir, 'dpo_en_demo.sharegpt.json'));
+  const dpo = await loadDatasetFile(realDataFile('dpo_en_demo.sharegpt.json'));
   const sft = adaptExamples(dpo.examples, 'preference', 'sft');
   assert.equal(sft.length, 300);
   const s0 = sft[0];
@@ -359,7 +357,7 @@ test('adaptExamples converts between kinds where it makes sense', async () => {
   assert.deepEqual(s0.style === 'conversational' && s0.completion, p0.chosen);
   assert.equal(adaptExamples(dpo.examples, 'preference', 'unpaired').length, 600);
   assert.ok(adaptExamples(dpo.examples, 'preference', 'prompt').every((e) => e.kind === 'prompt'));
-  const kto = await loadDatasetFile(join(dataDir, 'kto_en_demo.trl.jsonl'));
+  const kto = await loadDatasetFile(realDataFile('kto_en_demo.trl.jsonl'));
   assert.throws(() => adaptExamples(kto.examples, 'unpaired', 'preference'), /unpaired data cannot be used where preference data is needed/);
   assert.throws(() => adaptExamples(kto.examples, 'preference', 'sft'), /is unpaired, not preference/);
 });

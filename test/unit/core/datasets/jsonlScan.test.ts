@@ -2,11 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { JsonlIndex, canonicalJson, contentId, firstInvalidUtf8, scanJsonl, type JsonlDiagnostic } from '../../../../src/core/datasets/jsonlScan';
-
-const repoRoot = resolve(__dirname, '../../../..');
-const dataDir = join(repoRoot, '..', 'shared', 'data');
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 function tmpFile(name: string, data: string | Buffer): string {
   const dir = mkdtempSync(join(tmpdir(), 'jsonl-scan-'));
@@ -18,8 +16,8 @@ function tmpFile(name: string, data: string | Buffer): string {
 const line = (o: unknown): string => JSON.stringify(o);
 const pair = (id: string, extra: Record<string, unknown> = {}): string => line({ id, prompt: 'p ' + id, chosen: 'c ' + id, rejected: 'r ' + id, ...extra });
 
-test('real data: dpo_en_demo.trl.jsonl scans with 300 records, 0 diagnostics, ids from the id field', async () => {
-  const r = await scanJsonl(join(dataDir, 'dpo_en_demo.trl.jsonl'));
+test('real data: dpo_en_demo.trl.jsonl scans with 300 records, 0 diagnostics, ids from the id field', { skip: REAL_DATA_SKIP }, async () => {
+  const r = await scanJsonl(realDataFile('dpo_en_demo.trl.jsonl'));
   assert.equal(r.lineCount, 300);
   assert.equal(r.records.length, 300);
   assert.deepEqual(r.diagnostics, []);
@@ -32,8 +30,8 @@ test('real data: dpo_en_demo.trl.jsonl scans with 300 records, 0 diagnostics, id
   assert.ok(Array.isArray(first.record.value.prompt), 'conversational prompt is a message list');
 });
 
-test('real data: kto_en_demo.trl.jsonl scans clean as unpaired and fails the preference shape on every line', async () => {
-  const file = join(dataDir, 'kto_en_demo.trl.jsonl');
+test('real data: kto_en_demo.trl.jsonl scans clean as unpaired and fails the preference shape on every line', { skip: REAL_DATA_SKIP }, async () => {
+  const file = realDataFile('kto_en_demo.trl.jsonl');
   const unpaired = await scanJsonl(file, { shape: 'unpaired' });
   assert.equal(unpaired.records.length, 300);
   assert.deepEqual(unpaired.diagnostics, []);

@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
 import { loadDatasetFile } from '../../../../src/core/datasets/formats';
 import type { Message } from '../../../../src/core/datasets/examples';
 import { packSequences, splitTrainEval, tokenizeAndTruncate, truncateTokenized, type SftSequence } from '../../../../src/core/datasets/prepare';
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
-const dataDir = join(resolve(__dirname, '../../../..'), '..', 'shared', 'data');
-
-test('split: seeded, deterministic, disjoint, complete, order kept', async () => {
-  const { examples } = await loadDatasetFile(join(dataDir, 'dpo_en_demo.trl.jsonl'));
+test('split: seeded, deterministic, disjoint, complete, order kept', { skip: REAL_DATA_SKIP }, async () => {
+  const { examples } = await loadDatasetFile(realDataFile('dpo_en_demo.trl.jsonl'));
   const a = splitTrainEval(examples, { evalFraction: 0.1, seed: 7 });
   const b = splitTrainEval(examples, { evalFraction: 0.1, seed: 7 });
   const c = splitTrainEval(examples, { evalFraction: 0.1, seed: 8 });
@@ -25,8 +23,8 @@ test('split: seeded, deterministic, disjoint, complete, order kept', async () =>
   assert.throws(() => splitTrainEval(examples, { evalFraction: 1.5, seed: 1 }), RangeError);
 });
 
-test('split grouped by prompt never puts one prompt on both sides', async () => {
-  const { examples } = await loadDatasetFile(join(dataDir, 'kto_en_demo.trl.jsonl'));
+test('split grouped by prompt never puts one prompt on both sides', { skip: REAL_DATA_SKIP }, async () => {
+  const { examples } = await loadDatasetFile(realDataFile('kto_en_demo.trl.jsonl'));
   const s = splitTrainEval(examples, { evalFraction: 0.2, seed: 3, groupBy: 'prompt' });
   const key = (e: (typeof examples)[number]): string => JSON.stringify(e.style === 'messages' ? e.messages : e.prompt);
   const trainPrompts = new Set(s.train.map(key));
@@ -50,8 +48,8 @@ test('truncation: prompt keeps its end, completions keep their start, counts rep
   assert.throws(() => truncateTokenized(items, { maxPromptLength: 8, maxLength: 8 }), /smaller than maxLength/);
 });
 
-test('tokenizeAndTruncate runs the callback over prompts and both completions', async () => {
-  const { examples } = await loadDatasetFile(join(dataDir, 'dpo_en_demo.trl.jsonl'));
+test('tokenizeAndTruncate runs the callback over prompts and both completions', { skip: REAL_DATA_SKIP }, async () => {
+  const { examples } = await loadDatasetFile(realDataFile('dpo_en_demo.trl.jsonl'));
   // A toy "tokenizer": one token per word of every message.
   const tok = (c: readonly Message[] | string): number[] =>
     (typeof c === 'string' ? c : c.map((m) => m.content).join(' ')).split(/\s+/).filter(Boolean).map((w) => w.length);

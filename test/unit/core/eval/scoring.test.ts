@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { PreferenceExample } from '../../../../src/core/datasets/examples';
 import { loadDatasetFile } from '../../../../src/core/datasets/formats';
 import { buildEvaluationReport, parseScores } from '../../../../src/core/eval/report';
 import { epicDistance } from '../../../../src/core/eval/rewardDistance';
 import { formatScores, scoreGrid, scorePreferencePairs } from '../../../../src/core/eval/scoring';
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 describe('scoring evaluation data', () => {
-  it('scores the shared DPO demo pairs, round-trips the scores file and builds a report', async () => {
-    const repoRoot = join(__dirname, '..', '..', '..', '..');
-    const loaded = await loadDatasetFile(join(repoRoot, '..', 'shared', 'data', 'dpo_en_demo.trl.jsonl'));
+  it('scores the shared DPO demo pairs, round-trips the scores file and builds a report', { skip: REAL_DATA_SKIP }, async () => {
+    const loaded = await loadDatasetFile(realDataFile('dpo_en_demo.trl.jsonl'));
     const examples = loaded.examples.filter((e): e is PreferenceExample => e.kind === 'preference').slice(0, 40);
     // A length "reward model": its accuracy is the fraction of pairs whose chosen answer is longer.
     const progress: number[] = [];

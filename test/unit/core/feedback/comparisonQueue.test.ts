@@ -2,13 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { JsonlIndex } from '../../../../src/core/datasets/jsonlScan';
 import { ComparisonQueue, pairOf } from '../../../../src/core/feedback/comparisonQueue';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
-
-const repoRoot = resolve(__dirname, '../../../..');
-const dataDir = join(repoRoot, '..', 'shared', 'data');
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 async function setup(lines: unknown[], random: () => number = () => 0.9) {
   const dir = mkdtempSync(join(tmpdir(), 'cmp-queue-'));
@@ -84,8 +82,8 @@ test('queue: the random source sets the displayed order', async () => {
   assert.deepEqual(queue.next()?.order, ['chosen', 'rejected']);
 });
 
-test('queue over the real dataset: 300 conversational pairs, prompts with all turns', async () => {
-  const file = join(dataDir, 'dpo_en_demo.trl.jsonl');
+test('queue over the real dataset: 300 conversational pairs, prompts with all turns', { skip: REAL_DATA_SKIP }, async () => {
+  const file = realDataFile('dpo_en_demo.trl.jsonl');
   const index = await JsonlIndex.build(file);
   const scan = await index.scan();
   const dir = mkdtempSync(join(tmpdir(), 'cmp-queue-real-'));

@@ -2,15 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { JsonlIndex } from '../../../../src/core/datasets/jsonlScan';
 import { comparisonOutcomes, exportPreference, exportUnpaired, readerFromIndex, type DatasetReader } from '../../../../src/core/feedback/export';
 import { textSha1 } from '../../../../src/core/feedback/fieldPath';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
 import type { FeedbackEntry } from '../../../../src/core/feedback/types';
-
-const repoRoot = resolve(__dirname, '../../../..');
-const dataDir = join(repoRoot, '..', 'shared', 'data');
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 type Row = Record<string, unknown>;
 
@@ -204,8 +202,8 @@ test('unpaired export from comparisons (opt-in): winner desirable, loser undesir
   ]);
 });
 
-test('export over the real dataset through the JSONL index: conversational rows taken straight from the file', async () => {
-  const file = join(dataDir, 'dpo_en_demo.trl.jsonl');
+test('export over the real dataset through the JSONL index: conversational rows taken straight from the file', { skip: REAL_DATA_SKIP }, async () => {
+  const file = realDataFile('dpo_en_demo.trl.jsonl');
   const index = await JsonlIndex.build(file);
   assert.throws(() => readerFromIndex(index), /scan/);
   await index.scan();

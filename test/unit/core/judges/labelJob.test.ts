@@ -12,6 +12,7 @@ import { MemoryJudgeCache } from '../../../../src/core/judges/judgeCache';
 import { LabelJobBusyError, pairItemFromPreference, runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
 import { isCachedAnswer, OpenAiJudge, type CachedAnswer } from '../../../../src/core/judges/openaiJudge';
 import { downAfter, heuristicJudge, heuristicScore, malformed, PREFER_MARKER, prefersFirst, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
+import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 const servers: JudgeServer[] = [];
 const dirs: string[] = [];
@@ -179,9 +180,8 @@ describe('runLabelJob', () => {
 });
 
 describe('real preference data', () => {
-  it('labels pairs loaded from the shared DPO demo data, with a file cache that a second job reuses', async () => {
-    const repoRoot = join(__dirname, '..', '..', '..', '..');
-    const loaded = await loadDatasetFile(join(repoRoot, '..', 'shared', 'data', 'dpo_en_demo.trl.jsonl'));
+  it('labels pairs loaded from the shared DPO demo data, with a file cache that a second job reuses', { skip: REAL_DATA_SKIP }, async () => {
+    const loaded = await loadDatasetFile(realDataFile('dpo_en_demo.trl.jsonl'));
     const examples = loaded.examples.filter((e): e is PreferenceExample => e.kind === 'preference').slice(0, 8);
     assert.equal(examples.length, 8);
     const pairs = examples.map((e) => pairItemFromPreference(e));

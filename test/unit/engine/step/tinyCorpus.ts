@@ -1,28 +1,23 @@
 /**
- * Test helpers: a character-level corpus from the shared demo data (assistant replies of the DPO demo set)
- * and seeded batches of next-token windows from it.
+ * Test helpers: a character-level corpus from the project's own seeded dialogue generator (assistant replies of
+ * the demo corpus, src/engine/tokenizer/demoCorpus.ts) and seeded batches of next-token windows from it.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Rng } from '../../../../src/engine/rng';
+import { generateDemoDialogues } from '../../../../src/engine/tokenizer/demoCorpus';
 import type { HostTensor } from '../../../../src/engine/runtime/tensor';
 
 /** 95 printable ASCII characters + 1 for everything else. */
 export const CHAR_VOCAB = 96;
 
-const repoRoot = path.resolve(__dirname, '../../../..');
-
-/** Token ids of the first `maxChars` characters of the demo set's chosen replies. */
+/** Token ids of the first `maxChars` characters of the demo corpus's assistant replies (seed 1234). */
 export function loadCorpus(maxChars = 40_000): Int32Array {
-  const file = path.join(repoRoot, '..', 'shared', 'data', 'dpo_en_demo.trl.jsonl');
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
   let text = '';
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    const row = JSON.parse(line) as { chosen: { content: string }[] };
-    text += row.chosen.map((m) => m.content).join('\n') + '\n';
+  // about 28 characters of replies per dialogue: maxChars / 20 dialogues hold more than maxChars
+  for (const d of generateDemoDialogues(Math.ceil(maxChars / 20))) {
+    text += d.messages.filter((m) => m.role === 'assistant').map((m) => m.content).join('\n') + '\n';
     if (text.length >= maxChars) break;
   }
+  if (text.length < maxChars) throw new Error(`loadCorpus: the demo corpus gave ${text.length} of ${maxChars} characters`);
   text = text.slice(0, maxChars);
   const ids = new Int32Array(text.length);
   for (let i = 0; i < text.length; i++) {
