@@ -33,7 +33,7 @@ import { generateDemoDialogues } from '../engine/tokenizer/demoCorpus';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import { promptCompletionRow } from '../training/batching';
 import { encodePrompt } from '../training/encode';
-import { SequenceScorer } from '../training/evaluate';
+import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
 import { Generator } from '../engine/generate/generator';
 import type { Weights } from '../engine/models/params';
 import { loadRunCheckpoint, listCheckpointSteps } from '../session/checkpoints';
@@ -161,58 +161,85 @@ function writeJsonl(file: string, rows: readonly unknown[]): void {
 
 const user = (q: string): Message[] => [{ role: 'user', content: q }];
 const assistant = (a: string): Message[] => [{ role: 'assistant', content: a }];
+const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
-/** Runs the whole demo; returns the report (also written to disk). */
-export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
-  const scale = opts.scale ?? DEMO_SCALES.full;
-  const seed = opts.seed ?? 7;
-  const out = path.resolve(opts.outDir);
-  const log = opts.log ?? (() => undefined);
-  const seconds: Record<string, number> = {};
-  const t00 = Date.now();
-  let t0 = Date.now();
-  const lap = (name: string): void => {
-    seconds[name] = (Date.now() - t0) / 1000;
-    t0 = Date.now();
-  };
-  fs.mkdirSync(out, { recursive: true });
-  const runner = { device: 'cpu' as const, ...(opts.threads ? { threads: opts.threads } : {}) };
+/** What every stage shares: the options, the output folder, the progress log and the stage timings. */
+class DemoRun {
+  readonly scale: DemoScale;
+  readonly seed: number;
+  readonly out: string;
+  readonly log: (line: string) => void;
+  readonly runner: RunnerOptions;
+  /** Seconds per stage, in the order the stages ran. */
+  readonly seconds: Record<string, number> = {};
+  private readonly started = Date.now();
+  private lapStart = Date.now();
 
-  // 1. built-in model
-  log('1/7 building the built-in tiny chat model (tokenizer + seeded weights, cached after the first time)');
-  const baseDir = ensureBuiltinModel(opts.cacheDir);
-  const tok = TextTokenizer.fromFolder(baseDir);
-  lap('build_model');
+  constructor(readonly opts: DemoOptions) {
+    this.scale = opts.scale ?? DEMO_SCALES.full;
+    this.seed = opts.seed ?? 7;
+    this.out = path.resolve(opts.outDir);
+    this.log = opts.log ?? (() => undefined);
+    this.runner = { device: 'cpu', ...(opts.threads ? { threads: opts.threads } : {}) };
+  }
 
-  // Data: SFT corpus, prompts for pairs, held-out prompts for evaluation (questions unseen in the pair set).
-  const sftData = corpus(scale.sftExamples, 1001);
-  const pairQs = corpus(scale.pairPrompts, 2002);
-  const seenQ = new Set(pairQs.map((x) => x.q));
-  const evalQs = corpus(scale.evalPrompts * 4, 3003).filter((x) => !seenQ.has(x.q)).slice(0, scale.evalPrompts);
-  const dataDir = path.join(out, 'data');
-  // Half of the SFT answers carry a filler sentence (chattyAnswers.ts); the proxy reward's references stay concise.
-  const fillerRng = new Rng(seed).derive('sft-filler');
-  writeJsonl(path.join(dataDir, 'sft.jsonl'), sftData.map((x) => ({ prompt: user(x.q), completion: assistant(withFiller(x.a, fillerRng, SFT_FILLER_RATE)) })));
+  /** Ends the timing of stage `name` and starts the next one. */
+  lap(name: string): void {
+    this.seconds[name] = (Date.now() - this.lapStart) / 1000;
+    this.lapStart = Date.now();
+  }
 
-  const stage = async (name: string, spec: Record<string, unknown>): Promise<SessionResult> => {
-    const dir = path.join(out, 'runs', name);
+  totalSeconds(): number {
+    return (Date.now() - this.started) / 1000;
+  }
+
+  runDir(name: string): string {
+    return path.join(this.out, 'runs', name);
+  }
+
+  /** Trains one stage as a normal session run in `<out>/runs/<name>` (replacing an earlier one); throws when it fails. */
+  async stage(name: string, spec: Record<string, unknown>): Promise<SessionResult> {
+    const dir = this.runDir(name);
     fs.rmSync(dir, { recursive: true, force: true });
-    const r = resolveRunSpec({ ...spec, outputDir: dir, seed }, dir);
+    const r = resolveRunSpec({ ...spec, outputDir: dir, seed: this.seed }, dir);
     if (!r.ok) throw new Error(`demo ${name} spec: ${r.problems.map((p) => `${p.path}: ${p.reason}`).join('; ')}`);
     const sink = new EventSink(runPaths(dir).events);
-    sink.on((e) => opts.onEvent?.(name, e));
+    sink.on((e) => this.opts.onEvent?.(name, e));
     try {
-      const res = await runSession(r.spec as RunSpec, { runDir: dir, cacheDir: opts.cacheDir, baseDir: out, sink, keepCheckpoints: 100, ...(opts.threads ? { threads: opts.threads } : {}) });
+      const res = await runSession(r.spec as RunSpec, { runDir: dir, cacheDir: this.opts.cacheDir, baseDir: this.out, sink, keepCheckpoints: 100, ...(this.opts.threads ? { threads: this.opts.threads } : {}) });
       if (res.reason === 'failed') throw new Error(`demo stage ${name} failed: ${res.error}`);
       return res;
     } finally {
       sink.close();
     }
-  };
+  }
+}
 
-  // 2. SFT
-  log(`2/7 SFT: ${scale.sftSteps} steps on ${sftData.length} synthetic dialogues`);
-  const sftDir = opts.sftDir ? path.resolve(opts.sftDir) : (await stage('sft', {
+/** The demo's questions: the SFT corpus, prompts for pairs, and held-out prompts unseen in the pair set. */
+interface DemoData {
+  readonly sft: readonly QA[];
+  readonly pairQs: readonly QA[];
+  readonly evalQs: readonly QA[];
+}
+
+/** Makes the demo's data and writes the SFT set (half of its answers with a filler sentence, chattyAnswers.ts). */
+function writeDemoData(run: DemoRun): DemoData {
+  const { scale } = run;
+  const sft = corpus(scale.sftExamples, 1001);
+  const pairQs = corpus(scale.pairPrompts, 2002);
+  const seenQ = new Set(pairQs.map((x) => x.q));
+  const evalQs = corpus(scale.evalPrompts * 4, 3003).filter((x) => !seenQ.has(x.q)).slice(0, scale.evalPrompts);
+  // The proxy reward's references stay concise; only the SFT answers get filler.
+  const fillerRng = new Rng(run.seed).derive('sft-filler');
+  writeJsonl(path.join(run.out, 'data', 'sft.jsonl'), sft.map((x) => ({ prompt: user(x.q), completion: assistant(withFiller(x.a, fillerRng, SFT_FILLER_RATE)) })));
+  return { sft, pairQs, evalQs };
+}
+
+/** 2. SFT on the synthetic dialogues (or the given SFT model); returns the SFT model folder. */
+async function trainSft(run: DemoRun, examples: number): Promise<string> {
+  const { scale } = run;
+  run.log(`2/7 SFT: ${scale.sftSteps} steps on ${examples} synthetic dialogues`);
+  const sftDir = run.opts.sftDir ? path.resolve(run.opts.sftDir) : (await run.stage('sft', {
     method: 'sft',
     model: { kind: 'builtin' },
     data: { path: 'data/sft.jsonl', evalSplit: 0.02, maxLength: MAX_LEN },
@@ -221,184 +248,259 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     optimizer: { learningRate: 3e-3, schedule: 'cosine', warmupRatio: 0.05, weightDecay: 0, maxGradNorm: 1 },
     intervals: { logging: Math.max(1, Math.floor(scale.sftSteps / 24)), eval: scale.sftSteps, checkpoint: 0, sample: scale.sftSteps },
   })).finalDir as string;
-  lap('sft');
+  run.lap('sft');
+  return sftDir;
+}
 
-  // Model pieces for sampling and scoring with any policy's weights.
-  const sftLoaded = loadHfModel(sftDir, 'lm');
-  const model: TransformerModel = buildModel(sftLoaded.config, 'lm', { maxLength: MAX_LEN });
-  const sftWeights = new Map([...sftLoaded.weights].map(([k, v]) => [k, v.data]));
-  const imEnd = tok.eosTokenId as number;
-  const padId = tok.padTokenId ?? 0;
-  const batch = 32;
-  const scorer = await SequenceScorer.create(model, 'logps', { batch, seqLen: MAX_LEN, padId }, runner);
-  try {
-    // Replies sampled at temperature 1 with the KV-cache generator (src/engine/generate), in chunks of prompts.
-    const sampleReplies = async (weights: Map<string, Float32Array>, qs: readonly QA[], rng: Rng): Promise<{ text: string; ids: number[]; ended: boolean }[]> => {
-      const w: Weights = new Map();
-      for (const p of model.params) w.set(p.name, { shape: [...p.shape], data: weights.get(p.name) as Float32Array });
-      const gen = await Generator.create(model, w, runner);
-      try {
-        const prompts = qs.map((x) => encodePrompt(tok, user(x.q)));
-        const out: { text: string; ids: number[]; ended: boolean }[] = [];
-        for (let i = 0; i < prompts.length; i += 128) {
-          const res = await gen.generate(prompts.slice(i, i + 128), { maxNewTokens: MAX_NEW, temperature: 1, stopTokens: [imEnd], padTokenId: padId, vocabLimit: tok.vocabSize, seed: rng.int(0x7fffffff) });
-          out.push(...res.map((r) => ({ text: tok.decode(r.tokens, { skipSpecialTokens: true }).trim(), ids: r.tokens, ended: r.finishReason === 'stop' })));
-        }
-        return out;
-      } finally {
-        await gen.dispose();
+interface Reply {
+  readonly text: string;
+  readonly ids: number[];
+  readonly ended: boolean;
+}
+
+/** The SFT model's graph, to sample from and score under any policy's weights (all policies share its shape). */
+class PolicyLab {
+  private constructor(
+    private readonly run: DemoRun,
+    private readonly tok: TextTokenizer,
+    private readonly model: TransformerModel,
+    readonly sftWeights: Map<string, Float32Array>,
+    private readonly scorer: SequenceScorer,
+  ) {}
+
+  static async create(run: DemoRun, sftDir: string, tok: TextTokenizer): Promise<PolicyLab> {
+    const sftLoaded = loadHfModel(sftDir, 'lm');
+    const model = buildModel(sftLoaded.config, 'lm', { maxLength: MAX_LEN });
+    const sftWeights = new Map([...sftLoaded.weights].map(([k, v]) => [k, v.data]));
+    const scorer = await SequenceScorer.create(model, 'logps', { batch: 32, seqLen: MAX_LEN, padId: tok.padTokenId ?? 0 }, run.runner);
+    return new PolicyLab(run, tok, model, sftWeights, scorer);
+  }
+
+  /** Replies sampled at temperature 1 with the KV-cache generator (src/engine/generate), in chunks of prompts. */
+  async sampleReplies(weights: Map<string, Float32Array>, qs: readonly QA[], rng: Rng): Promise<Reply[]> {
+    const tok = this.tok;
+    const w: Weights = new Map();
+    for (const p of this.model.params) w.set(p.name, { shape: [...p.shape], data: weights.get(p.name) as Float32Array });
+    const gen = await Generator.create(this.model, w, this.run.runner);
+    try {
+      const prompts = qs.map((x) => encodePrompt(tok, user(x.q)));
+      const out: Reply[] = [];
+      for (let i = 0; i < prompts.length; i += 128) {
+        const res = await gen.generate(prompts.slice(i, i + 128), { maxNewTokens: MAX_NEW, temperature: 1, stopTokens: [tok.eosTokenId as number], padTokenId: tok.padTokenId ?? 0, vocabLimit: tok.vocabSize, seed: rng.int(0x7fffffff) });
+        out.push(...res.map((r) => ({ text: tok.decode(r.tokens, { skipSpecialTokens: true }).trim(), ids: r.tokens, ended: r.finishReason === 'stop' })));
       }
-    };
-
-    // 3. pairs labeled by the proxy reward: k replies per prompt, the best one (by R) is `chosen` and the worst
-    //    `rejected` (best-vs-worst of k, as SimPO's on-policy pairs are built), so each pair has a clear gap.
-    const k = scale.samplesPerPrompt;
-    log(`3/7 sampling ${k} replies for ${pairQs.length} prompts from the SFT model; the proxy reward picks the best and the worst`);
-    const rng = new Rng(seed).derive('pairs');
-    const draws: { text: string; ended: boolean }[][] = [];
-    for (let j = 0; j < k; j++) draws.push(await sampleReplies(sftWeights, pairQs, rng));
-    const pairs: unknown[] = [];
-    let ties = 0;
-    pairQs.forEach((x, i) => {
-      const cands = draws.map((d) => d[i] as { text: string; ended: boolean }).filter((r) => r.text !== '');
-      const scored = cands.map((r) => ({ r, p: proxyReward(r.text, x.a, r.ended) })).sort((u, v) => v.p.total - u.p.total);
-      const best = scored[0];
-      const worst = scored[scored.length - 1];
-      if (!best || !worst || proxyPreference(best.p, worst.p) <= 0 || best.r.text === worst.r.text) {
-        ties++;
-        return;
-      }
-      pairs.push({ prompt: user(x.q), chosen: assistant(best.r.text), rejected: assistant(worst.r.text) });
-    });
-    if (pairs.length < scale.batchSize) throw new Error(`demo: only ${pairs.length} usable pairs (of ${pairQs.length} prompts); the SFT model's replies are all alike`);
-    writeJsonl(path.join(dataDir, 'pairs.jsonl'), pairs);
-    log(`   ${pairs.length} pairs (${ties} ties or empty replies dropped)`);
-    lap('pairs');
-
-    // 4. reward model
-    log(`4/7 reward model: ${scale.rmSteps} Bradley-Terry steps`);
-    const pairBatch = Math.max(2, scale.batchSize / 2);
-    const rm = await stage('reward', {
-      method: 'reward',
-      model: { kind: 'hf', path: sftDir },
-      data: { path: 'data/pairs.jsonl', evalSplit: 0.15, maxLength: MAX_LEN },
-      batchSize: pairBatch,
-      maxSteps: scale.rmSteps,
-      optimizer: { learningRate: 3e-4, schedule: 'linear', warmupRatio: 0.1, weightDecay: 0, maxGradNorm: 1 },
-      intervals: { logging: Math.max(1, Math.floor(scale.rmSteps / 12)), eval: Math.max(1, Math.floor(scale.rmSteps / 4)), checkpoint: 0, sample: 0 },
-    });
-    lap('reward_model');
-
-    // 5. DPO and SimPO
-    const points = scale.trajectoryPoints + 1;
-    const ckptEvery = Math.max(1, Math.floor(scale.dpoSteps / points));
-    log(`5/7 DPO: ${scale.dpoSteps} steps from the SFT model (beta ${scale.dpo.beta}, reference log-probs precomputed)`);
-    await stage('dpo', {
-      method: 'dpo',
-      model: { kind: 'hf', path: sftDir },
-      data: { path: 'data/pairs.jsonl', evalSplit: 0.1, maxLength: MAX_LEN },
-      hyperparameters: { beta: scale.dpo.beta, loss_type: 'sigmoid', precompute_ref_log_probs: true },
-      batchSize: pairBatch,
-      maxSteps: scale.dpoSteps,
-      optimizer: { learningRate: scale.dpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
-      intervals: { logging: Math.max(1, Math.floor(scale.dpoSteps / 12)), eval: ckptEvery, checkpoint: ckptEvery, sample: 0 },
-    });
-    lap('dpo');
-    log(`   SimPO: ${scale.dpoSteps} steps from the SFT model (reference-free; beta ${scale.simpo.beta}, gamma ${scale.simpo.gamma})`);
-    await stage('simpo', {
-      method: 'simpo',
-      model: { kind: 'hf', path: sftDir },
-      data: { path: 'data/pairs.jsonl', evalSplit: 0.1, maxLength: MAX_LEN },
-      hyperparameters: { beta: scale.simpo.beta, simpo_gamma: scale.simpo.gamma },
-      batchSize: pairBatch,
-      maxSteps: scale.dpoSteps,
-      optimizer: { learningRate: scale.simpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
-      intervals: { logging: Math.max(1, Math.floor(scale.dpoSteps / 12)), eval: scale.dpoSteps, checkpoint: 0, sample: 0 },
-    });
-    lap('simpo');
-
-    // 6. evaluation on held-out prompts
-    log(`6/7 evaluating SFT, DPO and SimPO on ${evalQs.length} held-out prompts (proxy reward, win rate vs SFT, KL to SFT)`);
-    const evalRng = (): Rng => new Rng(seed).derive('eval');
-    const sftReplies = await sampleReplies(sftWeights, evalQs, evalRng());
-    const sftRewards = sftReplies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
-    const evaluatePolicy = async (weights: Map<string, Float32Array>): Promise<{ ev: PolicyEval; replies: string[] }> => {
-      const replies = await sampleReplies(weights, evalQs, evalRng());
-      const rewards = replies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
-      let wins = 0;
-      rewards.forEach((r, i) => {
-        const p = proxyPreference(r, sftRewards[i] as ProxyRewardParts);
-        wins += p > 0 ? 1 : p === 0 ? 0.5 : 0;
-      });
-      // KL(pi || pi_SFT) ~ mean over the policy's samples of log pi(y|x) - log pi_SFT(y|x).
-      const rows = replies.map((r, i) => promptCompletionRow(encodePrompt(tok, user((evalQs[i] as QA).q)), r.ids));
-      await scorer.setWeights(weights);
-      const lp = await scorer.score(rows);
-      await scorer.setWeights(sftWeights);
-      const lq = await scorer.score(rows);
-      let kl = 0;
-      for (let i = 0; i < rows.length; i++) kl += (lp[i] as number) - (lq[i] as number);
-      const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-      return {
-        ev: {
-          proxy_reward: mean(rewards.map((r) => r.total)),
-          win_rate_vs_sft: wins / evalQs.length,
-          kl_to_sft: kl / rows.length,
-          ended_fraction: mean(replies.map((r) => (r.ended ? 1 : 0))),
-          mean_f1: mean(rewards.map((r) => r.f1)),
-          exact_match: mean(replies.map((r, i) => (words(r.text).join(' ') === words((evalQs[i] as QA).a).join(' ') ? 1 : 0))),
-          mean_extra_words: mean(replies.map((r, i) => Math.max(0, words(r.text).length - words((evalQs[i] as QA).a).length))),
-        },
-        replies: replies.map((r) => r.text),
-      };
-    };
-    const finalWeights = (dir: string): Map<string, Float32Array> => new Map([...loadHfModel(dir, 'lm').weights].map(([k, v]) => [k, v.data]));
-    const sftEval = await evaluatePolicy(sftWeights);
-    const dpoDir = path.join(out, 'runs', 'dpo');
-    const trajectory: ({ step: number } & PolicyEval)[] = [{ step: 0, ...sftEval.ev }];
-    for (const s of listCheckpointSteps(dpoDir)) {
-      const c = loadRunCheckpoint(dpoDir, s);
-      const w = new Map(sftWeights);
-      for (const [k, v] of c.state.params) w.set(k, v.data);
-      trajectory.push({ step: s, ...(await evaluatePolicy(w)).ev });
+      return out;
+    } finally {
+      await gen.dispose();
     }
-    const dpoEval = await evaluatePolicy(finalWeights(path.join(dpoDir, 'final')));
-    trajectory.push({ step: scale.dpoSteps, ...dpoEval.ev });
-    const simpoEval = await evaluatePolicy(finalWeights(path.join(out, 'runs', 'simpo', 'final')));
-    lap('evaluation');
+  }
 
-    // 7. report
-    const rmEvents = readEvents(path.join(out, 'runs', 'reward'));
-    const rmEval = [...rmEvents].reverse().find((e) => e.type === 'eval');
-    const rmMetrics = rmEval?.type === 'eval' ? rmEval.params.metrics : {};
-    const report: DemoReport = {
-      proxy_reward_sft: sftEval.ev.proxy_reward,
-      proxy_reward_aligned: dpoEval.ev.proxy_reward,
-      win_rate_vs_sft: dpoEval.ev.win_rate_vs_sft,
-      kl_to_sft: dpoEval.ev.kl_to_sft,
-      aligned_method: 'dpo',
-      policies: { sft: sftEval.ev, dpo: dpoEval.ev, simpo: simpoEval.ev },
-      reward_model: { eval_accuracy: rmMetrics['eval_accuracy'] ?? null, eval_loss: rmMetrics['eval_loss'] ?? null },
-      pairs: { generated: pairQs.length, ties_dropped: ties, used: pairs.length, samples_per_prompt: k },
-      sft_data: { examples: sftData.length, filler_rate: SFT_FILLER_RATE },
-      eval_prompts: evalQs.length,
-      dpo_trajectory: trajectory,
-      samples: evalQs.slice(0, 8).map((x, i) => ({ prompt: x.q, reference: x.a, sft: sftEval.replies[i] ?? '', dpo: dpoEval.replies[i] ?? '', simpo: simpoEval.replies[i] ?? '' })),
-      seconds: { ...seconds, total: (Date.now() - t00) / 1000 },
-      proxy_reward_rule: 'R(x, y) = F1(y, reference answer) - 0.5 [reply did not end] - 0.1 * max(0, words(y) - words(reference) - 2)',
-    };
-    void rm;
-    fs.writeFileSync(path.join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    writeDemoHtml(path.join(out, 'report.html'), report, {
-      sft: readEvents(path.join(out, 'runs', 'sft')),
-      reward: rmEvents,
-      dpo: readEvents(dpoDir),
-      simpo: readEvents(path.join(out, 'runs', 'simpo')),
+  /**
+   * A policy on held-out prompts: proxy reward, win rate against the SFT model's replies `sftRewards` (ties count
+   * one half) and KL(pi || pi_SFT) ~ the mean over the policy's samples of log pi(y|x) - log pi_SFT(y|x).
+   */
+  async evaluate(weights: Map<string, Float32Array>, evalQs: readonly QA[], sftRewards: readonly ProxyRewardParts[]): Promise<{ ev: PolicyEval; replies: string[] }> {
+    const replies = await this.sampleReplies(weights, evalQs, evalRng(this.run));
+    const rewards = replies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
+    let wins = 0;
+    rewards.forEach((r, i) => {
+      const p = proxyPreference(r, sftRewards[i] as ProxyRewardParts);
+      wins += p > 0 ? 1 : p === 0 ? 0.5 : 0;
     });
-    log(`7/7 report: ${path.join(out, 'report.html')}`);
-    return report;
+    const rows = replies.map((r, i) => promptCompletionRow(encodePrompt(this.tok, user((evalQs[i] as QA).q)), r.ids));
+    await this.scorer.setWeights(weights);
+    const lp = await this.scorer.score(rows);
+    await this.scorer.setWeights(this.sftWeights);
+    const lq = await this.scorer.score(rows);
+    let kl = 0;
+    for (let i = 0; i < rows.length; i++) kl += (lp[i] as number) - (lq[i] as number);
+    const ev: PolicyEval = {
+      proxy_reward: mean(rewards.map((r) => r.total)),
+      win_rate_vs_sft: wins / evalQs.length,
+      kl_to_sft: kl / rows.length,
+      ended_fraction: mean(replies.map((r) => (r.ended ? 1 : 0))),
+      mean_f1: mean(rewards.map((r) => r.f1)),
+      exact_match: mean(replies.map((r, i) => (words(r.text).join(' ') === words((evalQs[i] as QA).a).join(' ') ? 1 : 0))),
+      mean_extra_words: mean(replies.map((r, i) => Math.max(0, words(r.text).length - words((evalQs[i] as QA).a).length))),
+    };
+    return { ev, replies: replies.map((r) => r.text) };
+  }
+
+  async dispose(): Promise<void> {
+    await this.scorer.dispose();
+  }
+}
+
+/** Every policy is evaluated on the same sampling stream. */
+const evalRng = (run: DemoRun): Rng => new Rng(run.seed).derive('eval');
+
+interface PairSet {
+  readonly used: number;
+  readonly ties: number;
+}
+
+/**
+ * 3. Pairs labeled by the proxy reward: k replies per prompt from the SFT model, the best one (by R) is `chosen`
+ * and the worst `rejected` (best-vs-worst of k, as SimPO's on-policy pairs are built), so each pair has a clear gap.
+ */
+async function labelPairs(run: DemoRun, lab: PolicyLab, pairQs: readonly QA[]): Promise<PairSet> {
+  const k = run.scale.samplesPerPrompt;
+  run.log(`3/7 sampling ${k} replies for ${pairQs.length} prompts from the SFT model; the proxy reward picks the best and the worst`);
+  const rng = new Rng(run.seed).derive('pairs');
+  const draws: Reply[][] = [];
+  for (let j = 0; j < k; j++) draws.push(await lab.sampleReplies(lab.sftWeights, pairQs, rng));
+  const pairs: unknown[] = [];
+  let ties = 0;
+  pairQs.forEach((x, i) => {
+    const cands = draws.map((d) => d[i] as Reply).filter((r) => r.text !== '');
+    const scored = cands.map((r) => ({ r, p: proxyReward(r.text, x.a, r.ended) })).sort((u, v) => v.p.total - u.p.total);
+    const best = scored[0];
+    const worst = scored[scored.length - 1];
+    if (!best || !worst || proxyPreference(best.p, worst.p) <= 0 || best.r.text === worst.r.text) {
+      ties++;
+      return;
+    }
+    pairs.push({ prompt: user(x.q), chosen: assistant(best.r.text), rejected: assistant(worst.r.text) });
+  });
+  if (pairs.length < run.scale.batchSize) throw new Error(`demo: only ${pairs.length} usable pairs (of ${pairQs.length} prompts); the SFT model's replies are all alike`);
+  writeJsonl(path.join(run.out, 'data', 'pairs.jsonl'), pairs);
+  run.log(`   ${pairs.length} pairs (${ties} ties or empty replies dropped)`);
+  run.lap('pairs');
+  return { used: pairs.length, ties };
+}
+
+/** Pairs per batch in the reward-model, DPO and SimPO stages. */
+const pairBatch = (scale: DemoScale): number => Math.max(2, scale.batchSize / 2);
+
+/** 4. A Bradley-Terry reward model on the pairs, from the SFT model. */
+async function trainRewardModel(run: DemoRun, sftDir: string): Promise<void> {
+  const { scale } = run;
+  run.log(`4/7 reward model: ${scale.rmSteps} Bradley-Terry steps`);
+  await run.stage('reward', {
+    method: 'reward',
+    model: { kind: 'hf', path: sftDir },
+    data: { path: 'data/pairs.jsonl', evalSplit: 0.15, maxLength: MAX_LEN },
+    batchSize: pairBatch(scale),
+    maxSteps: scale.rmSteps,
+    optimizer: { learningRate: 3e-4, schedule: 'linear', warmupRatio: 0.1, weightDecay: 0, maxGradNorm: 1 },
+    intervals: { logging: Math.max(1, Math.floor(scale.rmSteps / 12)), eval: Math.max(1, Math.floor(scale.rmSteps / 4)), checkpoint: 0, sample: 0 },
+  });
+  run.lap('reward_model');
+}
+
+/** 5. DPO (with checkpoints along the way for the trajectory) and SimPO, both from the SFT model on the same pairs. */
+async function trainPolicies(run: DemoRun, sftDir: string): Promise<void> {
+  const { scale } = run;
+  const ckptEvery = Math.max(1, Math.floor(scale.dpoSteps / (scale.trajectoryPoints + 1)));
+  const model = { kind: 'hf', path: sftDir };
+  const data = { path: 'data/pairs.jsonl', evalSplit: 0.1, maxLength: MAX_LEN };
+  const logging = Math.max(1, Math.floor(scale.dpoSteps / 12));
+  run.log(`5/7 DPO: ${scale.dpoSteps} steps from the SFT model (beta ${scale.dpo.beta}, reference log-probs precomputed)`);
+  await run.stage('dpo', {
+    method: 'dpo',
+    model,
+    data,
+    hyperparameters: { beta: scale.dpo.beta, loss_type: 'sigmoid', precompute_ref_log_probs: true },
+    batchSize: pairBatch(scale),
+    maxSteps: scale.dpoSteps,
+    optimizer: { learningRate: scale.dpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
+    intervals: { logging, eval: ckptEvery, checkpoint: ckptEvery, sample: 0 },
+  });
+  run.lap('dpo');
+  run.log(`   SimPO: ${scale.dpoSteps} steps from the SFT model (reference-free; beta ${scale.simpo.beta}, gamma ${scale.simpo.gamma})`);
+  await run.stage('simpo', {
+    method: 'simpo',
+    model,
+    data,
+    hyperparameters: { beta: scale.simpo.beta, simpo_gamma: scale.simpo.gamma },
+    batchSize: pairBatch(scale),
+    maxSteps: scale.dpoSteps,
+    optimizer: { learningRate: scale.simpo.learningRate, schedule: 'constant', warmupRatio: 0, weightDecay: 0, maxGradNorm: 1 },
+    intervals: { logging, eval: scale.dpoSteps, checkpoint: 0, sample: 0 },
+  });
+  run.lap('simpo');
+}
+
+interface PolicyResults {
+  readonly sft: { ev: PolicyEval; replies: string[] };
+  readonly dpo: { ev: PolicyEval; replies: string[] };
+  readonly simpo: { ev: PolicyEval; replies: string[] };
+  readonly trajectory: ({ step: number } & PolicyEval)[];
+}
+
+/** 6. SFT, DPO (final and at each checkpoint) and SimPO on the held-out prompts. */
+async function evaluatePolicies(run: DemoRun, lab: PolicyLab, evalQs: readonly QA[]): Promise<PolicyResults> {
+  run.log(`6/7 evaluating SFT, DPO and SimPO on ${evalQs.length} held-out prompts (proxy reward, win rate vs SFT, KL to SFT)`);
+  const sftReplies = await lab.sampleReplies(lab.sftWeights, evalQs, evalRng(run));
+  const sftRewards = sftReplies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
+  const evaluate = (weights: Map<string, Float32Array>): Promise<{ ev: PolicyEval; replies: string[] }> => lab.evaluate(weights, evalQs, sftRewards);
+  const finalWeights = (dir: string): Map<string, Float32Array> => new Map([...loadHfModel(dir, 'lm').weights].map(([k, v]) => [k, v.data]));
+  const sft = await evaluate(lab.sftWeights);
+  const dpoDir = run.runDir('dpo');
+  const trajectory: ({ step: number } & PolicyEval)[] = [{ step: 0, ...sft.ev }];
+  for (const s of listCheckpointSteps(dpoDir)) {
+    const c = loadRunCheckpoint(dpoDir, s);
+    const w = new Map(lab.sftWeights);
+    for (const [k, v] of c.state.params) w.set(k, v.data);
+    trajectory.push({ step: s, ...(await evaluate(w)).ev });
+  }
+  const dpo = await evaluate(finalWeights(path.join(dpoDir, 'final')));
+  trajectory.push({ step: run.scale.dpoSteps, ...dpo.ev });
+  const simpo = await evaluate(finalWeights(path.join(run.runDir('simpo'), 'final')));
+  run.lap('evaluation');
+  return { sft, dpo, simpo, trajectory };
+}
+
+/** 7. report.json and report.html (with each stage's events) in the output folder. */
+function writeReport(run: DemoRun, data: DemoData, pairs: PairSet, r: PolicyResults): DemoReport {
+  const rmEvents = readEvents(run.runDir('reward'));
+  const rmEval = [...rmEvents].reverse().find((e) => e.type === 'eval');
+  const rmMetrics = rmEval?.type === 'eval' ? rmEval.params.metrics : {};
+  const report: DemoReport = {
+    proxy_reward_sft: r.sft.ev.proxy_reward,
+    proxy_reward_aligned: r.dpo.ev.proxy_reward,
+    win_rate_vs_sft: r.dpo.ev.win_rate_vs_sft,
+    kl_to_sft: r.dpo.ev.kl_to_sft,
+    aligned_method: 'dpo',
+    policies: { sft: r.sft.ev, dpo: r.dpo.ev, simpo: r.simpo.ev },
+    reward_model: { eval_accuracy: rmMetrics['eval_accuracy'] ?? null, eval_loss: rmMetrics['eval_loss'] ?? null },
+    pairs: { generated: data.pairQs.length, ties_dropped: pairs.ties, used: pairs.used, samples_per_prompt: run.scale.samplesPerPrompt },
+    sft_data: { examples: data.sft.length, filler_rate: SFT_FILLER_RATE },
+    eval_prompts: data.evalQs.length,
+    dpo_trajectory: r.trajectory,
+    samples: data.evalQs.slice(0, 8).map((x, i) => ({ prompt: x.q, reference: x.a, sft: r.sft.replies[i] ?? '', dpo: r.dpo.replies[i] ?? '', simpo: r.simpo.replies[i] ?? '' })),
+    seconds: { ...run.seconds, total: run.totalSeconds() },
+    proxy_reward_rule: 'R(x, y) = F1(y, reference answer) - 0.5 [reply did not end] - 0.1 * max(0, words(y) - words(reference) - 2)',
+  };
+  fs.writeFileSync(path.join(run.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeDemoHtml(path.join(run.out, 'report.html'), report, {
+    sft: readEvents(run.runDir('sft')),
+    reward: rmEvents,
+    dpo: readEvents(run.runDir('dpo')),
+    simpo: readEvents(run.runDir('simpo')),
+  });
+  run.log(`7/7 report: ${path.join(run.out, 'report.html')}`);
+  return report;
+}
+
+/** Runs the whole demo; returns the report (also written to disk). */
+export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
+  const run = new DemoRun(opts);
+  fs.mkdirSync(run.out, { recursive: true });
+  run.log('1/7 building the built-in tiny chat model (tokenizer + seeded weights, cached after the first time)');
+  const tok = TextTokenizer.fromFolder(ensureBuiltinModel(opts.cacheDir));
+  run.lap('build_model');
+  const data = writeDemoData(run);
+  const sftDir = await trainSft(run, data.sft.length);
+  const lab = await PolicyLab.create(run, sftDir, tok);
+  try {
+    const pairs = await labelPairs(run, lab, data.pairQs);
+    await trainRewardModel(run, sftDir);
+    await trainPolicies(run, sftDir);
+    const results = await evaluatePolicies(run, lab, data.evalQs);
+    return writeReport(run, data, pairs, results);
   } finally {
-    await scorer.dispose();
+    await lab.dispose();
   }
 }
 
