@@ -1,0 +1,90 @@
+/**
+ * GRPO (Shao et al. 2024, "DeepSeekMath", arXiv 2402.03300), as TRL's GRPOTrainer: a group of k completions per
+ * prompt, advantages = rewards standardized within the group (advantages.ts `grpoAdvantages`, `scale_rewards`),
+ * the per-token clipped ratio loss with DAPO's clip-higher and an optional beta * k3 KL to the reference
+ * (../lossesRl.ts `clippedPolicyLossGraph`), aggregated by `loss_type` (grpo / dr_grpo / dapo).
+ */
+import { GRPO_LOSS_TYPES, type GrpoLossType, type ImportanceSamplingLevel } from '../lossesRl';
+import type { Hyperparameters } from '../hyper';
+import { grpoAdvantages, SCALE_REWARDS, type ScaleRewards } from './advantages';
+import { oneOf, onlineHyperparameters, type OnlineMethod } from './onlineMethod';
+
+export interface GrpoConfig {
+  /** k, the group size (TRL `num_generations`). */
+  readonly numGenerations: number;
+  /** Weight of the k3 KL penalty; 0 (TRL's default) loads no reference. */
+  readonly beta: number;
+  readonly epsilon: number;
+  /** Upper clip 1 + epsilon_high (TRL: defaults to epsilon; DAPO uses 0.28). */
+  readonly epsilonHigh: number;
+  readonly scaleRewards: ScaleRewards;
+  readonly lossType: GrpoLossType;
+  readonly importanceSamplingLevel: ImportanceSamplingLevel;
+  /** Updates per rollout (mu). */
+  readonly numIterations: number;
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly maxCompletionLength: number;
+  readonly maskTruncatedCompletions: boolean;
+}
+
+/**
+ * TRL GRPOConfig defaults of the fields the GRPO card does not list yet (epsilon_high -1 = same as epsilon,
+ * TRL's None). They belong on the card in src/core/methods.ts; until then they live here.
+ */
+export const GRPO_EXTRA_DEFAULTS = {
+  epsilon_high: -1,
+  scale_rewards: 'group',
+  loss_type: 'dapo',
+  importance_sampling_level: 'token',
+  num_iterations: 1,
+  top_k: 0,
+  top_p: 1,
+  mask_truncated_completions: false,
+} as const;
+
+/** GRPO config from a run spec's hyperparameters (TRL names). */
+export function grpoConfig(h: Hyperparameters = {}): GrpoConfig {
+  const r = onlineHyperparameters('grpo', h, GRPO_EXTRA_DEFAULTS);
+  const epsilon = r.number('epsilon');
+  const high = r.number('epsilon_high');
+  const cfg: GrpoConfig = {
+    numGenerations: r.number('num_generations'),
+    beta: r.number('beta'),
+    epsilon,
+    epsilonHigh: high < 0 ? epsilon : high,
+    scaleRewards: oneOf('scale_rewards', r.string('scale_rewards'), SCALE_REWARDS),
+    lossType: oneOf('loss_type', r.string('loss_type'), GRPO_LOSS_TYPES),
+    importanceSamplingLevel: oneOf('importance_sampling_level', r.string('importance_sampling_level'), ['token', 'sequence'] as const),
+    numIterations: r.number('num_iterations'),
+    temperature: r.number('temperature'),
+    topK: r.number('top_k'),
+    topP: r.number('top_p'),
+    maxCompletionLength: r.number('max_completion_length'),
+    maskTruncatedCompletions: r.boolean('mask_truncated_completions'),
+  };
+  if (!(Number.isInteger(cfg.numIterations) && cfg.numIterations >= 1)) throw new Error(`hyperparameters.num_iterations: expected an integer >= 1, got ${cfg.numIterations}`);
+  if (!(cfg.beta >= 0)) throw new Error(`hyperparameters.beta: expected >= 0, got ${cfg.beta}`);
+  if (!(cfg.epsilon > 0 && cfg.epsilon < 1 && cfg.epsilonHigh > 0)) throw new Error(`hyperparameters.epsilon / epsilon_high: expected 0 < epsilon < 1 and epsilon_high > 0, got ${cfg.epsilon} / ${cfg.epsilonHigh}`);
+  return cfg;
+}
+
+/** The GRPO method for the online trainer. */
+export function grpoMethod(cfg: GrpoConfig, stopStrings: readonly string[] = []): OnlineMethod {
+  return {
+    method: 'grpo',
+    sampling: { numGenerations: cfg.numGenerations, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, maxCompletionLength: cfg.maxCompletionLength, stopStrings },
+    loss: {
+      kind: 'clipped',
+      cfg: { epsilon: cfg.epsilon, epsilonHigh: cfg.epsilonHigh, beta: cfg.beta, lossType: cfg.lossType, maxCompletionLength: cfg.maxCompletionLength, importanceSamplingLevel: cfg.importanceSamplingLevel },
+    },
+    numIterations: cfg.numIterations,
+    needsReference: cfg.beta > 0,
+    maskTruncatedCompletions: cfg.maskTruncatedCompletions,
+    advantages: (x) => {
+      const a = grpoAdvantages(x.rewards, x.k, cfg.scaleRewards, x.valid);
+      return { advantages: a.advantages, metrics: { frac_reward_zero_std: a.zeroStd.filter(Boolean).length / a.zeroStd.length } };
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Per-token log-probs of completions under a fixed set of weights, forward only: the reference policy's log pi_ref
+ * for GRPO's k3 penalty and RLOO's KL, computed once per rollout as TRL does (the reference is frozen). It runs
+ * the same graph function as the update (policyUpdate.ts `policyTokenLogprobs`), on rows of B x T tokens; the
+ * weights are graph inputs kept resident in the runtime worker.
+ */
+import { toOnnx } from '../../engine/graph/emit';
+import { Graph, type Tensor } from '../../engine/graph/graph';
+import type { TransformerModel } from '../../engine/models/transformer';
+import type { DeviceRequest } from '../../engine/runtime/devices';
+import { RuntimeSession } from '../../engine/runtime/ortSession';
+import type { HostTensor } from '../../engine/runtime/tensor';
+import { policyTokenLogprobs, type PolicyDistribution } from './policyUpdate';
+
+export interface ScoredRow {
+  readonly promptIds: readonly number[];
+  readonly completionIds: readonly number[];
+}
+
+export class TokenLogprobScorer {
+  private constructor(
+    private readonly session: RuntimeSession,
+    readonly rows: number,
+    readonly seqLen: number,
+    private readonly padId: number,
+  ) {}
+
+  /** A scorer of `rows` x `seqLen` token rows for `model` with `weights` (every parameter of the model). */
+  static async create(
+    model: TransformerModel,
+    weights: ReadonlyMap<string, Float32Array>,
+    shape: { readonly rows: number; readonly seqLen: number; readonly padId: number } & PolicyDistribution,
+    runner: { readonly device?: DeviceRequest; readonly threads?: number } = {},
+  ): Promise<TokenLogprobScorer> {
+    const g = new Graph('token_logps');
+    const params = new Map<string, Tensor>();
+    for (const p of model.params) params.set(p.name, g.input(`p.${p.name}`, p.shape, 'float32'));
+    const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
+    const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
+    g.output('logp', policyTokenLogprobs(model, params, ids, mask, shape).logp);
+    const session = await RuntimeSession.create(toOnnx(g), { ...(runner.device ? { device: runner.device } : {}), ...(runner.threads ? { threads: runner.threads } : {}) });
+    try {
+      const feeds: Record<string, HostTensor> = {};
+      for (const p of model.params) {
+        const w = weights.get(p.name);
+        if (!w) throw new Error(`token scorer: missing weights for '${p.name}'`);
+        feeds[`p.${p.name}`] = { dtype: 'float32', shape: p.shape, data: w };
+      }
+      await session.setResident(feeds);
+    } catch (e) {
+      await session.dispose();
+      throw e;
+    }
+    return new TokenLogprobScorer(session, shape.rows, shape.seqLen, shape.padId);
+  }
+
+  /** log pi of each completion token of each row, in order. */
+  async score(rows: readonly ScoredRow[]): Promise<number[][]> {
+    const B = this.rows;
+    const T = this.seqLen;
+    const out: number[][] = [];
+    for (let start = 0; start < rows.length; start += B) {
+      const chunk = rows.slice(start, start + B);
+      const ids = new BigInt64Array(B * T).fill(BigInt(this.padId));
+      const mask = new BigInt64Array(B * T);
+      chunk.forEach((r, i) => {
+        const seq = [...r.promptIds, ...r.completionIds];
+        if (seq.length > T) throw new RangeError(`token scorer: a row of ${seq.length} tokens does not fit ${T}`);
+        seq.forEach((t, j) => {
+          ids[i * T + j] = BigInt(t);
+          mask[i * T + j] = 1n;
+        });
+      });
+      // Rows past the chunk stay all padding with mask 0 except a first token, so every row attends somewhere.
+      for (let i = chunk.length; i < B; i++) mask[i * T] = 1n;
+      const res = await this.session.run({ ids: { dtype: 'int64', shape: [B, T], data: ids }, mask: { dtype: 'int64', shape: [B, T], data: mask } }, { fetch: ['logp'] });
+      const lp = res.logp?.data as Float32Array;
+      chunk.forEach((r, i) => out.push(r.completionIds.map((_, j) => lp[i * (T - 1) + r.promptIds.length + j - 1] as number)));
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.dispose();
+  }
+}
