@@ -17,6 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileDurable } from '../../util/durable';
 
 /** The dtypes this module reads and writes. */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -491,19 +492,11 @@ export function serializeSafetensors(tensors: TensorsInput, metadata?: Record<st
   return out;
 }
 
-/** Writes `bytes` to `file` atomically (temp file in the same folder, then rename), creating folders. */
+/** Writes `bytes` to `file` atomically and durably (src/util/durable.ts), creating folders; failures are SafetensorsErrors. */
 export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
+    writeFileDurable(file, bytes);
   } catch (e) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // the original error is the one worth reporting
-    }
     throw new SafetensorsError(`${file}: cannot write: ${(e as Error).message}`);
   }
 }
