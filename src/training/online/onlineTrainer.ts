@@ -39,6 +39,8 @@ export interface OnlineTrainerOptions {
   readonly promptsPerStep: number;
   /** Completions per micro-batch (default: all of a step's); must divide promptsPerStep * k. */
   readonly microBatchRows?: number;
+  /** Completions per generate call (default 64); the samples depend on it (each call has its own seed). */
+  readonly generationBatchRows?: number;
   readonly optim: OptimConfig;
   readonly seed: number;
   /** Prompts keep their last this many tokens (TRL's max_prompt_length). */
@@ -127,7 +129,7 @@ export class OnlineTrainer {
       await trainer.dispose();
       throw e;
     }
-    const sampler = new PolicySampler(s.genModel, o.tokenizer, m.sampling, runner, s.shape.rows);
+    const sampler = new PolicySampler(s.genModel, o.tokenizer, m.sampling, runner, o.generationBatchRows);
     return new OnlineTrainer(o, s, trainer, sampler, ref, new ExampleOrder(o.prompts.length, o.seed));
   }
 
