@@ -1,6 +1,6 @@
 /**
  * GRPO and RLOO learn a toy task on the built-in tiny model: reward 1 when the completion contains a number (any
- * digit token), 0 otherwise. The untrained model writes a digit in about a third of its 4-token completions, so
+ * digit token), 0 otherwise. The untrained model writes a digit in about 40% of its 4-token completions, so
  * groups carry signal from the first step; a trainer that follows its advantages makes digits near certain within
  * 14 rollouts, while the KL to the starting policy stays finite (it grows from exactly 0 at the first update).
  */
