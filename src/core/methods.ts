@@ -157,6 +157,9 @@ const C = {
   ppo: { authors: 'Schulman et al.', title: 'Proximal Policy Optimization Algorithms', year: 2017, arxiv: '1707.06347' },
   rloo: { authors: 'Ahmadian et al.', title: "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs", year: 2024, arxiv: '2402.14740', venue: 'ACL 2024' },
   grpo: { authors: 'Shao et al.', title: 'DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models', year: 2024, arxiv: '2402.03300' },
+  drGrpo: { authors: 'Liu et al.', title: 'Understanding R1-Zero-Like Training: A Critical Perspective', year: 2025, arxiv: '2503.20783' },
+  dapo: { authors: 'Yu et al.', title: 'DAPO: An Open-Source LLM Reinforcement Learning System at Scale', year: 2025, arxiv: '2503.14476' },
+  gspo: { authors: 'Zheng et al.', title: 'Group Sequence Policy Optimization', year: 2025, arxiv: '2507.18071' },
   onlineDpo: { authors: 'Guo et al.', title: 'Direct Language Model Alignment from Online AI Feedback', year: 2024, arxiv: '2402.04792' },
 } satisfies Record<string, Citation>;
 
@@ -199,6 +202,70 @@ export const DPO_LOSS_TYPE_IDS: readonly DpoLossType[] = DPO_LOSS_TYPES.map((l) 
 export function isDpoLossType(x: string): x is DpoLossType {
   return (DPO_LOSS_TYPE_IDS as readonly string[]).includes(x);
 }
+
+/**
+ * GRPO's loss aggregations (TRL's `loss_type`): the one list of them. The launch form's options, the run-spec
+ * check and the trainer's `GrpoLossType` (src/training/lossesRl.ts) all come from it.
+ */
+const GRPO_LOSS_TYPES = [
+  { id: 'grpo', title: 'GRPO (per-sequence mean)', summary: 'Mean over each completion\'s tokens, then over completions (eq. 3): a token of a short completion weighs more (length bias).', citation: C.grpo },
+  { id: 'dr_grpo', title: 'Dr. GRPO', summary: 'Sum over all tokens / (completions x max_completion_length): a constant divisor, no length bias.', citation: C.drGrpo },
+  { id: 'dapo', title: 'DAPO (token-level mean)', summary: 'Sum over all tokens / active tokens in the batch (eq. 8): every token weighs the same. TRL\'s default.', citation: C.dapo },
+] as const satisfies readonly LossTypeCard[];
+
+/** A GRPO loss aggregation: the ids of the GRPO card's loss types. */
+export type GrpoLossType = (typeof GRPO_LOSS_TYPES)[number]['id'];
+
+export const GRPO_LOSS_TYPE_IDS: readonly GrpoLossType[] = GRPO_LOSS_TYPES.map((l) => l.id);
+
+/** GRPO's `scale_rewards`: what the centred rewards are divided by. */
+const SCALE_REWARDS_OPTIONS = [
+  { value: 'group', help: 'The std of the rewards within each group (GRPO, TRL default).' },
+  { value: 'batch', help: 'The std of all rewards in the batch (more robust with small groups).' },
+  { value: 'none', help: 'No division (Dr. GRPO, Liu et al. 2025): avoids favouring too easy or too hard prompts.' },
+] as const;
+export type ScaleRewards = (typeof SCALE_REWARDS_OPTIONS)[number]['value'];
+export const SCALE_REWARDS: readonly ScaleRewards[] = SCALE_REWARDS_OPTIONS.map((o) => o.value);
+
+/** GRPO's `importance_sampling_level`. */
+const IMPORTANCE_SAMPLING_OPTIONS = [
+  { value: 'token', help: 'One ratio per token (GRPO).' },
+  { value: 'sequence', help: 'One ratio per completion from its mean token log-ratio (GSPO, Zheng et al. 2025, eq. 7).' },
+] as const;
+export type ImportanceSamplingLevel = (typeof IMPORTANCE_SAMPLING_OPTIONS)[number]['value'];
+export const IMPORTANCE_SAMPLING_LEVELS: readonly ImportanceSamplingLevel[] = IMPORTANCE_SAMPLING_OPTIONS.map((o) => o.value);
+
+/** The sampling and update hyperparameters GRPO and RLOO share (TRL's GRPOConfig / RLOOConfig names and defaults). */
+function onlineRlParams(): Hyperparameter[] {
+  return [
+    { kind: 'number', name: 'epsilon', default: 0.2, min: 0, minExclusive: true, max: 1, maxExclusive: true, help: 'Lower ratio clip: the ratio is clipped to [1 - epsilon, 1 + epsilon_high].' },
+    { kind: 'number', name: 'epsilon_high', default: 0, min: 0, help: "Upper ratio clip (DAPO's clip-higher; 0.28 suggested). 0 = same as epsilon (TRL: None)." },
+    { kind: 'integer', name: 'num_iterations', default: 1, min: 1, help: 'mu: optimizer steps on each batch of samples. From the second one the ratio differs from 1 and clipping acts.' },
+    temperature(1),
+    { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off).' },
+    { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
+    maxCompletion(256),
+    { kind: 'boolean', name: 'mask_truncated_completions', default: false, help: 'Completions cut at max_completion_length take no part in the loss (DAPO).' },
+  ];
+}
+
+/** TRL's GRPO / RLOO metrics; `rewards/<function>/mean` and `/std` are logged per reward function besides. */
+const ONLINE_RL_METRICS = [
+  'reward',
+  'reward_std',
+  'frac_reward_zero_std',
+  'kl',
+  'entropy',
+  'clip_ratio/region_mean',
+  'clip_ratio/low_mean',
+  'clip_ratio/high_mean',
+  'completions/mean_length',
+  'completions/min_length',
+  'completions/max_length',
+  'completions/clipped_ratio',
+  'completions/mean_terminated_length',
+  'num_tokens',
+];
 
 export const METHOD_CARDS: readonly MethodCard[] = [
   {
@@ -525,18 +592,17 @@ export const METHOD_CARDS: readonly MethodCard[] = [
       o: { value: 'online', note: 'Fresh samples every step.' },
     },
     datasetKinds: ['prompt', 'preference', 'sft'],
-    datasetNote: 'Prompts only; needs a reward model run (or a verifier).',
-    needsRewardModel: true,
+    datasetNote: 'Prompts only (any dataset contributes its prompts; prompt-only rows keep their other columns, e.g. a reference `answer` for a verifier); scored by the run\'s reward functions.',
+    needsRewardModel: false,
     needsReference: true,
     defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
     hyperparameters: [
       { kind: 'integer', name: 'num_generations', default: 2, min: 2, help: 'k: completions sampled per prompt (the baseline of each is the mean of the other k-1).' },
-      beta('Weight of the sequence-level KL penalty (k1) folded into the reward. 0 = no reference model.', 0.05),
-      { kind: 'number', name: 'epsilon', default: 0.2, min: 0, minExclusive: true, help: 'Ratio clip epsilon when a batch is reused.' },
-      temperature(1),
-      maxCompletion(512),
+      { kind: 'number', name: 'beta', default: 0.05, min: 0, help: 'Weight of the sequence-level KL penalty (k1) folded into the reward. 0 = no reference model.' },
+      { kind: 'boolean', name: 'normalize_advantages', default: false, help: 'Standardize the leave-one-out advantages over the batch.' },
+      ...onlineRlParams(),
     ],
-    metrics: ['reward', 'reward_std', 'kl', 'entropy', 'clip_ratio', 'completions/mean_length'],
+    metrics: ONLINE_RL_METRICS,
   },
   {
     id: 'grpo',
@@ -557,18 +623,20 @@ export const METHOD_CARDS: readonly MethodCard[] = [
       o: { value: 'online', note: 'Fresh samples every step.' },
     },
     datasetKinds: ['prompt', 'preference', 'sft'],
-    datasetNote: 'Prompts only; needs a reward model run or a verifier.',
-    needsRewardModel: true,
+    datasetNote: 'Prompts only (any dataset contributes its prompts; prompt-only rows keep their other columns, e.g. a reference `answer` for a verifier); scored by the run\'s reward functions.',
+    needsRewardModel: false,
     needsReference: false,
     defaults: { learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512 },
     hyperparameters: [
       { kind: 'integer', name: 'num_generations', default: 8, min: 2, help: 'Group size: completions sampled per prompt.' },
       { kind: 'number', name: 'beta', default: 0, min: 0, help: 'Weight of the per-token k3 KL penalty to the reference; 0 (TRL default) loads no reference model.' },
-      { kind: 'number', name: 'epsilon', default: 0.2, min: 0, minExclusive: true, help: 'Ratio clip epsilon.' },
-      temperature(1),
-      maxCompletion(512),
+      { kind: 'choice', name: 'loss_type', default: 'dapo', options: GRPO_LOSS_TYPES.map((l) => ({ value: l.id, help: l.summary })), help: 'How the per-token losses are aggregated.' },
+      { kind: 'choice', name: 'scale_rewards', default: 'group', options: SCALE_REWARDS_OPTIONS.map((o) => ({ ...o })), help: 'What the group-centred rewards are divided by to give the advantages.' },
+      { kind: 'choice', name: 'importance_sampling_level', default: 'token', options: IMPORTANCE_SAMPLING_OPTIONS.map((o) => ({ ...o })), help: 'Token-level ratios (GRPO) or one per sequence (GSPO).' },
+      ...onlineRlParams(),
     ],
-    metrics: ['reward', 'reward_std', 'kl', 'entropy', 'clip_ratio', 'completions/mean_length'],
+    lossTypes: GRPO_LOSS_TYPES,
+    metrics: ONLINE_RL_METRICS,
   },
   {
     id: 'online-dpo',

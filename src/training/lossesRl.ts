@@ -7,6 +7,7 @@
  *
  * Shapes: B sequences, T completion positions; per-token tensors [B, T]; `mask` [B, T] float (1 = real token).
  */
+import type { GrpoLossType, ImportanceSamplingLevel } from '../core/methods';
 import type { Tensor } from '../engine/graph/graph';
 import * as nn from '../engine/graph/nn';
 import * as op from '../engine/graph/ops';
@@ -29,12 +30,11 @@ export interface PpoLossConfig {
  * - `dr_grpo`: sum over all tokens / (B * max_completion_length) (Liu et al. 2025, "Understanding R1-Zero-Like
  *   Training", eq. 3: no length bias);
  * - `dapo`: sum over all tokens / active tokens in the whole batch (Yu et al. 2025, DAPO, eq. 8; TRL's default).
+ * The list of them lives on the GRPO method card (src/core/methods.ts `GRPO_LOSS_TYPE_IDS`). Token-level ratios
+ * (GRPO) or one ratio per sequence from the mean token log-ratio (GSPO, Zheng et al. 2025, eq. 7):
+ * `importance_sampling_level`, also from the card.
  */
-export type GrpoLossType = 'grpo' | 'dr_grpo' | 'dapo';
-export const GRPO_LOSS_TYPES: readonly GrpoLossType[] = ['grpo', 'dr_grpo', 'dapo'];
-
-/** Token-level ratios (GRPO) or one ratio per sequence from the mean token log-ratio (GSPO, Zheng et al. 2025, eq. 7). */
-export type ImportanceSamplingLevel = 'token' | 'sequence';
+export type { GrpoLossType, ImportanceSamplingLevel } from '../core/methods';
 
 export interface ClippedPolicyConfig {
   /** Lower clip: the ratio is clipped to [1 - epsilon, 1 + epsilonHigh]. */

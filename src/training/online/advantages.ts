@@ -7,6 +7,8 @@
  * group's statistics and gets advantage 0, and the trainer masks its tokens out of the loss.
  */
 
+import type { ScaleRewards } from '../../core/methods';
+
 /** KL estimators (Schulman 2020, "Approximating KL Divergence", http://joschu.net/blog/kl-approx.html). */
 export type KlEstimator = 'k1' | 'k3';
 
@@ -20,9 +22,8 @@ export function klPerToken(logp: number, refLogp: number, estimator: KlEstimator
   return Math.expm1(l) - l;
 }
 
-/** GRPO's `scale_rewards`: divide by the group's reward std (default), by the batch's, or not at all (Dr. GRPO). */
-export type ScaleRewards = 'group' | 'batch' | 'none';
-export const SCALE_REWARDS: readonly ScaleRewards[] = ['group', 'batch', 'none'];
+/** GRPO's `scale_rewards` (options on the GRPO card): divide by the group's reward std (default), by the batch's, or not at all (Dr. GRPO). */
+export type { ScaleRewards } from '../../core/methods';
 
 function checkGroups(what: string, n: number, k: number, valid?: readonly boolean[]): void {
   if (!(Number.isInteger(k) && k >= 2) || n % k !== 0) throw new RangeError(`${what}: ${n} rewards are not groups of k = ${k} (k >= 2)`);

@@ -4,9 +4,9 @@
  * the per-token clipped ratio loss with DAPO's clip-higher and an optional beta * k3 KL to the reference
  * (../lossesRl.ts `clippedPolicyLossGraph`), aggregated by `loss_type` (grpo / dr_grpo / dapo).
  */
-import { GRPO_LOSS_TYPES, type GrpoLossType, type ImportanceSamplingLevel } from '../lossesRl';
+import { GRPO_LOSS_TYPE_IDS, IMPORTANCE_SAMPLING_LEVELS, SCALE_REWARDS, type GrpoLossType, type ImportanceSamplingLevel, type ScaleRewards } from '../../core/methods';
 import type { Hyperparameters } from '../hyper';
-import { grpoAdvantages, SCALE_REWARDS, type ScaleRewards } from './advantages';
+import { grpoAdvantages } from './advantages';
 import { oneOf, onlineHyperparameters, type OnlineMethod } from './onlineMethod';
 
 export interface GrpoConfig {
@@ -15,7 +15,7 @@ export interface GrpoConfig {
   /** Weight of the k3 KL penalty; 0 (TRL's default) loads no reference. */
   readonly beta: number;
   readonly epsilon: number;
-  /** Upper clip 1 + epsilon_high (TRL: defaults to epsilon; DAPO uses 0.28). */
+  /** Upper clip 1 + epsilon_high (the card's 0 = TRL's None = epsilon; DAPO uses 0.28). */
   readonly epsilonHigh: number;
   readonly scaleRewards: ScaleRewards;
   readonly lossType: GrpoLossType;
@@ -29,34 +29,19 @@ export interface GrpoConfig {
   readonly maskTruncatedCompletions: boolean;
 }
 
-/**
- * TRL GRPOConfig defaults of the fields the GRPO card does not list yet (epsilon_high -1 = same as epsilon,
- * TRL's None). They belong on the card in src/core/methods.ts; until then they live here.
- */
-export const GRPO_EXTRA_DEFAULTS = {
-  epsilon_high: -1,
-  scale_rewards: 'group',
-  loss_type: 'dapo',
-  importance_sampling_level: 'token',
-  num_iterations: 1,
-  top_k: 0,
-  top_p: 1,
-  mask_truncated_completions: false,
-} as const;
-
-/** GRPO config from a run spec's hyperparameters (TRL names). */
+/** GRPO config from a run spec's hyperparameters (TRL names; defaults and options from the GRPO card). */
 export function grpoConfig(h: Hyperparameters = {}): GrpoConfig {
-  const r = onlineHyperparameters('grpo', h, GRPO_EXTRA_DEFAULTS);
+  const r = onlineHyperparameters('grpo', h);
   const epsilon = r.number('epsilon');
   const high = r.number('epsilon_high');
   const cfg: GrpoConfig = {
     numGenerations: r.number('num_generations'),
     beta: r.number('beta'),
     epsilon,
-    epsilonHigh: high < 0 ? epsilon : high,
+    epsilonHigh: high > 0 ? high : epsilon,
     scaleRewards: oneOf('scale_rewards', r.string('scale_rewards'), SCALE_REWARDS),
-    lossType: oneOf('loss_type', r.string('loss_type'), GRPO_LOSS_TYPES),
-    importanceSamplingLevel: oneOf('importance_sampling_level', r.string('importance_sampling_level'), ['token', 'sequence'] as const),
+    lossType: oneOf('loss_type', r.string('loss_type'), GRPO_LOSS_TYPE_IDS),
+    importanceSamplingLevel: oneOf('importance_sampling_level', r.string('importance_sampling_level'), IMPORTANCE_SAMPLING_LEVELS),
     numIterations: r.number('num_iterations'),
     temperature: r.number('temperature'),
     topK: r.number('top_k'),

@@ -4,7 +4,7 @@
  * knows nothing about the method, as the offline session loop knows nothing about a TrainerPlan's loss.
  */
 import { defaultHyperparameters, type HyperparameterValue, type MethodId } from '../../core/methods';
-import { hyperparameters, type Hyperparameters } from '../hyper';
+import type { Hyperparameters } from '../hyper';
 import type { PolicyLossSpec } from './policyUpdate';
 import type { SamplingConfig } from './rollout';
 
@@ -38,18 +38,19 @@ export interface OnlineMethod {
   advantages(x: AdvantageInput): AdvantageOutput;
 }
 
+/** Which reader a value is read with. */
+type ValueType = 'number' | 'boolean' | 'string';
+
 /**
- * A reader of an online method's hyperparameters: the ones its card lists come with the card's defaults (and
- * checks); `extra` holds TRL's defaults for the ones the card does not list yet. An unknown name is an error.
+ * A reader of an online method's hyperparameters with the card's defaults (the one home of them); a name the
+ * card does not list, or a value of the wrong type, is an error naming the field.
  */
-export function onlineHyperparameters(method: MethodId, given: Hyperparameters, extra: Readonly<Record<string, HyperparameterValue>>): ReturnType<typeof hyperparameters> {
-  const onCard = new Set(Object.keys(defaultHyperparameters(method)));
-  for (const k of Object.keys(given)) if (!onCard.has(k) && !(k in extra)) throw new Error(`hyperparameters.${k}: ${method} has no such hyperparameter`);
-  const card = hyperparameters(method, Object.fromEntries(Object.entries(given).filter(([k]) => onCard.has(k))));
-  const rest = { ...extra, ...Object.fromEntries(Object.entries(given).filter(([k]) => !onCard.has(k))) };
-  const get = <T>(name: string, type: 'number' | 'boolean' | 'string'): T => {
-    if (onCard.has(name)) return card[type](name) as T;
-    const v = rest[name];
+export function onlineHyperparameters(method: MethodId, given: Hyperparameters): { number(n: string): number; boolean(n: string): boolean; string(n: string): string } {
+  const all: Record<string, HyperparameterValue> = defaultHyperparameters(method);
+  for (const k of Object.keys(given)) if (!(k in all)) throw new Error(`hyperparameters.${k}: ${method} has no such hyperparameter`);
+  Object.assign(all, given);
+  const get = <T>(name: string, type: ValueType): T => {
+    const v = all[name];
     if (typeof v !== type || (type === 'number' && !Number.isFinite(v))) throw new Error(`hyperparameters.${name}: expected a ${type}, got ${JSON.stringify(v)}`);
     return v as T;
   };

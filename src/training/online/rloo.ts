@@ -24,26 +24,16 @@ export interface RlooConfig {
   readonly maskTruncatedCompletions: boolean;
 }
 
-/** TRL RLOOConfig defaults of the fields the RLOO card does not list yet (they belong on the card in src/core/methods.ts). */
-export const RLOO_EXTRA_DEFAULTS = {
-  epsilon_high: -1,
-  normalize_advantages: false,
-  num_iterations: 1,
-  top_k: 0,
-  top_p: 1,
-  mask_truncated_completions: false,
-} as const;
-
-/** RLOO config from a run spec's hyperparameters (TRL names). */
+/** RLOO config from a run spec's hyperparameters (TRL names; defaults from the RLOO card). */
 export function rlooConfig(h: Hyperparameters = {}): RlooConfig {
-  const r = onlineHyperparameters('rloo', h, RLOO_EXTRA_DEFAULTS);
+  const r = onlineHyperparameters('rloo', h);
   const epsilon = r.number('epsilon');
   const high = r.number('epsilon_high');
   const cfg: RlooConfig = {
     numGenerations: r.number('num_generations'),
     beta: r.number('beta'),
     epsilon,
-    epsilonHigh: high < 0 ? epsilon : high,
+    epsilonHigh: high > 0 ? high : epsilon,
     normalizeAdvantages: r.boolean('normalize_advantages'),
     numIterations: r.number('num_iterations'),
     temperature: r.number('temperature'),

@@ -1,9 +1,10 @@
 /**
- * GRPO and RLOO configs from run-spec hyperparameters: the card's defaults, TRL's defaults for the fields the card
- * does not list yet, and errors that name the field.
+ * GRPO and RLOO configs from run-spec hyperparameters: the card's defaults (TRL's), the card's option lists, and
+ * errors that name the field.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { defaultHyperparameters, GRPO_LOSS_TYPE_IDS, methodCard } from '../../../../src/core/methods';
 import { grpoConfig, grpoMethod } from '../../../../src/training/online/grpo';
 import { rlooConfig, rlooMethod } from '../../../../src/training/online/rloo';
 
@@ -41,4 +42,18 @@ test('RLOO config: TRL defaults; the KL to the reference is folded into the rewa
   // r = [1 - 0.5 * 2, 1 - 0.5 * 0] = [0, 1]: A = [-1, 1]; without the KL they would tie.
   assert.deepEqual(m.advantages({ rewards: [1, 1], valid: [true, true], k: 2, klSums: [2, 0] }).advantages, [-1, 1]);
   assert.throws(() => m.advantages({ rewards: [1, 1], valid: [true, true], k: 2 }), /needs the completions' KL/);
+});
+
+test('the GRPO and RLOO cards hold every TRL hyperparameter the trainers read, and GRPO\'s loss types', () => {
+  assert.deepEqual(Object.keys(defaultHyperparameters('grpo')).sort(), ['beta', 'epsilon', 'epsilon_high', 'importance_sampling_level', 'loss_type', 'mask_truncated_completions', 'max_completion_length', 'num_generations', 'num_iterations', 'scale_rewards', 'temperature', 'top_k', 'top_p']);
+  assert.deepEqual(Object.keys(defaultHyperparameters('rloo')).sort(), ['beta', 'epsilon', 'epsilon_high', 'mask_truncated_completions', 'max_completion_length', 'normalize_advantages', 'num_generations', 'num_iterations', 'temperature', 'top_k', 'top_p']);
+  const card = methodCard('grpo');
+  assert.deepEqual(card.lossTypes?.map((l) => l.id), ['grpo', 'dr_grpo', 'dapo']);
+  assert.deepEqual(GRPO_LOSS_TYPE_IDS, ['grpo', 'dr_grpo', 'dapo']);
+  const lossParam = card.hyperparameters.find((p) => p.name === 'loss_type');
+  assert.deepEqual(lossParam?.kind === 'choice' ? lossParam.options.map((o) => o.value) : [], GRPO_LOSS_TYPE_IDS);
+  for (const m of ['reward', 'frac_reward_zero_std', 'clip_ratio/region_mean', 'completions/clipped_ratio', 'num_tokens']) assert.ok(card.metrics.includes(m), m);
+  // A card default the user gives explicitly reads the same as leaving it out.
+  assert.deepEqual(grpoConfig(defaultHyperparameters('grpo')), grpoConfig());
+  assert.deepEqual(rlooConfig(defaultHyperparameters('rloo')), rlooConfig());
 });
