@@ -58,8 +58,12 @@ export type MessagesOnly = { readonly style: 'messages'; readonly messages: read
 /** A supervised example: prompt + completion (conversational or text), or a whole conversation. */
 export type SftExample = Base & { readonly kind: 'sft' } & (ConversationalCompletion | TextCompletion | MessagesOnly);
 
-/** A prompt alone (online methods: PPO, RLOO, GRPO, online DPO generate their own completions). */
-export type PromptExample = Base & { readonly kind: 'prompt' } & (
+/**
+ * A prompt alone (online methods: PPO, RLOO, GRPO, online DPO generate their own completions). `fields` holds the
+ * row's other columns (e.g. a reference `answer`), which TRL hands to reward functions; prompts taken from other
+ * kinds of data have none.
+ */
+export type PromptExample = Base & { readonly kind: 'prompt'; readonly fields?: Readonly<Record<string, unknown>> } & (
     | { readonly style: 'conversational'; readonly prompt: readonly Message[] }
     | { readonly style: 'text'; readonly prompt: string }
   );

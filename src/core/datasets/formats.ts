@@ -650,8 +650,14 @@ function parseMessagesSft(row: Row, ctx: RowContext, key: 'conversations' | 'mes
   return { kind: 'sft', id: ctx.id, source: ctx.source, format, style: 'messages', messages: msgs };
 }
 
+/** A prompt-only row's columns besides the prompt, kept for reward functions (a verifier's reference answer). */
+function otherColumns(row: Row): { fields?: Record<string, unknown> } {
+  const rest = Object.entries(row).filter(([k]) => k !== 'prompt');
+  return rest.length ? { fields: Object.fromEntries(rest) } : {};
+}
+
 function parsePromptOnly(row: Row, ctx: RowContext): PromptExample {
-  const base = { kind: 'prompt' as const, id: ctx.id, source: ctx.source, format: 'trl-prompt-only' as const };
+  const base = { kind: 'prompt' as const, id: ctx.id, source: ctx.source, format: 'trl-prompt-only' as const, ...otherColumns(row) };
   if (typeof row.prompt === 'string' || row.prompt === undefined || row.prompt === null) return { ...base, style: 'text', prompt: text(row, 'prompt') };
   const prompt = messages(row, 'prompt');
   checkPrompt(prompt, 'prompt');

@@ -297,6 +297,19 @@ test('SFT and prompt-only formats', () => {
   assert.equal(p.kind, 'prompt');
 });
 
+test('prompt-only rows keep their other columns (a verifier\'s reference answer); other formats do not gain fields', () => {
+  const p = loadDatasetText(jsonl([{ prompt: 'What is 2+3?', answer: '5', difficulty: 1 }, { prompt: [{ role: 'user', content: 'q' }], answer: ['a', 'b'] }, { prompt: 'bare' }]), 'math.jsonl');
+  assert.equal(p.format, 'trl-prompt-only');
+  const [a, b, c] = p.examples;
+  assert.ok(a?.kind === 'prompt' && b?.kind === 'prompt' && c?.kind === 'prompt');
+  assert.deepEqual(a.fields, { answer: '5', difficulty: 1 });
+  assert.equal(a.prompt, 'What is 2+3?');
+  assert.deepEqual(b.fields, { answer: ['a', 'b'] });
+  assert.equal(c.fields, undefined);
+  const pc = loadDatasetText(jsonl([{ prompt: 'a', completion: 'b', answer: 'x' }]), 'sft.jsonl');
+  assert.ok(!('fields' in (pc.examples[0] as object)));
+});
+
 test('no matching format: a clear error listing every format tried', () => {
   assert.throws(
     () => loadDatasetText(jsonl([{ question: 'q', answer: 'a' }]), 'x.jsonl'),
