@@ -15,6 +15,7 @@
  * Sharded checkpoints (`model.safetensors.index.json` + `model-0000k-of-0000n.safetensors`) load with
  * {@link loadSafetensorsIndex} / {@link loadSafetensorsFolder} and save with {@link writeSafetensorsSharded}.
  */
+import * as buffer from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileDurable } from '../../util/durable';
@@ -273,12 +274,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source: string, fileSi
 // ---------------------------------------------------------------------------------------------------------
 // Decoding / encoding tensor bytes
 
-/** Decodes `bytes` (exactly one tensor's data) into its in-memory array. Always copies. */
-function decode(dtype: SafetensorsDtype, bytes: Uint8Array): TensorData {
-  const count = bytes.byteLength / DTYPE_BYTES[dtype];
-  // Copy into a fresh, aligned ArrayBuffer; the platform is little-endian (checked at module load).
-  const buf = new ArrayBuffer(bytes.byteLength);
-  new Uint8Array(buf).set(bytes);
+/**
+ * The in-memory array over `buf` (one tensor's bytes, on-disk layout) for every dtype but F16/BF16, without
+ * copying. BOOL bytes are normalized to 0/1 in place. The platform is little-endian (checked at module load).
+ */
+function viewAs(dtype: Exclude<SafetensorsDtype, 'F16' | 'BF16'>, buf: ArrayBuffer): TensorData {
   switch (dtype) {
     case 'F64':
       return new Float64Array(buf);
@@ -299,20 +299,32 @@ function decode(dtype: SafetensorsDtype, bytes: Uint8Array): TensorData {
       for (let i = 0; i < u.length; i++) u[i] = u[i] ? 1 : 0;
       return u;
     }
-    case 'F16': {
-      const h = new Uint16Array(buf);
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = f16BitsToFloat(h[i]);
-      return out;
-    }
-    case 'BF16': {
-      const h = new Uint16Array(buf);
-      const out = new Float32Array(count);
-      const o32 = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) o32[i] = h[i] << 16;
-      return out;
-    }
   }
+}
+
+/** Widens half-precision bytes `src` (an even length, any alignment) into `out[at ..]` as float32 values. */
+function halfInto(dtype: 'F16' | 'BF16', src: Uint8Array, out: Float32Array, at: number): void {
+  const count = src.byteLength / 2;
+  if (dtype === 'F16') {
+    for (let i = 0; i < count; i++) out[at + i] = f16BitsToFloat(src[2 * i] | (src[2 * i + 1] << 8));
+    return;
+  }
+  // bfloat16 is the top half of a float32: its bits shift into place exactly.
+  const o32 = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < count; i++) o32[at + i] = (src[2 * i] | (src[2 * i + 1] << 8)) << 16;
+}
+
+/** Decodes `bytes` (exactly one tensor's data) into its in-memory array. Always copies. */
+function decode(dtype: SafetensorsDtype, bytes: Uint8Array): TensorData {
+  if (dtype === 'F16' || dtype === 'BF16') {
+    const out = new Float32Array(bytes.byteLength / 2);
+    halfInto(dtype, bytes, out, 0);
+    return out;
+  }
+  // Copy into a fresh ArrayBuffer, aligned for the element type.
+  const buf = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(buf).set(bytes);
+  return viewAs(dtype, buf);
 }
 
 function expectedArrayName(dtype: SafetensorsDtype): string {
@@ -395,42 +407,101 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
   return { tensors, metadata: header.metadata };
 }
 
-function readFileOrThrow(file: string): Buffer {
+/** Opens `file` for reading; a missing or unreadable file is a SafetensorsError naming it. */
+function openOrThrow(file: string): number {
   try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new SafetensorsError(`${file}: file not found`);
-    throw new SafetensorsError(`${file}: cannot read: ${err.message}`);
-  }
-}
-
-/** Reads a safetensors file. Errors name the file. */
-export function readSafetensors(file: string): SafetensorsFile {
-  return parseSafetensors(readFileOrThrow(file), file);
-}
-
-/** Reads only the header of a safetensors file (names, dtypes, shapes), without loading the data. */
-export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
+    return fs.openSync(file, 'r');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new SafetensorsError(err.code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot open: ${err.message}`);
   }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const lenBuf = Buffer.alloc(8);
-    fs.readSync(fd, lenBuf, 0, Math.min(8, size), 0);
-    let want = 8;
-    if (size >= 8) {
-      const n = lenBuf.readBigUInt64LE(0);
-      if (n <= BigInt(MAX_HEADER_BYTES)) want = Math.min(size, 8 + Number(n));
+}
+
+/**
+ * Bytes per fs.readSync call: its length argument is a signed 32-bit integer, and Linux's read() returns at most
+ * 2 GiB - 4 KiB at once, so larger tensors are read in pieces.
+ */
+const READ_CHUNK_BYTES = 1 << 30;
+/** Bytes of half-precision data staged at a time while they are widened to float32. */
+const HALF_CHUNK_BYTES = 1 << 24;
+
+/** Fills `target` with the file's bytes from `position` on; a short file is a SafetensorsError. */
+function readFully(fd: number, file: string, target: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < target.byteLength) {
+    const n = fs.readSync(fd, target, done, Math.min(READ_CHUNK_BYTES, target.byteLength - done), position + done);
+    if (n === 0) throw new SafetensorsError(`${file}: unexpected end of file at byte ${position + done} (was the file changed while it was read?)`);
+    done += n;
+  }
+}
+
+/** The header of the open file `fd` (size from fstat, so only the header bytes are read). */
+function readHeaderFd(fd: number, file: string): SafetensorsHeader {
+  const size = fs.fstatSync(fd).size;
+  const lenBuf = Buffer.alloc(8);
+  fs.readSync(fd, lenBuf, 0, Math.min(8, size), 0);
+  let want = 8;
+  if (size >= 8) {
+    const n = lenBuf.readBigUInt64LE(0);
+    if (n <= BigInt(MAX_HEADER_BYTES)) want = Math.min(size, 8 + Number(n));
+  }
+  const head = Buffer.alloc(want);
+  readFully(fd, file, head.subarray(0, Math.min(want, size)), 0);
+  return parseSafetensorsHeader(head, file, size);
+}
+
+/**
+ * One tensor read from its offsets straight into its own array: the file is never held whole, so a load needs
+ * about the weights' in-memory size (F16/BF16 widen to float32 through a 16 MiB staging buffer).
+ */
+function readTensorFd(fd: number, file: string, dataStart: number, name: string, ent: SafetensorsHeaderEntry): TensorData {
+  const [b, e] = ent.dataOffsets;
+  const bytes = e - b;
+  const position = dataStart + b;
+  const memBytes = ent.dtype === 'F16' || ent.dtype === 'BF16' ? 2 * bytes : bytes;
+  if (memBytes > buffer.constants.MAX_LENGTH) {
+    throw new SafetensorsError(`${file}: tensor "${name}" needs ${memBytes} bytes in memory, more than one array can hold here (${buffer.constants.MAX_LENGTH})`);
+  }
+  if (ent.dtype === 'F16' || ent.dtype === 'BF16') {
+    const out = new Float32Array(bytes / 2);
+    const stage = new Uint8Array(Math.min(bytes, HALF_CHUNK_BYTES));
+    for (let off = 0; off < bytes; off += stage.byteLength) {
+      const part = stage.subarray(0, Math.min(stage.byteLength, bytes - off));
+      readFully(fd, file, part, position + off);
+      halfInto(ent.dtype, part, out, off / 2);
     }
-    const head = Buffer.alloc(want);
-    fs.readSync(fd, head, 0, want, 0);
-    return parseSafetensorsHeader(head, file, size);
+    return out;
+  }
+  const buf = new ArrayBuffer(bytes);
+  readFully(fd, file, new Uint8Array(buf), position);
+  return viewAs(ent.dtype, buf);
+}
+
+/**
+ * Reads a safetensors file tensor by tensor at the header's offsets (never the whole file at once, so files over
+ * 2 GiB load and memory stays near the weights' size). `only`: read just these tensors (all when absent; a name
+ * the file lacks is skipped, the caller reports it). Errors name the file.
+ */
+export function readSafetensors(file: string, only?: ReadonlySet<string>): SafetensorsFile {
+  const fd = openOrThrow(file);
+  try {
+    const header = readHeaderFd(fd, file);
+    const tensors = new Map<string, SafeTensor>();
+    for (const [name, ent] of header.entries) {
+      if (only && !only.has(name)) continue;
+      tensors.set(name, { dtype: ent.dtype, shape: ent.shape, data: readTensorFd(fd, file, header.dataStart, name, ent) });
+    }
+    return { tensors, metadata: header.metadata };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads only the header of a safetensors file (names, dtypes, shapes), without loading the data. */
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  const fd = openOrThrow(file);
+  try {
+    return readHeaderFd(fd, file);
   } finally {
     fs.closeSync(fd);
   }
@@ -547,7 +618,7 @@ export function loadSafetensorsIndex(indexFile: string): SafetensorsFile {
   let metadata: Record<string, string> = {};
   for (const [shard, names] of byShard) {
     const shardPath = path.join(dir, shard);
-    const f = readSafetensors(shardPath);
+    const f = readSafetensors(shardPath, new Set(names));
     metadata = { ...metadata, ...f.metadata };
     for (const name of names) {
       const t = f.tensors.get(name);

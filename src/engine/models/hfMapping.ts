@@ -127,11 +127,39 @@ function toFloat32(name: string, t: SafeTensor, source: string): Float32Array {
   throw new WeightMappingError(`${source}: tensor "${name}" has dtype ${t.dtype}; model weights must be F32, F16, BF16 or F64`);
 }
 
+/** Fills `weights` with our tensor(s) for mapping `m` from its HF tensor's values. `own`: `data` may be kept as is. */
+function convertMapping(m: Mapping, data: Float32Array, own: boolean, weights: Weights): void {
+  if (m.kind === 'copy') weights.set(m.ours[0], { shape: [...m.hfShape], data: own ? data : new Float32Array(data) });
+  else if (m.kind === 'transpose') {
+    const [o, i] = m.hfShape;
+    weights.set(m.ours[0], { shape: [i, o], data: transpose2d(data, o, i) });
+  } else {
+    const cols = m.hfShape[m.hfShape.length - 1];
+    const rows = data.length / cols;
+    const part = cols / m.ours.length;
+    m.ours.forEach((name, k) => {
+      const d = new Float32Array(rows * part);
+      for (let r = 0; r < rows; r++) d.set(data.subarray(r * cols + k * part, r * cols + (k + 1) * part), r * part);
+      weights.set(name, { shape: m.hfShape.length === 1 ? [part] : [rows, part], data: d });
+    });
+  }
+}
+
 /**
  * Converts HF-named tensors to ours. Collects every problem first and throws ONE error listing missing,
  * unexpected and wrongly shaped tensors (name + expected and actual shapes). `source` names the folder/file.
+ * The result never shares memory with `tensors`.
  */
 export function fromHfTensors(cfg: ModelConfig, head: HeadKind, tensors: Map<string, SafeTensor>, source: string, opts: LoadOptions = {}): Weights {
+  return convertHfTensors(cfg, head, tensors, source, opts, false);
+}
+
+/**
+ * {@link fromHfTensors}; with `take`, `tensors` belongs to the conversion: float32 arrays of same-layout tensors
+ * become ours without a copy and each HF tensor is dropped from the map once converted, so loading needs about
+ * the weights' size plus the largest transposed tensor, not twice the weights.
+ */
+function convertHfTensors(cfg: ModelConfig, head: HeadKind, tensors: Map<string, SafeTensor>, source: string, opts: LoadOptions, take: boolean): Weights {
   // The original "gpt2" hub checkpoints have no "transformer." prefix; seq-cls checkpoints of GPT-2 do.
   const named = new Map<string, SafeTensor>();
   const gpt2Bare = cfg.family === 'gpt2' && !tensors.has('transformer.wte.weight') && tensors.has('wte.weight');
@@ -139,6 +167,7 @@ export function fromHfTensors(cfg: ModelConfig, head: HeadKind, tensors: Map<str
     const isHead = n === 'lm_head.weight' || n.startsWith('score.') || n.startsWith('v_head.');
     named.set(gpt2Bare && !isHead ? 'transformer.' + n : n, t);
   }
+  if (take) tensors.clear();
   const maps = hfMappings(cfg, head);
   const missing: string[] = [];
   const wrong: string[] = [];
@@ -161,21 +190,8 @@ export function fromHfTensors(cfg: ModelConfig, head: HeadKind, tensors: Map<str
       wrong.push(`${m.hf}: expected ${fmt(m.hfShape)}, found ${fmt(t.shape)}`);
       continue;
     }
-    const data = toFloat32(m.hf, t, source);
-    if (m.kind === 'copy') weights.set(m.ours[0], { shape: [...m.hfShape], data: new Float32Array(data) });
-    else if (m.kind === 'transpose') {
-      const [o, i] = m.hfShape;
-      weights.set(m.ours[0], { shape: [i, o], data: transpose2d(data, o, i) });
-    } else {
-      const cols = m.hfShape[m.hfShape.length - 1];
-      const rows = data.length / cols;
-      const part = cols / m.ours.length;
-      m.ours.forEach((name, k) => {
-        const d = new Float32Array(rows * part);
-        for (let r = 0; r < rows; r++) d.set(data.subarray(r * cols + k * part, r * cols + (k + 1) * part), r * part);
-        weights.set(name, { shape: m.hfShape.length === 1 ? [part] : [rows, part], data: d });
-      });
-    }
+    convertMapping(m, toFloat32(m.hf, t, source), take && t.data instanceof Float32Array, weights);
+    if (take) named.delete(m.hf);
   }
   const unexpected = [...named.keys()].filter((n) => !used.has(n) && !isIgnorable(n, cfg, head)).map((n) => `${n} ${fmt(named.get(n)!.shape)}`);
   if (missing.length || unexpected.length || wrong.length) {
@@ -287,8 +303,8 @@ export interface LoadOptions {
 export function loadHfModel(dir: string, head?: HeadKind, opts: LoadOptions = {}): LoadedModel {
   const config = readHfConfig(dir);
   const h = head ?? headFromConfig(config);
-  const st = loadSafetensorsFolder(dir);
-  const weights = fromHfTensors(config, h, st.tensors, dir, opts);
+  // The freshly read tensors are handed over, so the load holds each weight about once.
+  const weights = convertHfTensors(config, h, loadSafetensorsFolder(dir).tensors, dir, opts, true);
   return { dir, config, head: h, weights };
 }
 

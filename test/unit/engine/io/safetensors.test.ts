@@ -161,3 +161,48 @@ test('sharded checkpoints save and load; a missing shard names the file', () => 
   const empty = tmpDir();
   assert.throws(() => loadSafetensorsFolder(empty), /no model\.safetensors or model\.safetensors\.index\.json found/);
 });
+
+test('F16 and BF16 tensors larger than the 16 MiB staging buffer widen exactly, also at an odd data offset', () => {
+  // 9 Mi elements (18 MiB) per tensor: the widening crosses the staging-buffer boundary. Every bit pattern of
+  // the half type appears; a 1-byte U8 tensor sorted first puts the half tensors at odd offsets in the data.
+  const n = 9 * 2 ** 20;
+  const bits = Uint16Array.from({ length: n }, (_, i) => (i * 40503) & 0xffff);
+  const dir = tmpDir();
+  const file = path.join(dir, 'half.safetensors');
+  const header = {
+    a_u8: { dtype: 'U8', shape: [1], data_offsets: [0, 1] },
+    bf16: { dtype: 'BF16', shape: [n], data_offsets: [1, 1 + 2 * n] },
+    f16: { dtype: 'F16', shape: [n], data_offsets: [1 + 2 * n, 1 + 4 * n] },
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const half = Buffer.from(bits.buffer);
+  fs.writeFileSync(file, Buffer.concat([len, json, Buffer.from([7]), half, half]));
+  const back = readSafetensors(file).tensors;
+  assert.deepEqual(Array.from(back.get('a_u8')!.data as Uint8Array), [7]);
+  const bf = back.get('bf16')!.data as Float32Array;
+  const f16 = back.get('f16')!.data as Float32Array;
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const wantBf = bf16BitsToFloat(bits[i]);
+    const wantF16 = f16BitsToFloat(bits[i]);
+    if (!Object.is(bf[i], wantBf) && !(Number.isNaN(bf[i]) && Number.isNaN(wantBf))) bad++;
+    if (!Object.is(f16[i], wantF16) && !(Number.isNaN(f16[i]) && Number.isNaN(wantF16))) bad++;
+  }
+  assert.equal(bad, 0);
+});
+
+test('a sharded load reads from each shard only the tensors its index maps there', () => {
+  const dir = tmpDir();
+  const tensors = new Map<string, SafeTensor>();
+  for (let i = 0; i < 4; i++) tensors.set(`w${i}`, { dtype: 'F32', shape: [4], data: Float32Array.of(i, i, i, i) });
+  writeSafetensorsSharded(dir, tensors, 40);
+  const indexFile = path.join(dir, 'model.safetensors.index.json');
+  const index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as { weight_map: Record<string, string> };
+  delete index.weight_map.w1; // w1 stays in its shard but is no longer part of the checkpoint
+  fs.writeFileSync(indexFile, JSON.stringify(index));
+  const back = loadSafetensorsFolder(dir);
+  assert.deepEqual([...back.tensors.keys()].sort(), ['w0', 'w2', 'w3']);
+  assert.deepEqual(Array.from(back.tensors.get('w3')!.data as Float32Array), [3, 3, 3, 3]);
+});
