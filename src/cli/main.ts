@@ -23,7 +23,8 @@ import { heldOutAccuracy } from '../core/eval/accuracy';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { loadDatasetFile } from '../core/datasets/formats';
 import { newRunId, runPaths, runsRoot } from '../core/runs/layout';
-import { resolveRunSpec, trainableMethodIds } from '../core/runs/spec';
+import { resolveRunSpec, trainableMethodIds, type RunSpec } from '../core/runs/spec';
+import { acquireRunLock, releaseRunLock } from '../core/runs/runLock';
 import { isMethodId, type HyperparameterValue } from '../core/methods';
 import { formatEvent, type SessionEvent } from '../protocol/session';
 import { DevicesReportMsg, type DevicesReport } from '../protocol/devices';
@@ -100,7 +101,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: `  alignment train <spec.json> [--run-dir DIR] [--json] [--threads N]
   alignment train --method <${TRAINABLE.join('|')}> --data <file> [--model builtin|<HF folder>]
                   [--steps N] [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F]
-                  [--set name=value]... [--run-dir DIR] [--json] [--threads N]`,
+                  [--set name=value]... [--run-dir DIR] [--json] [--threads N] [--restart-from-scratch]`,
     positional: { min: 0, max: 1, what: 'a run spec file' },
     options: {
       method: { kind: 'text', value: 'METHOD', help: `training method (${TRAINABLE.join(', ')})` },
@@ -116,6 +117,10 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       'run-dir': { kind: 'text', value: 'DIR', help: 'run folder (spec.json, events.jsonl, checkpoints/, final/); an existing one resumes' },
       json: { kind: 'switch', help: 'print every session event as one JSON line on stdout instead of a progress bar' },
       threads: THREADS_OPTION,
+      'restart-from-scratch': {
+        kind: 'switch',
+        help: 'when the run folder had checkpoints and none of them is readable, train from step 0 anyway (the unreadable ones stay in checkpoints/corrupt-*)',
+      },
     },
     run: (p) => train(p),
   },
@@ -384,7 +389,7 @@ async function train(p: Parsed): Promise<number> {
   let raw: Record<string, unknown>;
   const file = p.positional[1];
   if (file) {
-    const unused = [...p.flags.keys()].filter((k) => !['run-dir', 'json', 'threads'].includes(k));
+    const unused = [...p.flags.keys()].filter((k) => !['run-dir', 'json', 'threads', 'restart-from-scratch'].includes(k));
     if (unused.length) throw new UsageError(`alignment train: ${unused.map((k) => `--${k}`).join(', ')} cannot be combined with a run spec file (${file}); set ${unused.length > 1 ? 'them' : 'it'} in the spec`, 'train');
     try {
       raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -401,11 +406,27 @@ async function train(p: Parsed): Promise<number> {
   }
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   fs.mkdirSync(runDir, { recursive: true });
+  // The run lock before anything is written: a second process on the same folder leaves the first one's spec,
+  // events and checkpoints as they are.
+  const lock = await acquireRunLock(runDir, 'alignment train');
+  if (!lock.ok) {
+    process.stderr.write(`alignment train: ${lock.message}\n`);
+    return 1;
+  }
+  try {
+    return await trainLocked(p, r.spec, runDir, json);
+  } finally {
+    await releaseRunLock(runDir);
+  }
+}
+
+/** `alignment train` once it holds the run lock: the spec into the run folder, then the session. */
+async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boolean): Promise<number> {
   const paths = runPaths(runDir);
-  fs.writeFileSync(paths.spec, JSON.stringify(r.spec, null, 2) + '\n');
+  fs.writeFileSync(paths.spec, JSON.stringify(spec, null, 2) + '\n');
   if (!json) process.stderr.write(`run folder: ${runDir}\n`);
   const sink = new EventSink(paths.events);
-  attachOutput(sink, json, r.spec.method);
+  attachOutput(sink, json, spec.method);
   let stop = false;
   const onSignal = (): void => {
     if (!json) process.stderr.write('\nstopping after this step (writing a checkpoint)...\n');
@@ -415,7 +436,8 @@ async function train(p: Parsed): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const threads = num(p, 'threads');
-    const res = await runSession(r.spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, ...(threads ? { threads } : {}) });
+    const restartFromScratch = one(p, 'restart-from-scratch') === 'true';
+    const res = await runSession(spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, restartFromScratch, ...(threads ? { threads } : {}) });
     return res.reason === 'failed' ? 1 : 0;
   } finally {
     sink.close();

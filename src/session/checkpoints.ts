@@ -9,14 +9,16 @@
  * A checkpoint is written into a hidden temporary folder, every file fsynced, then the folder is renamed to
  * `step-<n>`: a crash (even kill -9) leaves either a complete checkpoint or a temporary folder that is ignored
  * and cleaned up later, never a half-written `step-<n>`. Loading tries the newest checkpoint first and falls back
- * to older ones when one is unreadable, saying why.
+ * to older ones when one is unreadable: an unreadable one is moved aside to `corrupt-step-<n>` (kept for
+ * inspection, never counted again) and named in the problem. Pruning keeps the checkpoint just written and the
+ * newest others, so a checkpoint event always names a folder that exists.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, writeCheckpointFile } from '../engine/checkpoint/checkpoint';
-import { serializeSafetensors } from '../engine/io/safetensors';
+import { readSafetensorsHeader, serializeSafetensors } from '../engine/io/safetensors';
 import type { TrainState } from '../engine/step/trainState';
-import { CHECKPOINTS_DIR, checkpointDirName } from '../core/runs/layout';
+import { CHECKPOINTS_DIR, CORRUPT_CHECKPOINT_PREFIX, checkpointDirName } from '../core/runs/layout';
 import { fsyncDir } from '../util/durable';
 
 /** What a session keeps besides the tensors. */
@@ -58,9 +60,9 @@ export function saveRunCheckpoint(runDir: string, state: TrainState, trainer: Tr
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   fsyncDir(root);
-  // Keep the newest `keep` checkpoints.
-  const steps = listCheckpointSteps(runDir);
-  for (const s of steps.slice(0, Math.max(0, steps.length - keep))) fs.rmSync(path.join(runDir, checkpointDirName(s)), { recursive: true, force: true });
+  // Keep the newest `keep` checkpoints, this one always among them.
+  const others = listCheckpointSteps(runDir).filter((s) => s !== state.step);
+  for (const s of others.slice(0, Math.max(0, others.length - (keep - 1)))) fs.rmSync(path.join(runDir, checkpointDirName(s)), { recursive: true, force: true });
   return rel;
 }
 
@@ -109,21 +111,57 @@ export function loadRunCheckpoint(runDir: string, step: number): LoadedRunCheckp
   const rel = checkpointDirName(step);
   const dir = path.join(runDir, rel);
   const ckpt = loadCheckpoint(path.join(dir, 'optimizer.safetensors'));
+  // The weights other tools read: a header that matches the file's size (a cut-off copy fails here).
+  readSafetensorsHeader(path.join(dir, 'model.safetensors'));
   const trainer = parseTrainerState(path.join(dir, 'trainer_state.json'));
   if (ckpt.state.step !== step || trainer.step !== step) throw new Error(`${dir}: holds step ${ckpt.state.step} (trainer_state says ${trainer.step}), its name says ${step}`);
   return { step, path: rel, state: ckpt.state, trainer };
 }
 
-/** The newest readable checkpoint, with a message for each newer one that could not be read. */
-export function loadLatestCheckpoint(runDir: string): { checkpoint?: LoadedRunCheckpoint; problems: string[] } {
+/** Unreadable checkpoints moved aside earlier, relative to the run folder (e.g. `checkpoints/corrupt-step-58`). */
+export function listCorruptCheckpoints(runDir: string): string[] {
+  const root = path.join(runDir, CHECKPOINTS_DIR);
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .filter((n) => n.startsWith(CORRUPT_CHECKPOINT_PREFIX))
+    .sort()
+    .map((n) => `${CHECKPOINTS_DIR}/${n}`);
+}
+
+/** Renames `step-<n>` to `corrupt-step-<n>` (or `-2`, `-3`, ... when that name is taken); returns the new folder. */
+function moveAside(runDir: string, step: number): string {
+  const root = path.join(runDir, CHECKPOINTS_DIR);
+  const base = `${CORRUPT_CHECKPOINT_PREFIX}step-${step}`;
+  let name = base;
+  for (let i = 2; fs.existsSync(path.join(root, name)); i++) name = `${base}-${i}`;
+  fs.renameSync(path.join(runDir, checkpointDirName(step)), path.join(root, name));
+  fsyncDir(root);
+  return `${CHECKPOINTS_DIR}/${name}`;
+}
+
+/** What loading the newest checkpoint found. */
+export interface LatestCheckpoint {
+  readonly checkpoint?: LoadedRunCheckpoint;
+  /** One message per unreadable checkpoint, naming where it was moved and why it could not be read. */
+  readonly problems: string[];
+  /** The unreadable checkpoints this call moved aside, relative to the run folder. */
+  readonly movedAside: string[];
+}
+
+/** The newest readable checkpoint; each newer one that cannot be read is moved aside (see module comment). */
+export function loadLatestCheckpoint(runDir: string): LatestCheckpoint {
   const problems: string[] = [];
+  const movedAside: string[] = [];
   const steps = listCheckpointSteps(runDir).reverse();
   for (const s of steps) {
     try {
-      return { checkpoint: loadRunCheckpoint(runDir, s), problems };
+      return { checkpoint: loadRunCheckpoint(runDir, s), problems, movedAside };
     } catch (e) {
-      problems.push(`checkpoint step-${s} is unreadable and was skipped: ${(e as Error).message}`);
+      const moved = moveAside(runDir, s);
+      movedAside.push(moved);
+      problems.push(`checkpoint step-${s} is unreadable and was moved to ${moved}: ${(e as Error).message}`);
     }
   }
-  return { problems };
+  return { problems, movedAside };
 }

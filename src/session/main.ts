@@ -1,18 +1,23 @@
 /**
  * The training-session process (bundled as dist/session.js):
  *
- *   node dist/session.js --run-dir <run folder> [--resume] [--threads N]
- *   node dist/session.js --spec <spec.json> [--run-dir <run folder>] [--threads N]
+ *   node dist/session.js --run-dir <run folder> [--resume] [--threads N] [--restart-from-scratch]
+ *   node dist/session.js --spec <spec.json> [--run-dir <run folder>] [--threads N] [--restart-from-scratch]
  *
  * With `--run-dir` alone it trains the run folder's spec.json (what the run manager starts); with `--spec` it
  * copies the spec into the run folder (default: the spec's `outputDir`). Events go to stdout, one JSON line each,
  * and to `<run>/events.jsonl`. It always resumes from the newest readable checkpoint of the folder (`--resume` is
  * accepted for clarity). SIGTERM / SIGINT: the session finishes the step it is in, writes a checkpoint and exits
  * with a `finished` event of reason `stopped`. Exit code 0 unless the run failed.
+ *
+ * The session holds the run lock (src/core/runs/runLock.ts) while it trains: it adopts the lock of the editor that
+ * spawned it, or takes it itself; when another live process holds it, it exits with code 1 before writing anything
+ * into the run folder. `--restart-from-scratch`: see `SessionOptions.restartFromScratch`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runPaths } from '../core/runs/layout';
+import { lockRunForSession, releaseRunLock } from '../core/runs/runLock';
 import { resolveRunSpec } from '../core/runs/spec';
 import { formatEvent } from '../protocol/session';
 import { EventSink } from './events';
@@ -23,6 +28,7 @@ interface Args {
   runDir?: string;
   spec?: string;
   threads?: number;
+  restartFromScratch?: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
@@ -34,6 +40,7 @@ function parseArgs(argv: readonly string[]): Args | string {
     else if (k === '--spec') a.spec = val();
     else if (k === '--threads') a.threads = Number(val());
     else if (k === '--resume') continue;
+    else if (k === '--restart-from-scratch') a.restartFromScratch = true;
     else return `unknown argument ${k}`;
   }
   if (!a.runDir && !a.spec) return 'usage: session --run-dir <run folder> [--resume] | --spec <spec.json> [--run-dir <folder>]';
@@ -58,6 +65,21 @@ export async function sessionMain(argv: readonly string[]): Promise<number> {
   }
   const r = resolveRunSpec(raw, args.runDir);
   const runDir = path.resolve(args.runDir ?? (r.ok ? r.spec.outputDir : '.'));
+  fs.mkdirSync(runDir, { recursive: true });
+  const lock = await lockRunForSession(runDir, 'training session');
+  if (!lock.ok) {
+    process.stderr.write(`session: ${lock.message}\n`);
+    return 1;
+  }
+  try {
+    return await sessionLocked(args, specFile, r, runDir);
+  } finally {
+    if (!lock.adopted) await releaseRunLock(runDir);
+  }
+}
+
+/** The session once it holds the run lock. */
+async function sessionLocked(args: Args, specFile: string, r: ReturnType<typeof resolveRunSpec>, runDir: string): Promise<number> {
   const sink = new EventSink(runPaths(runDir).events);
   sink.on((e) => process.stdout.write(formatEvent(e)));
   if (!r.ok) {
@@ -86,6 +108,7 @@ export async function sessionMain(argv: readonly string[]): Promise<number> {
       baseDir: process.cwd(),
       sink,
       stopRequested: () => stop,
+      ...(args.restartFromScratch ? { restartFromScratch: true } : {}),
       ...(args.threads ? { threads: args.threads } : process.env['ALIGNMENT_THREADS'] ? { threads: Number(process.env['ALIGNMENT_THREADS']) } : {}),
     });
     return res.reason === 'failed' ? 1 : 0;

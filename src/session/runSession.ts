@@ -67,7 +67,7 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   await precomputeReference(plan, rm, runner);
   const trainer = await createTrainer(spec, plan, sched, runner);
   disposers.push(() => trainer.dispose());
-  const progress = await resumeRun(opts.runDir, spec, trainer, sched, sink);
+  const progress = await resumeRun(opts.runDir, spec, trainer, sched, sink, opts);
   setStep(progress.step);
   announceStart(spec, opts, sink, { rm, plan, trainer, totalSteps: sched.total });
   const sampler = new Sampler(spec, rm, split, sink, runner, () => currentWeights(rm, trainer));

@@ -20,6 +20,11 @@ export interface SessionOptions {
   readonly keepCheckpoints?: number;
   /** Consecutive non-finite steps before the run fails (default 5). */
   readonly maxNonFiniteSteps?: number;
+  /**
+   * Train from step 0 when the run folder had checkpoints and none of them is readable. Without it such a
+   * session refuses to start (the user would otherwise lose the progress those checkpoints stood for unawares).
+   */
+  readonly restartFromScratch?: boolean;
 }
 
 export interface SessionResult {

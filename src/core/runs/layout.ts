@@ -11,6 +11,7 @@
  *       model.safetensors  trainable weights (LoRA adapters only, when LoRA is on)
  *       optimizer.safetensors  AdamW moments and step, to resume
  *       trainer_state.json step, epoch, RNG state, early-stopping state
+ *     corrupt-step-<n>/    a checkpoint that could not be read, moved aside by the session that found it
  *   final/                 the final model, a Hugging Face-format folder (config.json, model.safetensors,
  *                          tokenizer.json), loadable by other tools; for reward models with the score head
  * ```
@@ -50,6 +51,9 @@ export function runPaths(runDir: string): RunPaths {
     final: join(runDir, FINAL_DIR),
   };
 }
+
+/** Name prefix of an unreadable checkpoint folder moved aside (`checkpoints/corrupt-step-<n>`). */
+export const CORRUPT_CHECKPOINT_PREFIX = 'corrupt-';
 
 /** A checkpoint folder, relative to the run folder (as `checkpoint` events carry it). */
 export function checkpointDirName(step: number): string {

@@ -2,7 +2,8 @@
  * The run lock: `<run folder>/session.lock` says which process is training the run, so a second window (or a
  * second click) cannot start the same run twice. The file is created with O_EXCL, so of two windows racing to
  * start a run exactly one wins; a lock whose processes are all gone (a crash, a killed window) is stale and is
- * taken over.
+ * taken over. Every entry point that trains a run takes it: the editor's run manager, `alignment train` and a
+ * session process started by hand (a session the editor spawned adopts its parent's lock).
  */
 import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -94,12 +95,7 @@ export async function acquireRunLock(runDir: string, owner: string, ownerPid = p
     }
     const holder = parseLock(text);
     if (holder && lockIsLive(holder, alive)) {
-      const pid = holder.sessionPid ?? holder.ownerPid;
-      return {
-        ok: false,
-        holder,
-        message: `this run is already running (${holder.owner}, process ${pid}, since ${new Date(holder.time).toISOString()}); stop it there first`,
-      };
+      return { ok: false, holder, message: inUseMessage(runDir, holder) };
     }
     // Stale (or unreadable, e.g. half-written by a crashed process): move it aside atomically and retry the
     // exclusive create, so two windows replacing the same stale lock still end with one winner.
@@ -112,6 +108,33 @@ export async function acquireRunLock(runDir: string, owner: string, ownerPid = p
   }
   const holder = (await readRunLock(runDir)) ?? { ownerPid: 0, time: now, owner: 'unknown' };
   return { ok: false, holder, message: 'could not take the run lock: another process keeps replacing it' };
+}
+
+/** What a second taker is told: the run folder, the process holding it and who started it. */
+export function inUseMessage(runDir: string, holder: RunLock): string {
+  const pid = holder.sessionPid ?? holder.ownerPid;
+  return `run ${runDir} is in use by pid ${pid} (${holder.owner}, already running since ${new Date(holder.time).toISOString()}); stop it there first`;
+}
+
+/**
+ * Takes the lock for a process that is about to train the run itself (the CLI, a session started by hand), or
+ * adopts the lock its parent took for it: the editor takes the lock, then spawns the session, so a live lock whose
+ * owner is this process's parent and that names no other session is this session's own. An adopted lock is left
+ * for the parent to release. `parentPid` and `alive` are injectable for tests.
+ */
+export async function lockRunForSession(
+  runDir: string,
+  owner: string,
+  pid = process.pid,
+  parentPid = process.ppid,
+  alive: (pid: number) => boolean = processAlive,
+): Promise<LockResult & { readonly adopted?: boolean }> {
+  const held = await readRunLock(runDir);
+  if (held && held.ownerPid === parentPid && (held.sessionPid === undefined || held.sessionPid === pid) && alive(parentPid)) {
+    if (held.sessionPid === undefined) await setLockSessionPid(runDir, pid);
+    return { ok: true, path: join(runDir, LOCK_FILE), adopted: true };
+  }
+  return acquireRunLock(runDir, owner, pid, alive);
 }
 
 /** Records the session's pid in a lock this process holds. */
