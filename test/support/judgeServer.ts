@@ -1,7 +1,8 @@
 /**
  * A real local HTTP server speaking the OpenAI chat-completions protocol (POST /v1/chat/completions and
  * /chat/completions), with scriptable behaviours for judge tests: a deterministic heuristic judge, malformed
- * answers, 429 with Retry-After, slow answers, going down mid-run, always preferring the first position.
+ * answers, 429 with Retry-After, 5xx with a reason, a proxy's HTML page in place of the API, slow answers, going
+ * down mid-run, always preferring the first position, and per-prompt choices between behaviours.
  *
  * Listens on 127.0.0.1 on an ephemeral port. Bounded: it stops by itself after `lifetimeMs` or `maxRequests`,
  * and its timers never keep the process alive. Reusable by the VS Code UI tests (no test-framework imports).
@@ -28,7 +29,7 @@ export interface JudgeServerRequest {
 export type JudgeReply =
   /** 200 with a chat completion whose content is `content` (after `delayMs`, if given). */
   | { readonly kind: 'answer'; readonly content: string; readonly delayMs?: number }
-  /** Any other status, e.g. 429 with `retry-after`. */
+  /** Any status with any body, e.g. 429 with `retry-after`, or 200 with an HTML page (`content-type` in `headers`). */
   | { readonly kind: 'status'; readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }
   /** Never answers (until the client gives up or the server stops). */
   | { readonly kind: 'hang' }
@@ -314,4 +315,23 @@ export function upperCaseParaphraser(): JudgeBehaviour {
 /** Answers every request with the given HTTP status and body. */
 export function failWith(status: number, body: string): JudgeBehaviour {
   return () => ({ kind: 'status', status, body });
+}
+
+/**
+ * A 200 answer that is an HTML page (`content-type: text/html`), as a captive portal or a corporate proxy's login
+ * page gives in place of the API, for the first `times` requests; then `then`.
+ */
+export function proxyHtmlPage(times: number, then: JudgeBehaviour = heuristicJudge()): JudgeBehaviour {
+  const page = '<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head><body><h1>Proxy authentication required</h1></body></html>';
+  return firstN(times, () => ({ kind: 'status', status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: page }), then);
+}
+
+/** HTTP `status` (e.g. 500) with an OpenAI-style JSON error whose message is `reason`, for the first `times` requests; then `then`. */
+export function serverError(status: number, reason: string, times = Infinity, then: JudgeBehaviour = heuristicJudge()): JudgeBehaviour {
+  return firstN(times, () => ({ kind: 'status', status, body: JSON.stringify({ error: { message: reason, type: 'server_error' } }) }), then);
+}
+
+/** Requests whose rendered rubric (the first user message) contains `marker` get `matched`; the others get `otherwise`. */
+export function whenRubricHas(marker: string, matched: JudgeBehaviour, otherwise: JudgeBehaviour = heuristicJudge()): JudgeBehaviour {
+  return (req, state) => (rubricText(req).includes(marker) ? matched(req, state) : otherwise(req, state));
 }

@@ -1,7 +1,11 @@
 /**
  * A client for OpenAI-compatible chat-completions servers (OpenAI, llama.cpp's server, Ollama, vLLM), shared by
  * the judges and the paraphrase probe: request concurrency limit, per-request timeout, retries with exponential
- * backoff and jitter that honour `Retry-After` on 429/503, cancellation, and token accounting from `usage`.
+ * backoff and jitter that honour `Retry-After` on 429/503, an optional {@link Deadline} over several calls (a
+ * judged pair's time limit, waits included), cancellation, and token accounting from `usage`.
+ *
+ * Retried: 429, 5xx, 408, timeouts, network failures, and a 2xx body that is not JSON (a proxy's or captive
+ * portal's HTML page answering in the API's place). Errors name the HTTP status and the server's short reason.
  *
  * The API key is passed in by the host (which keeps it in SecretStorage), sent only in the Authorization header,
  * and redacted from every error message.
@@ -23,9 +27,9 @@ export interface ChatClientOptions {
   readonly maxTokens?: number;
   /** Requests in flight at once, default 4. */
   readonly concurrency?: number;
-  /** Per-request timeout, ms, default 120 000. */
+  /** Per-request timeout, ms, default {@link DEFAULT_TIMEOUT_MS}. */
   readonly timeoutMs?: number;
-  /** Retries after 429/5xx/timeout/network errors, default 4. */
+  /** Retries after 429/5xx/timeout/network errors and non-JSON answers, default {@link DEFAULT_MAX_RETRIES}. */
   readonly maxRetries?: number;
   readonly backoff?: BackoffOptions;
   /** Longest `Retry-After` honoured, ms (default 300 000); longer values are capped. */
@@ -39,13 +43,31 @@ export interface ChatClientOptions {
   readonly onRetry?: (info: RetryInfo) => void;
 }
 
+export const DEFAULT_TIMEOUT_MS = 120_000;
+export const DEFAULT_MAX_RETRIES = 4;
+
 export interface RetryInfo {
   readonly attempt: number;
   readonly delayMs: number;
-  readonly reason: 'rate-limit' | 'server-error' | 'timeout' | 'network';
+  /** `not-json`: a 2xx answer whose body is not JSON. */
+  readonly reason: 'rate-limit' | 'server-error' | 'timeout' | 'network' | 'not-json';
   readonly status?: number;
   /** True when the delay came from the server's Retry-After header. */
   readonly fromRetryAfter: boolean;
+}
+
+/**
+ * A time limit shared by several calls (e.g. all requests of one judged pair). A call made with it sends no
+ * request and starts no wait (Retry-After or backoff) that would end after `atMs`; it gives up at once with a
+ * {@link JudgeError} that names the limit.
+ */
+export interface Deadline {
+  /** When the limit runs out, on the client's clock (`now`). */
+  readonly atMs: number;
+  /** The whole limit, ms, as messages state it. */
+  readonly limitMs: number;
+  /** What the limit is for, e.g. "this pair's time limit". */
+  readonly what: string;
 }
 
 export interface ChatMessage {
@@ -57,7 +79,7 @@ export interface ChatMessage {
 export interface ChatUsage {
   /** HTTP requests sent (retries included). */
   readonly requests: number;
-  /** Requests that were retried (429/5xx/timeout/network). */
+  /** Requests that were retried (429/5xx/timeout/network/non-JSON). */
   readonly retries: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
@@ -75,6 +97,15 @@ class TransientFailure extends Error {
   }
 }
 
+/** The judge error kind a transient failure becomes once the retries (or the deadline) run out. */
+const GIVE_UP_KIND: Record<RetryInfo['reason'], JudgeErrorKind> = {
+  'rate-limit': 'rate-limit',
+  'server-error': 'server-error',
+  timeout: 'timeout',
+  network: 'network',
+  'not-json': 'invalid-response',
+};
+
 export class ChatClient {
   readonly endpoint: EndpointCheck;
   private readonly semaphore: Semaphore;
@@ -82,6 +113,8 @@ export class ChatClient {
   private readonly doSleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
   private readonly totals = { requests: 0, retries: 0, promptTokens: 0, completionTokens: 0 };
 
   /**
@@ -100,10 +133,27 @@ export class ChatClient {
     this.doSleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxRetries = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
   }
 
   get usage(): ChatUsage {
     return { ...this.totals };
+  }
+
+  /**
+   * The longest that every try of one request may take when each one times out, ms: the timeout of each try plus
+   * the longest backoff wait before each retry (server-set Retry-After waits not counted).
+   */
+  get allTriesMs(): number {
+    let ms = this.timeoutMs * (this.maxRetries + 1);
+    for (let attempt = 0; attempt < this.maxRetries; attempt++) ms += backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF, () => 1);
+    return ms;
+  }
+
+  /** A deadline `limitMs` from now on this client's clock. */
+  deadline(limitMs: number, what: string): Deadline {
+    return { atMs: this.now() + limitMs, limitMs, what };
   }
 
   /** Redacts the API key from a text shown to people. */
@@ -111,23 +161,25 @@ export class ChatClient {
     return redactSecret(text, this.opts.apiKey);
   }
 
-  /** One chat completion, with the semaphore, a per-request timeout and retries on transient failures. */
-  async complete(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<string> {
-    const maxRetries = this.opts.maxRetries ?? 4;
+  /**
+   * One chat completion, with the semaphore, a per-request timeout and retries on transient failures, all within
+   * `deadline` when one is given.
+   */
+  async complete(messages: readonly ChatMessage[], signal?: AbortSignal, deadline?: Deadline): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(signal);
       try {
-        return await this.semaphore.run(() => this.post(messages, signal), signal);
+        return await this.semaphore.run(() => this.post(messages, signal, deadline), signal);
       } catch (e) {
         if (!(e instanceof TransientFailure)) throw e;
-        if (attempt >= maxRetries) {
-          const kind: JudgeErrorKind = e.reason === 'timeout' ? 'timeout' : e.reason === 'rate-limit' ? 'rate-limit' : 'network';
-          throw new JudgeError(kind, `${this.name}: ${e.message} (gave up after ${attempt + 1} attempts)`, { status: e.status, attempts: attempt + 1 });
-        }
         const fromRetryAfter = e.retryAfterMs !== undefined;
         const delayMs = fromRetryAfter
           ? Math.min(e.retryAfterMs as number, this.opts.maxRetryAfterMs ?? 300_000)
           : backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF, this.random);
+        const attempts = `gave up after ${attempt + 1} attempt${attempt ? 's' : ''}`;
+        if (attempt >= this.maxRetries) throw this.gaveUp(e, attempt + 1, attempts);
+        const late = deadline && this.waitPastDeadline(e, delayMs, deadline);
+        if (late) throw this.gaveUp(e, attempt + 1, `${late}; ${attempts}`);
         this.totals.retries++;
         this.opts.onRetry?.({ attempt, delayMs, reason: e.reason, status: e.status, fromRetryAfter });
         await this.doSleep(delayMs, signal);
@@ -135,13 +187,33 @@ export class ChatClient {
     }
   }
 
+  private gaveUp(e: TransientFailure, attempts: number, why: string): JudgeError {
+    return new JudgeError(GIVE_UP_KIND[e.reason], `${this.name}: ${e.message} (${why})`, { status: e.status, attempts });
+  }
+
+  /**
+   * Why the wait before the next try (and that try itself) cannot fit in `deadline`, or undefined when it can.
+   * A Retry-After is compared as the server gave it: waiting less than it asked would only be refused again.
+   */
+  private waitPastDeadline(e: TransientFailure, delayMs: number, deadline: Deadline): string | undefined {
+    const left = deadline.atMs - this.now();
+    if (e.retryAfterMs !== undefined && e.retryAfterMs >= left) {
+      return `the server asked to wait ${duration(e.retryAfterMs)} (Retry-After) before another try, more than the ${duration(Math.max(0, left))} left of ${deadline.what} (${duration(deadline.limitMs)})`;
+    }
+    if (delayMs >= left) return `${deadline.what} (${duration(deadline.limitMs)}) leaves no time for another try`;
+    return undefined;
+  }
+
   /** One HTTP attempt. Throws TransientFailure (retry), JudgeError (give up) or the cancel reason. */
-  private async post(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<string> {
+  private async post(messages: readonly ChatMessage[], signal?: AbortSignal, deadline?: Deadline): Promise<string> {
     throwIfAborted(signal);
     const key = this.opts.apiKey;
+    const url = this.endpoint.chatCompletionsUrl;
+    const left = deadline ? deadline.atMs - this.now() : Infinity;
+    if (left <= 0) throw new JudgeError('timeout', `${this.name}: ${deadline?.what} (${duration(deadline?.limitMs ?? 0)}) ran out before a request to ${url} could be sent`);
+    const timeoutMs = Math.min(this.timeoutMs, left);
     const controller = new AbortController();
     let timedOut = false;
-    const timeoutMs = this.opts.timeoutMs ?? 120_000;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
@@ -150,51 +222,71 @@ export class ChatClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     this.totals.requests++;
     try {
-      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-      if (key) headers.authorization = `Bearer ${key}`;
-      const body = JSON.stringify({
-        model: this.opts.model,
-        messages,
-        temperature: this.opts.temperature ?? 0,
-        max_tokens: this.opts.maxTokens ?? 1024,
-        stream: false,
-      });
-      const res = await this.doFetch(this.endpoint.chatCompletionsUrl, { method: 'POST', headers, body, signal: controller.signal });
+      const res = await this.doFetch(url, { method: 'POST', headers: this.headers(), body: this.requestBody(messages), signal: controller.signal });
       const raw = await res.text();
-      if (!res.ok) {
-        const snippet = redactSecret(raw.slice(0, 300), key);
-        if (res.status === 429 || res.status === 503) {
-          const ra = parseRetryAfter(res.headers.get('retry-after'), this.now());
-          throw new TransientFailure(res.status === 429 ? 'rate-limit' : 'server-error', `HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}`, res.status, ra);
-        }
-        if (res.status === 500 || res.status === 502 || res.status === 504 || res.status === 408) {
-          throw new TransientFailure('server-error', `HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}: ${snippet}`, res.status);
-        }
-        if (res.status === 401 || res.status === 403) {
-          throw new JudgeError('auth', `${this.name}: HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}: the API key was refused: ${snippet}`, { status: res.status, attempts: 1 });
-        }
-        throw new JudgeError('http', `${this.name}: HTTP ${res.status} from ${this.endpoint.chatCompletionsUrl}: ${snippet}`, { status: res.status, attempts: 1 });
-      }
-      return this.readCompletion(raw);
+      if (!res.ok) throw this.httpFailure(res, raw);
+      return this.readCompletion(res, raw);
     } catch (e) {
       if (e instanceof TransientFailure || e instanceof JudgeError) throw e;
       if (signal?.aborted) throw abortReason(signal);
-      if (timedOut) throw new TransientFailure('timeout', `no answer from ${this.endpoint.chatCompletionsUrl} within ${timeoutMs} ms`);
+      if (timedOut && timeoutMs < this.timeoutMs) {
+        throw new JudgeError('timeout', `${this.name}: no answer from ${url} within ${timeoutMs} ms, when ${deadline?.what} (${duration(deadline?.limitMs ?? 0)}) ran out`);
+      }
+      if (timedOut) throw new TransientFailure('timeout', `no answer from ${url} within ${timeoutMs} ms`);
       const cause = e instanceof Error ? ((e.cause as { code?: string } | undefined)?.code ?? e.message) : String(e);
-      throw new TransientFailure('network', `cannot reach ${this.endpoint.chatCompletionsUrl}: ${redactSecret(String(cause), key)}`);
+      throw new TransientFailure('network', `cannot reach ${url}: ${redactSecret(String(cause), key)}`);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Reads `choices[0].message.content` and adds `usage` to the totals. */
-  private readCompletion(raw: string): string {
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
+    return headers;
+  }
+
+  private requestBody(messages: readonly ChatMessage[]): string {
+    return JSON.stringify({
+      model: this.opts.model,
+      messages,
+      temperature: this.opts.temperature ?? 0,
+      max_tokens: this.opts.maxTokens ?? 1024,
+      stream: false,
+    });
+  }
+
+  /** The error for a non-2xx answer: transient (retried) for 429, 5xx and 408; final otherwise. */
+  private httpFailure(res: Response, raw: string): TransientFailure | JudgeError {
+    const url = this.endpoint.chatCompletionsUrl;
+    const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+    const reason = this.redact(shortReason(raw));
+    const what = `${status} from ${url}${reason ? `: ${reason}` : ''}`;
+    if (res.status === 429 || res.status === 503) {
+      const ra = parseRetryAfter(res.headers.get('retry-after'), this.now());
+      return new TransientFailure(res.status === 429 ? 'rate-limit' : 'server-error', what, res.status, ra);
+    }
+    if (res.status >= 500 || res.status === 408) return new TransientFailure('server-error', what, res.status);
+    if (res.status === 401 || res.status === 403) {
+      return new JudgeError('auth', `${this.name}: ${status} from ${url}: the API key was refused${reason ? `: ${reason}` : ''}`, { status: res.status, attempts: 1 });
+    }
+    return new JudgeError('http', `${this.name}: ${what}`, { status: res.status, attempts: 1 });
+  }
+
+  /**
+   * Reads `choices[0].message.content` and adds `usage` to the totals. A body that is not JSON is retried (a proxy
+   * or portal page in the API's place may go away); JSON without the content is final.
+   */
+  private readCompletion(res: Response, raw: string): string {
     let json: unknown;
     try {
       json = JSON.parse(raw);
     } catch {
-      throw new JudgeError('invalid-response', `${this.name}: the server's answer is not JSON: ${JSON.stringify(redactSecret(raw.slice(0, 200), this.opts.apiKey))}`);
+      const type = res.headers.get('content-type') ?? 'none';
+      const first = this.redact(raw.slice(0, 120)) + (raw.length > 120 ? '...' : '');
+      const hint = /html/i.test(type) || /^\s*</.test(raw) ? ' (a proxy or login page answering in place of the API?)' : '';
+      throw new TransientFailure('not-json', `the endpoint ${this.endpoint.chatCompletionsUrl} answered HTTP ${res.status} with non-JSON${hint}: content-type ${type}, first bytes ${JSON.stringify(first)}`, res.status);
     }
     const obj = json as { choices?: Array<{ message?: { content?: unknown } }>; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
     const content = obj.choices?.[0]?.message?.content;
@@ -207,4 +299,26 @@ export class ChatClient {
     if (typeof ct === 'number' && Number.isFinite(ct)) this.totals.completionTokens += ct;
     return content;
   }
+}
+
+/**
+ * A server's error body in a few words: the `error.message` (or `error`, `message`, `detail`) of a JSON body, else
+ * the text of the body with HTML markup, scripts and styles dropped; at most 160 characters.
+ */
+export function shortReason(raw: string): string {
+  let text: string | undefined;
+  try {
+    const j = JSON.parse(raw) as { error?: unknown; message?: unknown; detail?: unknown };
+    const nested = typeof j.error === 'object' && j.error !== null ? (j.error as { message?: unknown }).message : undefined;
+    text = [nested, j.error, j.message, j.detail].find((x): x is string => typeof x === 'string');
+  } catch {
+    // Not JSON: the body's own text is the reason.
+  }
+  const plain = (text ?? raw).replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return plain.length > 160 ? `${plain.slice(0, 160)}...` : plain;
+}
+
+/** `1500` -> `1.5 s`, `3600000` -> `3600 s`, `80` -> `80 ms`. */
+function duration(ms: number): string {
+  return ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms)} ms`;
 }

@@ -65,11 +65,13 @@ export type JudgeErrorKind =
   | 'auth'
   /** every attempt timed out */
   | 'timeout'
-  /** the server could not be reached (refused, reset, DNS) or kept answering 5xx, on every attempt */
+  /** the server could not be reached (refused, reset, DNS) on the last attempt */
   | 'network'
-  /** the server kept answering 429 (or 503 with Retry-After) through every retry */
+  /** the server kept answering 5xx or 408 through every retry; the message has the status and the server's reason */
+  | 'server-error'
+  /** the server kept answering 429 through every retry, or asked (Retry-After) for a wait past the pair's time limit */
   | 'rate-limit'
-  /** the server answered 2xx with a body that is not a chat completion */
+  /** the server answered 2xx with a body that is not a chat completion (not JSON, e.g. a proxy's HTML page, after every retry) */
   | 'invalid-response'
   /** a user-written scorer failed (proxy judge) */
   | 'scorer'
@@ -98,7 +100,7 @@ export interface JudgeUsage {
   readonly requests: number;
   /** Single-order calls answered from the cache. */
   readonly cacheHits: number;
-  /** Requests that were retried (429/5xx/timeout/network). */
+  /** Requests that were retried (429/5xx/timeout/network/non-JSON). */
   readonly retries: number;
   /** Re-asks after an unparseable answer. */
   readonly reasks: number;

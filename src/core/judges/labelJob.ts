@@ -85,9 +85,9 @@ export interface LabelJobOptions {
   readonly onLabel?: (label: AiPairLabel) => void;
   readonly onError?: (e: LabelJobError) => void;
   /**
-   * Network, timeout or rate-limit failures in a row after which the job stops (the endpoint is down or refuses
-   * us; default 3). An auth
-   * failure stops it at once. Other failures (unparseable answers) are recorded and the job goes on.
+   * Endpoint failures in a row (network, timeout, rate-limit, server-error, invalid-response) after which the job
+   * stops (the endpoint is down, refuses us or is not the API; default 3). An auth failure stops it at once. Other
+   * failures (unparseable answers) are recorded and the job goes on.
    */
   readonly maxConsecutiveFailures?: number;
 }
@@ -101,6 +101,15 @@ export class LabelJobBusyError extends Error {
 }
 
 const running = new Set<string>();
+
+/** Failure kinds that say the endpoint itself is failing (not one pair), with what a run of them means. */
+const ENDPOINT_FAILURE: Partial<Record<JudgeErrorKind, string>> = {
+  network: 'the endpoint looks down',
+  timeout: 'the endpoint looks down or too slow for the timeout',
+  'rate-limit': 'the endpoint keeps rate-limiting requests',
+  'server-error': 'the endpoint keeps answering with server errors',
+  'invalid-response': 'the endpoint keeps answering with something that is not a chat completion',
+};
 
 /** The source string of a judge's labels. */
 export function aiSource(judge: PairJudge): AiSource {
@@ -172,9 +181,8 @@ async function runUnlocked(opts: LabelJobOptions, source: AiSource): Promise<Lab
         opts.onProgress?.(progress());
         if (e instanceof JudgeError && e.details.fatal) stop(err.message);
         else if (err.kind === 'auth') stop(`the judge endpoint refused the API key: ${err.message}`);
-        else if (err.kind === 'network' || err.kind === 'timeout' || err.kind === 'rate-limit') {
-          const why = err.kind === 'rate-limit' ? 'the endpoint keeps rate-limiting requests' : err.kind === 'timeout' ? 'the endpoint looks down or too slow for the timeout' : 'the endpoint looks down';
-          if (++consecutive >= maxConsecutive) stop(`${consecutive} pairs in a row failed (${err.kind}): ${why}. Resume the job later: labeled pairs are kept and skipped.`);
+        else if (e instanceof JudgeError && ENDPOINT_FAILURE[err.kind] !== undefined) {
+          if (++consecutive >= maxConsecutive) stop(`${consecutive} pairs in a row failed (${err.kind}): ${ENDPOINT_FAILURE[err.kind]}. Resume the job later: labeled pairs are kept and skipped.`);
         }
         continue;
       }

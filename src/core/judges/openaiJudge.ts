@@ -9,7 +9,7 @@
  * The API key is passed in by the host (which keeps it in SecretStorage), sent only in the Authorization
  * header, and redacted from every error message.
  */
-import { ChatClient, type ChatClientOptions, type ChatMessage } from './chatClient';
+import { ChatClient, type ChatClientOptions, type ChatMessage, type Deadline } from './chatClient';
 import type { EndpointCheck } from './endpoint';
 import { cacheKey, MemoryJudgeCache, type JudgeCache } from './judgeCache';
 import { JudgeError, type JudgeUsage, type OrderVerdict, type PairJudge, type PairJudgement, type PairToJudge, type PairVerdict } from './judgeTypes';
@@ -57,6 +57,13 @@ export interface OpenAiJudgeOptions extends ChatClientOptions {
   /** Re-asks after an answer without a parseable verdict, default 2. */
   readonly maxParseRetries?: number;
   /**
+   * Longest time one pair may take, ms: every request of both orders (or both ratings), retries, re-asks and waits,
+   * Retry-After included. Default {@link ChatClient.allTriesMs}: the time all tries of one request and the backoff
+   * waits between them may take (`timeoutMs` × (`maxRetries` + 1) + the backoff ceilings).
+   * A wait that would end past it is not started: the pair fails at once, and the error says so.
+   */
+  readonly pairTimeoutMs?: number;
+  /**
    * Cache of single-order answers; default an in-memory cache private to this judge. Keys hash the model name,
    * template, system prompt, temperature and the texts in their shown order, not the endpoint URL, so a server that
    * moved (new port) keeps its answers; give different models different names.
@@ -76,6 +83,8 @@ export class OpenAiJudge implements PairJudge {
   readonly name: string;
   readonly mode: 'pairwise' | 'rating';
   readonly ratingScale: 5 | 10;
+  /** The time limit of one pair, ms (see {@link OpenAiJudgeOptions.pairTimeoutMs}). */
+  readonly pairTimeoutMs: number;
   /** The HTTP side: endpoint, retries, timeouts, token totals. */
   readonly client: ChatClient;
   private readonly opts: OpenAiJudgeOptions;
@@ -96,6 +105,7 @@ export class OpenAiJudge implements PairJudge {
     this.name = name;
     this.mode = opts.mode ?? 'pairwise';
     this.ratingScale = opts.ratingScale ?? 5;
+    this.pairTimeoutMs = opts.pairTimeoutMs ?? this.client.allTriesMs;
     this.pairwiseTemplate = opts.pairwiseTemplate ?? DEFAULT_PAIRWISE_RUBRIC;
     this.ratingTemplate = opts.ratingTemplate ?? DEFAULT_RATING_RUBRIC;
     const p1 = validateTemplate(this.pairwiseTemplate, ['prompt', 'response_a', 'response_b']);
@@ -121,21 +131,22 @@ export class OpenAiJudge implements PairJudge {
    * Throws {@link JudgeError} when no verdict could be had, or the signal's reason when cancelled.
    */
   async judgePair(pair: PairToJudge, signal?: AbortSignal): Promise<PairJudgement> {
+    const deadline = this.pairDeadline();
     if (this.mode === 'rating') {
-      const [ra, rb] = await settleBoth(this.rate(pair.prompt, pair.responseA, signal), this.rate(pair.prompt, pair.responseB, signal));
+      const [ra, rb] = await settleBoth(this.rate(pair.prompt, pair.responseA, signal, deadline), this.rate(pair.prompt, pair.responseB, signal, deadline));
       return combineRatings(ra.rating, rb.rating, this.ratingScale);
     }
     const [fwd, rev] = await settleBoth(
-      this.askOrder(pair.prompt, pair.responseA, pair.responseB, signal),
-      this.askOrder(pair.prompt, pair.responseB, pair.responseA, signal),
+      this.askOrder(pair.prompt, pair.responseA, pair.responseB, signal, deadline),
+      this.askOrder(pair.prompt, pair.responseB, pair.responseA, signal, deadline),
     );
     const forward: OrderVerdict = { ...fwd, winner: positionToLabel(fwd.position, 'AB') };
     const reversed: OrderVerdict = { ...rev, winner: positionToLabel(rev.position, 'BA') };
     return combineOrders(forward, reversed);
   }
 
-  /** Rates one response on 1..ratingScale. */
-  async rate(prompt: string, response: string, signal?: AbortSignal): Promise<Rating> {
+  /** Rates one response on 1..ratingScale, within `deadline` (default: one pair's time limit from now). */
+  async rate(prompt: string, response: string, signal?: AbortSignal, deadline: Deadline = this.pairDeadline()): Promise<Rating> {
     const scale = this.ratingScale;
     const key = cacheKey({ kind: 'rating', model: this.opts.model, template: this.ratingTemplate, system: this.opts.systemPrompt ?? null, temperature: this.opts.temperature ?? 0, scale, prompt, response });
     const hit = this.cache.get(key);
@@ -144,13 +155,13 @@ export class OpenAiJudge implements PairJudge {
       return { rating: hit.rating, scale, text: hit.text, cached: true };
     }
     const user = renderTemplate(this.ratingTemplate, { prompt, response, scale: String(scale) }) + '\n\n' + ratingFormatInstruction(scale);
-    const { value, text } = await this.askUntilParsed(user, (t) => parseRating(t, scale), ratingReask(scale), signal);
+    const { value, text } = await this.askUntilParsed(user, (t) => parseRating(t, scale), ratingReask(scale), signal, deadline);
     this.cache.set(key, { kind: 'rating', rating: value, text });
     return { rating: value, scale, text, cached: false };
   }
 
   /** One presentation order: `first` is shown as Response A, `second` as Response B. */
-  private async askOrder(prompt: string, first: string, second: string, signal?: AbortSignal): Promise<Omit<OrderVerdict, 'winner'>> {
+  private async askOrder(prompt: string, first: string, second: string, signal: AbortSignal | undefined, deadline: Deadline): Promise<Omit<OrderVerdict, 'winner'>> {
     const key = cacheKey({ kind: 'pair', model: this.opts.model, template: this.pairwiseTemplate, system: this.opts.systemPrompt ?? null, temperature: this.opts.temperature ?? 0, prompt, first, second });
     const hit = this.cache.get(key);
     if (hit && hit.kind === 'pair') {
@@ -158,13 +169,13 @@ export class OpenAiJudge implements PairJudge {
       return { position: verdictToPosition(hit.verdict), confidence: hit.confidence ?? 1, text: hit.text, cached: true };
     }
     const user = renderTemplate(this.pairwiseTemplate, { prompt, response_a: first, response_b: second }) + '\n\n' + PAIRWISE_FORMAT_INSTRUCTION;
-    const { value, text } = await this.askUntilParsed(user, parsePairVerdict, pairwiseReask(), signal);
+    const { value, text } = await this.askUntilParsed(user, parsePairVerdict, pairwiseReask(), signal, deadline);
     this.cache.set(key, { kind: 'pair', verdict: value.verdict, confidence: value.confidence, text });
     return { position: verdictToPosition(value.verdict), confidence: value.confidence ?? 1, text, cached: false };
   }
 
   /** Asks, and re-asks (showing the judge its own answer) until `parse` succeeds or the re-asks run out. */
-  private async askUntilParsed<T>(user: string, parse: (text: string) => T | undefined, reask: string, signal?: AbortSignal): Promise<{ value: T; text: string }> {
+  private async askUntilParsed<T>(user: string, parse: (text: string) => T | undefined, reask: string, signal: AbortSignal | undefined, deadline: Deadline): Promise<{ value: T; text: string }> {
     const messages: ChatMessage[] = [];
     if (this.opts.systemPrompt) messages.push({ role: 'system', content: this.opts.systemPrompt });
     messages.push({ role: 'user', content: user });
@@ -172,7 +183,7 @@ export class OpenAiJudge implements PairJudge {
     let last = '';
     for (let attempt = 0; attempt <= maxParse; attempt++) {
       if (attempt > 0) this.counts.reasks++;
-      const text = await this.client.complete(messages, signal);
+      const text = await this.client.complete(messages, signal, deadline);
       const value = parse(text);
       if (value !== undefined) return { value, text };
       last = text;
@@ -180,6 +191,10 @@ export class OpenAiJudge implements PairJudge {
     }
     const snippet = last.length > 200 ? last.slice(0, 200) + '...' : last;
     throw new JudgeError('unparseable', `judge ${this.name} gave no parseable verdict after ${maxParse + 1} answers; last answer: ${JSON.stringify(this.client.redact(snippet))}`, { attempts: maxParse + 1 });
+  }
+
+  private pairDeadline(): Deadline {
+    return this.client.deadline(this.pairTimeoutMs, "this pair's time limit");
   }
 
 }

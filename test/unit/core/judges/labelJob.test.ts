@@ -11,7 +11,7 @@ import { feedbackStoreSink } from '../../../../src/core/judges/feedbackSink';
 import { MemoryJudgeCache } from '../../../../src/core/judges/judgeCache';
 import { LabelJobBusyError, pairItemFromPreference, runLabelJob, renderConversation, type AiPairLabel, type AiSource, type LabelJobProgress, type LabelSink, type PairItem } from '../../../../src/core/judges/labelJob';
 import { isCachedAnswer, OpenAiJudge, type CachedAnswer } from '../../../../src/core/judges/openaiJudge';
-import { downAfter, heuristicJudge, heuristicScore, malformed, PREFER_MARKER, prefersFirst, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
+import { downAfter, heuristicJudge, heuristicScore, malformed, PREFER_MARKER, prefersFirst, proxyHtmlPage, serverError, slow, startJudgeServer, type JudgeServer } from '../../../support/judgeServer';
 import { REAL_DATA_SKIP, realDataFile } from '../../../support/realData';
 
 const servers: JudgeServer[] = [];
@@ -90,6 +90,24 @@ describe('runLabelJob', () => {
     assert.equal(r.failed, 3);
     assert.equal(sink.labels.length, 0);
     assert.deepEqual(errors, ['unparseable', 'unparseable', 'unparseable']);
+  });
+
+  it('stops after server errors in a row, and says that the endpoint keeps answering with server errors', async () => {
+    const s = await server(serverError(500, 'model crashed'));
+    const sink = new MemorySink();
+    const errors: string[] = [];
+    const r = await runLabelJob({ judge: newJudge(s), sink, pairs: makePairs(8), concurrency: 1, onError: (e) => errors.push(`${e.kind}: ${e.message}`) });
+    assert.equal(r.status, 'stopped');
+    assert.equal(r.failed, 3);
+    assert.match(r.stopReason ?? '', /^3 pairs in a row failed \(server-error\): the endpoint keeps answering with server errors\./);
+    assert.match(errors[0] as string, /^server-error: judge local-judge: HTTP 500 Internal Server Error from \S+: model crashed/);
+  });
+
+  it('stops after pairs in a row that got no chat completion (a proxy page each time)', async () => {
+    const s = await server(proxyHtmlPage(Infinity));
+    const r = await runLabelJob({ judge: newJudge(s), sink: new MemorySink(), pairs: makePairs(8), concurrency: 1 });
+    assert.equal(r.status, 'stopped');
+    assert.match(r.stopReason ?? '', /\(invalid-response\): the endpoint keeps answering with something that is not a chat completion/);
   });
 
   it('records ties for a judge that always prefers the first position', async () => {

@@ -12,7 +12,9 @@ import {
   malformedFirst,
   PREFER_MARKER,
   prefersFirst,
+  proxyHtmlPage,
   rateLimited,
+  serverError,
   slow,
   startJudgeServer,
   type JudgeServer,
@@ -212,6 +214,83 @@ describe('OpenAiJudge against a local chat-completions server', () => {
     const { judge: j, sleeps } = judge(s, { apiKey: 'k', concurrency: 1 });
     await assert.rejects(j.judgePair(pair), (e: unknown) => e instanceof JudgeError && e.kind === 'auth');
     assert.equal(sleeps.length, 0);
+  });
+
+  it('retries a 200 answer that is not JSON (a proxy page) with the backoff, then judges', async () => {
+    const s = await server(proxyHtmlPage(2));
+    const { judge: j, sleeps, retries } = judge(s, { concurrency: 1 });
+    const r = await j.judgePair(pair);
+    assert.equal(r.winner, 'B');
+    // Both orders' first request got the page; random() = 0.5: half of the default first backoff of 500 ms.
+    assert.deepEqual(sleeps, [250, 250]);
+    assert.deepEqual(retries.map((x) => [x.reason, x.status, x.fromRetryAfter]), [['not-json', 200, false], ['not-json', 200, false]]);
+    assert.equal(s.requests.length, 4);
+  });
+
+  it('gives up on an endpoint that keeps answering HTML, naming the content-type and the first bytes, never the key', async () => {
+    const key = 'sk-test-SECRET-987654';
+    const s = await server(proxyHtmlPage(Infinity));
+    const { judge: j, sleeps } = judge(s, { concurrency: 1, maxRetries: 2, apiKey: key });
+    await assert.rejects(j.judgePair(pair), (e: unknown) => {
+      assert.ok(e instanceof JudgeError);
+      assert.equal(e.kind, 'invalid-response');
+      assert.match(e.message, /answered HTTP 200 with non-JSON \(a proxy or login page answering in place of the API\?\)/);
+      assert.match(e.message, /content-type text\/html; charset=utf-8, first bytes "<!DOCTYPE html>\\n<html><head><title>Sign in to the network/);
+      assert.match(e.message, /gave up after 3 attempts/);
+      assert.ok(!e.message.includes(key), e.message);
+      return true;
+    });
+    assert.equal(sleeps.length, 4, 'both orders retried twice');
+  });
+
+  it('reports HTTP 500 as a server error with its status and reason, not as a network failure', async () => {
+    const s = await server(serverError(500, 'CUDA error: out of memory'));
+    const { judge: j, sleeps } = judge(s, { concurrency: 1, maxRetries: 1 });
+    await assert.rejects(j.judgePair(pair), (e: unknown) => {
+      assert.ok(e instanceof JudgeError);
+      assert.equal(e.kind, 'server-error');
+      assert.equal(e.details.status, 500);
+      assert.match(e.message, /^judge test-judge: HTTP 500 Internal Server Error from http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: CUDA error: out of memory \(gave up after 2 attempts\)$/);
+      return true;
+    });
+    assert.equal(sleeps.length, 2);
+  });
+
+  it('gives the text of an HTML error page as the reason of a 502, without its markup', async () => {
+    const page = '<html><head><title>502 Bad Gateway</title><style>body{color:red}</style></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>';
+    const s = await server(failWith(502, page));
+    const { judge: j } = judge(s, { maxRetries: 0 });
+    await assert.rejects(j.judgePair(pair), (e: unknown) => e instanceof JudgeError && e.kind === 'server-error' && /HTTP 502 Bad Gateway from \S+: 502 Bad Gateway 502 Bad Gateway nginx \(gave up after 1 attempt\)/.test(e.message));
+  });
+
+  it('does not wait out a Retry-After past the pair\'s time limit: it fails the pair at once and says so', async () => {
+    const s = await server(rateLimited(Infinity, '3600'));
+    // The default limit: timeoutMs x (maxRetries + 1) + the backoff ceilings = 1 s x 5 + (0.5 + 1 + 2 + 4) s.
+    const { judge: j, sleeps } = judge(s, { timeoutMs: 1000, maxRetries: 4 });
+    assert.equal(j.pairTimeoutMs, 12_500);
+    await assert.rejects(j.judgePair(pair), (e: unknown) => {
+      assert.ok(e instanceof JudgeError);
+      assert.equal(e.kind, 'rate-limit');
+      assert.match(e.message, /HTTP 429 Too Many Requests from \S+: rate limited \(the server asked to wait 3600 s \(Retry-After\) before another try, more than the \d+(\.\d)? s left of this pair's time limit \(12\.5 s\); gave up after 1 attempt\)/);
+      return true;
+    });
+    assert.deepEqual(sleeps, [], 'no 300 s wait');
+  });
+
+  it('counts every wait of a pair against its time limit (one clock for retries and Retry-After)', async () => {
+    const s = await server(rateLimited(Infinity, '2'));
+    let clock = 0;
+    const { judge: j, sleeps } = judge(s, { pairTimeoutMs: 5000, maxRetries: 10, mode: 'rating', now: () => clock, sleep: async (ms) => void (sleeps.push(ms), (clock += ms)) });
+    await assert.rejects(j.rate(pair.prompt, pair.responseA), (e: unknown) => e instanceof JudgeError && e.kind === 'rate-limit' && /wait 2 s \(Retry-After\) before another try, more than the 1 s left of this pair's time limit \(5 s\); gave up after 3 attempts/.test(e.message));
+    assert.deepEqual(sleeps, [2000, 2000]);
+  });
+
+  it('stops a slow request when the pair\'s time limit runs out, before the per-request timeout', async () => {
+    const s = await server(slow(5_000));
+    const { judge: j } = judge(s, { timeoutMs: 60_000, pairTimeoutMs: 150 });
+    const t0 = Date.now();
+    await assert.rejects(j.judgePair(pair), (e: unknown) => e instanceof JudgeError && e.kind === 'timeout' && /within 150 ms, when this pair's time limit \(150 ms\) ran out/.test(e.message));
+    assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
   });
 
   it('rejects templates with unknown or missing template variables', () => {
