@@ -5,20 +5,24 @@
 //   dist/sessionWorker.js   the engine's onnxruntime worker thread
 //   dist/webview/<name>.js  one browser bundle per folder in webview/ that has a main.ts
 //   out/test/**             integration-test bundles (development builds only)
-// Flags: --production (minified, no source maps, no test bundles), --watch.
+// Flags: --production (minified, no test bundles), --watch, --outdir DIR (instead of dist/, for tests).
+// Every bundle has a linked source map (.map beside it, production too, and the VSIX ships them): the entry
+// points turn on source-map support, so a stack of an unexpected error names the TypeScript source line.
 import * as esbuild from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+const outAt = process.argv.indexOf('--outdir');
+const dist = outAt > 0 ? process.argv[outAt + 1] : 'dist';
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 
 const common = {
   bundle: true,
   minify: production,
-  sourcemap: production ? false : 'linked',
+  sourcemap: 'linked',
   sourcesContent: false,
   keepNames: true, // class names stay readable in stack traces and leak reports
   logLevel: 'warning',
@@ -31,16 +35,16 @@ const webviews = existsSync('webview')
   : [];
 
 const builds = [
-  existsSync('src/host/extension.ts') && { ...nodeCommon, entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js' },
-  existsSync('src/session/main.ts') && { ...nodeCommon, entryPoints: ['src/session/main.ts'], outfile: 'dist/session.js' },
+  existsSync('src/host/extension.ts') && { ...nodeCommon, entryPoints: ['src/host/extension.ts'], outfile: join(dist, 'extension.js') },
+  existsSync('src/session/main.ts') && { ...nodeCommon, entryPoints: ['src/session/main.ts'], outfile: join(dist, 'session.js') },
   existsSync('src/cli/main.ts') && {
-    ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
+    ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: join(dist, 'cli.js'), banner: { js: '#!/usr/bin/env node' },
   },
   // The engine runs onnxruntime in a worker thread; bundled, its script sits beside the session/cli bundles.
-  existsSync('src/engine/runtime/sessionWorker.ts') && { ...nodeCommon, entryPoints: ['src/engine/runtime/sessionWorker.ts'], outfile: 'dist/sessionWorker.js' },
+  existsSync('src/engine/runtime/sessionWorker.ts') && { ...nodeCommon, entryPoints: ['src/engine/runtime/sessionWorker.ts'], outfile: join(dist, 'sessionWorker.js') },
   ...webviews.map((name) => ({
     ...common, platform: 'browser', target: 'es2022', format: 'iife',
-    entryPoints: [join('webview', name, 'main.ts')], outfile: join('dist', 'webview', `${name}.js`),
+    entryPoints: [join('webview', name, 'main.ts')], outfile: join(dist, 'webview', `${name}.js`),
     loader: { '.css': 'text', '.ttf': 'dataurl' },
   })),
   ...(!production && existsSync('test/integration')
@@ -53,7 +57,7 @@ const builds = [
     : []),
 ].filter(Boolean);
 
-if (!watch) rmSync('dist', { recursive: true, force: true });
+if (!watch) rmSync(dist, { recursive: true, force: true });
 const t0 = Date.now();
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -39,6 +39,7 @@ import { DEMO_SCALES, runDemo } from './demo';
 import { EventSink } from '../session/events';
 import { defaultCacheDir } from '../session/model';
 import { runSession } from '../session/runSession';
+import { formatError, joinDetail, UserError } from '../util/errors';
 import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
 
 interface Parsed {
@@ -46,7 +47,7 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-class UsageError extends Error {
+class UsageError extends UserError {
   constructor(
     message: string,
     /** The command whose usage follows the message (the overview when absent). */
@@ -302,7 +303,7 @@ class Progress {
     } else if (e.type === 'warning') {
       this.line(`warning: ${e.params.message}`);
     } else if (e.type === 'error') {
-      this.line(`error: ${e.params.message}${e.params.detail && !e.params.detail.startsWith('Error') ? `\n${e.params.detail}` : ''}`);
+      this.line(`error: ${joinDetail(e.params.message, e.params.detail)}`);
     } else if (e.type === 'checkpoint') {
       this.last = ` [checkpoint ${e.params.path}]`;
     } else if (e.type === 'finished') {
@@ -539,6 +540,7 @@ async function evaluate(p: Parsed): Promise<number> {
   if (!fs.existsSync(path.resolve(dataFile))) throw new UsageError(`alignment eval: --data ${dataFile} does not exist`, 'eval');
   const data = await loadDatasetFile(path.resolve(dataFile));
   for (const s of data.skipped) process.stderr.write(`skipped ${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}\n`);
+  for (const d of data.duplicates) process.stderr.write(`warning: ${d.message}\n`);
   const pairsEx = data.examples.filter((e): e is PreferenceExample => e.kind === 'preference');
   if (!pairsEx.length) throw new UsageError(`alignment eval: ${dataFile} has no preference pairs (it is ${data.kind} data)`, 'eval');
   const loaded = loadHfModel(dir);
@@ -616,11 +618,14 @@ export async function cliMain(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${e.message}\n\n${c ? `usage:\n${c.usage}\n('alignment ${e.command} --help' lists the options)` : overviewHelp()}\n`);
       return 2;
     }
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    // An expected error (a UserError) is its message alone; anything else is a bug of ours and shows its stack.
+    process.stderr.write(`error: ${formatError(e)}\n`);
     return 1;
   }
 }
 
 if (require.main === module) {
+  // Stacks of unexpected errors point into the TypeScript source (the bundles ship .map files).
+  process.setSourceMapsEnabled(true);
   cliMain(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -11,13 +11,14 @@ import type { RunSpec } from '../core/runs/spec';
 import type { EventSink } from './events';
 import { SessionInputError } from './types';
 
-/** Skipped rows listed one per line in the warning; the rest are counted. */
+/** Skipped (or duplicate-id) rows listed one per line in a warning; the rest are counted. */
 const SKIPPED_LISTED = 20;
 
 /** Loads and splits the run's data; throws SessionInputError when nothing usable is left to train on. */
 export async function loadSplit(spec: RunSpec, baseDir: string, sink: EventSink): Promise<Split<Example>> {
   const data = await loadData(spec, baseDir);
   reportSkipped(data, sink);
+  reportDuplicates(data, sink);
   if (data.examples.length === 0) throw new SessionInputError(`data.path: no usable rows in ${spec.data.path} (${data.skipped.length} skipped)`);
   const split = splitTrainEval(data.examples, { evalFraction: spec.data.evalSplit, seed: spec.seed, groupBy: 'prompt' });
   if (split.train.length === 0) throw new SessionInputError(`data.evalSplit ${spec.data.evalSplit} leaves no training examples`);
@@ -31,9 +32,17 @@ async function loadData(spec: RunSpec, baseDir: string): Promise<LoadResult> {
   try {
     return await loadDatasetFile(file, spec.data.format ? { format: spec.data.format } : {});
   } catch (e) {
-    if (e instanceof DatasetFormatError) throw new SessionInputError(e.message);
+    if (e instanceof DatasetFormatError) throw new SessionInputError(`data.path: ${e.message}`);
     throw e;
   }
+}
+
+/** Rows that share an id train as separate examples; each repeat is named with both lines (as the editor does). */
+function reportDuplicates(data: LoadResult, sink: EventSink): void {
+  const d = data.duplicates;
+  if (!d.length) return;
+  const more = d.length > SKIPPED_LISTED ? `\n... and ${d.length - SKIPPED_LISTED} more` : '';
+  sink.warning({ message: `${d.length} rows repeat an earlier row's id:\n${d.slice(0, SKIPPED_LISTED).map((x) => x.message).join('\n')}${more}` });
 }
 
 function reportSkipped(data: LoadResult, sink: EventSink): void {

@@ -20,6 +20,7 @@ import { runPaths } from '../core/runs/layout';
 import { lockRunForSession, releaseRunLock } from '../core/runs/runLock';
 import { resolveRunSpec } from '../core/runs/spec';
 import { formatEvent } from '../protocol/session';
+import { formatError, isUserError } from '../util/errors';
 import { EventSink } from './events';
 import { defaultCacheDir } from './model';
 import { runSession } from './runSession';
@@ -120,10 +121,12 @@ async function sessionLocked(args: Args, specFile: string, r: ReturnType<typeof 
 }
 
 if (require.main === module) {
+  // Stacks of unexpected errors point into the TypeScript source (the bundles ship .map files).
+  process.setSourceMapsEnabled(true);
   sessionMain(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      process.stderr.write(`session crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.stderr.write(`${isUserError(e) ? 'session' : 'session crashed'}: ${formatError(e)}\n`);
       process.exit(1);
     },
   );

@@ -14,6 +14,7 @@ import { loadHfModel, readHfConfig } from '../engine/models/hfMapping';
 import { initParams, type HeadKind } from '../engine/models/params';
 import { buildModel, type TransformerModel } from '../engine/models/transformer';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
+import { SessionInputError } from './types';
 
 /** Where the built-in model is built and cached: $ALIGNMENT_CACHE_DIR, else ~/.cache/alignment-studio. */
 export function defaultCacheDir(): string {
@@ -23,17 +24,17 @@ export function defaultCacheDir(): string {
 /** The model folder a spec names (building the built-in model if needed). */
 export function modelFolder(ref: RunSpec['model'], cacheDir: string, baseDir = process.cwd()): string {
   if (ref.kind === 'builtin') {
-    if (ref.name !== undefined && ref.name !== 'tiny') throw new Error(`model.name: unknown built-in model "${ref.name}" (the built-in model is "tiny")`);
+    if (ref.name !== undefined && ref.name !== 'tiny') throw new SessionInputError(`model.name: unknown built-in model "${ref.name}" (the built-in model is "tiny")`);
     return ensureBuiltinModel(cacheDir);
   }
   const dir = path.resolve(baseDir, ref.path);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new Error(`model.path: ${dir} is not a Hugging Face model folder (no config.json)`);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new SessionInputError(`model.path: ${dir} is not a Hugging Face model folder (no config.json)`);
   return dir;
 }
 
 /** Size figures of a config for the memory estimate (read before any weights are loaded). */
 export function modelShape(config: ModelConfig): ModelShape {
-  return { params: countParameters(config), layers: config.numLayers, hiddenSize: config.hiddenSize, heads: config.numHeads, vocabSize: config.vocabSize };
+  return { params: countParameters(config), layers: config.numLayers, hiddenSize: config.hiddenSize, heads: config.numHeads, vocabSize: config.vocabSize, maxPositions: config.maxPositions };
 }
 
 /** Reads config.json only (cheap), for the estimate before loading. */
@@ -59,7 +60,7 @@ export function loadRunModel(spec: Pick<RunSpec, 'model' | 'lora' | 'seed'>, hea
   const loaded = loadHfModel(dir, head, { freshHeadSeed: spec.seed });
   let config = loaded.config;
   // A reward model has one output (TRL: num_labels = 1).
-  if (head === 'score' && config.numLabels !== 1) throw new Error(`${dir}: a reward model needs num_labels = 1, this config has ${config.numLabels}`);
+  if (head === 'score' && config.numLabels !== 1) throw new SessionInputError(`${dir}: a reward model needs num_labels = 1, this config has ${config.numLabels}`);
   config = { ...config };
   const lora = spec.lora ? { rank: spec.lora.r, alpha: spec.lora.alpha, targetModules: spec.lora.targetModules.length ? spec.lora.targetModules : ['q_proj', 'v_proj'] } : undefined;
   const model = buildModel(config, head, { maxLength: Math.min(maxLength, config.maxPositions), ...(lora ? { lora } : {}) });

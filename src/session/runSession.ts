@@ -20,6 +20,7 @@ import type { Trainer } from '../engine/step/trainer';
 import { headFor } from '../training/build';
 import type { RunnerOptions } from '../training/evaluate';
 import type { TrainerPlan } from '../training/plan';
+import { describeError } from '../util/errors';
 import { loadSplit } from './data';
 import { EventSink } from './events';
 import { currentWeights, TrainingLoop } from './loop';
@@ -27,7 +28,7 @@ import type { RunModel } from './model';
 import { buildRunPlan, checkSessionSpec, createTrainer, loadFittingModel, precomputeReference, runSchedule } from './plan';
 import { resumeRun } from './resume';
 import { Sampler } from './samples';
-import { SessionInputError, type SessionOptions, type SessionResult } from './types';
+import type { SessionOptions, SessionResult } from './types';
 
 /** Runs a session to its end; never throws for run failures (they become a fatal `error` event). */
 export async function runSession(spec: RunSpec, opts: SessionOptions): Promise<SessionResult> {
@@ -40,15 +41,10 @@ export async function runSession(spec: RunSpec, opts: SessionOptions): Promise<S
   try {
     return await train(spec, opts, sink, disposers, (s) => (step = s));
   } catch (e) {
-    const err = e as Error;
-    const input = e instanceof SessionInputError;
-    sink.error({
-      message: err.message,
-      ...(input ? (err as SessionInputError).detail !== undefined ? { detail: (err as SessionInputError).detail } : {} : { detail: err.stack ?? String(e) }),
-      fatal: true,
-      ...(step ? { step } : {}),
-    });
-    return { reason: 'failed', step, metrics: {}, error: err.message };
+    // An expected error (bad data, a missing device, ...) is its message alone; any other carries its stack.
+    const shown = describeError(e);
+    sink.error({ ...shown, fatal: true, ...(step ? { step } : {}) });
+    return { reason: 'failed', step, metrics: {}, error: shown.message };
   } finally {
     for (const d of disposers.reverse()) await d().catch(() => undefined);
     if (!opts.sink) sink.close();

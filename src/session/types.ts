@@ -1,4 +1,5 @@
 /** What a training session takes (besides its run spec), what it ends with, and the error a user fixes. */
+import { UserError } from '../util/errors';
 import type { EventSink } from './events';
 
 export interface SessionOptions {
@@ -37,12 +38,6 @@ export interface SessionResult {
 }
 
 /** Thrown for problems a user fixes (bad data, too large a model): the message is the whole story. */
-export class SessionInputError extends Error {
+export class SessionInputError extends UserError {
   override readonly name = 'SessionInputError';
-  constructor(
-    message: string,
-    readonly detail?: string,
-  ) {
-    super(message);
-  }
 }

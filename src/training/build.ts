@@ -23,6 +23,7 @@ import type { TrainerPlan } from './plan';
 import { createRegressionPlan, createRewardPlan, regressionConfig, rewardConfig } from './reward';
 import { createPackedSftPlan, createSftPlan, sftConfig } from './sft';
 import { createSimpoPlan, simpoConfig } from './simpo';
+import { UserError } from '../util/errors';
 
 /** The methods this module trains (the online ones run elsewhere). */
 export const OFFLINE_METHODS: readonly MethodId[] = ['sft', 'reward', 'reward-regression', 'dpo', 'kto', 'orpo', 'simpo', 'cpo'];
@@ -76,7 +77,7 @@ export interface BuiltPlan {
 }
 
 /** Problems of a data set for a method, as sentences (empty when usable). */
-export class PlanDataError extends Error {
+export class PlanDataError extends UserError {
   override readonly name = 'PlanDataError';
 }
 

@@ -6,7 +6,7 @@
  * reason. Nothing is dropped silently. The format is detected from the rows' keys unless given; when no format
  * fits, {@link DatasetFormatError} lists every format tried with the keys it needs.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type {
   DatasetKind,
@@ -20,7 +20,9 @@ import type {
   SkippedRow,
   UnpairedExample,
 } from './examples';
+import { duplicateIdText, utf8Problem } from './jsonlScan';
 import { formatWhere, readRecords, type RowSource } from './records';
+import { UserError } from '../../util/errors';
 
 // ---------------------------------------------------------------------------------------------------------
 // Format table
@@ -181,11 +183,23 @@ export interface LoadResult<E extends Example = Example> {
   readonly container: 'jsonl' | 'json-array';
   readonly examples: E[];
   readonly skipped: SkippedRow[];
+  /** Loaded rows whose `id` an earlier loaded row already has (training and eval warn; the editor flags them too). */
+  readonly duplicates: DuplicateId[];
   readonly counts: LoadCounts;
 }
 
+/** A row whose `id` field repeats an earlier row's. */
+export interface DuplicateId {
+  readonly id: string;
+  readonly source: RowSource;
+  /** The earlier row with the same id. */
+  readonly first: RowSource;
+  /** `file:line: duplicate id "x" (first on line 3)`, worded as the editor's diagnostic. */
+  readonly message: string;
+}
+
 /** Thrown when no known format fits a file (or it holds no rows); `tried` lists what was tried. */
-export class DatasetFormatError extends Error {
+export class DatasetFormatError extends UserError {
   constructor(
     readonly file: string,
     message: string,
@@ -196,18 +210,56 @@ export class DatasetFormatError extends Error {
   }
 }
 
-/** Reads and loads a dataset file (`.jsonl` or a `.json` array). */
+/**
+ * Reads and loads a dataset file (`.jsonl` or a `.json` array). A path that is missing or a folder is a
+ * {@link DatasetFormatError} naming it; a line that is not UTF-8 is a skipped row with its file:line.
+ */
 export async function loadDatasetFile(path: string, options: LoadOptions = {}): Promise<LoadResult> {
-  const text = await readFile(path, 'utf8');
-  return loadDatasetText(text, path, options);
+  const { text, badLines } = decodeDataset(await readDatasetBytes(path));
+  return loadDatasetText(text, path, options, badLines);
+}
+
+async function readDatasetBytes(path: string): Promise<Buffer> {
+  const fail = (why: string): DatasetFormatError => new DatasetFormatError(path, why, DATASET_FORMATS);
+  try {
+    if ((await stat(path)).isDirectory()) throw fail(`${path} is a folder; pass a .jsonl or .json file`);
+    return await readFile(path);
+  } catch (e) {
+    if (e instanceof DatasetFormatError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw fail(err.code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path}: ${err.message}`);
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes the file as UTF-8 and finds each line that is not UTF-8 (a Latin-1 or Windows-1252 file): decoding it
+ * leniently would put U+FFFD into the training text, so such lines are reported instead of loaded.
+ */
+function decodeDataset(bytes: Buffer): { text: string; badLines: Map<number, string> } {
+  const badLines = new Map<number, string>();
+  try {
+    return { text: strictUtf8.decode(bytes), badLines };
+  } catch {
+    // Some line is not UTF-8: find every one below.
+  }
+  for (let start = 0, line = 1; start <= bytes.length; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    const bad = utf8Problem(bytes.subarray(start, end));
+    if (bad) badLines.set(line, `${bad.message} (column ${bad.column}); the file may be Latin-1 or Windows-1252: save it as UTF-8`);
+    start = end + 1;
+  }
+  return { text: new TextDecoder('utf-8').decode(bytes), badLines };
 }
 
 /**
  * Loads dataset text. `file` names the source in every report. Throws {@link DatasetFormatError} only when the
  * file as a whole is unusable (no rows, not JSON, or no format fits); bad rows are returned in `skipped`.
  */
-export function loadDatasetText(text: string, file: string, options: LoadOptions = {}): LoadResult {
-  const { container, records, errors } = readRecords(text, file);
+export function loadDatasetText(text: string, file: string, options: LoadOptions = {}, badLines?: ReadonlyMap<number, string>): LoadResult {
+  const { container, records, errors } = readRecords(text, file, badLines);
   const skipped: SkippedRow[] = errors.map((e) => ({ where: formatWhere(e.source), source: e.source, field: '', reason: e.reason }));
   const rows = records.length + errors.length;
   if (records.length === 0) {
@@ -249,6 +301,7 @@ export function loadDatasetText(text: string, file: string, options: LoadOptions
     container,
     examples,
     skipped,
+    duplicates: duplicateIds(examples),
     counts: {
       rows,
       loaded: examples.length,
@@ -257,6 +310,18 @@ export function loadDatasetText(text: string, file: string, options: LoadOptions
       multiTurn: examples.filter((e) => promptMessages(e).filter((m) => m.role === 'user').length > 1).length,
     },
   };
+}
+
+/** Loaded examples whose id an earlier one has, in file order. Ids made from the line (no `id` field) never repeat. */
+function duplicateIds(examples: readonly Example[]): DuplicateId[] {
+  const first = new Map<string, RowSource>();
+  const out: DuplicateId[] = [];
+  for (const e of examples) {
+    const seen = first.get(e.id);
+    if (!seen) first.set(e.id, e.source);
+    else out.push({ id: e.id, source: e.source, first: seen, message: `${formatWhere(e.source)}: ${duplicateIdText(e.id, seen.line)}` });
+  }
+  return out;
 }
 
 /**
@@ -437,8 +502,16 @@ function parseTrlPreference(row: Row, ctx: RowContext): PreferenceExample {
   return { ...base, style: 'conversational', prompt, chosen, rejected, ...scores(row) };
 }
 
-/** `score_chosen` / `score_rejected` (UltraFeedback-binarized and similar) are kept when both are numbers. */
+/**
+ * `score_chosen` / `score_rejected` (UltraFeedback-binarized and similar) are kept when both are numbers. A score
+ * that is present but not a finite number (e.g. the string "4.5") makes the row bad, reported with its file:line
+ * and field: it would otherwise turn into a pair without ratings, named only by its id.
+ */
 function scores(row: Row): { scores?: { chosen: number; rejected: number } } {
+  for (const k of ['score_chosen', 'score_rejected']) {
+    const v = row[k];
+    if (v !== undefined && v !== null && !(typeof v === 'number' && Number.isFinite(v))) throw new FieldProblem(k, `expected a number, got ${JSON.stringify(v)}`);
+  }
   const c = row.score_chosen;
   const r = row.score_rejected;
   return typeof c === 'number' && typeof r === 'number' ? { scores: { chosen: c, rejected: r } } : {};

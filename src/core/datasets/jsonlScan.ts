@@ -344,7 +344,7 @@ export class JsonlIndex {
             code: 'duplicate-id',
             message:
               r.record.idSource === 'field'
-                ? `duplicate id ${JSON.stringify(r.record.id)} (first on line ${firstLine}); labels for this record are kept under ${JSON.stringify(id)}`
+                ? `${duplicateIdText(r.record.id, firstLine)}; labels for this record are kept under ${JSON.stringify(id)}`
                 : `duplicate record: same content as line ${firstLine}; labels for this record are kept under ${JSON.stringify(id)}`,
           });
         } else {
@@ -367,6 +367,11 @@ export class JsonlIndex {
   private check(i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`record index ${i} out of range [0, ${this.count}) in ${this.file}`);
   }
+}
+
+/** How a repeated `id` is reported, here and by the training loader (`formats.ts`). */
+export function duplicateIdText(id: string, firstLine: number): string {
+  return `duplicate id ${JSON.stringify(id)} (first on line ${firstLine})`;
 }
 
 /** Indexes and scans a file in one call. */
@@ -411,9 +416,8 @@ function parseLine(
   try {
     text = utf8.decode(bytes);
   } catch {
-    const at = firstInvalidUtf8(bytes);
-    const column = utf8Lenient.decode(bytes.subarray(0, at)).length + 1;
-    return fail('invalid-utf8', `not valid UTF-8: bad byte 0x${bytes[at].toString(16).padStart(2, '0')} at byte ${at + 1} of the line`, column);
+    const bad = utf8Problem(bytes) ?? { column: 1, message: 'not valid UTF-8' };
+    return fail('invalid-utf8', bad.message, bad.column);
   }
   let value: unknown;
   try {
@@ -459,6 +463,23 @@ function parseLine(
 function columnOfKey(text: string, key: string): { column?: number } {
   const at = text.indexOf(JSON.stringify(key));
   return at >= 0 ? { column: at + 1 } : {};
+}
+
+/** Where a line's bytes stop being UTF-8: the 1-based column (UTF-16 units of the decoded text) and a message. */
+export interface Utf8Problem {
+  readonly column: number;
+  readonly message: string;
+}
+
+/**
+ * The first invalid UTF-8 sequence in a line's bytes, undefined when it is all valid. Shared by the editor's
+ * diagnostics and the training loader, so both name the same byte.
+ */
+export function utf8Problem(bytes: Uint8Array): Utf8Problem | undefined {
+  const at = firstInvalidUtf8(bytes);
+  if (at >= bytes.length) return undefined;
+  const column = utf8Lenient.decode(bytes.subarray(0, at)).length + 1;
+  return { column, message: `not valid UTF-8: bad byte 0x${(bytes[at] as number).toString(16).padStart(2, '0')} at byte ${at + 1} of the line` };
 }
 
 /** Offset of the first byte that breaks UTF-8 (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */

@@ -40,15 +40,21 @@ export function formatWhere(src: RowSource): string {
 
 /**
  * Splits `text` into records. The container is a JSON array when the first non-space character is `[`, JSON
- * Lines otherwise (a `.json` file holding one object per line is read as JSON Lines too).
+ * Lines otherwise (a `.json` file holding one object per line is read as JSON Lines too). `badLines` maps 1-based
+ * line numbers to why the line cannot be read (e.g. not UTF-8): such a line is an error, never parsed; in a JSON
+ * array the first one is an error for the whole file.
  */
-export function readRecords(text: string, file: string): RecordsResult {
+export function readRecords(text: string, file: string, badLines: ReadonlyMap<number, string> = new Map()): RecordsResult {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const first = body.search(/\S/);
-  if (first >= 0 && body[first] === '[') return readJsonArray(body, file);
-  const lines = readJsonLines(body, file);
+  if (first >= 0 && body[first] === '[') {
+    const [line, reason] = [...badLines][0] ?? [];
+    if (line !== undefined && reason !== undefined) return { container: 'json-array', records: [], errors: [{ source: { file, line }, reason }] };
+    return readJsonArray(body, file);
+  }
+  const lines = readJsonLines(body, file, badLines);
   // A pretty-printed single JSON object is not a dataset; say so once instead of once per line.
-  if (first >= 0 && body[first] === '{' && lines.errors.length > 0 && lines.errors[0].source.line <= lineOfOffset(body, first)) {
+  if (badLines.size === 0 && first >= 0 && body[first] === '{' && lines.errors.length > 0 && lines.errors[0].source.line <= lineOfOffset(body, first)) {
     let whole: unknown;
     try {
       whole = JSON.parse(body) as unknown;
@@ -62,7 +68,7 @@ export function readRecords(text: string, file: string): RecordsResult {
   return lines;
 }
 
-function readJsonLines(text: string, file: string): RecordsResult {
+function readJsonLines(text: string, file: string, badLines: ReadonlyMap<number, string>): RecordsResult {
   const records: RawRecord[] = [];
   const errors: RecordError[] = [];
   const lines = text.split('\n');
@@ -70,6 +76,11 @@ function readJsonLines(text: string, file: string): RecordsResult {
     const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
     if (raw.trim() === '') continue;
     const source: RowSource = { file, line: i + 1 };
+    const bad = badLines.get(i + 1);
+    if (bad !== undefined) {
+      errors.push({ source, reason: bad });
+      continue;
+    }
     try {
       records.push({ source, value: JSON.parse(raw) as unknown });
     } catch (e) {

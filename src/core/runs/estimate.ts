@@ -27,6 +27,8 @@ export interface ModelShape {
   readonly hiddenSize: number;
   readonly heads: number;
   readonly vocabSize: number;
+  /** The model's position limit (max_position_embeddings); the loader cuts data.maxLength to it. */
+  readonly maxPositions?: number;
 }
 
 export interface DeviceCapacity {
@@ -94,7 +96,8 @@ export function estimateRun(model: ModelShape, spec: EstimateSpec, device: Devic
   const bytes = spec.dtype === 'float16' ? 2 : 4;
   const trainable = spec.lora ? loraParams(model, spec.lora) : model.params;
   const seqs = spec.batchSize * sequencesPerExample(spec.method);
-  const s = spec.data.maxLength;
+  // The model is built for min(data.maxLength, its positions) tokens (session/model.ts), so that is what is sized.
+  const s = Math.min(spec.data.maxLength, model.maxPositions ?? Infinity);
   const { hiddenSize: h, heads: a, layers: L, vocabSize: V } = model;
 
   const weights = model.params * bytes + (spec.lora ? trainable * bytes : 0);
@@ -122,6 +125,7 @@ export function estimateRun(model: ModelShape, spec: EstimateSpec, device: Devic
   const secondsPerStep = flops / device.flopsPerSecond;
 
   const warnings: string[] = [];
+  if (s < spec.data.maxLength) warnings.push(`data.maxLength ${spec.data.maxLength} is longer than the model's ${s} positions: sequences are cut to ${s} tokens.`);
   const fits = total <= device.memoryBytes;
   if (!fits) {
     const hints = [

@@ -360,7 +360,8 @@ function readIntervals(input: Obj, data: DataSpec, r: SpecReader): IntervalSpec 
     checkpoint: r.num(iv, 'checkpoint', 'intervals.checkpoint', RUN_DEFAULTS.checkpointInterval, int(0)),
     sample: r.num(iv, 'sample', 'intervals.sample', RUN_DEFAULTS.sampleInterval, int(0)),
   };
-  if (intervals.eval > 0 && data.evalSplit === 0) r.warn('intervals.eval is set but data.evalSplit is 0: there is nothing to evaluate on');
+  // Only an interval the user set is worth a warning: the default one is simply unused without an eval split.
+  if (iv.eval !== undefined && intervals.eval > 0 && data.evalSplit === 0) r.warn('intervals.eval is set but data.evalSplit is 0: there is nothing to evaluate on');
   return intervals;
 }
 

@@ -19,6 +19,7 @@ import * as buffer from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileDurable } from '../../util/durable';
+import { UserError } from '../../util/errors';
 
 /** The dtypes this module reads and writes. */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -69,7 +70,7 @@ export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
 };
 
 /** Error for any malformed safetensors input; the message names the file. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'SafetensorsError';

@@ -6,6 +6,7 @@
  *   llama : RoPE, RMSNorm, SwiGLU MLP, grouped-query attention (num_key_value_heads), optional qkv bias (Qwen2),
  *           tied or untied head. Covers model_type llama (incl. SmolLM2) and qwen2.
  */
+import { UserError } from '../../util/errors';
 
 /** The Hugging Face `model_type`s this engine can load. */
 export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2'] as const;
@@ -70,7 +71,7 @@ export interface ModelConfig {
   extra: Record<string, unknown>;
 }
 
-export class ModelConfigError extends Error {
+export class ModelConfigError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'ModelConfigError';

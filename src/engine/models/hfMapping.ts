@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { loadSafetensorsFolder, SafeTensor, SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE, writeFileAtomic, writeSafetensorsSharded } from '../io/safetensors';
 import { ModelConfig, ModelConfigError, parseHfConfig, toHfConfig } from './config';
 import { HeadKind, initWeights, ParamTensor, paramSpecs, Weights } from './params';
+import { UserError } from '../../util/errors';
 
 /** How one HF tensor relates to one or more of ours. */
 interface Mapping {
@@ -20,7 +21,7 @@ interface Mapping {
   kind: 'copy' | 'transpose' | 'split';
 }
 
-export class WeightMappingError extends Error {
+export class WeightMappingError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'WeightMappingError';

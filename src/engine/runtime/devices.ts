@@ -4,6 +4,7 @@
  * a request for `cuda` either runs on CUDA or fails with {@link DeviceUnavailableError}.
  */
 
+import { execFile } from 'node:child_process';
 import type * as Ort from 'onnxruntime-node';
 import { DeviceUnavailableError } from './errors';
 import { probeModelBytes } from './probeModel';
@@ -79,6 +80,7 @@ export async function probeDeviceWith(ort: typeof Ort, device: DeviceKind): Prom
   if (!listed) {
     return { device, available: false, bundled: false, reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no '${device}' provider` };
   }
+  if (NATIVE_LOGGING.has(device)) return probeInChild(device, listed.bundled);
   try {
     const session = await ort.InferenceSession.create(probeModelBytes(), {
       executionProviders: executionProviders(device),
@@ -97,6 +99,51 @@ export async function probeDeviceWith(ort: typeof Ort, device: DeviceKind): Prom
   } catch (e) {
     return { device, available: false, bundled: listed.bundled, reason: firstLine(e instanceof Error ? e.message : String(e)) };
   }
+}
+
+/**
+ * Providers whose native code writes straight to the process's stderr while starting, which no onnxruntime log
+ * option silences: Dawn (behind webgpu) prints "Warning: Couldn't load Vulkan ... at operator()
+ * (.../BackendVk.cpp:368)" on a machine without Vulkan. They are probed in a child process whose output is
+ * captured (shown only when ALIGNMENT_ORT_LOG asks for onnxruntime's log).
+ */
+const NATIVE_LOGGING: ReadonlySet<DeviceKind> = new Set(['webgpu']);
+
+/** The child's probe: the same one-node session as {@link probeDeviceWith}; argv: onnxruntime path, model (base64), providers (JSON). */
+const CHILD_PROBE = `
+const ort = require(process.argv[1]);
+ort.env.logLevel = 'fatal';
+const say = (r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); };
+(async () => {
+  try {
+    const s = await ort.InferenceSession.create(Buffer.from(process.argv[2], 'base64'), { executionProviders: JSON.parse(process.argv[3]), logSeverityLevel: 4, graphOptimizationLevel: 'disabled' });
+    const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2, 3, 4]), [4]) });
+    const y = out.y && out.y.data;
+    say(y && y[3] === 8 ? { ok: true } : { ok: false, message: 'probe session returned a wrong result' });
+  } catch (e) {
+    say({ ok: false, message: String((e && e.message) || e) });
+  }
+})();`;
+
+/** Probes `device` in a child node process (see {@link NATIVE_LOGGING}); its stderr never reaches ours. */
+function probeInChild(device: DeviceKind, bundled: boolean): Promise<DeviceProbe> {
+  const args = ['-e', CHILD_PROBE, require.resolve('onnxruntime-node'), Buffer.from(probeModelBytes()).toString('base64'), JSON.stringify(executionProviders(device))];
+  // ELECTRON_RUN_AS_NODE: when this runs under an editor's Electron binary, the child is plain node.
+  const env = { ...process.env, ELECTRON_RUN_AS_NODE: '1' };
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { env, timeout: 120_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (process.env['ALIGNMENT_ORT_LOG'] && stderr) process.stderr.write(stderr);
+      let said: { ok?: unknown; message?: unknown } | undefined;
+      try {
+        said = JSON.parse(stdout) as { ok?: unknown; message?: unknown };
+      } catch {
+        said = undefined;
+      }
+      if (said?.ok === true) return resolve({ device, available: true, bundled });
+      const why = typeof said?.message === 'string' ? said.message : `the probe process failed (${err?.message ?? 'no result'})`;
+      resolve({ device, available: false, bundled, reason: firstLine(why) });
+    });
+  });
 }
 
 /**

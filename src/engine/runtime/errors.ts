@@ -3,10 +3,11 @@
  * nothing here falls back silently to another device.
  */
 
+import { UserError } from '../../util/errors';
 import type { DeviceKind } from './devices';
 
-/** A requested device cannot be used on this machine. */
-export class DeviceUnavailableError extends Error {
+/** A requested device cannot be used on this machine (a user fixes it: the message says how). */
+export class DeviceUnavailableError extends UserError {
   override readonly name = 'DeviceUnavailableError';
   constructor(
     readonly device: DeviceKind,

@@ -11,8 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
+import { UserError } from '../../util/errors';
 
-export class TokenizerError extends Error {
+export class TokenizerError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'TokenizerError';
