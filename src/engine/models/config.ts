@@ -117,13 +117,35 @@ function reader(json: Json, source: string) {
 /** Typed field readers over one config.json object; each error names the source and the field. */
 type Reader = ReturnType<typeof reader>;
 
-function parseRopeScaling(json: Json, source: string, maxPositions: number): RopeScaling | null {
-  const raw = json.rope_scaling;
-  if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError(`${source}: "rope_scaling" must be an object or null`);
-  const r = raw as Json;
-  const type = r.rope_type ?? r.type;
-  const where = `${source}: rope_scaling`;
+/**
+ * Every key a RoPE dict may hold (transformers' `RopeParameters`, plus YaRN's mscale / mscale_all_dim / truncate).
+ * A key outside this list is an error: this engine cannot tell whether it changes the math. A listed key that
+ * the dict's rope type does not use is ignored, as transformers ignores it.
+ */
+const ROPE_KEYS: readonly string[] = [
+  'rope_type',
+  'type',
+  'rope_theta',
+  'partial_rotary_factor',
+  'factor',
+  'original_max_position_embeddings',
+  'attention_factor',
+  'beta_fast',
+  'beta_slow',
+  'short_factor',
+  'long_factor',
+  'low_freq_factor',
+  'high_freq_factor',
+  'mscale',
+  'mscale_all_dim',
+  'truncate',
+];
+
+/** The scaling described by one RoPE dict (`rope_scaling`, or v5's `rope_parameters`); `where` names it in errors. */
+function parseRopeDict(r: Json, where: string, maxPositions: number): RopeScaling | null {
+  const unknown = Object.keys(r).filter((k) => !ROPE_KEYS.includes(k));
+  if (unknown.length) throw new ModelConfigError(`${where}: unknown RoPE key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${ROPE_KEYS.join(', ')})`);
+  const type = r.rope_type ?? r.type ?? 'default';
   const numField = (k: string, def?: number): number => {
     const v = r[k];
     if (v === undefined || v === null) {
@@ -162,8 +184,101 @@ function parseRopeScaling(json: Json, source: string, maxPositions: number): Rop
     default:
       throw new ModelConfigError(
         `${where}: rope type ${JSON.stringify(type)} is not supported (supported: default, linear, llama3, yarn; ` +
-          `"dynamic" NTK scaling changes with sequence length and is not implemented)`,
+          `"dynamic" NTK scaling changes with sequence length and "longrope" with it too, neither is implemented)`,
       );
+  }
+}
+
+/** RoPE as a config describes it: base, frequency scaling, and the fraction of each head's dims rotated. */
+interface RopeSettings {
+  theta: number;
+  scaling: RopeScaling | null;
+  partial: number;
+}
+
+/** The layer-type names transformers v5 keys per-layer-type RoPE dicts by (hybrid models such as Gemma 3). */
+const LAYER_TYPES = ['full_attention', 'sliding_attention', 'chunked_attention', 'linear_attention'];
+
+/**
+ * transformers v5's `rope_parameters`: one flat dict, or one dict per layer type. A per-layer-type dict with only
+ * `full_attention` (every layer the same) is that dict; different RoPE per layer type is an error.
+ */
+function ropeParametersOf(j: Json, source: string): Json | null {
+  const raw = j.rope_parameters;
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError(`${source}: "rope_parameters" must be an object or null`);
+  const keys = Object.keys(raw);
+  if (keys.length === 0 || !keys.every((k) => LAYER_TYPES.includes(k))) return raw as Json;
+  const full = (raw as Json).full_attention;
+  if (keys.length === 1 && typeof full === 'object' && full !== null && !Array.isArray(full)) return full as Json;
+  throw new ModelConfigError(`${source}: "rope_parameters" gives RoPE per layer type (${keys.join(', ')}); different RoPE per layer type is not supported`);
+}
+
+/**
+ * RoPE settings from the legacy fields (`rope_theta`, `rope_scaling`, `partial_rotary_factor`; transformers v4)
+ * and from `rope_parameters` (transformers v5 saves them there). Where both forms give a value they must agree:
+ * a disagreement is an error, never a silent pick.
+ */
+function parseRope(j: Json, r: Reader, source: string, maxPositions: number): RopeSettings {
+  const rawScaling = j.rope_scaling;
+  if (rawScaling !== undefined && rawScaling !== null && (typeof rawScaling !== 'object' || Array.isArray(rawScaling))) {
+    throw new ModelConfigError(`${source}: "rope_scaling" must be an object or null`);
+  }
+  const legacyScaling = rawScaling ? parseRopeDict(rawScaling as Json, `${source}: rope_scaling`, maxPositions) : undefined;
+  const legacyTheta = j.rope_theta === undefined || j.rope_theta === null ? undefined : r.num('rope_theta', 10000);
+  const legacyPartial = j.partial_rotary_factor === undefined || j.partial_rotary_factor === null ? undefined : r.num('partial_rotary_factor', 1);
+  const params = ropeParametersOf(j, source);
+  if (!params) return { theta: legacyTheta ?? 10000, scaling: legacyScaling ?? null, partial: legacyPartial ?? 1 };
+  const where = `${source}: rope_parameters`;
+  const scaling = parseRopeDict(params, where, maxPositions);
+  const inParams = (k: string): number | undefined => {
+    const v = params[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelConfigError(`${where}: "${k}" must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const theta = inParams('rope_theta');
+  const partial = inParams('partial_rotary_factor');
+  const clash = (what: string, a: unknown, b: unknown): void => {
+    if (a !== undefined && b !== undefined && JSON.stringify(a) !== JSON.stringify(b)) {
+      throw new ModelConfigError(`${source}: ${what} says ${JSON.stringify(a)} but rope_parameters says ${JSON.stringify(b)}; they must agree`);
+    }
+  };
+  clash('rope_theta', legacyTheta, theta);
+  clash('partial_rotary_factor', legacyPartial, partial);
+  clash('rope_scaling', legacyScaling, scaling);
+  return { theta: theta ?? legacyTheta ?? 10000, scaling, partial: partial ?? legacyPartial ?? 1 };
+}
+
+/**
+ * Config fields that change the math in ways this engine does not implement. Each is an error unless absent or
+ * null (or, for `use_qk_norm`, false; for `no_rope_layers`, all 1 = every layer uses RoPE). Together with the
+ * per-family checks (GPT-2's attention scaling flags, Qwen2's use_sliding_window, `layer_types`, the RoPE keys
+ * and types) this is the list of fields checked rather than ignored.
+ */
+const UNSUPPORTED_FIELDS: readonly { key: string; neutral?: (v: unknown) => boolean; what: string }[] = [
+  { key: 'quantization_config', what: 'quantized weights (GPTQ, AWQ, bitsandbytes, ...) are not supported: use the unquantized model' },
+  { key: 'attn_logit_softcapping', what: 'attention logit soft-capping is not implemented' },
+  { key: 'final_logit_softcapping', what: 'final logit soft-capping is not implemented' },
+  { key: 'attention_chunk_size', what: 'chunked attention is not implemented' },
+  { key: 'use_qk_norm', neutral: (v) => v === false, what: 'query/key norms are not implemented for this model type' },
+  { key: 'no_rope_layers', neutral: (v) => Array.isArray(v) && v.every((x) => x === 1), what: 'layers without RoPE are not implemented' },
+  { key: 'embedding_multiplier', what: 'embedding multipliers are not implemented' },
+  { key: 'residual_multiplier', what: 'residual multipliers are not implemented' },
+  { key: 'attention_multiplier', what: 'attention multipliers are not implemented' },
+  { key: 'logits_scaling', what: 'logit scaling is not implemented' },
+];
+
+/** Throws on the first field of UNSUPPORTED_FIELDS that is set, and on `layer_types` other than full attention. */
+function checkUnsupportedFields(j: Json, source: string): void {
+  for (const f of UNSUPPORTED_FIELDS) {
+    const v = j[f.key];
+    if (v === undefined || v === null || (f.neutral && f.neutral(v))) continue;
+    throw new ModelConfigError(`${source}: "${f.key}": ${JSON.stringify(v)} is set, but ${f.what}`);
+  }
+  const lt = j.layer_types;
+  if (lt !== undefined && lt !== null && !(Array.isArray(lt) && lt.every((t) => t === 'full_attention'))) {
+    throw new ModelConfigError(`${source}: "layer_types" ${JSON.stringify(lt)}: only full attention in every layer is supported`);
   }
 }
 
@@ -263,7 +378,8 @@ function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: HfModel
   const { hidden, heads, kvHeads, headDim } = parseLlamaAttention(j, r, source);
   const activation = parseActivation(j, 'hidden_act', 'silu', source);
   const maxPositions = r.int('max_position_embeddings', 2048);
-  const partial = r.num('partial_rotary_factor', 1);
+  const rope = parseRope(j, r, source, maxPositions);
+  const partial = rope.partial;
   const rotDim = Math.floor(headDim * partial);
   if (partial <= 0 || partial > 1 || rotDim % 2 !== 0) {
     throw new ModelConfigError(`${source}: partial_rotary_factor ${partial} must be in (0, 1] and give an even rotary dimension (head_dim ${headDim})`);
@@ -291,8 +407,8 @@ function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: HfModel
     mlpBias: r.bool('mlp_bias', false),
     // LlamaConfig and Qwen2Config both default to untied embeddings.
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),
-    ropeTheta: r.num('rope_theta', 10000),
-    ropeScaling: parseRopeScaling(j, source, maxPositions),
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
     partialRotaryFactor: partial,
     bosTokenId: r.optId('bos_token_id'),
     eosTokenId: common.eosTokenId,
@@ -310,6 +426,7 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   const { j, modelType } = checkModelType(json, source);
   const r = reader(j, source);
   const common = parseCommon(j, r);
+  checkUnsupportedFields(j, source);
   return modelType === 'gpt2' ? parseGpt2Config(j, r, source, common) : parseLlamaConfig(j, r, source, modelType, common);
 }
 
@@ -360,7 +477,11 @@ export function toHfConfig(cfg: ModelConfig, head: 'causal' | 'sequence-classifi
   out.vocab_size = cfg.vocabSize;
   out.bos_token_id = cfg.bosTokenId;
   out.eos_token_id = cfg.eosTokenId;
-  if (cfg.padTokenId !== null) out.pad_token_id = cfg.padTokenId;
+  // transformers' *ForSequenceClassification refuses batches of more than one row without a pad_token_id (it
+  // pools the last non-pad token), so a classifier without one gets the first eos id, as TRL's reward script sets.
+  const eos = Array.isArray(cfg.eosTokenId) ? (cfg.eosTokenId[0] ?? null) : cfg.eosTokenId;
+  const pad = cfg.padTokenId ?? (head === 'sequence-classification' ? eos : null);
+  if (pad !== null) out.pad_token_id = pad;
   out.tie_word_embeddings = cfg.tieWordEmbeddings;
   out.torch_dtype = 'float32';
   if (head === 'sequence-classification' || cfg.numLabels !== 1) {
@@ -406,6 +527,11 @@ export function toHfConfig(cfg: ModelConfig, head: 'causal' | 'sequence-classifi
   });
   if (cfg.headDim !== cfg.hiddenSize / cfg.numHeads || out.head_dim !== undefined) out.head_dim = cfg.headDim;
   if (cfg.partialRotaryFactor !== 1) out.partial_rotary_factor = cfg.partialRotaryFactor;
+  // transformers v5 reads rope_parameters (when rope_scaling is null): a config that came with it keeps it in step.
+  if (out.rope_parameters !== undefined && out.rope_parameters !== null) {
+    out.rope_parameters = { rope_type: 'default', rope_theta: cfg.ropeTheta, ...ropeScalingToHf(cfg.ropeScaling) };
+    if (cfg.partialRotaryFactor !== 1) (out.rope_parameters as Json).partial_rotary_factor = cfg.partialRotaryFactor;
+  }
   if (cfg.modelType === 'llama') {
     out.attention_bias = cfg.qkvBias;
     out.mlp_bias = cfg.mlpBias;

@@ -322,6 +322,25 @@ export interface SaveOptions {
 }
 
 /**
+ * The id of the pad token that `<dir>/tokenizer_config.json` names, looked up among tokenizer.json's added tokens;
+ * null when either file or the token is missing. A saved classifier uses it as pad_token_id, so transformers pads
+ * with the same token as training did.
+ */
+function tokenizerPadId(dir: string): number | null {
+  try {
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')) as { pad_token?: unknown };
+    const raw = cfg.pad_token;
+    const name = typeof raw === 'string' ? raw : typeof raw === 'object' && raw !== null ? (raw as { content?: unknown }).content : undefined;
+    if (typeof name !== 'string') return null;
+    const tok = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')) as { added_tokens?: { id?: unknown; content?: unknown }[] };
+    const hit = (tok.added_tokens ?? []).find((t) => t.content === name);
+    return hit && typeof hit.id === 'number' ? hit.id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Saves a model as a Hugging Face folder: config.json (transformers' keys), model.safetensors (HF tensor
  * names, `{"format": "pt"}` metadata as transformers writes) or shards + index, and tokenizer files.
  */
@@ -329,7 +348,8 @@ export function saveHfModel(dir: string, config: ModelConfig, head: HeadKind, we
   const dtype = opts.dtype ?? 'F32';
   const tensors = toHfTensors(config, head, weights, dtype);
   fs.mkdirSync(dir, { recursive: true });
-  const hf = toHfConfig(config, head === 'score' ? 'sequence-classification' : 'causal');
+  const pad = config.padTokenId ?? (head === 'score' && opts.tokenizerFrom ? tokenizerPadId(opts.tokenizerFrom) : null);
+  const hf = toHfConfig({ ...config, padTokenId: pad }, head === 'score' ? 'sequence-classification' : 'causal');
   hf.torch_dtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16';
   writeSafetensorsSharded(dir, tensors, opts.maxShardBytes ?? 2 * 1024 ** 3, { format: 'pt' });
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
