@@ -575,7 +575,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'rloo',
-    trainable: false,
+    trainable: true,
     title: 'REINFORCE Leave-One-Out (RLOO)',
     family: 'online-rl',
     summary:
@@ -606,7 +606,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'grpo',
-    trainable: false,
+    trainable: true,
     title: 'Group Relative Policy Optimization (GRPO)',
     family: 'online-rl',
     summary:

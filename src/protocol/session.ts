@@ -76,11 +76,12 @@ export interface Sample {
  * - `implicit-reward`: beta * (log pi_theta(y|x) - log pi_ref(y|x)), summed over reply tokens (DPO family, KTO);
  * - `length-normalized-reward`: beta / |y| * log pi_theta(y|x) (SimPO; ORPO logs the same with its lambda);
  * - `summed-reward`: beta * log pi_theta(y|x) (CPO);
- * - `mean-logp`: 1 / |y| * log pi_theta(y|x), the mean token log-prob under the policy (SFT).
+ * - `mean-logp`: 1 / |y| * log pi_theta(y|x), the mean token log-prob under the policy (SFT);
+ * - `reward`: the weighted sum of the run's reward functions (online methods: GRPO, RLOO), for sampled completions.
  */
-export type SampleScoreKind = 'implicit-reward' | 'length-normalized-reward' | 'summed-reward' | 'mean-logp';
+export type SampleScoreKind = 'implicit-reward' | 'length-normalized-reward' | 'summed-reward' | 'mean-logp' | 'reward';
 
-export const SAMPLE_SCORE_KINDS: readonly SampleScoreKind[] = ['implicit-reward', 'length-normalized-reward', 'summed-reward', 'mean-logp'];
+export const SAMPLE_SCORE_KINDS: readonly SampleScoreKind[] = ['implicit-reward', 'length-normalized-reward', 'summed-reward', 'mean-logp', 'reward'];
 
 export interface SamplesParams {
   readonly time: number;

@@ -11,6 +11,8 @@
  *               (SIGTERM) finishes the current call, writes a checkpoint and ends with `stopped`; at the end the
  *               model as a Hugging Face folder (LoRA merged) and `finished` with the last metrics
  *   samples.ts  greedy replies of the policy and the reference to a few prompts, with their scores
+ *
+ * GRPO and RLOO sample their own completions and have their own setup and loop: online.ts, onlineLoop.ts.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +26,7 @@ import { describeError } from '../util/errors';
 import { loadSplit } from './data';
 import { EventSink } from './events';
 import { currentWeights, TrainingLoop } from './loop';
+import { isOnlineRlMethod, runOnlineSession } from './online';
 import type { RunModel } from './model';
 import { buildRunPlan, checkSessionSpec, createTrainer, loadFittingModel, precomputeReference, runSchedule } from './plan';
 import { resumeRun } from './resume';
@@ -52,6 +55,7 @@ export async function runSession(spec: RunSpec, opts: SessionOptions): Promise<S
 }
 
 async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, disposers: (() => Promise<void>)[], setStep: (s: number) => void): Promise<SessionResult> {
+  if (isOnlineRlMethod(spec.method)) return runOnlineSession(spec, opts, sink, disposers, setStep);
   const baseDir = opts.baseDir ?? process.cwd();
   const runner: RunnerOptions = { device: spec.device, ...(opts.threads ? { threads: opts.threads } : {}) };
   checkSessionSpec(spec, sink);

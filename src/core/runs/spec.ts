@@ -4,7 +4,8 @@
  * `resolveRunSpec` fills what the user left out from the method card (`../methods.ts`) and the defaults below,
  * then checks every field and returns ALL problems at once, each with its JSON path, so the launch form can mark
  * every bad field and a CLI user sees everything to fix in one go. It reads one section at a time (method, model,
- * reward model, LoRA, data, hyperparameters, runtime, output, schedule, optimizer, intervals, early stopping).
+ * reward model, LoRA, data, hyperparameters, rewards and generation (./specRewards.ts), runtime, output, schedule,
+ * optimizer, intervals, early stopping).
  * A method whose card is not `trainable` is refused here, so the CLI and the launch form, which resolve a spec
  * before they create its run folder, write nothing for it.
  */
@@ -12,6 +13,7 @@ import type { FormatId } from '../datasets/examples';
 import { DATASET_FORMATS } from '../datasets/formats';
 import { checkHyperparameter, isMethodId, METHOD_CARDS, methodCard, type HyperparameterValue, type MethodCard, type MethodId } from '../methods';
 import { inRange, int, isObj, nonNegative, positive, SpecReader, type Obj } from './specFields';
+import { readGeneration, readRewards, type GenerationSpec, type RewardsSpec } from './specRewards';
 
 export const RUN_SPEC_VERSION = 1;
 
@@ -84,6 +86,10 @@ export interface RunSpec {
   readonly method: MethodId;
   readonly model: ModelRef;
   readonly rewardModel?: RewardRef;
+  /** Online methods (GRPO, RLOO): the reward functions, their weights, what a failing one does. */
+  readonly rewards?: RewardsSpec;
+  /** Online methods: stop strings of the completions sampled during training. */
+  readonly generation?: GenerationSpec;
   readonly lora?: LoraSpec;
   readonly data: DataSpec;
   /** Method hyperparameters by TRL name (see the method card), defaults filled in. */
@@ -136,7 +142,7 @@ export const RUN_DEFAULTS = {
   earlyStopping: { patience: 3, minDelta: 0 },
 };
 
-const TOP_LEVEL_FIELDS = ['version', 'name', 'method', 'model', 'rewardModel', 'lora', 'data', 'hyperparameters', 'device', 'dtype', 'seed', 'outputDir', 'epochs', 'maxSteps', 'batchSize', 'gradientAccumulationSteps', 'optimizer', 'intervals', 'earlyStopping'];
+const TOP_LEVEL_FIELDS = ['version', 'name', 'method', 'model', 'rewardModel', 'rewards', 'generation', 'lora', 'data', 'hyperparameters', 'device', 'dtype', 'seed', 'outputDir', 'epochs', 'maxSteps', 'batchSize', 'gradientAccumulationSteps', 'optimizer', 'intervals', 'earlyStopping'];
 const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 const SCHEDULES: readonly Schedule[] = ['constant', 'linear', 'cosine'];
 
@@ -162,6 +168,8 @@ export function resolveRunSpec(input: unknown, defaultOutputDir?: string): Resol
   const lora = readLora(input, r);
   const data = readData(input, card, r);
   const hyperparameters = readHyperparameters(input, card, r);
+  const rewards = readRewards(input, card, hyperparameters.max_completion_length, r);
+  const generation = readGeneration(input, card, r);
   const runtime = readRuntime(input, r);
   const outputDir = readOutputDir(input, defaultOutputDir, r);
   const schedule = readSchedule(input, card, hyperparameters, r);
@@ -175,6 +183,8 @@ export function resolveRunSpec(input: unknown, defaultOutputDir?: string): Resol
     method: card.id,
     model,
     ...(rewardModel ? { rewardModel } : {}),
+    ...(rewards ? { rewards } : {}),
+    ...(generation ? { generation } : {}),
     ...(lora ? { lora } : {}),
     data,
     hyperparameters,

@@ -133,6 +133,16 @@ export class OnlineTrainer {
     return new OnlineTrainer(o, s, trainer, sampler, ref, new ExampleOrder(o.prompts.length, o.seed));
   }
 
+  /** The device the update runs on. */
+  get device(): Trainer['device'] {
+    return this.trainer.device;
+  }
+
+  /** Prompt + completion tokens of the rollouts so far (TRL's `num_tokens`). */
+  get numTokens(): number {
+    return this.tokensSeen;
+  }
+
   /** Rollouts done so far. */
   get stepsDone(): number {
     return this.rollouts;

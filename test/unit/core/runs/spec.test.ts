@@ -92,7 +92,7 @@ test('method-specific rules: reward model for online RL, KTO batch size, group s
   assert.deepEqual(notMethod(ok), []);
   const kto = resolveRunSpec({ ...minimal, method: 'kto', outputDir: 'o', batchSize: 1 });
   assert.deepEqual(kto.ok ? [] : kto.problems.map((p) => p.path), ['batchSize']);
-  const grpo = resolveRunSpec({ ...minimal, method: 'grpo', outputDir: 'o', batchSize: 12, rewardModel: { kind: 'hf', path: '/m' } });
+  const grpo = resolveRunSpec({ ...minimal, method: 'grpo', outputDir: 'o', batchSize: 12, rewards: { functions: [{ kind: 'json_valid' }] } });
   assert.deepEqual(notMethod(grpo), ['batchSize']);
   const cdpo = resolveRunSpec({ ...minimal, outputDir: 'o', hyperparameters: { loss_type: 'cdpo' } });
   assert.ok(cdpo.ok && cdpo.warnings.some((w) => /label_smoothing 0 is plain DPO/.test(w)));

@@ -1,0 +1,166 @@
+/**
+ * A session of an online method (GRPO, RLOO), from a resolved run spec to `<run>/final`:
+ *
+ *   data      the train split's prompts (prompt-only rows keep their columns, e.g. a verifier's `answer`; other
+ *             kinds of data contribute their distinct prompts); the eval split's prompts are held out
+ *   model     as an offline run (memory estimate first), with the causal-LM head
+ *   trainer   OnlineTrainer (src/training/online): the method from the spec's hyperparameters (the card's TRL
+ *             names), the spec's reward functions, batchSize completions per micro-batch, batchSize x
+ *             gradientAccumulationSteps completions (that many / num_generations prompts) per rollout
+ *   steps     optimizer steps, as TRL counts them: each rollout is `num_iterations` of them; maxSteps (rounded up
+ *             to whole rollouts) or epochs over the prompts
+ *   resume    the newest readable checkpoint restores the trainer (parameters, AdamW, LR schedule) and the rollout
+ *             count; prompts and sampling seeds are functions of the rollout count, so a resumed run continues
+ *             exactly as an uninterrupted one
+ *   loop      onlineLoop.ts
+ */
+import * as path from 'node:path';
+import type { Example } from '../core/datasets/examples';
+import type { RunSpec } from '../core/runs/spec';
+import { grpoConfig, grpoMethod } from '../training/online/grpo';
+import type { OnlineMethod } from '../training/online/onlineMethod';
+import { OnlineTrainer } from '../training/online/onlineTrainer';
+import { rewardFunctionsFromSpec, rewardOptionsFromSpec } from '../training/online/rewards/builtin';
+import { MissingRewardFieldError } from '../training/online/rewards/rewardFunction';
+import { rlooConfig, rlooMethod } from '../training/online/rloo';
+import type { RolloutPrompt } from '../training/online/rollout';
+import { cleanTemporaryCheckpoints, loadLatestCheckpoint } from './checkpoints';
+import { loadSplit } from './data';
+import type { EventSink } from './events';
+import type { RunModel } from './model';
+import { OnlineLoop, type OnlineSchedule } from './onlineLoop';
+import { loadFittingModel } from './plan';
+import { SessionInputError, type SessionOptions, type SessionResult } from './types';
+
+/** The methods this module trains. */
+export function isOnlineRlMethod(method: RunSpec['method']): method is 'grpo' | 'rloo' {
+  return method === 'grpo' || method === 'rloo';
+}
+
+/** A run's prompts: prompt rows as they are (with their columns), other examples' distinct prompts. */
+export function rolloutPrompts(examples: readonly Example[]): RolloutPrompt[] {
+  const seen = new Set<string>();
+  const out: RolloutPrompt[] = [];
+  for (const e of examples) {
+    if (e.style === 'messages') continue;
+    if (e.kind !== 'prompt') {
+      const key = JSON.stringify(e.prompt);
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    out.push({ id: e.id, prompt: e.prompt, source: e.source, ...(e.kind === 'prompt' && e.fields ? { fields: e.fields } : {}) });
+  }
+  return out;
+}
+
+/** The online method of the spec (its hyperparameters were validated against the card). */
+export function onlineMethod(spec: RunSpec): OnlineMethod {
+  const stop = spec.generation?.stop ?? [];
+  try {
+    return spec.method === 'grpo' ? grpoMethod(grpoConfig(spec.hyperparameters), stop) : rlooMethod(rlooConfig(spec.hyperparameters), stop);
+  } catch (e) {
+    throw new SessionInputError((e as Error).message);
+  }
+}
+
+/** Rollouts, optimizer steps and prompts per rollout of a run over `prompts` prompts. */
+export function onlineSchedule(spec: RunSpec, method: OnlineMethod, prompts: number): OnlineSchedule {
+  const k = method.sampling.numGenerations;
+  const completions = spec.batchSize * spec.gradientAccumulationSteps;
+  if (completions % k !== 0) throw new SessionInputError(`batchSize x gradientAccumulationSteps (${completions}) must be a multiple of hyperparameters.num_generations (${k})`);
+  const promptsPerStep = completions / k;
+  const mu = method.numIterations;
+  const rollouts = spec.maxSteps > 0 ? Math.ceil(spec.maxSteps / mu) : Math.max(1, Math.ceil((spec.epochs * prompts) / promptsPerStep));
+  return { rollouts, total: rollouts * mu, stepsPerRollout: mu, promptsPerStep, prompts };
+}
+
+/** Runs an online session (see module comment); errors propagate to runSession, which reports them. */
+export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink: EventSink, disposers: (() => Promise<void>)[], setStep: (s: number) => void): Promise<SessionResult> {
+  if (!spec.rewards) throw new SessionInputError(`rewards: ${spec.method} needs reward functions`);
+  if (spec.dtype !== 'float32') sink.warning({ message: `dtype ${spec.dtype}: training runs in float32 on this engine` });
+  if (spec.lora && spec.lora.dropout > 0) sink.warning({ message: `lora.dropout ${spec.lora.dropout} is not applied (this engine trains LoRA without dropout)` });
+  const baseDir = opts.baseDir ?? process.cwd();
+  const split = await loadSplit(spec, baseDir, sink);
+  const prompts = rolloutPrompts(split.train);
+  if (!prompts.length) throw new SessionInputError(`data.path: ${spec.data.path} has no prompts to sample from`);
+  if (split.eval.length) sink.warning({ message: `data.evalSplit ${spec.data.evalSplit}: ${split.eval.length} examples are held out and not trained on (online runs have no eval pass; set data.evalSplit 0 to train on all prompts)` });
+  const rm = loadFittingModel(spec, 'lm', opts, baseDir, sink);
+  const method = onlineMethod(spec);
+  const sched = onlineSchedule(spec, method, prompts.length);
+  const trainer = await createOnlineTrainer(spec, opts, rm, method, prompts, sched, sink);
+  disposers.push(() => trainer.dispose());
+  const rollouts = await resumeOnline(opts.runDir, spec, trainer, sched, sink);
+  setStep(rollouts * sched.stepsPerRollout);
+  sink.started({
+    runId: path.basename(path.resolve(opts.runDir)),
+    method: spec.method,
+    pid: process.pid,
+    device: trainer.device,
+    model: rm.label,
+    totalSteps: sched.total,
+    examples: { train: prompts.length, eval: split.eval.length },
+    parameters: parameterCounts(rm),
+  });
+  return new OnlineLoop({ spec, opts, sink, rm, trainer, sched, prompts, setStep }).run();
+}
+
+/** The trainer: the method, the reward functions, the optimizer with the spec's schedule. */
+async function createOnlineTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, method: OnlineMethod, prompts: RolloutPrompt[], sched: OnlineSchedule, sink: EventSink): Promise<OnlineTrainer> {
+  const rewards = spec.rewards as NonNullable<RunSpec['rewards']>;
+  const maxNew = method.sampling.maxCompletionLength;
+  // Prompts keep their last tokens so that prompt + completion fit the model's positions.
+  const room = rm.model.maxLength - maxNew;
+  if (room < 1) throw new SessionInputError(`hyperparameters.max_completion_length ${maxNew} leaves no room for a prompt in the model's ${rm.model.maxLength} positions (data.maxLength ${spec.data.maxLength}); lower it or raise data.maxLength`);
+  const maxPromptLength = Math.min(spec.data.maxPromptLength ?? room, room);
+  if (spec.data.maxPromptLength !== undefined && maxPromptLength < spec.data.maxPromptLength) sink.warning({ message: `prompts keep their last ${maxPromptLength} tokens (data.maxPromptLength ${spec.data.maxPromptLength} + max_completion_length ${maxNew} exceed the model's ${rm.model.maxLength} positions)` });
+  const warmupSteps = Math.floor(spec.optimizer.warmupRatio * sched.total);
+  const schedule = spec.optimizer.schedule === 'constant' ? { kind: 'constant' as const, warmupSteps } : { kind: spec.optimizer.schedule, warmupSteps, totalSteps: Math.max(sched.total, 1) };
+  try {
+    return await OnlineTrainer.create({
+      method,
+      model: rm.model,
+      weights: rm.weights,
+      tokenizer: rm.tokenizer,
+      prompts,
+      rewards: rewardFunctionsFromSpec(rewards, maxNew),
+      rewardOptions: rewardOptionsFromSpec(rewards),
+      promptsPerStep: sched.promptsPerStep,
+      microBatchRows: spec.batchSize,
+      optim: { optimizer: { kind: 'adamw', lr: spec.optimizer.learningRate, weightDecay: spec.optimizer.weightDecay }, schedule, maxGradNorm: spec.optimizer.maxGradNorm },
+      seed: spec.seed,
+      maxPromptLength,
+      device: spec.device,
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    });
+  } catch (e) {
+    if (e instanceof MissingRewardFieldError) throw new SessionInputError(`rewards: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Restores the newest usable checkpoint; returns the rollouts done (0 for a fresh run). */
+async function resumeOnline(runDir: string, spec: RunSpec, trainer: OnlineTrainer, sched: OnlineSchedule, sink: EventSink): Promise<number> {
+  const cleaned = cleanTemporaryCheckpoints(runDir);
+  if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
+  const latest = loadLatestCheckpoint(runDir);
+  for (const p of latest.problems) sink.warning({ message: p });
+  const c = latest.checkpoint;
+  if (!c) return 0;
+  if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
+  if (c.step % sched.stepsPerRollout !== 0 || c.step > sched.total) throw new SessionInputError(`${c.path} is at step ${c.step}, which does not fit this run (${sched.total} steps, ${sched.stepsPerRollout} per rollout)`);
+  const rollouts = c.step / sched.stepsPerRollout;
+  await trainer.restore({ train: c.state, rollouts, tokensSeen: c.trainer.numTokens });
+  sink.warning({ message: `resuming from ${c.path} (step ${c.step} of ${sched.total})`, step: c.step });
+  return rollouts;
+}
+
+function parameterCounts(rm: RunModel): { total: number; trainable: number } {
+  let total = 0;
+  let trainable = 0;
+  for (const p of rm.model.params) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    total += n;
+    if (p.trainable !== false) trainable += n;
+  }
+  return { total, trainable };
+}

@@ -1,0 +1,189 @@
+/**
+ * The loop of an online session (online.ts), one rollout at a time:
+ *
+ *   step     OnlineTrainer.step(): sample, score with the reward functions, `num_iterations` updates
+ *   events   TRL's metrics averaged over the rollouts since the last `metrics` event (num_tokens and
+ *            learning_rate: the latest) at the logging interval; the rollout's completions with their rewards as
+ *            a `samples` event at the sample interval; skipped samples (onError "skip") as warnings
+ *   ckpt     at the checkpoint interval: the trainer state (parameters, AdamW, LR schedule position) and the
+ *            rollout count, with the offline runs' checkpoint code (checkpoints.ts)
+ *   stop     a stop request is honoured between rollouts: a checkpoint, then `finished` with `stopped`
+ *   final    the policy as a Hugging Face folder (LoRA merged), `finished` with the last metrics
+ *
+ * Intervals count optimizer steps, as TRL's do; an event falls due when a rollout's steps cross a multiple.
+ */
+import * as path from 'node:path';
+import { FINAL_DIR } from '../core/runs/layout';
+import type { RunSpec } from '../core/runs/spec';
+import { saveHfModel } from '../engine/models/hfMapping';
+import type { Weights } from '../engine/models/params';
+import { mergeLora } from '../engine/models/transformer';
+import { NonFiniteStepError } from '../engine/step/trainer';
+import type { OnlineStepResult, OnlineTrainer } from '../training/online/onlineTrainer';
+import { RewardError } from '../training/online/rewards/rewardFunction';
+import type { RolloutPrompt } from '../training/online/rollout';
+import type { Sample } from '../protocol/session';
+import { saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
+import type { EventSink } from './events';
+import type { RunModel } from './model';
+import { SessionInputError, type SessionOptions, type SessionResult } from './types';
+
+/** How an online run's rollouts map to optimizer steps. */
+export interface OnlineSchedule {
+  readonly rollouts: number;
+  /** Optimizer steps of the run: rollouts x stepsPerRollout. */
+  readonly total: number;
+  /** `num_iterations`: optimizer steps on each rollout. */
+  readonly stepsPerRollout: number;
+  readonly promptsPerStep: number;
+  /** Prompts in the train split. */
+  readonly prompts: number;
+}
+
+export interface OnlineLoopInputs {
+  readonly spec: RunSpec;
+  readonly opts: SessionOptions;
+  readonly sink: EventSink;
+  readonly rm: RunModel;
+  readonly trainer: OnlineTrainer;
+  readonly sched: OnlineSchedule;
+  readonly prompts: readonly RolloutPrompt[];
+  readonly setStep: (s: number) => void;
+}
+
+/** Completions shown per `samples` event. */
+const SAMPLES_SHOWN = 16;
+
+/** Metrics that are running totals or positions: logged as their latest value, not averaged. */
+const LATEST = new Set(['num_tokens', 'learning_rate']);
+
+const crossed = (prev: number, now: number, every: number): boolean => every > 0 && Math.floor(now / every) > Math.floor(prev / every);
+
+function displayPrompt(p: RolloutPrompt): string {
+  if (typeof p.prompt === 'string') return p.prompt;
+  const users = p.prompt.filter((m) => m.role === 'user');
+  return (users[users.length - 1] ?? p.prompt[p.prompt.length - 1])?.content ?? '';
+}
+
+export class OnlineLoop {
+  private readonly acc: Record<string, number[]> = {};
+  private lastMetrics: Record<string, number> = {};
+  private readonly shown: Map<string, string>;
+
+  constructor(private readonly x: OnlineLoopInputs) {
+    this.shown = new Map(x.prompts.map((p) => [p.id, displayPrompt(p)]));
+  }
+
+  private get step(): number {
+    return this.x.trainer.stepsDone * this.x.sched.stepsPerRollout;
+  }
+
+  private get epoch(): number {
+    const { sched, trainer } = this.x;
+    return Math.round(((trainer.stepsDone * sched.promptsPerStep) / sched.prompts) * 1000) / 1000;
+  }
+
+  async run(): Promise<SessionResult> {
+    const { sink } = this.x;
+    const reason = await this.rollouts();
+    if (reason === 'stopped') {
+      await this.checkpoint();
+      sink.finished({ reason, step: this.step, metrics: this.lastMetrics, path: '' });
+      return { reason, step: this.step, metrics: this.lastMetrics };
+    }
+    await this.saveFinal();
+    sink.finished({ reason, step: this.step, metrics: this.lastMetrics, path: FINAL_DIR });
+    return { reason, step: this.step, metrics: this.lastMetrics, finalDir: path.join(this.x.opts.runDir, FINAL_DIR) };
+  }
+
+  /** Rollouts until the run ends or is stopped. */
+  private async rollouts(): Promise<'completed' | 'stopped'> {
+    const { spec, sched, trainer, sink } = this.x;
+    while (trainer.stepsDone < sched.rollouts) {
+      if (this.x.opts.stopRequested?.()) return 'stopped';
+      const prev = this.step;
+      const tokens = trainer.numTokens;
+      const t0 = Date.now();
+      const res = await this.rollout();
+      const now = this.step;
+      this.x.setStep(now);
+      this.record(res, trainer.numTokens - tokens, Date.now() - t0);
+      const last = trainer.stepsDone >= sched.rollouts;
+      if (res.problems.length) sink.warning({ message: `${res.problems.length} sample(s) skipped (rewards.onError "skip"):\n${res.problems.slice(0, 5).join('\n')}`, step: now });
+      if (last || crossed(prev, now, spec.intervals.logging)) this.logMetrics();
+      if (crossed(prev, now, spec.intervals.sample) || (last && spec.intervals.sample > 0)) this.emitSamples(res);
+      if (!last && crossed(prev, now, spec.intervals.checkpoint)) await this.checkpoint();
+    }
+    return 'completed';
+  }
+
+  /** One rollout; a failing reward function or a diverged update ends the run with a message, not a stack. */
+  private async rollout(): Promise<OnlineStepResult> {
+    try {
+      return await this.x.trainer.step();
+    } catch (e) {
+      if (e instanceof RewardError) throw new SessionInputError(`${e.message} (rewards.onError "stop"; set it to "skip" to drop such samples instead)`);
+      if (e instanceof NonFiniteStepError) throw new SessionInputError(`training diverged: ${e.message}. Lower optimizer.learningRate, or check the rewards.`);
+      throw e;
+    }
+  }
+
+  private record(res: OnlineStepResult, tokens: number, ms: number): void {
+    for (const [k, v] of Object.entries(res.metrics)) (this.acc[k] ??= []).push(v);
+    (this.acc['tokens_per_second'] ??= []).push((tokens / Math.max(ms, 1)) * 1000);
+  }
+
+  /** The `metrics` event: each value averaged over the rollouts since the last one (NaNs left out). */
+  private logMetrics(): void {
+    const m: Record<string, number> = {};
+    for (const [k, vs] of Object.entries(this.acc)) {
+      const ok = vs.filter((v) => !Number.isNaN(v));
+      m[k] = LATEST.has(k) ? (vs[vs.length - 1] as number) : ok.length ? ok.reduce((s, v) => s + v, 0) / ok.length : NaN;
+      delete this.acc[k];
+    }
+    this.lastMetrics = Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
+    this.x.sink.metrics({ step: this.step, epoch: this.epoch, metrics: this.lastMetrics });
+  }
+
+  /** The rollout's completions with their rewards, the first few of each prompt, for the samples tab. */
+  private emitSamples(res: OnlineStepResult): void {
+    const perPrompt = Math.max(1, Math.floor(SAMPLES_SHOWN / this.x.sched.promptsPerStep));
+    const count = new Map<string, number>();
+    const samples: Sample[] = [];
+    for (const s of res.samples) {
+      const n = count.get(s.promptId) ?? 0;
+      if (n >= perPrompt || samples.length >= SAMPLES_SHOWN) continue;
+      count.set(s.promptId, n + 1);
+      samples.push({ prompt: this.shown.get(s.promptId) ?? s.promptId, policy: s.completion, ...(Number.isFinite(s.reward) ? { scores: { policy: s.reward } } : {}) });
+    }
+    const fns = this.x.spec.rewards?.functions ?? [];
+    const label = `reward = ${fns.map((f) => `${f.weight}·${f.name}`).join(' + ')}`;
+    this.x.sink.samples({ step: this.step, samples, scoreKind: 'reward', scoreLabel: label });
+  }
+
+  private async checkpoint(): Promise<void> {
+    const { spec, opts, trainer, sched } = this.x;
+    const s = await trainer.state();
+    if (s.train.step !== this.step) throw new Error(`online checkpoint: the trainer is at optimizer step ${s.train.step}, the run at ${this.step}`);
+    const ts: TrainerStateJson = {
+      step: this.step,
+      epoch: this.epoch,
+      examplesSeen: s.rollouts * sched.promptsPerStep,
+      numTokens: s.tokensSeen,
+      method: spec.method,
+      hyperparameters: { ...spec.hyperparameters },
+    };
+    const rel = saveRunCheckpoint(opts.runDir, s.train, ts, opts.keepCheckpoints ?? 2);
+    this.x.sink.checkpoint({ step: this.step, path: rel });
+  }
+
+  /** The trained policy as a Hugging Face folder in `<run>/final` (LoRA adapters merged into the weights). */
+  private async saveFinal(): Promise<void> {
+    const { rm } = this.x;
+    const cur = await this.x.trainer.currentWeights();
+    const weights: Weights = new Map();
+    for (const p of rm.model.params) weights.set(p.name, { shape: [...p.shape], data: cur.get(p.name) as Float32Array });
+    const merged = rm.model.lora ? mergeLora(rm.model, weights) : weights;
+    saveHfModel(path.join(this.x.opts.runDir, FINAL_DIR), rm.config, rm.head, merged, { tokenizerFrom: rm.dir });
+  }
+}
