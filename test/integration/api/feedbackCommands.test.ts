@@ -215,9 +215,9 @@ describe('More feedback types', () => {
     assert.deepEqual([again.scored, again.skipped], [0, 7]);
   });
 
-  it('passes the prompt of the real conversational pairs to the scorer (another export of the module)', async () => {
+  it('passes the prompt of the conversational pairs to the scorer (another export of the module)', async () => {
     const report = await vscode.commands.executeCommand<{ scored: number; scorer: { scorer: string } }>('alignment.scoreProxyReward', vscode.Uri.file(pairs), { modulePath: scorer, exportName: 'promptLength' });
-    assert.equal(report.scored, 10, 'chosen and rejected of the 5 real pairs');
+    assert.equal(report.scored, 10, 'chosen and rejected of the 5 generated pairs');
     assert.match(report.scorer.scorer, /#promptLength@/);
     const lines = (await fsp.readFile(pairs, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; prompt: { content: string }[] });
     for (const rec of lines) {
