@@ -2,12 +2,14 @@
  * `alignment judge` and `alignment eval-rm`:
  *
  *   alignment judge <dataset.jsonl> --base-url URL --model NAME [--name JUDGE] [--mode pairwise|rating]
- *                   [--concurrency N] [--limit N] [--timeout-ms N] [--max-retries N] [--scores-out FILE] [--json]
+ *                   [--concurrency N] [--limit N] [--timeout-ms N] [--max-retries N] [--pair-timeout-ms N]
+ *                   [--scores-out FILE] [--json]
  *     Labels the dataset's pairs with an OpenAI-compatible judge: one `ai:<judge>` comparison per pair in the
  *     dataset's label journal (the same one the editor uses; pairs this judge labeled before are skipped, human
  *     labels are never touched). The API key is read from the ALIGNMENT_JUDGE_API_KEY environment variable (never a
  *     flag, so it stays out of shell history). In rating mode, --scores-out writes the ratings as a scores file
- *     for `eval-rm` and the evaluation panel.
+ *     for `eval-rm` and the evaluation panel. --timeout-ms bounds one request; --pair-timeout-ms bounds one pair, with
+ *     every request, retry and wait (Retry-After included) it takes; a pair that would run past it fails, saying so.
  *
  *   alignment eval-rm <scores.jsonl> [--compare other.scores.jsonl]... [--json]
  *   alignment eval-rm --model <reward model folder | run folder> --data <pairs.jsonl> [--out scores.jsonl]
@@ -21,7 +23,8 @@
  *     of src/protocol/rewardScoring.ts). --ids-stdin scores only the record ids read from stdin (one JSON string
  *     per line), as the editor's reward-model judge sends them.
  *
- * Exit codes: 0 done, 1 failed or stopped early, 2 bad usage.
+ * Exit codes: 0 done (`judge`: every pair labeled, now or before), 1 failed, stopped early or (`judge`) some pair
+ * failed, 2 bad usage.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -52,7 +55,8 @@ import { SequenceScorer } from '../training/evaluate';
 export class JudgeUsageError extends Error {}
 
 export const JUDGE_USAGE = `  alignment judge <dataset.jsonl> --base-url <url> --model <name> [--name <judge>] [--mode pairwise|rating]
-                  [--concurrency N] [--limit N] [--timeout-ms N] [--max-retries N] [--scores-out <file>] [--json]
+                  [--concurrency N] [--limit N] [--timeout-ms N] [--max-retries N] [--pair-timeout-ms N]
+                  [--scores-out <file>] [--json]
                   (API key, if the endpoint needs one: environment variable ALIGNMENT_JUDGE_API_KEY)
   alignment eval-rm <scores.jsonl> [--compare <scores.jsonl>]... [--json]
   alignment eval-rm --model <reward model folder> --data <pairs.jsonl> [--out <scores.jsonl>] [--compare ...] [--json]
@@ -140,11 +144,11 @@ async function judge(a: Args): Promise<number> {
   const scoresOut = one(a, 'scores-out');
   if (scoresOut) writeJudgeScores(scoresOut, o.mode, result.labels, pairs);
   printJudgeSummary(o, judgeImpl, result, notPairs);
-  return result.status === 'completed' ? 0 : 1;
+  return result.status === 'completed' && result.failed === 0 ? 0 : 1;
 }
 
 function judgeOptions(a: Args): JudgeOptions {
-  checkFlags(a, ['base-url', 'model', 'name', 'mode', 'concurrency', 'limit', 'timeout-ms', 'max-retries', 'scores-out', 'json'], 'judge');
+  checkFlags(a, ['base-url', 'model', 'name', 'mode', 'concurrency', 'limit', 'timeout-ms', 'max-retries', 'pair-timeout-ms', 'scores-out', 'json'], 'judge');
   const json = one(a, 'json') === 'true';
   const dataset = a.positional[0];
   const baseUrl = one(a, 'base-url');
@@ -169,6 +173,7 @@ function openJudge(a: Args, o: JudgeOptions): OpenAiJudge {
       ...(int(a, 'concurrency', 1) ? { concurrency: int(a, 'concurrency', 1) } : {}),
       ...(int(a, 'timeout-ms', 1) ? { timeoutMs: int(a, 'timeout-ms', 1) } : {}),
       ...(int(a, 'max-retries', 0) !== undefined ? { maxRetries: int(a, 'max-retries', 0) } : {}),
+      ...(int(a, 'pair-timeout-ms', 1) ? { pairTimeoutMs: int(a, 'pair-timeout-ms', 1) } : {}),
       onRetry: (r) => {
         if (!o.json) process.stderr.write(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms (${r.reason}${r.status ? ` ${r.status}` : ''})\n`);
       },
@@ -260,8 +265,29 @@ function printJudgeSummary(o: JudgeOptions, judgeImpl: OpenAiJudge, result: Labe
   process.stdout.write(
     `${summary.source}: labeled ${summary.labeled} of ${summary.total} pairs (${summary.skipped} labeled before, ${summary.failed} judge errors${summary.failed ? `: ${Object.entries(errorsByKind).map(([k, n]) => `${n} ${k}`).join(', ')}` : ''})` +
       `${result.status !== 'completed' ? `; ${result.status}${result.stopReason ? `: ${result.stopReason}` : ''}` : ''}\n` +
-      `tokens: ${summary.usage.promptTokens} prompt + ${summary.usage.completionTokens} completion in ${summary.usage.requests} requests\n`,
+      `tokens: ${summary.usage.promptTokens} prompt + ${summary.usage.completionTokens} completion in ${summary.usage.requests} requests\n` +
+      failuresText(result, judgeImpl, o.apiKey),
   );
+}
+
+/**
+ * Why the exit status is 1 because of failed pairs: how many failed, and per kind how many and the first message; with
+ * the time limits when a pair failed for time. Empty when no pair failed.
+ */
+function failuresText(result: LabelJobResult, judgeImpl: OpenAiJudge, apiKey: string | undefined): string {
+  if (!result.failed) return '';
+  const first = new Map<string, { n: number; message: string }>();
+  for (const e of result.errors) {
+    const k = first.get(e.kind);
+    if (k) k.n++;
+    else first.set(e.kind, { n: 1, message: redactSecret(e.message, apiKey) });
+  }
+  const lines = [`${result.failed} of ${result.total} pairs failed (exit status 1); they are not labeled, and a rerun judges only them:`];
+  for (const [kind, { n, message }] of first) lines.push(`  ${n} ${kind}, first: ${message}`);
+  if (first.has('timeout') || first.has('rate-limit')) {
+    lines.push(`  each pair may take ${judgeImpl.pairTimeoutMs} ms in all (--pair-timeout-ms), each request ${judgeImpl.client.requestTimeoutMs} ms (--timeout-ms)`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** A reward model folder, or a run folder whose `final/` is one; a clear usage error otherwise. */

@@ -113,7 +113,8 @@ export class ChatClient {
   private readonly doSleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
   private readonly now: () => number;
-  private readonly timeoutMs: number;
+  /** Per-request timeout, ms. */
+  readonly requestTimeoutMs: number;
   private readonly maxRetries: number;
   private readonly totals = { requests: 0, retries: 0, promptTokens: 0, completionTokens: 0 };
 
@@ -133,7 +134,7 @@ export class ChatClient {
     this.doSleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.requestTimeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxRetries = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
   }
 
@@ -146,7 +147,7 @@ export class ChatClient {
    * the longest backoff wait before each retry (server-set Retry-After waits not counted).
    */
   get allTriesMs(): number {
-    let ms = this.timeoutMs * (this.maxRetries + 1);
+    let ms = this.requestTimeoutMs * (this.maxRetries + 1);
     for (let attempt = 0; attempt < this.maxRetries; attempt++) ms += backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF, () => 1);
     return ms;
   }
@@ -211,7 +212,7 @@ export class ChatClient {
     const url = this.endpoint.chatCompletionsUrl;
     const left = deadline ? deadline.atMs - this.now() : Infinity;
     if (left <= 0) throw new JudgeError('timeout', `${this.name}: ${deadline?.what} (${duration(deadline?.limitMs ?? 0)}) ran out before a request to ${url} could be sent`);
-    const timeoutMs = Math.min(this.timeoutMs, left);
+    const timeoutMs = Math.min(this.requestTimeoutMs, left);
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -229,7 +230,7 @@ export class ChatClient {
     } catch (e) {
       if (e instanceof TransientFailure || e instanceof JudgeError) throw e;
       if (signal?.aborted) throw abortReason(signal);
-      if (timedOut && timeoutMs < this.timeoutMs) {
+      if (timedOut && timeoutMs < this.requestTimeoutMs) {
         throw new JudgeError('timeout', `${this.name}: no answer from ${url} within ${timeoutMs} ms, when ${deadline?.what} (${duration(deadline?.limitMs ?? 0)}) ran out`);
       }
       if (timedOut) throw new TransientFailure('timeout', `no answer from ${url} within ${timeoutMs} ms`);
