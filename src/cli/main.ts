@@ -12,7 +12,8 @@
  *   alignment --help, alignment <command> --help, alignment help <command>
  *
  * In a terminal a progress bar shows the step, the loss and the time left; `--json` prints every session event as
- * one JSON line on stdout instead (for other programs). Invalid specs list every bad field. Ctrl-C (or SIGTERM)
+ * one JSON line on stdout instead (for other programs). `train` exits 0 when the run ends, 1 when it fails, 3 when
+ * it ends but diverged (a `diverged` event: its model may be ruined). Invalid specs list every bad field. Ctrl-C (or SIGTERM)
  * stops a training run after it writes a checkpoint; running the same command with the same --run-dir resumes.
  * Bad options (unknown names, missing or malformed values, stray arguments) are reported all at once, each with
  * what is wrong, followed by the command's usage; exit code 2.
@@ -39,6 +40,7 @@ import { DEMO_SCALES, runDemo } from './demo';
 import { EventSink } from '../session/events';
 import { defaultCacheDir } from '../session/model';
 import { runSession } from '../session/runSession';
+import { sessionExitCode } from '../session/types';
 import { formatError, joinDetail, UserError } from '../util/errors';
 import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
 
@@ -302,6 +304,8 @@ class Progress {
       this.line(`eval at step ${e.params.step}: ${Object.entries(e.params.metrics).slice(0, 4).map(([k, v]) => `${k} ${v === null ? 'NaN' : v.toFixed(4)}`).join(', ')}`);
     } else if (e.type === 'warning') {
       this.line(`warning: ${e.params.message}`);
+    } else if (e.type === 'diverged') {
+      this.line(`warning: training diverged? ${e.params.message}`);
     } else if (e.type === 'error') {
       this.line(`error: ${joinDetail(e.params.message, e.params.detail)}`);
     } else if (e.type === 'checkpoint') {
@@ -439,7 +443,7 @@ async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boole
     const threads = num(p, 'threads');
     const restartFromScratch = one(p, 'restart-from-scratch') === 'true';
     const res = await runSession(spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, restartFromScratch, ...(threads ? { threads } : {}) });
-    return res.reason === 'failed' ? 1 : 0;
+    return sessionExitCode(res);
   } finally {
     sink.close();
     process.off('SIGINT', onSignal);

@@ -116,6 +116,30 @@ export interface ErrorParams {
   readonly step?: number;
 }
 
+/**
+ * Why a session thinks its training diverged (src/session/divergence.ts):
+ * - `loss-above-range`: a step's loss far above the range of the run's first steps;
+ * - `loss-above-chance`: a token loss far above chance, ln(vocabulary size);
+ * - `grad-norm-zero`: the gradient norm exactly 0 for several steps in a row (nothing is learned);
+ * - `grad-norm-non-finite`: a NaN or infinite gradient norm;
+ * - `weights-non-finite`: a NaN or infinite weight.
+ */
+export type DivergenceReason = 'loss-above-range' | 'loss-above-chance' | 'grad-norm-zero' | 'grad-norm-non-finite' | 'weights-non-finite';
+
+export const DIVERGENCE_REASONS: readonly DivergenceReason[] = ['loss-above-range', 'loss-above-chance', 'grad-norm-zero', 'grad-norm-non-finite', 'weights-non-finite'];
+
+/** A warning of its own kind: the run looks diverged. Training goes on; the run's final state says so. */
+export interface DivergedParams {
+  readonly time: number;
+  /** The optimizer step where it showed. */
+  readonly step: number;
+  readonly reason: DivergenceReason;
+  /** What was seen against what was expected, e.g. `loss 364 is above 2 x chance (ln 1500 = 7.31)`. */
+  readonly message: string;
+  /** The value that tripped the check (the loss, the gradient norm), when it is a finite number. */
+  readonly value?: number;
+}
+
 export type FinishReason = 'completed' | 'stopped' | 'early-stopped';
 
 export interface FinishedParams {
@@ -181,6 +205,11 @@ export const SessionFinished = defineMessage<'finished', FinishedParams>(
   v.object<FinishedParams>({ time, reason: v.literal('completed', 'stopped', 'early-stopped'), step, metrics: metricsRecord, path: v.string() }),
 );
 
+export const SessionDiverged = defineMessage<'diverged', DivergedParams>(
+  'diverged',
+  v.object<DivergedParams>({ time, step, reason: v.literal(...DIVERGENCE_REASONS), message: v.string(), value: v.optional(v.number()) }),
+);
+
 export type SessionEvent =
   | Envelope<'started', StartedParams>
   | Envelope<'metrics', MetricsParams>
@@ -189,6 +218,7 @@ export type SessionEvent =
   | Envelope<'checkpoint', CheckpointParams>
   | Envelope<'warning', WarningParams>
   | Envelope<'error', ErrorParams>
+  | Envelope<'diverged', DivergedParams>
   | Envelope<'finished', FinishedParams>;
 
 const EVENT_TYPES: readonly MessageType<SessionEvent['type'], unknown>[] = [
@@ -199,6 +229,7 @@ const EVENT_TYPES: readonly MessageType<SessionEvent['type'], unknown>[] = [
   SessionCheckpoint,
   SessionWarning,
   SessionError,
+  SessionDiverged,
   SessionFinished,
 ];
 

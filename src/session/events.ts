@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import {
   formatEvent,
   SessionCheckpoint,
+  SessionDiverged,
   SessionError,
   SessionEval,
   SessionFinished,
@@ -17,6 +18,7 @@ import {
   SessionWarning,
   toMetrics,
   type CheckpointParams,
+  type DivergedParams,
   type ErrorParams,
   type EvalParams,
   type FinishedParams,
@@ -72,6 +74,9 @@ export class EventSink {
   }
   error(p: NoTime<ErrorParams>): void {
     this.emit(SessionError.create({ time: Date.now(), ...p }));
+  }
+  diverged(p: NoTime<DivergedParams>): void {
+    this.emit(SessionDiverged.create({ time: Date.now(), ...p }));
   }
   finished(p: NoTime<Omit<FinishedParams, 'metrics'>> & { metrics: Record<string, number> }): void {
     this.emit(SessionFinished.create({ time: Date.now(), reason: p.reason, step: p.step, path: p.path, metrics: toMetrics(p.metrics) }));

@@ -3,6 +3,7 @@
  *
  *   steps    K optimizer steps of A micro-batches per runtime call, examples drawn in the seeded order
  *   NaN      a non-finite step is skipped by the trainer and warned about; `maxNonFiniteSteps` in a row end the run
+ *   diverged finite blow-ups (divergence.ts) are `diverged` events; the run goes on and its result says so
  *   events   metrics averaged over the steps since the last log every `logging` steps; eval, samples and
  *            checkpoints at their intervals; early stopping on an eval metric
  *   stop     a stop request (SIGTERM) is honoured between calls: a checkpoint, then `finished` with `stopped`
@@ -21,7 +22,9 @@ import type { TrainState } from '../engine/step/trainState';
 import { ExampleOrder } from '../training/batching';
 import { PlanEvaluator, type RunnerOptions } from '../training/evaluate';
 import type { TrainerPlan } from '../training/plan';
+import { methodCard } from '../core/methods';
 import { saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
+import { DivergenceMonitor, type Divergence } from './divergence';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
 import type { RunSchedule } from './plan';
@@ -57,9 +60,22 @@ export class TrainingLoop {
   private lastMetrics: Record<string, number> = {};
   private nonFiniteRun = 0;
   private evaluator: PlanEvaluator | undefined;
+  private readonly divergence: DivergenceMonitor;
+  /** The first divergence seen, for the session's result. */
+  private diverged: Divergence | undefined;
 
   constructor(private readonly x: LoopInputs) {
     this.order = new ExampleOrder(x.plan.trainSize, x.spec.seed);
+    const tokenLoss = methodCard(x.spec.method).family === 'supervised';
+    this.divergence = new DivergenceMonitor(tokenLoss ? { tokenLossVocab: x.rm.config.vocabSize } : {});
+  }
+
+  /** Writes a `diverged` event for each new divergence and keeps the first. */
+  private report(found: readonly Divergence[]): void {
+    for (const d of found) {
+      this.diverged ??= d;
+      this.x.sink.diverged({ step: d.step, reason: d.reason, message: d.message, ...(d.value !== undefined && Number.isFinite(d.value) ? { value: d.value } : {}) });
+    }
   }
 
   async run(): Promise<SessionResult> {
@@ -68,7 +84,7 @@ export class TrainingLoop {
     if (reason === 'stopped') {
       await this.checkpoint();
       sink.finished({ reason, step: progress.step, metrics: this.lastMetrics, path: '' });
-      return { reason, step: progress.step, metrics: this.lastMetrics };
+      return { reason, step: progress.step, metrics: this.lastMetrics, ...this.divergedResult() };
     }
     return this.finish(reason);
   }
@@ -145,6 +161,7 @@ export class TrainingLoop {
     for (let i = 0; i < sched.K; i++) {
       push('loss', res.losses[i] as number);
       push('grad_norm', res.gradNorms[i] as number);
+      this.report(this.divergence.step(p.step - sched.K + 1 + i, res.losses[i] as number, res.gradNorms[i] as number));
       for (const [m, vs] of Object.entries(res.metrics)) {
         if (m === 'num_tokens') p.numTokens += vs[i] as number;
         else push(m, vs[i] as number);
@@ -212,6 +229,7 @@ export class TrainingLoop {
   private async checkpoint(): Promise<void> {
     const { spec, opts, progress: p } = this.x;
     const state: TrainState = await this.x.trainer.state();
+    this.report(this.divergence.weights(p.step, [...state.params].map(([k, t]) => [k, t.data] as const)));
     const ts: TrainerStateJson = {
       step: p.step,
       epoch: this.epoch(),
@@ -237,14 +255,21 @@ export class TrainingLoop {
     if (sched.sampleEvery > 0 && p.step % sched.sampleEvery !== 0) await this.x.sampler.sample(p.step);
     await this.saveFinal();
     sink.finished({ reason, step: p.step, metrics: this.lastMetrics, path: FINAL_DIR });
-    return { reason, step: p.step, metrics: this.lastMetrics, finalDir: path.join(this.x.opts.runDir, FINAL_DIR) };
+    return { reason, step: p.step, metrics: this.lastMetrics, finalDir: path.join(this.x.opts.runDir, FINAL_DIR), ...this.divergedResult() };
+  }
+
+  private divergedResult(): Pick<SessionResult, 'diverged'> {
+    const d = this.diverged;
+    return d ? { diverged: { step: d.step, reason: d.reason, message: d.message } } : {};
   }
 
   /** The trained model as a Hugging Face folder in `<run>/final` (LoRA adapters merged into the weights). */
   private async saveFinal(): Promise<void> {
     const { rm } = this.x;
     const weights: Weights = new Map();
-    for (const [k, v] of await currentWeights(rm, this.x.trainer)) {
+    const current = await currentWeights(rm, this.x.trainer);
+    this.report(this.divergence.weights(this.x.progress.step, current));
+    for (const [k, v] of current) {
       const p = rm.model.params.find((x) => x.name === k);
       if (p) weights.set(k, { shape: [...p.shape], data: v });
     }

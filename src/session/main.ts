@@ -8,7 +8,7 @@
  * copies the spec into the run folder (default: the spec's `outputDir`). Events go to stdout, one JSON line each,
  * and to `<run>/events.jsonl`. It always resumes from the newest readable checkpoint of the folder (`--resume` is
  * accepted for clarity). SIGTERM / SIGINT: the session finishes the step it is in, writes a checkpoint and exits
- * with a `finished` event of reason `stopped`. Exit code 0 unless the run failed.
+ * with a `finished` event of reason `stopped`. Exit code 0, 1 when the run failed, 3 when it diverged.
  *
  * The session holds the run lock (src/core/runs/runLock.ts) while it trains: it adopts the lock of the editor that
  * spawned it, or takes it itself; when another live process holds it, it exits with code 1 before writing anything
@@ -24,6 +24,7 @@ import { formatError, isUserError } from '../util/errors';
 import { EventSink } from './events';
 import { defaultCacheDir } from './model';
 import { runSession } from './runSession';
+import { sessionExitCode } from './types';
 
 interface Args {
   runDir?: string;
@@ -112,7 +113,7 @@ async function sessionLocked(args: Args, specFile: string, r: ReturnType<typeof 
       ...(args.restartFromScratch ? { restartFromScratch: true } : {}),
       ...(args.threads ? { threads: args.threads } : process.env['ALIGNMENT_THREADS'] ? { threads: Number(process.env['ALIGNMENT_THREADS']) } : {}),
     });
-    return res.reason === 'failed' ? 1 : 0;
+    return sessionExitCode(res);
   } finally {
     sink.close();
     process.off('SIGTERM', onSignal);

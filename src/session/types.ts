@@ -1,5 +1,6 @@
 /** What a training session takes (besides its run spec), what it ends with, and the error a user fixes. */
 import { UserError } from '../util/errors';
+import type { DivergenceReason } from '../protocol/session';
 import type { EventSink } from './events';
 
 export interface SessionOptions {
@@ -35,6 +36,14 @@ export interface SessionResult {
   /** The final model folder (absent when the run failed or was stopped). */
   readonly finalDir?: string;
   readonly error?: string;
+  /** The first sign that training diverged (a `diverged` event), when there was one. */
+  readonly diverged?: { readonly step: number; readonly reason: DivergenceReason; readonly message: string };
+}
+
+/** Exit status of a process that ran a session: 0 done (or stopped), 1 failed, 3 ended but diverged. */
+export function sessionExitCode(res: SessionResult): number {
+  if (res.reason === 'failed') return 1;
+  return res.diverged ? 3 : 0;
 }
 
 /** Thrown for problems a user fixes (bad data, too large a model): the message is the whole story. */

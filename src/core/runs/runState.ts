@@ -4,7 +4,7 @@
  * was stopped and resumed reads `started ... finished(stopped) started ...`, and the second `started` makes it
  * running again.
  */
-import type { CheckpointParams, ErrorParams, FinishedParams, Metrics, SessionEvent, StartedParams } from '../../protocol/session';
+import type { CheckpointParams, DivergedParams, ErrorParams, FinishedParams, Metrics, SessionEvent, StartedParams } from '../../protocol/session';
 
 export type RunPhase = 'pending' | 'running' | 'finished' | 'stopped' | 'failed';
 
@@ -32,6 +32,8 @@ export interface RunState {
   readonly stepsPerSecond?: number;
   /** The step the latest session started from (non-zero after a resume). */
   readonly startStep: number;
+  /** The first `diverged` event: the run's weights may be ruined, so a finished run is not shown as plain green. */
+  readonly diverged?: DivergedParams;
 }
 
 export const EMPTY_RUN_STATE: RunState = { phase: 'pending', metrics: {}, evalMetrics: {}, step: 0, epoch: 0, totalSteps: 0, warnings: 0, startStep: 0 };
@@ -65,6 +67,9 @@ export function foldRunEvents(prev: RunState, events: readonly SessionEvent[]): 
       case 'warning':
         s.warnings++;
         break;
+      case 'diverged':
+        s.diverged ??= e.params;
+        break;
       case 'error':
         s.lastError = e.params;
         if (e.params.fatal) {
@@ -80,6 +85,7 @@ export function foldRunEvents(prev: RunState, events: readonly SessionEvent[]): 
           const r = e.params.reason;
           s.phase = r === 'stopped' ? 'stopped' : 'finished';
           s.detail = r === 'stopped' ? `stopped at step ${e.params.step}` : r === 'early-stopped' ? `early-stopped at step ${e.params.step}` : `completed ${e.params.step} steps`;
+          if (s.diverged) s.detail += `; diverged? ${s.diverged.message}`;
         }
         break;
       }

@@ -177,7 +177,10 @@ export class RunsFeature extends Disposable {
       if (a === 'Open Dashboard') await vscode.commands.executeCommand('alignment.openDashboard', r.id);
       if (a === 'Show Log') await vscode.commands.executeCommand('alignment.showLog');
     } else if (r.state.phase === 'finished' || r.state.phase === 'stopped') {
-      const a = await vscode.window.showInformationMessage(`Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}`, 'Open Dashboard');
+      // A run that diverged ends as a warning: its final model may be ruined.
+      const show = r.state.diverged ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      const diverged = r.state.diverged ? ` (diverged? ${r.state.diverged.message})` : '';
+      const a = await show(`Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}${diverged}`, 'Open Dashboard');
       if (a) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
     }
   }

@@ -23,9 +23,10 @@ export class RunItem extends vscode.TreeItem {
     super(run.spec?.name || run.id, vscode.TreeItemCollapsibleState.Collapsed);
     const s = run.state;
     this.id = `run:${run.id}`;
-    this.iconPath = PHASE_ICON[s.phase];
+    // A finished run that diverged is not shown as passed.
+    this.iconPath = s.phase === 'finished' && s.diverged ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('charts.yellow')) : PHASE_ICON[s.phase];
     this.contextValue = `alignment.run.${s.phase}`;
-    const parts = [s.phase === 'running' ? progressText(run) : s.phase, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
+    const parts = [s.phase === 'running' ? progressText(run) : s.phase === 'finished' && s.diverged ? 'finished, diverged?' : s.phase, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
     const eta = etaSeconds(s);
     if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
     this.description = parts.filter(Boolean).join(' · ');

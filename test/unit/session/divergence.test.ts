@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { foldRunEvents, EMPTY_RUN_STATE } from '../../../src/core/runs/runState';
+import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
+import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
+import { DivergenceMonitor } from '../../../src/session/divergence';
+import { runSession } from '../../../src/session/runSession';
+import { sessionExitCode } from '../../../src/session/types';
+import { tinySpec, workspace } from './sessionFixtures';
+
+function resolve(raw: Record<string, unknown>): RunSpec {
+  const r = resolveRunSpec(raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.problems));
+  return r.spec;
+}
+
+function events(runDir: string): SessionEvent[] {
+  const parsed = parseSessionEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8'));
+  assert.deepEqual(parsed.warnings, [], 'events.jsonl parses without warnings');
+  return parsed.events;
+}
+
+/** SFT rows (prompt / completion) for the tiny model. */
+function sftRows(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ prompt: `item ${1 + (i % 12)}: say ${i % 2 ? 'no' : 'yes'}`, completion: i % 2 ? ' no' : ' yes' }));
+}
+
+const sftSpec = (lr: number, maxGradNorm: number) => (ws: ReturnType<typeof workspace>, runDir: string) =>
+  resolve(tinySpec(ws, runDir, { method: 'sft', maxSteps: 16, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, optimizer: { learningRate: lr, maxGradNorm }, intervals: { logging: 2, eval: 0, checkpoint: 0, sample: 0 } }));
+
+test('an SFT run at lr 0.99 without clipping is flagged as diverged: a diverged event, the result, the exit status and the run state say so', async () => {
+  const ws = workspace(sftRows(32));
+  const runDir = path.join(ws.dir, 'run');
+  const res = await runSession(sftSpec(0.99, 0)(ws, runDir), { runDir, cacheDir: ws.dir, threads: 1 });
+  const ev = events(runDir);
+  const diverged = ev.filter((e) => e.type === 'diverged');
+  assert.equal(res.reason, 'completed', res.error);
+  const first = diverged[0];
+  assert.ok(first?.type === 'diverged' && first.params.reason === 'loss-above-chance', JSON.stringify(diverged));
+  assert.match(first.params.message, /^loss \S+ at step \d+ is above 2 x chance \(ln \d+ = /);
+  assert.ok(res.diverged);
+  assert.equal(sessionExitCode(res), 3);
+  const state = foldRunEvents(EMPTY_RUN_STATE, ev);
+  assert.equal(state.phase, 'finished');
+  assert.ok(state.diverged);
+  assert.match(state.detail ?? '', /; diverged\? /);
+});
+
+test('a normal SFT run is not flagged', async () => {
+  const ws = workspace(sftRows(32));
+  const runDir = path.join(ws.dir, 'run');
+  const res = await runSession(sftSpec(1e-3, 1)(ws, runDir), { runDir, cacheDir: ws.dir, threads: 1 });
+  const ev = events(runDir);
+  assert.equal(res.reason, 'completed', res.error);
+  assert.deepEqual(ev.filter((e) => e.type === 'diverged'), []);
+  assert.equal(res.diverged, undefined);
+  assert.equal(sessionExitCode(res), 0);
+  assert.equal(foldRunEvents(EMPTY_RUN_STATE, ev).diverged, undefined);
+});
+
+test('a DPO run at lr 0.99 without clipping is flagged by its loss leaving the range of its first steps', async () => {
+  const ws = workspace();
+  const runDir = path.join(ws.dir, 'run');
+  const spec = resolve(tinySpec(ws, runDir, { maxSteps: 16, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, optimizer: { learningRate: 0.99, maxGradNorm: 0 }, intervals: { logging: 2, eval: 0, checkpoint: 0, sample: 0 } }));
+  const res = await runSession(spec, { runDir, cacheDir: ws.dir, threads: 1 });
+  const ev = events(runDir);
+  assert.equal(res.reason, 'completed', res.error);
+  assert.equal(res.diverged?.reason, 'loss-above-range');
+  assert.ok(ev.some((e) => e.type === 'diverged' && /far above the range of the first steps/.test(e.params.message)));
+});
+
+test('divergence rules: loss above the range of the first steps, gradient norm 0 three steps in a row or non-finite, non-finite weights; each reason once', () => {
+  const m = new DivergenceMonitor();
+  const healthy = [0.69, 0.3, 1.2, 0.8, 0.6, 0.9, 0.5, 0.4, 0.45, 0.3, 0.2, 1.5, 0.1];
+  healthy.forEach((loss, i) => assert.deepEqual(m.step(i + 1, loss, 1 + i), [], `step ${i + 1}`));
+  // Range of the first 3 steps: 0.3 to 1.2, so the limit is 1.2 + 10 * max(0.9, 1.2, 1) = 13.2.
+  assert.deepEqual(m.step(14, 13.1, 1), []);
+  assert.deepEqual(m.step(15, 13.3, 1).map((d) => d.reason), ['loss-above-range']);
+  assert.deepEqual(m.step(16, 500, 1), [], 'reported once');
+  assert.deepEqual(m.step(17, 0.5, 0), []);
+  assert.deepEqual(m.step(18, 0.5, 0), []);
+  assert.deepEqual(m.step(19, 0.5, 0).map((d) => [d.reason, d.step]), [['grad-norm-zero', 19]]);
+  assert.deepEqual(m.step(20, NaN, Infinity).map((d) => d.reason), ['grad-norm-non-finite']);
+  assert.deepEqual(m.weights(20, [['a', new Float32Array([1, 2])], ['b', new Float32Array([0, NaN])]]).map((d) => d.message), ['weight b[1] is NaN at step 20']);
+  assert.deepEqual(m.weights(21, [['b', new Float32Array([Infinity])]]), []);
+  // A blow-up in the second step is measured against the first, not folded into the range.
+  const early = new DivergenceMonitor();
+  assert.deepEqual(early.step(1, 0.69, 1), []);
+  assert.deepEqual(early.step(2, 488, 1).map((d) => d.reason), ['loss-above-range']);
+  // Token losses: above 2 x ln(V) (V = 1000: 13.8).
+  const sft = new DivergenceMonitor({ tokenLossVocab: 1000 });
+  assert.deepEqual(sft.step(1, 13.8, 1), []);
+  assert.deepEqual(sft.step(2, 13.9, 1).map((d) => d.reason), ['loss-above-chance']);
+});
