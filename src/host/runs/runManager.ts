@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { access, appendFile, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnOffThread, type SessionProcess } from './offThreadSpawn';
+import { onlyCorruptCheckpoints } from './corruptCheckpoints';
 import { Disposable } from '../shared/lifecycle';
 import { createRun } from '../../core/runs/registry';
 import { runPaths, runsRoot, isRunId } from '../../core/runs/layout';
@@ -288,14 +289,27 @@ export class RunManager extends Disposable {
     return { ok: true, id: r.id, warnings: created.warnings };
   }
 
-  /** Starts a stopped or failed run again from its latest checkpoint. */
+  /**
+   * Starts a stopped or failed run again from its latest checkpoint. When the session found every checkpoint
+   * unreadable (they were moved aside to `checkpoints/corrupt-*`), it asks before training from step 0.
+   */
   async resume(id: string): Promise<void> {
     const r = this.records.get(id);
     if (!r) throw new Error(`no run "${id}" in this workspace`);
     if (r.child || r.state.phase === 'running') throw new Error(`run ${id} is already running`);
     if (r.state.phase === 'finished') throw new Error(`run ${id} has finished; clone it to train again`);
     if (!r.spec) throw new Error(`run ${id} has no usable spec.json: ${r.specProblems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
-    await this.launch(r, true);
+    const corrupt = await onlyCorruptCheckpoints(r.dir);
+    if (corrupt.length) {
+      const restart = 'Restart from Step 0';
+      const answer = await vscode.window.showWarningMessage(
+        `Run ${id} has no readable checkpoint (${corrupt.join(', ')} could not be read and were moved aside). Train it again from step 0?`,
+        { modal: true },
+        restart,
+      );
+      if (answer !== restart) return;
+    }
+    await this.launch(r, true, corrupt.length > 0);
   }
 
   /** Asks a running session to stop gracefully (SIGTERM: it saves a checkpoint and writes `finished`). */
@@ -308,7 +322,7 @@ export class RunManager extends Disposable {
     process.kill(pid, 'SIGTERM');
   }
 
-  private async launch(r: Record_, resume: boolean): Promise<void> {
+  private async launch(r: Record_, resume: boolean, restartFromScratch = false): Promise<void> {
     const ws = this.opts.workspaceDir as string;
     // No synchronous file system calls here: this runs on the extension host's event loop.
     try {
@@ -323,7 +337,7 @@ export class RunManager extends Disposable {
     let errFile: FileHandle | undefined;
     try {
       errFile = await open(stderrPath, 'a');
-      const args = [this.opts.sessionScript, ...sessionArgs(r.dir, resume)];
+      const args = [this.opts.sessionScript, ...sessionArgs(r.dir, resume, restartFromScratch)];
       this.opts.log.info(`Run ${r.id}: ${resume ? 'resuming' : 'starting'}: ${this.opts.nodePath} ${args.join(' ')}`);
       // Detached with its output in files: the session outlives a window reload, and the next window follows
       // its events.jsonl. ELECTRON_RUN_AS_NODE makes an Electron host binary behave as plain Node. Training takes
@@ -385,8 +399,8 @@ export class RunManager extends Disposable {
 }
 
 /** Command-line arguments of dist/session.js for a run folder. */
-export function sessionArgs(runDir: string, resume: boolean): string[] {
-  return ['--run-dir', runDir, ...(resume ? ['--resume'] : [])];
+export function sessionArgs(runDir: string, resume: boolean, restartFromScratch = false): string[] {
+  return ['--run-dir', runDir, ...(resume ? ['--resume'] : []), ...(restartFromScratch ? ['--restart-from-scratch'] : [])];
 }
 
 /** The last `bytes` of a run's stderr.log (whole lines), or '' when there is none. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { acquireRunLock, readRunLock, releaseRunLock } from '../../../src/core/runs/runLock';
 import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
 import { REPO, tinySpec, workspace } from '../session/sessionFixtures';
 
@@ -83,4 +84,19 @@ test('two `alignment train --run-dir D` at once: the second (and a session start
   assert.ok(last?.type === 'finished' && last.params.reason === 'stopped');
   assert.equal((JSON.parse(fs.readFileSync(path.join(runDir, 'spec.json'), 'utf8')) as { maxSteps: number }).maxSteps, 5000, "the first run's spec.json is left as it was");
   assert.ok(!fs.existsSync(path.join(runDir, 'session.lock')), 'the lock is released at the end');
+});
+
+test('a session spawned by the process holding the run lock (as the editor does) adopts it and trains; the holder releases it', async () => {
+  const ws = workspace();
+  const runDir = path.join(ws.dir, 'run');
+  fs.mkdirSync(runDir);
+  fs.writeFileSync(path.join(runDir, 'spec.json'), JSON.stringify(tinySpec(ws, runDir, { maxSteps: 4, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, intervals: { logging: 2, eval: 0, checkpoint: 0, sample: 0 } })));
+  assert.ok((await acquireRunLock(runDir, 'test window')).ok);
+  const child = start('src/session/main.ts', ['--run-dir', runDir]);
+  const x = await child.exit;
+  assert.equal(x.code, 0, x.stderr);
+  const lock = await readRunLock(runDir);
+  assert.equal(lock?.ownerPid, process.pid, 'the lock stays with its holder');
+  assert.equal(lock?.sessionPid, child.pid, 'and names the session that adopted it');
+  assert.equal(await releaseRunLock(runDir), true);
 });
