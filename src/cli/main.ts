@@ -5,6 +5,8 @@
  *   alignment train --method dpo --data pairs.jsonl [--model builtin | --model <HF folder>] [--steps N]
  *                   [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F] [--set name=value]...
  *                   [--run-dir DIR] [--json]
+ *   alignment train --method grpo --data prompts.jsonl --reward numeric_match [--reward regex=PATTERN]...
+ *                   [--reward-weight W]... [--max-new-tokens N] [--temperature X] [--top-k N] [--top-p X] [--stop TEXT]...
  *   alignment demo [--out demo-output] [--quick] [--json] [--threads N]
  *   alignment eval <model folder | run folder> --data pairs.jsonl [--reference <folder>] [--max-length N] [--json]
  *   alignment judge | eval-rm | rm-score ...      (src/cli/judgeCommands.ts)
@@ -25,6 +27,7 @@ import type { PreferenceExample } from '../core/datasets/examples';
 import { loadDatasetFile } from '../core/datasets/formats';
 import { newRunId, runPaths, runsRoot } from '../core/runs/layout';
 import { resolveRunSpec, trainableMethodIds, type RunSpec } from '../core/runs/spec';
+import { REWARD_FUNCTION_KINDS } from '../core/runs/specRewards';
 import { acquireRunLock, releaseRunLock } from '../core/runs/runLock';
 import { isMethodId, type HyperparameterValue } from '../core/methods';
 import { formatEvent, type SessionEvent } from '../protocol/session';
@@ -104,7 +107,10 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: `  alignment train <spec.json> [--run-dir DIR] [--json] [--threads N]
   alignment train --method <${TRAINABLE.join('|')}> --data <file> [--model builtin|<HF folder>]
                   [--steps N] [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F]
-                  [--set name=value]... [--run-dir DIR] [--json] [--threads N] [--restart-from-scratch]`,
+                  [--logging-steps N] [--set name=value]... [--run-dir DIR] [--json] [--threads N] [--restart-from-scratch]
+  alignment train --method grpo|rloo --data <prompts file> --reward KIND[=ARG]... [--reward-weight W]...
+                  [--on-reward-error stop|skip] [--reward-timeout S] [--max-new-tokens N] [--temperature X]
+                  [--top-k N] [--top-p X] [--stop TEXT]... (and the options above)`,
     positional: { min: 0, max: 1, what: 'a run spec file' },
     options: {
       method: { kind: 'text', value: 'METHOD', help: `training method (${TRAINABLE.join(', ')})` },
@@ -116,7 +122,17 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       lr: { kind: 'number', value: 'X', help: 'learning rate' },
       'max-length': { kind: 'count', value: 'N', help: 'longest prompt + completion in tokens' },
       'eval-split': { kind: 'number', value: 'F', help: 'fraction of the data held out for evaluation' },
+      'logging-steps': { kind: 'count', value: 'N', help: 'optimizer steps between metrics events (default 10)' },
       set: { kind: 'texts', value: 'name=value', help: "a method hyperparameter (TRL's name), repeatable" },
+      reward: { kind: 'texts', value: 'KIND[=ARG]', help: `grpo/rloo: a reward function, repeatable (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')}; regex=PATTERN, length_penalty=CACHE_TOKENS, exact_match/numeric_match/proxy=ANSWER_COLUMN)` },
+      'reward-weight': { kind: 'texts', value: 'W', help: 'grpo/rloo: the weight of each --reward, in order (default 1 each)' },
+      'on-reward-error': { kind: 'text', value: 'stop|skip', help: 'grpo/rloo: a reward function that throws, returns NaN or hangs stops the run (default) or skips the sample' },
+      'reward-timeout': { kind: 'number', value: 'S', help: 'grpo/rloo: seconds a reward function may take (default 60)' },
+      'max-new-tokens': { kind: 'count', value: 'N', help: 'grpo/rloo: most tokens per sampled completion (max_completion_length)' },
+      temperature: { kind: 'number', value: 'X', help: 'grpo/rloo: sampling temperature' },
+      'top-k': { kind: 'number', value: 'N', help: 'grpo/rloo: sample among the N most likely tokens (0 = off)' },
+      'top-p': { kind: 'number', value: 'X', help: 'grpo/rloo: nucleus sampling mass (1 = off)' },
+      stop: { kind: 'texts', value: 'TEXT', help: 'grpo/rloo: a stop string, repeatable' },
       'run-dir': { kind: 'text', value: 'DIR', help: 'run folder (spec.json, events.jsonl, checkpoints/, final/); an existing one resumes' },
       json: { kind: 'switch', help: 'print every session event as one JSON line on stdout instead of a progress bar' },
       threads: THREADS_OPTION,
@@ -364,6 +380,7 @@ export function specFromFlags(p: Parsed): Record<string, unknown> {
     if (eq <= 0) throw new UsageError(`--set: expected name=value, got ${JSON.stringify(s)}`, 'train');
     hyper[s.slice(0, eq)] = hyperValue(s.slice(eq + 1));
   }
+  const online = onlineFlags(p, method, hyper);
   const data: Record<string, unknown> = { path: one(p, 'data') };
   if (num(p, 'max-length') !== undefined) data.maxLength = num(p, 'max-length');
   if (num(p, 'eval-split') !== undefined) data.evalSplit = num(p, 'eval-split');
@@ -374,10 +391,56 @@ export function specFromFlags(p: Parsed): Record<string, unknown> {
     model: model === 'builtin' ? { kind: 'builtin' } : { kind: 'hf', path: model },
     data,
     ...(Object.keys(hyper).length ? { hyperparameters: hyper } : {}),
+    ...online,
     ...(num(p, 'steps') !== undefined ? { maxSteps: num(p, 'steps') } : {}),
     ...(num(p, 'epochs') !== undefined ? { epochs: num(p, 'epochs') } : {}),
     ...(num(p, 'batch-size') !== undefined ? { batchSize: num(p, 'batch-size') } : {}),
     ...(Object.keys(opt).length ? { optimizer: opt } : {}),
+    ...(num(p, 'logging-steps') !== undefined ? { intervals: { logging: num(p, 'logging-steps') } } : {}),
+  };
+}
+
+/** The flags that only online methods take. */
+const ONLINE_FLAGS = ['reward', 'reward-weight', 'on-reward-error', 'reward-timeout', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'stop'];
+
+/** One `--reward KIND[=ARG]` as a spec entry: ARG is the pattern (regex), cache (length_penalty) or answer column. */
+function rewardFlag(s: string, weight: string | undefined): Record<string, unknown> {
+  const eq = s.indexOf('=');
+  const kind = eq < 0 ? s : s.slice(0, eq);
+  const arg = eq < 0 ? undefined : s.slice(eq + 1);
+  const info = REWARD_FUNCTION_KINDS.find((k) => k.kind === kind);
+  if (!info) throw new UsageError(`--reward: unknown reward function ${JSON.stringify(kind)} (one of ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`, 'train');
+  const w = weight === undefined ? {} : { weight: Number(weight) };
+  if (weight !== undefined && !(weight.trim() !== '' && Number.isFinite(Number(weight)))) throw new UsageError(`--reward-weight: expected a number, got ${JSON.stringify(weight)}`, 'train');
+  if (arg === undefined) return { kind, ...w };
+  if (kind === 'regex') return { kind, pattern: arg, ...w };
+  if (kind === 'length_penalty') return { kind, softPunishCache: hyperValue(arg), ...w };
+  if (info.needsAnswer) return { kind, field: arg, ...w };
+  throw new UsageError(`--reward ${kind} takes no argument (got ${JSON.stringify(arg)})`, 'train');
+}
+
+/**
+ * The spec parts of the online flags: `rewards`, `generation`, and the sampling hyperparameters (TRL's names,
+ * added to `hyper`). Refused for the methods that do not sample.
+ */
+function onlineFlags(p: Parsed, method: string, hyper: Record<string, HyperparameterValue>): Record<string, unknown> {
+  const given = ONLINE_FLAGS.filter((f) => p.flags.has(f));
+  if (method !== 'grpo' && method !== 'rloo') {
+    if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: only for --method grpo or rloo`, 'train');
+    return {};
+  }
+  const rewards = p.flags.get('reward') ?? [];
+  const weights = p.flags.get('reward-weight') ?? [];
+  if (!rewards.length) throw new UsageError(`--method ${method} needs at least one --reward (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`, 'train');
+  if (weights.length && weights.length !== rewards.length) throw new UsageError(`--reward-weight: give one per --reward (${rewards.length}), or none; got ${weights.length}`, 'train');
+  const sampling: [string, string][] = [['max-new-tokens', 'max_completion_length'], ['temperature', 'temperature'], ['top-k', 'top_k'], ['top-p', 'top_p']];
+  for (const [flag, name] of sampling) if (num(p, flag) !== undefined) hyper[name] = num(p, flag) as number;
+  const onError = one(p, 'on-reward-error');
+  const timeout = num(p, 'reward-timeout');
+  const stop = p.flags.get('stop') ?? [];
+  return {
+    rewards: { functions: rewards.map((r, i) => rewardFlag(r, weights[i])), ...(onError !== undefined ? { onError } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) },
+    ...(stop.length ? { generation: { stop } } : {}),
   };
 }
 
