@@ -25,6 +25,7 @@ import { MissingRewardFieldError } from '../training/online/rewards/rewardFuncti
 import { rlooConfig, rlooMethod } from '../training/online/rloo';
 import type { RolloutPrompt } from '../training/online/rollout';
 import { cleanTemporaryCheckpoints, loadLatestCheckpoint } from './checkpoints';
+import { checkFreshStart } from './resume';
 import { loadSplit } from './data';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
@@ -89,7 +90,7 @@ export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink
   const sched = onlineSchedule(spec, method, prompts.length);
   const trainer = await createOnlineTrainer(spec, opts, rm, method, prompts, sched, sink);
   disposers.push(() => trainer.dispose());
-  const rollouts = await resumeOnline(opts.runDir, spec, trainer, sched, sink);
+  const rollouts = await resumeOnline(opts, spec, trainer, sched, sink);
   setStep(rollouts * sched.stepsPerRollout);
   sink.started({
     runId: path.basename(path.resolve(opts.runDir)),
@@ -139,13 +140,17 @@ async function createOnlineTrainer(spec: RunSpec, opts: SessionOptions, rm: RunM
 }
 
 /** Restores the newest usable checkpoint; returns the rollouts done (0 for a fresh run). */
-async function resumeOnline(runDir: string, spec: RunSpec, trainer: OnlineTrainer, sched: OnlineSchedule, sink: EventSink): Promise<number> {
+async function resumeOnline(opts: SessionOptions, spec: RunSpec, trainer: OnlineTrainer, sched: OnlineSchedule, sink: EventSink): Promise<number> {
+  const runDir = opts.runDir;
   const cleaned = cleanTemporaryCheckpoints(runDir);
   if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
   const latest = loadLatestCheckpoint(runDir);
   for (const p of latest.problems) sink.warning({ message: p });
   const c = latest.checkpoint;
-  if (!c) return 0;
+  if (!c) {
+    checkFreshStart(runDir, sink, opts.restartFromScratch === true);
+    return 0;
+  }
   if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
   if (c.step % sched.stepsPerRollout !== 0 || c.step > sched.total) throw new SessionInputError(`${c.path} is at step ${c.step}, which does not fit this run (${sched.total} steps, ${sched.stepsPerRollout} per rollout)`);
   const rollouts = c.step / sched.stepsPerRollout;

@@ -58,7 +58,7 @@ export async function resumeRun(
 }
 
 /** Step 0 in a folder whose checkpoints were all unreadable: refused unless asked for, and said when it happens. */
-function checkFreshStart(runDir: string, sink: EventSink, restartFromScratch: boolean): void {
+export function checkFreshStart(runDir: string, sink: EventSink, restartFromScratch: boolean): void {
   const corrupt = listCorruptCheckpoints(runDir);
   if (corrupt.length === 0) return;
   const which = corrupt.join(', ');

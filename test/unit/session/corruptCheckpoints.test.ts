@@ -7,6 +7,7 @@ import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/ses
 import { EventSink } from '../../../src/session/events';
 import { listCheckpointSteps, listCorruptCheckpoints, loadRunCheckpoint } from '../../../src/session/checkpoints';
 import { runSession } from '../../../src/session/runSession';
+import { onlineSpec, promptRows } from './onlineFixtures';
 import { tinySpec, workspace } from './sessionFixtures';
 
 function resolve(raw: Record<string, unknown>): RunSpec {
@@ -84,4 +85,19 @@ test('an unreadable newest checkpoint is moved aside and the run resumes from th
   assert.ok(events(runDir).some((e) => e.type === 'warning' && /^resuming from checkpoints\/step-4 /.test(e.params.message)));
   assert.deepEqual(listCorruptCheckpoints(runDir), ['checkpoints/corrupt-step-6']);
   assert.deepEqual(listCheckpointSteps(runDir), [4, 6]);
+});
+
+test('an online (GRPO) session refuses the same way when every checkpoint is unreadable, and restarts with the flag', async () => {
+  const ws = workspace(promptRows(8));
+  const runDir = path.join(ws.dir, 'run');
+  const spec = resolve(onlineSpec(ws, runDir, { intervals: { logging: 1, eval: 0, checkpoint: 2, sample: 0 } }));
+  assert.equal((await run(spec, runDir, ws.dir)).res.reason, 'completed');
+  for (const s of listCheckpointSteps(runDir)) truncate(path.join(runDir, 'checkpoints', `step-${s}`, 'optimizer.safetensors'));
+  fs.rmSync(path.join(runDir, 'final'), { recursive: true, force: true });
+  const refused = await run(spec, runDir, ws.dir);
+  assert.equal(refused.res.reason, 'failed');
+  assert.match(refused.res.error ?? '', /no readable checkpoint to resume from .*--restart-from-scratch/);
+  const again = await run(spec, runDir, ws.dir, true);
+  assert.equal(again.res.reason, 'completed', again.res.error);
+  assert.deepEqual(again.missing, []);
 });
