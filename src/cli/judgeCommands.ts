@@ -36,6 +36,7 @@ import { FeedbackStore } from '../core/feedback/store';
 import { feedbackStoreSink } from '../core/judges/feedbackSink';
 import { aiSource, completionText, runLabelJob, type AiPairLabel, type LabelJobResult, type PairItem } from '../core/judges/labelJob';
 import { datasetPairItems } from '../core/judges/datasetPairs';
+import { noPreferencePairsMessage } from './pairsNeeded';
 import { MissingApiKeyError, redactSecret } from '../core/judges/endpoint';
 import { OpenAiJudge } from '../core/judges/openaiJudge';
 import { appendJudgement, judgementRecord } from '../core/judges/judgeRecords';
@@ -334,7 +335,7 @@ async function scoreWithRewardModel(modelDir: string, dataFile: string, maxLengt
   const data = await loadDatasetFile(path.resolve(dataFile));
   const skipped = data.skipped.map((s) => `${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}`);
   const examples = data.examples.filter((e): e is PreferenceExample => e.kind === 'preference');
-  if (!examples.length) throw new JudgeUsageError(`eval-rm: ${dataFile} has no preference pairs (it is ${data.kind} data)`);
+  if (!examples.length) throw new JudgeUsageError(noPreferencePairsMessage('eval-rm', dataFile, data));
   const { scorer, encoded: pairs } = await openRewardScoring(dir, examples, maxLength, 'eval-rm');
   try {
     const rows = [...pairs.map((x) => promptCompletionRow(x.prompt, x.chosen)), ...pairs.map((x) => promptCompletionRow(x.prompt, x.rejected))];

@@ -46,6 +46,7 @@ import { runSession } from '../session/runSession';
 import { sessionExitCode } from '../session/types';
 import { formatError, joinDetail, UserError } from '../util/errors';
 import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
+import { noPreferencePairsMessage } from './pairsNeeded';
 
 interface Parsed {
   positional: string[];
@@ -609,7 +610,7 @@ async function evaluate(p: Parsed): Promise<number> {
   for (const s of data.skipped) process.stderr.write(`skipped ${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}\n`);
   for (const d of data.duplicates) process.stderr.write(`warning: ${d.message}\n`);
   const pairsEx = data.examples.filter((e): e is PreferenceExample => e.kind === 'preference');
-  if (!pairsEx.length) throw new UsageError(`alignment eval: ${dataFile} has no preference pairs (it is ${data.kind} data)`, 'eval');
+  if (!pairsEx.length) throw new UsageError(noPreferencePairsMessage('alignment eval', dataFile, data), 'eval');
   const loaded = loadHfModel(dir);
   const tok = TextTokenizer.fromFolder(dir);
   const maxLength = Math.min(num(p, 'max-length') ?? 512, loaded.config.maxPositions);

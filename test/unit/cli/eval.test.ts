@@ -149,7 +149,17 @@ test('alignment eval: bad inputs are clear errors with exit code 2 (missing --da
   ];
   const sft = path.join(dir, 'sft.jsonl');
   fs.writeFileSync(sft, JSON.stringify({ prompt: 'a', completion: 'b' }) + '\n');
-  cases.push([['eval', model, '--data', sft], /sft\.jsonl has no preference pairs \(it is sft data\)/]);
+  cases.push([
+    ['eval', model, '--data', sft],
+    /alignment eval: \S*sft\.jsonl holds sft data \(1 row of trl-prompt-completion \(prompt, completion\)\), not preference pairs; alignment eval needs rows with prompt, chosen, rejected \(strings or message lists\), or another preference format \(ultrafeedback, sharegpt-preference, hh-rlhf, trl-preference-implicit\)/,
+  ]);
+  // Preference rows that are all bad: the message names what was found and the first bad row, not "it is preference data".
+  const broken = path.join(dir, 'broken.jsonl');
+  fs.writeFileSync(broken, [{ prompt: 'a', chosen: 'b' }, { prompt: 'c', chosen: 'd', rejected: 7 }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  cases.push([
+    ['eval', model, '--data', broken],
+    /alignment eval: \S*broken\.jsonl has no usable preference pairs: its rows look like trl-preference \(prompt, chosen, rejected \(strings or message lists\)\), but all 2 rows were skipped; the first: \S*broken\.jsonl:1 rejected: /,
+  ]);
   cases.push([['eval', model, '--data', data, '--reference', writeTinyHfFolder('gpt2')], /--reference .* is not the same architecture as/]);
   for (const [args, want] of cases) {
     const r = await alignment(...args);
