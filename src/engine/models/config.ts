@@ -4,12 +4,13 @@
  *
  *   gpt2  : learned absolute positions, LayerNorm (with bias), fused-biased attention, GELU MLP, tied head.
  *   llama : RoPE, RMSNorm, SwiGLU MLP, grouped-query attention (num_key_value_heads), optional qkv bias (Qwen2),
- *           tied or untied head. Covers model_type llama (incl. SmolLM2) and qwen2.
+ *           tied or untied head. Covers model_type llama (incl. SmolLM2), qwen2, qwen3 (per-head RMSNorm on q and
+ *           k before RoPE) and mistral (sliding-window attention).
  */
 import { UserError } from '../../util/errors';
 
 /** The Hugging Face `model_type`s this engine can load. */
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2'] as const;
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral'] as const;
 export type HfModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 export type ModelFamily = 'gpt2' | 'llama';
 
@@ -61,6 +62,13 @@ export interface ModelConfig {
   ropeScaling: RopeScaling | null;
   /** Fraction of each head's dimensions that RoPE rotates (1 for Llama/Qwen2). */
   partialRotaryFactor: number;
+  /** RMSNorm over each head's dims of q and k (weights [E], eps normEps), after the projection and before RoPE (Qwen3). */
+  qkNorm: boolean;
+  /**
+   * Sliding-window attention (Mistral): query i attends key j only when i - j < slidingWindow (sequence indices, as
+   * transformers' sliding_window mask). null = full causal attention.
+   */
+  slidingWindow: number | null;
   bosTokenId: number | null;
   /** One id or several (Llama 3 lists several). */
   eosTokenId: number | number[] | null;
@@ -352,6 +360,8 @@ function parseGpt2Config(j: Json, r: Reader, source: string, common: CommonField
     ropeTheta: 10000,
     ropeScaling: null,
     partialRotaryFactor: 1,
+    qkNorm: false,
+    slidingWindow: null,
     bosTokenId: r.optId('bos_token_id'),
     eosTokenId: common.eosTokenId,
     padTokenId: r.optId('pad_token_id'),
@@ -361,33 +371,53 @@ function parseGpt2Config(j: Json, r: Reader, source: string, common: CommonField
 }
 
 /** Attention shape of a Llama-family config: hidden size, query and key/value heads, head dim. */
-function parseLlamaAttention(j: Json, r: Reader, source: string): { hidden: number; heads: number; kvHeads: number; headDim: number } {
+function parseLlamaAttention(j: Json, r: Reader, source: string, modelType: HfModelType): { hidden: number; heads: number; kvHeads: number; headDim: number } {
   const hidden = r.int('hidden_size');
   const heads = r.int('num_attention_heads');
   const kvHeads = r.int('num_key_value_heads', heads);
   if (heads % kvHeads !== 0) {
     throw new ModelConfigError(`${source}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
   }
-  const headDim = j.head_dim !== undefined && j.head_dim !== null ? r.int('head_dim') : hidden / heads;
+  // Qwen3Config defaults head_dim to 128; the others to hidden_size / num_attention_heads.
+  const headDim = j.head_dim !== undefined && j.head_dim !== null ? r.int('head_dim') : modelType === 'qwen3' ? 128 : hidden / heads;
   if (!Number.isInteger(headDim)) throw new ModelConfigError(`${source}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
   return { hidden, heads, kvHeads, headDim };
 }
 
-/** A Llama-family config (llama, qwen2: LlamaConfig's / Qwen2Config's keys and defaults). */
-function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: HfModelType, common: CommonFields): ModelConfig {
-  const { hidden, heads, kvHeads, headDim } = parseLlamaAttention(j, r, source);
+/** transformers' defaults for max_position_embeddings, by model type (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig). */
+const DEFAULT_MAX_POSITIONS: Readonly<Record<Exclude<HfModelType, 'gpt2'>, number>> = { llama: 2048, qwen2: 32768, qwen3: 32768, mistral: 131072 };
+
+/**
+ * Biases, q/k norms and sliding window by model type, as transformers' modeling files hard-code them: Llama has
+ * biases only with attention_bias / mlp_bias; Qwen2 always q/k/v biases and nothing else; Qwen3 q/k/v/o biases
+ * with attention_bias and q/k norms; Mistral no biases and an optional sliding window.
+ */
+function parseLlamaVariant(j: Json, r: Reader, source: string, modelType: Exclude<HfModelType, 'gpt2'>) {
+  if ((modelType === 'qwen2' || modelType === 'qwen3') && j.use_sliding_window === true) {
+    throw new ModelConfigError(`${source}: "use_sliding_window": true is not supported for ${modelType} (its sliding window applies to some layers only)`);
+  }
+  const attentionBias = modelType === 'llama' || modelType === 'qwen3' ? r.bool('attention_bias', false) : false;
+  const slidingWindow = modelType === 'mistral' && j.sliding_window !== undefined && j.sliding_window !== null ? r.int('sliding_window') : null;
+  return {
+    qkvBias: modelType === 'qwen2' || attentionBias,
+    oBias: attentionBias,
+    mlpBias: modelType === 'llama' ? r.bool('mlp_bias', false) : false,
+    qkNorm: modelType === 'qwen3',
+    slidingWindow,
+  };
+}
+
+/** A Llama-family config (llama, qwen2, qwen3, mistral: transformers' config classes' keys and defaults). */
+function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: Exclude<HfModelType, 'gpt2'>, common: CommonFields): ModelConfig {
+  const { hidden, heads, kvHeads, headDim } = parseLlamaAttention(j, r, source, modelType);
   const activation = parseActivation(j, 'hidden_act', 'silu', source);
-  const maxPositions = r.int('max_position_embeddings', 2048);
+  const maxPositions = r.int('max_position_embeddings', DEFAULT_MAX_POSITIONS[modelType]);
   const rope = parseRope(j, r, source, maxPositions);
   const partial = rope.partial;
   const rotDim = Math.floor(headDim * partial);
   if (partial <= 0 || partial > 1 || rotDim % 2 !== 0) {
     throw new ModelConfigError(`${source}: partial_rotary_factor ${partial} must be in (0, 1] and give an even rotary dimension (head_dim ${headDim})`);
   }
-  if (modelType === 'qwen2' && j.use_sliding_window === true) {
-    throw new ModelConfigError(`${source}: "use_sliding_window": true is not supported (sliding-window attention is not implemented)`);
-  }
-  const attentionBias = r.bool('attention_bias', false);
   return {
     modelType,
     family: 'llama',
@@ -401,11 +431,8 @@ function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: HfModel
     maxPositions,
     normEps: r.num('rms_norm_eps', 1e-6),
     activation,
-    // Qwen2 always has q/k/v biases (and no o_proj bias); Llama has them only with attention_bias.
-    qkvBias: modelType === 'qwen2' ? true : attentionBias,
-    oBias: modelType === 'qwen2' ? false : attentionBias,
-    mlpBias: r.bool('mlp_bias', false),
-    // LlamaConfig and Qwen2Config both default to untied embeddings.
+    ...parseLlamaVariant(j, r, source, modelType),
+    // All four config classes default to untied embeddings.
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
@@ -464,6 +491,8 @@ const ARCHITECTURES: Record<HfModelType, { causal: string; seqCls: string }> = {
   gpt2: { causal: 'GPT2LMHeadModel', seqCls: 'GPT2ForSequenceClassification' },
   llama: { causal: 'LlamaForCausalLM', seqCls: 'LlamaForSequenceClassification' },
   qwen2: { causal: 'Qwen2ForCausalLM', seqCls: 'Qwen2ForSequenceClassification' },
+  qwen3: { causal: 'Qwen3ForCausalLM', seqCls: 'Qwen3ForSequenceClassification' },
+  mistral: { causal: 'MistralForCausalLM', seqCls: 'MistralForSequenceClassification' },
 };
 
 /**
@@ -525,22 +554,38 @@ export function toHfConfig(cfg: ModelConfig, head: 'causal' | 'sequence-classifi
     rope_scaling: ropeScalingToHf(cfg.ropeScaling),
     attention_dropout: out.attention_dropout ?? 0.0,
   });
-  if (cfg.headDim !== cfg.hiddenSize / cfg.numHeads || out.head_dim !== undefined) out.head_dim = cfg.headDim;
+  if (cfg.headDim !== cfg.hiddenSize / cfg.numHeads || out.head_dim !== undefined || cfg.modelType === 'qwen3') out.head_dim = cfg.headDim;
   if (cfg.partialRotaryFactor !== 1) out.partial_rotary_factor = cfg.partialRotaryFactor;
   // transformers v5 reads rope_parameters (when rope_scaling is null): a config that came with it keeps it in step.
   if (out.rope_parameters !== undefined && out.rope_parameters !== null) {
     out.rope_parameters = { rope_type: 'default', rope_theta: cfg.ropeTheta, ...ropeScalingToHf(cfg.ropeScaling) };
     if (cfg.partialRotaryFactor !== 1) (out.rope_parameters as Json).partial_rotary_factor = cfg.partialRotaryFactor;
   }
-  if (cfg.modelType === 'llama') {
-    out.attention_bias = cfg.qkvBias;
-    out.mlp_bias = cfg.mlpBias;
-    if (cfg.qkvBias !== cfg.oBias) throw new ModelConfigError('llama config: attention_bias covers q, k, v and o together; qkvBias and oBias must match');
-  } else {
-    if (!cfg.qkvBias || cfg.oBias || cfg.mlpBias) throw new ModelConfigError('qwen2 config: needs q/k/v biases and no o_proj / MLP biases');
-    out.use_sliding_window = false;
-  }
+  variantToHf(cfg, out);
   return out;
+}
+
+/**
+ * The keys that say which biases, norms and attention window a Llama-family model type has; throws when `cfg`
+ * asks for a combination its model type cannot express (see parseLlamaVariant).
+ */
+function variantToHf(cfg: ModelConfig, out: Json): void {
+  const t = cfg.modelType;
+  const fail = (what: string): never => {
+    throw new ModelConfigError(`${t} config: ${what}`);
+  };
+  if (cfg.qkNorm !== (t === 'qwen3')) fail(cfg.qkNorm ? 'q/k norms exist only in qwen3' : 'qwen3 always has q/k norms');
+  if (cfg.slidingWindow !== null && t !== 'mistral') fail('a sliding window is only written for mistral');
+  if (t === 'llama' || t === 'qwen3') {
+    if (cfg.qkvBias !== cfg.oBias) fail('attention_bias covers q, k, v and o together; qkvBias and oBias must match');
+    out.attention_bias = cfg.qkvBias;
+  }
+  if (t === 'llama') out.mlp_bias = cfg.mlpBias;
+  else if (cfg.mlpBias) fail('no MLP biases');
+  if (t === 'qwen2' && (!cfg.qkvBias || cfg.oBias)) fail('needs q/k/v biases and no o_proj bias');
+  if (t === 'mistral' && (cfg.qkvBias || cfg.oBias)) fail('no attention biases');
+  if (t === 'qwen2' || t === 'qwen3') out.use_sliding_window = false;
+  if (t === 'mistral') out.sliding_window = cfg.slidingWindow;
 }
 
 /** Total number of parameters of the transformer body + LM head (no reward/value head). */
@@ -549,7 +594,7 @@ export function countParameters(cfg: ModelConfig): number {
   const qDim = cfg.numHeads * cfg.headDim;
   const kvDim = cfg.numKvHeads * cfg.headDim;
   const f = cfg.intermediateSize;
-  let perLayer = d * qDim + 2 * d * kvDim + qDim * d;
+  let perLayer = d * qDim + 2 * d * kvDim + qDim * d + (cfg.qkNorm ? 2 * cfg.headDim : 0);
   if (cfg.qkvBias) perLayer += qDim + 2 * kvDim;
   if (cfg.oBias) perLayer += d;
   if (cfg.family === 'gpt2') {

@@ -84,6 +84,8 @@ export function hfMappings(cfg: ModelConfig, head: HeadKind = 'lm'): Mapping[] {
         lin(`${h}self_attn.${hp}.weight`, `${o}attn.${op}.weight`);
         copy(`${h}self_attn.${hp}.bias`, `${o}attn.${op}.bias`);
       }
+      copy(h + 'self_attn.q_norm.weight', o + 'attn.q_norm.weight');
+      copy(h + 'self_attn.k_norm.weight', o + 'attn.k_norm.weight');
       copy(h + 'post_attention_layernorm.weight', o + 'norm2.weight');
       for (const [hp, op] of [
         ['gate_proj', 'gate'],

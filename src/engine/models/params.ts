@@ -78,6 +78,10 @@ export function paramSpecs(cfg: ModelConfig, head: HeadKind = 'lm'): ParamSpec[]
     if (cfg.qkvBias) b(p + 'attn.v.bias', [KV]);
     w(p + 'attn.o.weight', [Q, D], residStd);
     if (cfg.oBias) b(p + 'attn.o.bias', [D]);
+    if (cfg.qkNorm) {
+      g(p + 'attn.q_norm.weight', [cfg.headDim]);
+      g(p + 'attn.k_norm.weight', [cfg.headDim]);
+    }
     g(p + 'norm2.weight', [D]);
     if (gpt2) b(p + 'norm2.bias', [D]);
     if (gpt2) {

@@ -264,21 +264,30 @@ function tokenPositions(g: Graph, inputs: ForwardInputs): TokenPositions {
   return { positions: op.range(g, 0, T), qIndex: null, within: null };
 }
 
-/** allowed[b, 1, 1, i, j]: new token i may attend key j (causal in absolute index, key not padding). */
-function attentionAllowed(g: Graph, inputs: ForwardInputs, at: TokenPositions): Tensor {
+/**
+ * allowed[b, 1, 1, i, j]: new token i may attend key j (causal in absolute index, key not padding, and with a
+ * sliding window W: i - j < W). A window at least as long as the model's positions allows every causal key, so
+ * it adds no mask.
+ */
+function attentionAllowed(model: TransformerModel, g: Graph, inputs: ForwardInputs, at: TokenPositions): Tensor {
   const { ids, mask, past } = inputs;
   const T = ids.shape[1];
   const S: Dim = mask ? mask.shape[1] : T;
-  // Packed rows: [B, 1, 1, T, T]; padding (segment 0) only sees padding.
-  if (at.within) return op.unsqueeze(at.within, [1, 2]);
+  const W = model.config.slidingWindow;
+  // [T, S]: i - j < W, for query indices qIdx [T] and key indices kIdx [S].
+  const band = (qIdx: Tensor, kIdx: Tensor, w: number): Tensor => op.less(op.sub(op.unsqueeze(qIdx, [1]), op.unsqueeze(kIdx, [0])), w);
   let allowed: Tensor;
-  if (!past && typeof T === 'number') allowed = nn.causalMask(g, T);
-  else {
+  if (!past && typeof T === 'number') {
+    allowed = at.within ?? nn.causalMask(g, T); // packed rows: [B, T, T]; padding (segment 0) only sees padding
+    if (W !== null && W < model.maxLength) allowed = op.and(allowed, band(op.range(g, 0, T), op.range(g, 0, T), W));
+  } else {
     const sLen = dimOf(mask!, 1);
     const kIdx = dynRange(g.scalar(0, 'int64'), sLen, S);
     const qIdx = at.qIndex ?? kIdx;
     allowed = op.lessEqual(op.unsqueeze(kIdx, [0]), op.unsqueeze(qIdx, [1])); // [T, S]
+    if (W !== null && W < model.maxLength) allowed = op.and(allowed, band(qIdx, kIdx, W));
   }
+  if (at.within) return op.unsqueeze(allowed, [1, 2]); // [B, 1, 1, T, T]
   if (mask) allowed = op.and(allowed, op.unsqueeze(op.not(op.equal(mask, 0)), [1, 2, 3])); // [B, 1, 1, T, S]
   return allowed;
 }
@@ -395,6 +404,11 @@ function selfAttention(t: Trace, h: Tensor, p: string, past: KvPair | undefined)
   let q = heads(project(t, h, p, 'q'), H);
   let k = heads(project(t, h, p, 'k'), K);
   let v = heads(project(t, h, p, 'v'), K);
+  if (cfg.qkNorm) {
+    // Qwen3: RMSNorm over each head's E dims, before RoPE.
+    q = nn.rmsNorm(q, t.P(`${p}attn.q_norm.weight`), cfg.normEps);
+    k = nn.rmsNorm(k, t.P(`${p}attn.k_norm.weight`), cfg.normEps);
+  }
   if (t.rope) {
     q = applyRope(q, t.rope, E);
     k = applyRope(k, t.rope, E);
@@ -458,7 +472,7 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
     throw new ModelBuildError(`forward: sequence length ${T} exceeds the model's maximum of ${model.maxLength} positions`);
   }
   const at = tokenPositions(g, inputs);
-  const allowed = attentionAllowed(g, inputs, at);
+  const allowed = attentionAllowed(model, g, inputs, at);
   const rope = cfg.family === 'llama' ? ropeAngles(model, rootGraph(g), at.positions) : null;
   let x = embed(cfg, P, ids, at.positions);
   const t: Trace = { model, cfg, P, has, B, T, S: mask ? mask.shape[1] : T, allowed, rope, maskFill: nn.maskValue(x.dtype) };

@@ -4,8 +4,10 @@
  *
  * Per layer (pre-norm residual blocks, as in both families):
  *   x = x + Attn(Norm1(x));  x = x + MLP(Norm2(x))
- *   Attn: q = x Wq + bq, k = x Wk + bk, v = x Wv + bv; RoPE(q, k) for llama; head h reads kv head h / (H / K);
- *         softmax(q k^T / sqrt(E) + causal/pad mask) v; then Wo (+ bo).
+ *   Attn: q = x Wq + bq, k = x Wk + bk, v = x Wv + bv; qwen3: RMSNorm over each head's E dims of q and k
+ *         (weights q_norm, k_norm); RoPE(q, k) for llama; head h reads kv head h / (H / K);
+ *         softmax(q k^T / sqrt(E) + causal/pad mask) v, where mistral's sliding window W also masks keys j
+ *         with i - j >= W (sequence indices); then Wo (+ bo).
  *   MLP : gpt2  act(x Wfc + bfc) Wproj + bproj
  *         llama (act(x Wgate) * (x Wup)) Wdown   (SwiGLU when act = silu; Shazeer 2020)
  *   Norm: gpt2 LayerNorm (Ba et al. 2016), llama RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x^2) + eps) * g
@@ -193,7 +195,7 @@ function causalAttention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: 
     for (let i = 0; i < T; i++) {
       let max = -Infinity;
       for (let j = 0; j <= i; j++) {
-        if (!m[j]) {
+        if (!m[j] || (cfg.slidingWindow !== null && i - j >= cfg.slidingWindow)) {
           sc[j] = -Infinity;
           continue;
         }
@@ -218,6 +220,17 @@ function causalAttention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: 
   return att;
 }
 
+/** In place: RMSNorm over each of the `rows` consecutive E-dim head vectors of x, times g [E] (Qwen3's q/k norms). */
+function headNorm(cfg: ModelConfig, x: Float64Array, rows: number, g: Float32Array): void {
+  const E = cfg.headDim;
+  for (let r = 0; r < rows; r++) {
+    let ms = 0;
+    for (let e = 0; e < E; e++) ms += x[r * E + e] ** 2;
+    const inv = 1 / Math.sqrt(ms / E + cfg.normEps);
+    for (let e = 0; e < E; e++) x[r * E + e] *= inv * g[e];
+  }
+}
+
 /** Attention of layer prefix `p` on the normed input h [T, D]: projections, RoPE (Llama family), attention, Wo. */
 function attentionBlock(cfg: ModelConfig, weights: Weights, p: string, h: Float64Array, row: RowContext): Float64Array {
   const { T, pos } = row;
@@ -229,6 +242,10 @@ function attentionBlock(cfg: ModelConfig, weights: Weights, p: string, h: Float6
   const q = linear(h, T, D, getW(weights, p + 'attn.q.weight'), H * E, opt(p + 'attn.q.bias'));
   const k = linear(h, T, D, getW(weights, p + 'attn.k.weight'), K * E, opt(p + 'attn.k.bias'));
   const v = linear(h, T, D, getW(weights, p + 'attn.v.weight'), K * E, opt(p + 'attn.v.bias'));
+  if (cfg.qkNorm) {
+    headNorm(cfg, q, T * H, getW(weights, p + 'attn.q_norm.weight'));
+    headNorm(cfg, k, T * K, getW(weights, p + 'attn.k_norm.weight'));
+  }
   if (cfg.family !== 'gpt2') {
     const { invFreq, attentionScaling } = row.rope;
     rope(cfg, q, T, H, pos, invFreq, attentionScaling);
