@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { foldRunEvents, EMPTY_RUN_STATE } from '../../../src/core/runs/runState';
 import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
 import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../../../src/engine/io/safetensors';
 import { DivergenceMonitor } from '../../../src/session/divergence';
 import { runSession } from '../../../src/session/runSession';
 import { sessionExitCode } from '../../../src/session/types';
@@ -93,4 +94,22 @@ test('divergence rules: loss above the range of the first steps, gradient norm 0
   const sft = new DivergenceMonitor({ tokenLossVocab: 1000 });
   assert.deepEqual(sft.step(1, 13.8, 1), []);
   assert.deepEqual(sft.step(2, 13.9, 1).map((d) => d.reason), ['loss-above-chance']);
+});
+
+test('a model whose embeddings are 1e30 (grad_norm exactly 0, empty samples) is flagged as diverged', async () => {
+  const ws = workspace(sftRows(32));
+  const model = path.join(ws.dir, 'model');
+  fs.cpSync(ws.model, model, { recursive: true });
+  const file = path.join(model, 'model.safetensors');
+  const scaled = new Map<string, SafeTensor>();
+  for (const [k, t] of readSafetensors(file).tensors) scaled.set(k, /embed/.test(k) && t.data instanceof Float32Array ? { ...t, data: t.data.map((x) => x * 1e30) } : t);
+  assert.ok([...scaled.keys()].some((k) => /embed/.test(k)), 'the model has embeddings to scale');
+  writeSafetensors(file, scaled);
+  const runDir = path.join(ws.dir, 'run');
+  const spec = resolve(tinySpec({ ...ws, model }, runDir, { method: 'sft', maxSteps: 8, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, intervals: { logging: 1, eval: 0, checkpoint: 0, sample: 0 } }));
+  const res = await runSession(spec, { runDir, cacheDir: ws.dir, threads: 1 });
+  assert.equal(res.reason, 'completed', res.error);
+  const gradNorms = events(runDir).flatMap((e) => (e.type === 'metrics' ? [e.params.metrics['grad_norm']] : []));
+  assert.ok(gradNorms.every((g) => g === 0), `grad_norm ${gradNorms.join(', ')}`);
+  assert.deepEqual(res.diverged && [res.diverged.reason, res.diverged.step], ['grad-norm-zero', 3]);
 });
