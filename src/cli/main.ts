@@ -453,6 +453,22 @@ function attachOutput(sink: EventSink, json: boolean, label: string): void {
   }
 }
 
+/** A run spec file's JSON object (a leading BOM is allowed); a usage error naming the file otherwise. */
+function readSpecFile(file: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    if (fs.statSync(file).isDirectory()) throw new Error('it is a folder; pass a run spec .json file');
+    value = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new UsageError(`cannot read the run spec ${file}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}`, 'train');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError(`the run spec ${file} must be a JSON object ({"method": ..., "data": {...}, ...}), got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, 'train');
+  }
+  return value as Record<string, unknown>;
+}
+
 async function train(p: Parsed): Promise<number> {
   const json = one(p, 'json') === 'true';
   let raw: Record<string, unknown>;
@@ -460,11 +476,7 @@ async function train(p: Parsed): Promise<number> {
   if (file) {
     const unused = [...p.flags.keys()].filter((k) => !['run-dir', 'json', 'threads', 'restart-from-scratch'].includes(k));
     if (unused.length) throw new UsageError(`alignment train: ${unused.map((k) => `--${k}`).join(', ')} cannot be combined with a run spec file (${file}); set ${unused.length > 1 ? 'them' : 'it'} in the spec`, 'train');
-    try {
-      raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new UsageError(`cannot read the run spec ${file}: ${(e as Error).message}`, 'train');
-    }
+    raw = readSpecFile(file);
   } else raw = specFromFlags(p);
   const method = typeof raw.method === 'string' ? raw.method : 'run';
   const runDir = path.resolve(one(p, 'run-dir') ?? (typeof raw.outputDir === 'string' ? raw.outputDir : path.join(runsRoot(process.cwd()), newRunId(method, new Date()))));

@@ -21,7 +21,7 @@ export async function loadSplit(spec: RunSpec, baseDir: string, sink: EventSink)
   reportDuplicates(data, sink);
   if (data.examples.length === 0) throw new SessionInputError(`data.path: no usable rows in ${spec.data.path} (${data.skipped.length} skipped)`);
   const split = splitTrainEval(data.examples, { evalFraction: spec.data.evalSplit, seed: spec.seed, groupBy: 'prompt' });
-  if (split.train.length === 0) throw new SessionInputError(`data.evalSplit ${spec.data.evalSplit} leaves no training examples`);
+  if (split.train.length === 0) throw new SessionInputError(`data.evalSplit ${spec.data.evalSplit} leaves no training examples of the ${data.examples.length} in ${spec.data.path}`);
   return split;
 }
 
@@ -42,7 +42,7 @@ function reportDuplicates(data: LoadResult, sink: EventSink): void {
   const d = data.duplicates;
   if (!d.length) return;
   const more = d.length > SKIPPED_LISTED ? `\n... and ${d.length - SKIPPED_LISTED} more` : '';
-  sink.warning({ message: `${d.length} rows repeat an earlier row's id:\n${d.slice(0, SKIPPED_LISTED).map((x) => x.message).join('\n')}${more}` });
+  sink.warning({ message: `${d.length === 1 ? '1 row repeats' : `${d.length} rows repeat`} an earlier row's id:\n${d.slice(0, SKIPPED_LISTED).map((x) => x.message).join('\n')}${more}` });
 }
 
 function reportSkipped(data: LoadResult, sink: EventSink): void {

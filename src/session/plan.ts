@@ -16,7 +16,7 @@ import { estimateRun } from '../core/runs/estimate';
 import { totalSteps, type RunSpec } from '../core/runs/spec';
 import type { HeadKind } from '../engine/models/params';
 import { Trainer } from '../engine/step/trainer';
-import { buildPlan, describePacking, isOfflineMethod } from '../training/build';
+import { buildPlan, describePacking, isOfflineMethod, PlanDataError } from '../training/build';
 import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
 import type { TrainerPlan } from '../training/plan';
 import type { EventSink } from './events';
@@ -57,9 +57,19 @@ export function loadFittingModel(spec: RunSpec, head: HeadKind, opts: SessionOpt
   return loadRunModel(spec, head, opts.cacheDir, spec.data.maxLength, baseDir);
 }
 
+/** Runs `f`; a data set the method cannot train on is an input error that names the data file. */
+function namingDataFile<T>(spec: RunSpec, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof PlanDataError) throw new SessionInputError(`data.path ${spec.data.path}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** The method's trainer plan over the split; what encoding cut or could not use is reported as warnings. */
 export function buildRunPlan(spec: RunSpec, rm: RunModel, split: Split<Example>, sink: EventSink): TrainerPlan {
-  const built = buildPlan({
+  const built = namingDataFile(spec, () => buildPlan({
     method: spec.method,
     hyperparameters: spec.hyperparameters,
     model: rm.model,
@@ -68,7 +78,7 @@ export function buildRunPlan(spec: RunSpec, rm: RunModel, split: Split<Example>,
     examples: split,
     limits: { maxLength: spec.data.maxLength, ...(spec.data.maxPromptLength !== undefined ? { maxPromptLength: spec.data.maxPromptLength } : {}) },
     batchSize: spec.batchSize,
-  });
+  }));
   const tr = built.truncation;
   if (tr.promptsTruncated || tr.completionsTruncated) {
     sink.warning({ message: `truncation (data.maxLength ${spec.data.maxLength}${spec.data.maxPromptLength ? `, maxPromptLength ${spec.data.maxPromptLength}` : ''}): ${tr.promptsTruncated} prompts and ${tr.completionsTruncated} completions cut, ${tr.tokensDropped} tokens dropped` });

@@ -21,7 +21,7 @@ import type {
   UnpairedExample,
 } from './examples';
 import { duplicateIdText, utf8Problem } from './jsonlScan';
-import { formatWhere, readRecords, type RowSource } from './records';
+import { formatWhere, readRecords, type RecordError, type RowSource } from './records';
 import { UserError } from '../../util/errors';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -263,9 +263,9 @@ export function loadDatasetText(text: string, file: string, options: LoadOptions
   const skipped: SkippedRow[] = errors.map((e) => ({ where: formatWhere(e.source), source: e.source, field: '', reason: e.reason }));
   const rows = records.length + errors.length;
   if (records.length === 0) {
-    const why = errors.length ? `${errors[0].reason} at ${formatWhere(errors[0].source)}` : 'it holds no rows';
-    throw new DatasetFormatError(file, `Cannot load ${file}: ${why}.`, DATASET_FORMATS);
+    throw new DatasetFormatError(file, cannotLoad(file, errors), DATASET_FORMATS);
   }
+  if (!records.some((r) => isObj(r.value))) throw new DatasetFormatError(file, noObjectRows(file, records), DATASET_FORMATS);
   const def = options.format ? FORMATS.find((f) => f.id === options.format) : detect(records.map((r) => r.value), file);
   if (!def) throw new DatasetFormatError(file, `Unknown dataset format "${options.format}". Known: ${FORMATS.map((f) => f.id).join(', ')}.`, DATASET_FORMATS);
 
@@ -310,6 +310,22 @@ export function loadDatasetText(text: string, file: string, options: LoadOptions
       multiTurn: examples.filter((e) => promptMessages(e).filter((m) => m.role === 'user').length > 1).length,
     },
   };
+}
+
+/** Why a file without one readable row cannot load: each bad row (the first 20) with its file:line. */
+function cannotLoad(file: string, errors: readonly RecordError[]): string {
+  const [first] = errors;
+  if (!first) return `Cannot load ${file}: it holds no rows.`;
+  if (errors.length === 1) return `Cannot load ${file}: ${first.reason} at ${formatWhere(first.source)}.`;
+  const listed = errors.slice(0, 20).map((e) => `\n  ${formatWhere(e.source)}: ${e.reason}`).join('');
+  return `Cannot load ${file}: none of its ${errors.length} rows can be read:${listed}${errors.length > 20 ? `\n  ... and ${errors.length - 20} more` : ''}`;
+}
+
+/** Why a file whose rows are all JSON but none an object cannot load: the first rows with what they are. */
+function noObjectRows(file: string, records: readonly { source: RowSource; value: unknown }[]): string {
+  const what = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
+  const listed = records.slice(0, 20).map((r) => `\n  ${formatWhere(r.source)}: ${what(r.value)}`).join('');
+  return `Cannot load ${file}: every row must be a JSON object ({"prompt": ..., ...}), and none is:${listed}${records.length > 20 ? `\n  ... and ${records.length - 20} more` : ''}`;
 }
 
 /** Loaded examples whose id an earlier one has, in file order. Ids made from the line (no `id` field) never repeat. */

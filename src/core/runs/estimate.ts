@@ -125,7 +125,9 @@ export function estimateRun(model: ModelShape, spec: EstimateSpec, device: Devic
   const secondsPerStep = flops / device.flopsPerSecond;
 
   const warnings: string[] = [];
-  if (s < spec.data.maxLength) warnings.push(`data.maxLength ${spec.data.maxLength} is longer than the model's ${s} positions: sequences are cut to ${s} tokens.`);
+  // A data.maxLength the user chose that the model cannot hold is worth a word; the method's default is not theirs.
+  const cut = s < spec.data.maxLength ? `data.maxLength ${spec.data.maxLength} is longer than the model's ${s} positions: sequences are cut to ${s} tokens.` : undefined;
+  if (cut && spec.data.maxLength !== card.defaults.maxLength) warnings.push(cut);
   const fits = total <= device.memoryBytes;
   if (!fits) {
     const hints = [
@@ -134,7 +136,7 @@ export function estimateRun(model: ModelShape, spec: EstimateSpec, device: Devic
       'lower data.maxLength',
       refKept ? 'precompute reference log-probs' : undefined,
     ].filter(Boolean);
-    warnings.push(`model too large for memory: the run needs about ${fmtGiB(total)}, the device has ${fmtGiB(device.memoryBytes)}. Try: ${hints.join('; ')}.`);
+    warnings.push(`model too large for memory: the run needs about ${fmtGiB(total)}${cut ? ` at the model's ${s} positions` : ''}, the device has ${fmtGiB(device.memoryBytes)}. Try: ${hints.join('; ')}.`);
   } else if (total > 0.9 * device.memoryBytes) {
     warnings.push(`the run needs about ${fmtGiB(total)} of ${fmtGiB(device.memoryBytes)}: little room to spare.`);
   }

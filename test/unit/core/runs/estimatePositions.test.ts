@@ -18,6 +18,10 @@ test('--max-length 8192 on a 512-position model is sized at 512 tokens and says 
   assert.equal(est.memory.total, at512.memory.total);
   assert.ok(est.fits, est.warnings.join(' '));
   assert.deepEqual(est.warnings, ["data.maxLength 8192 is longer than the model's 512 positions: sequences are cut to 512 tokens."]);
+  // The method's default data.maxLength (1024 for DPO) is not the user's choice: no warning for it.
+  const byDefault = resolveRunSpec({ method: 'dpo', model: { kind: 'builtin' }, data: { path: 'x.jsonl' }, outputDir: 'o' });
+  assert.ok(byDefault.ok && byDefault.spec.data.maxLength > 512);
+  assert.deepEqual(estimateRun(model, byDefault.spec, dev).warnings, []);
   // Without a known position limit the estimate is what it was.
   const { maxPositions: _unknown, ...noLimit } = model;
   assert.ok(estimateRun(noLimit, r.spec, dev).memory.total > est.memory.total);
