@@ -414,10 +414,8 @@ function rewardFlag(s: string, weight: string | undefined): Record<string, unkno
   const w = weight === undefined ? {} : { weight: Number(weight) };
   if (weight !== undefined && !(weight.trim() !== '' && Number.isFinite(Number(weight)))) throw new UsageError(`--reward-weight: expected a number, got ${JSON.stringify(weight)}`, 'train');
   if (arg === undefined) return { kind, ...w };
-  if (kind === 'regex') return { kind, pattern: arg, ...w };
-  if (kind === 'length_penalty') return { kind, softPunishCache: hyperValue(arg), ...w };
-  if (info.needsAnswer) return { kind, field: arg, ...w };
-  throw new UsageError(`--reward ${kind} takes no argument (got ${JSON.stringify(arg)})`, 'train');
+  if (!info.arg) throw new UsageError(`--reward ${kind} takes no argument (got ${JSON.stringify(arg)})`, 'train');
+  return { kind, [info.arg.field]: info.arg.kind === 'integer' ? hyperValue(arg) : arg, ...w };
 }
 
 /**

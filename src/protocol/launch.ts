@@ -12,6 +12,15 @@ export interface LaunchParam {
   readonly options?: { readonly value: string; readonly help: string }[];
 }
 
+/** A built-in reward function the form offers for online methods (src/core/runs/specRewards.ts). */
+export interface LaunchRewardFunction {
+  readonly kind: string;
+  readonly title: string;
+  readonly help: string;
+  /** The one option it takes besides its weight: the spec field it sets, a label, its kind and default. */
+  readonly arg?: { readonly field: string; readonly label: string; readonly kind: 'text' | 'integer'; readonly default?: string };
+}
+
 export interface LaunchMethod {
   readonly id: string;
   readonly title: string;
@@ -27,6 +36,8 @@ export interface LaunchMethod {
   readonly learningRate: number;
   readonly maxLength: number;
   readonly params: LaunchParam[];
+  /** Methods trained against reward functions (GRPO, RLOO): the built-ins the reward picker offers. */
+  readonly rewardFunctions?: LaunchRewardFunction[];
 }
 
 export interface LaunchChoice {
@@ -135,6 +146,16 @@ const method = v.object<LaunchMethod>({
       max: v.optional(v.number()),
       options: v.optional(v.array(v.object({ value: v.string(), help: v.string() }))),
     }),
+  ),
+  rewardFunctions: v.optional(
+    v.array(
+      v.object<LaunchRewardFunction>({
+        kind: v.string(),
+        title: v.string(),
+        help: v.string(),
+        arg: v.optional(v.object({ field: v.string(), label: v.string(), kind: v.literal('text', 'integer'), default: v.optional(v.string()) })),
+      }),
+    ),
   ),
 });
 

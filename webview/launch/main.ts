@@ -19,6 +19,7 @@ import {
   type LaunchProblem,
 } from '../../src/protocol/launch';
 import { el, on, post } from '../shared/host';
+import { RewardPicker } from './rewards';
 
 const app = document.getElementById('app') as HTMLElement;
 let methods: LaunchMethod[] = [];
@@ -42,6 +43,9 @@ const loadBtn = el('button', { class: 'btn secondary', text: 'Load Spec…', att
 const saveBtn = el('button', { class: 'btn secondary', text: 'Save Spec…', attrs: { id: 'save-spec', type: 'button' } });
 /** The chosen device; until the init message, none (the host fills its default). */
 let device: string | undefined;
+const rewardPicker = new RewardPicker(changed);
+/** A loaded spec's `generation` section (stop strings), which the form has no field for: sent back as it was. */
+let keptGeneration: unknown;
 
 /** A field's default: a run default, or the selected method's (learning rate, maximum length). */
 type DefaultOf = (d: LaunchDefaults, m: LaunchMethod | undefined) => number | undefined;
@@ -95,6 +99,7 @@ app.append(
   section('Device', deviceBox),
   section('Training', trainingBox),
   section('Hyperparameters', hpBox),
+  section('Rewards', rewardPicker.box),
   section('Estimate', estimateBox, problemsBox),
   el('div', { class: 'buttons' }, startBtn, loadBtn, saveBtn),
 );
@@ -216,6 +221,9 @@ function formSpec(): Record<string, unknown> {
     else if (input.value.trim() !== '') hp[name] = Number(input.value);
   }
   spec.hyperparameters = hp;
+  const rewards = rewardPicker.value();
+  if (rewards) spec.rewards = rewards;
+  if (rewards && keptGeneration !== undefined) spec.generation = keptGeneration;
   return spec;
 }
 
@@ -240,6 +248,8 @@ function fillForm(spec: Record<string, unknown>, src?: string): void {
     f.input.value = typeof x === 'number' ? numText(x) : defaultText(f);
   }
   renderParams((spec.hyperparameters as Record<string, unknown> | undefined) ?? {});
+  keptGeneration = spec.generation;
+  rewardPicker.render(currentMethod(), spec.rewards);
   renderDevices();
   source.textContent = src ? `From ${src}: edit anything, then start a new run.` : '';
   changed();
@@ -266,7 +276,7 @@ function showProblems(problems: LaunchProblem[], message?: string): void {
   problemsBox.replaceChildren(...(message ? [el('li', { class: 'error', text: message })] : []), ...problems.map((p) => el('li', { class: 'error', text: `${p.path || 'spec'}: ${p.reason}` })));
   for (const e of app.querySelectorAll('.invalid')) e.classList.remove('invalid');
   for (const p of problems) {
-    const id = p.path.startsWith('hyperparameters.') ? `hp-${p.path.slice('hyperparameters.'.length)}` : p.path === 'data.path' || p.path === 'data' ? 'dataset' : p.path === 'method' ? 'method' : `f-${p.path.replace(/\./g, '-')}`;
+    const id = p.path.startsWith('hyperparameters.') ? `hp-${p.path.slice('hyperparameters.'.length)}` : p.path.startsWith('rewards') ? 'rewards' : p.path === 'data.path' || p.path === 'data' ? 'dataset' : p.path === 'method' ? 'method' : `f-${p.path.replace(/\./g, '-')}`;
     document.getElementById(id)?.classList.add('invalid');
   }
 }
@@ -296,6 +306,7 @@ methodSel.addEventListener('change', () => {
   dropUnoffered();
   renderCard();
   renderParams();
+  rewardPicker.render(currentMethod(), rewardPicker.value());
   for (const f of training) if (f.path === 'optimizer.learningRate' || f.path === 'data.maxLength') f.input.value = defaultText(f);
   changed();
 });

@@ -8,6 +8,7 @@ import type { LaunchDefaults, LaunchDevice, LaunchEstimate, LaunchMethod } from 
 import { DevicesReportMsg, type DevicesReport } from '../../protocol/devices';
 import { estimateRun, type DeviceCapacity, type ModelShape } from './estimate';
 import { resolveRunSpec, RUN_DEFAULTS, totalSteps } from './spec';
+import { REWARD_FUNCTION_KINDS, usesRewardFunctions } from './specRewards';
 
 /**
  * The built-in model's shape (src/engine/models/builtin.ts: Llama-style, d_model 256, 4 layers, 4 heads, a 2048-token
@@ -40,6 +41,7 @@ export function launchMethod(c: MethodCard): LaunchMethod {
       ...('max' in p && p.max !== undefined ? { max: p.max } : {}),
       ...(p.kind === 'choice' ? { options: p.options.map((o) => ({ value: o.value, help: o.help })) } : {}),
     })),
+    ...(usesRewardFunctions(c) ? { rewardFunctions: REWARD_FUNCTION_KINDS.map((k) => ({ kind: k.kind, title: k.title, help: k.help, ...(k.arg ? { arg: { ...k.arg } } : {}) })) } : {}),
   };
 }
 

@@ -27,16 +27,20 @@ export interface RewardFunctionInfo {
   readonly needsAnswer: boolean;
   /** Its metric name unless the spec gives `name` (`rewards/<name>/mean`). */
   readonly defaultName: string;
+  /** The one option it takes besides weight and name (what the launch form and `--reward KIND=ARG` set), if any. */
+  readonly arg?: { readonly field: 'field' | 'pattern' | 'softPunishCache'; readonly label: string; readonly kind: 'text' | 'integer'; readonly default?: string };
 }
+
+const ANSWER_ARG = { field: 'field', label: 'Answer column', kind: 'text', default: 'answer' } as const;
 
 /** The built-in reward functions (verifiable rewards and the demo's proxy reward). */
 export const REWARD_FUNCTION_KINDS: readonly RewardFunctionInfo[] = [
-  { kind: 'exact_match', title: 'Exact match', help: '1 when the completion equals the reference answer (whitespace collapsed, case and a final "." ignored), else 0.', needsAnswer: true, defaultName: 'exact_match' },
-  { kind: 'numeric_match', title: 'Numeric match', help: '1 when the last number in the completion equals the reference answer (GSM8K-style), else 0.', needsAnswer: true, defaultName: 'numeric_match' },
-  { kind: 'regex', title: 'Regular expression', help: '1 when `pattern` matches somewhere in the completion (anchor it with ^...$ for a whole match), else 0.', needsAnswer: false, defaultName: 'regex' },
+  { kind: 'exact_match', title: 'Exact match', help: '1 when the completion equals the reference answer (whitespace collapsed, case and a final "." ignored), else 0.', needsAnswer: true, defaultName: 'exact_match', arg: ANSWER_ARG },
+  { kind: 'numeric_match', title: 'Numeric match', help: '1 when the last number in the completion equals the reference answer (GSM8K-style), else 0.', needsAnswer: true, defaultName: 'numeric_match', arg: ANSWER_ARG },
+  { kind: 'regex', title: 'Regular expression', help: '1 when `pattern` matches somewhere in the completion (anchor it with ^...$ for a whole match), else 0.', needsAnswer: false, defaultName: 'regex', arg: { field: 'pattern', label: 'Pattern', kind: 'text' } },
   { kind: 'json_valid', title: 'Valid JSON', help: '1 when the completion parses as JSON (a ```json fence is allowed), else 0.', needsAnswer: false, defaultName: 'json_valid' },
-  { kind: 'length_penalty', title: 'Soft length penalty (DAPO)', help: '0 up to max_completion_length - softPunishCache tokens, then down to -1 at the limit.', needsAnswer: false, defaultName: 'length_penalty' },
-  { kind: 'proxy', title: "The demo's proxy reward", help: 'Word-F1 against the reference answer, minus 0.5 for a reply cut at the length limit, minus 0.1 per word past the answer length + 2.', needsAnswer: true, defaultName: 'proxy_reward' },
+  { kind: 'length_penalty', title: 'Soft length penalty (DAPO)', help: '0 up to max_completion_length - softPunishCache tokens, then down to -1 at the limit.', needsAnswer: false, defaultName: 'length_penalty', arg: { field: 'softPunishCache', label: 'Cache tokens', kind: 'integer' } },
+  { kind: 'proxy', title: "The demo's proxy reward", help: 'Word-F1 against the reference answer, minus 0.5 for a reply cut at the length limit, minus 0.1 per word past the answer length + 2.', needsAnswer: true, defaultName: 'proxy_reward', arg: ANSWER_ARG },
 ];
 
 export interface RewardFunctionSpec {

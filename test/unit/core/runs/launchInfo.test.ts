@@ -108,3 +108,23 @@ test('device choices come from the CLI probe report, checked against the protoco
   assert.ok(fallback.every((d) => d.note.includes('invalid report')));
   assert.equal(fallback[0].picks, undefined);
 });
+
+test('GRPO and RLOO come with the reward picker\'s built-ins; a spec shaped as the picker writes it resolves', () => {
+  const byId = new Map(launchMethods().map((m) => [m.id, m]));
+  for (const id of ['grpo', 'rloo']) {
+    const fns = byId.get(id)?.rewardFunctions ?? [];
+    assert.deepEqual(fns.map((f) => f.kind), ['exact_match', 'numeric_match', 'regex', 'json_valid', 'length_penalty', 'proxy']);
+    assert.deepEqual(fns.find((f) => f.kind === 'regex')?.arg, { field: 'pattern', label: 'Pattern', kind: 'text' });
+  }
+  assert.equal(byId.get('dpo')?.rewardFunctions, undefined, 'methods without reward functions get no picker');
+  const init = { methods: launchMethods(), defaults: launchDefaults(), models: [], datasets: [] };
+  assert.deepEqual(LaunchInitMsg.problems(LaunchInitMsg.create(init)), []);
+  const bad = { ...init, methods: [{ ...byId.get('grpo'), rewardFunctions: [{ kind: 'regex', title: 'R', help: 'h', arg: { field: 'pattern', label: 'P', kind: 'regexp' } }] }] };
+  assert.equal(LaunchInitMsg.problems({ type: 'launch/init', params: bad }).length, 1);
+  const cap = deviceCapacity('cpu', 4, 16 * 1024 ** 3);
+  const form = { method: 'grpo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, hyperparameters: {}, rewards: { functions: [{ kind: 'regex', weight: 1, pattern: '\\d' }, { kind: 'proxy', weight: 0.5 }], onError: 'skip' } };
+  const e = estimateForm(form, BUILTIN_MODEL_SHAPE, cap, 10);
+  assert.ok(e.ok, JSON.stringify(e.problems));
+  const none = estimateForm({ ...form, rewards: { functions: [], onError: 'stop' } }, BUILTIN_MODEL_SHAPE, cap, 10);
+  assert.deepEqual(none.problems.map((p) => p.path), ['rewards.functions']);
+});
