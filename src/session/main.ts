@@ -60,7 +60,8 @@ export async function sessionMain(argv: readonly string[]): Promise<number> {
   const specFile = args.spec ?? path.join(args.runDir as string, 'spec.json');
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(specFile, 'utf8'));
+    // A leading BOM (editors on Windows write one) is not part of the JSON.
+    raw = JSON.parse(fs.readFileSync(specFile, 'utf8').replace(/^\uFEFF/, ''));
   } catch (e) {
     process.stderr.write(`cannot read the run spec ${specFile}: ${(e as Error).message}\n`);
     return 2;

@@ -26,6 +26,8 @@ interface DataCase extends Expect {
   /** The file's content, or 'folder' / 'missing'. */
   readonly content: string | Buffer | 'folder' | 'missing';
   readonly ext?: string;
+  /** False when the file is valid preference data that only the training method cannot use. */
+  readonly evalToo?: boolean;
 }
 
 const STACK_LINE = /^\s+at /m;
@@ -82,7 +84,7 @@ const DATASETS: readonly DataCase[] = [
   { name: 'a huge line with a wrong type', content: j([pair({ chosen: Array.from({ length: 200_000 }, () => 1) })]), line: 1, field: 'chosen' },
   { name: 'deeply nested JSON', content: '['.repeat(200_000) + ']'.repeat(200_000) + '\n', line: 1 },
   { name: 'SFT data for DPO', content: j([{ prompt: 'q', completion: 'a' }]), says: 'preference' },
-  { name: 'pairs without scores for reward-regression', method: 'reward-regression', content: j([pair()]), says: 'scores' },
+  { name: 'pairs without scores for reward-regression', method: 'reward-regression', content: j([pair()]), says: 'scores', evalToo: false },
   { name: 'a folder', content: 'folder', says: 'is a folder; pass a .jsonl or .json file' },
   { name: 'a missing file', content: 'missing', says: 'does not exist' },
 ];
@@ -166,6 +168,17 @@ test(`${DATASETS.length} malformed datasets: each a non-zero exit with the file,
     const file = place(dir, `d${i}.${c.ext ?? 'jsonl'}`, c.content);
     const r = await alignment('train', '--method', c.method ?? 'dpo', '--data', file, '--model', model, '--steps', '1', '--eval-split', '0', '--run-dir', path.join(dir, `run${i}`));
     check(`dataset "${c.name}"`, [file], c, r);
+  }
+});
+
+test(`the same datasets through alignment eval: a non-zero exit with the file, line and field named, no stack`, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-eval-'));
+  const model = writeTinyHfFolder('gpt2');
+  for (const [i, c] of DATASETS.entries()) {
+    if (c.evalToo === false) continue;
+    const file = place(dir, `d${i}.${c.ext ?? 'jsonl'}`, c.content);
+    const r = await alignment('eval', model, '--data', file);
+    check(`eval of dataset "${c.name}"`, [file], { ...c, says: c.method && c.method !== 'dpo' ? undefined : c.says }, r);
   }
 });
 
