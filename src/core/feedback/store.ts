@@ -5,12 +5,16 @@
  *   <dataset dir>/.alignment/<dataset file name>.labels/<writer id>.jsonl
  *
  * Each writer only appends to its own file, so two windows labeling the same dataset never write the same file;
- * every window sees the others' decisions after {@link FeedbackStore.refresh}.
+ * every window sees the others' decisions after {@link FeedbackStore.refresh}. A writer id is held by one process
+ * at a time (the journal's lock, taken when the store opens an existing journal or writes its first entry): a
+ * second process with the same id gets `JournalInUseError` and writes nothing, so it can neither interleave its
+ * lines with the first nor cut off the first's half-written line as torn. The error (rather than a journal under
+ * another name) keeps the writer id what its caller chose, so undo ("this writer's latest decision") stays right.
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JournalAppender, JournalTail, type JournalProblem, type TailRepair } from './journal';
+import { JournalAppender, JournalTail, MAX_JOURNAL_LINE_BYTES, type JournalProblem, type JournalReadLimits, type TailRepair } from './journal';
 import { LabelView } from './labelView';
 import {
   JOURNAL_VERSION,
@@ -43,6 +47,8 @@ export interface FeedbackStoreOptions {
   readonly now?: () => Date;
   /** Entry id generator, for tests. Default crypto.randomUUID. */
   readonly newId?: () => string;
+  /** Read chunk and line-length limits of the journal readers, for tests. */
+  readonly readLimits?: JournalReadLimits;
 }
 
 /** What to record: the store fills in id, timestamp, writer, and defaults. */
@@ -92,6 +98,7 @@ export class FeedbackStore {
   private ordered = true;
   private readonly now: () => Date;
   private readonly newId: () => string;
+  private readonly readLimits: JournalReadLimits;
 
   private constructor(o: FeedbackStoreOptions) {
     if (!WRITER_ID_PATTERN.test(o.writerId)) throw new Error(`invalid writer id ${JSON.stringify(o.writerId)}: use letters, digits, dot, dash, underscore (max 128)`);
@@ -102,24 +109,25 @@ export class FeedbackStore {
     this.annotator = o.annotator;
     this.now = o.now ?? (() => new Date());
     this.newId = o.newId ?? randomUUID;
+    this.readLimits = o.readLimits ?? {};
     let repair: TailRepair | undefined;
     if (fs.existsSync(this.journalPath)) {
-      const opened = JournalAppender.open(this.journalPath, (line) => {
-        try {
-          return journalEntryProblems(JSON.parse(line)).length === 0;
-        } catch {
-          return false;
-        }
-      });
+      const opened = this.openAppender();
       this.appender = opened.appender;
       repair = opened.repair;
     }
     this.repair = repair;
   }
 
+  /** Takes this writer's journal (its lock, then a torn-tail repair): throws `JournalInUseError` if a live process holds it. */
+  private openAppender(): { appender: JournalAppender; repair?: TailRepair } {
+    return JournalAppender.open(this.journalPath, isWholeEntry, `labels writer ${this.writerId}`);
+  }
+
   /**
-   * Opens the store of a dataset: repairs a torn tail in this writer's journal (if it exists) and reads every
-   * writer's journal. The journal file is created on the first recorded entry.
+   * Opens the store of a dataset: takes this writer's journal and repairs its torn tail (if it exists) and reads
+   * every writer's journal. The journal file is created on the first recorded entry. Throws `JournalInUseError`
+   * when another live process writes this writer's journal.
    */
   static open(options: FeedbackStoreOptions): FeedbackStore {
     const s = new FeedbackStore(options);
@@ -175,7 +183,7 @@ export class FeedbackStore {
 
   private readJournal(file: string): number {
     let tail = this.tails.get(file);
-    if (!tail) this.tails.set(file, (tail = new JournalTail(file)));
+    if (!tail) this.tails.set(file, (tail = new JournalTail(file, this.readLimits)));
     let added = 0;
     for (const { line, text, error } of tail.read(this.problemList)) {
       if (error !== undefined) {
@@ -242,8 +250,11 @@ export class FeedbackStore {
     if (!(type in payloadValidators)) problems.push(`entry.type: unknown type ${type}`);
     if (problems.length > 0) throw new InvalidFeedbackError(problems);
     if (this.byId.has(entry.id)) throw new InvalidFeedbackError([`entry.id: ${entry.id} is already used`]);
-    if (!this.appender) this.appender = JournalAppender.open(this.journalPath, () => false).appender;
-    this.appender.append(JSON.stringify(entry));
+    const line = JSON.stringify(entry);
+    const bytes = Buffer.byteLength(line, 'utf8') + 1;
+    if (bytes > MAX_JOURNAL_LINE_BYTES) throw new InvalidFeedbackError([`entry: ${bytes} bytes as a journal line, more than the limit of ${MAX_JOURNAL_LINE_BYTES}`]);
+    if (!this.appender) this.appender = this.openAppender().appender;
+    this.appender.append(line);
     // Pull our own line back through the reader, so line numbers stay exact even if another process appends to
     // this file too.
     this.readJournal(this.journalPath);
@@ -267,6 +278,15 @@ export class FeedbackStore {
     if (this.ordered) return;
     this.located.sort(compareLocated);
     this.ordered = true;
+  }
+}
+
+/** Whether a journal line is a whole, valid entry (a torn tail that lost only its newline). */
+function isWholeEntry(line: string): boolean {
+  try {
+    return journalEntryProblems(JSON.parse(line)).length === 0;
+  } catch {
+    return false;
   }
 }
 

@@ -154,7 +154,7 @@ test('concurrent writers: two windows append interleaved; each sees all decision
   assert.deepEqual(w2.entries().map((e) => e.id), all);
   const merged = open(ds, 'window-c', 'carol');
   assert.deepEqual(merged.entries().map((e) => e.id), all);
-  assert.deepEqual(readdirSync(w1.labelsDir).sort(), ['window-a.jsonl', 'window-b.jsonl']);
+  assert.deepEqual(readdirSync(w1.labelsDir).filter((f) => f.endsWith('.jsonl')).sort(), ['window-a.jsonl', 'window-b.jsonl']);
   // both annotators' latest labels on r0 are current
   const r0 = merged.view().currentOfType('r0', 'comparison');
   assert.deepEqual(r0.map((e) => e.annotator).sort(), ['alice', 'bob']);

@@ -1,0 +1,160 @@
+/**
+ * Lock files: a file that says which process (pid, host, start time) holds a resource, so that a second process
+ * asking for the same resource is refused instead of writing beside the first.
+ *
+ * - The lock is created with O_EXCL, so of two processes racing for a free lock exactly one wins.
+ * - A lock whose process is gone is stale and is taken over. "Gone" is only decided on the same host (a pid from
+ *   another host cannot be probed, so such a lock counts as live), and a lock naming this process's own pid but
+ *   written before this process started was left by an earlier process that had the same pid (a restarted
+ *   container), so it is stale too.
+ * - A stale lock is moved aside with a rename (atomic), and the moved file is compared with the stale bytes that
+ *   were judged: if another process replaced the lock in between, its fresh lock is put back, so two processes
+ *   taking over the same stale lock still end with one holder.
+ *
+ * This module imports nothing of ours, so that every layer may use it.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
+/** Who holds a lock, as written in the lock file. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  /** When the lock was taken, in milliseconds since the Unix epoch. */
+  readonly time: number;
+  /** What holds it, for messages (e.g. `labels writer w1`). */
+  readonly owner: string;
+}
+
+export type LockFileResult =
+  | { readonly ok: true; readonly path: string }
+  /** `holder` is undefined when the lock file could not be read or parsed and its writer is still within the grace period. */
+  | { readonly ok: false; readonly path: string; readonly holder: LockHolder | undefined };
+
+/** True when a process with this id exists (signal 0 checks without signalling; EPERM means it exists). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a lock attempt needs to know about this process and the world; each field is injectable for tests. */
+export interface LockContext {
+  readonly pid: number;
+  readonly host: string;
+  /** When this process started, in ms since the epoch. */
+  readonly startedAt: number;
+  readonly now: number;
+  readonly alive: (pid: number) => boolean;
+}
+
+function defaultContext(): LockContext {
+  const now = Date.now();
+  return { pid: process.pid, host: os.hostname(), startedAt: now - process.uptime() * 1000, now, alive: processAlive };
+}
+
+/** Parses a lock file's text; undefined when it is not a lock written by {@link acquireLockFileSync}. */
+export function parseLockHolder(text: string): LockHolder | undefined {
+  try {
+    const x = JSON.parse(text) as unknown;
+    if (typeof x !== 'object' || x === null) return undefined;
+    const o = x as Record<string, unknown>;
+    if (typeof o.pid !== 'number' || typeof o.host !== 'string' || typeof o.time !== 'number') return undefined;
+    return { pid: o.pid, host: o.host, time: o.time, owner: typeof o.owner === 'string' ? o.owner : 'unknown' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `holder` may still be using the lock (see the module comment for what counts as gone). */
+export function lockHolderLive(holder: LockHolder, ctx: LockContext = defaultContext()): boolean {
+  if (holder.host !== ctx.host) return true;
+  // A pid slack of 1 s covers clock granularity between this process's start and a lock it took at once.
+  if (holder.pid === ctx.pid) return holder.time >= ctx.startedAt - 1000;
+  return ctx.alive(holder.pid);
+}
+
+/** An unparseable lock (its writer died between create and write, or is writing now) is stale after this long. */
+const UNREADABLE_GRACE_MS = 10_000;
+
+function tryCreate(file: string, body: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, body);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+function readText(file: string): { text: string; mtimeMs: number } | undefined {
+  try {
+    return { text: fs.readFileSync(file, 'utf8'), mtimeMs: fs.statSync(file).mtimeMs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Moves a stale lock out of the way. Returns after either removing exactly the stale bytes that were judged, or
+ * (when another process replaced the lock meanwhile) putting the replacement back.
+ */
+function removeStale(file: string, staleText: string, pid: number): void {
+  const aside = `${file}.stale-${pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  const moved = fs.readFileSync(aside, 'utf8');
+  if (moved !== staleText) {
+    try {
+      fs.linkSync(aside, file);
+    } catch {
+      // EEXIST: a third process created a lock in the instant between; it holds the file now, and the process
+      // whose lock was moved aside is not told (a three-way race on one stale lock).
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+/**
+ * Takes the lock file `file` for this process. Returns `ok: false` with the holder (without throwing) when a
+ * live process holds it; a stale lock is taken over. `ctx` is injectable for tests.
+ */
+export function acquireLockFileSync(file: string, owner: string, ctx: LockContext = defaultContext()): LockFileResult {
+  const body = JSON.stringify({ pid: ctx.pid, host: ctx.host, time: ctx.now, owner } satisfies LockHolder) + '\n';
+  let holder: LockHolder | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (tryCreate(file, body)) return { ok: true, path: file };
+    const seen = readText(file);
+    if (!seen) continue; // released between our create and read: try again
+    holder = parseLockHolder(seen.text);
+    const stale = holder ? !lockHolderLive(holder, ctx) : ctx.now - seen.mtimeMs > UNREADABLE_GRACE_MS;
+    if (!stale) return { ok: false, path: file, holder };
+    removeStale(file, seen.text, ctx.pid);
+  }
+  return { ok: false, path: file, holder };
+}
+
+/** Removes the lock file if this process (`pid` on this host) holds it; a lock taken over by another is left alone. */
+export function releaseLockFileSync(file: string, pid = process.pid, host = os.hostname()): boolean {
+  const seen = readText(file);
+  const holder = seen ? parseLockHolder(seen.text) : undefined;
+  if (!holder || holder.pid !== pid || holder.host !== host) return false;
+  fs.rmSync(file, { force: true });
+  return true;
+}

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireLockFileSync, lockHolderLive, parseLockHolder, processAlive, releaseLockFileSync, type LockContext } from '../../../src/util/lockFile';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const ctx = (o: Partial<LockContext> = {}): LockContext => ({ pid: 100, host: 'h', startedAt: T0, now: T0 + 5_000, alive: () => true, ...o });
+const lockPath = (): string => join(mkdtempSync(join(tmpdir(), 'lockfile-')), 'x.lock');
+
+test('processAlive: this process yes, a non-pid no', () => {
+  assert.equal(processAlive(process.pid), true);
+  assert.equal(processAlive(0), false);
+  assert.equal(processAlive(-3), false);
+  assert.equal(processAlive(1.5), false);
+});
+
+test('the first taker wins; a live holder (same host) refuses the second and is named', () => {
+  const f = lockPath();
+  assert.deepEqual(acquireLockFileSync(f, 'first', ctx()), { ok: true, path: f });
+  assert.deepEqual(parseLockHolder(readFileSync(f, 'utf8')), { pid: 100, host: 'h', time: T0 + 5_000, owner: 'first' });
+  const second = acquireLockFileSync(f, 'second', ctx({ pid: 200 }));
+  assert.equal(second.ok, false);
+  assert.equal(second.ok ? undefined : second.holder?.owner, 'first');
+  assert.equal(parseLockHolder(readFileSync(f, 'utf8'))?.owner, 'first', 'the refused taker changed nothing');
+});
+
+test('a dead holder on this host is stale and taken over; one on another host is never judged', () => {
+  const f = lockPath();
+  acquireLockFileSync(f, 'dead', ctx({ pid: 300 }));
+  const took = acquireLockFileSync(f, 'next', ctx({ pid: 400, alive: (p) => p !== 300 }));
+  assert.equal(took.ok, true);
+  assert.equal(parseLockHolder(readFileSync(f, 'utf8'))?.pid, 400);
+
+  const g = lockPath();
+  acquireLockFileSync(g, 'remote', ctx({ pid: 300, host: 'other' }));
+  assert.equal(acquireLockFileSync(g, 'here', ctx({ pid: 400, alive: () => false })).ok, false);
+});
+
+test('a lock with this pid from before this process started is an earlier process\'s (pid reuse); one from since is live', () => {
+  const holder = { pid: 100, host: 'h', owner: 'x' };
+  assert.equal(lockHolderLive({ ...holder, time: T0 - 60_000 }, ctx()), false);
+  assert.equal(lockHolderLive({ ...holder, time: T0 + 10 }, ctx()), true);
+  assert.equal(lockHolderLive({ ...holder, pid: 7, time: T0 - 60_000 }, ctx({ alive: () => false })), false);
+  assert.equal(lockHolderLive({ ...holder, pid: 7, time: T0 - 60_000 }, ctx({ alive: () => true })), true);
+});
+
+test('an unreadable lock (being written, or its writer died mid-write) is refused for a grace period, then taken over', () => {
+  const f = lockPath();
+  writeFileSync(f, '{"pid": 1');
+  const now = Date.now();
+  const refused = acquireLockFileSync(f, 'x', ctx({ now }));
+  assert.equal(refused.ok, false);
+  assert.equal(refused.ok ? 'n/a' : refused.holder, undefined);
+  utimesSync(f, new Date(now - 60_000), new Date(now - 60_000));
+  assert.equal(acquireLockFileSync(f, 'x', ctx({ now })).ok, true);
+});
+
+test('release removes only a lock this process holds', () => {
+  const f = lockPath();
+  acquireLockFileSync(f, 'other', ctx({ pid: 500 }));
+  assert.equal(releaseLockFileSync(f, 100, 'h'), false);
+  assert.ok(existsSync(f));
+  assert.equal(releaseLockFileSync(f, 500, 'elsewhere'), false);
+  assert.equal(releaseLockFileSync(f, 500, 'h'), true);
+  assert.equal(existsSync(f), false);
+  assert.equal(releaseLockFileSync(f, 500, 'h'), false);
+});
