@@ -178,9 +178,9 @@ export class RunsFeature extends Disposable {
       if (a === 'Show Log') await vscode.commands.executeCommand('alignment.showLog');
     } else if (r.state.phase === 'finished' || r.state.phase === 'stopped') {
       // A run that diverged ends as a warning: its final model may be ruined.
-      const show = r.state.diverged ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
       const diverged = r.state.diverged ? ` (diverged? ${r.state.diverged.message})` : '';
-      const a = await show(`Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}${diverged}`, 'Open Dashboard');
+      const text = `Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}${diverged}`;
+      const a = r.state.diverged ? await vscode.window.showWarningMessage(text, 'Open Dashboard') : await vscode.window.showInformationMessage(text, 'Open Dashboard');
       if (a) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
     }
   }
