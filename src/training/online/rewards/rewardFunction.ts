@@ -10,6 +10,7 @@
  * training starts: a missing one is a `MissingRewardFieldError` that names the file, line and field.
  */
 import { formatWhere } from '../../../core/datasets/records';
+import type { RewardFailurePolicy } from '../../../core/runs/specRewards';
 import type { RolloutPrompt } from '../rollout';
 
 /** What a reward function sees of one sample. */
@@ -37,8 +38,8 @@ export interface WeightedReward {
   readonly weight: number;
 }
 
-/** What happens to a sample a reward function fails on: the run stops (default) or the sample is skipped. */
-export type RewardFailurePolicy = 'stop' | 'skip';
+/** What happens to a sample a reward function fails on: the run stops (default) or the sample is skipped (the run spec's `rewards.onError`). */
+export type { RewardFailurePolicy } from '../../../core/runs/specRewards';
 
 export class RewardError extends Error {
   override readonly name = 'RewardError';
