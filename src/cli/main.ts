@@ -27,9 +27,9 @@ import type { PreferenceExample } from '../core/datasets/examples';
 import { loadDatasetFile } from '../core/datasets/formats';
 import { newRunId, runPaths, runsRoot } from '../core/runs/layout';
 import { resolveRunSpec, trainableMethodIds, type RunSpec } from '../core/runs/spec';
-import { REWARD_FUNCTION_KINDS } from '../core/runs/specRewards';
+import { REWARD_FUNCTION_KINDS, usesRewardFunctions } from '../core/runs/specRewards';
 import { acquireRunLock, releaseRunLock } from '../core/runs/runLock';
-import { isMethodId, type HyperparameterValue } from '../core/methods';
+import { isMethodId, methodCard, type HyperparameterValue, type MethodId } from '../core/methods';
 import { formatEvent, type SessionEvent } from '../protocol/session';
 import { DevicesReportMsg, type DevicesReport } from '../protocol/devices';
 import { AUTO_ORDER, howToInstall, probeDevices } from '../engine/runtime/devices';
@@ -422,9 +422,9 @@ function rewardFlag(s: string, weight: string | undefined): Record<string, unkno
  * The spec parts of the online flags: `rewards`, `generation`, and the sampling hyperparameters (TRL's names,
  * added to `hyper`). Refused for the methods that do not sample.
  */
-function onlineFlags(p: Parsed, method: string, hyper: Record<string, HyperparameterValue>): Record<string, unknown> {
+function onlineFlags(p: Parsed, method: MethodId, hyper: Record<string, HyperparameterValue>): Record<string, unknown> {
   const given = ONLINE_FLAGS.filter((f) => p.flags.has(f));
-  if (method !== 'grpo' && method !== 'rloo') {
+  if (!usesRewardFunctions(methodCard(method))) {
     if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: only for --method grpo or rloo`, 'train');
     return {};
   }

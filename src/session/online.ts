@@ -16,7 +16,9 @@
  */
 import * as path from 'node:path';
 import type { Example } from '../core/datasets/examples';
+import { methodCard } from '../core/methods';
 import type { RunSpec } from '../core/runs/spec';
+import { usesRewardFunctions } from '../core/runs/specRewards';
 import { grpoConfig, grpoMethod } from '../training/online/grpo';
 import type { OnlineMethod } from '../training/online/onlineMethod';
 import { OnlineTrainer } from '../training/online/onlineTrainer';
@@ -33,9 +35,9 @@ import { OnlineLoop, type OnlineSchedule } from './onlineLoop';
 import { loadFittingModel } from './plan';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
 
-/** The methods this module trains. */
-export function isOnlineRlMethod(method: RunSpec['method']): method is 'grpo' | 'rloo' {
-  return method === 'grpo' || method === 'rloo';
+/** The methods this module trains: those trained against the spec's reward functions. */
+export function isOnlineRlMethod(method: RunSpec['method']): boolean {
+  return usesRewardFunctions(methodCard(method));
 }
 
 /** A run's prompts: prompt rows as they are (with their columns), other examples' distinct prompts. */
