@@ -1,7 +1,8 @@
 // Builds every bundle with esbuild:
 //   dist/extension.js       extension host (CJS; `vscode` and `onnxruntime-node` external)
-//   dist/session.js         training-session process (node, CJS; onnxruntime-node external)
-//   dist/cli.js             the `alignment` command-line tool
+//   dist/session.js         training-session process (node, CJS; onnxruntime-node external): an entry that turns on
+//                           source maps, then loads the bundle dist/sessionMain.js
+//   dist/cli.js             the `alignment` command-line tool: the same kind of entry, bundle dist/cliMain.js
 //   dist/sessionWorker.js   the engine's onnxruntime worker thread
 //   dist/webview/<name>.js  one browser bundle per folder in webview/ that has a main.ts
 //   out/test/**             integration-test bundles (development builds only)
@@ -9,7 +10,7 @@
 // Every bundle has a linked source map (.map beside it, production too, and the VSIX ships them): the entry
 // points turn on source-map support, so a stack of an unexpected error names the TypeScript source line.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -36,10 +37,8 @@ const webviews = existsSync('webview')
 
 const builds = [
   existsSync('src/host/extension.ts') && { ...nodeCommon, entryPoints: ['src/host/extension.ts'], outfile: join(dist, 'extension.js') },
-  existsSync('src/session/main.ts') && { ...nodeCommon, entryPoints: ['src/session/main.ts'], outfile: join(dist, 'session.js') },
-  existsSync('src/cli/main.ts') && {
-    ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: join(dist, 'cli.js'), banner: { js: '#!/usr/bin/env node' },
-  },
+  existsSync('src/session/main.ts') && { ...nodeCommon, entryPoints: ['src/session/main.ts'], outfile: join(dist, 'sessionMain.js') },
+  existsSync('src/cli/main.ts') && { ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: join(dist, 'cliMain.js') },
   // The engine runs onnxruntime in a worker thread; bundled, its script sits beside the session/cli bundles.
   existsSync('src/engine/runtime/sessionWorker.ts') && { ...nodeCommon, entryPoints: ['src/engine/runtime/sessionWorker.ts'], outfile: join(dist, 'sessionWorker.js') },
   ...webviews.map((name) => ({
@@ -58,6 +57,17 @@ const builds = [
 ].filter(Boolean);
 
 if (!watch) rmSync(dist, { recursive: true, force: true });
+
+// The process entries: node reads a file's source map only when it loads the file, so source maps are turned on
+// here, before the bundle loads (turning them on inside the bundle would miss the bundle's own frames).
+function writeEntries() {
+  mkdirSync(dist, { recursive: true });
+  const entry = (bundle, run, shebang) =>
+    `${shebang ? '#!/usr/bin/env node\n' : ''}'use strict';\nprocess.setSourceMapsEnabled(true);\nrequire('./${bundle}').${run}();\n`;
+  if (existsSync('src/cli/main.ts')) writeFileSync(join(dist, 'cli.js'), entry('cliMain.js', 'runCliProcess', true), { mode: 0o755 });
+  if (existsSync('src/session/main.ts')) writeFileSync(join(dist, 'session.js'), entry('sessionMain.js', 'runSessionProcess', false));
+}
+writeEntries();
 const t0 = Date.now();
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -25,7 +25,7 @@ function sh(cmd, args) {
 sh(process.execPath, ['scripts/build.mjs', '--production']);
 // The source maps go into the VSIX beside their bundles (.vscodeignore keeps dist/**), so stacks of unexpected
 // errors name the TypeScript source.
-const unmapped = ['extension', 'session', 'cli', 'sessionWorker'].filter((b) => fs.existsSync(`dist/${b}.js`) && !fs.existsSync(`dist/${b}.js.map`));
+const unmapped = ['extension', 'sessionMain', 'cliMain', 'sessionWorker'].filter((b) => fs.existsSync(`dist/${b}.js`) && !fs.existsSync(`dist/${b}.js.map`));
 if (unmapped.length) {
   console.error(`no source map for ${unmapped.map((b) => `dist/${b}.js`).join(', ')}`);
   process.exit(1);

@@ -702,8 +702,14 @@ export async function cliMain(argv: readonly string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  // Stacks of unexpected errors point into the TypeScript source (the bundles ship .map files).
+/**
+ * Runs the CLI as this process and exits with its code. The bundle's entry (dist/cli.js, written by
+ * scripts/build.mjs) turns on source maps before it loads this bundle: node reads the map of a file only when it
+ * loads it, so turning them on here would be too late for this file's own stack frames.
+ */
+export function runCliProcess(): void {
   process.setSourceMapsEnabled(true);
   cliMain(process.argv.slice(2)).then((code) => process.exit(code));
 }
+
+if (require.main === module) runCliProcess();

@@ -122,8 +122,12 @@ async function sessionLocked(args: Args, specFile: string, r: ReturnType<typeof 
   }
 }
 
-if (require.main === module) {
-  // Stacks of unexpected errors point into the TypeScript source (the bundles ship .map files).
+/**
+ * Runs the session as this process and exits with its code. The bundle's entry (dist/session.js, written by
+ * scripts/build.mjs) turns on source maps before it loads this bundle, so stacks of unexpected errors name the
+ * TypeScript source.
+ */
+export function runSessionProcess(): void {
   process.setSourceMapsEnabled(true);
   sessionMain(process.argv.slice(2)).then(
     (code) => process.exit(code),
@@ -133,3 +137,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runSessionProcess();
