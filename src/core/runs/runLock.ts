@@ -7,6 +7,7 @@
  */
 import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../../util/lockFile';
 
 export const LOCK_FILE = 'session.lock';
 
@@ -23,16 +24,7 @@ export interface RunLock {
 
 export type LockResult = { readonly ok: true; readonly path: string } | { readonly ok: false; readonly holder: RunLock; readonly message: string };
 
-/** True when a process with this id exists (signal 0 checks without signalling; EPERM means it exists). */
-export function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { processAlive };
 
 function parseLock(text: string): RunLock | undefined {
   try {
