@@ -118,3 +118,19 @@ test('bad reward setups: a missing reference answer names file, line and field; 
   assert.equal(skipped.reason, 'completed', skipped.error);
   assert.ok(events(skipDir).some((e) => e.type === 'warning' && /sample\(s\) skipped/.test(e.params.message)));
 });
+
+test('a GRPO session with LoRA and beta > 0 (the reference is the base model) trains and saves a merged model', async () => {
+  const ws = workspace(promptRows(4));
+  const dir = path.join(ws.dir, 'run');
+  const spec = resolved(onlineSpec(ws, dir, { lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'] }, maxSteps: 2, intervals: { logging: 1, eval: 0, checkpoint: 0, sample: 1 } }));
+  const res = await run(spec, dir);
+  assert.equal(res.reason, 'completed', res.error);
+  const m = metricsByStep(events(dir));
+  assert.ok(Math.abs(m.get(1)?.kl ?? NaN) < 1e-6, 'KL 0 at the first update: the LoRA policy starts as the base model');
+  assert.ok(Number.isFinite(m.get(2)?.reward));
+  const started = events(dir).find((e) => e.type === 'started');
+  assert.ok(started?.type === 'started' && started.params.parameters.trainable < started.params.parameters.total, 'only the adapters train');
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'final', 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.ok(cfg.model_type !== undefined);
+  assert.ok(!fs.readdirSync(path.join(dir, 'final')).some((f) => /adapter/.test(f)), 'adapters are merged into the saved weights');
+});
