@@ -129,7 +129,8 @@ test('a GRPO session with LoRA and beta > 0 (the reference is the base model) tr
   assert.ok(Math.abs(m.get(1)?.kl ?? NaN) < 1e-6, 'KL 0 at the first update: the LoRA policy starts as the base model');
   assert.ok(Number.isFinite(m.get(2)?.reward));
   const started = events(dir).find((e) => e.type === 'started');
-  assert.ok(started?.type === 'started' && started.params.parameters.trainable < started.params.parameters.total, 'only the adapters train');
+  const params = started?.type === 'started' ? started.params.parameters : undefined;
+  assert.ok(params && params.trainable < params.total, 'only the adapters train');
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'final', 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.ok(cfg.model_type !== undefined);
   assert.ok(!fs.readdirSync(path.join(dir, 'final')).some((f) => /adapter/.test(f)), 'adapters are merged into the saved weights');
