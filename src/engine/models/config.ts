@@ -5,12 +5,12 @@
  *   gpt2  : learned absolute positions, LayerNorm (with bias), fused-biased attention, GELU MLP, tied head.
  *   llama : RoPE, RMSNorm, SwiGLU MLP, grouped-query attention (num_key_value_heads), optional qkv bias (Qwen2),
  *           tied or untied head. Covers model_type llama (incl. SmolLM2), qwen2, qwen3 (per-head RMSNorm on q and
- *           k before RoPE) and mistral (sliding-window attention).
+ *           k before RoPE), mistral (sliding-window attention) and gemma3_text (see GemmaSettings).
  */
 import { UserError } from '../../util/errors';
 
 /** The Hugging Face `model_type`s this engine can load. */
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral'] as const;
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma3_text'] as const;
 export type HfModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 export type ModelFamily = 'gpt2' | 'llama';
 
@@ -69,6 +69,8 @@ export interface ModelConfig {
    * transformers' sliding_window mask). null = full causal attention.
    */
   slidingWindow: number | null;
+  /** Gemma 3's differences from the Llama family (model_type gemma3_text); null for every other type. */
+  gemma: GemmaSettings | null;
   bosTokenId: number | null;
   /** One id or several (Llama 3 lists several). */
   eosTokenId: number | number[] | null;
@@ -77,6 +79,25 @@ export interface ModelConfig {
   numLabels: number;
   /** The original config.json fields (kept so that saving preserves keys this engine does not use). */
   extra: Record<string, unknown>;
+}
+
+/**
+ * Gemma 3 text models (Gemma Team 2025, "Gemma 3 Technical Report"; transformers' modeling_gemma3.py):
+ *   - embeddings are multiplied by sqrt(hidden_size);
+ *   - every RMSNorm (block, final, q/k) scales by (1 + w), so its weights are stored as offsets from 1;
+ *   - each block norms the attention and MLP outputs too ("sandwich" norms):
+ *       x = x + PostAttnNorm(Attn(InputNorm(x)));  x = x + PostFfnNorm(MLP(PreFfnNorm(x)));
+ *   - attention scores scale by query_pre_attn_scalar^-1/2;
+ *   - local layers use a sliding window (ModelConfig.slidingWindow) and their own RoPE; global layers attend
+ *     every causal key with the config's main RoPE (ModelConfig.ropeTheta / ropeScaling).
+ */
+export interface GemmaSettings {
+  queryPreAttnScalar: number;
+  /** Per layer: true = local (sliding-window) attention, false = global. */
+  slidingLayers: boolean[];
+  /** RoPE of the local layers: rope_local_base_freq (v4) or rope_parameters.sliding_attention (v5). */
+  localRopeTheta: number;
+  localRopeScaling: RopeScaling | null;
 }
 
 export class ModelConfigError extends UserError {
@@ -275,17 +296,19 @@ const UNSUPPORTED_FIELDS: readonly { key: string; neutral?: (v: unknown) => bool
   { key: 'residual_multiplier', what: 'residual multipliers are not implemented' },
   { key: 'attention_multiplier', what: 'attention multipliers are not implemented' },
   { key: 'logits_scaling', what: 'logit scaling is not implemented' },
+  { key: 'use_bidirectional_attention', neutral: (v) => v === false, what: 'bidirectional attention is not implemented' },
 ];
 
 /** Throws on the first field of UNSUPPORTED_FIELDS that is set, and on `layer_types` other than full attention. */
 function checkUnsupportedFields(j: Json, source: string): void {
+  const gemma = j.model_type === 'gemma3_text';
   for (const f of UNSUPPORTED_FIELDS) {
     const v = j[f.key];
     if (v === undefined || v === null || (f.neutral && f.neutral(v))) continue;
     throw new ModelConfigError(`${source}: "${f.key}": ${JSON.stringify(v)} is set, but ${f.what}`);
   }
   const lt = j.layer_types;
-  if (lt !== undefined && lt !== null && !(Array.isArray(lt) && lt.every((t) => t === 'full_attention'))) {
+  if (!gemma && lt !== undefined && lt !== null && !(Array.isArray(lt) && lt.every((t) => t === 'full_attention'))) {
     throw new ModelConfigError(`${source}: "layer_types" ${JSON.stringify(lt)}: only full attention in every layer is supported`);
   }
 }
@@ -322,7 +345,7 @@ function parseCommon(j: Json, r: Reader): CommonFields {
 }
 
 /** The activation named by `key` (default `def`), checked against the supported ones. */
-function parseActivation(j: Json, key: 'activation_function' | 'hidden_act', def: Activation, source: string): Activation {
+function parseActivation(j: Json, key: 'activation_function' | 'hidden_act' | 'hidden_activation', def: Activation, source: string): Activation {
   const act = (j[key] ?? def) as string;
   if (!ACTIVATIONS.includes(act as Activation)) {
     throw new ModelConfigError(`${source}: ${key} "${act}" is not supported (supported: ${ACTIVATIONS.join(', ')})`);
@@ -362,6 +385,7 @@ function parseGpt2Config(j: Json, r: Reader, source: string, common: CommonField
     partialRotaryFactor: 1,
     qkNorm: false,
     slidingWindow: null,
+    gemma: null,
     bosTokenId: r.optId('bos_token_id'),
     eosTokenId: common.eosTokenId,
     padTokenId: r.optId('pad_token_id'),
@@ -378,14 +402,15 @@ function parseLlamaAttention(j: Json, r: Reader, source: string, modelType: HfMo
   if (heads % kvHeads !== 0) {
     throw new ModelConfigError(`${source}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
   }
-  // Qwen3Config defaults head_dim to 128; the others to hidden_size / num_attention_heads.
-  const headDim = j.head_dim !== undefined && j.head_dim !== null ? r.int('head_dim') : modelType === 'qwen3' ? 128 : hidden / heads;
+  // Qwen3Config defaults head_dim to 128, Gemma3TextConfig to 256; the others to hidden_size / num_attention_heads.
+  const defHeadDim = modelType === 'qwen3' ? 128 : modelType === 'gemma3_text' ? 256 : hidden / heads;
+  const headDim = j.head_dim !== undefined && j.head_dim !== null ? r.int('head_dim') : defHeadDim;
   if (!Number.isInteger(headDim)) throw new ModelConfigError(`${source}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
   return { hidden, heads, kvHeads, headDim };
 }
 
 /** transformers' defaults for max_position_embeddings, by model type (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig). */
-const DEFAULT_MAX_POSITIONS: Readonly<Record<Exclude<HfModelType, 'gpt2'>, number>> = { llama: 2048, qwen2: 32768, qwen3: 32768, mistral: 131072 };
+const DEFAULT_MAX_POSITIONS: Readonly<Record<Exclude<HfModelType, 'gpt2'>, number>> = { llama: 2048, qwen2: 32768, qwen3: 32768, mistral: 131072, gemma3_text: 131072 };
 
 /**
  * Biases, q/k norms and sliding window by model type, as transformers' modeling files hard-code them: Llama has
@@ -396,23 +421,70 @@ function parseLlamaVariant(j: Json, r: Reader, source: string, modelType: Exclud
   if ((modelType === 'qwen2' || modelType === 'qwen3') && j.use_sliding_window === true) {
     throw new ModelConfigError(`${source}: "use_sliding_window": true is not supported for ${modelType} (its sliding window applies to some layers only)`);
   }
-  const attentionBias = modelType === 'llama' || modelType === 'qwen3' ? r.bool('attention_bias', false) : false;
-  const slidingWindow = modelType === 'mistral' && j.sliding_window !== undefined && j.sliding_window !== null ? r.int('sliding_window') : null;
+  const attentionBias = modelType === 'llama' || modelType === 'qwen3' || modelType === 'gemma3_text' ? r.bool('attention_bias', false) : false;
+  const windowed = modelType === 'mistral' || modelType === 'gemma3_text';
+  // Gemma3TextConfig defaults sliding_window to 4096; MistralConfig's default is not applied (configs state it).
+  const slidingWindow = windowed && j.sliding_window !== undefined && j.sliding_window !== null ? r.int('sliding_window') : modelType === 'gemma3_text' ? 4096 : null;
   return {
     qkvBias: modelType === 'qwen2' || attentionBias,
     oBias: attentionBias,
     mlpBias: modelType === 'llama' ? r.bool('mlp_bias', false) : false,
-    qkNorm: modelType === 'qwen3',
+    qkNorm: modelType === 'qwen3' || modelType === 'gemma3_text',
     slidingWindow,
   };
+}
+
+/**
+ * Gemma 3's settings and its two RoPEs. Layer types come from `layer_types`, else from sliding_window_pattern
+ * (every pattern-th layer global, the others local, as Gemma3TextConfig derives them). RoPE: v5's
+ * rope_parameters per layer type, or v4's rope_theta / rope_scaling (global) and rope_local_base_freq (local, no
+ * scaling).
+ */
+function parseGemma(j: Json, r: Reader, source: string, numLayers: number, maxPositions: number): { settings: GemmaSettings; global: RopeSettings } {
+  const lt = j.layer_types;
+  let slidingLayers: boolean[];
+  if (lt === undefined || lt === null) {
+    const pattern = r.int('sliding_window_pattern', 6);
+    slidingLayers = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
+  } else {
+    if (!Array.isArray(lt) || lt.length !== numLayers || !lt.every((t) => t === 'sliding_attention' || t === 'full_attention')) {
+      throw new ModelConfigError(`${source}: "layer_types" must list "sliding_attention" or "full_attention" for each of the ${numLayers} layers, got ${JSON.stringify(lt)}`);
+    }
+    slidingLayers = lt.map((t) => t === 'sliding_attention');
+  }
+  const rp = j.rope_parameters;
+  const perType = typeof rp === 'object' && rp !== null && !Array.isArray(rp) && Object.keys(rp).some((k) => LAYER_TYPES.includes(k));
+  let global: RopeSettings;
+  let local: { theta: number; scaling: RopeScaling | null };
+  if (perType) {
+    const byType = rp as Json;
+    const one = (k: string, def: number): { theta: number; scaling: RopeScaling | null } => {
+      const d = byType[k];
+      if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new ModelConfigError(`${source}: rope_parameters.${k} must be an object`);
+      const theta = (d as Json).rope_theta ?? def;
+      if (typeof theta !== 'number' || !Number.isFinite(theta)) throw new ModelConfigError(`${source}: rope_parameters.${k}.rope_theta must be a number`);
+      return { theta, scaling: parseRopeDict(d as Json, `${source}: rope_parameters.${k}`, maxPositions) };
+    };
+    const g = one('full_attention', 1e6);
+    global = { ...g, partial: 1 };
+    local = one('sliding_attention', 10000);
+  } else {
+    global = parseRope({ ...j, rope_theta: j.rope_theta ?? 1e6 }, r, source, maxPositions);
+    local = { theta: r.num('rope_local_base_freq', 10000), scaling: null };
+  }
+  const settings: GemmaSettings = { queryPreAttnScalar: r.num('query_pre_attn_scalar', 256), slidingLayers, localRopeTheta: local.theta, localRopeScaling: local.scaling };
+  return { settings, global };
 }
 
 /** A Llama-family config (llama, qwen2, qwen3, mistral: transformers' config classes' keys and defaults). */
 function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: Exclude<HfModelType, 'gpt2'>, common: CommonFields): ModelConfig {
   const { hidden, heads, kvHeads, headDim } = parseLlamaAttention(j, r, source, modelType);
-  const activation = parseActivation(j, 'hidden_act', 'silu', source);
+  const gemmaType = modelType === 'gemma3_text';
+  const activation = gemmaType ? parseActivation(j, 'hidden_activation', 'gelu_pytorch_tanh', source) : parseActivation(j, 'hidden_act', 'silu', source);
   const maxPositions = r.int('max_position_embeddings', DEFAULT_MAX_POSITIONS[modelType]);
-  const rope = parseRope(j, r, source, maxPositions);
+  const numLayers = r.int('num_hidden_layers');
+  const gemma = gemmaType ? parseGemma(j, r, source, numLayers, maxPositions) : null;
+  const rope = gemma ? gemma.global : parseRope(j, r, source, maxPositions);
   const partial = rope.partial;
   const rotDim = Math.floor(headDim * partial);
   if (partial <= 0 || partial > 1 || rotDim % 2 !== 0) {
@@ -423,7 +495,7 @@ function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: Exclude
     family: 'llama',
     vocabSize: r.int('vocab_size'),
     hiddenSize: hidden,
-    numLayers: r.int('num_hidden_layers'),
+    numLayers,
     numHeads: heads,
     numKvHeads: kvHeads,
     headDim,
@@ -432,8 +504,9 @@ function parseLlamaConfig(j: Json, r: Reader, source: string, modelType: Exclude
     normEps: r.num('rms_norm_eps', 1e-6),
     activation,
     ...parseLlamaVariant(j, r, source, modelType),
-    // All four config classes default to untied embeddings.
-    tieWordEmbeddings: r.bool('tie_word_embeddings', false),
+    gemma: gemma ? gemma.settings : null,
+    // Gemma3TextConfig defaults to tied embeddings, the others to untied.
+    tieWordEmbeddings: r.bool('tie_word_embeddings', gemmaType),
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
     partialRotaryFactor: partial,
@@ -493,6 +566,7 @@ const ARCHITECTURES: Record<HfModelType, { causal: string; seqCls: string }> = {
   qwen2: { causal: 'Qwen2ForCausalLM', seqCls: 'Qwen2ForSequenceClassification' },
   qwen3: { causal: 'Qwen3ForCausalLM', seqCls: 'Qwen3ForSequenceClassification' },
   mistral: { causal: 'MistralForCausalLM', seqCls: 'MistralForSequenceClassification' },
+  gemma3_text: { causal: 'Gemma3ForCausalLM', seqCls: 'Gemma3TextForSequenceClassification' },
 };
 
 /**
@@ -574,9 +648,11 @@ function variantToHf(cfg: ModelConfig, out: Json): void {
   const fail = (what: string): never => {
     throw new ModelConfigError(`${t} config: ${what}`);
   };
-  if (cfg.qkNorm !== (t === 'qwen3')) fail(cfg.qkNorm ? 'q/k norms exist only in qwen3' : 'qwen3 always has q/k norms');
-  if (cfg.slidingWindow !== null && t !== 'mistral') fail('a sliding window is only written for mistral');
-  if (t === 'llama' || t === 'qwen3') {
+  const normed = t === 'qwen3' || t === 'gemma3_text';
+  if (cfg.qkNorm !== normed) fail(cfg.qkNorm ? 'q/k norms exist only in qwen3 and gemma3_text' : 'this model type always has q/k norms');
+  if (cfg.slidingWindow !== null && t !== 'mistral' && t !== 'gemma3_text') fail('a sliding window is only written for mistral and gemma3_text');
+  if ((cfg.gemma !== null) !== (t === 'gemma3_text')) fail('Gemma settings go with model_type gemma3_text only');
+  if (t === 'llama' || t === 'qwen3' || t === 'gemma3_text') {
     if (cfg.qkvBias !== cfg.oBias) fail('attention_bias covers q, k, v and o together; qkvBias and oBias must match');
     out.attention_bias = cfg.qkvBias;
   }
@@ -586,6 +662,26 @@ function variantToHf(cfg: ModelConfig, out: Json): void {
   if (t === 'mistral' && (cfg.qkvBias || cfg.oBias)) fail('no attention biases');
   if (t === 'qwen2' || t === 'qwen3') out.use_sliding_window = false;
   if (t === 'mistral') out.sliding_window = cfg.slidingWindow;
+  if (cfg.gemma) gemmaToHf(cfg, cfg.gemma, out);
+}
+
+/** Gemma3TextConfig's keys for `g` (the v4 RoPE keys; v5's per-layer-type rope_parameters when the config had them). */
+function gemmaToHf(cfg: ModelConfig, g: GemmaSettings, out: Json): void {
+  if (g.localRopeScaling !== null && out.rope_parameters === undefined) {
+    throw new ModelConfigError('gemma3_text config: scaled local RoPE can only be written as rope_parameters');
+  }
+  out.hidden_activation = cfg.activation;
+  delete out.hidden_act;
+  out.query_pre_attn_scalar = g.queryPreAttnScalar;
+  out.sliding_window = cfg.slidingWindow;
+  out.layer_types = g.slidingLayers.map((s) => (s ? 'sliding_attention' : 'full_attention'));
+  out.rope_local_base_freq = g.localRopeTheta;
+  if (out.rope_parameters !== undefined && out.rope_parameters !== null) {
+    out.rope_parameters = {
+      full_attention: { rope_type: 'default', rope_theta: cfg.ropeTheta, ...ropeScalingToHf(cfg.ropeScaling) },
+      sliding_attention: { rope_type: 'default', rope_theta: g.localRopeTheta, ...ropeScalingToHf(g.localRopeScaling) },
+    };
+  }
 }
 
 /** Total number of parameters of the transformer body + LM head (no reward/value head). */
@@ -594,7 +690,7 @@ export function countParameters(cfg: ModelConfig): number {
   const qDim = cfg.numHeads * cfg.headDim;
   const kvDim = cfg.numKvHeads * cfg.headDim;
   const f = cfg.intermediateSize;
-  let perLayer = d * qDim + 2 * d * kvDim + qDim * d + (cfg.qkNorm ? 2 * cfg.headDim : 0);
+  let perLayer = d * qDim + 2 * d * kvDim + qDim * d + (cfg.qkNorm ? 2 * cfg.headDim : 0) + (cfg.gemma ? 2 * d : 0);
   if (cfg.qkvBias) perLayer += qDim + 2 * kvDim;
   if (cfg.oBias) perLayer += d;
   if (cfg.family === 'gpt2') {

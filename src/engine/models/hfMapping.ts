@@ -86,7 +86,12 @@ export function hfMappings(cfg: ModelConfig, head: HeadKind = 'lm'): Mapping[] {
       }
       copy(h + 'self_attn.q_norm.weight', o + 'attn.q_norm.weight');
       copy(h + 'self_attn.k_norm.weight', o + 'attn.k_norm.weight');
-      copy(h + 'post_attention_layernorm.weight', o + 'norm2.weight');
+      // Gemma's post_attention_layernorm norms the attention output; its MLP input norm is pre_feedforward_layernorm.
+      copy(h + 'post_attention_layernorm.weight', o + (cfg.gemma ? 'norm1_post.weight' : 'norm2.weight'));
+      if (cfg.gemma) {
+        copy(h + 'pre_feedforward_layernorm.weight', o + 'norm2.weight');
+        copy(h + 'post_feedforward_layernorm.weight', o + 'norm2_post.weight');
+      }
       for (const [hp, op] of [
         ['gate_proj', 'gate'],
         ['up_proj', 'up'],

@@ -62,13 +62,15 @@ export function paramSpecs(cfg: ModelConfig, head: HeadKind = 'lm'): ParamSpec[]
     specs.push({ name, shape, init: { kind: 'ones' }, weightDecay: false, trainable: true });
   };
   const gpt2 = cfg.family === 'gpt2';
+  // Gemma's RMSNorms scale by (1 + w): their neutral weights are zeros.
+  const n = cfg.gemma ? b : g;
   // GPT-2 scales the residual projections' init by 1/sqrt(2 L) (Radford et al. 2019, section 2.3).
   const residStd = STD / Math.sqrt(2 * cfg.numLayers);
   w('embed.weight', [cfg.vocabSize, D]);
   if (gpt2) w('pos_embed.weight', [cfg.maxPositions, D], 0.01);
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `layers.${i}.`;
-    g(p + 'norm1.weight', [D]);
+    n(p + 'norm1.weight', [D]);
     if (gpt2) b(p + 'norm1.bias', [D]);
     w(p + 'attn.q.weight', [D, Q]);
     if (cfg.qkvBias) b(p + 'attn.q.bias', [Q]);
@@ -79,10 +81,13 @@ export function paramSpecs(cfg: ModelConfig, head: HeadKind = 'lm'): ParamSpec[]
     w(p + 'attn.o.weight', [Q, D], residStd);
     if (cfg.oBias) b(p + 'attn.o.bias', [D]);
     if (cfg.qkNorm) {
-      g(p + 'attn.q_norm.weight', [cfg.headDim]);
-      g(p + 'attn.k_norm.weight', [cfg.headDim]);
+      n(p + 'attn.q_norm.weight', [cfg.headDim]);
+      n(p + 'attn.k_norm.weight', [cfg.headDim]);
     }
-    g(p + 'norm2.weight', [D]);
+    // Gemma's sandwich norms: norm1_post on the attention output, norm2_post on the MLP output.
+    if (cfg.gemma) n(p + 'norm1_post.weight', [D]);
+    n(p + 'norm2.weight', [D]);
+    if (cfg.gemma) n(p + 'norm2_post.weight', [D]);
     if (gpt2) b(p + 'norm2.bias', [D]);
     if (gpt2) {
       w(p + 'mlp.fc.weight', [D, F]);
@@ -98,7 +103,7 @@ export function paramSpecs(cfg: ModelConfig, head: HeadKind = 'lm'): ParamSpec[]
       if (cfg.mlpBias) b(p + 'mlp.down.bias', [D]);
     }
   }
-  g('norm_f.weight', [D]);
+  n('norm_f.weight', [D]);
   if (gpt2) b('norm_f.bias', [D]);
   if ((head === 'lm' || head === 'lm+value') && !cfg.tieWordEmbeddings) w('lm_head.weight', [D, cfg.vocabSize]);
   if (head === 'score') w('score.weight', [D, cfg.numLabels]);

@@ -269,11 +269,10 @@ function tokenPositions(g: Graph, inputs: ForwardInputs): TokenPositions {
  * sliding window W: i - j < W). A window at least as long as the model's positions allows every causal key, so
  * it adds no mask.
  */
-function attentionAllowed(model: TransformerModel, g: Graph, inputs: ForwardInputs, at: TokenPositions): Tensor {
+function attentionAllowed(model: TransformerModel, g: Graph, inputs: ForwardInputs, at: TokenPositions, W: number | null): Tensor {
   const { ids, mask, past } = inputs;
   const T = ids.shape[1];
   const S: Dim = mask ? mask.shape[1] : T;
-  const W = model.config.slidingWindow;
   // [T, S]: i - j < W, for query indices qIdx [T] and key indices kIdx [S].
   const band = (qIdx: Tensor, kIdx: Tensor, w: number): Tensor => op.less(op.sub(op.unsqueeze(qIdx, [1]), op.unsqueeze(kIdx, [0])), w);
   let allowed: Tensor;
@@ -302,8 +301,8 @@ interface RopeAngles {
  * RoPE tables cos/sin [maxLength, R/2] as constants of the root graph (scaled by the rope type's attention
  * factor), gathered at `positions`.
  */
-function ropeAngles(model: TransformerModel, root: Graph, positions: Tensor): RopeAngles {
-  const { invFreq, attentionScaling } = ropeFrequencies(model.config);
+function ropeAngles(model: TransformerModel, root: Graph, positions: Tensor, rope: Pick<ModelConfig, 'ropeTheta' | 'ropeScaling'> = model.config): RopeAngles {
+  const { invFreq, attentionScaling } = ropeFrequencies({ ...model.config, ...rope });
   const half = invFreq.length;
   const c = new Float32Array(model.maxLength * half);
   const s = new Float32Array(model.maxLength * half);
@@ -345,8 +344,12 @@ interface Trace {
   readonly S: Dim;
   /** Bool, broadcastable to the scores [B, K, G, T, S]: true where a query may attend a key. */
   readonly allowed: Tensor;
+  /** Gemma's local layers: `allowed` with the sliding window. */
+  readonly allowedLocal: Tensor | null;
   /** Null for GPT-2 (learned absolute positions). */
   readonly rope: RopeAngles | null;
+  /** Gemma's local layers: their own RoPE. */
+  readonly ropeLocal: RopeAngles | null;
   /** The score written where `allowed` is false (finite, so fully masked rows stay NaN-free). */
   readonly maskFill: number;
 }
@@ -365,7 +368,13 @@ function project(t: Trace, x: Tensor, prefix: string, m: LoraModule): Tensor {
 /** GPT-2: LayerNorm with bias; Llama family: RMSNorm. */
 function normalize(t: Trace, x: Tensor, name: string): Tensor {
   const cfg = t.cfg;
-  return cfg.family === 'gpt2' ? nn.layerNorm(x, t.P(`${name}.weight`), t.P(`${name}.bias`), cfg.normEps) : nn.rmsNorm(x, t.P(`${name}.weight`), cfg.normEps);
+  return cfg.family === 'gpt2' ? nn.layerNorm(x, t.P(`${name}.weight`), t.P(`${name}.bias`), cfg.normEps) : nn.rmsNorm(x, rmsGain(t, name), cfg.normEps);
+}
+
+/** The gain of RMSNorm `name`: its weight, or 1 + weight for Gemma (whose weights are offsets from 1). */
+function rmsGain(t: Trace, name: string): Tensor {
+  const w = t.P(`${name}.weight`);
+  return t.cfg.gemma ? op.add(w, 1) : w;
 }
 
 /** The activation function named as in transformers' ACT2FN. */
@@ -386,7 +395,8 @@ function activate(cfg: ModelConfig, x: Tensor): Tensor {
 
 /** Token embeddings [B, T, D], plus learned absolute positions for GPT-2. */
 function embed(cfg: ModelConfig, P: (name: string) => Tensor, ids: Tensor, positions: Tensor): Tensor {
-  const x = nn.embedding(P('embed.weight'), ids); // [B, T, D]
+  let x = nn.embedding(P('embed.weight'), ids); // [B, T, D]
+  if (cfg.gemma) x = op.mul(x, Math.sqrt(cfg.hiddenSize)); // Gemma scales embeddings by sqrt(D)
   return cfg.family === 'gpt2' ? op.add(x, op.gather(P('pos_embed.weight'), positions, 0)) : x;
 }
 
@@ -394,7 +404,11 @@ function embed(cfg: ModelConfig, P: (name: string) => Tensor, ids: Tensor, posit
  * Causal self-attention of layer `p` on normed input h [B, T, D], with RoPE (Llama family) and the KV cache.
  * Returns the output projection [B, T, D] and the layer's keys/values over all S positions, [B, K, S, E].
  */
-function selfAttention(t: Trace, h: Tensor, p: string, past: KvPair | undefined): { out: Tensor; present: KvPair } {
+function selfAttention(t: Trace, h: Tensor, layer: number, past: KvPair | undefined): { out: Tensor; present: KvPair } {
+  const p = `layers.${layer}.`;
+  const local = t.cfg.gemma?.slidingLayers[layer] === true;
+  const rope = local ? t.ropeLocal : t.rope;
+  const allowed = local ? t.allowedLocal! : t.allowed;
   const { cfg, B, T, S } = t;
   const H = cfg.numHeads;
   const K = cfg.numKvHeads;
@@ -406,12 +420,12 @@ function selfAttention(t: Trace, h: Tensor, p: string, past: KvPair | undefined)
   let v = heads(project(t, h, p, 'v'), K);
   if (cfg.qkNorm) {
     // Qwen3: RMSNorm over each head's E dims, before RoPE.
-    q = nn.rmsNorm(q, t.P(`${p}attn.q_norm.weight`), cfg.normEps);
-    k = nn.rmsNorm(k, t.P(`${p}attn.k_norm.weight`), cfg.normEps);
+    q = nn.rmsNorm(q, rmsGain(t, `${p}attn.q_norm`), cfg.normEps);
+    k = nn.rmsNorm(k, rmsGain(t, `${p}attn.k_norm`), cfg.normEps);
   }
-  if (t.rope) {
-    q = applyRope(q, t.rope, E);
-    k = applyRope(k, t.rope, E);
+  if (rope) {
+    q = applyRope(q, rope, E);
+    k = applyRope(k, rope, E);
   }
   if (past) {
     k = concatSeq(past.key, k, S); // [B, K, S, E]
@@ -421,8 +435,10 @@ function selfAttention(t: Trace, h: Tensor, p: string, past: KvPair | undefined)
   const q5 = op.reshape(q, [B, K, G, T, E]);
   const k5 = op.unsqueeze(k, [2]); // [B, K, 1, S, E]
   const v5 = op.unsqueeze(v, [2]);
-  let scores = op.mul(op.matmul(q5, op.swapAxes(k5, -1, -2)), 1 / Math.sqrt(E)); // [B, K, G, T, S]
-  scores = op.where(t.allowed, scores, t.maskFill);
+  // Scores scale by 1/sqrt(E), or by query_pre_attn_scalar^-1/2 for Gemma.
+  const scale = 1 / Math.sqrt(cfg.gemma ? cfg.gemma.queryPreAttnScalar : E);
+  let scores = op.mul(op.matmul(q5, op.swapAxes(k5, -1, -2)), scale); // [B, K, G, T, S]
+  scores = op.where(allowed, scores, t.maskFill);
   const o5 = op.matmul(op.softmax(scores, -1), v5); // [B, K, G, T, E]
   const o = op.reshape(op.transpose(op.reshape(o5, [B, H, T, E]), [0, 2, 1, 3]), [B, T, H * E]);
   return { out: project(t, o, p, 'o'), present: { key: k, value: v } };
@@ -437,10 +453,12 @@ function mlp(t: Trace, h: Tensor, p: string): Tensor {
 /** One pre-norm residual block: x + Attn(Norm1(x)), then + MLP(Norm2(x)). Appends the layer's keys/values to `present`. */
 function block(t: Trace, x: Tensor, layer: number, past: KvPair | undefined, present: KvPair[]): Tensor {
   const p = `layers.${layer}.`;
-  const attn = selfAttention(t, normalize(t, x, `${p}norm1`), p, past);
+  const attn = selfAttention(t, normalize(t, x, `${p}norm1`), layer, past);
   present.push(attn.present);
-  const y = op.add(x, attn.out);
-  return op.add(y, mlp(t, normalize(t, y, `${p}norm2`), p));
+  // Gemma norms each sublayer's output too before adding it to the residual stream.
+  const y = op.add(x, t.cfg.gemma ? normalize(t, attn.out, `${p}norm1_post`) : attn.out);
+  const m = mlp(t, normalize(t, y, `${p}norm2`), p);
+  return op.add(y, t.cfg.gemma ? normalize(t, m, `${p}norm2_post`) : m);
 }
 
 /** The head's outputs on the final hidden states [B, T, D]. */
@@ -472,10 +490,15 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
     throw new ModelBuildError(`forward: sequence length ${T} exceeds the model's maximum of ${model.maxLength} positions`);
   }
   const at = tokenPositions(g, inputs);
-  const allowed = attentionAllowed(model, g, inputs, at);
+  // Mistral's window applies to every layer; Gemma's to its local layers only, which also have their own RoPE.
+  const gemma = cfg.gemma;
+  const allowed = attentionAllowed(model, g, inputs, at, gemma ? null : cfg.slidingWindow);
+  const allowedLocal = gemma ? attentionAllowed(model, g, inputs, at, cfg.slidingWindow) : null;
   const rope = cfg.family === 'llama' ? ropeAngles(model, rootGraph(g), at.positions) : null;
+  const ropeLocal = gemma ? ropeAngles(model, rootGraph(g), at.positions, { ropeTheta: gemma.localRopeTheta, ropeScaling: gemma.localRopeScaling }) : null;
   let x = embed(cfg, P, ids, at.positions);
-  const t: Trace = { model, cfg, P, has, B, T, S: mask ? mask.shape[1] : T, allowed, rope, maskFill: nn.maskValue(x.dtype) };
+  const S = mask ? mask.shape[1] : T;
+  const t: Trace = { model, cfg, P, has, B, T, S, allowed, allowedLocal, rope, ropeLocal, maskFill: nn.maskValue(x.dtype) };
   const present: KvPair[] = [];
   for (let l = 0; l < cfg.numLayers; l++) x = block(t, x, l, past?.[l], present);
   return headOutputs(t, params, normalize(t, x, 'norm_f'), present);

@@ -8,6 +8,9 @@
  *         (weights q_norm, k_norm); RoPE(q, k) for llama; head h reads kv head h / (H / K);
  *         softmax(q k^T / sqrt(E) + causal/pad mask) v, where mistral's sliding window W also masks keys j
  *         with i - j >= W (sequence indices); then Wo (+ bo).
+ *   gemma3: embeddings times sqrt(D); every RMSNorm scales by (1 + w); scores scale by query_pre_attn_scalar^-1/2;
+ *         x = x + PostAttnNorm(Attn(Norm1(x))); x = x + PostFfnNorm(MLP(Norm2(x))); local layers use the sliding
+ *         window and the local RoPE, global layers full causal attention and the main RoPE.
  *   MLP : gpt2  act(x Wfc + bfc) Wproj + bproj
  *         llama (act(x Wgate) * (x Wup)) Wdown   (SwiGLU when act = silu; Shazeer 2020)
  *   Norm: gpt2 LayerNorm (Ba et al. 2016), llama RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x^2) + eps) * g
@@ -121,7 +124,8 @@ function norm(cfg: ModelConfig, x: Float64Array, T: number, D: number, g: Float3
       let ms = 0;
       for (let d = 0; d < D; d++) ms += x[o + d] * x[o + d];
       const r = 1 / Math.sqrt(ms / D + cfg.normEps);
-      for (let d = 0; d < D; d++) y[o + d] = x[o + d] * r * g[d];
+      const off = cfg.gemma ? 1 : 0; // Gemma's weights are offsets from 1
+      for (let d = 0; d < D; d++) y[o + d] = x[o + d] * r * (off + g[d]);
     }
   }
   return y;
@@ -157,6 +161,8 @@ interface RowContext {
   pos: readonly number[];
   /** RoPE inverse frequencies and cos/sin scale (used by the Llama family only). */
   rope: { invFreq: Float64Array; attentionScaling: number };
+  /** Gemma's local layers' RoPE (null otherwise). */
+  ropeLocal: { invFreq: Float64Array; attentionScaling: number } | null;
 }
 
 /** Token embeddings of one row [T, D], plus learned absolute positions for GPT-2. */
@@ -168,7 +174,8 @@ function embedRow(cfg: ModelConfig, weights: Weights, ids: readonly number[], b:
   for (let t = 0; t < row.T; t++) {
     const id = ids[t];
     if (!(id >= 0 && id < V)) throw new Error(`reference forward: token id ${id} at [${b}, ${t}] is outside the vocabulary (0..${V - 1})`);
-    for (let d = 0; d < D; d++) x[t * D + d] = emb[id * D + d];
+    const scale = cfg.gemma ? Math.sqrt(D) : 1;
+    for (let d = 0; d < D; d++) x[t * D + d] = emb[id * D + d] * scale;
     if (cfg.family === 'gpt2') {
       const pe = getW(weights, 'pos_embed.weight');
       for (let d = 0; d < D; d++) x[t * D + d] += pe[row.pos[t] * D + d];
@@ -181,21 +188,21 @@ function embedRow(cfg: ModelConfig, weights: Weights, ids: readonly number[], b:
  * softmax(q k^T / sqrt(E) + causal/pad mask) v for q [T, H * E] and k, v [T, K * E]; head h reads kv head
  * h / (H / K). A query that sees no key keeps a zero output. Returns [T, H * E].
  */
-function causalAttention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float64Array, row: RowContext): Float64Array {
+function causalAttention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float64Array, row: RowContext, window: number | null): Float64Array {
   const { T, mask: m } = row;
   const H = cfg.numHeads;
   const K = cfg.numKvHeads;
   const E = cfg.headDim;
   const group = H / K;
   const att = new Float64Array(T * H * E);
-  const scale = 1 / Math.sqrt(E);
+  const scale = 1 / Math.sqrt(cfg.gemma ? cfg.gemma.queryPreAttnScalar : E);
   const sc = new Float64Array(T);
   for (let h = 0; h < H; h++) {
     const kh = Math.floor(h / group);
     for (let i = 0; i < T; i++) {
       let max = -Infinity;
       for (let j = 0; j <= i; j++) {
-        if (!m[j] || (cfg.slidingWindow !== null && i - j >= cfg.slidingWindow)) {
+        if (!m[j] || (window !== null && i - j >= window)) {
           sc[j] = -Infinity;
           continue;
         }
@@ -227,13 +234,15 @@ function headNorm(cfg: ModelConfig, x: Float64Array, rows: number, g: Float32Arr
     let ms = 0;
     for (let e = 0; e < E; e++) ms += x[r * E + e] ** 2;
     const inv = 1 / Math.sqrt(ms / E + cfg.normEps);
-    for (let e = 0; e < E; e++) x[r * E + e] *= inv * g[e];
+    for (let e = 0; e < E; e++) x[r * E + e] *= inv * ((cfg.gemma ? 1 : 0) + g[e]);
   }
 }
 
 /** Attention of layer prefix `p` on the normed input h [T, D]: projections, RoPE (Llama family), attention, Wo. */
-function attentionBlock(cfg: ModelConfig, weights: Weights, p: string, h: Float64Array, row: RowContext): Float64Array {
+function attentionBlock(cfg: ModelConfig, weights: Weights, layer: number, h: Float64Array, row: RowContext): Float64Array {
   const { T, pos } = row;
+  const p = `layers.${layer}.`;
+  const local = cfg.gemma?.slidingLayers[layer] === true;
   const D = cfg.hiddenSize;
   const H = cfg.numHeads;
   const K = cfg.numKvHeads;
@@ -247,11 +256,11 @@ function attentionBlock(cfg: ModelConfig, weights: Weights, p: string, h: Float6
     headNorm(cfg, k, T * K, getW(weights, p + 'attn.k_norm.weight'));
   }
   if (cfg.family !== 'gpt2') {
-    const { invFreq, attentionScaling } = row.rope;
+    const { invFreq, attentionScaling } = local ? row.ropeLocal! : row.rope;
     rope(cfg, q, T, H, pos, invFreq, attentionScaling);
     rope(cfg, k, T, K, pos, invFreq, attentionScaling);
   }
-  const att = causalAttention(cfg, q, k, v, row);
+  const att = causalAttention(cfg, q, k, v, row, cfg.gemma && !local ? null : cfg.slidingWindow);
   return linear(att, T, H * E, getW(weights, p + 'attn.o.weight'), D, opt(p + 'attn.o.bias'));
 }
 
@@ -280,10 +289,12 @@ function rowHidden(cfg: ModelConfig, weights: Weights, x: Float64Array, row: Row
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `layers.${l}.`;
     const h1 = norm(cfg, x, T, D, getW(weights, p + 'norm1.weight'), opt(p + 'norm1.bias'));
-    const ao = attentionBlock(cfg, weights, p, h1, row);
+    let ao = attentionBlock(cfg, weights, l, h1, row);
+    if (cfg.gemma) ao = norm(cfg, ao, T, D, getW(weights, p + 'norm1_post.weight'));
     for (let i = 0; i < T * D; i++) x[i] += ao[i];
     const h2 = norm(cfg, x, T, D, getW(weights, p + 'norm2.weight'), opt(p + 'norm2.bias'));
-    const mo = mlpBlock(cfg, weights, p, h2, T);
+    let mo = mlpBlock(cfg, weights, p, h2, T);
+    if (cfg.gemma) mo = norm(cfg, mo, T, D, getW(weights, p + 'norm2_post.weight'));
     for (let i = 0; i < T * D; i++) x[i] += mo[i];
   }
   return norm(cfg, x, T, D, getW(weights, 'norm_f.weight'), opt('norm_f.bias'));
@@ -329,10 +340,12 @@ export function referenceForward(
   const scores = head === 'score' ? new Float64Array(B * T * cfg.numLabels) : undefined;
   const values = head === 'lm+value' ? new Float64Array(B * T) : undefined;
   const ropeFreqs = ropeFrequencies(cfg);
+  const g = cfg.gemma;
+  const ropeLocal = g ? ropeFrequencies({ ...cfg, ropeTheta: g.localRopeTheta, ropeScaling: g.localRopeScaling }) : null;
   for (let b = 0; b < B; b++) {
     if (ids[b].length !== T) throw new Error(`reference forward: row ${b} has ${ids[b].length} tokens, row 0 has ${T}`);
     const m = mask?.[b] ?? new Array<number>(T).fill(1);
-    const row: RowContext = { T, mask: m, pos: positionIds?.[b] ?? positionIdsFromMask(m), rope: ropeFreqs };
+    const row: RowContext = { T, mask: m, pos: positionIds?.[b] ?? positionIdsFromMask(m), rope: ropeFreqs, ropeLocal };
     const x = rowHidden(cfg, weights, embedRow(cfg, weights, ids[b], b, row), row);
     hiddenAll.set(x, b * T * D);
     if (logits) rowLogits(cfg, weights, x, T, b, logits);

@@ -145,3 +145,40 @@ test('a saved sequence-classification config carries pad_token_id: its own, else
   assert.equal(savedBare.pad_token_id, Array.isArray(noPad.eosTokenId) ? noPad.eosTokenId[0] : noPad.eosTokenId);
   assert.notEqual(savedBare.pad_token_id, null);
 });
+
+test('a Gemma 3 1B-style config (transformers v4 keys) parses: every 6th layer global, local RoPE base 10000', () => {
+  const gemma = {
+    architectures: ['Gemma3ForCausalLM'],
+    model_type: 'gemma3_text',
+    vocab_size: 262144,
+    hidden_size: 1152,
+    intermediate_size: 6912,
+    num_hidden_layers: 26,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 256,
+    hidden_activation: 'gelu_pytorch_tanh',
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000,
+    rope_scaling: null,
+    rope_local_base_freq: 10000,
+    sliding_window: 512,
+    sliding_window_pattern: 6,
+    query_pre_attn_scalar: 256,
+    attn_logit_softcapping: null,
+    final_logit_softcapping: null,
+    bos_token_id: 2,
+    eos_token_id: [1, 106],
+    pad_token_id: 0,
+  };
+  const cfg = parseHfConfig(gemma);
+  assert.deepEqual(
+    cfg.gemma!.slidingLayers.flatMap((s, i) => (s ? [] : [i])),
+    [5, 11, 17, 23],
+  );
+  assert.deepEqual([cfg.slidingWindow, cfg.ropeTheta, cfg.gemma!.localRopeTheta, cfg.tieWordEmbeddings, cfg.qkNorm], [512, 1000000, 10000, true, true]);
+  assert.throws(() => parseHfConfig({ ...gemma, final_logit_softcapping: 30 }), /"final_logit_softcapping"/);
+  assert.throws(() => parseHfConfig({ ...gemma, use_bidirectional_attention: true }), /"use_bidirectional_attention"/);
+  assert.throws(() => parseHfConfig({ ...gemma, layer_types: ['sliding_attention'] }), /"layer_types" must list/);
+});

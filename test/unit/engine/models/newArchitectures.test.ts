@@ -1,5 +1,6 @@
 /**
- * Qwen3 (per-head RMSNorm on q and k before RoPE) and Mistral (sliding-window attention) text models: tiny random
+ * Qwen3 (per-head RMSNorm on q and k before RoPE), Mistral (sliding-window attention) and Gemma 3 (scaled
+ * embeddings, (1 + w) norms, sandwich norms, local/global layers with their own windows and RoPE) text models: tiny random
  * Hugging Face folders, written here with HF names and layouts independently of src/engine/models, load and match
  * the float64 reference (test/support/reference/transformer.ts) in the scoring graph and in the KV-cache graph.
  */
@@ -27,7 +28,24 @@ const F = 40;
 const L = 2;
 
 /** A tiny qwen3 or mistral folder: config.json (HF keys) + model.safetensors (HF names, [out, in] Linear weights). */
-function writeTiny(kind: 'qwen3' | 'mistral', extra: Record<string, unknown> = {}, seed = 11): string {
+type NewKind = 'qwen3' | 'mistral' | 'gemma3_text';
+
+/** Gemma3TextConfig keys of the tiny Gemma: layer 0 local (window 3, RoPE base 10000), layer 1 global (1e6, linear x4). */
+const GEMMA_V4 = {
+  architectures: ['Gemma3ForCausalLM'],
+  model_type: 'gemma3_text',
+  head_dim: 16,
+  query_pre_attn_scalar: 24,
+  sliding_window: 3,
+  sliding_window_pattern: 2,
+  rope_theta: 1000000,
+  rope_scaling: { rope_type: 'linear', factor: 4 },
+  rope_local_base_freq: 10000,
+  hidden_activation: 'gelu_pytorch_tanh',
+  tie_word_embeddings: true,
+};
+
+function writeTiny(kind: NewKind, extra: Record<string, unknown> = {}, seed = 11): string {
   const rng = new Rng(seed);
   const tensors = new Map<string, SafeTensor>();
   const put = (name: string, shape: number[], std = 0.2, mean = 0): void => {
@@ -35,9 +53,11 @@ function writeTiny(kind: 'qwen3' | 'mistral', extra: Record<string, unknown> = {
     tensors.set(name, { dtype: 'F32', shape, data: d });
   };
   // Qwen3 models use a head dim independent of hidden / heads (here 16, so H * E = 64 != D).
-  const E = kind === 'qwen3' ? 16 : D / H;
-  const config: Record<string, unknown> =
-    kind === 'qwen3'
+  const E = kind === 'mistral' ? D / H : 16;
+  const gemma = kind === 'gemma3_text';
+  const config: Record<string, unknown> = gemma
+    ? { ...GEMMA_V4 }
+    : kind === 'qwen3'
       ? {
           architectures: ['Qwen3ForCausalLM'],
           model_type: 'qwen3',
@@ -57,7 +77,7 @@ function writeTiny(kind: 'qwen3' | 'mistral', extra: Record<string, unknown> = {
     num_key_value_heads: K,
     max_position_embeddings: 64,
     rms_norm_eps: 1e-6,
-    hidden_act: 'silu',
+    ...(gemma ? {} : { hidden_act: 'silu' }),
     bos_token_id: 1,
     eos_token_id: 2,
     ...extra,
@@ -65,22 +85,30 @@ function writeTiny(kind: 'qwen3' | 'mistral', extra: Record<string, unknown> = {
   put('model.embed_tokens.weight', [V, D], 0.5);
   for (let i = 0; i < L; i++) {
     const h = `model.layers.${i}.`;
-    put(h + 'input_layernorm.weight', [D], 0.1, 1);
+    // Gemma's norm weights are offsets from 1 (its RMSNorm scales by 1 + w).
+    const normMean = gemma ? 0 : 1;
+    put(h + 'input_layernorm.weight', [D], 0.1, normMean);
     put(h + 'self_attn.q_proj.weight', [H * E, D]);
     put(h + 'self_attn.k_proj.weight', [K * E, D]);
     put(h + 'self_attn.v_proj.weight', [K * E, D]);
     put(h + 'self_attn.o_proj.weight', [D, H * E]);
     if (kind === 'qwen3') {
       for (const [n, size] of [['q_proj', H * E], ['k_proj', K * E], ['v_proj', K * E], ['o_proj', D]] as const) put(`${h}self_attn.${n}.bias`, [size], 0.2);
-      put(h + 'self_attn.q_norm.weight', [E], 0.3, 1);
-      put(h + 'self_attn.k_norm.weight', [E], 0.3, 1);
     }
-    put(h + 'post_attention_layernorm.weight', [D], 0.1, 1);
+    if (kind !== 'mistral') {
+      put(h + 'self_attn.q_norm.weight', [E], 0.3, normMean);
+      put(h + 'self_attn.k_norm.weight', [E], 0.3, normMean);
+    }
+    put(h + 'post_attention_layernorm.weight', [D], 0.1, normMean);
+    if (gemma) {
+      put(h + 'pre_feedforward_layernorm.weight', [D], 0.1, normMean);
+      put(h + 'post_feedforward_layernorm.weight', [D], 0.3, normMean);
+    }
     put(h + 'mlp.gate_proj.weight', [F, D]);
     put(h + 'mlp.up_proj.weight', [F, D]);
     put(h + 'mlp.down_proj.weight', [D, F]);
   }
-  put('model.norm.weight', [D], 0.1, 1);
+  put('model.norm.weight', [D], 0.1, gemma ? 0 : 1);
   if (config.tie_word_embeddings !== true) put('lm_head.weight', [V, D]);
   const dir = tmpDir(`tiny-${kind}-`);
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
@@ -118,14 +146,17 @@ async function logitsVsReference(dir: string): Promise<{ onnx: Float32Array; ref
   return { onnx: out.logits.data as Float32Array, ref: ref.logits!, valid };
 }
 
-for (const kind of ['qwen3', 'mistral'] as const) {
+for (const kind of ['qwen3', 'mistral', 'gemma3_text'] as const) {
   test(`${kind}: a tiny random HF folder loads and its ONNX logits match the float64 reference to 1e-4 (left padding)`, async () => {
     const dir = writeTiny(kind);
     const cfg = loadHfModel(dir).config;
     if (kind === 'qwen3') {
       assert.deepEqual([cfg.qkNorm, cfg.headDim, cfg.qkvBias, cfg.oBias, cfg.ropeTheta, cfg.tieWordEmbeddings], [true, 16, true, true, 1000000, true]);
-    } else {
+    } else if (kind === 'mistral') {
       assert.deepEqual([cfg.slidingWindow, cfg.qkNorm, cfg.qkvBias], [3, false, false]);
+    } else {
+      assert.deepEqual(cfg.gemma, { queryPreAttnScalar: 24, slidingLayers: [true, false], localRopeTheta: 10000, localRopeScaling: null });
+      assert.deepEqual([cfg.slidingWindow, cfg.ropeTheta, cfg.ropeScaling, cfg.activation, cfg.headDim], [3, 1000000, { type: 'linear', factor: 4 }, 'gelu_pytorch_tanh', 16]);
     }
     const { onnx, ref, valid } = await logitsVsReference(dir);
     const diff = maxDiff(onnx, ref, valid);
@@ -153,8 +184,8 @@ test('mistral: a sliding window at least as long as the positions used equals fu
   assert.ok(maxDiff(narrow.onnx, full.onnx, full.valid) > 1e-3, 'window 3 over 9 positions masks keys');
 });
 
-test('mistral: the KV-cache graph with a sliding window gives the full forward logits, token by token', async () => {
-  const dir = writeTiny('mistral');
+for (const kind of ['mistral', 'gemma3_text'] as const) test(`${kind}: the KV-cache graph with a sliding window gives the full forward logits, token by token`, async () => {
+  const dir = writeTiny(kind);
   const loaded = loadHfModel(dir);
   const model = buildModel(loaded.config, 'lm');
   const bytes = buildInferenceOnnx(model, loaded.weights);
@@ -186,16 +217,31 @@ test('mistral: the KV-cache graph with a sliding window gives the full forward l
   assert.ok(worst < 1e-4, `max |cached logits - reference| = ${worst}`);
 });
 
-test('qwen3 and mistral: save then reload round-trips exactly with transformers config keys and tensor names', () => {
-  for (const kind of ['qwen3', 'mistral'] as const) {
-    const dir = writeTiny(kind);
+test('qwen3, mistral and gemma3_text (v4 and v5 RoPE keys): save then reload round-trips exactly with transformers config keys and tensor names', () => {
+  const gemmaV5 = {
+    sliding_window_pattern: undefined,
+    rope_theta: undefined,
+    rope_scaling: undefined,
+    rope_local_base_freq: undefined,
+    layer_types: ['sliding_attention', 'full_attention'],
+    rope_parameters: { full_attention: { rope_type: 'linear', rope_theta: 1000000, factor: 4 }, sliding_attention: { rope_type: 'default', rope_theta: 10000 } },
+  };
+  const cases: [NewKind, Record<string, unknown>][] = [['qwen3', {}], ['mistral', {}], ['gemma3_text', {}], ['gemma3_text', gemmaV5]];
+  for (const [kind, extra] of cases) {
+    const dir = writeTiny(kind, extra);
     const a = loadHfModel(dir);
     const out = tmpDir(`saved-${kind}-`);
     saveHfModel(out, a.config, a.head, a.weights);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
-    assert.deepEqual(cfg.architectures, [kind === 'qwen3' ? 'Qwen3ForCausalLM' : 'MistralForCausalLM']);
+    assert.deepEqual(cfg.architectures, [{ qwen3: 'Qwen3ForCausalLM', mistral: 'MistralForCausalLM', gemma3_text: 'Gemma3ForCausalLM' }[kind]]);
     if (kind === 'qwen3') assert.deepEqual([cfg.head_dim, cfg.attention_bias, cfg.use_sliding_window], [16, true, false]);
     else assert.equal(cfg.sliding_window, 3);
+    if (kind === 'gemma3_text') {
+      assert.deepEqual([cfg.query_pre_attn_scalar, cfg.layer_types, cfg.rope_local_base_freq, cfg.hidden_activation], [24, ['sliding_attention', 'full_attention'], 10000, 'gelu_pytorch_tanh']);
+      if (extra.rope_parameters) assert.deepEqual(cfg.rope_parameters, extra.rope_parameters);
+      assert.deepEqual(loadHfModel(out).config.gemma, a.config.gemma);
+      assert.deepEqual(loadHfModel(out).config.ropeScaling, { type: 'linear', factor: 4 });
+    }
     const orig = readSafetensors(path.join(dir, 'model.safetensors')).tensors;
     const saved = readSafetensors(path.join(out, 'model.safetensors')).tensors;
     assert.deepEqual([...saved.keys()].sort(), [...orig.keys()].sort());
@@ -211,8 +257,8 @@ test('qwen3 with use_sliding_window: true is an error (their window covers only 
   assert.throws(() => loadHfModel(dir), /"use_sliding_window": true is not supported for qwen3/);
 });
 
-test('qwen3 and mistral train with the K-step compiler: finite falling loss, q/k norms and attention weights move', async () => {
-  for (const kind of ['qwen3', 'mistral'] as const) {
+test('qwen3, mistral and gemma3_text train with the K-step compiler: finite falling loss, q/k norms and attention weights move', async () => {
+  for (const kind of ['qwen3', 'mistral', 'gemma3_text'] as const) {
     const loaded = loadHfModel(writeTiny(kind));
     const model = buildModel(loaded.config, 'lm');
     const [B, S, steps] = [2, 8, 3];
@@ -242,7 +288,8 @@ test('qwen3 and mistral train with the K-step compiler: finite falling loss, q/k
       const after = await trainer.getParams();
       const moved = (n: string): boolean => after.get(n)!.data.some((x, i) => x !== loaded.weights.get(n)!.data[i]);
       assert.ok(moved('layers.0.attn.k.weight'), `${kind}: k moved`);
-      if (kind === 'qwen3') assert.ok(moved('layers.0.attn.q_norm.weight') && moved('layers.1.attn.k_norm.weight'), 'q/k norms moved');
+      if (kind !== 'mistral') assert.ok(moved('layers.0.attn.q_norm.weight') && moved('layers.1.attn.k_norm.weight'), 'q/k norms moved');
+      if (kind === 'gemma3_text') assert.ok(moved('layers.0.norm1_post.weight') && moved('layers.1.norm2_post.weight'), 'sandwich norms moved');
     } finally {
       await trainer.dispose();
     }
