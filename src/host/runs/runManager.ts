@@ -31,7 +31,7 @@ export interface ManagedRun {
   readonly owned: boolean;
 }
 
-interface Record_ {
+interface TrackedRun {
   id: string;
   dir: string;
   spec?: RunSpec;
@@ -73,7 +73,7 @@ export class RunManager extends Disposable {
   private readonly finishedEmitter = this.register(new vscode.EventEmitter<ManagedRun>());
   /** Fires when a run reaches finished, stopped or failed while this window watches it. */
   readonly onDidEnd = this.finishedEmitter.event;
-  private readonly records = new Map<string, Record_>();
+  private readonly records = new Map<string, TrackedRun>();
   private listing: Promise<void> | undefined;
   private loaded = false;
   private readonly timer: NodeJS.Timeout;
@@ -147,7 +147,7 @@ export class RunManager extends Disposable {
     this.changed.fire(undefined);
   }
 
-  private view(r: Record_): ManagedRun {
+  private view(r: TrackedRun): ManagedRun {
     return {
       id: r.id,
       dir: r.dir,
@@ -159,7 +159,7 @@ export class RunManager extends Disposable {
     };
   }
 
-  private async readSpec(r: Record_): Promise<void> {
+  private async readSpec(r: TrackedRun): Promise<void> {
     try {
       const json = JSON.parse(await readFile(runPaths(r.dir).spec, 'utf8')) as unknown;
       const res = resolveRunSpec(json, r.dir);
@@ -175,7 +175,7 @@ export class RunManager extends Disposable {
    * run opened after a reload) is read and folded a few MiB at a time, so no single turn of the event loop
    * parses or holds all of it.
    */
-  private readEvents(r: Record_): Promise<void> {
+  private readEvents(r: TrackedRun): Promise<void> {
     const next = (r.reading ?? Promise.resolve()).then(async () => {
       const before = r.state.phase;
       let changed = false;
@@ -208,7 +208,7 @@ export class RunManager extends Disposable {
     return next;
   }
 
-  private logEvent(r: Record_, e: SessionEvent): void {
+  private logEvent(r: TrackedRun, e: SessionEvent): void {
     const log = this.opts.log;
     switch (e.type) {
       case 'started':
@@ -235,7 +235,7 @@ export class RunManager extends Disposable {
   }
 
   /** A run that reads as running but whose session is gone (another window's, or before a reload) is failed. */
-  private async checkAlive(r: Record_): Promise<void> {
+  private async checkAlive(r: TrackedRun): Promise<void> {
     if (r.child || r.state.phase !== 'running') return;
     const lock = await readRunLock(r.dir);
     const pid = r.state.started?.pid ?? lock?.sessionPid;
@@ -281,7 +281,7 @@ export class RunManager extends Disposable {
     const created = await createRun(ws, specInput);
     if (!created.ok) return { ok: false, problems: created.problems };
     for (const w of created.warnings) this.opts.log.warn(`Run ${created.id}: ${w}`);
-    const r: Record_ = { id: created.id, dir: created.dir, spec: created.spec, specProblems: [], state: EMPTY_RUN_STATE, tail: new EventTail(runPaths(created.dir).events) };
+    const r: TrackedRun = { id: created.id, dir: created.dir, spec: created.spec, specProblems: [], state: EMPTY_RUN_STATE, tail: new EventTail(runPaths(created.dir).events) };
     this.records.set(r.id, r);
     await vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
     this.changed.fire(undefined);
@@ -322,7 +322,7 @@ export class RunManager extends Disposable {
     process.kill(pid, 'SIGTERM');
   }
 
-  private async launch(r: Record_, resume: boolean, restartFromScratch = false): Promise<void> {
+  private async launch(r: TrackedRun, resume: boolean, restartFromScratch = false): Promise<void> {
     const ws = this.opts.workspaceDir as string;
     // No synchronous file system calls here: this runs on the extension host's event loop.
     try {
@@ -366,7 +366,7 @@ export class RunManager extends Disposable {
     this.changed.fire(r.id);
   }
 
-  private async onExit(r: Record_, child: SessionProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  private async onExit(r: TrackedRun, child: SessionProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (this.isDisposed) return; // the next window records the failure (the process is gone, no final event)
     await this.readEvents(r);
     if (r.state.phase === 'running' || r.state.phase === 'pending') {
