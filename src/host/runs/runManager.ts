@@ -31,6 +31,7 @@ export interface ManagedRun {
   readonly owned: boolean;
 }
 
+/** What the manager keeps for one run folder: its spec, state, event tail and, while it trains, its process. */
 interface TrackedRun {
   id: string;
   dir: string;
