@@ -82,6 +82,7 @@ export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink
   if (!spec.rewards) throw new SessionInputError(`rewards: ${spec.method} needs reward functions`);
   if (spec.dtype !== 'float32') sink.warning({ message: `dtype ${spec.dtype}: training runs in float32 on this engine` });
   if (spec.lora && spec.lora.dropout > 0) sink.warning({ message: `lora.dropout ${spec.lora.dropout} is not applied (this engine trains LoRA without dropout)` });
+  if (spec.earlyStopping) sink.warning({ message: `earlyStopping is not applied to ${spec.method} runs (they have no eval pass); the run trains for all its steps` });
   const baseDir = opts.baseDir ?? process.cwd();
   const split = await loadSplit(spec, baseDir, sink);
   const prompts = rolloutPrompts(split.train);

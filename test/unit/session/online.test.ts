@@ -82,7 +82,7 @@ test('a GRPO session streams TRL metrics, samples with rewards, checkpoints; sto
 test('RLOO with num_iterations 2: steps count optimizer steps, checkpoints resume on rollout boundaries', async () => {
   const ws = workspace(promptRows(4));
   const dir = path.join(ws.dir, 'run');
-  const spec = resolved(onlineSpec(ws, dir, { method: 'rloo', hyperparameters: { num_generations: 2, max_completion_length: 5, num_iterations: 2 }, batchSize: 4, maxSteps: 8, intervals: { logging: 2, eval: 0, checkpoint: 4, sample: 0 } }));
+  const spec = resolved(onlineSpec(ws, dir, { method: 'rloo', hyperparameters: { num_generations: 2, max_completion_length: 5, num_iterations: 2 }, batchSize: 4, maxSteps: 8, intervals: { logging: 2, eval: 0, checkpoint: 4, sample: 0 }, earlyStopping: { metric: 'reward', patience: 1 } }));
   const first = await run(spec, dir, 2);
   assert.equal(first.reason, 'stopped');
   assert.equal(first.step, 4);
@@ -92,6 +92,7 @@ test('RLOO with num_iterations 2: steps count optimizer steps, checkpoints resum
   const m = metricsByStep(events(dir));
   assert.deepEqual([...m.keys()], [2, 4, 6, 8]);
   assert.ok([...m.values()].every((x) => Number.isFinite(x.reward) && Number.isFinite(x.kl)));
+  assert.ok(events(dir).some((e) => e.type === 'warning' && /earlyStopping is not applied to rloo runs/.test(e.params.message)), 'an option the online loop does not apply is said');
 });
 
 test('bad reward setups: a missing reference answer names file, line and field; a throwing reward stops with its name', async () => {
