@@ -1,4 +1,4 @@
-import { mock, test } from 'node:test';
+import { after, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { JOURNAL_CHUNK_BYTES, JournalTail, MAX_JOURNAL_LINE_BYTES, type JournalLine, type JournalProblem, type JournalReadLimits } from '../../../../src/core/feedback/journal';
 import { FeedbackStore, InvalidFeedbackError } from '../../../../src/core/feedback/store';
 
-const tempDir = (): string => fs.mkdtempSync(join(tmpdir(), 'journal-read-'));
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = fs.mkdtempSync(join(tmpdir(), 'journal-read-'));
+  dirs.push(d);
+  return d;
+};
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 function readAll(file: string, limits: JournalReadLimits, problems: JournalProblem[] = []): JournalLine[] {
   return [...new JournalTail(file, limits).read(problems)];

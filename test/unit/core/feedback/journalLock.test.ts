@@ -146,10 +146,11 @@ test('stores of one process share the lock; a lock from another host is never ju
   rmSync(join(ds, '..'), { recursive: true, force: true });
 });
 
-test('two processes with one writer id, 1 MB entries, a store opened again and again meanwhile: every acknowledged decision survives', async () => {
+test('two processes with one writer id, 1 MB entries, a store opened again and again meanwhile: every acknowledged decision survives', async (t) => {
   // On a RAM file system (when there is one) appends are fast, so a line is half-written for a large share of the
   // time: the condition under which a store opened by a second process used to cut acknowledged lines off.
   const ds = dataset(existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+  t.after(() => rmSync(join(ds, '..'), { recursive: true, force: true }));
   const stop = `${ds}.stop`;
   const opener = new Child(['open-loop', ds, 'cli-host-1', stop]);
   await opener.waitFor(/^ready$/);
@@ -166,5 +167,4 @@ test('two processes with one writer id, 1 MB entries, a store opened again and a
   assert.deepEqual(reader.problems, []);
   assert.match(summary, /refused [1-9]/, 'the opener ran while the writer held the journal, and was refused');
   reader.close();
-  rmSync(join(ds, '..'), { recursive: true, force: true });
 });
