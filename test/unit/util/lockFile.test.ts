@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLockFileSync, lockHolderLive, parseLockHolder, processAlive, releaseLockFileSync, type LockContext } from '../../../src/util/lockFile';
 
@@ -66,4 +67,32 @@ test('release removes only a lock this process holds', () => {
   assert.equal(releaseLockFileSync(f, 500, 'h'), true);
   assert.equal(existsSync(f), false);
   assert.equal(releaseLockFileSync(f, 500, 'h'), false);
+});
+
+test('processes racing to take over one stale lock end with exactly one holder', async () => {
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+  assert.ok(dead !== undefined && !processAlive(dead));
+  const rounds = 6;
+  const dir = mkdtempSync(join(tmpdir(), 'lockfile-race-'));
+  const files = Array.from({ length: rounds }, (_, i) => join(dir, `${i}.lock`));
+  const stale = JSON.stringify({ pid: dead, host: hostname(), time: Date.now() - 60_000, owner: 'crashed' }) + '\n';
+  for (const f of files) writeFileSync(f, stale);
+  const start = Date.now() + 4000; // after every racer has started
+  const racers = Array.from({ length: 3 }, () => spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'support', 'lockRacer.ts'), String(start), '150', ...files], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const outputs = await Promise.all(
+    racers.map(
+      (r) =>
+        new Promise<string>((resolve, reject) => {
+          let out = '';
+          r.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+          r.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`racer exited ${code}`))));
+        }),
+    ),
+  );
+  const results = outputs.flatMap((o) => o.trim().split('\n'));
+  for (let i = 0; i < rounds; i++) {
+    assert.deepEqual(results.filter((l) => l === `${i} ok`).length, 1, `round ${i}: ${results.filter((l) => l.startsWith(`${i} `)).join(', ')}`);
+    const holder = parseLockHolder(readFileSync(files[i], 'utf8'));
+    assert.ok(holder && racers.some((r) => r.pid === holder.pid), `round ${i}: the lock names a racer`);
+  }
 });
