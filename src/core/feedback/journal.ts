@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fsyncDir } from '../../util/durable';
+import { UserError } from '../../util/errors';
 import { acquireLockFileSync, releaseLockFileSync, type LockHolder } from '../../util/lockFile';
 
 /** Bytes read from a journal per read call. */
@@ -44,8 +45,12 @@ export interface TailRepair {
   readonly savedTo?: string;
 }
 
-/** Thrown when a journal already has a live writer in another process (or a lock that cannot be judged). */
-export class JournalInUseError extends Error {
+/**
+ * Thrown when a journal already has a live writer in another process (or a lock that cannot be judged). An
+ * expected error: the user gives the writer another id or stops the other process.
+ */
+export class JournalInUseError extends UserError {
+  override name = 'JournalInUseError';
   readonly lockFile: string;
   constructor(
     readonly file: string,
@@ -56,7 +61,6 @@ export class JournalInUseError extends Error {
     const remote = holder !== undefined && holder.host !== os.hostname();
     const hint = remote || !holder ? `; if that process is gone, delete ${lockFile}` : '';
     super(`labels journal ${file} is being written by another process (${who}): a journal has one writer at a time, so give this writer its own id or stop the other one${hint}`);
-    this.name = 'JournalInUseError';
     this.lockFile = lockFile;
   }
 }

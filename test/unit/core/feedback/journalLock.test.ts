@@ -6,6 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
 import { JournalInUseError, lockFileOf } from '../../../../src/core/feedback/journal';
+import { isUserError } from '../../../../src/util/errors';
 
 const WRITER = join(__dirname, 'support', 'journalWriter.ts');
 
@@ -91,6 +92,7 @@ test('a second process with the same writer id is refused while the first is mid
   assert.deepEqual(after, before, 'the live writer\'s partial line was not truncated');
   assert.equal(existsSync(`${journal}.torn`), false);
   assert.ok(refused instanceof JournalInUseError, 'the second writer is refused');
+  assert.ok(isUserError(refused), 'an expected error: its message is printed alone');
   assert.equal(refused.holder?.pid, slow.proc.pid);
   assert.match(refused.message, new RegExp(`labels journal .*same\\.jsonl is being written by another process \\(labels writer same, process ${slow.proc.pid} on `));
   assert.match(refused.message, /one writer at a time, so give this writer its own id or stop the other one$/);
