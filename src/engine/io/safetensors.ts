@@ -12,6 +12,9 @@
  * float32) and keep their on-disk dtype, so a load + save round-trips bit for bit. BOOL is held as Uint8Array
  * (0/1). I64 as BigInt64Array.
  *
+ * Files are read tensor by tensor at their header offsets, never whole (fs.readFileSync refuses files over
+ * 2 GiB, and a whole-file buffer would double the memory a load needs); see {@link readSafetensors}.
+ *
  * Sharded checkpoints (`model.safetensors.index.json` + `model-0000k-of-0000n.safetensors`) load with
  * {@link loadSafetensorsIndex} / {@link loadSafetensorsFolder} and save with {@link writeSafetensorsSharded}.
  */
