@@ -3,10 +3,10 @@
  * asking for the same resource is refused instead of writing beside the first.
  *
  * - The lock is created with O_EXCL, so of two processes racing for a free lock exactly one wins.
- * - A lock whose process is gone is stale and is taken over. "Gone" is only decided on the same host (a pid from
- *   another host cannot be probed, so such a lock counts as live), and a lock naming this process's own pid but
- *   written before this process started was left by an earlier process that had the same pid (a restarted
- *   container), so it is stale too.
+ * - A lock whose process is gone is stale and is taken over. "Gone" is only decided for a lock from the same host
+ *   and pid namespace (Linux; containers sharing a host name have their own pids): a pid from elsewhere cannot be
+ *   probed, so such a lock counts as live. A lock naming this process's own pid but written before this process
+ *   started was left by an earlier process that had the same pid (a restarted container), so it is stale too.
  * - A stale lock is moved aside with a rename (atomic), and the moved file is compared with the stale bytes that
  *   were judged: if another process replaced the lock in between, its fresh lock is put back, so two processes
  *   taking over the same stale lock still end with one holder.
@@ -20,6 +20,8 @@ import * as os from 'node:os';
 export interface LockHolder {
   readonly pid: number;
   readonly host: string;
+  /** The pid namespace the pid belongs to (Linux: the link text of /proc/self/ns/pid); absent elsewhere. */
+  readonly pidns?: string;
   /** When the lock was taken, in milliseconds since the Unix epoch. */
   readonly time: number;
   /** What holds it, for messages (e.g. `labels writer w1`). */
@@ -46,15 +48,27 @@ export function processAlive(pid: number): boolean {
 export interface LockContext {
   readonly pid: number;
   readonly host: string;
+  readonly pidns?: string;
   /** When this process started, in ms since the epoch. */
   readonly startedAt: number;
   readonly now: number;
   readonly alive: (pid: number) => boolean;
 }
 
-function defaultContext(): LockContext {
+/** This process's pid namespace (see {@link LockHolder.pidns}); undefined where there is no /proc. */
+function pidNamespace(): string | undefined {
+  try {
+    return fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process as a lock sees it. */
+export function lockContext(): LockContext {
   const now = Date.now();
-  return { pid: process.pid, host: os.hostname(), startedAt: now - process.uptime() * 1000, now, alive: processAlive };
+  const pidns = pidNamespace();
+  return { pid: process.pid, host: os.hostname(), ...(pidns !== undefined ? { pidns } : {}), startedAt: now - process.uptime() * 1000, now, alive: processAlive };
 }
 
 /** Parses a lock file's text; undefined when it is not a lock written by {@link acquireLockFileSync}. */
@@ -64,15 +78,21 @@ export function parseLockHolder(text: string): LockHolder | undefined {
     if (typeof x !== 'object' || x === null) return undefined;
     const o = x as Record<string, unknown>;
     if (typeof o.pid !== 'number' || typeof o.host !== 'string' || typeof o.time !== 'number') return undefined;
-    return { pid: o.pid, host: o.host, time: o.time, owner: typeof o.owner === 'string' ? o.owner : 'unknown' };
+    const pidns = typeof o.pidns === 'string' ? { pidns: o.pidns } : {};
+    return { pid: o.pid, host: o.host, ...pidns, time: o.time, owner: typeof o.owner === 'string' ? o.owner : 'unknown' };
   } catch {
     return undefined;
   }
 }
 
+/** Whether this process can tell if `holder`'s process runs: same host and pid namespace. */
+export function lockHolderProbeable(holder: LockHolder, ctx: LockContext = lockContext()): boolean {
+  return holder.host === ctx.host && holder.pidns === ctx.pidns;
+}
+
 /** Whether `holder` may still be using the lock (see the module comment for what counts as gone). */
-export function lockHolderLive(holder: LockHolder, ctx: LockContext = defaultContext()): boolean {
-  if (holder.host !== ctx.host) return true;
+export function lockHolderLive(holder: LockHolder, ctx: LockContext = lockContext()): boolean {
+  if (!lockHolderProbeable(holder, ctx)) return true;
   // A pid slack of 1 s covers clock granularity between this process's start and a lock it took at once.
   if (holder.pid === ctx.pid) return holder.time >= ctx.startedAt - 1000;
   return ctx.alive(holder.pid);
@@ -135,8 +155,9 @@ function removeStale(file: string, staleText: string, pid: number): void {
  * Takes the lock file `file` for this process. Returns `ok: false` with the holder (without throwing) when a
  * live process holds it; a stale lock is taken over. `ctx` is injectable for tests.
  */
-export function acquireLockFileSync(file: string, owner: string, ctx: LockContext = defaultContext()): LockFileResult {
-  const body = JSON.stringify({ pid: ctx.pid, host: ctx.host, time: ctx.now, owner } satisfies LockHolder) + '\n';
+export function acquireLockFileSync(file: string, owner: string, ctx: LockContext = lockContext()): LockFileResult {
+  const pidns = ctx.pidns !== undefined ? { pidns: ctx.pidns } : {};
+  const body = JSON.stringify({ pid: ctx.pid, host: ctx.host, ...pidns, time: ctx.now, owner } satisfies LockHolder) + '\n';
   let holder: LockHolder | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(file, body)) return { ok: true, path: file };
@@ -150,11 +171,11 @@ export function acquireLockFileSync(file: string, owner: string, ctx: LockContex
   return { ok: false, path: file, holder };
 }
 
-/** Removes the lock file if this process (`pid` on this host) holds it; a lock taken over by another is left alone. */
-export function releaseLockFileSync(file: string, pid = process.pid, host = os.hostname()): boolean {
+/** Removes the lock file if this process holds it; a lock taken over by another is left alone. */
+export function releaseLockFileSync(file: string, ctx: Pick<LockContext, 'pid' | 'host' | 'pidns'> = lockContext()): boolean {
   const seen = readText(file);
   const holder = seen ? parseLockHolder(seen.text) : undefined;
-  if (!holder || holder.pid !== pid || holder.host !== host) return false;
+  if (!holder || holder.pid !== ctx.pid || holder.host !== ctx.host || holder.pidns !== ctx.pidns) return false;
   fs.rmSync(file, { force: true });
   return true;
 }

@@ -18,11 +18,10 @@
  * {@link JournalAppender.append} refuses to write one.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fsyncDir } from '../../util/durable';
 import { UserError } from '../../util/errors';
-import { acquireLockFileSync, releaseLockFileSync, type LockHolder } from '../../util/lockFile';
+import { acquireLockFileSync, lockHolderProbeable, releaseLockFileSync, type LockHolder } from '../../util/lockFile';
 
 /** Bytes read from a journal per read call. */
 export const JOURNAL_CHUNK_BYTES = 1 << 20;
@@ -58,8 +57,8 @@ export class JournalInUseError extends UserError {
   ) {
     const lockFile = lockFileOf(file);
     const who = holder ? `${holder.owner}, process ${holder.pid} on ${holder.host}, since ${new Date(holder.time).toISOString()}` : 'a process whose lock file is unreadable';
-    const remote = holder !== undefined && holder.host !== os.hostname();
-    const hint = remote || !holder ? `; if that process is gone, delete ${lockFile}` : '';
+    // A holder on another host or in another pid namespace (container) cannot be probed, so the user decides.
+    const hint = !holder || !lockHolderProbeable(holder) ? `; if that process is gone, delete ${lockFile}` : '';
     super(`labels journal ${file} is being written by another process (${who}): a journal has one writer at a time, so give this writer its own id or stop the other one${hint}`);
     this.lockFile = lockFile;
   }

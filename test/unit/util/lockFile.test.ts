@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLockFileSync, lockHolderLive, parseLockHolder, processAlive, releaseLockFileSync, type LockContext } from '../../../src/util/lockFile';
+import { acquireLockFileSync, lockContext, lockHolderLive, parseLockHolder, processAlive, releaseLockFileSync, type LockContext } from '../../../src/util/lockFile';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const ctx = (o: Partial<LockContext> = {}): LockContext => ({ pid: 100, host: 'h', startedAt: T0, now: T0 + 5_000, alive: () => true, ...o });
@@ -39,6 +39,18 @@ test('a dead holder on this host is stale and taken over; one on another host is
   assert.equal(acquireLockFileSync(g, 'here', ctx({ pid: 400, alive: () => false })).ok, false);
 });
 
+test('a lock from another pid namespace (a container sharing the host name) is never judged, even with this pid', () => {
+  const here = ctx({ pidns: 'pid:[4026531836]', alive: () => false });
+  const holder = { pid: 100, host: 'h', time: T0 - 60_000, owner: 'x' };
+  assert.equal(lockHolderLive({ ...holder, pidns: 'pid:[4026532999]' }, here), true);
+  assert.equal(lockHolderLive(holder, here), true, 'a lock that names no namespace is from elsewhere too');
+  assert.equal(lockHolderLive({ ...holder, pidns: 'pid:[4026531836]' }, here), false);
+  const f = lockPath();
+  acquireLockFileSync(f, 'container a', ctx({ pidns: 'pid:[1]', now: T0 - 60_000 }));
+  assert.equal(parseLockHolder(readFileSync(f, 'utf8'))?.pidns, 'pid:[1]');
+  assert.equal(acquireLockFileSync(f, 'container b', ctx({ pidns: 'pid:[2]' })).ok, false);
+});
+
 test('a lock with this pid from before this process started is an earlier process\'s (pid reuse); one from since is live', () => {
   const holder = { pid: 100, host: 'h', owner: 'x' };
   assert.equal(lockHolderLive({ ...holder, time: T0 - 60_000 }, ctx()), false);
@@ -61,12 +73,13 @@ test('an unreadable lock (being written, or its writer died mid-write) is refuse
 test('release removes only a lock this process holds', () => {
   const f = lockPath();
   acquireLockFileSync(f, 'other', ctx({ pid: 500 }));
-  assert.equal(releaseLockFileSync(f, 100, 'h'), false);
+  assert.equal(releaseLockFileSync(f, { pid: 100, host: 'h' }), false);
   assert.ok(existsSync(f));
-  assert.equal(releaseLockFileSync(f, 500, 'elsewhere'), false);
-  assert.equal(releaseLockFileSync(f, 500, 'h'), true);
+  assert.equal(releaseLockFileSync(f, { pid: 500, host: 'elsewhere' }), false);
+  assert.equal(releaseLockFileSync(f, { pid: 500, host: 'h', pidns: 'pid:[2]' }), false);
+  assert.equal(releaseLockFileSync(f, { pid: 500, host: 'h' }), true);
   assert.equal(existsSync(f), false);
-  assert.equal(releaseLockFileSync(f, 500, 'h'), false);
+  assert.equal(releaseLockFileSync(f, { pid: 500, host: 'h' }), false);
 });
 
 test('processes racing to take over one stale lock end with exactly one holder', async () => {
@@ -75,7 +88,7 @@ test('processes racing to take over one stale lock end with exactly one holder',
   const rounds = 6;
   const dir = mkdtempSync(join(tmpdir(), 'lockfile-race-'));
   const files = Array.from({ length: rounds }, (_, i) => join(dir, `${i}.lock`));
-  const stale = JSON.stringify({ pid: dead, host: hostname(), time: Date.now() - 60_000, owner: 'crashed' }) + '\n';
+  const stale = JSON.stringify({ pid: dead, host: hostname(), pidns: lockContext().pidns, time: Date.now() - 60_000, owner: 'crashed' }) + '\n';
   for (const f of files) writeFileSync(f, stale);
   const start = Date.now() + 4000; // after every racer has started
   const racers = Array.from({ length: 3 }, () => spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'support', 'lockRacer.ts'), String(start), '150', ...files], { stdio: ['ignore', 'pipe', 'inherit'] }));

@@ -139,6 +139,12 @@ test('stores of one process share the lock; a lock from another host is never ju
     () => FeedbackStore.open({ datasetPath: ds, writerId: 'w', annotator: 'c' }),
     (e: unknown) => e instanceof JournalInUseError && e.message.includes(`on not-${hostname()}`) && e.message.includes(`delete ${lock}`),
   );
+  // The same host name, this very pid, but another pid namespace (another container): not judged either.
+  writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), pidns: 'pid:[1]', time: Date.now() - 86_400_000, owner: 'labels writer w' }) + '\n');
+  assert.throws(
+    () => FeedbackStore.open({ datasetPath: ds, writerId: 'w', annotator: 'c' }),
+    (e: unknown) => e instanceof JournalInUseError && e.message.includes(`process ${process.pid} on ${hostname()}`) && e.message.includes(`delete ${lock}`),
+  );
   // A writer that finds the journal missing still takes the lock before its first append.
   rmSync(b.journalPath);
   const lazy = FeedbackStore.open({ datasetPath: ds, writerId: 'w', annotator: 'c' });
