@@ -1,6 +1,6 @@
 /**
- * Lock files: a file that says which process (pid, host, start time) holds a resource, so that a second process
- * asking for the same resource is refused instead of writing beside the first.
+ * Lock files: a file that says which process (pid, host, pid namespace, when it took the lock) holds a resource,
+ * so that a second process asking for the same resource is refused instead of writing beside the first.
  *
  * - The lock is created with O_EXCL, so of two processes racing for a free lock exactly one wins.
  * - A lock whose process is gone is stale and is taken over. "Gone" is only decided for a lock from the same host
