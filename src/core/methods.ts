@@ -203,6 +203,9 @@ export function isDpoLossType(x: string): x is DpoLossType {
   return (DPO_LOSS_TYPE_IDS as readonly string[]).includes(x);
 }
 
+/** The DPO loss types online DPO offers (TRL's OnlineDPOTrainer: `sigmoid` and `ipo`). */
+export const ONLINE_DPO_LOSS_TYPE_IDS = ['sigmoid', 'ipo'] as const satisfies readonly DpoLossType[];
+
 /**
  * GRPO's loss aggregations (TRL's `loss_type`): the one list of them. The launch form's options, the run-spec
  * check and the trainer's `GrpoLossType` (src/training/lossesRl.ts) all come from it.
@@ -644,20 +647,20 @@ export const METHOD_CARDS: readonly MethodCard[] = [
     title: 'Online DPO (iterative)',
     family: 'online-rl',
     summary:
-      'DPO on fresh pairs: for each prompt the current policy samples two completions, a judge (an AI judge, a reward model, or you, labeling inline) picks the better one, and a DPO step follows. Avoids the distribution shift of a fixed offline preference set.',
+      'DPO on fresh pairs: for each prompt the current policy samples two completions, the run\'s reward functions (a verifier, the proxy reward, a reward model) pick the better one, and a DPO step against the frozen reference follows. Avoids the distribution shift of a fixed offline preference set.',
     citation: C.onlineDpo,
     axes: {
-      rm1: { value: 'implicit', note: 'DPO implicit reward; the judge only labels pairs.' },
-      rm2: { value: 'preference', note: 'The judge compares two fresh completions.' },
+      rm1: { value: 'implicit', note: 'DPO implicit reward; the reward functions only pick the winner of each pair.' },
+      rm2: { value: 'preference', note: 'The two fresh completions of a prompt are compared.' },
       rm3: { value: 'response', note: 'One implicit reward per response.' },
       rm4: { value: 'positive-and-negative', note: 'Raises the winner and lowers the loser.' },
-      f: { value: 'ai', note: 'An LLM judge in the paper (OAIF); the product also lets people label the batch.' },
-      rl1: { value: 'reference', note: 'DPO loss against the reference model.' },
+      f: { value: 'ai', note: 'An LLM judge in the paper (OAIF); here the run\'s reward functions judge each pair.' },
+      rl1: { value: 'reference', note: 'DPO loss against the frozen reference model (the base without adapters under LoRA).' },
       rl2: { value: 'on-policy', note: 'Pairs are sampled from the current policy.' },
       o: { value: 'online', note: 'Feedback is collected while training.' },
     },
     datasetKinds: ['prompt', 'preference', 'sft'],
-    datasetNote: 'Prompts only; the pairs are generated and judged during the run.',
+    datasetNote: 'Prompts only (any dataset contributes its prompts; prompt-only rows keep their other columns, e.g. a reference `answer` for a verifier); the pairs are sampled and judged by the run\'s reward functions during the run. batchSize counts prompts (pairs).',
     needsRewardModel: false,
     needsReference: true,
     defaults: { learningRate: 5e-7, maxLength: 1024, maxPromptLength: 512 },
@@ -667,25 +670,16 @@ export const METHOD_CARDS: readonly MethodCard[] = [
         kind: 'choice',
         name: 'loss_type',
         default: 'sigmoid',
-        options: DPO_LOSS_TYPES.filter((l) => l.id === 'sigmoid' || l.id === 'ipo').map((l) => ({ value: l.id, help: l.summary })),
+        options: DPO_LOSS_TYPES.filter((l) => (ONLINE_DPO_LOSS_TYPE_IDS as readonly string[]).includes(l.id)).map((l) => ({ value: l.id, help: l.summary })),
         help: 'DPO loss on the judged pairs.',
-      },
-      {
-        kind: 'choice',
-        name: 'judge',
-        default: 'ai-judge',
-        options: [
-          { value: 'ai-judge', help: 'An AI judge backend labels each pair (RLAIF).' },
-          { value: 'reward-model', help: 'A trained reward model picks the higher-scored completion.' },
-          { value: 'human', help: 'The run pauses for you to label each batch of pairs inline.' },
-        ],
-        help: 'Who picks the better completion of each fresh pair.',
       },
       maxCompletion(64, 'max_new_tokens'),
       temperature(0.9),
+      { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off, TRL: None).' },
+      { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
       missingEos,
     ],
-    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'objective/kl', 'objective/entropy', 'objective/scores', 'val/contain_eos_token'],
+    metrics: ['objective/kl', 'objective/entropy', 'objective/non_score_reward', 'objective/rlhf_reward', 'objective/scores', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'val/contain_eos_token', 'beta', 'pairs/ties', 'pairs/trained'],
   },
 ];
 

@@ -1,0 +1,226 @@
+/**
+ * The online DPO loop (./onlineDpo.ts), headless: each `step()` is
+ *
+ *   prompts (seeded order) -> rollout: 2 completions per prompt from the current policy (rollout.ts)
+ *   -> l_ref of each completion under the frozen reference (tokenScorer.ts, temperature 1)
+ *   -> scores: the weighted reward functions (rewards/rewardFunction.ts), minus missing_eos_penalty
+ *   -> the verdict on each pair (higher score chosen; ties and skipped samples leave the pair out)
+ *   -> one optimizer step of the compiled DPO update on the pairs
+ *
+ * and returns TRL's online-DPO metrics and the samples with their scores. The reference is the starting policy
+ * (with LoRA: the base model without adapters), frozen. As in ./onlineTrainer.ts, step s draws prompts
+ * [s P, s P + P) of the seeded order and samples with a seed derived from (seed, s), so a trainer restored to
+ * step s continues exactly (`restore`).
+ */
+import type { DeviceRequest } from '../../engine/runtime/devices';
+import { buildModel, mergeLora, type TransformerModel } from '../../engine/models/transformer';
+import type { Weights } from '../../engine/models/params';
+import type { OptimConfig } from '../../engine/optim/config';
+import { Rng } from '../../engine/rng';
+import { Trainer } from '../../engine/step/trainer';
+import type { TrainState } from '../../engine/step/trainState';
+import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
+import { ExampleOrder } from '../batching';
+import { referenceModel } from '../plan';
+import { collatePairs, judgePairs, onlineDpoBatchFields, onlineDpoForward, onlineDpoSampling, type OnlineDpoConfig, type PairVerdict, type UpdatePair } from './onlineDpo';
+import type { OnlineSample, OnlineStepResult } from './onlineTrainer';
+import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, type Rollout, type RolloutPrompt } from './rollout';
+import { TokenLogprobScorer } from './tokenScorer';
+
+export interface OnlineDpoTrainerOptions {
+  readonly config: OnlineDpoConfig;
+  readonly stopStrings?: readonly string[];
+  readonly model: TransformerModel;
+  /** Starting values of every parameter of `model`: the policy's start and the frozen reference. */
+  readonly weights: ReadonlyMap<string, Float32Array>;
+  readonly tokenizer: TextTokenizer;
+  readonly prompts: readonly RolloutPrompt[];
+  readonly rewards: readonly WeightedReward[];
+  readonly rewardOptions?: RewardOptions;
+  /** Prompts (pairs) per optimizer step. */
+  readonly promptsPerStep: number;
+  /** Pairs per micro-batch (default: all of a step's); must divide promptsPerStep. */
+  readonly microBatchPairs?: number;
+  /** Completions per generate call (default 64); the samples depend on it (each call has its own seed). */
+  readonly generationBatchRows?: number;
+  readonly optim: OptimConfig;
+  readonly seed: number;
+  /** Prompts keep their last this many tokens. */
+  readonly maxPromptLength?: number;
+  readonly device?: DeviceRequest;
+  readonly threads?: number;
+}
+
+interface Shape {
+  readonly pairs: number;
+  readonly seqLen: number;
+  readonly microBatches: number;
+}
+
+/** Encodes the prompts and sizes the update: T = longest prompt + max_new_tokens. */
+function setup(o: OnlineDpoTrainerOptions): { shape: Shape; promptIds: number[][] } {
+  const P = o.promptsPerStep;
+  if (!(Number.isInteger(P) && P >= 1)) throw new Error(`promptsPerStep must be a positive integer, got ${P}`);
+  if (!o.prompts.length) throw new Error('online DPO needs at least one prompt');
+  const promptIds = o.prompts.map((p) => encodeRolloutPrompt(o.tokenizer, p, o.maxPromptLength));
+  const longest = Math.max(...promptIds.map((p) => p.length));
+  const seqLen = longest + o.config.maxNewTokens;
+  if (seqLen > o.model.maxLength) throw new Error(`the longest prompt (${longest} tokens) + max_new_tokens (${o.config.maxNewTokens}) = ${seqLen} exceeds the model's ${o.model.maxLength} positions; lower max_prompt_length or max_new_tokens`);
+  const pairs = o.microBatchPairs ?? P;
+  if (!(Number.isInteger(pairs) && pairs >= 1 && P % pairs === 0)) throw new Error(`microBatchPairs ${pairs} must divide the ${P} pairs of a step`);
+  return { shape: { pairs, seqLen, microBatches: P / pairs }, promptIds };
+}
+
+/** Parameters, optimizer state and counters, plus the rollouts done: what a checkpoint holds to resume exactly. */
+export interface OnlineDpoTrainerState {
+  readonly train: TrainState;
+  readonly rollouts: number;
+  readonly tokensSeen: number;
+}
+
+export class OnlineDpoTrainer {
+  private rollouts = 0;
+  private tokensSeen = 0;
+
+  private constructor(
+    private readonly o: OnlineDpoTrainerOptions,
+    private readonly shape: Shape,
+    private readonly promptIds: readonly number[][],
+    private readonly trainer: Trainer,
+    private readonly sampler: PolicySampler,
+    private readonly ref: TokenLogprobScorer,
+    private readonly order: ExampleOrder,
+  ) {}
+
+  /** Checks the data against the reward functions (before anything heavy), compiles the update, loads the reference. */
+  static async create(o: OnlineDpoTrainerOptions): Promise<OnlineDpoTrainer> {
+    checkRewardInputs(o.prompts, o.rewards);
+    const { shape, promptIds } = setup(o);
+    const runner = { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
+    const vocabLimit = o.tokenizer.vocabSize;
+    const trainer = await Trainer.create(
+      { forward: onlineDpoForward(o.model, o.config, vocabLimit), params: o.model.params, batch: onlineDpoBatchFields(shape.pairs, shape.seqLen), optim: o.optim, stepsPerRun: 1, microBatches: shape.microBatches },
+      { initialParams: o.weights, ...runner },
+    );
+    let ref: TokenLogprobScorer;
+    try {
+      ref = await TokenLogprobScorer.create(referenceModel(o.model), o.weights, { rows: 2 * shape.pairs, seqLen: shape.seqLen, padId: o.tokenizer.padTokenId ?? 0, temperature: 1, vocabLimit }, runner);
+    } catch (e) {
+      await trainer.dispose();
+      throw e;
+    }
+    const genModel = o.model.lora ? buildModel(o.model.config, 'lm', { maxLength: o.model.maxLength }) : o.model;
+    const sampler = new PolicySampler(genModel, o.tokenizer, onlineDpoSampling(o.config, o.stopStrings), runner, o.generationBatchRows);
+    return new OnlineDpoTrainer(o, shape, promptIds, trainer, sampler, ref, new ExampleOrder(o.prompts.length, o.seed));
+  }
+
+  get device(): Trainer['device'] {
+    return this.trainer.device;
+  }
+
+  get numTokens(): number {
+    return this.tokensSeen;
+  }
+
+  get stepsDone(): number {
+    return this.rollouts;
+  }
+
+  async currentWeights(): Promise<Map<string, Float32Array>> {
+    const w = new Map(this.o.weights);
+    for (const [k, v] of await this.trainer.getParams()) w.set(k, v.data);
+    return w;
+  }
+
+  /** Weights the generator runs (LoRA adapters merged into the base). */
+  private async generationWeights(): Promise<Weights> {
+    const w: Weights = new Map();
+    const cur = await this.currentWeights();
+    for (const p of this.o.model.params) w.set(p.name, { shape: [...p.shape], data: cur.get(p.name) as Float32Array });
+    return this.o.model.lora ? mergeLora(this.o.model, w) : w;
+  }
+
+  /** One rollout and its DPO step (see module comment). */
+  async step(): Promise<OnlineStepResult> {
+    const t0 = Date.now();
+    const P = this.o.promptsPerStep;
+    const idx = this.order.slice(this.rollouts * P, P);
+    const seed = new Rng(this.o.seed).derive(`rollout-${this.rollouts}`).int(0x7fffffff);
+    const rollout = await this.sampler.sample(await this.generationWeights(), idx.map((i) => this.o.prompts[i] as RolloutPrompt), idx.map((i) => this.promptIds[i] as number[]), seed);
+    const rows = rollout.completions.map((c) => ({ promptIds: rollout.promptIds[c.promptIndex] as number[], completionIds: c.ids }));
+    const refSums = (await this.ref.score(rows)).map((lp) => lp.reduce((s, x) => s + x, 0));
+    const samples: RewardSample[] = rollout.completions.map((c) => ({ prompt: rollout.prompts[c.promptIndex] as RolloutPrompt, completion: c.text, completionIds: c.ids, terminated: c.terminated }));
+    const table = await computeRewards(samples, this.o.rewards, this.o.rewardOptions);
+    const judged = judgePairs(table.total, table.valid, rollout.completions.map((c) => c.terminated), this.o.config.missingEosPenalty);
+    const pairs = judged.verdicts.map((v): UpdatePair => ({ chosen: { ...(rows[v.chosen] as (typeof rows)[number]), refLogp: refSums[v.chosen] as number }, rejected: { ...(rows[v.rejected] as (typeof rows)[number]), refLogp: refSums[v.rejected] as number }, winner: v.winner }));
+    const update = await this.trainer.run(collatePairs(pairs, this.shape, this.o.tokenizer.padTokenId ?? 0));
+    this.rollouts += 1;
+    this.tokensSeen += rows.reduce((n, r) => n + r.promptIds.length + r.completionIds.length, 0);
+    const graph: Record<string, number> = Object.fromEntries(Object.entries(update.metrics).map(([k, v]) => [k, v[0] as number]));
+    const metrics: Record<string, number> = {
+      ...rewardMetrics(table, this.o.rewards),
+      ...completionMetrics(rollout.completions),
+      ...this.objectiveMetrics(graph, judged.scores, judged.verdicts, rollout),
+      loss: update.losses[0] as number,
+      grad_norm: update.gradNorms[0] as number,
+      learning_rate: update.lrs[0] as number,
+      num_tokens: this.tokensSeen,
+      step_time: (Date.now() - t0) / 1000,
+    };
+    return { step: this.rollouts, metrics, samples: this.samples(rollout, table.perFunc, judged.scores), problems: table.problems };
+  }
+
+  /**
+   * TRL's online-DPO metrics: the graph's pair metrics (NaN when no pair had a winner) and objective/kl and
+   * objective/entropy; objective/non_score_reward = -beta kl; objective/scores = mean score (missing-EOS penalty
+   * in); objective/rlhf_reward = scores + non_score_reward; val/contain_eos_token = share of completions that
+   * ended on their own; beta; and how many pairs tied (`pairs/ties`) and trained (`pairs/trained`).
+   */
+  private objectiveMetrics(graph: Record<string, number>, scores: readonly number[], verdicts: readonly PairVerdict[], rollout: Rollout): Record<string, number> {
+    const trained = verdicts.filter((v) => v.winner).length;
+    const pairKeys = ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected'];
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(graph)) out[k] = pairKeys.includes(k) && trained === 0 ? NaN : v;
+    const scored = scores.filter((s) => !Number.isNaN(s));
+    const meanScore = scored.length ? scored.reduce((a, b) => a + b, 0) / scored.length : NaN;
+    const kl = graph['objective/kl'] as number;
+    const beta = this.o.config.beta;
+    out['objective/non_score_reward'] = -beta * kl;
+    out['objective/scores'] = meanScore;
+    out['objective/rlhf_reward'] = meanScore - beta * kl;
+    out['val/contain_eos_token'] = rollout.completions.filter((c) => c.terminated).length / rollout.completions.length;
+    out.beta = beta;
+    out['pairs/ties'] = verdicts.filter((v) => v.tie).length;
+    out['pairs/trained'] = trained;
+    return out;
+  }
+
+  /** The rollout's completions with their scores; `advantage` has no meaning here and is NaN. */
+  private samples(rollout: Rollout, perFunc: readonly number[][], scores: readonly number[]): OnlineSample[] {
+    const names = this.o.rewards.map((r) => r.fn.name);
+    return rollout.completions.map((c, i): OnlineSample => ({
+      promptId: (rollout.prompts[c.promptIndex] as RolloutPrompt).id,
+      completion: c.text,
+      reward: scores[i] as number,
+      rewards: Object.fromEntries(names.map((n, f) => [n, perFunc[i]?.[f] as number])),
+      advantage: NaN,
+      terminated: c.terminated,
+    }));
+  }
+
+  async state(): Promise<OnlineDpoTrainerState> {
+    return { train: await this.trainer.state(), rollouts: this.rollouts, tokensSeen: this.tokensSeen };
+  }
+
+  async restore(s: OnlineDpoTrainerState): Promise<void> {
+    await this.trainer.setState(s.train);
+    this.rollouts = s.rollouts;
+    this.tokensSeen = s.tokensSeen;
+  }
+
+  async dispose(): Promise<void> {
+    await this.trainer.dispose();
+    await this.ref.dispose();
+  }
+}
