@@ -125,7 +125,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       'eval-split': { kind: 'number', value: 'F', help: 'fraction of the data held out for evaluation' },
       'logging-steps': { kind: 'count', value: 'N', help: 'optimizer steps between metrics events (default 10)' },
       set: { kind: 'texts', value: 'name=value', help: "a method hyperparameter (TRL's name), repeatable" },
-      reward: { kind: 'texts', value: 'KIND[=ARG]', help: `grpo/rloo: a reward function, repeatable (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')}; regex=PATTERN, length_penalty=CACHE_TOKENS, exact_match/numeric_match/proxy=ANSWER_COLUMN)` },
+      reward: { kind: 'texts', value: 'KIND[=ARG]', help: `grpo/rloo: a reward function, repeatable (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')}; regex=PATTERN, length_penalty=CACHE_TOKENS, exact_match/numeric_match/proxy=ANSWER_COLUMN; rm=PATH, module=PATH[#EXPORT], judge=MODEL@URL)` },
       'reward-weight': { kind: 'texts', value: 'W', help: 'grpo/rloo: the weight of each --reward, in order (default 1 each)' },
       'on-reward-error': { kind: 'text', value: 'stop|skip', help: 'grpo/rloo: a reward function that throws, returns NaN or hangs stops the run (default) or skips the sample' },
       'reward-timeout': { kind: 'number', value: 'S', help: 'grpo/rloo: seconds a reward function may take (default 60)' },
@@ -404,15 +404,32 @@ export function specFromFlags(p: Parsed): Record<string, unknown> {
 /** The flags that only online methods take. */
 const ONLINE_FLAGS = ['reward', 'reward-weight', 'on-reward-error', 'reward-timeout', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'stop'];
 
+/** The `--reward` forms of the reward sources that are not built-in functions (src/core/runs/specRewardSources.ts). */
+const REWARD_SOURCE_FLAGS: Readonly<Record<string, string>> = { rm: 'rm=PATH (a reward-model run or folder)', module: 'module=PATH[#EXPORT] (a JavaScript reward module)', judge: 'judge=MODEL@URL (an OpenAI-compatible judge; key in ALIGNMENT_JUDGE_API_KEY)' };
+
+/** `--reward rm=PATH`, `module=PATH[#EXPORT]`, `judge=MODEL@URL` as a spec entry (its weight aside). */
+function rewardSourceFlag(kind: string, arg: string | undefined): Record<string, unknown> {
+  if (!arg) throw new UsageError(`--reward ${kind}: give ${REWARD_SOURCE_FLAGS[kind]}`, 'train');
+  if (kind === 'rm') return { kind: 'reward_model', path: arg };
+  if (kind === 'module') {
+    const hash = arg.lastIndexOf('#');
+    return hash < 0 ? { kind: 'module', path: arg } : { kind: 'module', path: arg.slice(0, hash), export: arg.slice(hash + 1) };
+  }
+  const at = arg.indexOf('@');
+  if (at <= 0) throw new UsageError(`--reward judge: expected MODEL@URL, e.g. judge=qwen2.5@http://127.0.0.1:8080/v1 (got ${JSON.stringify(arg)})`, 'train');
+  return { kind: 'judge', model: arg.slice(0, at), baseUrl: arg.slice(at + 1) };
+}
+
 /** One `--reward KIND[=ARG]` as a spec entry: ARG is the pattern (regex), cache (length_penalty) or answer column. */
 function rewardFlag(s: string, weight: string | undefined): Record<string, unknown> {
   const eq = s.indexOf('=');
   const kind = eq < 0 ? s : s.slice(0, eq);
   const arg = eq < 0 ? undefined : s.slice(eq + 1);
-  const info = REWARD_FUNCTION_KINDS.find((k) => k.kind === kind);
-  if (!info) throw new UsageError(`--reward: unknown reward function ${JSON.stringify(kind)} (one of ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`, 'train');
   const w = weight === undefined ? {} : { weight: Number(weight) };
   if (weight !== undefined && !(weight.trim() !== '' && Number.isFinite(Number(weight)))) throw new UsageError(`--reward-weight: expected a number, got ${JSON.stringify(weight)}`, 'train');
+  if (Object.hasOwn(REWARD_SOURCE_FLAGS, kind)) return { ...rewardSourceFlag(kind, arg), ...w };
+  const info = REWARD_FUNCTION_KINDS.find((k) => k.kind === kind);
+  if (!info) throw new UsageError(`--reward: unknown reward function ${JSON.stringify(kind)} (one of ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')}, ${Object.values(REWARD_SOURCE_FLAGS).join(', ')})`, 'train');
   if (arg === undefined) return { kind, ...w };
   if (!info.arg) throw new UsageError(`--reward ${kind} takes no argument (got ${JSON.stringify(arg)})`, 'train');
   return { kind, [info.arg.field]: info.arg.kind === 'integer' ? hyperValue(arg) : arg, ...w };
@@ -516,7 +533,8 @@ async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boole
   try {
     const threads = num(p, 'threads');
     const restartFromScratch = one(p, 'restart-from-scratch') === 'true';
-    const res = await runSession(spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, restartFromScratch, ...(threads ? { threads } : {}) });
+    // The CLI runs what its user gives it, reward modules included: the workspace counts as trusted.
+    const res = await runSession(spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, restartFromScratch, trustedWorkspace: true, ...(threads ? { threads } : {}) });
     return sessionExitCode(res);
   } finally {
     sink.close();

@@ -19,10 +19,12 @@ import type { Example } from '../core/datasets/examples';
 import { methodCard } from '../core/methods';
 import type { RunSpec } from '../core/runs/spec';
 import { usesRewardFunctions } from '../core/runs/specRewards';
+import { JUDGE_API_KEY_ENV, WORKSPACE_TRUSTED_ENV } from '../core/runs/specRewardSources';
 import { grpoConfig, grpoMethod } from '../training/online/grpo';
 import type { OnlineMethod } from '../training/online/onlineMethod';
 import { OnlineTrainer } from '../training/online/onlineTrainer';
-import { rewardFunctionsFromSpec, rewardOptionsFromSpec } from '../training/online/rewards/builtin';
+import { rewardOptionsFromSpec } from '../training/online/rewards/builtin';
+import { openRewards, RewardSourceError, type OpenedRewards } from '../training/online/rewards/openRewards';
 import { MissingRewardFieldError } from '../training/online/rewards/rewardFunction';
 import { rlooConfig, rlooMethod } from '../training/online/rloo';
 import type { RolloutPrompt } from '../training/online/rollout';
@@ -91,7 +93,9 @@ export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink
   const rm = loadFittingModel(spec, 'lm', opts, baseDir, sink);
   const method = onlineMethod(spec);
   const sched = onlineSchedule(spec, method, prompts.length);
-  const trainer = await createOnlineTrainer(spec, opts, rm, method, prompts, sched, sink);
+  const rewards = await openSpecRewards(spec, opts, baseDir, method.sampling.maxCompletionLength);
+  disposers.push(() => rewards.dispose());
+  const trainer = await createOnlineTrainer(spec, opts, rm, method, prompts, sched, sink, rewards);
   disposers.push(() => trainer.dispose());
   const rollouts = await resumeOnline(opts, spec, trainer, sched, sink);
   setStep(rollouts * sched.stepsPerRollout);
@@ -108,8 +112,29 @@ export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink
   return new OnlineLoop({ spec, opts, sink, rm, trainer, sched, prompts, setStep }).run();
 }
 
+/**
+ * The spec's reward functions, opened: reward models loaded on the run's device, module workers started (only in a
+ * trusted workspace), judges with the API key from the session's environment.
+ */
+async function openSpecRewards(spec: RunSpec, opts: SessionOptions, baseDir: string, maxCompletionLength: number): Promise<OpenedRewards> {
+  const apiKey = process.env[JUDGE_API_KEY_ENV];
+  try {
+    return await openRewards(spec.rewards as NonNullable<RunSpec['rewards']>, {
+      baseDir,
+      maxCompletionLength,
+      trusted: opts.trustedWorkspace ?? process.env[WORKSPACE_TRUSTED_ENV] === '1',
+      ...(apiKey ? { judgeApiKey: apiKey } : {}),
+      device: spec.device,
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    });
+  } catch (e) {
+    if (e instanceof RewardSourceError) throw new SessionInputError(e.message);
+    throw e;
+  }
+}
+
 /** The trainer: the method, the reward functions, the optimizer with the spec's schedule. */
-async function createOnlineTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, method: OnlineMethod, prompts: RolloutPrompt[], sched: OnlineSchedule, sink: EventSink): Promise<OnlineTrainer> {
+async function createOnlineTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, method: OnlineMethod, prompts: RolloutPrompt[], sched: OnlineSchedule, sink: EventSink, opened: OpenedRewards): Promise<OnlineTrainer> {
   const rewards = spec.rewards as NonNullable<RunSpec['rewards']>;
   const maxNew = method.sampling.maxCompletionLength;
   // Prompts keep their last tokens so that prompt + completion fit the model's positions.
@@ -126,7 +151,7 @@ async function createOnlineTrainer(spec: RunSpec, opts: SessionOptions, rm: RunM
       weights: rm.weights,
       tokenizer: rm.tokenizer,
       prompts,
-      rewards: rewardFunctionsFromSpec(rewards, maxNew),
+      rewards: opened.rewards,
       rewardOptions: rewardOptionsFromSpec(rewards),
       promptsPerStep: sched.promptsPerStep,
       microBatchRows: spec.batchSize,

@@ -27,6 +27,12 @@ export interface SessionOptions {
    * session refuses to start (the user would otherwise lose the progress those checkpoints stood for unawares).
    */
   readonly restartFromScratch?: boolean;
+  /**
+   * The workspace is trusted, so its code (a reward module) may run. The CLI sets it (it runs what its user gives
+   * it); without it the session reads `WORKSPACE_TRUSTED_ENV` (src/core/runs/specRewardSources.ts), which the editor
+   * sets only for a trusted workspace.
+   */
+  readonly trustedWorkspace?: boolean;
 }
 
 export interface SessionResult {

@@ -22,6 +22,8 @@ export const GENERATED = {
   unpaired: 'unpaired.trl.jsonl',
   /** The same pairs in LLaMA-Factory's ShareGPT preference format (one JSON array). */
   sharegpt: 'pairs.sharegpt.json',
+  /** Prompt-only rows for online methods (GRPO, RLOO): pair i's prompt, with its chosen reply as the reference `answer` (ids `prompt-000`...). */
+  prompts: 'prompts.trl.jsonl',
   /** Records in each file. */
   records: 300,
   /** Seed of the demo preference generator. */
@@ -49,6 +51,7 @@ export function writeGeneratedData(dataDir: string): void {
     rejected: { from: 'gpt', value: p.rejected[0]?.content ?? '' },
   }));
   fs.writeFileSync(path.join(dataDir, GENERATED.sharegpt), JSON.stringify(sharegpt, null, 2) + '\n');
+  fs.writeFileSync(path.join(dataDir, GENERATED.prompts), jsonl(pairs.map((p, i) => ({ id: `prompt-${String(i).padStart(3, '0')}`, prompt: p.prompt, answer: p.chosen[0]?.content ?? '' }))));
 }
 
 /**

@@ -11,11 +11,14 @@
  *
  * The functions and weights are TRL's `reward_funcs` + `reward_weights`; a sample's reward is the weighted sum.
  * `REWARD_FUNCTION_KINDS` is the one list of built-in reward functions: the launch form offers these and the session
- * builds them (src/training/online/rewards/builtin.ts). Sampling (temperature, top_k, top_p, max_completion_length)
- * is set by the method's hyperparameters, TRL's names on its card; stop strings, which are not numbers, are here.
+ * builds them (src/training/online/rewards/builtin.ts). The other reward sources (a reward model, a JavaScript module,
+ * an LLM judge) share the list and its weights; ./specRewardSources.ts reads their entries. Sampling (temperature,
+ * top_k, top_p, max_completion_length) is set by the method's hyperparameters, TRL's names on its card; stop strings,
+ * which are not numbers, are here.
  */
 import type { MethodCard } from '../methods';
 import { int, isObj, positive, type Obj, type SpecReader } from './specFields';
+import { isRewardSourceEntry, readRewardSource, REWARD_SOURCE_KINDS, type RewardSourceSpec } from './specRewardSources';
 
 export type RewardFunctionKind = 'exact_match' | 'numeric_match' | 'regex' | 'json_valid' | 'length_penalty' | 'proxy';
 
@@ -64,8 +67,11 @@ export interface RewardFunctionSpec {
 
 export type RewardFailurePolicy = 'stop' | 'skip';
 
+/** An entry of `rewards.functions`: a built-in function or another reward source (./specRewardSources.ts). */
+export type RewardEntrySpec = RewardFunctionSpec | RewardSourceSpec;
+
 export interface RewardsSpec {
-  readonly functions: readonly RewardFunctionSpec[];
+  readonly functions: readonly RewardEntrySpec[];
   readonly onError: RewardFailurePolicy;
   /** A reward function call that has not answered after this long fails. */
   readonly timeoutSeconds: number;
@@ -117,19 +123,20 @@ export function readRewards(input: Obj, card: MethodCard | undefined, maxComplet
     if (f && seen.has(f.name)) r.bad(`rewards.functions[${i}].name`, `"${f.name}" is used twice; give each function its own name (metrics are keyed by it)`);
     if (f) seen.add(f.name);
   });
-  const functions = read.filter((f): f is RewardFunctionSpec => f !== undefined);
+  const functions = read.filter((f): f is RewardEntrySpec => f !== undefined);
   return { functions, onError: onError as RewardFailurePolicy, timeoutSeconds };
 }
 
 /** One reward function entry. */
-function readFunction(f: unknown, path: string, maxCompletionLength: unknown, r: SpecReader): RewardFunctionSpec | undefined {
+function readFunction(f: unknown, path: string, maxCompletionLength: unknown, r: SpecReader): RewardEntrySpec | undefined {
   if (!isObj(f)) {
     r.bad(path, 'expected an object, e.g. {"kind": "exact_match", "weight": 1}');
     return undefined;
   }
+  if (isRewardSourceEntry(f)) return readRewardSource(f, path, r);
   const info = REWARD_FUNCTION_KINDS.find((k) => k.kind === f.kind);
   if (!info) {
-    r.bad(`${path}.kind`, `${f.kind === undefined ? 'missing' : `unknown reward function ${JSON.stringify(f.kind)}`} (built-ins: ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`);
+    r.bad(`${path}.kind`, `${f.kind === undefined ? 'missing' : `unknown reward function ${JSON.stringify(f.kind)}`} (built-ins: ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')}; other sources: ${REWARD_SOURCE_KINDS.map((k) => k.kind).join(', ')})`);
     return undefined;
   }
   r.unknownKeys(f, path, ['kind', 'weight', 'name', ...FUNCTION_FIELDS[info.kind]]);

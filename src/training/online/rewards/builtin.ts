@@ -1,13 +1,15 @@
 /**
- * The run spec's reward functions (src/core/runs/specRewards.ts, already validated) as {@link WeightedReward}s: each
- * built-in kind maps to its verifier or to the demo's proxy reward.
+ * The run spec's built-in reward functions (src/core/runs/specRewards.ts, already validated) as
+ * {@link RewardFunction}s: each built-in kind maps to its verifier or to the demo's proxy reward. The other reward
+ * sources (reward model, module, judge) are opened by ./openRewards.ts, which builds the whole list.
  */
 import type { RewardFunctionSpec, RewardsSpec } from '../../../core/runs/specRewards';
 import { proxyRewardFunction } from './proxyReward';
-import type { RewardFunction, RewardOptions, WeightedReward } from './rewardFunction';
+import type { RewardFunction, RewardOptions } from './rewardFunction';
 import { exactMatchReward, jsonValidReward, lengthPenaltyReward, numericMatchReward, regexReward } from './verifiers';
 
-function build(f: RewardFunctionSpec, maxCompletionLength: number): RewardFunction {
+/** The reward function of one built-in entry. */
+export function builtinRewardFunction(f: RewardFunctionSpec, maxCompletionLength: number): RewardFunction {
   const field = f.field !== undefined ? { field: f.field } : {};
   switch (f.kind) {
     case 'exact_match':
@@ -23,11 +25,6 @@ function build(f: RewardFunctionSpec, maxCompletionLength: number): RewardFuncti
     case 'proxy':
       return proxyRewardFunction({ ...field, name: f.name });
   }
-}
-
-/** The weighted reward functions of a spec's `rewards` section. */
-export function rewardFunctionsFromSpec(spec: RewardsSpec, maxCompletionLength: number): WeightedReward[] {
-  return spec.functions.map((f) => ({ fn: build(f, maxCompletionLength), weight: f.weight }));
 }
 
 /** The reward options of a spec's `rewards` section. */
