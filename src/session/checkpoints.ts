@@ -33,6 +33,8 @@ export interface TrainerStateJson {
   /** Method and hyperparameters the checkpoint was trained with (a resume checks they match). */
   readonly method: string;
   readonly hyperparameters: Record<string, unknown>;
+  /** An online method's state besides parameters and optimizer (PPO: the KL controller's `kl_coef`). */
+  readonly online?: Readonly<Record<string, number>>;
 }
 
 export interface LoadedRunCheckpoint {

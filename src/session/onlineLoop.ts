@@ -5,8 +5,9 @@
  *   events   TRL's metrics averaged over the rollouts since the last `metrics` event (num_tokens and
  *            learning_rate: the latest) at the logging interval; the rollout's completions with their rewards as
  *            a `samples` event at the sample interval; skipped samples (onError "skip") as warnings
- *   ckpt     at the checkpoint interval: the trainer state (parameters, AdamW, LR schedule position) and the
- *            rollout count, with the offline runs' checkpoint code (checkpoints.ts)
+ *   ckpt     at the checkpoint interval: the trainer state (parameters, AdamW, LR schedule position), the
+ *            rollout count and the method's extra state (PPO's kl_coef), with the offline runs' checkpoint code
+ *            (checkpoints.ts)
  *   stop     a stop request is honoured between rollouts: a checkpoint, then `finished` with `stopped`
  *   final    the policy as a Hugging Face folder (LoRA merged), `finished` with the last metrics
  *
@@ -19,9 +20,10 @@ import { saveHfModel } from '../engine/models/hfMapping';
 import type { Weights } from '../engine/models/params';
 import { mergeLora } from '../engine/models/transformer';
 import { NonFiniteStepError } from '../engine/step/trainer';
-import type { OnlineStepResult, OnlineTrainer } from '../training/online/onlineTrainer';
+import type { OnlineStepResult } from '../training/online/onlineTrainer';
 import { RewardError } from '../training/online/rewards/rewardFunction';
 import type { RolloutPrompt } from '../training/online/rollout';
+import type { OnlineRunTrainer } from '../training/online/runTrainer';
 import type { Sample } from '../protocol/session';
 import { saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
 import type { EventSink } from './events';
@@ -45,7 +47,7 @@ export interface OnlineLoopInputs {
   readonly opts: SessionOptions;
   readonly sink: EventSink;
   readonly rm: RunModel;
-  readonly trainer: OnlineTrainer;
+  readonly trainer: OnlineRunTrainer;
   readonly sched: OnlineSchedule;
   readonly prompts: readonly RolloutPrompt[];
   readonly setStep: (s: number) => void;
@@ -172,6 +174,7 @@ export class OnlineLoop {
       numTokens: s.tokensSeen,
       method: spec.method,
       hyperparameters: { ...spec.hyperparameters },
+      ...(s.extra ? { online: { ...s.extra } } : {}),
     };
     const rel = saveRunCheckpoint(opts.runDir, s.train, ts, opts.keepCheckpoints ?? 2);
     this.x.sink.checkpoint({ step: this.step, path: rel });

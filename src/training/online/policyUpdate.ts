@@ -63,7 +63,7 @@ export function policyTokenLogprobs(model: TransformerModel, params: ParamLookup
 }
 
 /** Mean entropy -sum_v p log p of the predicted distributions at the masked positions (TRL's `entropy`). */
-function maskedEntropy(scaled: Tensor, cmask: Tensor): Tensor {
+export function maskedEntropy(scaled: Tensor, cmask: Tensor): Tensor {
   const T = scaled.shape[1] as number;
   const lp = op.logSoftmax(op.stopGradient(op.narrow(scaled, 1, 0, T - 1)), -1);
   const h = op.neg(op.sum(op.mul(op.exp(lp), lp), [2])); // [B, T-1]

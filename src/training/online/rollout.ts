@@ -75,7 +75,7 @@ export function encodeRolloutPrompt(tok: TextTokenizer, p: RolloutPrompt, maxPro
 
 /** Validates a sampling config, naming the bad field (TRL names). */
 export function checkSamplingConfig(c: SamplingConfig): void {
-  if (!(Number.isInteger(c.numGenerations) && c.numGenerations >= 2)) throw new Error(`num_generations must be an integer >= 2 (a group needs peers), got ${c.numGenerations}`);
+  if (!(Number.isInteger(c.numGenerations) && c.numGenerations >= 1)) throw new Error(`num_generations must be a positive integer, got ${c.numGenerations}`);
   if (!(c.temperature > 0 && Number.isFinite(c.temperature))) throw new Error(`temperature must be > 0 for sampling, got ${c.temperature}`);
   if (!(Number.isInteger(c.maxCompletionLength) && c.maxCompletionLength >= 1)) throw new Error(`max_completion_length must be a positive integer, got ${c.maxCompletionLength}`);
   if (c.stopStrings?.some((s) => s.length === 0)) throw new Error('stop strings must not be empty');
