@@ -68,3 +68,34 @@ test('PPO raises the rate of completions with a number; KL finite; the value los
   // 4 epochs x 2 mini-batches: from the second optimizer step the ratio moves off 1.
   assert.ok(steps.some((s) => (s.metrics['policy/approxkl_avg'] as number) > 0), 'the policy moved within a rollout');
 });
+
+test('PPO resumes exactly: a trainer restored from the state after rollout 2 (adaptive kl_coef included) repeats rollout 3', async () => {
+  const o = ppoOptions({ num_ppo_epochs: 2, num_mini_batches: 2, adap_kl_ctrl: true, target: 0.5, horizon: 16, kl_coef: 0.1 }, { promptsPerStep: 8 });
+  const a = await PpoTrainer.create(o);
+  const b = await PpoTrainer.create(o);
+  try {
+    const coefs = [a.klCoef];
+    await a.step();
+    coefs.push(a.klCoef);
+    await a.step();
+    coefs.push(a.klCoef);
+    const saved = await a.state();
+    const third = await a.step();
+    // The controller moved: the first rollout's KL is 0 (below target), later ones are not.
+    assert.ok(coefs[1] !== coefs[0] && coefs[2] !== coefs[1], `kl_coef adapts: ${coefs}`);
+    assert.deepEqual(saved.extra, { kl_coef: coefs[2] });
+    await b.restore(saved);
+    assert.equal(b.klCoef, coefs[2]);
+    const again = await b.step();
+    const strip = (m: Readonly<Record<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'step_time'));
+    assert.deepEqual(strip(again.metrics), strip(third.metrics));
+    assert.deepEqual(again.samples, third.samples);
+    assert.equal(b.klCoef, a.klCoef);
+    const [wa, wb] = [await a.valueWeights(), await b.valueWeights()];
+    for (const [k, v] of wa) assert.deepEqual(wb.get(k), v, `value weight ${k}`);
+    await assert.rejects(b.restore({ ...saved, extra: {} }), /kl_coef is missing/);
+  } finally {
+    await a.dispose();
+    await b.dispose();
+  }
+});
