@@ -71,6 +71,9 @@ parentPort.on('message', async (m) => {
 });
 `;
 
+/** How much sooner than computeRewards' timeout a call gives up (see `score`). */
+const TIMEOUT_MARGIN_MS = 50;
+
 type SampleResult = { readonly value: number | null } | { readonly error: string } | { readonly bad: string };
 
 interface WorkerReply {
@@ -107,9 +110,12 @@ export class ModuleReward implements RewardFunction {
   }
 
   async score(samples: readonly RewardSample[]): Promise<(number | null)[]> {
+    // The call's limit is computeRewards' own (the same timeoutMs, counted from now) less a margin, so this
+    // error, which names the prompt and stops the worker, is the one that reaches the user.
+    const deadline = Date.now() + this.opts.timeoutMs - TIMEOUT_MARGIN_MS;
     const entry = this.ensureWorker();
     await entry.ready;
-    const results = await this.call(entry, samples);
+    const results = await this.call(entry, samples, Math.max(1, deadline - Date.now()));
     return results.map((r, i) => {
       const s = samples[i] as RewardSample;
       // computeRewards retries a failed batch sample by sample and names the function and the prompt.
@@ -149,11 +155,11 @@ export class ModuleReward implements RewardFunction {
     return entry;
   }
 
-  private async call(entry: { readonly w: Worker }, samples: readonly RewardSample[]): Promise<readonly SampleResult[]> {
+  private async call(entry: { readonly w: Worker }, samples: readonly RewardSample[], ms: number): Promise<readonly SampleResult[]> {
     const id = this.nextId++;
     const payload = samples.map((s) => ({ id: s.prompt.id, prompt: s.prompt.prompt, fields: s.prompt.fields ?? {}, completion: s.completion, completionIds: [...s.completionIds], terminated: s.terminated }));
     const what = samples.length === 1 ? describePrompt((samples[0] as RewardSample).prompt) : `${samples.length} samples, the first ${describePrompt((samples[0] as RewardSample).prompt)}`;
-    const reply = this.await(entry.w, id, this.opts.timeoutMs, `scoring ${what}`);
+    const reply = this.await(entry.w, id, ms, `scoring ${what}`, this.opts.timeoutMs);
     entry.w.postMessage({ id, samples: payload });
     const m = await reply;
     if (!m.results || m.results.length !== samples.length) throw new RewardError(`${this.where} answered ${m.results?.length ?? 0} results for ${samples.length} samples`);
@@ -161,7 +167,7 @@ export class ModuleReward implements RewardFunction {
   }
 
   /** The worker's reply `id`, or a RewardError when it crashes, exits or overruns `ms` (then it is terminated). */
-  private await(w: Worker, id: number, ms: number, doing: string): Promise<WorkerReply> {
+  private await(w: Worker, id: number, ms: number, doing: string, limitMs = ms): Promise<WorkerReply> {
     return new Promise<WorkerReply>((resolve, reject) => {
       const finish = (fn: () => void): void => {
         clearTimeout(timer);
@@ -179,7 +185,7 @@ export class ModuleReward implements RewardFunction {
       };
       const onError = (e: Error): void => fail(`crashed (${e.message})`);
       const onExit = (code: number): void => fail(`stopped (exit code ${code})`);
-      const timer = setTimeout(() => fail(`did not answer within ${ms} ms (its worker was stopped)`), ms);
+      const timer = setTimeout(() => fail(`did not answer within ${limitMs} ms (its worker was stopped)`), ms);
       w.on('message', onMessage);
       w.on('error', onError);
       w.on('exit', onExit);

@@ -8,12 +8,16 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveRunSpec } from '../../../../src/core/runs/spec';
+import { resolveRunSpec, type RunSpec } from '../../../../src/core/runs/spec';
+import { WORKSPACE_TRUSTED_ENV } from '../../../../src/core/runs/specRewardSources';
+import { runSession } from '../../../../src/session/runSession';
 import type { RolloutPrompt } from '../../../../src/training/online/rollout';
 import { ModuleReward, UntrustedModuleError } from '../../../../src/training/online/rewards/moduleReward';
 import { openRewards, RewardSourceError } from '../../../../src/training/online/rewards/openRewards';
 import { computeRewards, RewardError, type RewardSample } from '../../../../src/training/online/rewards/rewardFunction';
 import { tmpDir } from '../../engine/models/tinyModels';
+import { onlineSpec, promptRows } from '../../session/onlineFixtures';
+import { workspace } from '../../session/sessionFixtures';
 
 const dir = tmpDir('reward-module-');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -105,4 +109,32 @@ test('reward module: nothing runs in an untrusted workspace; a module that does 
   const ok = await openRewards(spec({ kind: 'module', path: 'rewards.mjs', weight: 0.5, name: 'mine' }), { ...ctx, trusted: true });
   assert.deepEqual(ok.rewards.map((r) => [r.fn.name, r.weight]), [['regex', 1], ['mine', 0.5]]);
   await ok.dispose();
+});
+
+test('reward module in a GRPO session: refused unless the workspace is trusted; a module that hangs stops the run at the time limit (it never hangs)', async () => {
+  const ws = workspace(promptRows(4));
+  const hangs = path.join(ws.dir, 'hangs.mjs');
+  fs.writeFileSync(hangs, 'export function reward() { for (;;) {} }\n');
+  const spec = (runDir: string, fn: Record<string, unknown>, timeoutSeconds = 60): RunSpec => {
+    const r = resolveRunSpec(onlineSpec(ws, runDir, { rewards: { functions: [fn], timeoutSeconds }, maxSteps: 1 }));
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+    return r.spec;
+  };
+  const saved = process.env[WORKSPACE_TRUSTED_ENV];
+  delete process.env[WORKSPACE_TRUSTED_ENV];
+  try {
+    const untrusted = path.join(ws.dir, 'untrusted');
+    const res = await runSession(spec(untrusted, { kind: 'module', path: ESM }), { runDir: untrusted, cacheDir: path.join(ws.dir, 'cache'), baseDir: ws.dir, threads: 1 });
+    assert.equal(res.reason, 'failed');
+    assert.match(res.error ?? '', /rewards\.functions\[0\]\.path \(module "module"\): the reward module .*rewards\.mjs was not run: this workspace is not trusted/);
+  } finally {
+    if (saved !== undefined) process.env[WORKSPACE_TRUSTED_ENV] = saved;
+  }
+  const hung = path.join(ws.dir, 'hung');
+  const t0 = Date.now();
+  const res = await runSession(spec(hung, { kind: 'module', path: 'hangs.mjs', name: 'spin' }, 1), { runDir: hung, cacheDir: path.join(ws.dir, 'cache'), baseDir: ws.dir, threads: 1, trustedWorkspace: true });
+  assert.equal(res.reason, 'failed');
+  assert.match(res.error ?? '', /reward function "spin" \(reward in .*hangs\.mjs\) did not answer within 1000 ms \(its worker was stopped\) scoring \d+ samples, the first prompt data\.jsonl:\d+/);
+  assert.ok(Date.now() - t0 < 30_000, `the run ended after ${Date.now() - t0} ms`);
+  fs.rmSync(ws.dir, { recursive: true, force: true });
 });
