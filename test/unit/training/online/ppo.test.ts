@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getBuiltinModel } from '../../../../src/engine/models/builtin';
+import { initParams } from '../../../../src/engine/models/params';
 import { buildModel } from '../../../../src/engine/models/transformer';
 import type { OnlineStepResult } from '../../../../src/training/online/onlineTrainer';
 import { ppoConfig } from '../../../../src/training/online/ppo';
@@ -97,5 +98,27 @@ test('PPO resumes exactly: a trainer restored from the state after rollout 2 (ad
   } finally {
     await a.dispose();
     await b.dispose();
+  }
+});
+
+test('PPO with LoRA: the policy and value model train their adapters (and the value head); base weights stay frozen', async () => {
+  const base = ppoOptions({ num_ppo_epochs: 1, num_mini_batches: 1 }, { promptsPerStep: 4 });
+  const model = buildModel(base.model.config, 'lm', { maxLength: 64, lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'] } });
+  const weights = new Map(base.weights);
+  for (const [k, v] of initParams(model.params.filter((p) => !weights.has(p.name)), 1)) weights.set(k, v.data);
+  const trainer = await PpoTrainer.create({ ...base, model, weights });
+  try {
+    const v0 = await trainer.valueWeights();
+    const res = await trainer.step();
+    assert.ok(Math.abs(res.metrics['objective/kl'] as number) < 1e-4, 'the reference is the base model: KL 0 before any update');
+    const p1 = await trainer.currentWeights();
+    const v1 = await trainer.valueWeights();
+    assert.deepEqual(p1.get('layers.0.attn.q.weight'), weights.get('layers.0.attn.q.weight'), 'policy base frozen');
+    assert.notDeepEqual(p1.get('layers.0.attn.q.lora_B'), weights.get('layers.0.attn.q.lora_B'), 'policy adapter trained');
+    assert.deepEqual(v1.get('layers.0.attn.q.weight'), v0.get('layers.0.attn.q.weight'), 'value base frozen');
+    assert.notDeepEqual(v1.get('score.weight'), v0.get('score.weight'), 'value head trained');
+    assert.notDeepEqual(v1.get('layers.0.attn.v.lora_B'), v0.get('layers.0.attn.v.lora_B'), 'value adapter trained');
+  } finally {
+    await trainer.dispose();
   }
 });
