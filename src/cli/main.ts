@@ -441,15 +441,18 @@ function rewardFlag(s: string, weight: string | undefined): Record<string, unkno
  */
 function onlineFlags(p: Parsed, method: MethodId, hyper: Record<string, HyperparameterValue>): Record<string, unknown> {
   const given = ONLINE_FLAGS.filter((f) => p.flags.has(f));
-  if (!usesRewardFunctions(methodCard(method))) {
-    if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: only for --method grpo or rloo`, 'train');
+  // A method that cannot train yet is refused by the spec reader, with the list of those that can.
+  if (!usesRewardFunctions(methodCard(method)) || !methodCard(method).trainable) {
+    if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: only for the online methods (--method ${TRAINABLE.filter((m) => usesRewardFunctions(methodCard(m))).join('|')})`, 'train');
     return {};
   }
   const rewards = p.flags.get('reward') ?? [];
   const weights = p.flags.get('reward-weight') ?? [];
   if (!rewards.length) throw new UsageError(`--method ${method} needs at least one --reward (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`, 'train');
   if (weights.length && weights.length !== rewards.length) throw new UsageError(`--reward-weight: give one per --reward (${rewards.length}), or none; got ${weights.length}`, 'train');
-  const sampling: [string, string][] = [['max-new-tokens', 'max_completion_length'], ['temperature', 'temperature'], ['top-k', 'top_k'], ['top-p', 'top_p']];
+  // The completion length is named as on the method's card (TRL: max_completion_length, PPO's response_length).
+  const lengthName = ['max_completion_length', 'response_length', 'max_new_tokens'].find((n) => methodCard(method).hyperparameters.some((h) => h.name === n)) ?? 'max_completion_length';
+  const sampling: [string, string][] = [['max-new-tokens', lengthName], ['temperature', 'temperature'], ['top-k', 'top_k'], ['top-p', 'top_p']];
   for (const [flag, name] of sampling) if (num(p, flag) !== undefined) hyper[name] = num(p, flag) as number;
   const onError = one(p, 'on-reward-error');
   const timeout = num(p, 'reward-timeout');

@@ -646,7 +646,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'online-dpo',
-    trainable: false,
+    trainable: true,
     title: 'Online DPO (iterative)',
     family: 'online-rl',
     summary:

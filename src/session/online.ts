@@ -21,6 +21,7 @@ import type { RunSpec } from '../core/runs/spec';
 import { usesRewardFunctions } from '../core/runs/specRewards';
 import { JUDGE_API_KEY_ENV, WORKSPACE_TRUSTED_ENV } from '../core/runs/specRewardSources';
 import { grpoConfig, grpoMethod } from '../training/online/grpo';
+import type { OnlineDpoConfig } from '../training/online/onlineDpo';
 import type { OnlineMethod } from '../training/online/onlineMethod';
 import { OnlineTrainer } from '../training/online/onlineTrainer';
 import { rewardOptionsFromSpec } from '../training/online/rewards/builtin';
@@ -28,11 +29,13 @@ import { openRewards, RewardSourceError, type OpenedRewards } from '../training/
 import { MissingRewardFieldError } from '../training/online/rewards/rewardFunction';
 import { rlooConfig, rlooMethod } from '../training/online/rloo';
 import type { RolloutPrompt } from '../training/online/rollout';
+import type { OnlineRunTrainer } from '../training/online/runTrainer';
 import { cleanTemporaryCheckpoints, loadLatestCheckpoint } from './checkpoints';
 import { checkFreshStart } from './resume';
 import { loadSplit } from './data';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
+import { createOnlineDpoTrainer, onlineDpoSchedule, sessionOnlineDpoConfig, type OnlineTrainerBasics } from './onlineDpo';
 import { OnlineLoop, type OnlineSchedule } from './onlineLoop';
 import { loadFittingModel } from './plan';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
@@ -91,11 +94,7 @@ export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink
   if (!prompts.length) throw new SessionInputError(`data.path: ${spec.data.path} has no prompts to sample from`);
   if (split.eval.length) sink.warning({ message: `data.evalSplit ${spec.data.evalSplit}: ${split.eval.length} examples are held out and not trained on (online runs have no eval pass; set data.evalSplit 0 to train on all prompts)` });
   const rm = loadFittingModel(spec, 'lm', opts, baseDir, sink);
-  const method = onlineMethod(spec);
-  const sched = onlineSchedule(spec, method, prompts.length);
-  const rewards = await openSpecRewards(spec, opts, baseDir, method.sampling.maxCompletionLength);
-  disposers.push(() => rewards.dispose());
-  const trainer = await createOnlineTrainer(spec, opts, rm, method, prompts, sched, sink, rewards);
+  const { trainer, sched } = await createSessionTrainer(spec, opts, rm, prompts, sink, disposers);
   disposers.push(() => trainer.dispose());
   const rollouts = await resumeOnline(opts, spec, trainer, sched, sink);
   setStep(rollouts * sched.stepsPerRollout);
@@ -133,42 +132,63 @@ async function openSpecRewards(spec: RunSpec, opts: SessionOptions, baseDir: str
   }
 }
 
-/** The trainer: the method, the reward functions, the optimizer with the spec's schedule. */
-async function createOnlineTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, method: OnlineMethod, prompts: RolloutPrompt[], sched: OnlineSchedule, sink: EventSink, opened: OpenedRewards): Promise<OnlineTrainer> {
-  const rewards = spec.rewards as NonNullable<RunSpec['rewards']>;
-  const maxNew = method.sampling.maxCompletionLength;
-  // Prompts keep their last tokens so that prompt + completion fit the model's positions.
-  const room = rm.model.maxLength - maxNew;
-  if (room < 1) throw new SessionInputError(`hyperparameters.max_completion_length ${maxNew} leaves no room for a prompt in the model's ${rm.model.maxLength} positions (data.maxLength ${spec.data.maxLength}); lower it or raise data.maxLength`);
-  const maxPromptLength = Math.min(spec.data.maxPromptLength ?? room, room);
-  if (spec.data.maxPromptLength !== undefined && maxPromptLength < spec.data.maxPromptLength) sink.warning({ message: `prompts keep their last ${maxPromptLength} tokens (data.maxPromptLength ${spec.data.maxPromptLength} + max_completion_length ${maxNew} exceed the model's ${rm.model.maxLength} positions)` });
-  const warmupSteps = Math.floor(spec.optimizer.warmupRatio * sched.total);
-  const schedule = spec.optimizer.schedule === 'constant' ? { kind: 'constant' as const, warmupSteps } : { kind: spec.optimizer.schedule, warmupSteps, totalSteps: Math.max(sched.total, 1) };
+/** The method's schedule and trainer (GRPO / RLOO, or online DPO), with the spec's reward functions opened. */
+async function createSessionTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, prompts: RolloutPrompt[], sink: EventSink, disposers: (() => Promise<void>)[]): Promise<{ trainer: OnlineRunTrainer; sched: OnlineSchedule }> {
+  const dpo = spec.method === 'online-dpo' ? sessionOnlineDpoConfig(spec) : undefined;
+  const method = dpo ? undefined : onlineMethod(spec);
+  const maxNew = dpo ? dpo.maxNewTokens : (method as OnlineMethod).sampling.maxCompletionLength;
+  const sched = method ? onlineSchedule(spec, method, prompts.length) : onlineDpoSchedule(spec, prompts.length);
+  const rewards = await openSpecRewards(spec, opts, opts.baseDir ?? process.cwd(), maxNew);
+  disposers.push(() => rewards.dispose());
+  const basics = trainerBasics(spec, opts, rm, { value: maxNew, name: dpo ? 'max_new_tokens' : 'max_completion_length' }, sched, sink, rewards);
   try {
-    return await OnlineTrainer.create({
-      method,
-      model: rm.model,
-      weights: rm.weights,
-      tokenizer: rm.tokenizer,
-      prompts,
-      rewards: opened.rewards,
-      rewardOptions: rewardOptionsFromSpec(rewards),
-      promptsPerStep: sched.promptsPerStep,
-      microBatchRows: spec.batchSize,
-      optim: { optimizer: { kind: 'adamw', lr: spec.optimizer.learningRate, weightDecay: spec.optimizer.weightDecay }, schedule, maxGradNorm: spec.optimizer.maxGradNorm },
-      seed: spec.seed,
-      maxPromptLength,
-      device: spec.device,
-      ...(opts.threads ? { threads: opts.threads } : {}),
-    });
+    return { sched, trainer: method ? await createOnlineTrainer(spec, rm, method, prompts, sched, basics) : await createOnlineDpoTrainer(spec, rm, dpo as OnlineDpoConfig, prompts, sched, basics) };
   } catch (e) {
     if (e instanceof MissingRewardFieldError) throw new SessionInputError(`rewards: ${e.message}`);
     throw e;
   }
 }
 
+/** What every online trainer takes from the spec: the opened rewards, the prompt limit, the optimizer with the spec's schedule. */
+function trainerBasics(spec: RunSpec, opts: SessionOptions, rm: RunModel, maxNew: { value: number; name: string }, sched: OnlineSchedule, sink: EventSink, opened: OpenedRewards): OnlineTrainerBasics {
+  // Prompts keep their last tokens so that prompt + completion fit the model's positions.
+  const room = rm.model.maxLength - maxNew.value;
+  if (room < 1) throw new SessionInputError(`hyperparameters.${maxNew.name} ${maxNew.value} leaves no room for a prompt in the model's ${rm.model.maxLength} positions (data.maxLength ${spec.data.maxLength}); lower it or raise data.maxLength`);
+  const maxPromptLength = Math.min(spec.data.maxPromptLength ?? room, room);
+  if (spec.data.maxPromptLength !== undefined && maxPromptLength < spec.data.maxPromptLength) sink.warning({ message: `prompts keep their last ${maxPromptLength} tokens (data.maxPromptLength ${spec.data.maxPromptLength} + ${maxNew.name} ${maxNew.value} exceed the model's ${rm.model.maxLength} positions)` });
+  const warmupSteps = Math.floor(spec.optimizer.warmupRatio * sched.total);
+  const schedule = spec.optimizer.schedule === 'constant' ? { kind: 'constant' as const, warmupSteps } : { kind: spec.optimizer.schedule, warmupSteps, totalSteps: Math.max(sched.total, 1) };
+  return {
+    rewards: opened.rewards,
+    rewardOptions: rewardOptionsFromSpec(spec.rewards as NonNullable<RunSpec['rewards']>),
+    maxPromptLength,
+    optim: { optimizer: { kind: 'adamw', lr: spec.optimizer.learningRate, weightDecay: spec.optimizer.weightDecay }, schedule, maxGradNorm: spec.optimizer.maxGradNorm },
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  };
+}
+
+/** The GRPO / RLOO trainer: the method, the reward functions, batchSize completions per micro-batch. */
+async function createOnlineTrainer(spec: RunSpec, rm: RunModel, method: OnlineMethod, prompts: RolloutPrompt[], sched: OnlineSchedule, basics: OnlineTrainerBasics): Promise<OnlineTrainer> {
+  return OnlineTrainer.create({
+    method,
+    model: rm.model,
+    weights: rm.weights,
+    tokenizer: rm.tokenizer,
+    prompts,
+    rewards: basics.rewards,
+    rewardOptions: basics.rewardOptions,
+    promptsPerStep: sched.promptsPerStep,
+    microBatchRows: spec.batchSize,
+    optim: basics.optim,
+    seed: spec.seed,
+    maxPromptLength: basics.maxPromptLength,
+    device: spec.device,
+    ...(basics.threads ? { threads: basics.threads } : {}),
+  });
+}
+
 /** Restores the newest usable checkpoint; returns the rollouts done (0 for a fresh run). */
-async function resumeOnline(opts: SessionOptions, spec: RunSpec, trainer: OnlineTrainer, sched: OnlineSchedule, sink: EventSink): Promise<number> {
+async function resumeOnline(opts: SessionOptions, spec: RunSpec, trainer: OnlineRunTrainer, sched: OnlineSchedule, sink: EventSink): Promise<number> {
   const runDir = opts.runDir;
   const cleaned = cleanTemporaryCheckpoints(runDir);
   if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });

@@ -168,7 +168,7 @@ export function resolveRunSpec(input: unknown, defaultOutputDir?: string): Resol
   const lora = readLora(input, r);
   const data = readData(input, card, r);
   const hyperparameters = readHyperparameters(input, card, r);
-  const rewards = readRewards(input, card, hyperparameters.max_completion_length, r);
+  const rewards = readRewards(input, card, hyperparameters.max_completion_length ?? hyperparameters.max_new_tokens, r);
   const generation = readGeneration(input, card, r);
   const runtime = readRuntime(input, r);
   const outputDir = readOutputDir(input, defaultOutputDir, r);
@@ -229,7 +229,7 @@ function readModel(input: Obj, r: SpecReader): ModelRef {
   return { kind: 'builtin' };
 }
 
-/** The reward model of an online method (or of online DPO's `reward-model` judge). */
+/** The reward model of an online method that needs one (PPO). */
 function readRewardModel(input: Obj, card: MethodCard | undefined, r: SpecReader): RewardRef | undefined {
   let rewardModel: RewardRef | undefined;
   const rm = r.obj(input.rewardModel, 'rewardModel');
@@ -240,10 +240,8 @@ function readRewardModel(input: Obj, card: MethodCard | undefined, r: SpecReader
     if (typeof rm.path !== 'string' || rm.path === '') r.bad('rewardModel.path', 'expected a model folder path');
     rewardModel = { kind: 'hf', path: String(rm.path ?? '') };
   } else if (rm) r.bad('rewardModel.kind', 'expected "run" or "hf"');
-  const judge = card?.id === 'online-dpo' ? (isObj(input.hyperparameters) ? input.hyperparameters.judge : undefined) ?? 'ai-judge' : undefined;
   if (card?.needsRewardModel && !rewardModel) r.bad('rewardModel', `${card.title} needs a reward model ({"kind": "run", "runId": ...} or {"kind": "hf", "path": ...})`);
-  if (judge === 'reward-model' && !rewardModel) r.bad('rewardModel', 'judge "reward-model" needs a reward model');
-  if (rewardModel && card && !card.needsRewardModel && judge !== 'reward-model') r.warn(`rewardModel is ignored by ${card.title}`);
+  if (rewardModel && card && !card.needsRewardModel) r.warn(`rewardModel is ignored by ${card.title}`);
   return rewardModel;
 }
 

@@ -47,11 +47,11 @@ test('alignment train refuses a method that cannot train yet (from flags or a sp
     fs.writeFileSync('pairs.jsonl', JSON.stringify({ prompt: 'p', chosen: 'a', rejected: 'b' }) + '\n');
     const flags = await capture(() => cliMain(['train', '--method', 'ppo', '--data', 'pairs.jsonl']));
     assert.equal(flags.code, 2);
-    assert.match(flags.err, /^ {2}method: .*\(ppo\) cannot be trained in this version; the methods that train are sft, reward, reward-regression, dpo, kto, orpo, simpo, cpo, rloo, grpo$/m);
-    fs.writeFileSync('spec.json', JSON.stringify({ method: 'online-dpo', model: { kind: 'builtin' }, data: { path: 'pairs.jsonl' } }));
+    assert.match(flags.err, /^ {2}method: .*\(ppo\) cannot be trained in this version; the methods that train are sft, reward, reward-regression, dpo, kto, orpo, simpo, cpo, rloo, grpo, online-dpo$/m);
+    fs.writeFileSync('spec.json', JSON.stringify({ method: 'ppo', model: { kind: 'builtin' }, data: { path: 'pairs.jsonl' }, rewardModel: { kind: 'hf', path: 'rm' } }));
     const file = await capture(() => cliMain(['train', 'spec.json', '--run-dir', 'run']));
     assert.equal(file.code, 2);
-    assert.match(file.err, /method: .*\(online-dpo\) cannot be trained in this version/);
+    assert.match(file.err, /method: .*\(ppo\) cannot be trained in this version/);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['pairs.jsonl', 'spec.json'], 'no run folder (.alignment/runs/... or --run-dir) was created');
   } finally {
     process.chdir(cwd);

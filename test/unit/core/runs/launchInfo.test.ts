@@ -54,8 +54,8 @@ test('session events become per-metric series (eval_ kept apart) and sample sets
 test('the form offers only the methods whose card is trainable', () => {
   const offered = launchMethods().map((m) => m.id);
   assert.deepEqual(offered, METHOD_CARDS.filter((c) => c.trainable).map((c) => c.id));
-  for (const id of ['ppo', 'online-dpo'] as const) assert.ok(!offered.includes(id), `${id} is not offered`);
-  for (const id of ['rloo', 'grpo'] as const) assert.ok(offered.includes(id), `${id} is offered`);
+  for (const id of ['ppo'] as const) assert.ok(!offered.includes(id), `${id} is not offered`);
+  for (const id of ['rloo', 'grpo', 'online-dpo'] as const) assert.ok(offered.includes(id), `${id} is offered`);
   const cap = deviceCapacity('cpu', 4, 16 * 1024 ** 3);
   const ppo = estimateForm({ method: 'ppo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, rewardModel: { kind: 'run', runId: 'r1' } }, BUILTIN_MODEL_SHAPE, cap, 10);
   assert.equal(ppo.ok, false);
