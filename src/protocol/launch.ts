@@ -12,13 +12,21 @@ export interface LaunchParam {
   readonly options?: { readonly value: string; readonly help: string }[];
 }
 
-/** A built-in reward function the form offers for online methods (src/core/runs/specRewards.ts). */
+/**
+ * A reward function the form offers for online methods: a built-in (src/core/runs/specRewards.ts) or another
+ * reward source that can run here (src/core/runs/launchRewardSources.ts).
+ */
 export interface LaunchRewardFunction {
   readonly kind: string;
   readonly title: string;
   readonly help: string;
-  /** The one option it takes besides its weight: the spec field it sets, a label, its kind and default. */
-  readonly arg?: { readonly field: string; readonly label: string; readonly kind: 'text' | 'integer'; readonly default?: string };
+  /**
+   * The one option it takes besides its weight: the spec field it sets, a label, its kind and default, and the
+   * values found in the workspace to pick from (reward-model folders).
+   */
+  readonly arg?: { readonly field: string; readonly label: string; readonly kind: 'text' | 'integer'; readonly default?: string; readonly choices?: LaunchChoice[] };
+  /** Spec fields the row writes as they are (a configured judge's baseUrl and model). */
+  readonly fixed?: Readonly<Record<string, string>>;
 }
 
 export interface LaunchMethod {
@@ -84,6 +92,8 @@ export interface LaunchInit {
   readonly spec?: Record<string, unknown>;
   /** Where the spec came from, for the form's title. */
   readonly specSource?: string;
+  /** Reward sources besides the built-ins that can run here, offered to methods with `rewardFunctions`. */
+  readonly rewardSources?: LaunchRewardFunction[];
 }
 
 export interface LaunchProblem {
@@ -124,6 +134,16 @@ const defaults = v.object<LaunchDefaults>({
   intervals: v.object<LaunchDefaults['intervals']>({ logging: v.integer(1), eval: v.integer(0), checkpoint: v.integer(0), sample: v.integer(0) }),
 });
 
+const stringRecord: Validator<Readonly<Record<string, string>>> = (x, p) =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((s) => typeof s === 'string') ? [] : [`${p}: expected an object of strings`];
+const rewardFunction = v.object<LaunchRewardFunction>({
+  kind: v.string(),
+  title: v.string(),
+  help: v.string(),
+  arg: v.optional(v.object({ field: v.string(), label: v.string(), kind: v.literal('text', 'integer'), default: v.optional(v.string()), choices: v.optional(v.array(choice)) })),
+  fixed: v.optional(stringRecord),
+});
+
 const method = v.object<LaunchMethod>({
   id: v.string(),
   title: v.string(),
@@ -147,16 +167,7 @@ const method = v.object<LaunchMethod>({
       options: v.optional(v.array(v.object({ value: v.string(), help: v.string() }))),
     }),
   ),
-  rewardFunctions: v.optional(
-    v.array(
-      v.object<LaunchRewardFunction>({
-        kind: v.string(),
-        title: v.string(),
-        help: v.string(),
-        arg: v.optional(v.object({ field: v.string(), label: v.string(), kind: v.literal('text', 'integer'), default: v.optional(v.string()) })),
-      }),
-    ),
-  ),
+  rewardFunctions: v.optional(v.array(rewardFunction)),
 });
 
 /** webview -> host: the form is loaded. */
@@ -172,6 +183,7 @@ export const LaunchInitMsg = defineMessage(
     devices: v.optional(v.array(device)),
     spec: v.optional(specObject),
     specSource: v.optional(v.string()),
+    rewardSources: v.optional(v.array(rewardFunction)),
   }),
 );
 /** host -> webview: device availability (from a short probe process). */

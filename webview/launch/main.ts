@@ -329,6 +329,7 @@ on(LaunchInitMsg, (init) => {
   options(modelSel, init.models, 'builtin');
   options(dataSel, init.datasets.length ? init.datasets : [{ value: '', label: 'No dataset in the workspace: Browse…' }]);
   if (init.devices) devices = init.devices;
+  rewardPicker.setSources(init.rewardSources ?? []);
   fillForm(init.spec ?? { method: methodSel.value }, init.specSource);
 });
 on(LaunchDevices, (d) => {

@@ -1,6 +1,7 @@
 // The launch form's reward-source picker, for methods trained against reward functions (GRPO, RLOO): one row per
-// built-in reward function the host offers (a checkbox, a weight, its one option), and what a failing function
-// does. It reads and writes the run spec's `rewards` section through rewardEntries.ts, which keeps the entries of a
+// built-in reward function the host offers and per other reward source that can run here (a reward model of the
+// workspace, a module in a trusted workspace, the configured judge): a checkbox, a weight, its one option (with the
+// workspace's reward models to pick from), and what a failing function does. It reads and writes the run spec's `rewards` section through rewardEntries.ts, which keeps the entries of a
 // loaded spec that no row can show, so nothing is lost.
 import type { LaunchMethod, LaunchRewardFunction } from '../../src/protocol/launch';
 import { el } from '../shared/host';
@@ -17,18 +18,24 @@ export class RewardPicker {
   readonly box = el('div', { class: 'params rewards', attrs: { id: 'rewards' } });
   private rows: Row[] = [];
   private kept: RewardEntry[] = [];
+  private sources: LaunchRewardFunction[] = [];
   private readonly onError = el('select', { attrs: { id: 'reward-onError' } }, el('option', { text: 'stop the run', attrs: { value: 'stop' } }), el('option', { text: 'skip the sample', attrs: { value: 'skip' } }));
 
   constructor(private readonly changed: () => void) {
     this.onError.addEventListener('change', changed);
   }
 
-  /** Rows for the method's reward functions, filled from a spec's `rewards` section. */
+  /** The reward sources besides the built-ins that the host found can run here (the init message's). */
+  setSources(sources: readonly LaunchRewardFunction[]): void {
+    this.sources = [...sources];
+  }
+
+  /** Rows for the method's reward functions and the sources, filled from a spec's `rewards` section. */
   render(m: LaunchMethod | undefined, rewards: unknown): void {
     this.box.replaceChildren();
     this.rows = [];
     this.kept = [];
-    const fns = m?.rewardFunctions;
+    const fns = m?.rewardFunctions ? [...m.rewardFunctions, ...this.sources] : undefined;
     if (!fns) {
       this.box.append(el('p', { class: 'muted', text: 'This method is not trained against reward functions.' }));
       return;
@@ -55,6 +62,10 @@ export class RewardPicker {
       arg = el('input', { attrs: { id: `${id}-arg`, type: fn.arg.kind === 'integer' ? 'number' : 'text', step: '1', placeholder: fn.arg.default ?? '', title: fn.arg.label } });
       arg.value = state.arg;
       parts.push(el('span', { class: 'muted', text: fn.arg.label }), arg);
+      if (fn.arg.choices?.length) {
+        arg.setAttribute('list', `${id}-choices`);
+        parts.push(el('datalist', { attrs: { id: `${id}-choices` } }, ...fn.arg.choices.map((c) => el('option', { text: c.label, attrs: { value: c.value } }))));
+      }
     }
     for (const input of [on, weight, ...(arg ? [arg] : [])]) {
       input.addEventListener('input', this.changed);

@@ -11,6 +11,8 @@ import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchDefaults, laun
 import type { ModelShape } from '../../core/runs/estimate';
 import { readModelFolder } from '../../core/models/modelInfo';
 import { countRecords } from '../../core/datasets/recordCount';
+import { rewardModelRuns } from '../../core/judges/rewardModelJudge';
+import { isSequenceClassificationFolder, launchRewardSources } from '../../core/runs/launchRewardSources';
 import {
   LaunchBrowse,
   LaunchDevices,
@@ -24,6 +26,7 @@ import {
   LaunchStartFailed,
   type LaunchChoice,
   type LaunchDevice,
+  type LaunchRewardFunction,
 } from '../../protocol/launch';
 
 /**
@@ -115,6 +118,28 @@ export class LaunchPanel extends Disposable {
     return out;
   }
 
+  /**
+   * The reward sources the picker adds besides the built-ins, where they can run: the workspace's reward models
+   * (reward-model runs' final/, sequence-classification folders), a module when the workspace is trusted, the
+   * judge when its settings are set.
+   */
+  private async rewardSources(): Promise<LaunchRewardFunction[]> {
+    const rel = (p: string): string => vscode.workspace.asRelativePath(p, false);
+    const runs = this.runs.workspaceDir ? await rewardModelRuns(this.runs.workspaceDir).catch(() => []) : [];
+    const models: LaunchChoice[] = runs.map((r) => ({ value: rel(r.dir), label: `${rel(r.dir)} (run ${r.name})`, detail: `${r.method}, ${r.status}` }));
+    const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
+    for (const c of configs) {
+      const dir = path.dirname(c.fsPath);
+      if (models.some((m) => m.value === rel(dir))) continue;
+      const info = await readModelFolder(dir).catch(() => undefined);
+      if (info && isSequenceClassificationFolder(info)) models.push({ value: rel(dir), label: rel(dir), detail: info.architectures.join(', ') });
+    }
+    const cfg = vscode.workspace.getConfiguration('alignment');
+    const baseUrl = cfg.get<string>('judge.baseUrl', '').trim();
+    const model = cfg.get<string>('judge.model', '').trim();
+    return launchRewardSources({ rewardModels: models, trusted: vscode.workspace.isTrusted, ...(baseUrl && model ? { judge: { baseUrl, model } } : {}) });
+  }
+
   private async modelShape(model: unknown): Promise<ModelShape | undefined> {
     const m = model as { kind?: unknown; path?: unknown } | undefined;
     if (!m || m.kind !== 'hf' || typeof m.path !== 'string') return BUILTIN_MODEL_SHAPE;
@@ -139,8 +164,8 @@ export class LaunchPanel extends Disposable {
   private async onMessage(msg: unknown): Promise<void> {
     const post = (m: unknown) => this.panel.webview.postMessage(m);
     if (LaunchReady.is(msg)) {
-      const [models, datasets] = await Promise.all([this.modelChoices(), this.datasetChoices()]);
-      await post(LaunchInitMsg.create({ methods: launchMethods(), defaults: launchDefaults(), models, datasets, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
+      const [models, datasets, rewardSources] = await Promise.all([this.modelChoices(), this.datasetChoices(), this.rewardSources()]);
+      await post(LaunchInitMsg.create({ methods: launchMethods(), defaults: launchDefaults(), models, datasets, rewardSources, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
       await post(LaunchDevices.create({ devices: await this.devices }));
     } else if (LaunchEstimateRequest.is(msg)) {
       const spec = msg.params.spec;
