@@ -18,12 +18,12 @@ import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
 import { Trainer } from '../../engine/step/trainer';
-import type { TrainState } from '../../engine/step/trainState';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
 import { collatePairs, judgePairs, onlineDpoBatchFields, onlineDpoForward, onlineDpoSampling, type OnlineDpoConfig, type PairVerdict, type UpdatePair } from './onlineDpo';
 import type { OnlineSample, OnlineStepResult } from './onlineTrainer';
+import type { OnlineRunTrainer, OnlineTrainerState } from './runTrainer';
 import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
 import { completionMetrics, encodeRolloutPrompt, PolicySampler, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
@@ -72,14 +72,7 @@ function setup(o: OnlineDpoTrainerOptions): { shape: Shape; promptIds: number[][
   return { shape: { pairs, seqLen, microBatches: P / pairs }, promptIds };
 }
 
-/** Parameters, optimizer state and counters, plus the rollouts done: what a checkpoint holds to resume exactly. */
-export interface OnlineDpoTrainerState {
-  readonly train: TrainState;
-  readonly rollouts: number;
-  readonly tokensSeen: number;
-}
-
-export class OnlineDpoTrainer {
+export class OnlineDpoTrainer implements OnlineRunTrainer {
   private rollouts = 0;
   private tokensSeen = 0;
 
@@ -209,11 +202,11 @@ export class OnlineDpoTrainer {
     }));
   }
 
-  async state(): Promise<OnlineDpoTrainerState> {
+  async state(): Promise<OnlineTrainerState> {
     return { train: await this.trainer.state(), rollouts: this.rollouts, tokensSeen: this.tokensSeen };
   }
 
-  async restore(s: OnlineDpoTrainerState): Promise<void> {
+  async restore(s: OnlineTrainerState): Promise<void> {
     await this.trainer.setState(s.train);
     this.rollouts = s.rollouts;
     this.tokensSeen = s.tokensSeen;
