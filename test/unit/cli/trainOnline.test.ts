@@ -58,5 +58,5 @@ test('online flags: a method that does not sample refuses them; grpo needs a --r
   const c = await alignment('train', '--method', 'rloo', '--data', 'x.jsonl', '--reward', 'proxy', '--reward-weight', '1', '--reward-weight', '2');
   assert.match(c.err, /--reward-weight: give one per --reward \(1\), or none; got 2/);
   const d = await alignment('train', '--method', 'rloo', '--data', 'x.jsonl', '--reward', 'bleu');
-  assert.match(d.err, /--reward: unknown reward function "bleu" \(one of exact_match, numeric_match, regex, json_valid, length_penalty, proxy\)/);
+  assert.match(d.err, /--reward: unknown reward function "bleu" \(one of exact_match, numeric_match, regex, json_valid, length_penalty, proxy, rm=PATH .*, module=PATH\[#EXPORT\] .*, judge=MODEL@URL .*\)/);
 });
