@@ -109,7 +109,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   alignment train --method <${TRAINABLE.join('|')}> --data <file> [--model builtin|<HF folder>]
                   [--steps N] [--epochs N] [--batch-size N] [--lr X] [--max-length N] [--eval-split F]
                   [--logging-steps N] [--set name=value]... [--run-dir DIR] [--json] [--threads N] [--restart-from-scratch]
-  alignment train --method grpo|rloo --data <prompts file> --reward KIND[=ARG]... [--reward-weight W]...
+  alignment train --method grpo|rloo|ppo|online-dpo --data <prompts file> --reward KIND[=ARG]... [--reward-weight W]...
                   [--on-reward-error stop|skip] [--reward-timeout S] [--max-new-tokens N] [--temperature X]
                   [--top-k N] [--top-p X] [--stop TEXT]... (and the options above)`,
     positional: { min: 0, max: 1, what: 'a run spec file' },

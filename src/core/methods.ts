@@ -529,7 +529,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
   },
   {
     id: 'ppo',
-    trainable: false,
+    trainable: true,
     title: 'Proximal Policy Optimization (RLHF)',
     family: 'online-rl',
     summary:
@@ -546,8 +546,8 @@ export const METHOD_CARDS: readonly MethodCard[] = [
       o: { value: 'online', note: 'New samples (and scores) every iteration.' },
     },
     datasetKinds: ['prompt', 'preference', 'sft'],
-    datasetNote: 'Prompts only (any dataset contributes its prompts); needs a reward model run.',
-    needsRewardModel: true,
+    datasetNote: 'Prompts only (any dataset contributes its prompts; prompt-only rows keep their other columns, e.g. a reference `answer` for a verifier); scored by the run\'s reward functions, typically a trained reward model. One completion per prompt.',
+    needsRewardModel: false,
     needsReference: true,
     defaults: { learningRate: 3e-6, maxLength: 1024, maxPromptLength: 512 },
     hyperparameters: [

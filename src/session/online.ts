@@ -1,17 +1,18 @@
 /**
- * A session of an online method (GRPO, RLOO), from a resolved run spec to `<run>/final`:
+ * A session of an online method (GRPO, RLOO, PPO, online DPO), from a resolved run spec to `<run>/final`:
  *
  *   data      the train split's prompts (prompt-only rows keep their columns, e.g. a verifier's `answer`; other
  *             kinds of data contribute their distinct prompts); the eval split's prompts are held out
  *   model     as an offline run (memory estimate first), with the causal-LM head
  *   trainer   OnlineTrainer (src/training/online): the method from the spec's hyperparameters (the card's TRL
  *             names), the spec's reward functions, batchSize completions per micro-batch, batchSize x
- *             gradientAccumulationSteps completions (that many / num_generations prompts) per rollout
+ *             gradientAccumulationSteps completions (that many / num_generations prompts) per rollout; PPO's
+ *             trainer, sizes and value model: onlinePpo.ts
  *   steps     optimizer steps, as TRL counts them: each rollout is `num_iterations` of them; maxSteps (rounded up
  *             to whole rollouts) or epochs over the prompts
- *   resume    the newest readable checkpoint restores the trainer (parameters, AdamW, LR schedule) and the rollout
- *             count; prompts and sampling seeds are functions of the rollout count, so a resumed run continues
- *             exactly as an uninterrupted one
+ *   resume    the newest readable checkpoint restores the trainer (parameters, AdamW, LR schedule; PPO's kl_coef)
+ *             and the rollout count; prompts and sampling seeds are functions of the rollout count, so a resumed
+ *             run continues exactly as an uninterrupted one
  *   loop      onlineLoop.ts
  */
 import * as path from 'node:path';
@@ -37,6 +38,7 @@ import type { EventSink } from './events';
 import type { RunModel } from './model';
 import { createOnlineDpoTrainer, onlineDpoSchedule, sessionOnlineDpoConfig, type OnlineTrainerBasics } from './onlineDpo';
 import { OnlineLoop, type OnlineSchedule } from './onlineLoop';
+import { createPpoTrainer, ppoSchedule, ppoSpecConfig } from './onlinePpo';
 import { loadFittingModel } from './plan';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
 
@@ -134,6 +136,7 @@ async function openSpecRewards(spec: RunSpec, opts: SessionOptions, baseDir: str
 
 /** The method's schedule and trainer (GRPO / RLOO, or online DPO), with the spec's reward functions opened. */
 async function createSessionTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, prompts: RolloutPrompt[], sink: EventSink, disposers: (() => Promise<void>)[]): Promise<{ trainer: OnlineRunTrainer; sched: OnlineSchedule }> {
+  if (spec.method === 'ppo') return createSessionPpoTrainer(spec, opts, rm, prompts, sink, disposers);
   const dpo = spec.method === 'online-dpo' ? sessionOnlineDpoConfig(spec) : undefined;
   const method = dpo ? undefined : onlineMethod(spec);
   const maxNew = dpo ? dpo.maxNewTokens : (method as OnlineMethod).sampling.maxCompletionLength;
@@ -143,6 +146,22 @@ async function createSessionTrainer(spec: RunSpec, opts: SessionOptions, rm: Run
   const basics = trainerBasics(spec, opts, rm, { value: maxNew, name: dpo ? 'max_new_tokens' : 'max_completion_length' }, sched, sink, rewards);
   try {
     return { sched, trainer: method ? await createOnlineTrainer(spec, rm, method, prompts, sched, basics) : await createOnlineDpoTrainer(spec, rm, dpo as OnlineDpoConfig, prompts, sched, basics) };
+  } catch (e) {
+    if (e instanceof MissingRewardFieldError) throw new SessionInputError(`rewards: ${e.message}`);
+    throw e;
+  }
+}
+
+/** PPO's schedule and trainer (onlinePpo.ts), with the spec's reward functions opened. */
+async function createSessionPpoTrainer(spec: RunSpec, opts: SessionOptions, rm: RunModel, prompts: RolloutPrompt[], sink: EventSink, disposers: (() => Promise<void>)[]): Promise<{ trainer: OnlineRunTrainer; sched: OnlineSchedule }> {
+  const cfg = ppoSpecConfig(spec);
+  const sched = ppoSchedule(spec, cfg, prompts.length);
+  const baseDir = opts.baseDir ?? process.cwd();
+  const rewards = await openSpecRewards(spec, opts, baseDir, cfg.responseLength);
+  disposers.push(() => rewards.dispose());
+  const basics = trainerBasics(spec, opts, rm, { value: cfg.responseLength, name: 'response_length' }, sched, sink, rewards);
+  try {
+    return { sched, trainer: await createPpoTrainer({ spec, rm, cfg, prompts, sched, ...basics, baseDir, sink }) };
   } catch (e) {
     if (e instanceof MissingRewardFieldError) throw new SessionInputError(`rewards: ${e.message}`);
     throw e;
@@ -202,7 +221,7 @@ async function resumeOnline(opts: SessionOptions, spec: RunSpec, trainer: Online
   if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
   if (c.step % sched.stepsPerRollout !== 0 || c.step > sched.total) throw new SessionInputError(`${c.path} is at step ${c.step}, which does not fit this run (${sched.total} steps, ${sched.stepsPerRollout} per rollout)`);
   const rollouts = c.step / sched.stepsPerRollout;
-  await trainer.restore({ train: c.state, rollouts, tokensSeen: c.trainer.numTokens });
+  await trainer.restore({ train: c.state, rollouts, tokensSeen: c.trainer.numTokens, ...(c.trainer.online ? { extra: c.trainer.online } : {}) });
   sink.warning({ message: `resuming from ${c.path} (step ${c.step} of ${sched.total})`, step: c.step });
   return rollouts;
 }

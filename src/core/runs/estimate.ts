@@ -104,8 +104,8 @@ export function estimateRun(model: ModelShape, spec: EstimateSpec, device: Devic
   const needsRef = card.needsReference && !(spec.method === 'grpo' && spec.hyperparameters.beta === 0) && !(spec.method === 'rloo' && spec.hyperparameters.beta === 0);
   const refKept = needsRef && !spec.lora && spec.hyperparameters.precompute_ref_log_probs !== true;
   const reference = refKept ? model.params * bytes : 0;
-  // A reward model the size of the policy; PPO's value model is another one, trained (weights + grads + Adam).
-  const rewardAndValue = card.needsRewardModel ? model.params * bytes + (spec.method === 'ppo' ? model.params * (bytes + bytes + 8) : 0) : 0;
+  // A reward model the size of the policy; PPO's value model is another copy, trained (weights + grads + Adam).
+  const rewardAndValue = (card.needsRewardModel ? model.params * bytes : 0) + (spec.method === 'ppo' ? model.params * (bytes + bytes + 8) : 0);
   const gradients = trainable * bytes;
   const optimizer = trainable * 8 + (bytes === 2 ? trainable * 4 : 0);
   const activations = L * s * seqs * h * (34 + (5 * a * s) / h) * (bytes / 2);

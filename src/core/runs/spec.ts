@@ -168,7 +168,7 @@ export function resolveRunSpec(input: unknown, defaultOutputDir?: string): Resol
   const lora = readLora(input, r);
   const data = readData(input, card, r);
   const hyperparameters = readHyperparameters(input, card, r);
-  const rewards = readRewards(input, card, hyperparameters.max_completion_length ?? hyperparameters.max_new_tokens, r);
+  const rewards = readRewards(input, card, hyperparameters.max_completion_length ?? hyperparameters.max_new_tokens ?? hyperparameters.response_length, r);
   const generation = readGeneration(input, card, r);
   const runtime = readRuntime(input, r);
   const outputDir = readOutputDir(input, defaultOutputDir, r);

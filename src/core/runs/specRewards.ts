@@ -93,9 +93,9 @@ const FUNCTION_FIELDS: Readonly<Record<RewardFunctionKind, readonly string[]>> =
   proxy: ['field'],
 };
 
-/** Whether a method is trained against the spec's reward functions (GRPO, RLOO, online DPO). */
+/** Whether a method is trained against the spec's reward functions: every online method (PPO, RLOO, GRPO, online DPO). */
 export function usesRewardFunctions(card: MethodCard | undefined): boolean {
-  return card?.id === 'grpo' || card?.id === 'rloo' || card?.id === 'online-dpo';
+  return card?.family === 'online-rl';
 }
 
 /** The `rewards` section: required for GRPO / RLOO, ignored (with a warning) by the other methods. */

@@ -54,13 +54,15 @@ test('session events become per-metric series (eval_ kept apart) and sample sets
 test('the form offers only the methods whose card is trainable', () => {
   const offered = launchMethods().map((m) => m.id);
   assert.deepEqual(offered, METHOD_CARDS.filter((c) => c.trainable).map((c) => c.id));
-  for (const id of ['ppo'] as const) assert.ok(!offered.includes(id), `${id} is not offered`);
-  for (const id of ['rloo', 'grpo', 'online-dpo'] as const) assert.ok(offered.includes(id), `${id} is offered`);
+  for (const id of ['ppo', 'rloo', 'grpo', 'online-dpo'] as const) assert.ok(offered.includes(id), `${id} is offered`);
   const cap = deviceCapacity('cpu', 4, 16 * 1024 ** 3);
-  const ppo = estimateForm({ method: 'ppo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, rewardModel: { kind: 'run', runId: 'r1' } }, BUILTIN_MODEL_SHAPE, cap, 10);
-  assert.equal(ppo.ok, false);
-  assert.deepEqual(ppo.problems.map((p) => p.path), ['method']);
-  assert.match(ppo.problems[0].reason, /cannot be trained in this version/);
+  const rewards = { functions: [{ kind: 'regex', pattern: '[0-9]' }] };
+  const ppo = estimateForm({ method: 'ppo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, rewards, batchSize: 8 }, BUILTIN_MODEL_SHAPE, cap, 10);
+  const grpo = estimateForm({ method: 'grpo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, rewards, batchSize: 8 }, BUILTIN_MODEL_SHAPE, cap, 10);
+  assert.ok(ppo.ok && grpo.ok, JSON.stringify([ppo.problems, grpo.problems]));
+  // Beside GRPO at beta 0, PPO keeps a reference (4 bytes a parameter) and trains a value model, a second copy of
+  // the policy (weights 4, gradients 4, AdamW 8).
+  assert.equal((ppo.memoryBytes as number) - (grpo.memoryBytes as number), 20 * BUILTIN_MODEL_SHAPE.params);
 });
 
 test('the form starts from the run defaults of the spec resolver, sent in a valid init message', () => {

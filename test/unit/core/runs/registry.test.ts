@@ -37,12 +37,13 @@ test('createRun writes a resolved spec and refuses a bad one, writing nothing', 
   assert.deepEqual(runs[0].specProblems, []);
 });
 
-test('createRun (the launch form and "start from spec" path) refuses a method that cannot train, creating no run folder', async () => {
+test('createRun (the launch form and "start from spec" path) refuses a method it cannot train, creating no run folder', async () => {
   const ws = mkdtempSync(join(tmpdir(), 'reg-'));
-  const r = await createRun(ws, { ...spec, method: 'ppo', rewardModel: { kind: 'run', runId: 'r1' } });
+  // Every method on a card trains; an unknown one is what is left to refuse.
+  const r = await createRun(ws, { ...spec, method: 'ppo2' });
   assert.equal(r.ok, false);
   assert.deepEqual(r.ok ? [] : r.problems.map((p) => p.path), ['method']);
-  assert.match(r.ok ? '' : r.problems[0].reason, /cannot be trained in this version/);
+  assert.match(r.ok ? '' : r.problems[0].reason, /unknown method "ppo2"/);
   assert.equal(existsSync(runsRoot(ws)), false);
 });
 

@@ -83,13 +83,13 @@ test('a method whose card is not trainable is refused by name, with the methods 
 });
 
 test('method-specific rules: reward model for online RL, KTO batch size, group size', () => {
-  // PPO and GRPO are not trainable yet (a `method` problem); their own rules are still checked.
   const notMethod = (r: ReturnType<typeof resolveRunSpec>): string[] => (r.ok ? [] : r.problems.map((p) => p.path).filter((p) => p !== 'method'));
+  // PPO is scored by the run's reward functions (a reward model among them), as GRPO and RLOO.
   const ppo = resolveRunSpec({ ...minimal, method: 'ppo', outputDir: 'o' });
   assert.equal(ppo.ok, false);
-  assert.deepEqual(notMethod(ppo), ['rewardModel']);
-  const ok = resolveRunSpec({ ...minimal, method: 'ppo', outputDir: 'o', rewardModel: { kind: 'run', runId: 'r1' } });
-  assert.deepEqual(notMethod(ok), []);
+  assert.deepEqual(ppo.ok ? [] : ppo.problems.map((p) => p.path), ['rewards']);
+  const ok = resolveRunSpec({ ...minimal, method: 'ppo', outputDir: 'o', rewards: { functions: [{ kind: 'reward_model', path: 'runs/rm-1' }] } });
+  assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.problems));
   const kto = resolveRunSpec({ ...minimal, method: 'kto', outputDir: 'o', batchSize: 1 });
   assert.deepEqual(kto.ok ? [] : kto.problems.map((p) => p.path), ['batchSize']);
   const grpo = resolveRunSpec({ ...minimal, method: 'grpo', outputDir: 'o', batchSize: 12, rewards: { functions: [{ kind: 'json_valid' }] } });
