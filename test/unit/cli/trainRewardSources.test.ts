@@ -2,14 +2,17 @@
  * `alignment train --method grpo` with the reward sources that are not built-in functions: a reward model
  * (`--reward rm=PATH`, a tiny random reward model whose tokenizer differs from the built-in policy's, so every score
  * goes through re-tokenized text) whose score GRPO raises; a JavaScript module (`--reward module=PATH#EXPORT`),
- * which the CLI runs because its user asked for it; bad source flags are usage errors.
+ * which the CLI runs because its user asked for it; a local LLM judge (`--reward judge=MODEL@URL`) with its key from
+ * the environment; bad source flags are usage errors.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { JUDGE_API_KEY_ENV } from '../../../src/core/runs/specRewardSources';
 import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
+import { heuristicJudge, startJudgeServer } from '../../support/judgeServer';
 import { tinyRewardModel } from '../training/online/rewardSourceFixtures';
 import { alignment } from './cliCapture';
 
@@ -82,4 +85,31 @@ test('reward source flags: a missing path and a judge without MODEL@URL are usag
   assert.match(b.err, /--reward judge: expected MODEL@URL/);
   const c = await alignment('train', '--method', 'grpo', '--data', 'x.jsonl', '--reward', 'bleu');
   assert.match(c.err, /unknown reward function "bleu" \(one of .*rm=PATH.*module=PATH\[#EXPORT\].*judge=MODEL@URL/);
+});
+
+test('alignment train --reward judge=MODEL@URL: the local judge rates every sample, the key goes from the environment to the Authorization header and nowhere in the run folder', async () => {
+  const { dir, data } = workspace();
+  const server = await startJudgeServer({ behaviour: heuristicJudge() });
+  const saved = process.env[JUDGE_API_KEY_ENV];
+  process.env[JUDGE_API_KEY_ENV] = 'sk-test-judge-key';
+  try {
+    const runDir = path.join(dir, 'run');
+    const r = await alignment(
+      'train', '--method', 'grpo', '--data', data, '--model', 'builtin', '--steps', '1', '--batch-size', '8', '--max-length', '64', '--eval-split', '0',
+      '--set', 'num_generations=4', '--max-new-tokens', '3', '--reward', `judge=tiny-judge@${server.baseUrl}`, '--run-dir', runDir, '--json', '--threads', '1',
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.equal(server.requests.length, 8, 'one rating per sample');
+    assert.ok(server.requests.every((q) => q.authorization === 'Bearer sk-test-judge-key' && q.model === 'tiny-judge'));
+    const m = rewards(events(runDir), 'rewards/judge/mean');
+    assert.equal(m[0], 0, 'heuristicJudge rates short replies 1 of 10: reward 0');
+    for (const f of fs.readdirSync(runDir, { recursive: true }) as string[]) {
+      const p = path.join(runDir, f);
+      if (fs.statSync(p).isFile()) assert.ok(!fs.readFileSync(p).includes('sk-test-judge-key'), `${f} holds no key`);
+    }
+  } finally {
+    if (saved === undefined) delete process.env[JUDGE_API_KEY_ENV];
+    else process.env[JUDGE_API_KEY_ENV] = saved;
+    await server.stop();
+  }
 });
