@@ -35,6 +35,9 @@ test('alignment train --method ppo --reward regex=[0-9]: TRL PPO metrics in even
   for (const m of metrics) for (const k of [...PPO_METRICS, 'rewards/regex/mean']) assert.ok(Number.isFinite(m.metrics[k]), `${k} at step ${m.step}: ${m.metrics[k]}`);
   // 4 prompts per rollout (batch 2 x 2 mini-batches), 2 PPO epochs x 2 mini-batches = 4 optimizer steps per rollout.
   assert.deepEqual(metrics.map((m) => m.metrics.episode), [4, 8]);
+  // missing_eos_penalty 1: the score is the reward less 1 for each completion cut at the length limit.
+  for (const { metrics: m } of metrics) assert.ok(Math.abs((m['objective/scores'] as number) - ((m['rewards/regex/mean'] as number) - (m['completions/clipped_ratio'] as number))) < 1e-9, JSON.stringify(m));
+  assert.ok(metrics.some((m) => (m.metrics['completions/clipped_ratio'] as number) > 0), 'some completions hit the limit');
   assert.ok(evs.some((e) => e.type === 'finished' && e.params.reason === 'completed' && e.params.step === 8));
   assert.ok(fs.existsSync(path.join(runDir, 'final', 'config.json')));
 });
