@@ -7,6 +7,7 @@ import { RunStatusBar } from './runStatusBar';
 import { formatMetric, keyMetrics } from '../../core/runs/runState';
 import { DashboardPanel } from './dashboardPanel';
 import { LaunchPanel, loadSpecFile } from './launchPanel';
+import { sessionEnvironment } from './sessionEnv';
 import type { DatasetsView } from '../datasets/datasetsView';
 
 /** Resolves a command argument (a Runs view item, a run id, or nothing: ask) to a run id. */
@@ -56,6 +57,7 @@ export class RunsFeature extends Disposable {
       sessionScript: vscode.Uri.joinPath(context.extensionUri, 'dist', 'session.js').fsPath,
       nodePath: process.execPath,
       log,
+      sessionEnv: () => sessionEnvironment(context.secrets),
     }));
     this.view = this.register(new RunsView(this.manager));
     this.register(vscode.window.createTreeView(RunsView.id, { treeDataProvider: this.view }));

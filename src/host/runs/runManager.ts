@@ -55,6 +55,8 @@ export interface RunManagerOptions {
   readonly log: vscode.LogOutputChannel;
   /** How often running runs are re-read, ms. */
   readonly pollMs?: number;
+  /** Extra environment for each session (workspace trust, the judge key); never logged or written to the run. */
+  readonly sessionEnv?: () => Promise<Readonly<Record<string, string>>>;
 }
 
 /** The result of starting a run: its id, or every problem with the spec (path + reason). */
@@ -343,8 +345,9 @@ export class RunManager extends Disposable {
       // Detached with its output in files: the session outlives a window reload, and the next window follows
       // its events.jsonl. ELECTRON_RUN_AS_NODE makes an Electron host binary behave as plain Node. Training takes
       // every core it can; a lower priority (nice 10) keeps the editor (and this extension host) responsive.
+      const extraEnv = (await this.opts.sessionEnv?.()) ?? {};
       const t0 = performance.now();
-      const starting = spawnOffThread(this.opts.nodePath, args, { cwd: ws, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stderrFd: errFile.fd, niceness: 10 }, (m) =>
+      const starting = spawnOffThread(this.opts.nodePath, args, { cwd: ws, env: { ...process.env, ...extraEnv, ELECTRON_RUN_AS_NODE: '1' }, stderrFd: errFile.fd, niceness: 10 }, (m) =>
         this.opts.log.debug(`Run ${r.id}: could not lower the session's priority: ${m}`),
       );
       this.lastSpawnMs = performance.now() - t0;
