@@ -118,17 +118,20 @@ async function scoreWith(fn: RewardFunction, samples: readonly RewardSample[], t
     if (!Array.isArray(out) || out.length !== xs.length) throw new RewardError(`reward function "${fn.name}" returned ${Array.isArray(out) ? out.length : typeof out} scores for ${xs.length} samples`);
     return out;
   };
+  const failed = (s: RewardSample, e: unknown): string =>
+    e instanceof RewardError ? e.message : `reward function "${fn.name}" failed on ${describePrompt(s.prompt)}: ${message(e)}`;
   let scores: readonly (number | null | string)[];
   try {
     scores = await call(samples);
   } catch (e) {
-    if (e instanceof RewardError || samples.length === 1) throw e instanceof RewardError ? e : new RewardError(`reward function "${fn.name}" failed on ${describePrompt((samples[0] as RewardSample).prompt)}: ${message(e)}`);
+    if (e instanceof RewardError) throw e;
+    if (samples.length === 1) return [failed(samples[0] as RewardSample, e)];
     scores = [];
     for (const s of samples) {
       try {
         scores = [...scores, ...(await call([s]))];
       } catch (e1) {
-        scores = [...scores, e1 instanceof RewardError ? e1.message : `reward function "${fn.name}" failed on ${describePrompt(s.prompt)}: ${message(e1)}`];
+        scores = [...scores, failed(s, e1)];
       }
     }
   }

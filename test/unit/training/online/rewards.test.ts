@@ -59,6 +59,17 @@ test('a function that throws: the error names the function and the prompt; skip 
   assert.match(t.problems[0] as string, /picky.*q1.*cannot parse/);
 });
 
+test('a single sample whose function throws is skipped under skip, and stops the run under stop', async () => {
+  const bad = fn('picky', () => {
+    throw new Error('cannot parse');
+  });
+  const one = [sample('reply', prompt(4))];
+  const t = await computeRewards(one, [{ fn: bad, weight: 1 }], { onError: 'skip' });
+  assert.deepEqual(t.valid, [false]);
+  assert.match(t.problems[0] as string, /picky.*q4 \(prompts\.jsonl:5\).*cannot parse/);
+  await assert.rejects(computeRewards(one, [{ fn: bad, weight: 1 }]), (e: Error) => e instanceof RewardError && /picky.*q4.*cannot parse/.test(e.message));
+});
+
 test('NaN, a hang and a wrong number of scores are failures too', async () => {
   const samples = [sample('x', prompt(0)), sample('y', prompt(1))];
   const nan = fn('nan_fn', (s) => (s.prompt.id === 'q0' ? NaN : 1));
