@@ -9,38 +9,30 @@
  *      worst `rejected`
  *   4. train a reward model (Bradley-Terry) on those pairs and measure its held-out accuracy
  *   5. DPO from the SFT model on the pairs, and SimPO (reference-free) from the SFT model on the same pairs
- *   6. evaluate each policy on held-out prompts: mean proxy reward, win rate against the SFT model's replies (ties
+ *   6. online RL from the SFT model on the pair prompts, the proxy reward as a verifiable reward against each
+ *      prompt's reference answer (GRPO; demoOnline.ts)
+ *   7. evaluate each policy on held-out prompts: mean proxy reward, win rate against the SFT model's replies (ties
  *      count one half), and KL(policy || SFT) estimated on the policy's own samples (mean of
  *      sum_t log pi(y_t) - log pi_SFT(y_t), the k1 estimator), at DPO checkpoints too
- *   7. write <out>/report.json and <out>/report.html (inline SVG plots, no network)
+ *   8. write <out>/report.json and <out>/report.html (inline SVG plots, no network)
  *
  * Every training stage is a normal session run folder under <out>/runs/<stage> (spec.json, events.jsonl,
  * checkpoints/, final/), so the dashboard and the CLI can read them like any other run.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Message } from '../core/datasets/examples';
-import { resolveRunSpec, type RunSpec } from '../core/runs/spec';
 import { runPaths } from '../core/runs/layout';
 import { parseSessionEvents, type SessionEvent } from '../protocol/session';
 import { withFiller } from '../training/demo/chattyAnswers';
-import { proxyPreference, proxyReward, words, type ProxyRewardParts } from '../training/demo/proxyReward';
+import { proxyPreference, proxyReward } from '../training/demo/proxyReward';
 import { ensureBuiltinModel } from '../engine/models/builtin';
 import { loadHfModel } from '../engine/models/hfMapping';
-import { buildModel, type TransformerModel } from '../engine/models/transformer';
 import { Rng } from '../engine/rng';
-import { generateDemoDialogues } from '../engine/tokenizer/demoCorpus';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
-import { promptCompletionRow } from '../training/batching';
-import { encodePrompt } from '../training/encode';
-import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
-import { Generator } from '../engine/generate/generator';
-import type { Weights } from '../engine/models/params';
 import { loadRunCheckpoint, listCheckpointSteps } from '../session/checkpoints';
+import { assistant, corpus, DemoRun, evalRng, MAX_LEN, MAX_NEW, PolicyLab, user, writeJsonl, type PolicyEval, type QA, type Reply } from './demoLab';
+import { trainOnlinePolicies, type OnlineDemoMethod, type OnlineDemoScale } from './demoOnline';
 import { writeDemoHtml } from './demoReport';
-import { EventSink } from '../session/events';
-import { runSession } from '../session/runSession';
-import type { SessionResult } from '../session/types';
 
 /** Sizes of the demo; `quick` is for tests (minutes on 2 cores), `full` is the README demo. */
 export interface DemoScale {
@@ -57,6 +49,8 @@ export interface DemoScale {
   readonly samplesPerPrompt: number;
   readonly dpo: { readonly beta: number; readonly learningRate: number };
   readonly simpo: { readonly beta: number; readonly gamma: number; readonly learningRate: number };
+  /** Online stages, each from the SFT model (demoOnline.ts). */
+  readonly online: readonly OnlineDemoScale[];
 }
 
 export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
@@ -77,6 +71,11 @@ export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
     samplesPerPrompt: 4,
     dpo: { beta: 0.2, learningRate: 1e-4 },
     simpo: { beta: 2, gamma: 0.5, learningRate: 1e-4 },
+    // GRPO from the SFT model (an SFT model of this scale, 128 held-out prompts): 16 prompts x 8 replies per rollout
+    // at lr 2e-4 reached win rate 0.68 at KL 0.68 in 12 rollouts (0.69 at KL 0.78 in 16), about 3 CPU seconds each.
+    // lr 5e-4 with 8 prompts per rollout drifted (win rate 0.67 at KL 1.7 after 16), lr 1e-3 garbled the answers
+    // (0.56 at KL 3.8).
+    online: [{ method: 'grpo', steps: 12, promptsPerStep: 16, numGenerations: 8, learningRate: 2e-4, beta: 0, maxCompletionLength: MAX_NEW }],
   },
   quick: {
     sftExamples: 400,
@@ -90,6 +89,7 @@ export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
     samplesPerPrompt: 2,
     dpo: { beta: 0.2, learningRate: 1e-4 },
     simpo: { beta: 2, gamma: 0.5, learningRate: 5e-5 },
+    online: [{ method: 'grpo', steps: 2, promptsPerStep: 4, numGenerations: 4, learningRate: 5e-4, beta: 0, maxCompletionLength: 12 }],
   },
 };
 
@@ -107,25 +107,26 @@ export interface DemoOptions {
   readonly onEvent?: (stage: string, e: SessionEvent) => void;
 }
 
-export interface PolicyEval {
-  readonly proxy_reward: number;
-  readonly win_rate_vs_sft: number;
-  readonly kl_to_sft: number;
-  readonly ended_fraction: number;
-  /** Mean word-F1 against the reference answer (the proxy reward's first term). */
-  readonly mean_f1: number;
-  /** Share of replies whose words are exactly the reference answer's (correct and concise). */
-  readonly exact_match: number;
-  /** Mean number of words past the reference answer's length (filler). */
-  readonly mean_extra_words: number;
-}
+/** report.json's figures of each online method that ran, e.g. `proxy_reward_grpo`. */
+export type OnlineFigures = { readonly [M in OnlineDemoMethod as `proxy_reward_${M}`]?: number } & { readonly [M in OnlineDemoMethod as `win_rate_${M}_vs_sft`]?: number } & {
+  readonly [M in OnlineDemoMethod as `kl_${M}_to_sft`]?: number;
+};
 
-export interface DemoReport {
+/** One row of the report's sample replies: the prompt, its reference answer and each policy's reply by name. */
+export type SampleRow = { readonly prompt: string; readonly reference: string } & Readonly<Record<string, string>>;
+
+export type DemoReport = OnlineFigures & {
   readonly proxy_reward_sft: number;
   readonly proxy_reward_aligned: number;
   readonly win_rate_vs_sft: number;
   readonly kl_to_sft: number;
   readonly aligned_method: 'dpo';
+  /** The aligned policy (DPO, SimPO or an online method) with the highest win rate against SFT, its win rate and KL. */
+  readonly best_method: string;
+  readonly best_win_rate_vs_sft: number;
+  readonly best_kl_to_sft: number;
+  /** The online stages as they ran. */
+  readonly online: readonly OnlineDemoScale[];
   readonly policies: Readonly<Record<string, PolicyEval>>;
   readonly reward_model: { readonly eval_accuracy: number | null; readonly eval_loss: number | null };
   readonly pairs: { readonly generated: number; readonly ties_dropped: number; readonly used: number; readonly samples_per_prompt: number };
@@ -135,86 +136,16 @@ export interface DemoReport {
   readonly eval_prompts: number;
   /** Proxy reward, win rate and KL of the DPO policy at steps along its training. */
   readonly dpo_trajectory: readonly ({ readonly step: number } & PolicyEval)[];
-  readonly samples: readonly { readonly prompt: string; readonly reference: string; readonly sft: string; readonly dpo: string; readonly simpo: string }[];
+  readonly samples: readonly SampleRow[];
+  /** Wall seconds per stage and in total. */
   readonly seconds: Readonly<Record<string, number>>;
+  /** CPU seconds (user + system) per stage and in total. */
+  readonly cpu_seconds: Readonly<Record<string, number>>;
   readonly proxy_reward_rule: string;
-}
+};
 
 /** Share of the SFT answers that get a filler sentence (src/training/demo/chattyAnswers.ts). */
 export const SFT_FILLER_RATE = 0.5;
-const MAX_NEW = 24;
-const MAX_LEN = 64;
-
-interface QA {
-  readonly q: string;
-  readonly a: string;
-}
-
-function corpus(n: number, seed: number): QA[] {
-  return generateDemoDialogues(n, seed).map((d) => ({ q: d.messages[0]?.content ?? '', a: d.messages[1]?.content ?? '' }));
-}
-
-function writeJsonl(file: string, rows: readonly unknown[]): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-}
-
-const user = (q: string): Message[] => [{ role: 'user', content: q }];
-const assistant = (a: string): Message[] => [{ role: 'assistant', content: a }];
-const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-
-/** What every stage shares: the options, the output folder, the progress log and the stage timings. */
-class DemoRun {
-  readonly scale: DemoScale;
-  readonly seed: number;
-  readonly out: string;
-  readonly log: (line: string) => void;
-  readonly runner: RunnerOptions;
-  /** Seconds per stage, in the order the stages ran. */
-  readonly seconds: Record<string, number> = {};
-  private readonly started = Date.now();
-  private lapStart = Date.now();
-
-  constructor(readonly opts: DemoOptions) {
-    this.scale = opts.scale ?? DEMO_SCALES.full;
-    this.seed = opts.seed ?? 7;
-    this.out = path.resolve(opts.outDir);
-    this.log = opts.log ?? (() => undefined);
-    this.runner = { device: 'cpu', ...(opts.threads ? { threads: opts.threads } : {}) };
-  }
-
-  /** Ends the timing of stage `name` and starts the next one. */
-  lap(name: string): void {
-    this.seconds[name] = (Date.now() - this.lapStart) / 1000;
-    this.lapStart = Date.now();
-  }
-
-  totalSeconds(): number {
-    return (Date.now() - this.started) / 1000;
-  }
-
-  runDir(name: string): string {
-    return path.join(this.out, 'runs', name);
-  }
-
-  /** Trains one stage as a normal session run in `<out>/runs/<name>` (replacing an earlier one); throws when it fails. */
-  async stage(name: string, spec: Record<string, unknown>): Promise<SessionResult> {
-    const dir = this.runDir(name);
-    fs.rmSync(dir, { recursive: true, force: true });
-    const r = resolveRunSpec({ ...spec, outputDir: dir, seed: this.seed }, dir);
-    if (!r.ok) throw new Error(`demo ${name} spec: ${r.problems.map((p) => `${p.path}: ${p.reason}`).join('; ')}`);
-    const sink = new EventSink(runPaths(dir).events);
-    sink.on((e) => this.opts.onEvent?.(name, e));
-    try {
-      const res = await runSession(r.spec as RunSpec, { runDir: dir, cacheDir: this.opts.cacheDir, baseDir: this.out, sink, keepCheckpoints: 100, ...(this.opts.threads ? { threads: this.opts.threads } : {}) });
-      if (res.reason === 'failed') throw new Error(`demo stage ${name} failed: ${res.error}`);
-      return res;
-    } finally {
-      sink.close();
-    }
-  }
-}
-
 /** The demo's questions: the SFT corpus, prompts for pairs, and held-out prompts unseen in the pair set. */
 interface DemoData {
   readonly sft: readonly QA[];
@@ -238,7 +169,7 @@ function writeDemoData(run: DemoRun): DemoData {
 /** 2. SFT on the synthetic dialogues (or the given SFT model); returns the SFT model folder. */
 async function trainSft(run: DemoRun, examples: number): Promise<string> {
   const { scale } = run;
-  run.log(`2/7 SFT: ${scale.sftSteps} steps on ${examples} synthetic dialogues`);
+  run.log(`2/8 SFT: ${scale.sftSteps} steps on ${examples} synthetic dialogues`);
   const sftDir = run.opts.sftDir ? path.resolve(run.opts.sftDir) : (await run.stage('sft', {
     method: 'sft',
     model: { kind: 'builtin' },
@@ -252,88 +183,6 @@ async function trainSft(run: DemoRun, examples: number): Promise<string> {
   return sftDir;
 }
 
-interface Reply {
-  readonly text: string;
-  readonly ids: number[];
-  readonly ended: boolean;
-}
-
-/** The SFT model's graph, to sample from and score under any policy's weights (all policies share its shape). */
-class PolicyLab {
-  private constructor(
-    private readonly run: DemoRun,
-    private readonly tok: TextTokenizer,
-    private readonly model: TransformerModel,
-    readonly sftWeights: Map<string, Float32Array>,
-    private readonly scorer: SequenceScorer,
-  ) {}
-
-  static async create(run: DemoRun, sftDir: string, tok: TextTokenizer): Promise<PolicyLab> {
-    const sftLoaded = loadHfModel(sftDir, 'lm');
-    const model = buildModel(sftLoaded.config, 'lm', { maxLength: MAX_LEN });
-    const sftWeights = new Map([...sftLoaded.weights].map(([k, v]) => [k, v.data]));
-    const scorer = await SequenceScorer.create(model, 'logps', { batch: 32, seqLen: MAX_LEN, padId: tok.padTokenId ?? 0 }, run.runner);
-    return new PolicyLab(run, tok, model, sftWeights, scorer);
-  }
-
-  /** Replies sampled at temperature 1 with the KV-cache generator (src/engine/generate), in chunks of prompts. */
-  async sampleReplies(weights: Map<string, Float32Array>, qs: readonly QA[], rng: Rng): Promise<Reply[]> {
-    const tok = this.tok;
-    const w: Weights = new Map();
-    for (const p of this.model.params) w.set(p.name, { shape: [...p.shape], data: weights.get(p.name) as Float32Array });
-    const gen = await Generator.create(this.model, w, this.run.runner);
-    try {
-      const prompts = qs.map((x) => encodePrompt(tok, user(x.q)));
-      const out: Reply[] = [];
-      for (let i = 0; i < prompts.length; i += 128) {
-        const res = await gen.generate(prompts.slice(i, i + 128), { maxNewTokens: MAX_NEW, temperature: 1, stopTokens: [tok.eosTokenId as number], padTokenId: tok.padTokenId ?? 0, vocabLimit: tok.vocabSize, seed: rng.int(0x7fffffff) });
-        out.push(...res.map((r) => ({ text: tok.decode(r.tokens, { skipSpecialTokens: true }).trim(), ids: r.tokens, ended: r.finishReason === 'stop' })));
-      }
-      return out;
-    } finally {
-      await gen.dispose();
-    }
-  }
-
-  /**
-   * A policy on held-out prompts: proxy reward, win rate against the SFT model's replies `sftRewards` (ties count
-   * one half) and KL(pi || pi_SFT) ~ the mean over the policy's samples of log pi(y|x) - log pi_SFT(y|x).
-   */
-  async evaluate(weights: Map<string, Float32Array>, evalQs: readonly QA[], sftRewards: readonly ProxyRewardParts[]): Promise<{ ev: PolicyEval; replies: string[] }> {
-    const replies = await this.sampleReplies(weights, evalQs, evalRng(this.run));
-    const rewards = replies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
-    let wins = 0;
-    rewards.forEach((r, i) => {
-      const p = proxyPreference(r, sftRewards[i] as ProxyRewardParts);
-      wins += p > 0 ? 1 : p === 0 ? 0.5 : 0;
-    });
-    const rows = replies.map((r, i) => promptCompletionRow(encodePrompt(this.tok, user((evalQs[i] as QA).q)), r.ids));
-    await this.scorer.setWeights(weights);
-    const lp = await this.scorer.score(rows);
-    await this.scorer.setWeights(this.sftWeights);
-    const lq = await this.scorer.score(rows);
-    let kl = 0;
-    for (let i = 0; i < rows.length; i++) kl += (lp[i] as number) - (lq[i] as number);
-    const ev: PolicyEval = {
-      proxy_reward: mean(rewards.map((r) => r.total)),
-      win_rate_vs_sft: wins / evalQs.length,
-      kl_to_sft: kl / rows.length,
-      ended_fraction: mean(replies.map((r) => (r.ended ? 1 : 0))),
-      mean_f1: mean(rewards.map((r) => r.f1)),
-      exact_match: mean(replies.map((r, i) => (words(r.text).join(' ') === words((evalQs[i] as QA).a).join(' ') ? 1 : 0))),
-      mean_extra_words: mean(replies.map((r, i) => Math.max(0, words(r.text).length - words((evalQs[i] as QA).a).length))),
-    };
-    return { ev, replies: replies.map((r) => r.text) };
-  }
-
-  async dispose(): Promise<void> {
-    await this.scorer.dispose();
-  }
-}
-
-/** Every policy is evaluated on the same sampling stream. */
-const evalRng = (run: DemoRun): Rng => new Rng(run.seed).derive('eval');
-
 interface PairSet {
   readonly used: number;
   readonly ties: number;
@@ -345,7 +194,7 @@ interface PairSet {
  */
 async function labelPairs(run: DemoRun, lab: PolicyLab, pairQs: readonly QA[]): Promise<PairSet> {
   const k = run.scale.samplesPerPrompt;
-  run.log(`3/7 sampling ${k} replies for ${pairQs.length} prompts from the SFT model; the proxy reward picks the best and the worst`);
+  run.log(`3/8 sampling ${k} replies for ${pairQs.length} prompts from the SFT model; the proxy reward picks the best and the worst`);
   const rng = new Rng(run.seed).derive('pairs');
   const draws: Reply[][] = [];
   for (let j = 0; j < k; j++) draws.push(await lab.sampleReplies(lab.sftWeights, pairQs, rng));
@@ -375,7 +224,7 @@ const pairBatch = (scale: DemoScale): number => Math.max(2, scale.batchSize / 2)
 /** 4. A Bradley-Terry reward model on the pairs, from the SFT model. */
 async function trainRewardModel(run: DemoRun, sftDir: string): Promise<void> {
   const { scale } = run;
-  run.log(`4/7 reward model: ${scale.rmSteps} Bradley-Terry steps`);
+  run.log(`4/8 reward model: ${scale.rmSteps} Bradley-Terry steps`);
   await run.stage('reward', {
     method: 'reward',
     model: { kind: 'hf', path: sftDir },
@@ -395,7 +244,7 @@ async function trainPolicies(run: DemoRun, sftDir: string): Promise<void> {
   const model = { kind: 'hf', path: sftDir };
   const data = { path: 'data/pairs.jsonl', evalSplit: 0.1, maxLength: MAX_LEN };
   const logging = Math.max(1, Math.floor(scale.dpoSteps / 12));
-  run.log(`5/7 DPO: ${scale.dpoSteps} steps from the SFT model (beta ${scale.dpo.beta}, reference log-probs precomputed)`);
+  run.log(`5/8 DPO: ${scale.dpoSteps} steps from the SFT model (beta ${scale.dpo.beta}, reference log-probs precomputed)`);
   await run.stage('dpo', {
     method: 'dpo',
     model,
@@ -421,20 +270,24 @@ async function trainPolicies(run: DemoRun, sftDir: string): Promise<void> {
   run.lap('simpo');
 }
 
+type Evaluated = { readonly ev: PolicyEval; readonly replies: string[] };
+
 interface PolicyResults {
-  readonly sft: { ev: PolicyEval; replies: string[] };
-  readonly dpo: { ev: PolicyEval; replies: string[] };
-  readonly simpo: { ev: PolicyEval; replies: string[] };
+  readonly sft: Evaluated;
+  /** Each aligned policy by name: dpo, simpo, then the online methods in the order they ran. */
+  readonly aligned: ReadonlyMap<string, Evaluated>;
   readonly trajectory: ({ step: number } & PolicyEval)[];
 }
 
-/** 6. SFT, DPO (final and at each checkpoint) and SimPO on the held-out prompts. */
+const finalWeights = (dir: string): Map<string, Float32Array> => new Map([...loadHfModel(dir, 'lm').weights].map(([k, v]) => [k, v.data]));
+
+/** 7. SFT, DPO (final and at each checkpoint), SimPO and the online policies on the held-out prompts. */
 async function evaluatePolicies(run: DemoRun, lab: PolicyLab, evalQs: readonly QA[]): Promise<PolicyResults> {
-  run.log(`6/7 evaluating SFT, DPO and SimPO on ${evalQs.length} held-out prompts (proxy reward, win rate vs SFT, KL to SFT)`);
+  const names = ['dpo', 'simpo', ...run.scale.online.map((o) => o.method)];
+  run.log(`7/8 evaluating SFT, ${names.map((n) => n.toUpperCase()).join(', ')} on ${evalQs.length} held-out prompts (proxy reward, win rate vs SFT, KL to SFT)`);
   const sftReplies = await lab.sampleReplies(lab.sftWeights, evalQs, evalRng(run));
   const sftRewards = sftReplies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
-  const evaluate = (weights: Map<string, Float32Array>): Promise<{ ev: PolicyEval; replies: string[] }> => lab.evaluate(weights, evalQs, sftRewards);
-  const finalWeights = (dir: string): Map<string, Float32Array> => new Map([...loadHfModel(dir, 'lm').weights].map(([k, v]) => [k, v.data]));
+  const evaluate = (weights: Map<string, Float32Array>): Promise<Evaluated> => lab.evaluate(weights, evalQs, sftRewards);
   const sft = await evaluate(lab.sftWeights);
   const dpoDir = run.runDir('dpo');
   const trajectory: ({ step: number } & PolicyEval)[] = [{ step: 0, ...sft.ev }];
@@ -444,50 +297,83 @@ async function evaluatePolicies(run: DemoRun, lab: PolicyLab, evalQs: readonly Q
     for (const [k, v] of c.state.params) w.set(k, v.data);
     trajectory.push({ step: s, ...(await evaluate(w)).ev });
   }
-  const dpo = await evaluate(finalWeights(path.join(dpoDir, 'final')));
-  trajectory.push({ step: run.scale.dpoSteps, ...dpo.ev });
-  const simpo = await evaluate(finalWeights(path.join(run.runDir('simpo'), 'final')));
+  const aligned = new Map<string, Evaluated>();
+  for (const name of names) aligned.set(name, await evaluate(finalWeights(path.join(run.runDir(name), 'final'))));
+  trajectory.push({ step: run.scale.dpoSteps, ...(aligned.get('dpo') as Evaluated).ev });
   run.lap('evaluation');
-  return { sft, dpo, simpo, trajectory };
+  return { sft, aligned, trajectory };
 }
 
-/** 7. report.json and report.html (with each stage's events) in the output folder. */
+/** The online methods' figures under their report.json keys (`proxy_reward_grpo`, ...). */
+function onlineFigures(run: DemoRun, r: PolicyResults): OnlineFigures {
+  const out: Record<string, number> = {};
+  for (const { method: m } of run.scale.online) {
+    const ev = (r.aligned.get(m) as Evaluated).ev;
+    out[`proxy_reward_${m}`] = ev.proxy_reward;
+    out[`win_rate_${m}_vs_sft`] = ev.win_rate_vs_sft;
+    out[`kl_${m}_to_sft`] = ev.kl_to_sft;
+  }
+  return out;
+}
+
+/** The aligned policy with the highest win rate against SFT (the first of equals, in the order they ran). */
+function bestPolicy(r: PolicyResults): { readonly name: string; readonly ev: PolicyEval } {
+  let best: { name: string; ev: PolicyEval } | undefined;
+  for (const [name, { ev }] of r.aligned) if (!best || ev.win_rate_vs_sft > best.ev.win_rate_vs_sft) best = { name, ev };
+  if (!best) throw new Error('demo: no aligned policy was evaluated');
+  return best;
+}
+
+/** The first 8 held-out prompts with every policy's reply. */
+function sampleRows(data: DemoData, r: PolicyResults): SampleRow[] {
+  return data.evalQs.slice(0, 8).map((x, i) => {
+    const row: Record<string, string> = { prompt: x.q, reference: x.a, sft: r.sft.replies[i] ?? '' };
+    for (const [name, p] of r.aligned) row[name] = p.replies[i] ?? '';
+    return row as SampleRow;
+  });
+}
+
+/** 8. report.json and report.html (with each stage's events) in the output folder. */
 function writeReport(run: DemoRun, data: DemoData, pairs: PairSet, r: PolicyResults): DemoReport {
   const rmEvents = readEvents(run.runDir('reward'));
   const rmEval = [...rmEvents].reverse().find((e) => e.type === 'eval');
   const rmMetrics = rmEval?.type === 'eval' ? rmEval.params.metrics : {};
+  const dpo = (r.aligned.get('dpo') as Evaluated).ev;
+  const best = bestPolicy(r);
   const report: DemoReport = {
     proxy_reward_sft: r.sft.ev.proxy_reward,
-    proxy_reward_aligned: r.dpo.ev.proxy_reward,
-    win_rate_vs_sft: r.dpo.ev.win_rate_vs_sft,
-    kl_to_sft: r.dpo.ev.kl_to_sft,
+    proxy_reward_aligned: dpo.proxy_reward,
+    win_rate_vs_sft: dpo.win_rate_vs_sft,
+    kl_to_sft: dpo.kl_to_sft,
     aligned_method: 'dpo',
-    policies: { sft: r.sft.ev, dpo: r.dpo.ev, simpo: r.simpo.ev },
+    ...onlineFigures(run, r),
+    best_method: best.name,
+    best_win_rate_vs_sft: best.ev.win_rate_vs_sft,
+    best_kl_to_sft: best.ev.kl_to_sft,
+    online: run.scale.online,
+    policies: Object.fromEntries([['sft', r.sft.ev], ...[...r.aligned].map(([k, v]): [string, PolicyEval] => [k, v.ev])]),
     reward_model: { eval_accuracy: rmMetrics['eval_accuracy'] ?? null, eval_loss: rmMetrics['eval_loss'] ?? null },
     pairs: { generated: data.pairQs.length, ties_dropped: pairs.ties, used: pairs.used, samples_per_prompt: run.scale.samplesPerPrompt },
     sft_data: { examples: data.sft.length, filler_rate: SFT_FILLER_RATE },
     eval_prompts: data.evalQs.length,
     dpo_trajectory: r.trajectory,
-    samples: data.evalQs.slice(0, 8).map((x, i) => ({ prompt: x.q, reference: x.a, sft: r.sft.replies[i] ?? '', dpo: r.dpo.replies[i] ?? '', simpo: r.simpo.replies[i] ?? '' })),
+    samples: sampleRows(data, r),
     seconds: { ...run.seconds, total: run.totalSeconds() },
+    cpu_seconds: { ...run.cpuSeconds, total: run.totalCpuSeconds() },
     proxy_reward_rule: 'R(x, y) = F1(y, reference answer) - 0.5 [reply did not end] - 0.1 * max(0, words(y) - words(reference) - 2)',
   };
   fs.writeFileSync(path.join(run.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  writeDemoHtml(path.join(run.out, 'report.html'), report, {
-    sft: readEvents(run.runDir('sft')),
-    reward: rmEvents,
-    dpo: readEvents(run.runDir('dpo')),
-    simpo: readEvents(run.runDir('simpo')),
-  });
-  run.log(`7/7 report: ${path.join(run.out, 'report.html')}`);
+  const stages = ['sft', 'reward', 'dpo', 'simpo', ...run.scale.online.map((o) => o.method)];
+  writeDemoHtml(path.join(run.out, 'report.html'), report, Object.fromEntries(stages.map((n) => [n, readEvents(run.runDir(n))])));
+  run.log(`8/8 report: ${path.join(run.out, 'report.html')}`);
   return report;
 }
 
 /** Runs the whole demo; returns the report (also written to disk). */
 export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
-  const run = new DemoRun(opts);
+  const run = new DemoRun(opts, opts.scale ?? DEMO_SCALES.full);
   fs.mkdirSync(run.out, { recursive: true });
-  run.log('1/7 building the built-in tiny chat model (tokenizer + seeded weights, cached after the first time)');
+  run.log('1/8 building the built-in tiny chat model (tokenizer + seeded weights, cached after the first time)');
   const tok = TextTokenizer.fromFolder(ensureBuiltinModel(opts.cacheDir));
   run.lap('build_model');
   const data = writeDemoData(run);
@@ -497,6 +383,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const pairs = await labelPairs(run, lab, data.pairQs);
     await trainRewardModel(run, sftDir);
     await trainPolicies(run, sftDir);
+    await trainOnlinePolicies(run, sftDir, data.pairQs);
     const results = await evaluatePolicies(run, lab, data.evalQs);
     return writeReport(run, data, pairs, results);
   } finally {

@@ -1,7 +1,7 @@
 /**
  * The demo's HTML report: one self-contained file (inline CSS and SVG, no scripts, no network) with the headline
  * numbers, the curves of every stage read from their events, the DPO trajectory of proxy reward / win rate / KL,
- * and sample replies side by side.
+ * the online stages' rollout rewards, and sample replies side by side.
  */
 import * as fs from 'node:fs';
 import type { SessionEvent } from '../protocol/session';
@@ -85,24 +85,56 @@ export function metricSeries(events: readonly SessionEvent[], metric: string, ty
   return out;
 }
 
-/** Writes report.html. */
-export function writeDemoHtml(file: string, r: DemoReport, events: { sft: SessionEvent[]; reward: SessionEvent[]; dpo: SessionEvent[]; simpo: SessionEvent[] }): void {
-  const s = (name: string, points: [number, number][], i: number): Series => ({ name, points, color: COLORS[i % COLORS.length] as string });
+const series = (name: string, points: [number, number][], i: number): Series => ({ name, points, color: COLORS[i % COLORS.length] as string });
+
+/** Per online stage: the rollouts' mean reward, and the reply length (tokens) with the KL to the reference when there is one. */
+function onlineCharts(r: DemoReport, events: Readonly<Record<string, readonly SessionEvent[]>>): string[] {
+  return r.online.flatMap(({ method }) => {
+    const ev = events[method] ?? [];
+    const kl = metricSeries(ev, 'kl');
+    const name = method.toUpperCase();
+    return [
+      lineChart(`${name}: mean proxy reward of the rollouts (training prompts)`, [series('reward', metricSeries(ev, 'reward'), 0), series('reward_std', metricSeries(ev, 'reward_std'), 1)]),
+      lineChart(`${name}: reply length (tokens)${kl.length ? ' and KL to the reference' : ''}`, [series('completions/mean_length', metricSeries(ev, 'completions/mean_length'), 2), ...(kl.length ? [series('kl', kl, 3)] : [])]),
+    ];
+  });
+}
+
+/** The headline: SFT -> DPO, and the best aligned policy. */
+function headline(r: DemoReport): string {
+  const dpo = `<p class="big">Mean proxy reward: SFT ${fmt(r.proxy_reward_sft)} → DPO ${fmt(r.proxy_reward_aligned)} · win rate vs SFT ${fmt(r.win_rate_vs_sft)} · KL to SFT ${fmt(r.kl_to_sft)} nats</p>`;
+  const best = `<p class="big">Best aligned policy: ${esc(r.best_method.toUpperCase())}, win rate vs SFT ${fmt(r.best_win_rate_vs_sft)} at KL to SFT ${fmt(r.best_kl_to_sft)} nats</p>`;
+  return dpo + best;
+}
+
+/** What each online stage ran with. */
+function onlineSetup(r: DemoReport): string {
+  return r.online
+    .map((o) => `<p>${esc(o.method.toUpperCase())} (online, from the SFT model): ${o.steps} rollouts, each ${o.numGenerations} replies to each of ${o.promptsPerStep} pair prompts at temperature 1 (at most ${o.maxCompletionLength} tokens), scored by the proxy reward against the prompt's reference answer; one optimizer step per rollout at learning rate ${o.learningRate}, KL weight beta ${o.beta}${o.beta === 0 ? ' (no reference model)' : ''}.</p>`)
+    .join('\n');
+}
+
+/** Writes report.html; `events` holds each stage's events by run name (sft, reward, dpo, simpo, online methods). */
+export function writeDemoHtml(file: string, r: DemoReport, events: Readonly<Record<string, readonly SessionEvent[]>>): void {
+  const s = series;
+  const ev = (name: string): readonly SessionEvent[] => events[name] ?? [];
   const traj = r.dpo_trajectory;
   const charts = [
-    lineChart('SFT: training loss', [s('loss', metricSeries(events.sft, 'loss'), 0)]),
-    lineChart('Reward model: loss and held-out accuracy', [s('loss', metricSeries(events.reward, 'loss'), 0), s('eval_accuracy', metricSeries(events.reward, 'eval_accuracy', 'eval'), 1)]),
-    lineChart('DPO: loss and rewards/margins', [s('loss', metricSeries(events.dpo, 'loss'), 0), s('rewards/margins', metricSeries(events.dpo, 'rewards/margins'), 1)]),
-    lineChart('DPO: held-out implicit-reward accuracy', [s('eval_rewards/accuracies', metricSeries(events.dpo, 'eval_rewards/accuracies', 'eval'), 2)]),
+    lineChart('SFT: training loss', [s('loss', metricSeries(ev('sft'), 'loss'), 0)]),
+    lineChart('Reward model: loss and held-out accuracy', [s('loss', metricSeries(ev('reward'), 'loss'), 0), s('eval_accuracy', metricSeries(ev('reward'), 'eval_accuracy', 'eval'), 1)]),
+    lineChart('DPO: loss and rewards/margins', [s('loss', metricSeries(ev('dpo'), 'loss'), 0), s('rewards/margins', metricSeries(ev('dpo'), 'rewards/margins'), 1)]),
+    lineChart('DPO: held-out implicit-reward accuracy', [s('eval_rewards/accuracies', metricSeries(ev('dpo'), 'eval_rewards/accuracies', 'eval'), 2)]),
     lineChart('DPO policy vs SFT along training: proxy reward and win rate', [s('mean proxy reward', traj.map((t) => [t.step, t.proxy_reward]), 0), s('win rate vs SFT', traj.map((t) => [t.step, t.win_rate_vs_sft]), 1)]),
     lineChart('DPO policy: KL to SFT along training (nats per reply)', [s('KL(pi || SFT)', traj.map((t) => [t.step, t.kl_to_sft]), 3)]),
     barChart('Mean proxy reward on held-out prompts', Object.entries(r.policies).map(([label, p]) => ({ label, value: p.proxy_reward }))),
-    lineChart('SimPO: loss and rewards/margins', [s('loss', metricSeries(events.simpo, 'loss'), 0), s('rewards/margins', metricSeries(events.simpo, 'rewards/margins'), 1)]),
+    lineChart('SimPO: loss and rewards/margins', [s('loss', metricSeries(ev('simpo'), 'loss'), 0), s('rewards/margins', metricSeries(ev('simpo'), 'rewards/margins'), 1)]),
+    ...onlineCharts(r, events),
   ];
   const rows = Object.entries(r.policies)
     .map(([k, p]) => `<tr><td>${esc(k)}</td><td>${fmt(p.proxy_reward)}</td><td>${k === 'sft' ? '0.500 (itself)' : fmt(p.win_rate_vs_sft)}</td><td>${fmt(p.kl_to_sft)}</td><td>${fmt(p.mean_f1)}</td><td>${fmt(p.exact_match, 2)}</td><td>${fmt(p.mean_extra_words, 2)}</td><td>${fmt(p.ended_fraction, 2)}</td></tr>`)
     .join('');
-  const samples = r.samples.map((x) => `<tr><td>${esc(x.prompt)}</td><td>${esc(x.reference)}</td><td>${esc(x.sft)}</td><td>${esc(x.dpo)}</td><td>${esc(x.simpo)}</td></tr>`).join('');
+  const policies = Object.keys(r.policies);
+  const samples = r.samples.map((x) => `<tr><td>${esc(x.prompt)}</td><td>${esc(x.reference)}</td>${policies.map((p) => `<td>${esc(x[p] ?? '')}</td>`).join('')}</tr>`).join('');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Alignment Studio demo report</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}figure{display:inline-block;margin:8px}figcaption{font-weight:600;font-size:13px}
 table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left}.big{font-size:20px;font-weight:700}</style></head><body>
@@ -110,9 +142,10 @@ table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ddd;padding
 <p>The built-in tiny chat model, fine-tuned on a synthetic dialogue corpus (SFT; ${fmt(r.sft_data.filler_rate * 100, 0)}% of its ${r.sft_data.examples} answers
 carry a filler sentence such as "Sure thing!" or "I hope that helps you!"), then aligned to a rule-based preference (the <em>proxy reward</em>, which prefers
 correct and concise replies) with DPO and with reference-free SimPO, from ${r.pairs.used} preference pairs it sampled itself (the best and the worst of
-${r.pairs.samples_per_prompt} replies per prompt).</p>
+${r.pairs.samples_per_prompt} replies per prompt)${r.online.length ? `, and online with ${r.online.map((o) => esc(o.method.toUpperCase())).join(' and ')}, which samples its own replies while it trains and scores them with the proxy reward` : ''}.</p>
+${onlineSetup(r)}
 <p>Proxy reward: <code>${esc(r.proxy_reward_rule)}</code> (src/training/demo/proxyReward.ts).</p>
-<p class="big">Mean proxy reward: SFT ${fmt(r.proxy_reward_sft)} → DPO ${fmt(r.proxy_reward_aligned)} · win rate vs SFT ${fmt(r.win_rate_vs_sft)} · KL to SFT ${fmt(r.kl_to_sft)} nats</p>
+${headline(r)}
 <table><tr><th>policy</th><th>mean proxy reward</th><th>win rate vs SFT</th><th>KL to SFT (nats)</th><th>mean word-F1</th><th>exact answers</th><th>extra words</th><th>replies that ended</th></tr>${rows}</table>
 <p>On ${r.eval_prompts} held-out prompts, one reply each sampled at temperature 1 (the same random stream for every policy). Win rate: the share of prompts
 where the policy's reply has the higher proxy reward than the SFT model's, ties counting one half. KL: mean over the policy's own replies of
@@ -120,8 +153,9 @@ log &pi;(y|x) &minus; log &pi;<sub>SFT</sub>(y|x). Exact answers: replies whose 
 <p>Reward model (Bradley-Terry on the same pairs): held-out accuracy ${fmt(r.reward_model.eval_accuracy)}, loss ${fmt(r.reward_model.eval_loss)}.</p>
 ${charts.join('\n')}
 <h2>Sample replies (held-out prompts, sampled at temperature 1)</h2>
-<table><tr><th>prompt</th><th>reference answer</th><th>SFT</th><th>DPO</th><th>SimPO</th></tr>${samples}</table>
+<table><tr><th>prompt</th><th>reference answer</th>${policies.map((p) => `<th>${esc(p.toUpperCase())}</th>`).join('')}</tr>${samples}</table>
 <p>Wall time: ${Object.entries(r.seconds).map(([k, v]) => `${esc(k)} ${v.toFixed(0)} s`).join(' · ')}.</p>
+<p>CPU time (user + system): ${Object.entries(r.cpu_seconds).map(([k, v]) => `${esc(k)} ${v.toFixed(0)} s`).join(' · ')}.</p>
 </body></html>
 `;
   fs.writeFileSync(file, html);
