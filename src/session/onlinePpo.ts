@@ -12,6 +12,7 @@
 import * as path from 'node:path';
 import type { RunSpec } from '../core/runs/spec';
 import { loadHfModel } from '../engine/models/hfMapping';
+import type { TransformerModel } from '../engine/models/transformer';
 import type { OptimConfig } from '../engine/optim/config';
 import { ppoConfig, type PpoConfig } from '../training/online/ppo';
 import { PpoTrainer } from '../training/online/ppoTrainer';
@@ -42,14 +43,17 @@ export function ppoSchedule(spec: RunSpec, cfg: PpoConfig, prompts: number): Onl
   return { rollouts, total: rollouts * per, stepsPerRollout: per, promptsPerStep, prompts };
 }
 
-/** The first reward-model reward's weights when they fit the policy's value model; else undefined, with a warning. */
-function valueInit(spec: RunSpec, rm: RunModel, baseDir: string, sink: EventSink): Map<string, Float32Array> | undefined {
+/**
+ * The weights the value model starts from: the first reward-model reward's when they fit the policy's value model;
+ * else undefined (the policy with a fresh head), with a warning when there was a reward model that did not fit.
+ */
+export function valueModelStart(spec: RunSpec, policy: TransformerModel, baseDir: string, warn: (message: string) => void): Map<string, Float32Array> | undefined {
   const entry = spec.rewards?.functions.find((f) => f.kind === 'reward_model');
   if (!entry || !('path' in entry) || typeof entry.path !== 'string') return undefined;
   const loaded = loadHfModel(rewardModelFolder(path.resolve(baseDir, entry.path)));
   const w = new Map([...loaded.weights].map(([k, v]) => [k, v.data]));
-  if (loaded.head === 'score' && fitsValueModel(valueModelOf(rm.model), w)) return w;
-  sink.warning({ message: `the value model starts from the policy with a fresh head: the reward model "${entry.name}" has another architecture than the policy` });
+  if (loaded.head === 'score' && fitsValueModel(valueModelOf(policy), w)) return w;
+  warn(`the value model starts from the policy with a fresh head: the reward model "${entry.name}" has another architecture than the policy`);
   return undefined;
 }
 
@@ -70,7 +74,7 @@ export interface PpoTrainerInputs {
 
 /** The PPO trainer of a session. */
 export async function createPpoTrainer(x: PpoTrainerInputs): Promise<PpoTrainer> {
-  const init = valueInit(x.spec, x.rm, x.baseDir, x.sink);
+  const init = valueModelStart(x.spec, x.rm.model, x.baseDir, (message) => x.sink.warning({ message }));
   return PpoTrainer.create({
     cfg: x.cfg,
     model: x.rm.model,
