@@ -9,8 +9,8 @@
  *      worst `rejected`
  *   4. train a reward model (Bradley-Terry) on those pairs and measure its held-out accuracy
  *   5. DPO from the SFT model on the pairs, and SimPO (reference-free) from the SFT model on the same pairs
- *   6. online RL from the SFT model on the pair prompts, the proxy reward as a verifiable reward against each
- *      prompt's reference answer (GRPO; demoOnline.ts)
+ *   6. online RL from the SFT model on the pair prompts (demoOnline.ts): GRPO with the proxy reward as a verifiable
+ *      reward against each prompt's reference answer, and PPO against the reward model of step 4
  *   7. evaluate each policy on held-out prompts: mean proxy reward, win rate against the SFT model's replies (ties
  *      count one half), and KL(policy || SFT) estimated on the policy's own samples (mean of
  *      sum_t log pi(y_t) - log pi_SFT(y_t), the k1 estimator), at DPO checkpoints too
@@ -71,11 +71,17 @@ export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
     samplesPerPrompt: 4,
     dpo: { beta: 0.2, learningRate: 1e-4 },
     simpo: { beta: 2, gamma: 0.5, learningRate: 1e-4 },
-    // GRPO from the SFT model (an SFT model of this scale, 128 held-out prompts): 16 prompts x 8 replies per rollout
-    // at lr 2e-4 reached win rate 0.68 at KL 0.68 in 12 rollouts (0.69 at KL 0.78 in 16), about 3 CPU seconds each.
-    // lr 5e-4 with 8 prompts per rollout drifted (win rate 0.67 at KL 1.7 after 16), lr 1e-3 garbled the answers
-    // (0.56 at KL 3.8).
-    online: [{ method: 'grpo', steps: 12, promptsPerStep: 16, numGenerations: 8, learningRate: 2e-4, beta: 0, maxCompletionLength: MAX_NEW }],
+    // Online stages, tuned from a copy of an SFT model of this scale (held-out win rate vs SFT at KL to SFT; about
+    // 3 CPU seconds per GRPO rollout of 128 replies on one thread). GRPO, 16 prompts x 8 replies per rollout at lr
+    // 2e-4: 0.68 at KL 0.68 after 12 rollouts, 0.69 at KL 0.78 after 16 (128 prompts); 24 rollouts at 3e-4: 0.67 at
+    // KL 1.4. Faster learning rates or smaller batches only drifted: 8 prompts at 5e-4 0.67 at KL 1.7, 32 prompts x 8
+    // at 1e-3 0.66 at KL 3.1, 4 prompts at 3e-4 for 40 rollouts 0.65 at KL 1.9; num_iterations 2 0.64 at KL 1.0;
+    // sampling at temperature 1.5 0.66 at KL 1.0. PPO, 64 prompts x 8 rollouts x 2 epochs: 0.60 (lr 1e-4, kl_coef
+    // 0.05, KL 0.47) and 0.63 (lr 3e-4, kl_coef 0.02, KL 1.25) at 66 CPU seconds; here half the prompts.
+    online: [
+      { method: 'grpo', steps: 12, promptsPerStep: 16, numGenerations: 8, learningRate: 2e-4, beta: 0, maxCompletionLength: MAX_NEW },
+      { method: 'ppo', steps: 8, promptsPerStep: 32, learningRate: 3e-4, klCoef: 0.02, ppoEpochs: 2, maxCompletionLength: MAX_NEW },
+    ],
   },
   quick: {
     sftExamples: 400,
@@ -89,7 +95,10 @@ export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
     samplesPerPrompt: 2,
     dpo: { beta: 0.2, learningRate: 1e-4 },
     simpo: { beta: 2, gamma: 0.5, learningRate: 5e-5 },
-    online: [{ method: 'grpo', steps: 2, promptsPerStep: 4, numGenerations: 4, learningRate: 5e-4, beta: 0, maxCompletionLength: 12 }],
+    online: [
+      { method: 'grpo', steps: 2, promptsPerStep: 4, numGenerations: 4, learningRate: 5e-4, beta: 0, maxCompletionLength: 12 },
+      { method: 'ppo', steps: 2, promptsPerStep: 4, learningRate: 1e-4, klCoef: 0.05, ppoEpochs: 1, maxCompletionLength: 12 },
+    ],
   },
 };
 

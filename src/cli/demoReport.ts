@@ -87,14 +87,17 @@ export function metricSeries(events: readonly SessionEvent[], metric: string, ty
 
 const series = (name: string, points: [number, number][], i: number): Series => ({ name, points, color: COLORS[i % COLORS.length] as string });
 
-/** Per online stage: the rollouts' mean reward, and the reply length (tokens) with the KL to the reference when there is one. */
+/** Per online stage: the rollouts' mean reward (PPO: reward-model score), and the reply length (tokens) with the KL to the reference when there is one. */
 function onlineCharts(r: DemoReport, events: Readonly<Record<string, readonly SessionEvent[]>>): string[] {
   return r.online.flatMap(({ method }) => {
     const ev = events[method] ?? [];
-    const kl = metricSeries(ev, 'kl');
+    const ppo = method === 'ppo';
+    const kl = metricSeries(ev, ppo ? 'objective/kl' : 'kl');
     const name = method.toUpperCase();
     return [
-      lineChart(`${name}: mean proxy reward of the rollouts (training prompts)`, [series('reward', metricSeries(ev, 'reward'), 0), series('reward_std', metricSeries(ev, 'reward_std'), 1)]),
+      ppo
+        ? lineChart(`${name}: reward-model score of the rollouts (training prompts)`, [series('objective/scores', metricSeries(ev, 'objective/scores'), 0), series('objective/rlhf_reward', metricSeries(ev, 'objective/rlhf_reward'), 1)])
+        : lineChart(`${name}: mean proxy reward of the rollouts (training prompts)`, [series('reward', metricSeries(ev, 'reward'), 0), series('reward_std', metricSeries(ev, 'reward_std'), 1)]),
       lineChart(`${name}: reply length (tokens)${kl.length ? ' and KL to the reference' : ''}`, [series('completions/mean_length', metricSeries(ev, 'completions/mean_length'), 2), ...(kl.length ? [series('kl', kl, 3)] : [])]),
     ];
   });
@@ -110,7 +113,13 @@ function headline(r: DemoReport): string {
 /** What each online stage ran with. */
 function onlineSetup(r: DemoReport): string {
   return r.online
-    .map((o) => `<p>${esc(o.method.toUpperCase())} (online, from the SFT model): ${o.steps} rollouts, each ${o.numGenerations} replies to each of ${o.promptsPerStep} pair prompts at temperature 1 (at most ${o.maxCompletionLength} tokens), scored by the proxy reward against the prompt's reference answer; one optimizer step per rollout at learning rate ${o.learningRate}, KL weight beta ${o.beta}${o.beta === 0 ? ' (no reference model)' : ''}.</p>`)
+    .map((o) => {
+      const name = esc(o.method.toUpperCase());
+      if (o.method === 'ppo') {
+        return `<p>${name} (RLHF, from the SFT model): ${o.steps} rollouts, one reply to each of ${o.promptsPerStep} pair prompts at temperature 1 (at most ${o.maxCompletionLength} tokens), scored by the demo's Bradley-Terry reward model, which also starts the value model; ${o.ppoEpochs} PPO epochs per rollout at learning rate ${o.learningRate}, per-token KL penalty kl_coef ${o.klCoef}.</p>`;
+      }
+      return `<p>${name} (online, from the SFT model): ${o.steps} rollouts, each ${o.numGenerations} replies to each of ${o.promptsPerStep} pair prompts at temperature 1 (at most ${o.maxCompletionLength} tokens), scored by the proxy reward against the prompt's reference answer; one optimizer step per rollout at learning rate ${o.learningRate}, KL weight beta ${o.beta}${o.beta === 0 ? ' (no reference model)' : ''}.</p>`;
+    })
     .join('\n');
 }
 

@@ -145,7 +145,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     run: (p) => train(p),
   },
   demo: {
-    summary: 'Run the end-to-end demo: SFT, pairs labeled by a rule-based proxy reward, a reward model, DPO and SimPO, and an HTML report',
+    summary: 'Run the end-to-end demo: SFT, pairs labeled by a rule-based proxy reward, a reward model, DPO and SimPO, GRPO on the proxy reward, PPO on the reward model, and an HTML report',
     usage: '  alignment demo [--out demo-output] [--quick] [--sft-from <SFT model folder>] [--cache DIR] [--json] [--threads N]',
     positional: { min: 0, max: 0, what: '' },
     options: {
@@ -575,6 +575,10 @@ async function demo(p: Parsed): Promise<number> {
     win_rate_vs_sft: report.win_rate_vs_sft,
     kl_to_sft: report.kl_to_sft,
     simpo: report.policies['simpo'],
+    ...Object.fromEntries(report.online.map((o) => [o.method, report.policies[o.method]])),
+    best_method: report.best_method,
+    best_win_rate_vs_sft: report.best_win_rate_vs_sft,
+    best_kl_to_sft: report.best_kl_to_sft,
     reward_model_eval_accuracy: report.reward_model.eval_accuracy,
     seconds: (Date.now() - t0) / 1000,
     // onnxruntime's compute threads run in this process, so this is the whole demo's CPU time (user + system).
