@@ -32,7 +32,7 @@ test('the value model starts from a same-architecture reward model whole; else f
   const start = valueModelStart(ppoSpec([{ kind: 'reward_model', path: 'rm' }]), policy, dir, (m) => warnings.push(m));
   assert.ok(start);
   for (const p of rm.model.params) assert.deepEqual(start.get(p.name), rm.weights.get(p.name), p.name);
-  assert.deepEqual(warnings, []);
+  assert.equal(warnings.length, 0);
 
   const builtin = getBuiltinModel(fs.mkdtempSync(path.join(os.tmpdir(), 'builtin-')));
   const other = buildModel(builtin.config, 'lm', { maxLength: 32 });
