@@ -13,7 +13,7 @@
  * step s continues exactly (`restore`).
  */
 import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, mergeLora, type TransformerModel } from '../../engine/models/transformer';
+import { buildModel, type TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
@@ -25,7 +25,7 @@ import { collatePairs, judgePairs, onlineDpoBatchFields, onlineDpoForward, onlin
 import type { OnlineSample, OnlineStepResult } from './onlineTrainer';
 import type { OnlineRunTrainer, OnlineTrainerState } from './runTrainer';
 import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
-import { completionMetrics, encodeRolloutPrompt, PolicySampler, type Rollout, type RolloutPrompt } from './rollout';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
 
 export interface OnlineDpoTrainerOptions {
@@ -128,10 +128,7 @@ export class OnlineDpoTrainer implements OnlineRunTrainer {
 
   /** Weights the generator runs (LoRA adapters merged into the base). */
   private async generationWeights(): Promise<Weights> {
-    const w: Weights = new Map();
-    const cur = await this.currentWeights();
-    for (const p of this.o.model.params) w.set(p.name, { shape: [...p.shape], data: cur.get(p.name) as Float32Array });
-    return this.o.model.lora ? mergeLora(this.o.model, w) : w;
+    return samplerWeights(this.o.model, await this.currentWeights());
   }
 
   /** One rollout and its DPO step (see module comment). */

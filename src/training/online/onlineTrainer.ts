@@ -11,7 +11,7 @@
  * with a seed derived from (seed, s), so a run restored to step s continues exactly (`restore`).
  */
 import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, mergeLora, type TransformerModel } from '../../engine/models/transformer';
+import { buildModel, type TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
@@ -23,7 +23,7 @@ import { referenceModel } from '../plan';
 import type { OnlineMethod } from './onlineMethod';
 import { collateUpdate, updateBatchFields, updateForward, type UpdateRow, type UpdateShape } from './policyUpdate';
 import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
-import { completionMetrics, encodeRolloutPrompt, PolicySampler, type Rollout, type RolloutPrompt } from './rollout';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
 
 export interface OnlineTrainerOptions {
@@ -157,10 +157,7 @@ export class OnlineTrainer {
 
   /** Weights the generator runs (LoRA adapters merged into the base). */
   private async generationWeights(): Promise<Weights> {
-    const w: Weights = new Map();
-    const cur = await this.currentWeights();
-    for (const p of this.o.model.params) w.set(p.name, { shape: [...p.shape], data: cur.get(p.name) as Float32Array });
-    return this.o.model.lora ? mergeLora(this.o.model, w) : w;
+    return samplerWeights(this.o.model, await this.currentWeights());
   }
 
   /** One rollout and its updates (see module comment). */

@@ -12,7 +12,7 @@
  * and the KL coefficient is part of the state, so a run restored to a rollout continues exactly.
  */
 import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, mergeLora, type TransformerModel } from '../../engine/models/transformer';
+import { buildModel, type TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
@@ -25,7 +25,7 @@ import { collatePpo, KlController, ppoBatchFields, ppoForward, type PpoConfig, t
 import { gae, maskedWhiten, ppoRewards } from './ppoRollout';
 import type { UpdateShape } from './policyUpdate';
 import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type RewardTable, type WeightedReward } from './rewards/rewardFunction';
-import { completionMetrics, encodeRolloutPrompt, PolicySampler, type Rollout, type RolloutPrompt } from './rollout';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import type { OnlineRunTrainer, OnlineTrainerState } from './runTrainer';
 import { TokenLogprobScorer } from './tokenScorer';
 import { initialValueWeights, prefixedValueParams, VALUE_PREFIX, valueModelOf, ValueScorer } from './valueModel';
@@ -185,10 +185,7 @@ export class PpoTrainer implements OnlineRunTrainer {
   }
 
   private async generationWeights(): Promise<Weights> {
-    const cur = await this.currentWeights();
-    const w: Weights = new Map();
-    for (const p of this.o.model.params) w.set(p.name, { shape: [...p.shape], data: cur.get(p.name) as Float32Array });
-    return this.o.model.lora ? mergeLora(this.o.model, w) : w;
+    return samplerWeights(this.o.model, await this.currentWeights());
   }
 
   /** One rollout and its updates (module comment). */

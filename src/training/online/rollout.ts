@@ -15,7 +15,7 @@ import type { Message } from '../../core/datasets/examples';
 import type { RowSource } from '../../core/datasets/records';
 import { Generator, type GeneratorOptions } from '../../engine/generate/generator';
 import type { Weights } from '../../engine/models/params';
-import type { TransformerModel } from '../../engine/models/transformer';
+import { mergeLora, type TransformerModel } from '../../engine/models/transformer';
 import { Rng } from '../../engine/rng';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { encodePrompt } from '../encode';
@@ -163,4 +163,11 @@ export function completionMetrics(completions: readonly Completion[]): Record<st
     'completions/min_terminated_length': term.length ? Math.min(...term) : 0,
     'completions/max_terminated_length': term.length ? Math.max(...term) : 0,
   };
+}
+
+/** The weights a sampler runs for `model` from its current parameter values: LoRA adapters merged into the base. */
+export function samplerWeights(model: TransformerModel, current: ReadonlyMap<string, Float32Array>): Weights {
+  const w: Weights = new Map();
+  for (const p of model.params) w.set(p.name, { shape: [...p.shape], data: current.get(p.name) as Float32Array });
+  return model.lora ? mergeLora(model, w) : w;
 }

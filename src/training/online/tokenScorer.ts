@@ -17,6 +17,41 @@ export interface ScoredRow {
   readonly completionIds: readonly number[];
 }
 
+/**
+ * `fetch` (a [B, T-1] output of a graph with `ids` and `mask` inputs of [B, T]) read at each row's completion
+ * tokens, in order. Position p's output belongs to token p + 1 (it predicts it, or values the state before it), so
+ * completion token j of a row whose prompt has n tokens reads position n + j - 1. Rows run in chunks of B; the
+ * unused rows of the last chunk attend to their first (padding) token only, so every row attends somewhere.
+ */
+export async function completionTokenOutputs(
+  session: RuntimeSession,
+  rows: readonly ScoredRow[],
+  shape: { readonly rows: number; readonly seqLen: number; readonly padId: number },
+  fetch: string,
+  what: string,
+): Promise<number[][]> {
+  const { rows: B, seqLen: T } = shape;
+  const out: number[][] = [];
+  for (let start = 0; start < rows.length; start += B) {
+    const chunk = rows.slice(start, start + B);
+    const ids = new BigInt64Array(B * T).fill(BigInt(shape.padId));
+    const mask = new BigInt64Array(B * T);
+    chunk.forEach((r, i) => {
+      const seq = [...r.promptIds, ...r.completionIds];
+      if (seq.length > T) throw new RangeError(`${what}: a row of ${seq.length} tokens does not fit ${T}`);
+      seq.forEach((t, j) => {
+        ids[i * T + j] = BigInt(t);
+        mask[i * T + j] = 1n;
+      });
+    });
+    for (let i = chunk.length; i < B; i++) mask[i * T] = 1n;
+    const res = await session.run({ ids: { dtype: 'int64', shape: [B, T], data: ids }, mask: { dtype: 'int64', shape: [B, T], data: mask } }, { fetch: [fetch] });
+    const y = res[fetch]?.data as Float32Array;
+    chunk.forEach((r, i) => out.push(r.completionIds.map((_, j) => y[i * (T - 1) + r.promptIds.length + j - 1] as number)));
+  }
+  return out;
+}
+
 export class TokenLogprobScorer {
   private constructor(
     private readonly session: RuntimeSession,
@@ -55,29 +90,8 @@ export class TokenLogprobScorer {
   }
 
   /** log pi of each completion token of each row, in order. */
-  async score(rows: readonly ScoredRow[]): Promise<number[][]> {
-    const B = this.rows;
-    const T = this.seqLen;
-    const out: number[][] = [];
-    for (let start = 0; start < rows.length; start += B) {
-      const chunk = rows.slice(start, start + B);
-      const ids = new BigInt64Array(B * T).fill(BigInt(this.padId));
-      const mask = new BigInt64Array(B * T);
-      chunk.forEach((r, i) => {
-        const seq = [...r.promptIds, ...r.completionIds];
-        if (seq.length > T) throw new RangeError(`token scorer: a row of ${seq.length} tokens does not fit ${T}`);
-        seq.forEach((t, j) => {
-          ids[i * T + j] = BigInt(t);
-          mask[i * T + j] = 1n;
-        });
-      });
-      // Rows past the chunk stay all padding with mask 0 except a first token, so every row attends somewhere.
-      for (let i = chunk.length; i < B; i++) mask[i * T] = 1n;
-      const res = await this.session.run({ ids: { dtype: 'int64', shape: [B, T], data: ids }, mask: { dtype: 'int64', shape: [B, T], data: mask } }, { fetch: ['logp'] });
-      const lp = res.logp?.data as Float32Array;
-      chunk.forEach((r, i) => out.push(r.completionIds.map((_, j) => lp[i * (T - 1) + r.promptIds.length + j - 1] as number)));
-    }
-    return out;
+  score(rows: readonly ScoredRow[]): Promise<number[][]> {
+    return completionTokenOutputs(this.session, rows, { rows: this.rows, seqLen: this.seqLen, padId: this.padId }, 'logp', 'token scorer');
   }
 
   async dispose(): Promise<void> {

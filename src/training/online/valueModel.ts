@@ -16,7 +16,7 @@ import { buildModel, forward, type ParamLookup, type TransformerModel } from '..
 import type { DeviceRequest } from '../../engine/runtime/devices';
 import { RuntimeSession } from '../../engine/runtime/ortSession';
 import type { HostTensor } from '../../engine/runtime/tensor';
-import type { ScoredRow } from './tokenScorer';
+import { completionTokenOutputs, type ScoredRow } from './tokenScorer';
 
 /** Prefix of the value model's parameter names in the joint policy + value graph. */
 export const VALUE_PREFIX = 'value.';
@@ -111,28 +111,8 @@ export class ValueScorer {
   }
 
   /** V of each completion token of each row, in order. */
-  async score(rows: readonly ScoredRow[]): Promise<number[][]> {
-    const B = this.rows;
-    const T = this.seqLen;
-    const out: number[][] = [];
-    for (let start = 0; start < rows.length; start += B) {
-      const chunk = rows.slice(start, start + B);
-      const ids = new BigInt64Array(B * T).fill(BigInt(this.padId));
-      const mask = new BigInt64Array(B * T);
-      chunk.forEach((r, i) => {
-        const seq = [...r.promptIds, ...r.completionIds];
-        if (seq.length > T) throw new RangeError(`value scorer: a row of ${seq.length} tokens does not fit ${T}`);
-        seq.forEach((t, j) => {
-          ids[i * T + j] = BigInt(t);
-          mask[i * T + j] = 1n;
-        });
-      });
-      for (let i = chunk.length; i < B; i++) mask[i * T] = 1n;
-      const res = await this.session.run({ ids: { dtype: 'int64', shape: [B, T], data: ids }, mask: { dtype: 'int64', shape: [B, T], data: mask } }, { fetch: ['values'] });
-      const v = res.values?.data as Float32Array;
-      chunk.forEach((r, i) => out.push(r.completionIds.map((_, j) => v[i * (T - 1) + r.promptIds.length + j - 1] as number)));
-    }
-    return out;
+  score(rows: readonly ScoredRow[]): Promise<number[][]> {
+    return completionTokenOutputs(this.session, rows, { rows: this.rows, seqLen: this.seqLen, padId: this.padId }, 'values', 'value scorer');
   }
 
   async dispose(): Promise<void> {
