@@ -39,7 +39,7 @@ import { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import { promptCompletionRow } from '../training/batching';
 import { encodePairs } from '../training/encode';
 import { SequenceScorer } from '../training/evaluate';
-import { DEMO_SCALES, runDemo } from './demo';
+import { DEMO_SCALES, runDemo, type DemoReport } from './demo';
 import { EventSink } from '../session/events';
 import { defaultCacheDir } from '../session/model';
 import { runSession } from '../session/runSession';
@@ -592,10 +592,20 @@ async function demo(p: Parsed): Promise<number> {
         `  win rate vs SFT    DPO ${report.win_rate_vs_sft.toFixed(3)} (SimPO ${report.policies['simpo']?.win_rate_vs_sft.toFixed(3)})\n` +
         `  KL to SFT          DPO ${report.kl_to_sft.toFixed(3)} nats (SimPO ${report.policies['simpo']?.kl_to_sft.toFixed(3)})\n` +
         `  exact answers      SFT ${report.policies['sft']?.exact_match.toFixed(2)} -> DPO ${report.policies['dpo']?.exact_match.toFixed(2)} (SimPO ${report.policies['simpo']?.exact_match.toFixed(2)}); extra words ${report.policies['sft']?.mean_extra_words.toFixed(2)} -> ${report.policies['dpo']?.mean_extra_words.toFixed(2)} (${report.policies['simpo']?.mean_extra_words.toFixed(2)})\n` +
-        `  reward model held-out accuracy ${report.reward_model.eval_accuracy?.toFixed(3) ?? 'n/a'}\n`,
+        `  reward model held-out accuracy ${report.reward_model.eval_accuracy?.toFixed(3) ?? 'n/a'}\n` +
+        onlineSummary(report),
     );
   }
   return 0;
+}
+
+/** The demo summary's lines for the online policies and the best policy of all. */
+function onlineSummary(report: DemoReport): string {
+  const lines = report.online.map((o) => {
+    const p = report.policies[o.method];
+    return p ? `  ${o.method.toUpperCase().padEnd(18)}proxy reward ${p.proxy_reward.toFixed(3)}, win rate vs SFT ${p.win_rate_vs_sft.toFixed(3)}, KL to SFT ${p.kl_to_sft.toFixed(3)} nats\n` : '';
+  });
+  return lines.join('') + `  best policy       ${report.best_method} (win rate vs SFT ${report.best_win_rate_vs_sft.toFixed(3)}, KL ${report.best_kl_to_sft.toFixed(3)} nats)\n`;
 }
 
 /** Probes every device the engine knows and reports each, with how to install the ones that do not work. */
