@@ -36,10 +36,10 @@ export class RewardPicker {
     this.rows = [];
     this.kept = [];
     const fns = m?.rewardFunctions ? [...m.rewardFunctions, ...this.sources] : undefined;
-    if (!fns) {
-      this.box.append(el('p', { class: 'muted', text: 'This method is not trained against reward functions.' }));
-      return;
-    }
+    // The whole Rewards section shows only for methods trained against reward functions.
+    const section = this.box.closest('section');
+    if (section) section.hidden = !fns;
+    if (!fns) return;
     const start = rowsFromSpec(fns, rewards);
     this.box.append(el('p', { class: 'help', text: 'The reward of a completion is the weighted sum of the checked functions (TRL reward_funcs + reward_weights).' }));
     this.rows = start.rows.map((r) => this.row(r));
