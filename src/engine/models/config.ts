@@ -280,23 +280,23 @@ function parseRope(j: Json, r: Reader, source: string, maxPositions: number): Ro
 }
 
 /**
- * Config fields that change the math in ways this engine does not implement. Each is an error unless absent or
+ * Config fields that change the math in ways this engine does not compute. Each is an error unless absent or
  * null (or, for `use_qk_norm`, false; for `no_rope_layers`, all 1 = every layer uses RoPE). Together with the
  * per-family checks (GPT-2's attention scaling flags, Qwen2's use_sliding_window, `layer_types`, the RoPE keys
  * and types) this is the list of fields checked rather than ignored.
  */
 const UNSUPPORTED_FIELDS: readonly { key: string; neutral?: (v: unknown) => boolean; what: string }[] = [
   { key: 'quantization_config', what: 'quantized weights (GPTQ, AWQ, bitsandbytes, ...) are not supported: use the unquantized model' },
-  { key: 'attn_logit_softcapping', what: 'attention logit soft-capping is not implemented' },
-  { key: 'final_logit_softcapping', what: 'final logit soft-capping is not implemented' },
-  { key: 'attention_chunk_size', what: 'chunked attention is not implemented' },
-  { key: 'use_qk_norm', neutral: (v) => v === false, what: 'query/key norms are not implemented for this model type' },
-  { key: 'no_rope_layers', neutral: (v) => Array.isArray(v) && v.every((x) => x === 1), what: 'layers without RoPE are not implemented' },
-  { key: 'embedding_multiplier', what: 'embedding multipliers are not implemented' },
-  { key: 'residual_multiplier', what: 'residual multipliers are not implemented' },
-  { key: 'attention_multiplier', what: 'attention multipliers are not implemented' },
-  { key: 'logits_scaling', what: 'logit scaling is not implemented' },
-  { key: 'use_bidirectional_attention', neutral: (v) => v === false, what: 'bidirectional attention is not implemented' },
+  { key: 'attn_logit_softcapping', what: 'this engine has no attention logit soft-capping' },
+  { key: 'final_logit_softcapping', what: 'this engine has no final logit soft-capping' },
+  { key: 'attention_chunk_size', what: 'this engine has no chunked attention' },
+  { key: 'use_qk_norm', neutral: (v) => v === false, what: 'this engine has no query/key norms for this model type' },
+  { key: 'no_rope_layers', neutral: (v) => Array.isArray(v) && v.every((x) => x === 1), what: 'this engine applies RoPE in every layer' },
+  { key: 'embedding_multiplier', what: 'this engine has no embedding multiplier' },
+  { key: 'residual_multiplier', what: 'this engine has no residual multiplier' },
+  { key: 'attention_multiplier', what: 'this engine has no attention multiplier' },
+  { key: 'logits_scaling', what: 'this engine has no logit scaling' },
+  { key: 'use_bidirectional_attention', neutral: (v) => v === false, what: 'this engine computes causal attention only' },
 ];
 
 /** Throws on the first field of UNSUPPORTED_FIELDS that is set, and on `layer_types` other than full attention. */
@@ -305,7 +305,7 @@ function checkUnsupportedFields(j: Json, source: string): void {
   for (const f of UNSUPPORTED_FIELDS) {
     const v = j[f.key];
     if (v === undefined || v === null || (f.neutral && f.neutral(v))) continue;
-    throw new ModelConfigError(`${source}: "${f.key}": ${JSON.stringify(v)} is set, but ${f.what}`);
+    throw new ModelConfigError(`${source}: "${f.key}": ${JSON.stringify(v)} is set, but ${f.what}; the model is refused rather than run with different math`);
   }
   const lt = j.layer_types;
   if (!gemma && lt !== undefined && lt !== null && !(Array.isArray(lt) && lt.every((t) => t === 'full_attention'))) {
