@@ -7,52 +7,24 @@
 import { GRPO_LOSS_TYPE_IDS, IMPORTANCE_SAMPLING_LEVELS, SCALE_REWARDS, type GrpoLossType, type ImportanceSamplingLevel, type ScaleRewards } from '../../core/methods';
 import type { Hyperparameters } from '../hyper';
 import { grpoAdvantages } from './advantages';
-import { oneOf, onlineHyperparameters, type OnlineMethod } from './onlineMethod';
+import { groupPolicyConfig, groupSampling, oneOf, onlineHyperparameters, type GroupPolicyConfig, type OnlineMethod } from './onlineMethod';
 
-export interface GrpoConfig {
-  /** k, the group size (TRL `num_generations`). */
-  readonly numGenerations: number;
-  /** Weight of the k3 KL penalty; 0 (TRL's default) loads no reference. */
-  readonly beta: number;
-  readonly epsilon: number;
-  /** Upper clip 1 + epsilon_high (the card's 0 = TRL's None = epsilon; DAPO uses 0.28). */
-  readonly epsilonHigh: number;
+export interface GrpoConfig extends GroupPolicyConfig {
   readonly scaleRewards: ScaleRewards;
   readonly lossType: GrpoLossType;
   readonly importanceSamplingLevel: ImportanceSamplingLevel;
-  /** Updates per rollout (mu). */
-  readonly numIterations: number;
-  readonly temperature: number;
-  readonly topK: number;
-  readonly topP: number;
-  readonly maxCompletionLength: number;
-  readonly maskTruncatedCompletions: boolean;
 }
 
 /** GRPO config from a run spec's hyperparameters (TRL names; defaults and options from the GRPO card). */
 export function grpoConfig(h: Hyperparameters = {}): GrpoConfig {
   const r = onlineHyperparameters('grpo', h);
-  const epsilon = r.number('epsilon');
-  const high = r.number('epsilon_high');
   const cfg: GrpoConfig = {
-    numGenerations: r.number('num_generations'),
-    beta: r.number('beta'),
-    epsilon,
-    epsilonHigh: high > 0 ? high : epsilon,
+    ...groupPolicyConfig(r),
     scaleRewards: oneOf('scale_rewards', r.string('scale_rewards'), SCALE_REWARDS),
     lossType: oneOf('loss_type', r.string('loss_type'), GRPO_LOSS_TYPE_IDS),
     importanceSamplingLevel: oneOf('importance_sampling_level', r.string('importance_sampling_level'), IMPORTANCE_SAMPLING_LEVELS),
-    numIterations: r.number('num_iterations'),
-    temperature: r.number('temperature'),
-    topK: r.number('top_k'),
-    topP: r.number('top_p'),
-    maxCompletionLength: r.number('max_completion_length'),
-    maskTruncatedCompletions: r.boolean('mask_truncated_completions'),
   };
-  if (!(Number.isInteger(cfg.numGenerations) && cfg.numGenerations >= 2)) throw new Error(`hyperparameters.num_generations: expected an integer >= 2 (a group needs peers), got ${cfg.numGenerations}`);
-  if (!(Number.isInteger(cfg.numIterations) && cfg.numIterations >= 1)) throw new Error(`hyperparameters.num_iterations: expected an integer >= 1, got ${cfg.numIterations}`);
   if (!(cfg.beta >= 0)) throw new Error(`hyperparameters.beta: expected >= 0, got ${cfg.beta}`);
-  if (!(cfg.epsilon > 0 && cfg.epsilon < 1 && cfg.epsilonHigh > 0)) throw new Error(`hyperparameters.epsilon / epsilon_high: expected 0 < epsilon < 1 and epsilon_high > 0, got ${cfg.epsilon} / ${cfg.epsilonHigh}`);
   return cfg;
 }
 
@@ -60,7 +32,7 @@ export function grpoConfig(h: Hyperparameters = {}): GrpoConfig {
 export function grpoMethod(cfg: GrpoConfig, stopStrings: readonly string[] = []): OnlineMethod {
   return {
     method: 'grpo',
-    sampling: { numGenerations: cfg.numGenerations, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, maxCompletionLength: cfg.maxCompletionLength, stopStrings },
+    sampling: groupSampling(cfg, stopStrings),
     loss: {
       kind: 'clipped',
       cfg: { epsilon: cfg.epsilon, epsilonHigh: cfg.epsilonHigh, beta: cfg.beta, lossType: cfg.lossType, maxCompletionLength: cfg.maxCompletionLength, importanceSamplingLevel: cfg.importanceSamplingLevel },

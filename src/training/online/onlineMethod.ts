@@ -62,3 +62,48 @@ export function oneOf<T extends string>(name: string, value: string, options: re
   if (!(options as readonly string[]).includes(value)) throw new Error(`hyperparameters.${name}: "${value}" is not one of ${options.join(', ')}`);
   return value as T;
 }
+
+/** What GRPO and RLOO read alike: the group, the clip range, the updates per rollout and how completions are sampled. */
+export interface GroupPolicyConfig {
+  /** k, the group size (TRL `num_generations`). */
+  readonly numGenerations: number;
+  /** GRPO: weight of the k3 KL penalty; RLOO: of the sequence-level KL folded into the reward; 0 loads no reference. */
+  readonly beta: number;
+  readonly epsilon: number;
+  /** Upper clip 1 + epsilon_high (the card's 0 = TRL's None = epsilon; DAPO uses 0.28). */
+  readonly epsilonHigh: number;
+  /** Updates per rollout (mu). */
+  readonly numIterations: number;
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly maxCompletionLength: number;
+  readonly maskTruncatedCompletions: boolean;
+}
+
+/** The group fields of a GRPO or RLOO config, with their range checks (errors name the hyperparameter). */
+export function groupPolicyConfig(r: ReturnType<typeof onlineHyperparameters>): GroupPolicyConfig {
+  const epsilon = r.number('epsilon');
+  const high = r.number('epsilon_high');
+  const cfg: GroupPolicyConfig = {
+    numGenerations: r.number('num_generations'),
+    beta: r.number('beta'),
+    epsilon,
+    epsilonHigh: high > 0 ? high : epsilon,
+    numIterations: r.number('num_iterations'),
+    temperature: r.number('temperature'),
+    topK: r.number('top_k'),
+    topP: r.number('top_p'),
+    maxCompletionLength: r.number('max_completion_length'),
+    maskTruncatedCompletions: r.boolean('mask_truncated_completions'),
+  };
+  if (!(Number.isInteger(cfg.numGenerations) && cfg.numGenerations >= 2)) throw new Error(`hyperparameters.num_generations: expected an integer >= 2 (a group needs peers), got ${cfg.numGenerations}`);
+  if (!(Number.isInteger(cfg.numIterations) && cfg.numIterations >= 1)) throw new Error(`hyperparameters.num_iterations: expected an integer >= 1, got ${cfg.numIterations}`);
+  if (!(cfg.epsilon > 0 && cfg.epsilon < 1 && cfg.epsilonHigh > 0)) throw new Error(`hyperparameters.epsilon / epsilon_high: expected 0 < epsilon < 1 and epsilon_high > 0, got ${cfg.epsilon} / ${cfg.epsilonHigh}`);
+  return cfg;
+}
+
+/** How a GRPO or RLOO run samples its group of completions per prompt. */
+export function groupSampling(cfg: GroupPolicyConfig, stopStrings: readonly string[]): SamplingConfig {
+  return { numGenerations: cfg.numGenerations, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, maxCompletionLength: cfg.maxCompletionLength, stopStrings };
+}
