@@ -23,7 +23,7 @@ import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
 import { collatePairs, judgePairs, onlineDpoBatchFields, onlineDpoForward, onlineDpoSampling, type OnlineDpoConfig, type PairVerdict, type UpdatePair } from './onlineDpo';
 import type { OnlineSample, OnlineStepResult } from './onlineTrainer';
-import type { OnlineRunTrainer, OnlineTrainerState } from './runTrainer';
+import { trainedWeights, type OnlineRunTrainer, type OnlineTrainerState } from './runTrainer';
 import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
 import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
@@ -121,9 +121,7 @@ export class OnlineDpoTrainer implements OnlineRunTrainer {
   }
 
   async currentWeights(): Promise<Map<string, Float32Array>> {
-    const w = new Map(this.o.weights);
-    for (const [k, v] of await this.trainer.getParams()) w.set(k, v.data);
-    return w;
+    return trainedWeights(this.o.weights, this.trainer);
   }
 
   /** Weights the generator runs (LoRA adapters merged into the base). */

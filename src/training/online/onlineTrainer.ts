@@ -25,6 +25,7 @@ import { collateUpdate, updateBatchFields, updateForward, type UpdateRow, type U
 import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
 import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
+import { trainedWeights } from './runTrainer';
 
 export interface OnlineTrainerOptions {
   readonly method: OnlineMethod;
@@ -150,9 +151,7 @@ export class OnlineTrainer {
 
   /** The current value of every parameter of the model (frozen ones as given). */
   async currentWeights(): Promise<Map<string, Float32Array>> {
-    const w = new Map(this.o.weights);
-    for (const [k, v] of await this.trainer.getParams()) w.set(k, v.data);
-    return w;
+    return trainedWeights(this.o.weights, this.trainer);
   }
 
   /** Weights the generator runs (LoRA adapters merged into the base). */

@@ -28,3 +28,10 @@ export interface OnlineRunTrainer {
   restore(s: OnlineTrainerState): Promise<void>;
   dispose(): Promise<void>;
 }
+
+/** The policy's parameters now: the trained ones read from `trainer`, the frozen ones as given in `initial`. */
+export async function trainedWeights(initial: ReadonlyMap<string, Float32Array>, trainer: Trainer): Promise<Map<string, Float32Array>> {
+  const w = new Map(initial);
+  for (const [k, v] of await trainer.getParams()) w.set(k, v.data);
+  return w;
+}
