@@ -7,37 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
-import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
-import { runSession } from '../../../src/session/runSession';
-import { onlineSpec, promptRows } from './onlineFixtures';
+import { events, metricsByStep, onlineSpec, promptRows, resolved, run } from './onlineFixtures';
 import { workspace, type Workspace } from './sessionFixtures';
-
-function resolved(raw: Record<string, unknown>): RunSpec {
-  const r = resolveRunSpec(raw);
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  return r.spec;
-}
-
-const events = (runDir: string): SessionEvent[] => parseSessionEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).events;
-
-/** Metrics events by step, without the wall-clock ones. */
-function metricsByStep(evs: readonly SessionEvent[]): Map<number, Record<string, number | null>> {
-  const out = new Map<number, Record<string, number | null>>();
-  for (const e of evs) {
-    if (e.type !== 'metrics') continue;
-    const m: Record<string, number | null> = { ...e.params.metrics };
-    delete m.step_time;
-    delete m.tokens_per_second;
-    out.set(e.params.step, m);
-  }
-  return out;
-}
-
-const run = (spec: RunSpec, runDir: string, stopAfter?: number) => {
-  let calls = 0;
-  return runSession(spec, { runDir, cacheDir: path.join(runDir, '..', 'cache'), threads: 1, ...(stopAfter !== undefined ? { stopRequested: () => calls++ >= stopAfter } : {}) });
-};
 
 /** Rewards that differ between most pairs of the untrained model's completions (vowels, length). */
 const dpoSpec = (ws: Workspace, runDir: string): Record<string, unknown> =>

@@ -6,33 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
-import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
-import { runSession } from '../../../src/session/runSession';
-import { onlineSpec, promptRows } from './onlineFixtures';
+import type { RunSpec } from '../../../src/core/runs/spec';
+import { events, metricsByStep, onlineSpec, promptRows, resolved, run } from './onlineFixtures';
 import { workspace } from './sessionFixtures';
 
 const PPO_METRICS = ['objective/kl', 'objective/entropy', 'objective/non_score_reward', 'objective/rlhf_reward', 'objective/scores', 'objective/kl_coef', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'policy/entropy_avg', 'loss/policy_avg', 'loss/value_avg', 'val/clipfrac_avg', 'val/ratio', 'val/num_eos_tokens', 'lr', 'episode', 'rewards/vowel/mean', 'loss', 'grad_norm', 'learning_rate', 'num_tokens'];
-
-function resolved(raw: Record<string, unknown>): RunSpec {
-  const r = resolveRunSpec(raw);
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  return r.spec;
-}
-
-function metricsByStep(evs: readonly SessionEvent[]): Map<number, Record<string, number | null>> {
-  const out = new Map<number, Record<string, number | null>>();
-  for (const e of evs) {
-    if (e.type !== 'metrics') continue;
-    const m: Record<string, number | null> = { ...e.params.metrics };
-    delete m.step_time;
-    delete m.tokens_per_second;
-    out.set(e.params.step, m);
-  }
-  return out;
-}
-
-const events = (runDir: string): SessionEvent[] => parseSessionEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).events;
 
 test('a PPO session logs TRL PPO metrics, checkpoints kl_coef; stopped after a rollout and resumed = straight through', async () => {
   const ws = workspace(promptRows(8));
@@ -47,12 +25,9 @@ test('a PPO session logs TRL PPO metrics, checkpoints kl_coef; stopped after a r
         intervals: { logging: 4, eval: 0, checkpoint: 4, sample: 4 },
       }),
     );
-  const run = (runDir: string, stopAfter?: number) => {
-    let calls = 0;
-    return runSession(spec(runDir), { runDir, cacheDir: path.join(ws.dir, 'cache'), threads: 1, ...(stopAfter !== undefined ? { stopRequested: () => calls++ >= stopAfter } : {}) });
-  };
+  const runPpo = (runDir: string, stopAfter?: number) => run(spec(runDir), runDir, stopAfter);
   const straightDir = path.join(ws.dir, 'straight');
-  const straight = await run(straightDir);
+  const straight = await runPpo(straightDir);
   assert.equal(straight.reason, 'completed', straight.error);
   assert.equal(straight.step, 12);
   const evs = events(straightDir);
@@ -70,10 +45,10 @@ test('a PPO session logs TRL PPO metrics, checkpoints kl_coef; stopped after a r
   assert.ok(fs.existsSync(path.join(straightDir, 'final', 'config.json')));
 
   const resumedDir = path.join(ws.dir, 'resumed');
-  const first = await run(resumedDir, 1);
+  const first = await runPpo(resumedDir, 1);
   assert.equal(first.reason, 'stopped');
   assert.equal(first.step, 4);
-  const second = await run(resumedDir);
+  const second = await runPpo(resumedDir);
   assert.equal(second.reason, 'completed', second.error);
   const rev = events(resumedDir);
   const at = rev.findIndex((e) => e.type === 'warning' && /^resuming from checkpoints\/step-4/.test(e.params.message));
