@@ -1,13 +1,19 @@
 /**
- * Examples (src/core/datasets) -> token ids, the way TRL's trainers tokenize them:
+ * Examples (src/core/datasets) -> token ids, the way TRL's trainers tokenize them (trl/trainer/dpo_trainer.py,
+ * kto_trainer.py and sft_trainer.py, `tokenize_fn`):
+ * - a prompt and each of its completions are tokenized together and split at the prompt's length:
+ *   `prompt_ids = tok(prompt)`, `completion_ids = tok(prompt + completion)[len(prompt_ids):]`. Tokenizing a
+ *   completion alone gives other ids: SentencePiece tokenizers put a `▁` at its start, and Llama 3's pattern
+ *   splits a newline run that crosses the boundary differently;
  * - conversational rows are rendered with the model's chat template; the prompt is rendered with the generation
- *   prompt (`<|im_start|>assistant\n` for ChatML), and a completion is what the full conversation adds to it;
- * - text rows are encoded as they are, and each completion gets the tokenizer's EOS appended (TRL does this so a
- *   model learns to stop);
+ *   prompt (`<|im_start|>assistant\n` for ChatML), prompt + completion as one conversation, and both are tokenized
+ *   without the post-processor's special tokens (the template holds them), as `apply_chat_template(tokenize=True)`;
+ * - text rows are tokenized as `tokenizer(text)` does, special tokens included (Llama's BOS), and each completion
+ *   gets the EOS token's text appended unless it already ends with it (TRL's `add_eos`), so a model learns to stop;
  * - prompt/completion truncation follows TRL (src/core/datasets/prepare.ts `truncateTokenized`: the prompt keeps
  *   its end, completions keep their start) and is counted in a report.
  */
-import type { Example, Message, PreferenceExample, SftExample, UnpairedExample } from '../core/datasets/examples';
+import type { ConversationalCompletion, Example, Message, PreferenceExample, SftExample, TextCompletion, UnpairedExample } from '../core/datasets/examples';
 import { truncateTokenized, type TruncationReport } from '../core/datasets/prepare';
 import type { TextTokenizer } from '../engine/tokenizer/tokenizer';
 
@@ -56,20 +62,24 @@ export function encodePrompt(tok: TextTokenizer, prompt: readonly Message[] | st
   return typeof prompt === 'string' ? tok.encode(prompt) : tok.encode(renderPrompt(tok, prompt), { addSpecialTokens: false });
 }
 
-/** Token ids of a completion that follows `prompt` (with EOS for text completions). */
-export function encodeCompletion(tok: TextTokenizer, prompt: readonly Message[] | string, completion: readonly Message[] | string): number[] {
-  if (typeof completion === 'string') {
-    const ids = tok.encode(completion, { addSpecialTokens: false });
-    if (tok.eosTokenId !== null) ids.push(tok.eosTokenId);
-    return ids;
-  }
-  const p = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
-  const head = tok.applyChatTemplate(p, { addGenerationPrompt: true });
-  const full = tok.applyChatTemplate([...p, ...completion]);
-  // The template renders the prompt as a prefix of the whole conversation for every common chat format; when a
-  // template does not (it rewrites earlier turns), the completion alone is rendered instead.
-  const text = full.startsWith(head) ? full.slice(head.length) : tok.applyChatTemplate(completion).replace(/^<\|im_start\|>assistant\n/, '');
-  return tok.encode(text, { addSpecialTokens: false });
+/**
+ * Token ids of a prompt and of each completion that follows it, by TRL's procedure (module comment). When a
+ * tokenizer merges across the boundary, so that `tok(prompt)` is not a prefix of `tok(prompt + completion)`, the
+ * split still falls at the prompt's length, as in TRL (which only warns).
+ */
+export function encodeWithPrompt(tok: TextTokenizer, prompt: string, completions: readonly string[]): { prompt: number[]; completions: number[][] };
+export function encodeWithPrompt(tok: TextTokenizer, prompt: readonly Message[], completions: readonly (readonly Message[])[]): { prompt: number[]; completions: number[][] };
+export function encodeWithPrompt(tok: TextTokenizer, prompt: readonly Message[] | string, completions: readonly (readonly Message[] | string)[]): { prompt: number[]; completions: number[][] } {
+  const promptIds = encodePrompt(tok, prompt);
+  const whole = completions.map((c) =>
+    typeof prompt === 'string' ? tok.encode(prompt + withEos(tok, c as string)) : tok.encode(tok.applyChatTemplate([...prompt, ...(c as readonly Message[])]), { addSpecialTokens: false }),
+  );
+  return { prompt: promptIds, completions: whole.map((ids) => ids.slice(promptIds.length)) };
+}
+
+/** `text` with the EOS token's text at its end (TRL's `add_eos`; unchanged when there is no EOS token). */
+function withEos(tok: TextTokenizer, text: string): string {
+  return tok.eosToken === null || text.endsWith(tok.eosToken) ? text : text + tok.eosToken;
 }
 
 function addCounts(a: TruncationReport, b: TruncationReport): TruncationReport {
@@ -86,7 +96,7 @@ export const NO_TRUNCATION: TruncationReport = { examples: 0, promptsTruncated: 
 
 /** Preference examples -> pairs, truncated (TRL's DPO rules). */
 export function encodePairs(tok: TextTokenizer, examples: readonly PreferenceExample[], limits: EncodeLimits): { pairs: EncodedPair[]; report: TruncationReport } {
-  const raw = examples.map((e) => ({ id: e.id, prompt: encodePrompt(tok, e.prompt), completions: [encodeCompletion(tok, e.prompt, e.chosen), encodeCompletion(tok, e.prompt, e.rejected)] }));
+  const raw = examples.map((e) => ({ id: e.id, ...(e.style === 'text' ? encodeWithPrompt(tok, e.prompt, [e.chosen, e.rejected]) : encodeWithPrompt(tok, e.prompt, [e.chosen, e.rejected])) }));
   const { examples: cut, report } = truncateTokenized(raw, limits);
   const pairs = cut.map((c, i): EncodedPair => {
     const e = examples[i] as PreferenceExample;
@@ -102,9 +112,14 @@ export function encodePairs(tok: TextTokenizer, examples: readonly PreferenceExa
   return { pairs, report };
 }
 
+/** A prompt with its one completion (unpaired and prompt/completion SFT rows). */
+function encodeOne(tok: TextTokenizer, e: ConversationalCompletion | TextCompletion): { prompt: number[]; completions: number[][] } {
+  return e.style === 'text' ? encodeWithPrompt(tok, e.prompt, [e.completion]) : encodeWithPrompt(tok, e.prompt, [e.completion]);
+}
+
 /** Unpaired examples -> completions with their labels, truncated. */
 export function encodeUnpaired(tok: TextTokenizer, examples: readonly UnpairedExample[], limits: EncodeLimits): { items: EncodedCompletion[]; report: TruncationReport } {
-  const raw = examples.map((e) => ({ id: e.id, prompt: encodePrompt(tok, e.prompt), completions: [encodeCompletion(tok, e.prompt, e.completion)] }));
+  const raw = examples.map((e) => ({ id: e.id, ...encodeOne(tok, e) }));
   const { examples: cut, report } = truncateTokenized(raw, limits);
   return { items: cut.map((c, i) => ({ id: c.id, prompt: c.prompt, completion: c.completions[0] as number[], label: (examples[i] as UnpairedExample).label })), report };
 }
@@ -138,7 +153,7 @@ export function encodeSft(tok: TextTokenizer, examples: readonly SftExample[], o
     if (e.style === 'messages') {
       ({ ids, lossMask } = encodeConversation(tok, e.messages, opts.completionOnly));
     } else {
-      const { examples: cut, report: r } = truncateTokenized([{ id: e.id, prompt: encodePrompt(tok, e.prompt), completions: [encodeCompletion(tok, e.prompt, e.completion)] }], opts);
+      const { examples: cut, report: r } = truncateTokenized([{ id: e.id, ...encodeOne(tok, e) }], opts);
       report = addCounts(report, { ...r, examples: 0 });
       const c = cut[0] as { prompt: number[]; completions: number[][] };
       const comp = c.completions[0] as number[];

@@ -19,7 +19,7 @@ import { buildModel } from '../../../engine/models/transformer';
 import type { DeviceRequest } from '../../../engine/runtime/devices';
 import { TextTokenizer } from '../../../engine/tokenizer/tokenizer';
 import { promptCompletionRow, type Row } from '../../batching';
-import { encodeCompletion, encodePrompt } from '../../encode';
+import { encodeWithPrompt } from '../../encode';
 import { SequenceScorer } from '../../evaluate';
 import type { RewardFunction, RewardSample } from './rewardFunction';
 
@@ -77,8 +77,8 @@ export class RewardModelScorer {
 
   /** The reward model's row for a prompt and a completion text (see module comment). */
   row(prompt: RewardSample['prompt']['prompt'], completion: string): Row {
-    const p = encodePrompt(this.tok, prompt);
-    const c = encodeCompletion(this.tok, prompt, typeof prompt === 'string' ? completion : [{ role: 'assistant', content: completion }]);
+    const { prompt: p, completions } = typeof prompt === 'string' ? encodeWithPrompt(this.tok, prompt, [completion]) : encodeWithPrompt(this.tok, prompt, [[{ role: 'assistant', content: completion }]]);
+    const c = completions[0] as number[];
     const [cut] = truncateTokenized([{ id: '', prompt: p, completions: [c] }], { maxLength: this.scorer.seqLen }).examples;
     return promptCompletionRow(cut?.prompt ?? p, cut?.completions[0] ?? c);
   }
