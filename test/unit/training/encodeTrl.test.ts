@@ -150,7 +150,7 @@ function trlChat(tok: TextTokenizer, prompt: Message[], completion: Message[]): 
 
 const tokensOf = (tok: TextTokenizer, ids: readonly number[]): string[] => ids.map((i) => tok.idToToken(i) as string);
 
-const source = { path: 'fixture.jsonl', line: 1 };
+const source = { file: 'fixture.jsonl', line: 1 };
 function textPair(prompt: string, chosen: string, rejected: string): PreferenceExample {
   return { id: 'p', source, format: 'trl-preference', kind: 'preference', style: 'text', prompt, chosen, rejected } as PreferenceExample;
 }
