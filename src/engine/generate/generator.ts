@@ -1,10 +1,18 @@
 /**
- * Batched autoregressive generation on the KV-cache inference model (inferenceGraph.ts), run through the
- * engine's runtime (a worker-thread onnxruntime session).
+ * Batched autoregressive generation on the engine's runtime (a worker-thread onnxruntime session).
  *
- * Prompts are left-padded to one length; one prefill call computes the prompt's keys/values, then each step feeds
- * only the new token per row plus the cache. Rows that hit a stop token are finished: they keep feeding a
- * masked pad token (their outputs are ignored) until every row is done or max_new_tokens is reached.
+ * Prompts are left-padded to one length. By default the whole generation is one onnxruntime call on the decode
+ * model (decodeGraph.ts): prefill, then an in-graph Loop over new tokens with the KV cache as loop-carried state
+ * and the sampling inside the graph. `decode: 'steps'` runs the step-by-step path instead (inferenceGraph.ts: one
+ * call per token, sampling in JavaScript with sampling.ts), which the tests hold the loop to.
+ *
+ * Random stream: the sampler draws one uniform per (step, row) up front from Rng(seed).derive('sampling'),
+ * step-major ([max_new_tokens][rows], whether or not a row is still running); both paths sample row b at step s
+ * with u[s][b], so the same seed gives the same samples on either path, and a generation is a pure function of
+ * (weights, prompts, options, seed) - what checkpoint/resume relies on. Greedy decoding draws nothing.
+ *
+ * Rows that hit a stop token are finished: they feed a masked pad token (not attended to) until every row is
+ * done or max_new_tokens is reached, so a row's tokens do not depend on the other rows of its batch.
  */
 import type { DeviceRequest } from '../runtime/devices';
 import { RuntimeSession } from '../runtime/ortSession';
@@ -12,6 +20,7 @@ import { HostTensor, tensor } from '../runtime/tensor';
 import { Rng } from '../rng';
 import { Weights } from '../models/params';
 import { TransformerModel } from '../models/transformer';
+import { buildDecodeOnnx } from './decodeGraph';
 import { buildInferenceOnnx } from './inferenceGraph';
 import { checkSampling, pickToken, SamplingOptions } from './sampling';
 
@@ -26,7 +35,9 @@ export interface GenerateOptions extends SamplingOptions {
   vocabLimit?: number;
   /** Seed of the sampling generator (default 0): same seed, same samples. */
   seed?: number;
-  /** false: recompute the whole sequence every step instead of using the KV cache (slow; for checks). */
+  /** 'loop' (default): one onnxruntime call for the whole generation; 'steps': one call per token (for checks). */
+  decode?: 'loop' | 'steps';
+  /** false: recompute the whole sequence every step instead of using the KV cache (slow; for checks; implies 'steps'). */
   useCache?: boolean;
 }
 
@@ -43,25 +54,56 @@ export interface GeneratorOptions {
   threads?: number;
 }
 
+/** A validated generation request: left-padded prompts, stop set, pad and the pre-drawn uniforms. */
+interface Batch {
+  readonly B: number;
+  /** Prompt length after left padding. */
+  readonly P: number;
+  /** Left-padded prompts and their masks, row-major [B][P]. */
+  readonly seqs: number[][];
+  readonly masks: number[][];
+  readonly stop: ReadonlySet<number>;
+  readonly pad: number;
+  /** u[s * B + b]: the draw of row b at step s (zeros for greedy). */
+  readonly uniforms: Float64Array;
+  readonly greedy: boolean;
+}
+
 export class Generator {
+  private stepSession: Promise<RuntimeSession> | null = null;
+
   private constructor(
     readonly model: TransformerModel,
+    private readonly weights: Weights,
+    private readonly opts: GeneratorOptions,
     private readonly session: RuntimeSession,
   ) {}
 
-  /** Builds the inference model for `weights` and starts its runtime session. */
+  /** Builds the decode model for `weights` and starts its runtime session. */
   static async create(model: TransformerModel, weights: Weights, opts: GeneratorOptions = {}): Promise<Generator> {
-    const bytes = buildInferenceOnnx(model, weights, { logits: 'last' });
-    const session = await RuntimeSession.create(bytes, { device: opts.device ?? 'cpu', ...(opts.threads ? { threads: opts.threads } : {}) });
-    return new Generator(model, session);
+    const session = await RuntimeSession.create(buildDecodeOnnx(model, weights), Generator.sessionOptions(opts));
+    return new Generator(model, weights, opts, session);
+  }
+
+  private static sessionOptions(opts: GeneratorOptions): { device: DeviceRequest; threads?: number } {
+    return { device: opts.device ?? 'cpu', ...(opts.threads ? { threads: opts.threads } : {}) };
   }
 
   /** Generates a continuation for each prompt (token ids). Returns one result per prompt, in order. */
   async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]> {
+    const batch = this.prepare(prompts, opts);
+    if (!batch) return [];
+    if (opts.useCache === false || opts.decode === 'steps') return this.generateSteps(batch, opts);
+    return this.generateLoop(batch, opts);
+  }
+
+  /** Validates the request (naming the bad field) and pads the prompts; null for no prompts. */
+  private prepare(prompts: readonly (readonly number[])[], opts: GenerateOptions): Batch | null {
     const cfg = this.model.config;
     if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 1) throw new Error(`maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
     checkSampling(opts);
-    if (prompts.length === 0) return [];
+    if (opts.vocabLimit !== undefined && !(Number.isInteger(opts.vocabLimit) && opts.vocabLimit >= 1)) throw new Error(`vocabLimit must be a positive integer, got ${opts.vocabLimit}`);
+    if (prompts.length === 0) return null;
     prompts.forEach((p, i) => {
       if (p.length === 0) throw new Error(`prompt ${i} is empty (generation needs at least one prompt token)`);
       p.forEach((t, j) => {
@@ -76,28 +118,74 @@ export class Generator {
     if (P + opts.maxNewTokens > this.model.maxLength) {
       throw new Error(`prompt length ${P} + maxNewTokens ${opts.maxNewTokens} exceeds the model's maximum of ${this.model.maxLength} positions`);
     }
-    const rng = new Rng(opts.seed ?? 0).derive('sampling');
-    const useCache = opts.useCache ?? true;
-    const K = cfg.numKvHeads;
-    const E = cfg.headDim;
-
-    // Full sequences (left-padded prompts + generated) and their masks, row-major [B][S].
+    const greedy = opts.greedy ?? (opts.temperature ?? 1) === 0;
+    const uniforms = new Float64Array(opts.maxNewTokens * B);
+    if (!greedy) {
+      const rng = new Rng(opts.seed ?? 0).derive('sampling');
+      for (let i = 0; i < uniforms.length; i++) uniforms[i] = rng.uniform();
+    }
     const seqs = prompts.map((p) => [...new Array<number>(P - p.length).fill(pad), ...p]);
     const masks = prompts.map((p) => [...new Array<number>(P - p.length).fill(0), ...p.map(() => 1)]);
-    const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
-    const done = new Array<boolean>(B).fill(false);
-    let past: Record<string, HostTensor> = this.emptyPast(B, K, E);
-    let feedIds: number[][] = seqs.map((s) => [...s]);
+    return { B, P, seqs, masks, stop, pad, uniforms, greedy };
+  }
 
+  /** The whole generation in one call of the decode model. */
+  private async generateLoop(batch: Batch, opts: GenerateOptions): Promise<Generation[]> {
+    const { B, P, stop, greedy } = batch;
+    const V = Math.min(opts.vocabLimit ?? this.model.config.vocabSize, this.model.config.vocabSize);
+    const k = opts.topK && opts.topK > 0 ? Math.min(opts.topK, V) : V;
+    const topP = opts.topP ?? 1;
+    const i64 = (shape: number[], xs: readonly number[]): HostTensor => tensor('int64', shape, BigInt64Array.from(xs, (x) => BigInt(x)));
+    const out = await this.session.run({
+      input_ids: i64([B, P], batch.seqs.flat()),
+      attention_mask: i64([B, P], batch.masks.flat()),
+      steps: i64([], [opts.maxNewTokens - 1]),
+      uniforms: tensor('float64', [opts.maxNewTokens, B], batch.uniforms),
+      stop_ids: i64([stop.size + 1], [...stop, -1]),
+      pad_id: i64([], [batch.pad]),
+      vocab_limit: i64([1], [V]),
+      greedy: tensor('bool', [], Uint8Array.of(greedy ? 1 : 0)),
+      inv_temperature: tensor('float64', [], Float64Array.of(greedy ? 1 : 1 / (opts.temperature ?? 1))),
+      truncate: tensor('bool', [], Uint8Array.of(k < V || topP < 1 ? 1 : 0)),
+      top_k: i64([1], [k]),
+      top_p: tensor('float64', [], Float64Array.of(topP)),
+    });
+    const tokens = out.tokens.data as BigInt64Array; // [n, B]
+    const logprobs = out.logprobs.data as Float64Array;
+    const n = out.tokens.shape[0];
+    const results: Generation[] = [];
+    for (let b = 0; b < B; b++) {
+      const r: Generation = { tokens: [], logprobs: [], finishReason: 'length' };
+      for (let s = 0; s < n; s++) {
+        const t = Number(tokens[s * B + b]);
+        r.tokens.push(t);
+        r.logprobs.push(logprobs[s * B + b]);
+        if (stop.has(t)) {
+          r.finishReason = 'stop';
+          break;
+        }
+      }
+      results.push(r);
+    }
+    return results;
+  }
+
+  /** One call of the step model per token, sampling in JavaScript (the reference the loop is tested against). */
+  private async generateSteps(batch: Batch, opts: GenerateOptions): Promise<Generation[]> {
+    const cfg = this.model.config;
+    const session = await this.stepModel();
+    const { B, stop, pad, seqs, masks } = batch;
+    const useCache = opts.useCache ?? true;
+    const results: Generation[] = seqs.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
+    const done = new Array<boolean>(B).fill(false);
+    let past: Record<string, HostTensor> = this.emptyPast(B);
+    let feedIds: number[][] = seqs.map((s) => [...s]);
     for (let step = 0; step < opts.maxNewTokens; step++) {
-      const T = feedIds[0].length;
-      const S = masks[0].length;
-      const feeds: Record<string, HostTensor> = {
-        input_ids: tensor('int64', [B, T], BigInt64Array.from(feedIds.flat(), (x) => BigInt(x))),
-        attention_mask: tensor('int64', [B, S], BigInt64Array.from(masks.flat(), (x) => BigInt(x))),
-        ...(useCache ? past : this.emptyPast(B, K, E)),
-      };
-      const out = await this.session.run(feeds);
+      const out = await session.run({
+        input_ids: tensor('int64', [B, feedIds[0].length], BigInt64Array.from(feedIds.flat(), (x) => BigInt(x))),
+        attention_mask: tensor('int64', [B, masks[0].length], BigInt64Array.from(masks.flat(), (x) => BigInt(x))),
+        ...(useCache ? past : this.emptyPast(B)),
+      });
       const logits = out.logits.data as Float32Array; // [B, V]
       const V = out.logits.shape[1];
       const next: number[] = [];
@@ -106,7 +194,8 @@ export class Generator {
           next.push(pad);
           continue;
         }
-        const pick = pickToken(logits.subarray(b * V, (b + 1) * V), opts, rng, opts.vocabLimit ?? V);
+        const u = batch.uniforms[step * B + b];
+        const pick = pickToken(logits.subarray(b * V, (b + 1) * V), opts, { uniform: () => u }, opts.vocabLimit ?? V);
         results[b].tokens.push(pick.token);
         results[b].logprobs.push(pick.logprob);
         next.push(pick.token);
@@ -133,17 +222,26 @@ export class Generator {
     return results;
   }
 
-  private emptyPast(B: number, K: number, E: number): Record<string, HostTensor> {
+  /** The step-by-step inference model's session, started on first use. */
+  private stepModel(): Promise<RuntimeSession> {
+    this.stepSession ??= RuntimeSession.create(buildInferenceOnnx(this.model, this.weights, { logits: 'last' }), Generator.sessionOptions(this.opts));
+    return this.stepSession;
+  }
+
+  private emptyPast(B: number): Record<string, HostTensor> {
+    const { numLayers, numKvHeads: K, headDim: E } = this.model.config;
     const past: Record<string, HostTensor> = {};
-    for (let i = 0; i < this.model.config.numLayers; i++) {
+    for (let i = 0; i < numLayers; i++) {
       past[`past_key_values.${i}.key`] = tensor('float32', [B, K, 0, E], new Float32Array(0));
       past[`past_key_values.${i}.value`] = tensor('float32', [B, K, 0, E], new Float32Array(0));
     }
     return past;
   }
 
-  /** Ends the runtime session. */
+  /** Ends the runtime sessions. */
   async dispose(): Promise<void> {
-    await this.session.dispose();
+    const step = this.stepSession;
+    this.stepSession = null;
+    await Promise.all([this.session.dispose(), step?.then((s) => s.dispose())]);
   }
 }

@@ -20,7 +20,7 @@ import * as op from '../graph/ops';
 import { writeFileAtomic } from '../io/safetensors';
 import { weightInitializers } from '../models/forwardGraph';
 import { Weights } from '../models/params';
-import { forward, KvPair, lmHead, TransformerModel } from '../models/transformer';
+import { forward, KvPair, lmHead, ParamLookup, TransformerModel } from '../models/transformer';
 
 export const BATCH_DIM = 'batch';
 export const SEQ_DIM = 'sequence_length';
@@ -49,19 +49,19 @@ export function buildInferenceOnnx(model: TransformerModel, weights: Weights, op
     });
   }
   const out = forward(model, params, { ids, mask, past });
-  let logits: Tensor;
-  if ((opts.logits ?? 'all') === 'last') {
-    // hidden[:, seq - 1, :] with a run-time index, then the head on [batch, D] only.
-    const seqLen = op.gather(op.shapeOf(ids), g.constant(BigInt64Array.of(1n), 'int64', []), 0);
-    const lastIdx = op.sub(seqLen, 1);
-    logits = lmHead(model, params, op.gather(out.hidden, lastIdx, 1));
-  } else logits = out.logits!;
+  const logits = (opts.logits ?? 'all') === 'last' ? lastPositionLogits(model, params, out.hidden, ids) : out.logits!;
   g.output('logits', logits);
   out.present.forEach((kv, i) => {
     g.output(`present.${i}.key`, kv.key);
     g.output(`present.${i}.value`, kv.value);
   });
   return toOnnx(g);
+}
+
+/** LM logits [batch, V] at the last position of hidden [batch, seq, D] (seq = ids' run-time length): the head runs on that position only. */
+export function lastPositionLogits(model: TransformerModel, params: ParamLookup, hidden: Tensor, ids: Tensor): Tensor {
+  const lastIdx = op.sub(op.dim(ids, 1), 1);
+  return lmHead(model, params, op.gather(hidden, lastIdx, 1));
 }
 
 /** ONNX protobuf files cannot exceed 2 GiB without external data, which this exporter does not write. */

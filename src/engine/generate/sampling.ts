@@ -2,7 +2,6 @@
  * Next-token selection from one row of logits, in transformers' order of logits processors:
  * temperature -> top-k -> top-p (nucleus, Holtzman et al. 2020) -> sample; or greedy (argmax).
  */
-import { Rng } from '../rng';
 
 export interface SamplingOptions {
   /** true: argmax (ties -> lowest id). Default: greedy when temperature is 0. */
@@ -31,8 +30,16 @@ export function checkSampling(o: SamplingOptions): void {
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`topP must be in (0, 1], got ${o.topP}`);
 }
 
-/** Picks the next token from `logits` (length V; only the first `vocabLimit` ids are eligible). */
-export function pickToken(logits: Float32Array, o: SamplingOptions, rng: Rng, vocabLimit = logits.length): Pick {
+/** A source of uniform draws in [0, 1) (an Rng, or a row of a pre-drawn table). */
+export interface UniformSource {
+  uniform(): number;
+}
+
+/**
+ * Picks the next token from `logits` (length V; only the first `vocabLimit` ids are eligible). Sampling takes one
+ * draw from `rng` (inverse CDF over the candidates in order); greedy takes none.
+ */
+export function pickToken(logits: Float32Array, o: SamplingOptions, rng: UniformSource, vocabLimit = logits.length): Pick {
   const V = Math.min(vocabLimit, logits.length);
   const temperature = o.temperature ?? 1;
   const greedy = o.greedy ?? temperature === 0;
