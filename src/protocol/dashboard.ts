@@ -18,6 +18,12 @@ export interface DashboardRunInfo {
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   /** The end of the session's stderr and the last error's detail, for a failed run. */
   readonly errorText?: string;
+  /** What data preparation left out, one phrase each (`4 of 20 rows skipped`, ...): the warnings strip. */
+  readonly dataLoss?: string[];
+  /** The first line of each distinct warning the session wrote. */
+  readonly warnings?: string[];
+  /** The first sign that training diverged: the step and what was seen. */
+  readonly diverged?: { readonly step: number; readonly message: string };
   /** Whether stop / resume / clone apply. */
   readonly canStop: boolean;
   readonly canResume: boolean;
@@ -91,6 +97,9 @@ export const runInfo = v.object<DashboardRunInfo>({
   etaSeconds: v.optional(v.number()),
   settings: v.record(setting),
   errorText: v.optional(v.string()),
+  dataLoss: v.optional(v.array(v.string(), 100)),
+  warnings: v.optional(v.array(v.string(), 100)),
+  diverged: v.optional(v.object({ step: v.integer(0), message: v.string() })),
   canStop: v.boolean(),
   canResume: v.boolean(),
   canClone: v.boolean(),

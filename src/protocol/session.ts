@@ -100,10 +100,28 @@ export interface CheckpointParams {
   readonly path: string;
 }
 
+/**
+ * What a run's data preparation left out, counted (each warning carries the counts of its own kind; a resumed
+ * session repeats them with the same numbers):
+ * - `rowsSkipped` of `rows`: lines of the data file that could not be read as an example;
+ * - `promptsTruncated`, `completionsTruncated`, `tokensDropped`: what truncation to data.maxLength cut;
+ * - `examplesUnusable`: examples the method cannot train on (e.g. pairs without ratings for reward regression).
+ */
+export interface DataLoss {
+  readonly rows?: number;
+  readonly rowsSkipped?: number;
+  readonly promptsTruncated?: number;
+  readonly completionsTruncated?: number;
+  readonly tokensDropped?: number;
+  readonly examplesUnusable?: number;
+}
+
 export interface WarningParams {
   readonly time: number;
   readonly message: string;
   readonly step?: number;
+  /** Set on the data-preparation warnings: what they dropped, for the dashboard's warnings strip. */
+  readonly dataLoss?: DataLoss;
 }
 
 export interface ErrorParams {
@@ -114,6 +132,11 @@ export interface ErrorParams {
   /** True when the session stops because of it (the run failed). */
   readonly fatal: boolean;
   readonly step?: number;
+  /**
+   * True for an expected error (bad spec, data or model; src/util/errors.ts `UserError`): resuming the run as it
+   * is repeats it, so the editor offers no Resume unless the run has a checkpoint to continue from.
+   */
+  readonly expected?: boolean;
 }
 
 /**
@@ -122,11 +145,31 @@ export interface ErrorParams {
  * - `loss-above-chance`: a token loss far above chance, ln(vocabulary size);
  * - `grad-norm-zero`: the gradient norm exactly 0 for several steps in a row (nothing is learned);
  * - `grad-norm-non-finite`: a NaN or infinite gradient norm;
- * - `weights-non-finite`: a NaN or infinite weight.
+ * - `weights-non-finite`: a NaN or infinite weight;
+ * - `rewards-exploding`: an implicit reward (`rewards/chosen`, ...) far beyond its first steps and any sane size;
+ * - `kl-exploding`: the KL to the reference (`objective/kl`, `kl`) far beyond its first steps and any sane size;
+ * - `samples-collapsed`: every sample reply is empty or one character repeated, where the start model's were not.
  */
-export type DivergenceReason = 'loss-above-range' | 'loss-above-chance' | 'grad-norm-zero' | 'grad-norm-non-finite' | 'weights-non-finite';
+export type DivergenceReason =
+  | 'loss-above-range'
+  | 'loss-above-chance'
+  | 'grad-norm-zero'
+  | 'grad-norm-non-finite'
+  | 'weights-non-finite'
+  | 'rewards-exploding'
+  | 'kl-exploding'
+  | 'samples-collapsed';
 
-export const DIVERGENCE_REASONS: readonly DivergenceReason[] = ['loss-above-range', 'loss-above-chance', 'grad-norm-zero', 'grad-norm-non-finite', 'weights-non-finite'];
+export const DIVERGENCE_REASONS: readonly DivergenceReason[] = [
+  'loss-above-range',
+  'loss-above-chance',
+  'grad-norm-zero',
+  'grad-norm-non-finite',
+  'weights-non-finite',
+  'rewards-exploding',
+  'kl-exploding',
+  'samples-collapsed',
+];
 
 /** A warning of its own kind: the run looks diverged. Training goes on; the run's final state says so. */
 export interface DivergedParams {
@@ -193,11 +236,14 @@ export const SessionSamples = defineMessage<'samples', SamplesParams>(
 
 export const SessionCheckpoint = defineMessage<'checkpoint', CheckpointParams>('checkpoint', v.object<CheckpointParams>({ time, step, path: v.string() }));
 
-export const SessionWarning = defineMessage<'warning', WarningParams>('warning', v.object<WarningParams>({ time, message: v.string(), step: v.optional(step) }));
+const count = v.optional(v.integer(0));
+const dataLoss = v.object<DataLoss>({ rows: count, rowsSkipped: count, promptsTruncated: count, completionsTruncated: count, tokensDropped: count, examplesUnusable: count });
+
+export const SessionWarning = defineMessage<'warning', WarningParams>('warning', v.object<WarningParams>({ time, message: v.string(), step: v.optional(step), dataLoss: v.optional(dataLoss) }));
 
 export const SessionError = defineMessage<'error', ErrorParams>(
   'error',
-  v.object<ErrorParams>({ time, message: v.string(), detail: v.optional(v.string()), fatal: v.boolean(), step: v.optional(step) }),
+  v.object<ErrorParams>({ time, message: v.string(), detail: v.optional(v.string()), fatal: v.boolean(), step: v.optional(step), expected: v.optional(v.boolean()) }),
 );
 
 export const SessionFinished = defineMessage<'finished', FinishedParams>(

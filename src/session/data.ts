@@ -49,5 +49,5 @@ function reportSkipped(data: LoadResult, sink: EventSink): void {
   if (!data.skipped.length) return;
   const lines = data.skipped.slice(0, SKIPPED_LISTED).map((s) => `${s.where}${s.field ? ` ${s.field}` : ''}: ${s.reason}`);
   const more = data.skipped.length > SKIPPED_LISTED ? `\n... and ${data.skipped.length - SKIPPED_LISTED} more` : '';
-  sink.warning({ message: `${data.skipped.length} of ${data.counts.rows} rows skipped:\n${lines.join('\n')}${more}` });
+  sink.warning({ message: `${data.skipped.length} of ${data.counts.rows} rows skipped:\n${lines.join('\n')}${more}`, dataLoss: { rows: data.counts.rows, rowsSkipped: data.skipped.length } });
 }

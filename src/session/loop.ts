@@ -91,7 +91,7 @@ export class TrainingLoop {
 
   /** The steps until the run ends, is stopped or stops early. */
   private async steps(): Promise<EndReason> {
-    const { spec, sched, progress: p, sampler } = this.x;
+    const { spec, sched, progress: p } = this.x;
     while (p.step < sched.total) {
       if (this.x.opts.stopRequested?.()) return 'stopped';
       const { feeds, tokens } = this.nextFeeds();
@@ -100,7 +100,7 @@ export class TrainingLoop {
       this.record(res, tokens, Date.now() - t0);
       if (p.step % spec.intervals.logging === 0 || p.step >= sched.total) this.logMetrics(res.lrs[sched.K - 1] as number);
       const stopEarly = sched.evalEvery > 0 && p.step % sched.evalEvery === 0 ? await this.evalStep() : false;
-      if (sched.sampleEvery > 0 && p.step % sched.sampleEvery === 0) await sampler.sample(p.step);
+      if (sched.sampleEvery > 0 && p.step % sched.sampleEvery === 0) await this.sample();
       if (spec.intervals.checkpoint > 0 && p.step % spec.intervals.checkpoint === 0 && p.step < sched.total) await this.checkpoint();
       if (stopEarly) return 'early-stopped';
     }
@@ -152,6 +152,13 @@ export class TrainingLoop {
     this.x.setStep(this.x.progress.step);
   }
 
+  /** One sample set at the current step; replies that collapsed are a divergence. */
+  private async sample(): Promise<void> {
+    const at = this.x.progress.step;
+    const replies = await this.x.sampler.sample(at);
+    if (replies) this.report(this.divergence.samples(at, replies.policy, replies.start));
+  }
+
   /** Advances the progress past one call and keeps its per-step values for the next `metrics` event. */
   private record(res: StepResult, tokens: number, ms: number): void {
     const { sched, progress: p } = this.x;
@@ -161,11 +168,14 @@ export class TrainingLoop {
     for (let i = 0; i < sched.K; i++) {
       push('loss', res.losses[i] as number);
       push('grad_norm', res.gradNorms[i] as number);
-      this.report(this.divergence.step(p.step - sched.K + 1 + i, res.losses[i] as number, res.gradNorms[i] as number));
+      const at = p.step - sched.K + 1 + i;
+      this.report(this.divergence.step(at, res.losses[i] as number, res.gradNorms[i] as number));
+      const values: Record<string, number> = {};
       for (const [m, vs] of Object.entries(res.metrics)) {
         if (m === 'num_tokens') p.numTokens += vs[i] as number;
-        else push(m, vs[i] as number);
+        else push(m, (values[m] = vs[i] as number));
       }
+      this.report(this.divergence.metrics(at, values));
     }
     push('tokens_per_second', (tokens / Math.max(ms, 1)) * 1000);
     push('step_time', ms / 1000 / sched.K);
@@ -252,7 +262,7 @@ export class TrainingLoop {
       this.lastMetrics = { ...this.lastMetrics, ...em };
     }
     // Samples of the final policy too, so the samples tab ends at the end.
-    if (sched.sampleEvery > 0 && p.step % sched.sampleEvery !== 0) await this.x.sampler.sample(p.step);
+    if (sched.sampleEvery > 0 && p.step % sched.sampleEvery !== 0) await this.sample();
     await this.saveFinal();
     sink.finished({ reason, step: p.step, metrics: this.lastMetrics, path: FINAL_DIR });
     return { reason, step: p.step, metrics: this.lastMetrics, finalDir: path.join(this.x.opts.runDir, FINAL_DIR), ...this.divergedResult() };

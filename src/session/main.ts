@@ -87,7 +87,7 @@ async function sessionLocked(args: Args, specFile: string, r: ReturnType<typeof 
   sink.on((e) => process.stdout.write(formatEvent(e)));
   if (!r.ok) {
     const lines = r.problems.map((p) => `${p.path || '(spec)'}: ${p.reason}`);
-    sink.error({ message: `invalid run spec ${specFile}: ${r.problems.length} problem(s)`, detail: lines.join('\n'), fatal: true });
+    sink.error({ message: `invalid run spec ${specFile}: ${r.problems.length} problem(s)`, detail: lines.join('\n'), fatal: true, expected: true });
     process.stderr.write(`invalid run spec ${specFile}:\n${lines.map((l) => '  ' + l).join('\n')}\n`);
     sink.close();
     return 2;

@@ -8,6 +8,8 @@
  *   ckpt     at the checkpoint interval: the trainer state (parameters, AdamW, LR schedule position), the
  *            rollout count and the method's extra state (PPO's kl_coef), with the offline runs' checkpoint code
  *            (checkpoints.ts)
+ *   diverged the KL blowing up, or every completion of a rollout empty or one repeated character where the first
+ *            rollout's were not (divergence.ts), is a `diverged` event; the run goes on and its result says so
  *   stop     a stop request is honoured between rollouts: a checkpoint, then `finished` with `stopped`
  *   final    the policy as a Hugging Face folder (LoRA merged), `finished` with the last metrics
  *
@@ -26,6 +28,7 @@ import type { RolloutPrompt } from '../training/online/rollout';
 import type { OnlineRunTrainer } from '../training/online/runTrainer';
 import type { Sample } from '../protocol/session';
 import { saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
+import { DivergenceMonitor, type Divergence } from './divergence';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
@@ -71,9 +74,25 @@ export class OnlineLoop {
   private readonly acc: Record<string, number[]> = {};
   private lastMetrics: Record<string, number> = {};
   private readonly shown: Map<string, string>;
+  private readonly divergence = new DivergenceMonitor();
+  /** The first divergence seen, for the session's result. */
+  private diverged: Divergence | undefined;
 
   constructor(private readonly x: OnlineLoopInputs) {
     this.shown = new Map(x.prompts.map((p) => [p.id, displayPrompt(p)]));
+  }
+
+  /** Writes a `diverged` event for each new divergence and keeps the first. */
+  private report(found: readonly Divergence[]): void {
+    for (const d of found) {
+      this.diverged ??= d;
+      this.x.sink.diverged({ step: d.step, reason: d.reason, message: d.message, ...(d.value !== undefined && Number.isFinite(d.value) ? { value: d.value } : {}) });
+    }
+  }
+
+  private divergedResult(): Pick<SessionResult, 'diverged'> {
+    const d = this.diverged;
+    return d ? { diverged: { step: d.step, reason: d.reason, message: d.message } } : {};
   }
 
   private get step(): number {
@@ -91,11 +110,11 @@ export class OnlineLoop {
     if (reason === 'stopped') {
       await this.checkpoint();
       sink.finished({ reason, step: this.step, metrics: this.lastMetrics, path: '' });
-      return { reason, step: this.step, metrics: this.lastMetrics };
+      return { reason, step: this.step, metrics: this.lastMetrics, ...this.divergedResult() };
     }
     await this.saveFinal();
     sink.finished({ reason, step: this.step, metrics: this.lastMetrics, path: FINAL_DIR });
-    return { reason, step: this.step, metrics: this.lastMetrics, finalDir: path.join(this.x.opts.runDir, FINAL_DIR) };
+    return { reason, step: this.step, metrics: this.lastMetrics, finalDir: path.join(this.x.opts.runDir, FINAL_DIR), ...this.divergedResult() };
   }
 
   /** Rollouts until the run ends or is stopped. */
@@ -110,6 +129,8 @@ export class OnlineLoop {
       const now = this.step;
       this.x.setStep(now);
       this.record(res, trainer.numTokens - tokens, Date.now() - t0);
+      this.report(this.divergence.metrics(now, res.metrics));
+      this.report(this.divergence.samples(now, res.samples.map((x) => x.completion)));
       const last = trainer.stepsDone >= sched.rollouts;
       if (res.problems.length) sink.warning({ message: `${res.problems.length} sample(s) skipped (rewards.onError "skip"):\n${res.problems.slice(0, 5).join('\n')}`, step: now });
       if (last || crossed(prev, now, spec.intervals.logging)) this.logMetrics();

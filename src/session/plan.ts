@@ -81,11 +81,16 @@ export function buildRunPlan(spec: RunSpec, rm: RunModel, split: Split<Example>,
   }));
   const tr = built.truncation;
   if (tr.promptsTruncated || tr.completionsTruncated) {
-    sink.warning({ message: `truncation (data.maxLength ${spec.data.maxLength}${spec.data.maxPromptLength ? `, maxPromptLength ${spec.data.maxPromptLength}` : ''}): ${tr.promptsTruncated} prompts and ${tr.completionsTruncated} completions cut, ${tr.tokensDropped} tokens dropped` });
+    sink.warning({
+      message: `truncation (data.maxLength ${spec.data.maxLength}${spec.data.maxPromptLength ? `, maxPromptLength ${spec.data.maxPromptLength}` : ''}): ${tr.promptsTruncated} prompts and ${tr.completionsTruncated} completions cut, ${tr.tokensDropped} tokens dropped`,
+      dataLoss: { promptsTruncated: tr.promptsTruncated, completionsTruncated: tr.completionsTruncated, tokensDropped: tr.tokensDropped },
+    });
   }
   // Packing counts go with the other data-preparation counts (a batch is then batchSize packs, `examples` counts packs).
   if (built.packing) sink.warning({ message: describePacking(built.packing, spec.batchSize) });
-  if (built.unusable.length) sink.warning({ message: `${built.unusable.length} examples not usable by ${spec.method}: ${built.unusable.slice(0, 5).map((u) => `${u.id} (${u.reason})`).join('; ')}` });
+  if (built.unusable.length) {
+    sink.warning({ message: `${built.unusable.length} examples not usable by ${spec.method}: ${built.unusable.slice(0, 5).map((u) => `${u.id} (${u.reason})`).join('; ')}`, dataLoss: { examplesUnusable: built.unusable.length } });
+  }
   return built.plan;
 }
 

@@ -22,7 +22,7 @@ import type { Trainer } from '../engine/step/trainer';
 import { headFor } from '../training/build';
 import type { RunnerOptions } from '../training/evaluate';
 import type { TrainerPlan } from '../training/plan';
-import { describeError } from '../util/errors';
+import { describeError, isUserError } from '../util/errors';
 import { loadSplit } from './data';
 import { EventSink } from './events';
 import { currentWeights, TrainingLoop } from './loop';
@@ -46,7 +46,7 @@ export async function runSession(spec: RunSpec, opts: SessionOptions): Promise<S
   } catch (e) {
     // An expected error (bad data, a missing device, ...) is its message alone; any other carries its stack.
     const shown = describeError(e);
-    sink.error({ ...shown, fatal: true, ...(step ? { step } : {}) });
+    sink.error({ ...shown, fatal: true, ...(step ? { step } : {}), ...(isUserError(e) ? { expected: true } : {}) });
     return { reason: 'failed', step, metrics: {}, error: shown.message };
   } finally {
     for (const d of disposers.reverse()) await d().catch(() => undefined);

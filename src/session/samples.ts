@@ -93,9 +93,12 @@ export class Sampler {
     this.scorer = this.rule ? new SampleScorer(rm.model, this.rule, { batch: 2 * this.prompts.length, seqLen: rm.model.maxLength, padId: rm.tokenizer.padTokenId ?? 0 }, runner) : undefined;
   }
 
-  /** Generates the samples of step `at` and emits them with their scores. */
-  async sample(at: number): Promise<void> {
-    if (!this.prompts.length) return;
+  /**
+   * Generates the samples of step `at` and emits them with their scores; returns the replies of the policy and
+   * of the start model (for the divergence check), or undefined when the run has no sample prompts.
+   */
+  async sample(at: number): Promise<{ policy: string[]; start: string[] } | undefined> {
+    if (!this.prompts.length) return undefined;
     const tok = this.rm.tokenizer;
     const plan = planSamples(this.prompts.map((p) => encodePrompt(tok, p)), this.genModel.maxLength);
     const ids = plan.prompts;
@@ -112,6 +115,7 @@ export class Sampler {
     // Policy replies then reference replies, each after its (possibly cut) prompt.
     const scored = this.scorer ? (await this.scorer.score([...ids, ...ids], [...pol.map((r) => r.tokens), ...refs.map((r) => r.tokens)], policyWeights, this.rm.weights)).scores : [];
     this.emit(at, shown, pol, refs, scored);
+    return { policy: pol.map((r) => r.text), start: refs.map((r) => r.text) };
   }
 
   async dispose(): Promise<void> {

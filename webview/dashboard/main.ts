@@ -127,7 +127,33 @@ function renderHeader(): void {
     el('div', { class: 'progress-row' }, bar, el('span', { class: 'progress-text', attrs: { id: 'run-progress' }, text: `${primary.totalSteps ? `step ${primary.step} / ${primary.totalSteps}` : `step ${primary.step}`}${eta}${primary.detail ? ` · ${primary.detail}` : ''}` })),
   );
   errorBox.replaceChildren();
+  renderNotices(primary);
   if (primary.errorText) errorBox.append(el('h3', { text: 'Error' }), el('pre', { class: 'error', text: primary.errorText }));
+}
+
+/**
+ * Above the plots: a "diverged?" banner with the step and what was seen (and Stop while the run trains), and the
+ * warnings strip: what data preparation left out, then the session's other warnings behind a toggle.
+ */
+function renderNotices(r: DashboardRunInfo): void {
+  if (r.diverged) {
+    const banner = el('div', { class: 'diverged-banner', attrs: { id: 'diverged-banner', role: 'alert' } },
+      el('strong', { text: `Diverged? at step ${r.diverged.step}` }),
+      el('span', { text: ` ${r.diverged.message}. The model may be ruined: lower the learning rate or turn on gradient clipping.` }));
+    if (r.canStop) banner.append(button('diverged-stop', 'Stop Run', () => post(DashboardAction, { action: 'stop', runId: r.id })));
+    errorBox.append(banner);
+  }
+  const loss = r.dataLoss ?? [];
+  const others = r.warnings ?? [];
+  if (!loss.length && !others.length) return;
+  const strip = el('div', { class: 'warnings-strip', attrs: { id: 'warnings-strip', role: 'status' } });
+  if (loss.length) strip.append(el('span', { class: 'data-loss', attrs: { id: 'data-loss' }, text: `Data left out: ${loss.join(' · ')}` }));
+  if (others.length) {
+    const list = el('details', { class: 'warning-list' }, el('summary', { text: `${others.length} warning${others.length === 1 ? '' : 's'}` }));
+    list.append(el('ul', {}, ...others.map((w) => el('li', { text: w }))));
+    strip.append(list);
+  }
+  errorBox.append(strip);
 }
 
 function renderRunPicker(): void {

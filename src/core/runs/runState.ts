@@ -4,7 +4,7 @@
  * was stopped and resumed reads `started ... finished(stopped) started ...`, and the second `started` makes it
  * running again.
  */
-import type { CheckpointParams, DivergedParams, ErrorParams, FinishedParams, Metrics, SessionEvent, StartedParams } from '../../protocol/session';
+import type { CheckpointParams, DataLoss, DivergedParams, ErrorParams, FinishedParams, Metrics, SessionEvent, StartedParams } from '../../protocol/session';
 
 export type RunPhase = 'pending' | 'running' | 'finished' | 'stopped' | 'failed';
 
@@ -34,13 +34,35 @@ export interface RunState {
   readonly startStep: number;
   /** The first `diverged` event: the run's weights may be ruined, so a finished run is not shown as plain green. */
   readonly diverged?: DivergedParams;
+  /** What data preparation left out (each kind as its latest warning counted it). */
+  readonly dataLoss?: DataLoss;
+  /** The first line of each distinct warning, in order, at most WARNING_LINES of them. */
+  readonly warningLines: readonly string[];
 }
 
-export const EMPTY_RUN_STATE: RunState = { phase: 'pending', metrics: {}, evalMetrics: {}, step: 0, epoch: 0, totalSteps: 0, warnings: 0, startStep: 0 };
+/** Distinct warning lines a run state keeps. */
+export const WARNING_LINES = 20;
+
+export const EMPTY_RUN_STATE: RunState = { phase: 'pending', metrics: {}, evalMetrics: {}, step: 0, epoch: 0, totalSteps: 0, warnings: 0, startStep: 0, warningLines: [] };
+
+/**
+ * What data preparation left out, in a few words each: `4 of 20 rows skipped`, `86 prompts and 505 completions
+ * cut (555079 tokens dropped)`, `3 examples not usable`. Empty when nothing was left out.
+ */
+export function describeDataLoss(d: DataLoss | undefined): string[] {
+  if (!d) return [];
+  const out: string[] = [];
+  if (d.rowsSkipped) out.push(`${d.rowsSkipped}${d.rows !== undefined ? ` of ${d.rows}` : ''} rows skipped`);
+  if (d.promptsTruncated || d.completionsTruncated) {
+    out.push(`${d.promptsTruncated ?? 0} prompts and ${d.completionsTruncated ?? 0} completions cut (${d.tokensDropped ?? 0} tokens dropped)`);
+  }
+  if (d.examplesUnusable) out.push(`${d.examplesUnusable} examples not usable by the method`);
+  return out;
+}
 
 /** Folds events into the state; call again with later events to continue. Pure: returns a new object. */
 export function foldRunEvents(prev: RunState, events: readonly SessionEvent[]): RunState {
-  const s: { -readonly [K in keyof RunState]: RunState[K] } = { ...prev, metrics: { ...prev.metrics }, evalMetrics: { ...prev.evalMetrics } };
+  const s: { -readonly [K in keyof RunState]: RunState[K] } = { ...prev, metrics: { ...prev.metrics }, evalMetrics: { ...prev.evalMetrics }, warningLines: [...prev.warningLines] };
   for (const e of events) {
     s.lastEventTime = e.params.time;
     switch (e.type) {
@@ -64,9 +86,13 @@ export function foldRunEvents(prev: RunState, events: readonly SessionEvent[]): 
       case 'checkpoint':
         s.latestCheckpoint = e.params;
         break;
-      case 'warning':
+      case 'warning': {
         s.warnings++;
+        if (e.params.dataLoss) s.dataLoss = { ...s.dataLoss, ...e.params.dataLoss };
+        const line = e.params.message.split('\n')[0] as string;
+        if (s.warningLines.length < WARNING_LINES && !s.warningLines.includes(line)) (s.warningLines as string[]).push(line);
         break;
+      }
       case 'diverged':
         s.diverged ??= e.params;
         break;
@@ -98,6 +124,17 @@ export function foldRunEvents(prev: RunState, events: readonly SessionEvent[]): 
     if (dt > 0 && s.step > s.startStep) s.stepsPerSecond = (s.step - s.startStep) / dt;
   }
   return s;
+}
+
+/**
+ * Whether resuming can work: a stopped run continues from its checkpoint; a failed one continues from its
+ * checkpoint when it has one, and otherwise only when its failure was not an expected error (bad spec, data or
+ * model), which a resume would repeat as it is.
+ */
+export function canResume(s: RunState): boolean {
+  if (s.phase === 'stopped') return true;
+  if (s.phase !== 'failed') return false;
+  return s.latestCheckpoint !== undefined || s.lastError?.expected !== true;
 }
 
 /** Marks a running run whose session process is gone as failed (it ended without a final event). */

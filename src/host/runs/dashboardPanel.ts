@@ -4,7 +4,7 @@ import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import type { ManagedRun, RunManager } from './runManager';
 import { EventTail } from '../../core/runs/eventTail';
 import { runPaths } from '../../core/runs/layout';
-import { etaSeconds } from '../../core/runs/runState';
+import { canResume, describeDataLoss, etaSeconds } from '../../core/runs/runState';
 import { seriesFromEvents } from '../../core/runs/metricSeries';
 import { readTrainerState, trainerStateLabel, type TrainerStateRun } from '../../core/runs/trainerState';
 import {
@@ -46,8 +46,11 @@ export function runInfo(r: ManagedRun): DashboardRunInfo {
     ...(eta !== undefined ? { etaSeconds: eta } : {}),
     settings,
     ...(errorText ? { errorText } : {}),
+    ...(s.dataLoss ? { dataLoss: describeDataLoss(s.dataLoss) } : {}),
+    ...(s.warningLines.length ? { warnings: [...s.warningLines] } : {}),
+    ...(s.diverged ? { diverged: { step: s.diverged.step, message: s.diverged.message } } : {}),
     canStop: s.phase === 'running',
-    canResume: (s.phase === 'stopped' || s.phase === 'failed') && !!r.spec,
+    canResume: canResume(s) && !!r.spec,
     canClone: !!r.spec,
   };
 }

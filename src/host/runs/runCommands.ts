@@ -4,7 +4,7 @@ import { Disposable } from '../shared/lifecycle';
 import { RunManager, type ManagedRun } from './runManager';
 import { RunsView, RunItem } from './runsView';
 import { RunStatusBar } from './runStatusBar';
-import { formatMetric, keyMetrics } from '../../core/runs/runState';
+import { canResume, describeDataLoss, formatMetric, keyMetrics } from '../../core/runs/runState';
 import { DashboardPanel } from './dashboardPanel';
 import { LaunchPanel, loadSpecFile } from './launchPanel';
 import { sessionEnvironment } from './sessionEnv';
@@ -64,6 +64,7 @@ export class RunsFeature extends Disposable {
     this.register(new RunStatusBar(this.manager));
     if (!this.workspaceDir) void vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
     this.register(this.manager.onDidEnd((r) => void this.notify(r)));
+    this.watchDivergence();
     this.registerRunCommands();
     this.registerLaunchCommands();
     this.registerDashboardCommands();
@@ -93,9 +94,17 @@ export class RunsFeature extends Disposable {
     });
     this.command('alignment.resumeRun', async (arg?: unknown) => {
       if (!requireTrust()) return;
-      const id = await pickRun(runs, arg, 'Resume which run?', (r) => r.state.phase === 'stopped' || r.state.phase === 'failed');
+      const id = await pickRun(runs, arg, 'Resume which run?', (r) => !!r.spec && canResume(r.state));
       if (id) await runs.resume(id).catch(this.fail('Resume run'));
     });
+    this.command('alignment.deleteRun', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Delete which run?', (r) => r.state.phase !== 'running');
+      const run = id ? runs.get(id) : undefined;
+      if (!id || !run) return;
+      const ok = await vscode.window.showWarningMessage(`Delete run ${run.spec?.name || id}? Its folder (${vscode.workspace.asRelativePath(run.dir, false)}) with its checkpoints and final model is removed.`, { modal: true }, 'Delete');
+      if (ok === 'Delete') await runs.delete(id).catch(this.fail('Delete run'));
+    });
+    this.command('alignment.clearFailedRuns', () => this.clearFailed());
     this.command('alignment.openRunSpec', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Open the spec of which run?');
       const run = id ? runs.get(id) : undefined;
@@ -106,6 +115,33 @@ export class RunsFeature extends Disposable {
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.dir));
     });
+  }
+
+  /** Deletes every failed run's folder, after one confirmation that names how many. */
+  private async clearFailed(): Promise<void> {
+    const failed = (await this.manager.list()).filter((r) => r.state.phase === 'failed');
+    if (!failed.length) return void vscode.window.showInformationMessage('No failed runs to clear.');
+    const ok = await vscode.window.showWarningMessage(`Delete ${failed.length} failed run${failed.length === 1 ? '' : 's'} (${failed.slice(0, 5).map((r) => r.spec?.name || r.id).join(', ')}${failed.length > 5 ? ', …' : ''}) with their folders?`, { modal: true }, 'Delete');
+    if (ok !== 'Delete') return;
+    for (const r of failed) await this.manager.delete(r.id).catch(this.fail(`Delete run ${r.id}`));
+  }
+
+  /**
+   * Offers to stop a training run the first time it looks diverged (once per run and window): the weights may
+   * be ruined, and every further step costs time.
+   */
+  private watchDivergence(): void {
+    const offered = new Set<string>();
+    this.register(this.manager.onDidChange((id) => {
+      const r = id ? this.manager.get(id) : undefined;
+      const d = r?.state.diverged;
+      if (!r || !d || r.state.phase !== 'running' || offered.has(r.id)) return;
+      offered.add(r.id);
+      void vscode.window.showWarningMessage(`Run ${r.spec?.name || r.id} diverged? at step ${d.step}: ${d.message}`, 'Stop Run', 'Open Dashboard').then(async (a) => {
+        if (a === 'Stop Run') await this.manager.stop(r.id).catch(this.fail('Stop run'));
+        if (a === 'Open Dashboard') await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+      });
+    }));
   }
 
   /** Commands that start runs: the launch form, a spec file, a clone of a run. */
@@ -180,8 +216,10 @@ export class RunsFeature extends Disposable {
       if (a === 'Show Log') await vscode.commands.executeCommand('alignment.showLog');
     } else if (r.state.phase === 'finished' || r.state.phase === 'stopped') {
       // A run that diverged ends as a warning: its final model may be ruined.
-      const diverged = r.state.diverged ? ` (diverged? ${r.state.diverged.message})` : '';
-      const text = `Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}${diverged}`;
+      const diverged = r.state.diverged ? ` (diverged? at step ${r.state.diverged.step}: ${r.state.diverged.message})` : '';
+      const lost = describeDataLoss(r.state.dataLoss);
+      const data = lost.length ? `. Data left out: ${lost.join('; ')}` : '';
+      const text = `Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}${diverged}${data}`;
       const a = r.state.diverged ? await vscode.window.showWarningMessage(text, 'Open Dashboard') : await vscode.window.showInformationMessage(text, 'Open Dashboard');
       if (a) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
     }

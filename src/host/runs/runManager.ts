@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { access, appendFile, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { access, appendFile, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnOffThread, type SessionProcess } from './offThreadSpawn';
 import { onlyCorruptCheckpoints } from './corruptCheckpoints';
@@ -8,7 +8,7 @@ import { createRun } from '../../core/runs/registry';
 import { runPaths, runsRoot, isRunId } from '../../core/runs/layout';
 import { resolveRunSpec, type RunSpec, type SpecProblem } from '../../core/runs/spec';
 import { EventTail } from '../../core/runs/eventTail';
-import { EMPTY_RUN_STATE, foldRunEvents, withProcessGone, type RunState } from '../../core/runs/runState';
+import { canResume, EMPTY_RUN_STATE, foldRunEvents, withProcessGone, type RunState } from '../../core/runs/runState';
 import { acquireRunLock, lockIsLive, processAlive, readRunLock, releaseRunLock, setLockSessionPid } from '../../core/runs/runLock';
 import { formatEvent, SessionError, type SessionEvent } from '../../protocol/session';
 
@@ -302,6 +302,7 @@ export class RunManager extends Disposable {
     if (r.child || r.state.phase === 'running') throw new Error(`run ${id} is already running`);
     if (r.state.phase === 'finished') throw new Error(`run ${id} has finished; clone it to train again`);
     if (!r.spec) throw new Error(`run ${id} has no usable spec.json: ${r.specProblems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
+    if (!canResume(r.state)) throw new Error(`run ${id} failed before its first checkpoint: ${r.state.detail ?? 'see its log'}. Resuming would fail the same way: fix that, then Clone and Edit the run`);
     const corrupt = await onlyCorruptCheckpoints(r.dir);
     if (corrupt.length) {
       const restart = 'Restart from Step 0';
@@ -313,6 +314,22 @@ export class RunManager extends Disposable {
       if (answer !== restart) return;
     }
     await this.launch(r, true, corrupt.length > 0);
+  }
+
+  /**
+   * Deletes a run's folder (spec, events, checkpoints, final model). A run whose session is alive (this
+   * window's, another window's or a CLI's: the run lock says) is refused.
+   */
+  async delete(id: string): Promise<void> {
+    const r = this.records.get(id);
+    if (!r) throw new Error(`no run "${id}" in this workspace`);
+    const lock = await readRunLock(r.dir);
+    if (r.child || r.state.phase === 'running' || (lock && lockIsLive(lock))) throw new Error(`run ${id} is training: stop it first`);
+    await rm(r.dir, { recursive: true, force: true });
+    this.records.delete(id);
+    this.opts.log.info(`Run ${id}: deleted ${r.dir}`);
+    await vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', this.records.size === 0);
+    this.changed.fire(undefined);
   }
 
   /** Asks a running session to stop gracefully (SIGTERM: it saves a checkpoint and writes `finished`). */

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { Disposable } from '../shared/lifecycle';
 import type { ManagedRun, RunManager } from './runManager';
-import { etaSeconds, formatDuration, formatMetric, keyMetrics, type RunPhase } from '../../core/runs/runState';
+import { canResume, etaSeconds, formatDuration, formatMetric, keyMetrics, type RunPhase } from '../../core/runs/runState';
 
 const PHASE_ICON: Record<RunPhase, vscode.ThemeIcon> = {
   pending: new vscode.ThemeIcon('clock'),
@@ -18,15 +18,21 @@ export function progressText(run: ManagedRun): string {
   return `${s.step}/${s.totalSteps} (${Math.floor((100 * s.step) / s.totalSteps)}%)`;
 }
 
+/** The context value's suffix: `.resumable` where resuming can work (package.json menus offer Resume on it). */
+export function runContextFlags(run: ManagedRun): string {
+  return run.spec && canResume(run.state) ? '.resumable' : '';
+}
+
 export class RunItem extends vscode.TreeItem {
   constructor(readonly run: ManagedRun) {
     super(run.spec?.name || run.id, vscode.TreeItemCollapsibleState.Collapsed);
     const s = run.state;
     this.id = `run:${run.id}`;
-    // A finished run that diverged is not shown as passed.
-    this.iconPath = s.phase === 'finished' && s.diverged ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('charts.yellow')) : PHASE_ICON[s.phase];
-    this.contextValue = `alignment.run.${s.phase}`;
-    const parts = [s.phase === 'running' ? progressText(run) : s.phase === 'finished' && s.diverged ? 'finished, diverged?' : s.phase, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
+    // A run that diverged is not shown as passing or plainly running: "diverged?" with the step, from the event on.
+    const diverged = s.diverged && (s.phase === 'finished' || s.phase === 'running' || s.phase === 'stopped') ? `diverged? (step ${s.diverged.step})` : undefined;
+    this.iconPath = diverged ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('charts.yellow')) : PHASE_ICON[s.phase];
+    this.contextValue = `alignment.run.${s.phase}${runContextFlags(run)}`;
+    const parts = [s.phase === 'running' ? progressText(run) : s.phase, diverged, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
     const eta = etaSeconds(s);
     if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
     this.description = parts.filter(Boolean).join(' · ');
@@ -34,6 +40,7 @@ export class RunItem extends vscode.TreeItem {
     md.appendMarkdown(`**${escapeMd(run.spec?.name || run.id)}** — ${s.phase}${s.detail ? `: ${escapeMd(s.detail)}` : ''}\n\n`);
     if (run.spec) md.appendMarkdown(`${run.spec.method} · ${run.spec.model.kind === 'builtin' ? 'built-in model' : escapeMd(run.spec.model.path)} · ${run.spec.device}${s.started ? ` (${s.started.device})` : ''}\n\n`);
     md.appendMarkdown(`${escapeMd(progressText(run))}\n\n`);
+    if (s.diverged) md.appendMarkdown(`**Diverged?** at step ${s.diverged.step}: ${escapeMd(s.diverged.message)}\n\n`);
     for (const [k, x] of keyMetrics(s, 6)) md.appendMarkdown(`- ${escapeMd(k)}: ${formatMetric(x)}\n`);
     if (run.stderrTail) md.appendCodeblock(run.stderrTail.split('\n').slice(-12).join('\n'), 'text');
     this.tooltip = md;

@@ -6,7 +6,7 @@ import { foldRunEvents, EMPTY_RUN_STATE } from '../../../src/core/runs/runState'
 import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
 import { parseSessionEvents, type SessionEvent } from '../../../src/protocol/session';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../../../src/engine/io/safetensors';
-import { DivergenceMonitor } from '../../../src/session/divergence';
+import { collapsedReply, DivergenceMonitor } from '../../../src/session/divergence';
 import { runSession } from '../../../src/session/runSession';
 import { sessionExitCode } from '../../../src/session/types';
 import { tinySpec, workspace } from './sessionFixtures';
@@ -112,4 +112,46 @@ test('a model whose embeddings are 1e30 (grad_norm exactly 0, empty samples) is 
   const gradNorms = events(runDir).flatMap((e) => (e.type === 'metrics' ? [e.params.metrics['grad_norm']] : []));
   assert.ok(gradNorms.every((g) => g === 0), `grad_norm ${gradNorms.join(', ')}`);
   assert.deepEqual(res.diverged && [res.diverged.reason, res.diverged.step], ['grad-norm-zero', 3]);
+});
+
+test('exploding implicit rewards and KL: beyond the first steps and beyond the floor; each reason once', () => {
+  const m = new DivergenceMonitor();
+  // DPO starts with rewards 0 (policy = reference); healthy drift stays far below the floor of 50.
+  for (let s = 1; s <= 20; s++) assert.deepEqual(m.metrics(s, { 'rewards/chosen': -0.1 * s, 'rewards/rejected': -0.3 * s, 'rewards/margins': 0.2 * s }), [], `step ${s}`);
+  const found = m.metrics(21, { 'rewards/chosen': 946, 'rewards/margins': 12 });
+  assert.deepEqual(found.map((d) => [d.reason, d.step, d.value]), [['rewards-exploding', 21, 946]]);
+  assert.match(found[0]?.message ?? '', /^rewards\/chosen 946 at step 21 is beyond ±50 /);
+  assert.deepEqual(m.metrics(22, { 'rewards/rejected': -5000 }), [], 'reported once');
+  assert.deepEqual(m.metrics(22, { 'objective/kl': 99 }), []);
+  assert.deepEqual(m.metrics(23, { 'objective/kl': 5000 }).map((d) => d.reason), ['kl-exploding']);
+  // SimPO-like rewards that start large (|x| about 14) get a wider limit from their first steps: 14 + 10 * 14.
+  const simpo = new DivergenceMonitor();
+  for (let s = 1; s <= 3; s++) assert.deepEqual(simpo.metrics(s, { 'rewards/chosen': -14 }), []);
+  assert.deepEqual(simpo.metrics(4, { 'rewards/chosen': -150 }), []);
+  assert.deepEqual(simpo.metrics(5, { 'rewards/chosen': -160 }).map((d) => d.reason), ['rewards-exploding']);
+  // Non-finite values are the NaN guard's, and metrics not watched are ignored.
+  assert.deepEqual(new DivergenceMonitor().metrics(1, { 'rewards/chosen': NaN, loss: 1e9 }), []);
+});
+
+test('collapsed samples: every reply empty or one repeated character, where the start model said something', () => {
+  assert.ok(collapsedReply(''));
+  assert.ok(collapsedReply('\n\n\n'));
+  assert.ok(collapsedReply('!!!!!!'));
+  assert.ok(collapsedReply('的的的的'));
+  assert.ok(!collapsedReply('a'));
+  assert.ok(!collapsedReply('no'));
+  assert.ok(!collapsedReply('好的'));
+  const m = new DivergenceMonitor();
+  assert.deepEqual(m.samples(10, ['yes', '\n\n'], ['hello', 'hi']), [], 'one reply still says something');
+  const d = m.samples(20, ['\n\n\n', '', '!!!!'], ['hello', 'hi', 'ok']);
+  assert.deepEqual(d.map((x) => [x.reason, x.step]), [['samples-collapsed', 20]]);
+  assert.match(d[0]?.message ?? '', /^all 3 sample replies at step 20 are empty or one repeated character/);
+  assert.deepEqual(m.samples(30, ['', ''], ['hello', 'hi']), [], 'reported once');
+  // A start model that cannot write (random weights: every reply "\n\n\n") is not a divergence.
+  const mute = new DivergenceMonitor();
+  assert.deepEqual(mute.samples(10, ['\n\n', '\n'], ['\n\n\n', '']), []);
+  // Online runs have no start replies: their first sample set stands for the start.
+  const online = new DivergenceMonitor();
+  assert.deepEqual(online.samples(1, ['4', '5']), []);
+  assert.deepEqual(online.samples(2, ['', '    ']).map((x) => x.reason), ['samples-collapsed']);
 });
