@@ -29,7 +29,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { scanJsonl } from '../core/datasets/jsonlScan';
+import { scanDataset } from '../core/datasets/datasetScan';
 import { loadDatasetFile } from '../core/datasets/formats';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { FeedbackStore } from '../core/feedback/store';
@@ -136,7 +136,7 @@ async function judge(a: Args): Promise<number> {
   const judgeImpl = openJudge(a, o);
   for (const w of judgeImpl.endpoint.warnings) process.stderr.write(`warning: ${w}\n`);
 
-  const scan = await scanJsonl(o.file);
+  const scan = await scanDataset(o.file);
   const { pairs, notPairs } = datasetPairItems(scan, int(a, 'limit', 1));
   for (const d of scan.diagnostics.filter((x) => x.severity === 'error').slice(0, 20)) process.stderr.write(`${d.file}:${d.line}: ${d.message}\n`);
   if (!pairs.length) throw new JudgeUsageError(`judge: ${o.file} has no prompt/chosen/rejected pairs`);
@@ -399,7 +399,7 @@ async function rmScore(a: Args): Promise<number> {
     const file = path.resolve(dataArg);
     if (!fs.existsSync(file)) throw new JudgeUsageError(`rm-score: no dataset at ${file}`);
     const maxLength = int(a, 'max-length', 8) ?? 512;
-    const scan = await scanJsonl(file);
+    const scan = await scanDataset(file);
     const wanted = one(a, 'ids-stdin') === 'true' ? await idsFromStdin() : scan.records.map((r) => r.id);
     const lineOf = new Map(scan.records.map((r) => [r.id, r.line]));
     const data = await loadDatasetFile(file);

@@ -23,6 +23,7 @@ export type FormatId =
   | 'trl-preference-implicit'
   | 'hh-rlhf'
   | 'ultrafeedback'
+  | 'ultrafeedback-binarized'
   | 'sharegpt-preference'
   | 'trl-unpaired'
   | 'sharegpt-kto'

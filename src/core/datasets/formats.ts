@@ -80,6 +80,14 @@ const FORMATS: readonly FormatDef[] = [
     parse: parseShareGptPreference,
   },
   {
+    id: 'ultrafeedback-binarized',
+    kind: 'preference',
+    keys: 'prompt (string), chosen[{role, content}], rejected[{role, content}] (whole conversations that begin with the prompt)',
+    description: 'UltraFeedback binarized: a prompt plus chosen and rejected conversations that repeat it',
+    matches: (r) => typeof r.prompt === 'string' && Array.isArray(r.chosen) && Array.isArray(r.rejected),
+    parse: parseUltraFeedbackBinarized,
+  },
+  {
     id: 'trl-preference',
     kind: 'preference',
     keys: 'prompt, chosen, rejected (strings or message lists)',
@@ -349,6 +357,36 @@ export function detectFormat(rows: readonly unknown[], file = '<data>'): FormatI
   return { id: def.id, kind: def.kind, keys: def.keys, description: def.description };
 }
 
+/** The format of a file's rows as {@link detectFormat} finds it, or undefined where no format fits (never throws). */
+export function detectRowFormat(rows: readonly unknown[]): FormatInfo | undefined {
+  try {
+    return detectFormat(rows);
+  } catch (e) {
+    if (e instanceof DatasetFormatError) return undefined;
+    throw e;
+  }
+}
+
+/** One row read as a format: the example, or the field that keeps it from being one and why. */
+export type RowParse = { readonly ok: true; readonly example: Example } | { readonly ok: false; readonly field: string; readonly reason: string };
+
+/**
+ * Reads one row as `format`, exactly as {@link loadDatasetText} does for training (the same parser, the same
+ * checks, metadata and id rule), so the editor's diagnostics and labeling see what training will see.
+ */
+export function parseRow(row: unknown, format: FormatId, source: RowSource, options: LoadOptions = {}): RowParse {
+  const def = FORMATS.find((f) => f.id === format);
+  if (!def) throw new RangeError(`parseRow: unknown format ${format}`);
+  if (!isObj(row)) return { ok: false, field: '', reason: 'expected a JSON object' };
+  const id = row.id === undefined ? `${basename(source.file)}:${source.line}` : String(row.id as string | number);
+  try {
+    return { ok: true, example: withMeta(def.parse(row, { source, id, options }), row) };
+  } catch (e) {
+    if (!(e instanceof FieldProblem)) throw e;
+    return { ok: false, field: e.field, reason: e.reason };
+  }
+}
+
 function detect(rows: readonly unknown[], file: string): FormatDef {
   const votes = new Map<FormatDef, number>();
   let firstKeys: string[] | undefined;
@@ -545,6 +583,28 @@ function parseShareGptPreference(row: Row, ctx: RowContext): PreferenceExample {
   checkCompletion(rejected, 'rejected');
   checkDistinct(chosen, rejected);
   return { kind: 'preference', id: ctx.id, source: ctx.source, format: 'sharegpt-preference', style: 'conversational', prompt: conv, chosen, rejected };
+}
+
+/**
+ * UltraFeedback binarized (HuggingFaceH4/ultrafeedback_binarized): `prompt` is a string and `chosen` / `rejected`
+ * are whole conversations that repeat it. The turns they share (ending with the user turn) are the prompt; what
+ * follows in each is the completion. `score_chosen` / `score_rejected` are kept.
+ */
+function parseUltraFeedbackBinarized(row: Row, ctx: RowContext): PreferenceExample {
+  text(row, 'prompt');
+  const chosen = messages(row, 'chosen');
+  const rejected = messages(row, 'rejected');
+  let n = 0;
+  while (n < chosen.length - 1 && n < rejected.length - 1 && chosen[n].role === rejected[n].role && chosen[n].content === rejected[n].content) n++;
+  while (n > 0 && chosen[n - 1].role !== 'user' && chosen[n - 1].role !== 'tool') n--;
+  const prompt = chosen.slice(0, n);
+  checkPrompt(prompt, 'chosen');
+  const c = chosen.slice(n);
+  const r = rejected.slice(n);
+  checkCompletion(c, `chosen[${n}:]`);
+  checkCompletion(r, `rejected[${n}:]`);
+  checkDistinct(c, r);
+  return { kind: 'preference', id: ctx.id, source: ctx.source, format: 'ultrafeedback-binarized', style: 'conversational', prompt, chosen: c, rejected: r, ...scores(row) };
 }
 
 function missing(field: string): never {

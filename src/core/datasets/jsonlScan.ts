@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import type { RowFormat } from './trlRow';
 
 /** What was wrong with a line. */
 export type JsonlDiagnosticCode =
@@ -50,8 +51,14 @@ export interface JsonlIndexOptions {
 }
 
 export interface JsonlScanOptions extends JsonlIndexOptions {
-  /** Default `preference`. */
+  /** Default `preference`; ignored when `rows` is given. */
   readonly shape?: JsonlShape;
+  /**
+   * The dataset format's checks and labeling view (`trlRow.ts`, from the format registry): when given, a record's
+   * problems are the ones training would skip it for, and {@link JsonlRecord.row} is its TRL view. A scan keeps
+   * it for later {@link DatasetIndex.readRecord} calls.
+   */
+  readonly rows?: RowFormat;
   /** Lines longer than this are reported and never parsed. Default 1 MiB. */
   readonly maxRecordBytes?: number;
   /** The field holding a record's own id. Default `id`. */
@@ -74,6 +81,8 @@ export interface JsonlRecord {
   readonly id: string;
   readonly idSource: 'field' | 'hash';
   readonly value: Record<string, unknown>;
+  /** The record as labels name its outputs: `value` itself, or its TRL view for a format read through `rows`. */
+  readonly row: Record<string, unknown>;
   /** Byte length of the line (without its line break). */
   readonly bytes: number;
   /** Problems with this record's fields (missing or mistyped); empty when it fits the shape. */
@@ -99,6 +108,27 @@ export interface JsonlScanResult {
   readonly records: readonly JsonlRecordInfo[];
   /** All diagnostics in line order. */
   readonly diagnostics: readonly JsonlDiagnostic[];
+}
+
+/** What reading one record takes: the checks (shape or format), the size limit and the id field. */
+export type RecordReadOptions = Pick<JsonlScanOptions, 'shape' | 'rows' | 'maxRecordBytes' | 'idField'>;
+
+/**
+ * Random access to the records of a dataset file, JSON Lines ({@link JsonlIndex}) or a JSON array
+ * (`jsonArrayIndex.ts`): what the comparison queue, the judges' pairs and export read records through.
+ */
+export interface DatasetIndex {
+  readonly file: string;
+  /** Records (for JSON Lines: non-blank lines, good or bad). */
+  readonly count: number;
+  readonly idsFinal: boolean;
+  lineNumber(i: number): number;
+  idAt(i: number): string | undefined;
+  indexOfId(id: string): number | undefined;
+  isStale(): boolean;
+  /** Record i, checked as the last scan checked it unless `options` say otherwise. */
+  readRecord(i: number, options?: RecordReadOptions): JsonlReadResult;
+  scan(options?: JsonlScanOptions): Promise<JsonlScanResult>;
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
@@ -131,9 +161,10 @@ function isSpace(b: number): boolean {
  * Byte-offset index of the non-blank lines of a JSONL file. Blank (whitespace-only) lines are skipped silently;
  * a UTF-8 byte-order mark at the start is skipped; CRLF line ends are accepted.
  */
-export class JsonlIndex {
+export class JsonlIndex implements DatasetIndex {
   private ids: string[] | undefined;
   private idToIndex: Map<string, number> | undefined;
+  private checks: Pick<JsonlScanOptions, 'shape' | 'rows'> = {};
 
   private constructor(
     readonly file: string,
@@ -279,7 +310,8 @@ export class JsonlIndex {
    * Reads and parses record i (one small read; nothing else is parsed). Never throws for bad content: a line
    * that is too large, not UTF-8, not JSON or not an object comes back as `{ ok: false, diagnostic }`.
    */
-  readRecord(i: number, options: Pick<JsonlScanOptions, 'shape' | 'maxRecordBytes' | 'idField'> = {}): JsonlReadResult {
+  readRecord(i: number, options: RecordReadOptions = {}): JsonlReadResult {
+    if (options.shape === undefined && options.rows === undefined) options = { ...options, ...this.checks };
     const line = this.lineNumber(i);
     const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const len = this.lengths.get(i);
@@ -298,9 +330,7 @@ export class JsonlIndex {
     const chunkBytes = Math.max(options.chunkBytes ?? DEFAULT_CHUNK, 1);
     const diagnostics: JsonlDiagnostic[] = [];
     const records: JsonlRecordInfo[] = [];
-    const ids: string[] = new Array<string>(this.count).fill('');
-    const idToIndex = new Map<string, number>();
-    const occurrences = new Map<string, number>();
+    const ids = new IdAssigner(this.file, this.count, (i) => this.lines.get(i));
     const fh = await fs.promises.open(this.file, 'r');
     try {
       let win = Buffer.alloc(0);
@@ -324,48 +354,65 @@ export class JsonlIndex {
         }
         const bytes = win.subarray(start - winStart, Math.min(start - winStart + len, win.length));
         const r = parseLine(this.file, line, i, bytes, options);
-        if (!r.ok) {
-          diagnostics.push(r.diagnostic);
-          continue;
-        }
-        diagnostics.push(...r.record.problems);
-        let id = r.record.id;
-        const seen = occurrences.get(id);
-        if (seen !== undefined) {
-          const firstLine = this.lines.get(idToIndex.get(id) ?? i);
-          let k = seen + 1;
-          while (idToIndex.has(`${r.record.id}#${k}`)) k++;
-          occurrences.set(id, k);
-          id = `${r.record.id}#${k}`;
-          diagnostics.push({
-            file: this.file,
-            line,
-            severity: 'warning',
-            code: 'duplicate-id',
-            message:
-              r.record.idSource === 'field'
-                ? `${duplicateIdText(r.record.id, firstLine)}; labels for this record are kept under ${JSON.stringify(id)}`
-                : `duplicate record: same content as line ${firstLine}; labels for this record are kept under ${JSON.stringify(id)}`,
-          });
-        } else {
-          occurrences.set(id, 1);
-        }
-        ids[i] = id;
-        idToIndex.set(id, i);
-        records.push({ index: i, line, id, valid: !r.record.problems.some((d) => d.severity === 'error') });
+        if (!r.ok) diagnostics.push(r.diagnostic);
+        else records.push(ids.add(r.record, diagnostics));
       }
       options.onProgress?.(this.size, this.size);
     } finally {
       await fh.close();
     }
-    this.ids = ids;
-    this.idToIndex = idToIndex;
+    this.ids = ids.ids;
+    this.idToIndex = ids.idToIndex;
+    this.checks = { ...(options.shape ? { shape: options.shape } : {}), ...(options.rows ? { rows: options.rows } : {}) };
     diagnostics.sort((a, b) => a.line - b.line);
     return { file: this.file, lineCount: this.count, records, diagnostics };
   }
 
   private check(i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`record index ${i} out of range [0, ${this.count}) in ${this.file}`);
+  }
+}
+
+/**
+ * Final record ids in file order: the first record with an id keeps it, a repeat gets `#2`, `#3`, ... and a
+ * duplicate-id warning naming the first line. Shared by the JSON Lines and JSON array indexes.
+ */
+export class IdAssigner {
+  readonly ids: string[];
+  readonly idToIndex = new Map<string, number>();
+  private readonly occurrences = new Map<string, number>();
+
+  constructor(private readonly file: string, count: number, private readonly lineOf: (index: number) => number) {
+    this.ids = new Array<string>(count).fill('');
+  }
+
+  /** Gives `record` its final id; pushes the record's problems (and a duplicate warning) onto `diagnostics`. */
+  add(record: JsonlRecord, diagnostics: JsonlDiagnostic[]): JsonlRecordInfo {
+    diagnostics.push(...record.problems);
+    let id = record.id;
+    const seen = this.occurrences.get(id);
+    if (seen !== undefined) {
+      const firstLine = this.lineOf(this.idToIndex.get(id) ?? record.index);
+      let k = seen + 1;
+      while (this.idToIndex.has(`${record.id}#${k}`)) k++;
+      this.occurrences.set(id, k);
+      id = `${record.id}#${k}`;
+      diagnostics.push({
+        file: this.file,
+        line: record.line,
+        severity: 'warning',
+        code: 'duplicate-id',
+        message:
+          record.idSource === 'field'
+            ? `${duplicateIdText(record.id, firstLine)}; labels for this record are kept under ${JSON.stringify(id)}`
+            : `duplicate record: same content as line ${firstLine}; labels for this record are kept under ${JSON.stringify(id)}`,
+      });
+    } else {
+      this.occurrences.set(id, 1);
+    }
+    this.ids[record.index] = id;
+    this.idToIndex.set(id, record.index);
+    return { index: record.index, line: record.line, id, valid: !record.problems.some((d) => d.severity === 'error') };
   }
 }
 
@@ -406,7 +453,7 @@ function parseLine(
   line: number,
   index: number,
   bytes: Uint8Array,
-  options: Pick<JsonlScanOptions, 'shape' | 'idField'>,
+  options: Pick<JsonlScanOptions, 'shape' | 'rows' | 'idField'>,
 ): JsonlReadResult {
   const fail = (code: JsonlDiagnosticCode, message: string, column?: number): JsonlReadResult => ({
     ok: false,
@@ -431,7 +478,25 @@ function parseLine(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('not-an-object', `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`, 1);
   }
-  const obj = value as Record<string, unknown>;
+  return { ok: true, record: checkedRecord({ file, line, index, text, bytes: bytes.length }, value as Record<string, unknown>, options) };
+}
+
+/** Where a parsed record sits: `text` is its line (for the column of a field) when the record is one line. */
+export interface RecordPlace {
+  readonly file: string;
+  readonly line: number;
+  readonly index: number;
+  readonly text?: string;
+  readonly bytes: number;
+}
+
+/** A parsed JSON object as a record: its id (own field or content hash), its problems and its labeling row. */
+export function checkedRecord(place: RecordPlace, obj: Record<string, unknown>, options: Pick<JsonlScanOptions, 'shape' | 'rows' | 'idField'>): JsonlRecord {
+  const { file, line, index, text } = place;
+  const columnOfKey = (key: string): { column?: number } => {
+    const at = text?.indexOf(JSON.stringify(key)) ?? -1;
+    return at >= 0 ? { column: at + 1 } : {};
+  };
   const problems: JsonlDiagnostic[] = [];
   const idField = options.idField ?? 'id';
   const rawId = obj[idField];
@@ -445,7 +510,7 @@ function parseLine(
       problems.push({
         file,
         line,
-        ...columnOfKey(text, idField),
+        ...columnOfKey(idField),
         severity: 'warning',
         code: 'invalid-id',
         message: `field "${idField}" should be a non-empty string or a number; using a content hash as this record's id`,
@@ -454,15 +519,12 @@ function parseLine(
     id = contentId(obj);
     idSource = 'hash';
   }
-  for (const p of shapeProblems(obj, options.shape ?? 'preference')) {
-    problems.push({ file, line, ...(p.key ? columnOfKey(text, p.key) : {}), severity: 'error', code: p.code, message: p.message });
+  const found = options.rows ? options.rows.problems(obj) : shapeProblems(obj, options.shape ?? 'preference');
+  for (const p of found) {
+    problems.push({ file, line, ...(p.key ? columnOfKey(p.key) : {}), severity: 'error', code: p.code, message: p.message });
   }
-  return { ok: true, record: { index, line, id, idSource, value: obj, bytes: bytes.length, problems } };
-}
-
-function columnOfKey(text: string, key: string): { column?: number } {
-  const at = text.indexOf(JSON.stringify(key));
-  return at >= 0 ? { column: at + 1 } : {};
+  const row = options.rows && found.length === 0 ? options.rows.view(obj) : obj;
+  return { index, line, id, idSource, value: obj, row, bytes: place.bytes, problems };
 }
 
 /** Where a line's bytes stop being UTF-8: the 1-based column (UTF-16 units of the decoded text) and a message. */

@@ -3,7 +3,7 @@
  * comparison from this annotator, with its two outputs in random left/right order (recorded with the decision,
  * so position bias can be measured later).
  */
-import type { ChatMessage, JsonlIndex, JsonlScanResult } from '../datasets/jsonlScan';
+import type { ChatMessage, DatasetIndex, JsonlScanResult } from '../datasets/jsonlScan';
 import { candidateText } from './fieldPath';
 import type { LabelView } from './labelView';
 
@@ -62,7 +62,7 @@ export class ComparisonQueue {
    * @param random uniform [0, 1) source for the left/right order
    */
   constructor(
-    private readonly index: JsonlIndex,
+    private readonly index: DatasetIndex,
     scan: JsonlScanResult,
     private readonly view: () => LabelView,
     private readonly annotator: string,
@@ -123,9 +123,9 @@ export class ComparisonQueue {
   pair(recordId: string): QueuedPair | undefined {
     const i = this.index.indexOfId(recordId);
     if (i === undefined || !this.validSet.has(recordId)) return undefined;
-    const r = this.index.readRecord(i, { shape: 'preference' });
+    const r = this.index.readRecord(i);
     if (!r.ok) return undefined;
-    const p = pairOf(r.record.value);
+    const p = pairOf(r.record.row);
     if (!p) return undefined;
     this.continueAfter(recordId);
     const order: [string, string] = this.random() < 0.5 ? ['chosen', 'rejected'] : ['rejected', 'chosen'];

@@ -6,7 +6,7 @@
  *    comparisons).
  * Files are written atomically and durably (src/util/durable.ts): a crash never leaves a half-written export.
  */
-import type { JsonlIndex } from '../datasets/jsonlScan';
+import type { DatasetIndex } from '../datasets/jsonlScan';
 import { candidateText, getFieldPath, textSha1, withCandidateText } from './fieldPath';
 import type { LabelView } from './labelView';
 import { sourceClass, type FeedbackEntry, type JournalEntryOf } from './types';
@@ -20,8 +20,11 @@ export interface DatasetReader {
   read(id: string): Record<string, unknown> | undefined;
 }
 
-/** A {@link DatasetReader} over a scanned {@link JsonlIndex} (call `index.scan()` first). */
-export function readerFromIndex(index: JsonlIndex): DatasetReader {
+/**
+ * A {@link DatasetReader} over a scanned index (call `index.scan()` first). Records are read as the scan checked
+ * them: a row of a non-TRL format (ShareGPT, HH-RLHF, UltraFeedback) as its TRL view, so the export is TRL rows.
+ */
+export function readerFromIndex(index: DatasetIndex): DatasetReader {
   if (!index.idsFinal) throw new Error(`scan ${index.file} before exporting: record ids are not final yet`);
   return {
     *ids() {
@@ -33,8 +36,8 @@ export function readerFromIndex(index: JsonlIndex): DatasetReader {
     read(id) {
       const i = index.indexOfId(id);
       if (i === undefined) return undefined;
-      const r = index.readRecord(i, { shape: 'any' });
-      return r.ok ? r.record.value : undefined;
+      const r = index.readRecord(i);
+      return r.ok ? r.record.row : undefined;
     },
   };
 }

@@ -3,7 +3,7 @@
  * {@link PairItem}s, shared by the editor's "AI-Label Dataset" and the `alignment judge` CLI, so both label the
  * same pairs under the same record ids (the feedback store's ids).
  */
-import type { JsonlIndex, JsonlScanResult } from '../datasets/jsonlScan';
+import type { DatasetIndex, JsonlScanResult } from '../datasets/jsonlScan';
 import { pairOf } from '../feedback/comparisonQueue';
 import { renderConversation, type PairItem } from './labelJob';
 
@@ -21,13 +21,13 @@ export interface DatasetPairs {
  * The dataset's records as pairs to judge, keyed by the scan's record ids. With `limit`, stops after that many
  * pairs (in dataset order).
  */
-export function datasetPairItems(scan: JsonlScanResult & { readonly index: JsonlIndex }, limit?: number): DatasetPairs {
+export function datasetPairItems(scan: JsonlScanResult & { readonly index: DatasetIndex }, limit?: number): DatasetPairs {
   const pairs: DatasetPairItem[] = [];
   let notPairs = 0;
   for (const rec of scan.records) {
     if (limit !== undefined && pairs.length >= limit) break;
-    const read = rec.valid ? scan.index.readRecord(rec.index, { shape: 'any' }) : undefined;
-    const p = read?.ok ? pairOf(read.record.value) : undefined;
+    const read = rec.valid ? scan.index.readRecord(rec.index) : undefined;
+    const p = read?.ok ? pairOf(read.record.row) : undefined;
     if (!p) {
       notPairs++;
       continue;

@@ -2,7 +2,9 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JsonlIndex, type JsonlScanResult } from '../../core/datasets/jsonlScan';
+import type { DatasetIndex, JsonlScanResult } from '../../core/datasets/jsonlScan';
+import { buildDatasetIndex, datasetChecks, scanIndex } from '../../core/datasets/datasetScan';
+import { isDatasetPath } from '../shared/datasetArg';
 import { ComparisonQueue, pairOf, type QueuedPair } from '../../core/feedback/comparisonQueue';
 import { FeedbackStore, type FeedbackInput } from '../../core/feedback/store';
 import { WRITER_ID_PATTERN, type FeedbackType } from '../../core/feedback/types';
@@ -109,7 +111,7 @@ class RateMeter {
 }
 
 interface Loaded {
-  readonly index: JsonlIndex;
+  readonly index: DatasetIndex;
   readonly scan: JsonlScanResult;
   readonly queue: ComparisonQueue;
 }
@@ -149,7 +151,7 @@ export class ComparisonPanel extends Disposable {
   private readonly settings = labelingSettings();
   private readonly meter = new RateMeter();
   private loaded: Promise<Loaded> | undefined;
-  private indexBuilt: Promise<JsonlIndex> | undefined;
+  private indexBuilt: Promise<DatasetIndex> | undefined;
   private ready = false;
   private current: QueuedPair | undefined;
   private notifying = false;
@@ -197,10 +199,10 @@ export class ComparisonPanel extends Disposable {
   /** Indexes the file (newline scan only), then parses it all; the first pair can be shown in between. */
   private load(): Promise<Loaded> {
     const t0 = Date.now();
-    const built = JsonlIndex.build(this.file.fsPath);
+    const built = buildDatasetIndex(this.file.fsPath);
     this.indexBuilt = built;
     const loaded = built.then(async (index) => {
-      const scan = await index.scan({ shape: 'preference' });
+      const scan = await scanIndex(index);
       const queue = new ComparisonQueue(index, scan, () => this.store.view(), this.store.annotator);
       const errors = scan.diagnostics.filter((d) => d.severity === 'error').length;
       this.log.info(`Labels: indexed ${this.file.fsPath}: ${scan.records.length} records, ${scan.diagnostics.length} diagnostics, ${Date.now() - t0} ms`);
@@ -221,9 +223,9 @@ export class ComparisonPanel extends Disposable {
   private async showFirstEarly(): Promise<void> {
     const index = await this.indexBuilt;
     if (!index || this.current || index.count === 0) return;
-    const first = index.readRecord(0, { shape: 'preference' });
+    const first = index.readRecord(0, datasetChecks(index).checks);
     if (!first.ok || first.record.problems.length > 0 || this.hasMyComparison(first.record.id)) return;
-    const p = pairOf(first.record.value);
+    const p = pairOf(first.record.row);
     if (!p) return;
     const order: [string, string] = Math.random() < 0.5 ? ['chosen', 'rejected'] : ['rejected', 'chosen'];
     await this.show({ index: 0, line: first.record.line, recordId: first.record.id, prompt: p.prompt, order, texts: p.texts }, { done: 0, total: index.count });
@@ -477,8 +479,8 @@ export function registerComparisonPanel(context: vscode.ExtensionContext, option
     if (arg instanceof vscode.Uri) return arg;
     if (typeof arg === 'object' && arg !== null && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) return (arg as { uri: vscode.Uri }).uri;
     const active = vscode.window.activeTextEditor?.document.uri;
-    if (active && active.scheme === 'file' && active.fsPath.endsWith('.jsonl')) return active;
-    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON Lines': ['jsonl'] }, openLabel: 'Label Pairs' }))?.[0];
+    if (active && active.scheme === 'file' && isDatasetPath(active.fsPath)) return active;
+    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['jsonl', 'json'] }, openLabel: 'Label Pairs' }))?.[0];
   };
   return vscode.Disposable.from(
     vscode.commands.registerCommand('alignment.labelPairs', async (arg?: unknown) => {

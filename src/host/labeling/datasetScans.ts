@@ -2,15 +2,16 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
-import { isScoresFile } from '../../core/eval/scoring';
-import { scanJsonl, type JsonlIndex, type JsonlScanResult, type JsonlShape } from '../../core/datasets/jsonlScan';
+import { scanDataset, type DatasetScanResult } from '../../core/datasets/datasetScan';
+import { isDatasetPath } from '../shared/datasetArg';
 
-export type DatasetScan = JsonlScanResult & { readonly index: JsonlIndex; readonly mtimeMs: number };
+export type DatasetScan = DatasetScanResult & { readonly mtimeMs: number };
 
 /**
- * Scans of the JSONL datasets this window works with (line index, record ids, diagnostics), cached by file and
- * modification time, and the Problems-panel diagnostics that come from them: file:line and what is wrong for
- * non-JSON lines, missing fields, oversized records, non-UTF-8 bytes and duplicate ids.
+ * Scans of the datasets this window works with (JSON Lines or JSON arrays: record index, ids, diagnostics), cached
+ * by file and modification time, and the Problems-panel diagnostics that come from them: file:line and what is
+ * wrong for non-JSON lines, rows that the detected format's parser (the one training uses) rejects, oversized
+ * records, non-UTF-8 bytes and duplicate ids.
  */
 export class DatasetScans extends Disposable {
   private readonly cache = new Map<string, Promise<DatasetScan>>();
@@ -36,7 +37,7 @@ export class DatasetScans extends Disposable {
     const mtimeMs = fs.statSync(file).mtimeMs;
     const cached = this.cache.get(file);
     if (cached && !force && (await cached).mtimeMs === mtimeMs) return cached;
-    const p = scanJsonl(file, { shape: guessShape(file) }).then((r) => ({ ...r, mtimeMs }));
+    const p = scanDataset(file).then((r) => ({ ...r, mtimeMs }));
     this.cache.set(file, p);
     try {
       const scan = await p;
@@ -62,40 +63,26 @@ export class DatasetScans extends Disposable {
       return diag;
     });
     this.diagnostics.set(uri, diags);
-    if (scan.diagnostics.length) this.log.info(`${path.basename(scan.file)}: ${scan.diagnostics.length} problem(s) in ${scan.lineCount} lines`);
+    const as = scan.format ? ` (read as ${scan.format.id})` : '';
+    if (scan.diagnostics.length) this.log.info(`${path.basename(scan.file)}${as}: ${scan.diagnostics.length} problem(s) in ${scan.lineCount} records`);
   }
 }
 
 /**
- * The shape a file's records are checked against, guessed from its first record that parses: pairs when it has
- * `chosen`/`rejected`, TRL's unpaired form when it has `completion` + `label`, else any object (triplets,
- * UltraFeedback-style `completions`, ...) so such files get no false "missing field" errors.
+ * The record a cursor on 1-based `line` is in: for JSON Lines the record on that line; for a JSON array the last
+ * record that starts on or before it (a pretty-printed record spans many lines).
  */
-export function guessShape(file: string): JsonlShape {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const buf = Buffer.alloc(256 * 1024);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    for (const line of buf.subarray(0, n).toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const v = JSON.parse(line) as Record<string, unknown>;
-        if ('chosen' in v || 'rejected' in v) return 'preference';
-        if ('completion' in v && 'label' in v) return 'unpaired';
-        return 'any';
-      } catch {
-        continue; // a bad line: look at the next one
-      }
-    }
-  } catch {
-    // unreadable: the scan reports it
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+export function recordAtLine(scan: DatasetScan, line: number): DatasetScan['records'][number] | undefined {
+  if (scan.container === 'jsonl') return scan.records.find((r) => r.line === line);
+  let at: DatasetScan['records'][number] | undefined;
+  for (const r of scan.records) {
+    if (r.line > line) break;
+    at = r;
   }
-  return 'preference';
+  return at;
 }
 
+/** True for a dataset document the editor scans and labels (see {@link isDatasetPath}). */
 export function isDataset(uri: vscode.Uri): boolean {
-  return uri.scheme === 'file' && uri.fsPath.toLowerCase().endsWith('.jsonl') && !isScoresFile(uri.fsPath) && !uri.fsPath.includes(`${path.sep}.alignment${path.sep}`);
+  return uri.scheme === 'file' && isDatasetPath(uri.fsPath);
 }

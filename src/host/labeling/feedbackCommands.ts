@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
 import type { FeedbackStores } from './feedbackStores';
-import { isDataset, type DatasetScan, type DatasetScans } from './datasetScans';
+import { pickDataset } from '../shared/datasetArg';
+import { isDataset, recordAtLine, type DatasetScan, type DatasetScans } from './datasetScans';
 import { ImprovementDocs, type ImprovementSession } from './improvementDocs';
 import { candidateText, textSha1 } from '../../core/feedback/fieldPath';
 import { detectTriplet, promptText, recordCandidates, tripletProblem, type CandidateRef } from '../../core/feedback/recordShapes';
@@ -116,14 +117,9 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     const lenses: vscode.CodeLens[] = [];
     for (const rec of scan.records) {
       if (!near(rec.line - 1) || rec.line > doc.lineCount) continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(doc.lineAt(rec.line - 1).text);
-      } catch {
-        continue;
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
-      const record = value as Record<string, unknown>;
+      const read = scan.index.readRecord(rec.index);
+      if (!read.ok) continue;
+      const record = read.record.row;
       const at: RecordArg = { file: doc.uri.fsPath, recordId: rec.id, line: rec.line };
       const range = new vscode.Range(rec.line - 1, 0, rec.line - 1, 0);
       const triplet = detectTriplet(record);
@@ -170,15 +166,15 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
       if (editor.document.isDirty) await editor.document.save();
       file = editor.document.uri.fsPath;
       const line = editor.selection.active.line + 1;
-      find = (s) => s.records.find((r) => r.line === line);
+      find = (s) => recordAtLine(s, line);
       where = `${path.basename(file)}:${line}`;
     }
     const scan = await this.scans.get(file);
     const rec = find(scan);
     if (!rec) throw new FeedbackInputError(`${where} is not a JSON record (see the Problems panel), or the file changed`);
-    const read = scan.index.readRecord(rec.index, { shape: 'any' });
+    const read = scan.index.readRecord(rec.index);
     if (!read.ok) throw new FeedbackInputError(`${path.basename(file)}:${rec.line}: ${read.diagnostic.message}`);
-    return { file, recordId: rec.id, line: rec.line, value: read.record.value };
+    return { file, recordId: rec.id, line: rec.line, value: read.record.row };
   }
 
   private candidates(r: ResolvedRecord, min: number, what: string): CandidateRef[] {
@@ -476,10 +472,10 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     const scan = await this.scans.get(file);
     const items: ProxyScoringItem[] = [];
     for (const rec of scan.records) {
-      const read = scan.index.readRecord(rec.index, { shape: 'any' });
+      const read = scan.index.readRecord(rec.index);
       if (!read.ok) continue; // reported in the Problems panel by the scan
-      const prompt = promptText(read.record.value);
-      for (const c of recordCandidates(read.record.value)) items.push({ recordId: rec.id, line: rec.line, target: c.key, prompt, response: c.text });
+      const prompt = promptText(read.record.row);
+      for (const c of recordCandidates(read.record.row)) items.push({ recordId: rec.id, line: rec.line, target: c.key, prompt, response: c.text });
     }
     if (items.length === 0) throw new FeedbackInputError(`${path.basename(file)} has no responses to score`);
     const store = this.stores.get(file);
@@ -533,9 +529,7 @@ async function datasetFile(arg: unknown): Promise<string | undefined> {
   if (arg instanceof Object && 'uri' in arg && arg.uri instanceof vscode.Uri) return arg.uri.fsPath;
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active && isDataset(active)) return active.fsPath;
-  const files = await vscode.workspace.findFiles('**/*.jsonl', '**/{node_modules,.alignment,.git}/**', 500);
-  const pick = await vscode.window.showQuickPick(files.map((u) => ({ label: path.basename(u.fsPath), detail: vscode.workspace.asRelativePath(u), u })), { placeHolder: 'Choose a dataset to score' });
-  return pick?.u.fsPath;
+  return (await pickDataset('Choose a dataset to score'))?.fsPath;
 }
 
 /**

@@ -2,7 +2,9 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
 import type { FeedbackStores } from './feedbackStores';
-import { DatasetScans, isDataset, type DatasetScan } from './datasetScans';
+import { DatasetScans, isDataset, recordAtLine, type DatasetScan } from './datasetScans';
+import { isDatasetPath } from '../shared/datasetArg';
+import { candidateKeys } from '../../core/datasets/trlRow';
 import type { FeedbackEntry } from '../../core/feedback/types';
 import { selectionToFieldSpan } from '../../core/datasets/jsonStringSpans';
 
@@ -70,7 +72,16 @@ export function labelSummary(entries: readonly FeedbackEntry[], candidates: read
 }
 
 /**
- * Inline labeling of JSONL datasets in the editor: a CodeLens row on each record (A better · B better · Tie ·
+ * Output keys of record `index` as its format's labeling view names them (`trlRow.ts`): chosen/rejected for pairs
+ * of every preference format, completion for unpaired rows.
+ */
+function candidatesOf(scan: DatasetScan, index: number): string[] {
+  const read = scan.index.readRecord(index);
+  return read.ok ? candidateKeys(read.record.row) : [];
+}
+
+/**
+ * Inline labeling of datasets in the editor: a CodeLens row on each record (A better · B better · Tie ·
  * Skip · Rate · Critique · Flag), keybindings for the same actions on the record under the cursor, a decoration
  * at the end of each labeled record, importance spans from the selection, and natural-language feedback.
  * The dataset file is never modified; decisions go to this window's journal (fsync'd per decision).
@@ -93,7 +104,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
 
   constructor(private readonly stores: FeedbackStores, private readonly scans: DatasetScans, private readonly log: vscode.LogOutputChannel) {
     super();
-    this.register(vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.jsonl' }, this));
+    this.register(vscode.languages.registerCodeLensProvider([{ scheme: 'file', pattern: '**/*.jsonl' }, { scheme: 'file', pattern: '**/*.json' }], this));
     this.register(stores.onDidChange(() => this.refresh()));
     this.register(scans.onDidChange(() => this.refresh()));
     this.register(vscode.window.onDidChangeVisibleTextEditors(() => this.decorate()));
@@ -139,7 +150,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     const lenses: vscode.CodeLens[] = [];
     for (const rec of scan.records) {
       if (!rec.valid || !near(rec.line - 1)) continue;
-      const candidates = this.candidatesAt(doc, rec.line);
+      const candidates = candidatesOf(scan, rec.index);
       const at: RecordAt = { file: doc.uri.fsPath, recordId: rec.id, line: rec.line, candidates };
       const range = new vscode.Range(rec.line - 1, 0, rec.line - 1, 0);
       const summary = view ? labelSummary(view.current(rec.id), candidates) : '';
@@ -161,35 +172,22 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     return lenses;
   }
 
-  /** Candidate keys of the record on 1-based `line`, read from the document text. */
-  private candidatesAt(doc: vscode.TextDocument, line: number): string[] {
-    try {
-      const v = JSON.parse(doc.lineAt(line - 1).text) as Record<string, unknown>;
-      if ('chosen' in v && 'rejected' in v) return ['chosen', 'rejected'];
-      if ('completion' in v) return ['completion'];
-      if ('response' in v) return ['response'];
-    } catch {
-      // not JSON: the scan reports it
-    }
-    return [];
-  }
-
   /** The record under the cursor of the active editor. */
   private async recordAtCursor(): Promise<RecordAt | undefined> {
     const editor = vscode.window.activeTextEditor;
     if (!editor || !isDataset(editor.document.uri)) {
-      vscode.window.showWarningMessage('Put the cursor on a record of a .jsonl dataset to label it.');
+      vscode.window.showWarningMessage('Put the cursor on a record of a dataset (.jsonl, or a .json array of rows) to label it.');
       return undefined;
     }
     if (editor.document.isDirty) await editor.document.save();
     const scan = await this.scans.get(editor.document.uri.fsPath);
     const line = editor.selection.active.line + 1;
-    const rec = scan.records.find((r) => r.line === line);
+    const rec = recordAtLine(scan, line);
     if (!rec || !rec.valid) {
       vscode.window.showWarningMessage(`Line ${line} is not a valid record: see the Problems panel.`);
       return undefined;
     }
-    return { file: editor.document.uri.fsPath, recordId: rec.id, line, candidates: this.candidatesAt(editor.document, line) };
+    return { file: editor.document.uri.fsPath, recordId: rec.id, line: rec.line, candidates: candidatesOf(scan, rec.index) };
   }
 
   private secondsSince(file: string): number {
@@ -307,7 +305,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
 
   private async undo(file?: string): Promise<void> {
     const target = file ?? vscode.window.activeTextEditor?.document.uri.fsPath;
-    if (!target || !target.endsWith('.jsonl')) {
+    if (!target || !isDatasetPath(target)) {
       vscode.window.showWarningMessage('Open the dataset whose last label you want to undo.');
       return;
     }
@@ -333,7 +331,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
           const entries = view.current(rec.id);
           if (entries.length === 0 || rec.line > editor.document.lineCount) continue;
           const line = editor.document.lineAt(rec.line - 1);
-          const text = labelSummary(entries, this.candidatesAt(editor.document, rec.line));
+          const text = labelSummary(entries, candidatesOf(scan, rec.index));
           const opt = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `  ${text}` } } };
           (entries.some((e) => e.type === 'eStop') ? flagged : labeled).push(opt);
         }

@@ -45,7 +45,7 @@ export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScan
       const scan = await scans.get(uri.fsPath);
       const store = stores.get(uri.fsPath);
       store.refresh();
-      const base = uri.fsPath.replace(/\.jsonl$/i, '');
+      const base = uri.fsPath.replace(/\.jsonl?$/i, '');
       const out = preset?.out ?? `${base}.${format === 'preference' ? 'dpo' : 'kto'}.jsonl`;
       try {
         const report = format === 'preference'
