@@ -4,6 +4,7 @@ import { Disposable } from '../shared/lifecycle';
 import { RunManager, type ManagedRun } from './runManager';
 import { RunsView, RunItem } from './runsView';
 import { RunStatusBar } from './runStatusBar';
+import { WaitingPairs } from './waitingPairs';
 import { canResume, describeDataLoss, formatMetric, keyMetrics } from '../../core/runs/runState';
 import { DashboardPanel } from './dashboardPanel';
 import { LaunchPanel, loadSpecFile } from './launchPanel';
@@ -41,6 +42,8 @@ function requireTrust(): boolean {
 export class RunsFeature extends Disposable {
   readonly manager: RunManager;
   readonly view: RunsView;
+  /** Pairs that runs "with a person" wait on (status bar, Runs view, notifications). */
+  readonly waitingPairs: WaitingPairs;
   private readonly ext: vscode.Uri;
   private readonly workspaceDir: string | undefined;
 
@@ -59,7 +62,8 @@ export class RunsFeature extends Disposable {
       log,
       sessionEnv: () => sessionEnvironment(context.secrets),
     }));
-    this.view = this.register(new RunsView(this.manager));
+    this.waitingPairs = this.register(new WaitingPairs(this.manager, log));
+    this.view = this.register(new RunsView(this.manager, this.waitingPairs));
     this.register(vscode.window.createTreeView(RunsView.id, { treeDataProvider: this.view }));
     this.register(new RunStatusBar(this.manager));
     if (!this.workspaceDir) void vscode.commands.executeCommand('setContext', 'alignment.runsEmpty', false);
@@ -109,6 +113,10 @@ export class RunsFeature extends Disposable {
       const id = await pickRun(runs, arg, 'Open the spec of which run?');
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.window.showTextDocument(vscode.Uri.file(path.join(run.dir, 'spec.json')));
+    });
+    this.command('alignment.labelWaitingPairs', async (arg?: unknown) => {
+      const id = arg instanceof RunItem ? arg.run.id : typeof arg === 'string' ? arg : undefined;
+      return this.waitingPairs.openOldest(id);
     });
     this.command('alignment.revealRunFolder', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Reveal which run folder?');

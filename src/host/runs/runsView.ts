@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { Disposable } from '../shared/lifecycle';
 import type { ManagedRun, RunManager } from './runManager';
 import { canResume, etaSeconds, formatDuration, formatMetric, keyMetrics, type RunPhase } from '../../core/runs/runState';
+import { waitingText, type WaitingPairs } from './waitingPairs';
 
 const PHASE_ICON: Record<RunPhase, vscode.ThemeIcon> = {
   pending: new vscode.ThemeIcon('clock'),
@@ -24,7 +25,7 @@ export function runContextFlags(run: ManagedRun): string {
 }
 
 export class RunItem extends vscode.TreeItem {
-  constructor(readonly run: ManagedRun) {
+  constructor(readonly run: ManagedRun, waitingPairs = 0) {
     super(run.spec?.name || run.id, vscode.TreeItemCollapsibleState.Collapsed);
     const s = run.state;
     this.id = `run:${run.id}`;
@@ -35,6 +36,7 @@ export class RunItem extends vscode.TreeItem {
     const parts = [s.phase === 'running' ? progressText(run) : s.phase, diverged, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
     const eta = etaSeconds(s);
     if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+    if (waitingPairs > 0) parts.unshift(waitingText(waitingPairs));
     this.description = parts.filter(Boolean).join(' · ');
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**${escapeMd(run.spec?.name || run.id)}** — ${s.phase}${s.detail ? `: ${escapeMd(s.detail)}` : ''}\n\n`);
@@ -49,11 +51,12 @@ export class RunItem extends vscode.TreeItem {
 }
 
 class RunDetailItem extends vscode.TreeItem {
-  constructor(label: string, description: string, icon: string, tooltip?: string) {
+  constructor(label: string, description: string, icon: string, tooltip?: string, command?: vscode.Command) {
     super(label, vscode.TreeItemCollapsibleState.None);
     this.description = description;
     this.iconPath = new vscode.ThemeIcon(icon);
     if (tooltip) this.tooltip = tooltip;
+    if (command) this.command = command;
     this.contextValue = 'alignment.runDetail';
   }
 }
@@ -70,15 +73,20 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunN
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly runs: RunManager) {
+  constructor(
+    private readonly runs: RunManager,
+    private readonly waitingPairs?: WaitingPairs,
+  ) {
     super();
     // Coalesce bursts of run updates into one repaint per 250 ms.
-    this.register(runs.onDidChange(() => {
+    const repaint = (): void => {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.changed.fire();
       }, 250);
-    }));
+    };
+    this.register(runs.onDidChange(repaint));
+    if (waitingPairs) this.register(waitingPairs.onDidChange(repaint));
     this.register({ dispose: () => clearTimeout(this.timer) });
   }
 
@@ -91,11 +99,14 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunN
   }
 
   async getChildren(e?: RunNode): Promise<RunNode[]> {
-    if (!e) return (await this.runs.list()).map((r) => new RunItem(r));
+    if (!e) return (await this.runs.list()).map((r) => new RunItem(r, this.waitingCount(r.id)));
     if (!(e instanceof RunItem)) return [];
     const run = this.runs.get(e.run.id) ?? e.run;
     const s = run.state;
     const out: RunNode[] = [];
+    for (const b of this.waitingPairs?.waiting(run.id) ?? []) {
+      if (b.waiting > 0) out.push(new RunDetailItem(`round ${b.round}`, `${waitingText(b.waiting)} · ${b.labeled}/${b.pairs} labeled`, 'comment-discussion', 'Click to label them in the comparison panel.', { command: 'alignment.labelWaitingPairs', title: 'Label Waiting Pairs', arguments: [run.id] }));
+    }
     if (s.detail) out.push(new RunDetailItem(s.phase === 'failed' ? 'error' : 'status', s.detail, s.phase === 'failed' ? 'error' : 'info', [s.detail, s.lastError?.detail, run.stderrTail].filter(Boolean).join('\n\n')));
     if (run.specProblems.length) out.push(new RunDetailItem('spec', run.specProblems.map((p) => `${p.path || 'spec.json'}: ${p.reason}`).join('; '), 'warning'));
     if (run.spec) out.push(new RunDetailItem('method', `${run.spec.method} · ${run.spec.model.kind === 'builtin' ? 'built-in model' : run.spec.model.path} · ${s.started?.device ?? run.spec.device}`, 'beaker'));
@@ -103,6 +114,10 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunN
     for (const [k, x] of Object.entries(s.evalMetrics)) out.push(new RunDetailItem(k, formatMetric(x), 'graph-line'));
     if (s.latestCheckpoint) out.push(new RunDetailItem('checkpoint', `step ${s.latestCheckpoint.step}: ${s.latestCheckpoint.path}`, 'save'));
     return out;
+  }
+
+  private waitingCount(runId: string): number {
+    return (this.waitingPairs?.waiting(runId) ?? []).reduce((n, b) => n + b.waiting, 0);
   }
 }
 

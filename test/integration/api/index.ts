@@ -20,6 +20,7 @@ export async function run(): Promise<void> {
   require('./labeling.test');
   require('./judges.test');
   require('./feedbackCommands.test');
+  require('./humanLoop.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];
