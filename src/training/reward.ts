@@ -102,6 +102,17 @@ export function rewardScores(model: TransformerModel, params: ParamLookup, ids: 
   return op.squeeze(op.narrow(pooled, 1, 0, 1), [1]);
 }
 
+/**
+ * The score head (label 0) at every position of rows laid out by an explicit attention pattern, [N, T]: position i
+ * scores the sequence of the keys i attends (see ForwardInputs.pattern), so one pass scores many sequences that
+ * share a prefix (reward inspection scores every prefix of a response this way).
+ */
+export function patternScores(model: TransformerModel, params: ParamLookup, ids: Tensor, pattern: { readonly visible: Tensor; readonly positionIds: Tensor }): Tensor {
+  const out = forward(model, params, { ids, pattern });
+  if (!out.scores) throw new Error(`reward model: the model's head is "${model.head}", expected "score"`);
+  return op.squeeze(op.narrow(out.scores, 2, 0, 1), [2]);
+}
+
 function modelParams(model: TransformerModel) {
   return model.params.map((p) => ({ name: p.name, shape: p.shape, trainable: p.trainable, weightDecay: p.weightDecay }));
 }

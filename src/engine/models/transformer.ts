@@ -169,6 +169,13 @@ export interface ForwardInputs {
    * would be alone in its own row. Replaces the mask for attention and positions. Static T, no cache.
    */
   segments?: Tensor;
+  /**
+   * An explicit attention pattern (replaces the mask's and segments' one): visible[b, i, j] != 0 iff token i
+   * attends key j, int64 [B, T, T], with each token's position `positionIds` [B, T] int64. Lets one pass score
+   * sequences that share a prefix, e.g. every prefix of a response followed by its end tokens (reward inspection):
+   * a token attends exactly the keys of its own sequence. Static T, no cache.
+   */
+  pattern?: { readonly visible: Tensor; readonly positionIds: Tensor };
 }
 
 export interface ForwardOutputs {
@@ -224,6 +231,8 @@ function checkForwardInputs(model: TransformerModel, inputs: ForwardInputs): voi
   if (ids.rank !== 2 || ids.dtype !== 'int64') throw new ModelBuildError(`forward: ids must be int64 [B, T], got ${ids}`);
   if (segments && (segments.rank !== 2 || segments.dtype !== 'int64')) throw new ModelBuildError(`forward: segments must be int64 [B, T], got ${segments}`);
   if (segments && (past || typeof ids.shape[1] !== 'number')) throw new ModelBuildError('forward: packed segments need a static sequence length and no KV cache');
+  if (inputs.pattern && (past || segments || typeof ids.shape[1] !== 'number')) throw new ModelBuildError('forward: an attention pattern needs a static sequence length, no KV cache and no segments');
+  if (inputs.pattern && (inputs.pattern.visible.rank !== 3 || inputs.pattern.positionIds.rank !== 2)) throw new ModelBuildError('forward: an attention pattern is visible [B, T, T] and positionIds [B, T]');
   if (mask && (mask.rank !== 2 || mask.dtype !== 'int64')) throw new ModelBuildError(`forward: mask must be int64 [B, S], got ${mask}`);
   if (past && past.length !== cfg.numLayers) throw new ModelBuildError(`forward: past has ${past.length} layers, the model has ${cfg.numLayers}`);
   if (past && !mask) throw new ModelBuildError('forward: a KV cache needs the attention mask over cached + new tokens');
@@ -247,6 +256,7 @@ interface TokenPositions {
 function tokenPositions(g: Graph, inputs: ForwardInputs): TokenPositions {
   const { ids, mask, past, segments } = inputs;
   const T = ids.shape[1];
+  if (inputs.pattern) return { positions: inputs.pattern.positionIds, qIndex: null, within: op.not(op.equal(inputs.pattern.visible, 0)) };
   if (segments) {
     const same = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1])); // [B, T, T]
     const within = op.and(nn.causalMask(g, T as number), same);
@@ -278,7 +288,11 @@ function attentionAllowed(model: TransformerModel, g: Graph, inputs: ForwardInpu
   let allowed: Tensor;
   if (!past && typeof T === 'number') {
     allowed = at.within ?? nn.causalMask(g, T); // packed rows: [B, T, T]; padding (segment 0) only sees padding
-    if (W !== null && W < model.maxLength) allowed = op.and(allowed, band(op.range(g, 0, T), op.range(g, 0, T), W));
+    if (W !== null && W < model.maxLength) {
+      // An explicit pattern's sequences are not contiguous in the row: the window counts their positions, [B, T, T].
+      const pos = inputs.pattern?.positionIds;
+      allowed = op.and(allowed, pos ? op.less(op.sub(op.unsqueeze(pos, [2]), op.unsqueeze(pos, [1])), W) : band(op.range(g, 0, T), op.range(g, 0, T), W));
+    }
   } else {
     const sLen = dimOf(mask!, 1);
     const kIdx = dynRange(g.scalar(0, 'int64'), sLen, S);
@@ -486,7 +500,8 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   const has = (name: string): boolean => lookup(params, name) !== undefined;
   const g = graphOf('forward', [ids, mask ?? null, P('embed.weight')]);
   const [B, T] = ids.shape;
-  if (typeof T === 'number' && T > model.maxLength) {
+  // An explicit pattern's row holds several sequences: its positions, not its length, must fit the model.
+  if (typeof T === 'number' && T > model.maxLength && !inputs.pattern) {
     throw new ModelBuildError(`forward: sequence length ${T} exceeds the model's maximum of ${model.maxLength} positions`);
   }
   const at = tokenPositions(g, inputs);
