@@ -10,6 +10,7 @@
  *   alignment demo [--out demo-output] [--quick] [--json] [--threads N]
  *   alignment eval <model folder | run folder> --data pairs.jsonl [--reference <folder>] [--max-length N] [--json]
  *   alignment judge | eval-rm | rm-score ...      (src/cli/judgeCommands.ts)
+ *   alignment inspect-rm <reward model> --data pairs.jsonl [--out FILE] [--record ID]...   (src/cli/inspectRm.ts)
  *   alignment devices [--json]
  *   alignment --help, alignment <command> --help, alignment help <command>
  *
@@ -46,6 +47,7 @@ import { runSession } from '../session/runSession';
 import { sessionExitCode } from '../session/types';
 import { formatError, joinDetail, UserError } from '../util/errors';
 import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
+import { inspectRm } from './inspectRm';
 import { noPreferencePairsMessage } from './pairsNeeded';
 
 interface Parsed {
@@ -184,6 +186,25 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     summary: "Stream a reward model's scores of a dataset's pairs, one line per record (used by the editor's reward-model judge)",
     usage: usageOf(JUDGE_USAGE, 'rm-score'),
     run: (_p, rest) => runJudgeCli('rm-score', rest),
+  },
+  'inspect-rm': {
+    summary: "Write a reward model's dense per-token rewards of a dataset's pairs as JSONL: where in each response it gives and takes reward",
+    usage: '  alignment inspect-rm <reward model or run folder> --data <pairs file> [--out FILE] [--record ID]... [--max-length N]',
+    positional: { min: 1, max: 1, what: 'a reward model folder or a run folder with final/' },
+    options: {
+      data: { kind: 'text', value: 'FILE', help: 'preference pairs (prompt/chosen/rejected) whose responses to inspect' },
+      out: { kind: 'text', value: 'FILE', help: 'write the JSONL here (default: stdout)' },
+      record: { kind: 'texts', value: 'ID', help: 'inspect only this record id (as the editor names records), repeatable' },
+      'max-length': { kind: 'count', value: 'N', help: 'longest prompt + response in tokens (default 512)' },
+    },
+    run: (p) => {
+      const data = one(p, 'data');
+      if (!data) throw new UsageError('alignment inspect-rm: give the pairs with --data <pairs file>', 'inspect-rm');
+      const records = p.flags.get('record');
+      const maxLength = num(p, 'max-length');
+      const out = one(p, 'out');
+      return inspectRm({ dir: modelDir(p.positional[1] as string, 'inspect-rm'), data, ...(out ? { out } : {}), ...(records ? { records } : {}), ...(maxLength ? { maxLength } : {}) });
+    },
   },
   devices: {
     summary: 'List the devices training can use here (cpu, cuda, webgpu), each probed by running a one-node onnxruntime session on it',
@@ -636,7 +657,7 @@ function modelDir(arg: string, what: string): string {
   if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
   if (fs.existsSync(path.join(dir, 'final', 'config.json'))) return path.join(dir, 'final');
   const why = !fs.existsSync(dir) ? 'does not exist' : 'is not a model folder (no config.json) or a run folder with final/';
-  throw new UsageError(`alignment ${what}: ${dir} ${why}`, 'eval');
+  throw new UsageError(`alignment ${what}: ${dir} ${why}`, what.split(' ')[0]);
 }
 
 /**
