@@ -34,7 +34,7 @@ import type { HostTensor } from '../engine/runtime/tensor';
 import type { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import type { RecordInspection, ResponseInspection, TokenReward } from '../protocol/rewardInspection';
 import { UserError } from '../util/errors';
-import { encodeCompletion, type EncodedPair } from './encode';
+import { encodeWithPrompt, type EncodedPair } from './encode';
 import { patternScores } from './reward';
 
 export interface DenseReward {
@@ -234,13 +234,15 @@ interface Laid {
 }
 
 /** The end tokens are the completion's trailing tokens outside its text (none when no token is inside it). */
-function layResponse(tok: TextTokenizer, prompt: readonly number[], completion: readonly number[], y: PreferenceExample['chosen'], example: PreferenceExample): Laid {
+function layResponse(tok: TextTokenizer, prompt: readonly number[], completion: readonly number[], side: 'chosen' | 'rejected', example: PreferenceExample): Laid {
+  const y = example[side];
   const text = completionText(y);
   const spans = tokenSpans(tok, completion, text);
   let endTokens = 0;
   while (endTokens < spans.length && (spans[spans.length - 1 - endTokens] as { start: number }).start < 0) endTokens++;
   if (endTokens === spans.length) endTokens = 0;
-  const truncated = completion.length < encodeCompletion(tok, example.prompt, y).length;
+  const whole = example.style === 'text' ? encodeWithPrompt(tok, example.prompt, [example[side]]) : encodeWithPrompt(tok, example.prompt, [example[side]]);
+  const truncated = completion.length < (whole.completions[0] as number[]).length;
   return { text, layout: prefixLayout(prompt, completion, truncated ? 0 : endTokens), spans, truncated };
 }
 
@@ -256,8 +258,8 @@ function inspectResponse(laid: Laid, completion: readonly number[], phi: Float64
 /** Laid-out responses of `items` (chosen, rejected of each), for sizing the scorer before {@link inspectPairs}. */
 export function layPairs(tok: TextTokenizer, items: readonly InspectionItem[]): Laid[] {
   return items.flatMap((it) => [
-    layResponse(tok, it.encoded.prompt, it.encoded.chosen, it.example.chosen, it.example),
-    layResponse(tok, it.encoded.prompt, it.encoded.rejected, it.example.rejected, it.example),
+    layResponse(tok, it.encoded.prompt, it.encoded.chosen, 'chosen', it.example),
+    layResponse(tok, it.encoded.prompt, it.encoded.rejected, 'rejected', it.example),
   ]);
 }
 
