@@ -27,7 +27,7 @@
  * details (both sides' raw figures, BLAS, load average).
  */
 
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as readline from 'node:readline';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -37,6 +37,7 @@ import type { HostTensor } from '../src/engine/runtime/tensor';
 import { initParams } from '../src/engine/step/init';
 import { Trainer } from '../src/engine/step/trainer';
 import { gptLoss, gptParams, type GptConfig } from './engineGpt';
+import { baselineEnv, describeBaseline, fairBaseline, PYTHON, type FairBaseline } from './fairBaseline';
 import { GEMM_COPIES, gemmFlops, oursGemmTimer, stepGemms, type GemmCase } from './engineGemms';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -59,7 +60,6 @@ const PROFILE = env('BENCH_PROFILE', 1) === 1;
 const SINGLE = env('BENCH_SINGLE_THREAD', 1);
 /** Time the step's GEMMs one by one on both sides at 1 thread: 1 (default) yes, 0 no. */
 const GEMMS = env('BENCH_GEMMS', 1) === 1;
-const PYTHON = '/usr/bin/python3'; // Debian's interpreter, where python3-torch installs (not a pyenv shim)
 const LR = 3e-4;
 
 function log(msg: string): void {
@@ -67,40 +67,7 @@ function log(msg: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// PyTorch side: install if missing, check the BLAS.
-
-function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-function ensureTorch(): { ok: boolean; note: string } {
-  if (sh(PYTHON, ['-c', 'import torch']).ok) return { ok: true, note: 'python3-torch present' };
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot) return { ok: false, note: `PyTorch is not importable by ${PYTHON} and this is not root: run 'apt-get install -y python3-torch libopenblas0-openmp'` };
-  log('installing python3-torch and libopenblas0-openmp with apt-get (one time)...');
-  const upd = sh('apt-get', ['update']);
-  if (!upd.ok) return { ok: false, note: `apt-get update failed: ${upd.out.slice(-500)}` };
-  const inst = spawnSync('apt-get', ['install', '-y', 'python3-torch', 'libopenblas0-openmp'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (inst.status !== 0) return { ok: false, note: `apt-get install failed: ${(inst.stderr ?? '').slice(-500)}` };
-  return sh(PYTHON, ['-c', 'import torch']).ok ? { ok: true, note: 'installed python3-torch' } : { ok: false, note: 'python3-torch installed but torch does not import' };
-}
-
-/**
- * Makes sure the system libblas.so.3 is OpenBLAS (Debian's PyTorch links the generic libblas.so.3; the
- * reference BLAS behind it is several times slower and would make the ratio meaningless).
- */
-function ensureOpenBlas(): string {
-  const name = 'libblas.so.3-x86_64-linux-gnu';
-  const q = sh('update-alternatives', ['--query', name]);
-  if (!q.ok) return `update-alternatives --query ${name} failed (${q.out.trim().slice(0, 200)})`;
-  const value = /^Value: (.*)$/m.exec(q.out)?.[1] ?? '';
-  if (value.includes('openblas')) return `libblas.so.3 -> ${value}`;
-  const alt = /^Alternative: (.*openblas.*)$/m.exec(q.out)?.[1];
-  if (!alt) return `libblas.so.3 -> ${value} (no OpenBLAS alternative installed: apt-get install libopenblas0-openmp)`;
-  const set = sh('update-alternatives', ['--set', name, alt]);
-  return set.ok ? `libblas.so.3 switched to ${alt}` : `libblas.so.3 -> ${value}; switching to ${alt} failed: ${set.out.trim()}`;
-}
+// PyTorch side (installed and configured by bench/fairBaseline.ts).
 
 interface TorchInfo {
   torch: string;
@@ -127,14 +94,14 @@ class TorchWorker {
     proc.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
   }
 
-  /** Starts PyTorch at `threads` threads; resolves after its warm-up step. */
-  static async start(threads: number, scheduleSteps: number): Promise<TorchWorker> {
+  /** Starts PyTorch at `threads` threads in the fair baseline's configuration; resolves after its warm-up step. */
+  static async start(fb: FairBaseline, threads: number, scheduleSteps: number): Promise<TorchWorker> {
     const args = [
       path.join(repoRoot, 'bench', 'engine_torch.py'),
       `--vocab=${CFG.vocab}`, `--seq=${CFG.seq}`, `--dim=${CFG.dim}`, `--heads=${CFG.heads}`, `--layers=${CFG.layers}`,
       `--batch=${BATCH}`, `--threads=${threads}`, '--warmup=1', `--steps=${scheduleSteps}`, `--lr=${LR}`, '--serve',
     ];
-    const w = new TorchWorker(spawn(PYTHON, args, { env: { ...process.env, OMP_NUM_THREADS: String(threads) } }));
+    const w = new TorchWorker(spawn(PYTHON, args, { env: baselineEnv({ coretype: fb.chosen.coretype, threads }) }));
     await w.next('start');
     return w;
   }
@@ -315,7 +282,7 @@ function side(walls: number[], cpus: number[], k: number, losses: number[]): Sid
   };
 }
 
-async function compare(threads: number, torchOk: boolean): Promise<{ c: Comparison; info: TorchInfo | null; error?: string }> {
+async function compare(threads: number, fb: FairBaseline | null): Promise<{ c: Comparison; info: TorchInfo | null; error?: string }> {
   log(`${threads} thread(s): loading both sides, then ${ROUNDS} alternating rounds of ${K} steps each...`);
   const totalSteps = K * (ROUNDS + 1);
   const { tr, compileAndLoadS } = await createOurs(K, totalSteps, threads);
@@ -327,9 +294,9 @@ async function compare(threads: number, torchOk: boolean): Promise<{ c: Comparis
   const pt = { walls: [] as number[], cpus: [] as number[], losses: [] as number[] };
   try {
     ours.losses.push(...(await timedRun(tr, rng, K)).losses); // warm-up run (first-run allocations)
-    if (torchOk) {
+    if (fb) {
       try {
-        torch = await TorchWorker.start(threads, totalSteps);
+        torch = await TorchWorker.start(fb, threads, totalSteps);
         info = await torch.request<TorchInfo>('info');
       } catch (e) {
         error = (e as Error).message.slice(0, 2000);
@@ -414,7 +381,7 @@ interface GemmSummary {
  * per GEMM).
  * Shows how much of the step-time difference is the GEMM library and how much is the rest of the step.
  */
-async function compareGemms(torchOk: boolean, oneThread: Comparison | undefined): Promise<GemmSummary> {
+async function compareGemms(fb: FairBaseline | null, oneThread: Comparison | undefined): Promise<GemmSummary> {
   const cases = stepGemms(CFG, BATCH);
   // Shapes that occur under several names (q, k, v and the attention output projection) are timed once.
   const keyOf = (c: GemmCase): string => JSON.stringify({ batch: c.batch, m: c.m, k: c.k, n: c.n, transA: c.transA, transB: c.transB, copies: GEMM_COPIES });
@@ -424,9 +391,9 @@ async function compareGemms(torchOk: boolean, oneThread: Comparison | undefined)
   log(`GEMMs of one step, each alone at 1 thread (${unique.length} shapes, ${rounds} alternating rounds, fastest round kept)...`);
   const ours = await oursGemmTimer(unique, 1);
   let torch: TorchWorker | null = null;
-  if (torchOk) {
+  if (fb) {
     try {
-      torch = await TorchWorker.start(1, 4);
+      torch = await TorchWorker.start(fb, 1, 4);
     } catch (e) {
       log(`pytorch GEMM timing unavailable: ${(e as Error).message.slice(0, 300)}`);
     }
@@ -495,73 +462,96 @@ async function compareGemms(torchOk: boolean, oneThread: Comparison | undefined)
   };
 }
 
+/** onnxruntime's per-kernel profile of one step of ours at one thread (kernel times at one thread add up to the step). */
+async function profileOurs(): Promise<ProfileSummary | undefined> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-prof-'));
+  const { tr } = await createOurs(1, 2, 1, path.join(dir, 'ort'));
+  let profile: ProfileSummary | undefined;
+  try {
+    const rng = new Rng(2);
+    await timedRun(tr, rng, 1);
+    await timedRun(tr, rng, 1);
+    await tr.endProfiling();
+    const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
+    if (f) profile = summarizeProfile(path.join(dir, f), tr.compiled.groups.map((g) => g.size), 1);
+  } finally {
+    await tr.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (profile) {
+    log(`engine, kernel time of one step at 1 thread by kind: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+    log(`  top ops: ${profile.top_ops.map((o) => `${o.op} ${o.pct}%`).join(', ')}; flat-buffer ops (optimizer, views, grad concat) ${((100 * profile.flat_buffer_ms) / Math.max(1, profile.total_ms)).toFixed(1)}%`);
+  }
+  return profile;
+}
+
+/** torch.profiler's self time per op over one step of the baseline at one thread. */
+async function profileTorch(fb: FairBaseline): Promise<TorchProfile | null> {
+  let w: TorchWorker | null = null;
+  try {
+    w = await TorchWorker.start(fb, 1, 4);
+    const p = (await w.request<{ profile: TorchProfile }>('profile')).profile;
+    log(`pytorch, one step at 1 thread: matmul ${((100 * p.matmul_ms) / Math.max(1e-9, p.total_ms)).toFixed(1)}%; top ops ${Object.entries(p.top_ops_ms).slice(0, 8).map(([k, v]) => `${k} ${((100 * v) / p.total_ms).toFixed(1)}%`).join(', ')}`);
+    return p;
+  } catch (e) {
+    log(`pytorch profile failed: ${(e as Error).message.slice(0, 300)}`);
+    return null;
+  } finally {
+    await w?.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
   const cores = os.cpus().length;
   const threadCounts = [...new Set([1, THREADS])].filter((t) => SINGLE !== 0 || t === THREADS);
   log(`model: ${JSON.stringify(CFG)} batch ${BATCH}, threads ${threadCounts.join(' and ')}, K ${K}, ${ROUNDS} rounds; load average ${load0.toFixed(1)} on ${cores} cores`);
 
-  const torchSetup = ensureTorch();
-  const blasAlt = torchSetup.ok ? ensureOpenBlas() : 'not checked';
-  log(`${torchSetup.note}; ${blasAlt}`);
+  let fb: FairBaseline | null = null;
+  let torchError: string | undefined;
+  try {
+    fb = await fairBaseline({ threadCounts });
+  } catch (e) {
+    torchError = (e as Error).message;
+  }
 
   const comparisons: Comparison[] = [];
   let torchInfo: TorchInfo | null = null;
-  let torchError: string | undefined = torchSetup.ok ? undefined : torchSetup.note;
   for (const t of threadCounts) {
-    const { c, info, error } = await compare(t, torchSetup.ok);
+    const { c, info, error } = await compare(t, fb);
     comparisons.push(c);
     torchInfo ??= info;
     torchError ??= error;
   }
-  const head = comparisons.find((c) => c.threads === THREADS) as Comparison;
-
-  // Where the time goes: onnxruntime's per-kernel profile of one step at one thread (kernel times at one
-  // thread add up to the step; with a thread pool they overlap), and PyTorch's profiler on the same step.
-  let profile: ProfileSummary | undefined;
-  let torchProfile: TorchProfile | null = null;
-  if (PROFILE) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-prof-'));
-    const { tr } = await createOurs(1, 2, 1, path.join(dir, 'ort'));
-    try {
-      const rng = new Rng(2);
-      await timedRun(tr, rng, 1);
-      await timedRun(tr, rng, 1);
-      await tr.endProfiling();
-      const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
-      if (f) profile = summarizeProfile(path.join(dir, f), tr.compiled.groups.map((g) => g.size), 1);
-    } finally {
-      await tr.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    if (profile) {
-      log(`engine, kernel time of one step at 1 thread by kind: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
-      log(`  top ops: ${profile.top_ops.map((o) => `${o.op} ${o.pct}%`).join(', ')}; flat-buffer ops (optimizer, views, grad concat) ${((100 * profile.flat_buffer_ms) / Math.max(1, profile.total_ms)).toFixed(1)}%`);
-    }
-    if (torchSetup.ok) {
-      let w: TorchWorker | null = null;
-      try {
-        w = await TorchWorker.start(1, 4);
-        torchProfile = (await w.request<{ profile: TorchProfile }>('profile')).profile;
-        log(`pytorch, one step at 1 thread: matmul ${((100 * torchProfile.matmul_ms) / Math.max(1e-9, torchProfile.total_ms)).toFixed(1)}%; top ops ${Object.entries(torchProfile.top_ops_ms).slice(0, 8).map(([k, v]) => `${k} ${((100 * v) / torchProfile!.total_ms).toFixed(1)}%`).join(', ')}`);
-      } catch (e) {
-        log(`pytorch profile failed: ${(e as Error).message.slice(0, 300)}`);
-      } finally {
-        await w?.stop();
-      }
-    }
-  }
-
+  // Where the time goes: onnxruntime's per-kernel profile and PyTorch's profiler, one step each at one thread.
+  const profile = PROFILE ? await profileOurs() : undefined;
+  const torchProfile = PROFILE && fb ? await profileTorch(fb) : null;
   let gemms: GemmSummary | null = null;
   if (GEMMS) {
-    gemms = await compareGemms(torchSetup.ok, comparisons.find((c) => c.threads === 1));
+    gemms = await compareGemms(fb, comparisons.find((c) => c.threads === 1));
     for (const r of gemms.cases) {
       log(`  ${r.name.padEnd(24)} ${r.shape.padEnd(34)} per step ${r.per_step.ours}/${r.per_step.pytorch}: engine ${r.ours_ms.toFixed(2)} ms (${r.ours_gflops.toFixed(0)} GFLOP/s)${r.pytorch_ms === null ? '' : `, pytorch ${r.pytorch_ms.toFixed(2)} ms (${(r.pytorch_gflops as number).toFixed(0)} GFLOP/s)`}`);
     }
   }
+  report({ load0, cores, fb, comparisons, torchInfo, torchError, profile, torchProfile, gemms });
+}
 
+interface Report {
+  load0: number;
+  cores: number;
+  fb: FairBaseline | null;
+  comparisons: Comparison[];
+  torchInfo: TorchInfo | null;
+  torchError: string | undefined;
+  profile: ProfileSummary | undefined;
+  torchProfile: TorchProfile | null;
+  gemms: GemmSummary | null;
+}
+
+/** bench-results/engine.json's object. */
+function resultJson(r: Report) {
+  const { load0, cores, fb, comparisons, torchInfo, torchError, profile, torchProfile, gemms } = r;
   const load1 = os.loadavg()[0] ?? 0;
-  const torch = head.pytorch;
   const blasOk = torchInfo ? /openblas/i.test(torchInfo.blas_loaded) : false;
   const busy = load0 > cores || load1 > cores;
   const perThreads = comparisons.map((c) => ({
@@ -574,12 +564,21 @@ async function main(): Promise<void> {
     cpu_time_ratio: c.cpu_time_ratio,
     cpu_time_ratio_rounds: c.cpu_time_ratio_rounds,
   }));
-  const result = {
-    ours_steps_per_s: head.ours.steps_per_s,
-    pytorch_steps_per_s: torch ? torch.steps_per_s : null,
-    ratio: head.ratio,
+  // Each side at its own fastest thread count (of those compared): the fair headline.
+  const fastest = (f: (c: Comparison) => number | null): Comparison | null =>
+    comparisons.filter((c) => f(c) !== null).sort((a, b) => (f(a) as number) - (f(b) as number))[0] ?? null;
+  const ours = fastest((c) => c.ours.seconds_per_step) as Comparison;
+  const torch = fastest((c) => c.pytorch?.seconds_per_step ?? null);
+  const head = comparisons.find((c) => c.threads === THREADS) as Comparison;
+  return {
+    ours_steps_per_s: ours.ours.steps_per_s,
+    ours_threads: ours.threads,
+    pytorch_steps_per_s: torch?.pytorch?.steps_per_s ?? null,
+    pytorch_threads: torch?.threads ?? null,
+    ratio: torch?.pytorch ? ours.ours.steps_per_s / torch.pytorch.steps_per_s : null,
     cpu_time_ratio: head.cpu_time_ratio,
     threads: THREADS,
+    baseline: fb,
     by_threads: perThreads,
     time_breakdown: {
       engine: profile ? { threads: profile.threads, total_ms: profile.total_ms, by_kind_pct: profile.by_kind_pct, top_ops: profile.top_ops } : null,
@@ -599,21 +598,29 @@ async function main(): Promise<void> {
       pytorch_info: torchInfo,
       ort_profile: profile ?? null,
       pytorch_error: torchError ?? null,
-      blas: { alternative: blasAlt, torch_loaded: torchInfo?.blas_loaded ?? null, openblas: blasOk },
+      blas: { setup: fb?.setup ?? null, torch_loaded: torchInfo?.blas_loaded ?? null, openblas: blasOk },
       load_average: { start: load0, end: load1, cores },
       note: busy
         ? 'the machine was busy with other work during this run (load average above the core count): wall-clock figures are disturbed, multi-threaded ones most (thread pools spin at barriers when descheduled); cpu_time_ratio at 1 thread is the steadier comparison'
         : 'machine not oversubscribed during the run',
     },
   };
+}
+/** Writes bench-results/engine.json and prints the figures, the baseline's configuration and where the time goes. */
+function report(r: Report): void {
+  const { fb, torchInfo, torchError, profile, torchProfile, gemms } = r;
+  const result = resultJson(r);
+  const { load_average: load } = result.details;
   fs.mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
   fs.writeFileSync(path.join(repoRoot, 'bench-results', 'engine.json'), JSON.stringify(result, null, 2) + '\n');
   const fmt = (x: number | null, d = 3): string => (x === null ? 'n/a' : x.toFixed(d));
-  for (const c of perThreads) {
+  for (const c of result.by_threads) {
     console.log(
       `engine ${c.threads} thread${c.threads > 1 ? 's' : ''}: ours ${fmt(c.ours_s_per_step, 2)} s/step (${fmt(c.ours_cpu_s_per_step, 2)} CPU-s) | pytorch ${fmt(c.pytorch_s_per_step, 2)} s/step (${fmt(c.pytorch_cpu_s_per_step, 2)} CPU-s) | ratio ${fmt(c.ratio)}x wall, ${fmt(c.cpu_time_ratio)}x CPU time${c.cpu_time_ratio_rounds ? ` (rounds ${fmt(c.cpu_time_ratio_rounds.min, 2)}-${fmt(c.cpu_time_ratio_rounds.max, 2)})` : ''} (target >= 1.0)`,
     );
   }
+  if (result.ratio !== null) console.log(`engine: ours ${fmt(result.ours_steps_per_s, 2)} steps/s (${result.ours_threads} threads) vs pytorch ${fmt(result.pytorch_steps_per_s, 2)} steps/s (${result.pytorch_threads} threads): ratio ${fmt(result.ratio)}x, each side at its fastest thread count (goal 1.3x)`);
+  if (fb) console.log(describeBaseline(fb));
   if (profile) console.log(`engine time at 1 thread: ${Object.entries(profile.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
   if (torchProfile) console.log(`pytorch time at 1 thread: matmul ${result.time_breakdown.pytorch?.matmul_pct}%`);
   if (gemms) {
@@ -623,9 +630,9 @@ async function main(): Promise<void> {
         `everything else engine ${f(gemms.ours_rest_s_per_step)} | pytorch ${f(gemms.pytorch_rest_s_per_step)}`,
     );
   }
-  if (!blasOk && torchInfo) console.log(`WARNING: PyTorch did not load OpenBLAS (${torchInfo.blas_loaded}); the ratio is not meaningful`);
+  if (!result.details.blas.openblas && torchInfo) console.log(`WARNING: PyTorch did not load OpenBLAS (${torchInfo.blas_loaded}); the ratio is not meaningful`);
   if (torchError) console.log(`WARNING: PyTorch baseline failed: ${torchError}`);
-  if (busy) console.log(`NOTE: load average ${load0.toFixed(1)} -> ${load1.toFixed(1)} on ${cores} cores during this run: wall-clock figures are disturbed by other work`);
+  if (load.start > load.cores || load.end > load.cores) console.log(`NOTE: load average ${load.start.toFixed(1)} -> ${load.end.toFixed(1)} on ${load.cores} cores during this run: wall-clock figures are disturbed by other work`);
 }
 
 main().catch((e: unknown) => {
