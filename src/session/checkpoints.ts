@@ -1,10 +1,14 @@
 /**
  * Run checkpoints in the run folder (docs/run-folder.md):
  *
- *   checkpoints/step-<n>/model.safetensors      trainable weights under their engine names
+ *   checkpoints/step-<n>/                       a Hugging Face folder (hfFolders.ts): config.json +
+ *                                               model.safetensors under HF names, or a PEFT adapter for LoRA runs;
+ *                                               the tokenizer files; trainer_state.json in Transformers' schema
  *   checkpoints/step-<n>/optimizer.safetensors  the full training state (src/engine/checkpoint: parameters,
  *                                               AdamW moments, step counters, run config) to resume exactly
- *   checkpoints/step-<n>/trainer_state.json     step, epoch, early-stopping state, token count
+ *   checkpoints/step-<n>/alignment_state.json   step, epoch, data position, early-stopping state, method: what a
+ *                                               resume needs besides the tensors (trainer_state.json cannot hold
+ *                                               it: Transformers rebuilds TrainerState from its keys and refuses others)
  *
  * A checkpoint is written into a hidden temporary folder, every file fsynced, then the folder is renamed to
  * `step-<n>`: a crash (even kill -9) leaves either a complete checkpoint or a temporary folder that is ignored
@@ -16,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, writeCheckpointFile } from '../engine/checkpoint/checkpoint';
-import { readSafetensorsHeader, serializeSafetensors } from '../engine/io/safetensors';
+import { readSafetensorsHeader } from '../engine/io/safetensors';
 import type { TrainState } from '../engine/step/trainState';
 import { CHECKPOINTS_DIR, CORRUPT_CHECKPOINT_PREFIX, checkpointDirName } from '../core/runs/layout';
 import { fsyncDir } from '../util/durable';
@@ -45,8 +49,14 @@ export interface LoadedRunCheckpoint {
   readonly trainer: TrainerStateJson;
 }
 
-/** Writes checkpoint `step` atomically; returns its folder relative to the run folder. */
-export function saveRunCheckpoint(runDir: string, state: TrainState, trainer: TrainerStateJson, keep = 2): string {
+/** The resume state's file in a checkpoint folder (module comment). */
+export const RESUME_STATE_FILE = 'alignment_state.json';
+
+/**
+ * Writes checkpoint `step` atomically; returns its folder relative to the run folder. `writeHf` writes the
+ * Hugging Face files (model and trainer_state.json) into the folder being built.
+ */
+export function saveRunCheckpoint(runDir: string, state: TrainState, trainer: TrainerStateJson, writeHf: (dir: string) => void, keep = 2): string {
   const rel = checkpointDirName(state.step);
   const root = path.join(runDir, CHECKPOINTS_DIR);
   fs.mkdirSync(root, { recursive: true });
@@ -54,11 +64,9 @@ export function saveRunCheckpoint(runDir: string, state: TrainState, trainer: Tr
   const tmp = path.join(root, `.step-${state.step}.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
-  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
-  for (const [name, t] of state.params) tensors.set(name, { dtype: 'F32', shape: [...t.shape], data: t.data });
-  writeCheckpointFile(path.join(tmp, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
+  writeHf(tmp);
   saveCheckpoint(path.join(tmp, 'optimizer.safetensors'), { state, rng: {}, config: { method: trainer.method }, extra: { step: state.step } });
-  writeCheckpointFile(path.join(tmp, 'trainer_state.json'), new TextEncoder().encode(JSON.stringify(trainer, null, 2) + '\n'));
+  writeCheckpointFile(path.join(tmp, RESUME_STATE_FILE), new TextEncoder().encode(JSON.stringify(trainer, null, 2) + '\n'));
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   fsyncDir(root);
@@ -113,9 +121,13 @@ export function loadRunCheckpoint(runDir: string, step: number): LoadedRunCheckp
   const rel = checkpointDirName(step);
   const dir = path.join(runDir, rel);
   const ckpt = loadCheckpoint(path.join(dir, 'optimizer.safetensors'));
-  // The weights other tools read: a header that matches the file's size (a cut-off copy fails here).
-  readSafetensorsHeader(path.join(dir, 'model.safetensors'));
-  const trainer = parseTrainerState(path.join(dir, 'trainer_state.json'));
+  // The weights other tools read: headers that match the files' sizes (a cut-off copy fails here).
+  const weightFiles = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors') && f !== 'optimizer.safetensors');
+  if (!weightFiles.length) throw new Error(`${dir}: no model or adapter weights (*.safetensors)`);
+  for (const f of weightFiles) readSafetensorsHeader(path.join(dir, f));
+  // Checkpoints written before the Hugging Face layout kept the resume state in trainer_state.json.
+  const own = path.join(dir, RESUME_STATE_FILE);
+  const trainer = parseTrainerState(fs.existsSync(own) ? own : path.join(dir, 'trainer_state.json'));
   if (ckpt.state.step !== step || trainer.step !== step) throw new Error(`${dir}: holds step ${ckpt.state.step} (trainer_state says ${trainer.step}), its name says ${step}`);
   return { step, path: rel, state: ckpt.state, trainer };
 }

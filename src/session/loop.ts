@@ -11,11 +11,8 @@
  *            (LoRA merged), `finished` with the last metrics
  */
 import * as path from 'node:path';
-import { FINAL_DIR } from '../core/runs/layout';
+import { ADAPTER_DIR, FINAL_DIR } from '../core/runs/layout';
 import type { EarlyStoppingSpec, RunSpec } from '../core/runs/spec';
-import { saveHfModel } from '../engine/models/hfMapping';
-import type { Weights } from '../engine/models/params';
-import { mergeLora } from '../engine/models/transformer';
 import type { HostTensor } from '../engine/runtime/tensor';
 import { NonFiniteStepError, type StepResult, type Trainer } from '../engine/step/trainer';
 import type { TrainState } from '../engine/step/trainState';
@@ -24,6 +21,7 @@ import { PlanEvaluator, type RunnerOptions } from '../training/evaluate';
 import type { TrainerPlan } from '../training/plan';
 import { methodCard } from '../core/methods';
 import { saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
+import { trainerStateInfo, writeModelFiles, writeTrainerState } from './hfFolders';
 import { DivergenceMonitor, type Divergence } from './divergence';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
@@ -249,7 +247,8 @@ export class TrainingLoop {
       method: spec.method,
       hyperparameters: { ...spec.hyperparameters },
     };
-    const rel = saveRunCheckpoint(opts.runDir, state, ts, opts.keepCheckpoints ?? 2);
+    const current = new Map([...state.params].map(([k, t]) => [k, t.data] as const));
+    const rel = saveRunCheckpoint(opts.runDir, state, ts, (dir) => this.writeHf(dir, current, {}), opts.keepCheckpoints ?? 2);
     this.x.sink.checkpoint({ step: p.step, path: rel });
   }
 
@@ -273,18 +272,19 @@ export class TrainingLoop {
     return d ? { diverged: { step: d.step, reason: d.reason, message: d.message } } : {};
   }
 
-  /** The trained model as a Hugging Face folder in `<run>/final` (LoRA adapters merged into the weights). */
+  /** The trained model as a Hugging Face folder in `<run>/final` (LoRA adapters merged; hfFolders.ts). */
   private async saveFinal(): Promise<void> {
-    const { rm } = this.x;
-    const weights: Weights = new Map();
-    const current = await currentWeights(rm, this.x.trainer);
+    const current = await currentWeights(this.x.rm, this.x.trainer);
     this.report(this.divergence.weights(this.x.progress.step, current));
-    for (const [k, v] of current) {
-      const p = rm.model.params.find((x) => x.name === k);
-      if (p) weights.set(k, { shape: [...p.shape], data: v });
-    }
-    const merged = rm.model.lora ? mergeLora(rm.model, weights) : weights;
-    saveHfModel(path.join(this.x.opts.runDir, FINAL_DIR), rm.config, rm.head, merged, { tokenizerFrom: rm.dir });
+    this.writeHf(path.join(this.x.opts.runDir, FINAL_DIR), current, { adapterDir: path.join(this.x.opts.runDir, ADAPTER_DIR) });
+  }
+
+  /** The model files and trainer_state.json of a checkpoint or the final folder. */
+  private writeHf(dir: string, current: ReadonlyMap<string, Float32Array>, kind: { readonly adapterDir?: string }): void {
+    const { spec, sched, progress: p } = this.x;
+    writeModelFiles(dir, this.x.rm, current, kind);
+    const at = { step: p.step, maxSteps: sched.total, epoch: this.epoch(), evalSteps: sched.evalEvery, numTokens: p.numTokens, best: p.best };
+    writeTrainerState(dir, this.x.sink.file, trainerStateInfo(spec, at));
   }
 }
 

@@ -16,11 +16,8 @@
  * Intervals count optimizer steps, as TRL's do; an event falls due when a rollout's steps cross a multiple.
  */
 import * as path from 'node:path';
-import { FINAL_DIR } from '../core/runs/layout';
+import { ADAPTER_DIR, FINAL_DIR } from '../core/runs/layout';
 import type { RunSpec } from '../core/runs/spec';
-import { saveHfModel } from '../engine/models/hfMapping';
-import type { Weights } from '../engine/models/params';
-import { mergeLora } from '../engine/models/transformer';
 import { NonFiniteStepError } from '../engine/step/trainer';
 import type { OnlineStepResult } from '../training/online/onlineTrainer';
 import { RewardError } from '../training/online/rewards/rewardFunction';
@@ -30,6 +27,7 @@ import type { Sample } from '../protocol/session';
 import { saveRunCheckpoint, type TrainerStateJson } from './checkpoints';
 import { DivergenceMonitor, type Divergence } from './divergence';
 import type { EventSink } from './events';
+import { trainerStateInfo, writeModelFiles, writeTrainerState } from './hfFolders';
 import type { RunModel } from './model';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
 
@@ -197,17 +195,21 @@ export class OnlineLoop {
       hyperparameters: { ...spec.hyperparameters },
       ...(s.extra ? { online: { ...s.extra } } : {}),
     };
-    const rel = saveRunCheckpoint(opts.runDir, s.train, ts, opts.keepCheckpoints ?? 2);
+    const current = new Map([...s.train.params].map(([k, t]) => [k, t.data] as const));
+    const rel = saveRunCheckpoint(opts.runDir, s.train, ts, (dir) => this.writeHf(dir, current, {}), opts.keepCheckpoints ?? 2);
     this.x.sink.checkpoint({ step: this.step, path: rel });
   }
 
-  /** The trained policy as a Hugging Face folder in `<run>/final` (LoRA adapters merged into the weights). */
+  /** The trained policy as a Hugging Face folder in `<run>/final` (LoRA adapters merged; hfFolders.ts). */
   private async saveFinal(): Promise<void> {
-    const { rm } = this.x;
-    const cur = await this.x.trainer.currentWeights();
-    const weights: Weights = new Map();
-    for (const p of rm.model.params) weights.set(p.name, { shape: [...p.shape], data: cur.get(p.name) as Float32Array });
-    const merged = rm.model.lora ? mergeLora(rm.model, weights) : weights;
-    saveHfModel(path.join(this.x.opts.runDir, FINAL_DIR), rm.config, rm.head, merged, { tokenizerFrom: rm.dir });
+    this.writeHf(path.join(this.x.opts.runDir, FINAL_DIR), await this.x.trainer.currentWeights(), { adapterDir: path.join(this.x.opts.runDir, ADAPTER_DIR) });
+  }
+
+  /** The model files and trainer_state.json of a checkpoint or the final folder. */
+  private writeHf(dir: string, current: ReadonlyMap<string, Float32Array>, kind: { readonly adapterDir?: string }): void {
+    const { spec, sched, trainer } = this.x;
+    writeModelFiles(dir, this.x.rm, current, kind);
+    const at = { step: this.step, maxSteps: sched.total, epoch: this.epoch, evalSteps: spec.intervals.eval, numTokens: trainer.numTokens, best: null };
+    writeTrainerState(dir, this.x.sink.file, trainerStateInfo(spec, at));
   }
 }

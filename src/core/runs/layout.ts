@@ -8,12 +8,17 @@
  *   events.jsonl           the session's events, one JSON object per line (src/protocol/session.ts), append-only
  *   checkpoints/
  *     step-<n>/            a checkpoint at optimizer step n
- *       model.safetensors  trainable weights (LoRA adapters only, when LoRA is on)
- *       optimizer.safetensors  AdamW moments and step, to resume
- *       trainer_state.json step, epoch, RNG state, early-stopping state
+ *       config.json, model.safetensors, tokenizer files   the model as a Hugging Face folder (LoRA runs: a PEFT
+ *                          adapter_config.json + adapter_model.safetensors instead of config + model)
+ *       trainer_state.json Transformers' TrainerState (log_history with TRL's metric names, global_step, ...)
+ *       optimizer.safetensors  parameters, AdamW moments and step, to resume exactly
+ *       alignment_state.json   epoch, data position, early-stopping state, method, to resume
  *     corrupt-step-<n>/    a checkpoint that could not be read, moved aside by the session that found it
  *   final/                 the final model, a Hugging Face-format folder (config.json, model.safetensors,
- *                          tokenizer.json), loadable by other tools; for reward models with the score head
+ *                          tokenizer.json, trainer_state.json), loadable by other tools; for reward models with
+ *                          the score head; LoRA adapters merged
+ *   adapter/               LoRA runs: the final adapter as PEFT saves it (adapter_config.json,
+ *                          adapter_model.safetensors)
  * ```
  *
  * Run ids are `<UTC yyyymmdd-hhmmss>-<method>-<4 base-36 chars>`: they sort by start time and are safe as folder
@@ -27,6 +32,8 @@ export const SPEC_FILE = 'spec.json';
 export const EVENTS_FILE = 'events.jsonl';
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const FINAL_DIR = 'final';
+/** A LoRA run's final adapter in PEFT's format (beside final/, which holds the merged model). */
+export const ADAPTER_DIR = 'adapter';
 
 export interface RunPaths {
   readonly dir: string;

@@ -12,6 +12,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { SeriesPoints } from '../../protocol/dashboard';
+import type { SessionEvent } from '../../protocol/session';
+import { CHECKPOINTS_DIR, FINAL_DIR } from './layout';
 import { appendRecord, type MutableSeries } from './metricSeries';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
@@ -124,9 +126,70 @@ export function parseTrainerState(text: string, file: string): TrainerStateRun {
   return { file, globalStep, maxSteps, series, settings, summary, warnings };
 }
 
+/** What a trainer_state.json says besides its log history (Transformers' `TrainerState` fields). */
+export interface TrainerStateInfo {
+  readonly globalStep: number;
+  readonly maxSteps: number;
+  readonly epoch: number;
+  readonly numTrainEpochs: number;
+  readonly loggingSteps: number;
+  readonly evalSteps: number;
+  readonly saveSteps: number;
+  /** Per-device batch size (TrainingArguments.per_device_train_batch_size). */
+  readonly trainBatchSize: number;
+  readonly numInputTokensSeen: number;
+  /** Early stopping's best value so far, when the run tracks one. */
+  readonly bestMetric: number | null;
+}
+
 /**
- * Finds the trainer_state.json of a folder: the folder's own, else the one in the `checkpoint-<n>` subfolder
- * with the largest n (the latest state). Accepts the file itself too.
+ * A trainer_state.json in the schema Transformers' `TrainerState.save_to_json` writes (every TRL trainer saves
+ * it in each checkpoint), from a run's session events: `log_history` holds one record per logged step (the
+ * `metrics` event's TRL names, `epoch`, `step`) and one per evaluation (`eval_*`), in step order, train before
+ * eval at the same step as Trainer logs them. Events past `globalStep` (a killed session that logged beyond its
+ * last checkpoint) are left out, and a step logged twice (once before a crash, again after the resume) keeps
+ * its last record. Non-finite values are written as null (JSON has no NaN). Keys are sorted, as `sort_keys=True`.
+ */
+export function buildTrainerState(events: readonly SessionEvent[], info: TrainerStateInfo): Record<string, unknown> {
+  const byKey = new Map<string, { step: number; order: number; record: Record<string, unknown> }>();
+  for (const e of events) {
+    if ((e.type !== 'metrics' && e.type !== 'eval') || e.params.step > info.globalStep) continue;
+    const record = sortKeys({ ...e.params.metrics, epoch: e.params.epoch, step: e.params.step });
+    byKey.set(`${e.type}:${e.params.step}`, { step: e.params.step, order: e.type === 'metrics' ? 0 : 1, record });
+  }
+  const logHistory = [...byKey.values()].sort((a, b) => a.step - b.step || a.order - b.order).map((r) => r.record);
+  return sortKeys({
+    best_global_step: null,
+    best_metric: info.bestMetric,
+    best_model_checkpoint: null,
+    epoch: info.epoch,
+    eval_steps: info.evalSteps,
+    global_step: info.globalStep,
+    is_hyper_param_search: false,
+    is_local_process_zero: true,
+    is_world_process_zero: true,
+    log_history: logHistory,
+    logging_steps: info.loggingSteps,
+    max_steps: info.maxSteps,
+    num_input_tokens_seen: info.numInputTokensSeen,
+    num_train_epochs: info.numTrainEpochs,
+    save_steps: info.saveSteps,
+    stateful_callbacks: {},
+    total_flos: 0,
+    train_batch_size: info.trainBatchSize,
+    trial_name: null,
+    trial_params: null,
+  });
+}
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Finds the trainer_state.json of a folder: the folder's own, else the newest checkpoint's: a Transformers
+ * output folder's `checkpoint-<n>` subfolder with the largest n, or one of our run folders' `final/`, else its
+ * `checkpoints/step-<n>` with the largest n. Accepts the file itself too.
  */
 export async function findTrainerState(path: string): Promise<string> {
   const st = await stat(path);
@@ -137,19 +200,24 @@ export async function findTrainerState(path: string): Promise<string> {
   } catch {
     // look in checkpoints
   }
-  const checkpoints = (await readdir(path, { withFileTypes: true }))
-    .filter((e) => e.isDirectory() && /^checkpoint-\d+$/.test(e.name))
-    .map((e) => ({ name: e.name, step: Number(e.name.slice('checkpoint-'.length)) }))
-    .sort((a, b) => b.step - a.step);
-  for (const c of checkpoints) {
-    const f = join(path, c.name, TRAINER_STATE_FILE);
+  const numbered = async (dir: string, pattern: RegExp): Promise<string[]> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    return entries
+      .map((e) => ({ e, m: pattern.exec(e.name) }))
+      .filter((x) => x.e.isDirectory() && x.m !== null)
+      .sort((a, b) => Number((b.m as RegExpExecArray)[1]) - Number((a.m as RegExpExecArray)[1]))
+      .map((x) => join(dir, x.e.name));
+  };
+  const candidates = [...(await numbered(path, /^checkpoint-(\d+)$/)), join(path, FINAL_DIR), ...(await numbered(join(path, CHECKPOINTS_DIR), /^step-(\d+)$/))];
+  for (const c of candidates) {
+    const f = join(c, TRAINER_STATE_FILE);
     try {
       if ((await stat(f)).isFile()) return f;
     } catch {
       // next
     }
   }
-  throw new Error(`${path}: no ${TRAINER_STATE_FILE} in the folder or in a checkpoint-<step> subfolder`);
+  throw new Error(`${path}: no ${TRAINER_STATE_FILE} in the folder or in a checkpoint-<step> subfolder (nor in a run's final/ or checkpoints/step-<n>/)`);
 }
 
 /** Reads a trainer_state.json (or the folder holding it) into series. */
@@ -163,5 +231,6 @@ export function trainerStateLabel(file: string): string {
   const parts = file.split(/[\\/]/).filter(Boolean);
   parts.pop(); // trainer_state.json
   const dir = parts.pop() ?? file;
-  return /^checkpoint-\d+$/.test(dir) ? `${parts.pop() ?? dir}/${dir}` : basename(dir);
+  if (/^step-\d+$/.test(dir) && parts[parts.length - 1] === CHECKPOINTS_DIR) parts.pop(); // <run>/checkpoints/step-<n>
+  return /^checkpoint-\d+$|^step-\d+$/.test(dir) || dir === FINAL_DIR ? `${parts.pop() ?? dir}/${dir}` : basename(dir);
 }

@@ -360,11 +360,15 @@ export function saveHfModel(dir: string, config: ModelConfig, head: HeadKind, we
   hf.torch_dtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16';
   writeSafetensorsSharded(dir, tensors, opts.maxShardBytes ?? 2 * 1024 ** 3, { format: 'pt' });
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
-  if (opts.tokenizerFrom && path.resolve(opts.tokenizerFrom) !== path.resolve(dir)) {
-    for (const f of TOKENIZER_FILES) {
-      const src = path.join(opts.tokenizerFrom, f);
-      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, f));
-    }
+  if (opts.tokenizerFrom) copyTokenizerFiles(opts.tokenizerFrom, dir);
+}
+
+/** Copies the tokenizer files `from` has (TOKENIZER_FILES) into `dir`, each written durably. */
+export function copyTokenizerFiles(from: string, dir: string): void {
+  if (path.resolve(from) === path.resolve(dir)) return;
+  for (const f of TOKENIZER_FILES) {
+    const src = path.join(from, f);
+    if (fs.existsSync(src)) writeFileAtomic(path.join(dir, f), fs.readFileSync(src));
   }
 }
 

@@ -40,7 +40,7 @@ test('a PPO session logs TRL PPO metrics, checkpoints kl_coef; stopped after a r
   const coefs = [...byStep.values()].map((m) => m['objective/kl_coef'] as number);
   assert.ok(new Set(coefs).size === 3, `the adaptive controller moves kl_coef: ${coefs}`);
   assert.deepEqual(evs.filter((e) => e.type === 'checkpoint').map((e) => e.params.step), [4, 8]);
-  const state = JSON.parse(fs.readFileSync(path.join(straightDir, 'checkpoints', 'step-8', 'trainer_state.json'), 'utf8')) as { online?: { kl_coef?: number } };
+  const state = JSON.parse(fs.readFileSync(path.join(straightDir, 'checkpoints', 'step-8', 'alignment_state.json'), 'utf8')) as { online?: { kl_coef?: number } };
   assert.equal(state.online?.kl_coef, coefs[1]);
   assert.ok(fs.existsSync(path.join(straightDir, 'final', 'config.json')));
 
