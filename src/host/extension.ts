@@ -3,6 +3,7 @@ import { DatasetsView } from './datasets/datasetsView';
 import { FeedbackStores } from './labeling/feedbackStores';
 import { DatasetScans } from './labeling/datasetScans';
 import { InlineLabeling } from './labeling/inlineLabeling';
+import { LabelingMode } from './labeling/labelingMode';
 import { registerLabelCommands } from './labeling/labelCommands';
 import { registerComparisonPanel } from './labeling/comparisonPanel';
 import { registerMoreFeedback } from './labeling/feedbackCommands';
@@ -13,6 +14,7 @@ import { DatasetPreviewPanel } from './datasets/datasetPreviewPanel';
 import { registerDatasetCommands } from './datasets/datasetCommands';
 import { registerGeneralCommands } from './shared/generalCommands';
 import { RunsFeature } from './runs/runCommands';
+import { useDatasetHistory } from './shared/datasetArg';
 import type { RunManager } from './runs/runManager';
 
 /** What `activate` returns: handles that the integration tests (and other extensions) can inspect. */
@@ -33,15 +35,18 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
   context.subscriptions.push(log);
   log.info(`Alignment Studio ${String(context.extension.packageJSON.version)} activating (VS Code ${vscode.version}, trusted: ${vscode.workspace.isTrusted})`);
 
+  useDatasetHistory(context.workspaceState);
   const labels = new FeedbackStores(log);
   const scans = new DatasetScans(log);
+  const labelingMode = new LabelingMode();
   const datasets = new DatasetsView(log, labels);
   const models = new ModelsView(log);
   const runs = new RunsFeature(context, log, datasets);
   context.subscriptions.push(
     labels,
     scans,
-    new InlineLabeling(labels, scans, log),
+    labelingMode,
+    new InlineLabeling(labels, scans, log, labelingMode),
     registerLabelCommands(labels, scans, log),
     registerComparisonPanel(context, { log, stores: labels }),
     registerJudges(context, { log, stores: labels, scans }),

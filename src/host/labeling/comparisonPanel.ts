@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DatasetIndex, JsonlScanResult } from '../../core/datasets/jsonlScan';
 import { buildDatasetIndex, datasetChecks, scanIndex } from '../../core/datasets/datasetScan';
-import { isDatasetPath } from '../shared/datasetArg';
+import { isDatasetPath, rememberDataset } from '../shared/datasetArg';
 import { ComparisonQueue, pairOf, type QueuedPair } from '../../core/feedback/comparisonQueue';
 import { FeedbackStore, type FeedbackInput } from '../../core/feedback/store';
 import { WRITER_ID_PATTERN, type FeedbackType } from '../../core/feedback/types';
@@ -490,6 +490,7 @@ export function registerComparisonPanel(context: vscode.ExtensionContext, option
         void vscode.window.showErrorMessage(`Labeling needs a file on disk; ${uri.toString()} is not one.`);
         return undefined;
       }
+      rememberDataset(uri.fsPath);
       ComparisonPanel.createOrShow(context.extensionUri, uri, options);
       return uri;
     }),

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
 import type { FeedbackStores } from './feedbackStores';
 import { pickDataset } from '../shared/datasetArg';
+import { keyHint } from './labelingMode';
 import { isDataset, recordAtLine, type DatasetScan, type DatasetScans } from './datasetScans';
 import { ImprovementDocs, type ImprovementSession } from './improvementDocs';
 import { candidateText, textSha1 } from '../../core/feedback/fieldPath';
@@ -139,10 +140,10 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
         lenses.push(new vscode.CodeLens(range, { title: `✓ ranked ${ranked.payload.ranking.map((g) => g.join(' = ')).join(' > ')}`, command: 'alignment.undoLabel', arguments: [{ file: at.file }], tooltip: "Undo this window's last decision" }));
       }
       lenses.push(
-        new vscode.CodeLens(range, { title: `Rank ${candidates.length} Responses`, command: 'alignment.rankResponses', arguments: [at], tooltip: 'Order the responses best first (Alt+K)' }),
+        new vscode.CodeLens(range, { title: `Rank ${candidates.length} Responses`, command: 'alignment.rankResponses', arguments: [at], tooltip: `Order the responses best first${keyHint('alignment.rankResponses')}` }),
         new vscode.CodeLens(range, { title: 'Feature Trace', command: 'alignment.orderFeatureTrace', arguments: [at], tooltip: 'Order responses by a feature (e.g. increasingly formal)' }),
-        new vscode.CodeLens(range, { title: 'Improve', command: 'alignment.improveResponse', arguments: [at], tooltip: 'Edit a response into a better one (Alt+E)' }),
-        new vscode.CodeLens(range, { title: 'Label Steps', command: 'alignment.labelSteps', arguments: [at], tooltip: 'Good / neutral / bad per step (Alt+L)' }),
+        new vscode.CodeLens(range, { title: 'Improve', command: 'alignment.improveResponse', arguments: [at], tooltip: `Edit a response into a better one${keyHint('alignment.improveResponse')}` }),
+        new vscode.CodeLens(range, { title: 'Label Steps', command: 'alignment.labelSteps', arguments: [at], tooltip: `Good / neutral / bad per step${keyHint('alignment.labelSteps')}` }),
         new vscode.CodeLens(range, { title: 'Copy', command: 'alignment.copyResponse', arguments: [at], tooltip: 'Copy a response to the clipboard' }),
       );
     }

@@ -5,6 +5,8 @@ import type { FeedbackStores } from './feedbackStores';
 import { DatasetScans, isDataset, recordAtLine, type DatasetScan } from './datasetScans';
 import { isDatasetPath } from '../shared/datasetArg';
 import { candidateKeys } from '../../core/datasets/trlRow';
+import { keyLabel } from '../../core/feedback/labelingKeys';
+import { keyHint, type LabelingMode } from './labelingMode';
 import type { FeedbackEntry } from '../../core/feedback/types';
 import { selectionToFieldSpan } from '../../core/datasets/jsonStringSpans';
 
@@ -102,8 +104,9 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
   /** When this window last recorded a decision per file: the time spent on the next one is measured from it. */
   private readonly lastDecisionAt = new Map<string, number>();
 
-  constructor(private readonly stores: FeedbackStores, private readonly scans: DatasetScans, private readonly log: vscode.LogOutputChannel) {
+  constructor(private readonly stores: FeedbackStores, private readonly scans: DatasetScans, private readonly log: vscode.LogOutputChannel, private readonly mode: LabelingMode) {
     super();
+    this.register(mode.onDidChange(() => this.lensesChanged.fire()));
     this.register(vscode.languages.registerCodeLensProvider([{ scheme: 'file', pattern: '**/*.jsonl' }, { scheme: 'file', pattern: '**/*.json' }], this));
     this.register(stores.onDidChange(() => this.refresh()));
     this.register(scans.onDidChange(() => this.refresh()));
@@ -148,6 +151,8 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     const visible = vscode.window.visibleTextEditors.filter((e) => e.document === doc).flatMap((e) => e.visibleRanges);
     const near = (line0: number) => visible.length === 0 ? line0 < MAX_LENS_RECORDS : visible.some((r) => line0 >= r.start.line - 50 && line0 <= r.end.line + 50);
     const lenses: vscode.CodeLens[] = [];
+    const first = scan.records.find((r) => r.valid);
+    if (first) lenses.push(this.modeLens(new vscode.Range(first.line - 1, 0, first.line - 1, 0)));
     for (const rec of scan.records) {
       if (!rec.valid || !near(rec.line - 1)) continue;
       const candidates = candidatesOf(scan, rec.index);
@@ -157,19 +162,27 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
       if (summary) lenses.push(new vscode.CodeLens(range, { title: `✓ ${summary}`, command: 'alignment.undoLabel', tooltip: 'Undo this window\'s last decision', arguments: [{ file: doc.uri.fsPath }] }));
       if (candidates.length === 2) {
         lenses.push(
-          new vscode.CodeLens(range, { title: 'A better', command: 'alignment.labelA', arguments: [at], tooltip: `A = ${candidates[0]} (Alt+1)` }),
-          new vscode.CodeLens(range, { title: 'B better', command: 'alignment.labelB', arguments: [at], tooltip: `B = ${candidates[1]} (Alt+2)` }),
-          new vscode.CodeLens(range, { title: 'Tie', command: 'alignment.labelTie', arguments: [at], tooltip: 'Alt+3' }),
-          new vscode.CodeLens(range, { title: 'Skip', command: 'alignment.labelSkip', arguments: [at], tooltip: 'Go to the next unlabeled record (Alt+0)' }),
+          new vscode.CodeLens(range, { title: 'A better', command: 'alignment.labelA', arguments: [at], tooltip: `A = ${candidates[0]}${keyHint('alignment.labelA')}` }),
+          new vscode.CodeLens(range, { title: 'B better', command: 'alignment.labelB', arguments: [at], tooltip: `B = ${candidates[1]}${keyHint('alignment.labelB')}` }),
+          new vscode.CodeLens(range, { title: 'Tie', command: 'alignment.labelTie', arguments: [at], tooltip: `Neither is better${keyHint('alignment.labelTie')}` }),
+          new vscode.CodeLens(range, { title: 'Skip', command: 'alignment.labelSkip', arguments: [at], tooltip: `Go to the next unlabeled record${keyHint('alignment.labelSkip')}` }),
         );
       }
       lenses.push(
-        new vscode.CodeLens(range, { title: 'Rate', command: 'alignment.rateRecord', arguments: [at], tooltip: 'Likert rating (Alt+R)' }),
-        new vscode.CodeLens(range, { title: 'Critique', command: 'alignment.critiqueRecord', arguments: [at], tooltip: 'Labels from the critique label set (Alt+C)' }),
-        new vscode.CodeLens(range, { title: 'Flag', command: 'alignment.flagRecord', arguments: [at], tooltip: 'E-stop: flag as unacceptable (Alt+X)' }),
+        new vscode.CodeLens(range, { title: 'Rate', command: 'alignment.rateRecord', arguments: [at], tooltip: `Likert rating${keyHint('alignment.rateRecord')}` }),
+        new vscode.CodeLens(range, { title: 'Critique', command: 'alignment.critiqueRecord', arguments: [at], tooltip: `Labels from the critique label set${keyHint('alignment.critiqueRecord')}` }),
+        new vscode.CodeLens(range, { title: 'Flag', command: 'alignment.flagRecord', arguments: [at], tooltip: `E-stop: flag as unacceptable${keyHint('alignment.flagRecord')}` }),
       );
     }
     return lenses;
+  }
+
+  /** The lens above the first record that turns labeling mode (the labeling keys) on or off. */
+  private modeLens(range: vscode.Range): vscode.CodeLens {
+    const keys = `${keyLabel('alignment.labelA')} / ${keyLabel('alignment.labelB')} / ${keyLabel('alignment.labelTie')}`;
+    return this.mode.active
+      ? new vscode.CodeLens(range, { title: `$(keyboard) ${vscode.l10n.t('Labeling keys on: turn off')}`, command: 'alignment.toggleLabelingMode', arguments: [false], tooltip: vscode.l10n.t('Unbinds the labeling keys so the editor\'s own shortcuts work again') })
+      : new vscode.CodeLens(range, { title: `$(keyboard) ${vscode.l10n.t('Labeling keys ({0})', keys)}`, command: 'alignment.toggleLabelingMode', arguments: [true], tooltip: vscode.l10n.t('Turns labeling mode on: {0} then label the record under the cursor', keys) });
   }
 
   /** The record under the cursor of the active editor. */

@@ -7,6 +7,7 @@ import { Disposable } from '../shared/lifecycle';
 import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import type { RunManager } from './runManager';
 import type { DatasetsView } from '../datasets/datasetsView';
+import { orderDatasets, recentDatasets, rememberDataset } from '../shared/datasetArg';
 import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchDefaults, launchDevices, launchMethods, readDevicesReport } from '../../core/runs/launchInfo';
 import type { ModelShape } from '../../core/runs/estimate';
 import { readModelFolder } from '../../core/models/modelInfo';
@@ -96,10 +97,12 @@ export class LaunchPanel extends Disposable {
     this.panel.dispose();
   }
 
+  /** The workspace's datasets, the recently used first (the form's default is the first), then by path. */
   private async datasetChoices(): Promise<LaunchChoice[]> {
-    const items = this.datasets ? await this.datasets.datasets() : [];
-    return items
-      .filter((d) => d.count)
+    const found = (this.datasets ? await this.datasets.datasets() : []).filter((d) => d.count);
+    const byPath = new Map(found.map((d) => [d.uri.fsPath, d]));
+    return orderDatasets([...byPath.keys()], recentDatasets(), (p) => vscode.workspace.asRelativePath(p, false))
+      .flatMap((p) => byPath.get(p) ?? [])
       .map((d) => ({ value: vscode.workspace.asRelativePath(d.uri, false), label: vscode.workspace.asRelativePath(d.uri, false), detail: `${d.count?.records ?? 0} records` }));
   }
 
@@ -196,6 +199,9 @@ export class LaunchPanel extends Disposable {
           return;
         }
         this.log.info(`Launch form: started run ${r.id}`);
+        const data = msg.params.spec.data;
+        const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+        if (typeof data === 'object' && data !== null && typeof (data as { path?: unknown }).path === 'string' && root) rememberDataset(path.resolve(root, (data as { path: string }).path));
         // Close the form first, so the dashboard opens in its place as the active editor.
         this.dispose();
         await vscode.commands.executeCommand('alignment.openDashboard', r.id);
