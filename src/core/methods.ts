@@ -8,9 +8,9 @@
  */
 import type { DatasetKind } from './datasets/examples';
 
-export type MethodId = 'sft' | 'reward' | 'reward-regression' | 'dpo' | 'kto' | 'orpo' | 'simpo' | 'cpo' | 'ppo' | 'rloo' | 'grpo' | 'online-dpo';
+export type MethodId = 'sft' | 'reward' | 'reward-regression' | 'dpo' | 'kto' | 'orpo' | 'simpo' | 'cpo' | 'ppo' | 'rloo' | 'grpo' | 'online-dpo' | 'human-dpo';
 
-export const METHOD_IDS: readonly MethodId[] = ['sft', 'reward', 'reward-regression', 'dpo', 'kto', 'orpo', 'simpo', 'cpo', 'ppo', 'rloo', 'grpo', 'online-dpo'];
+export const METHOD_IDS: readonly MethodId[] = ['sft', 'reward', 'reward-regression', 'dpo', 'kto', 'orpo', 'simpo', 'cpo', 'ppo', 'rloo', 'grpo', 'online-dpo', 'human-dpo'];
 
 /** One axis value plus a sentence saying why it applies to this method. */
 export interface AxisValue<V extends string> {
@@ -122,6 +122,8 @@ export interface MethodCard {
   readonly datasetNote: string;
   /** Needs a trained reward model (or judge) at training time. */
   readonly needsRewardModel: boolean;
+  /** An online method whose reward functions may be left out (a run with a person: they are its AI judge). */
+  readonly rewardsOptional?: boolean;
   /** Loads a frozen reference copy of the policy. */
   readonly needsReference: boolean;
   /** A session can train it today. The launch form and the CLI offer only trainable methods and refuse the
@@ -683,6 +685,89 @@ export const METHOD_CARDS: readonly MethodCard[] = [
       missingEos,
     ],
     metrics: ['objective/kl', 'objective/entropy', 'objective/non_score_reward', 'objective/rlhf_reward', 'objective/scores', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'val/contain_eos_token', 'beta', 'pairs/ties', 'pairs/trained'],
+  },
+  {
+    id: 'human-dpo',
+    trainable: true,
+    title: 'Iterative DPO with a person',
+    family: 'online-rl',
+    rewardsOptional: true,
+    summary:
+      'Online DPO where a person labels the pairs: each round the current policy samples completions, the pairs most worth a person\'s time are published to the comparison panel, and the labeled pairs take DPO steps. An AI judge (the run\'s reward functions) can label the rest after a budget or timeout, or label everything with the person auditing a sample.',
+    citation: C.onlineDpo,
+    axes: {
+      rm1: { value: 'implicit', note: 'DPO implicit reward, which also ranks the pairs by how uncertain they are.' },
+      rm2: { value: 'preference', note: 'The person compares two fresh completions of a prompt.' },
+      rm3: { value: 'response', note: 'One implicit reward per response.' },
+      rm4: { value: 'positive-and-negative', note: 'Raises the preferred completion and lowers the other.' },
+      f: { value: 'human', note: 'A person in the comparison panel; an AI judge only in the mixed modes, weighted below the person.' },
+      rl1: { value: 'reference', note: 'DPO loss against the frozen reference model.' },
+      rl2: { value: 'on-policy', note: 'Pairs are sampled from the current policy (the next batch from the policy before the latest update, so the person never waits).' },
+      o: { value: 'online', note: 'Feedback is collected while training, round by round.' },
+    },
+    datasetKinds: ['prompt', 'preference', 'sft'],
+    datasetNote: 'Prompts only (any dataset contributes its prompts). Each round\'s pairs are published in the run folder (rounds/round-<n>/pairs.jsonl) for the comparison panel; docs/human-loop.md. batchSize counts pairs per micro-batch and must divide pairs_per_round.',
+    needsRewardModel: false,
+    needsReference: true,
+    defaults: { learningRate: 1e-5, maxLength: 1024, maxPromptLength: 512 },
+    hyperparameters: [
+      beta('Strength of the implicit KL leash.'),
+      {
+        kind: 'choice',
+        name: 'loss_type',
+        default: 'sigmoid',
+        options: DPO_LOSS_TYPES.filter((l) => (ONLINE_DPO_LOSS_TYPE_IDS as readonly string[]).includes(l.id)).map((l) => ({ value: l.id, help: l.summary })),
+        help: 'DPO loss on the labeled pairs.',
+      },
+      maxCompletion(64, 'max_new_tokens'),
+      temperature(1),
+      { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off).' },
+      { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
+      { kind: 'integer', name: 'rounds', default: 5, min: 1, help: 'Rounds of sample -> label -> update.' },
+      { kind: 'integer', name: 'prompts_per_round', default: 8, min: 1, help: 'Prompts sampled from in each round.' },
+      { kind: 'integer', name: 'samples_per_prompt', default: 4, min: 2, help: 'k: completions sampled per prompt; the pairs are picked among them.' },
+      { kind: 'integer', name: 'pairs_per_round', default: 8, min: 1, help: 'Pairs published for labeling in each round.' },
+      { kind: 'integer', name: 'updates_per_round', default: 4, min: 1, help: 'Optimizer steps on the labeled pairs of each round.' },
+      {
+        kind: 'choice',
+        name: 'selection',
+        default: 'active',
+        options: [
+          { value: 'active', help: 'The pairs the implicit reward (with the reward model or judge among the reward functions) is least sure about, with distinct completions, spread over prompts.' },
+          { value: 'random', help: 'Random pairs of random prompts, for comparison.' },
+        ],
+        help: 'Which pairs are worth the person\'s time.',
+      },
+      { kind: 'number', name: 'diversity_weight', default: 0.5, min: 0, max: 1, help: 'How much a picked pair lowers the score of other pairs of the same or a similar prompt (0 = no spreading).' },
+      {
+        kind: 'choice',
+        name: 'feedback_mode',
+        default: 'human',
+        options: [
+          { value: 'human', help: 'The person labels every pair.' },
+          { value: 'human-then-judge', help: 'The person labels up to human_labels_per_round pairs (or until the timeout); the AI judge labels the rest.' },
+          { value: 'judge-audit', help: 'The AI judge labels every pair; the person audits audit_fraction of them, and the person\'s label wins.' },
+        ],
+        help: 'Who labels the pairs. The judge is the run\'s reward functions.',
+      },
+      { kind: 'integer', name: 'human_labels_per_round', default: 0, min: 0, help: 'The person\'s per-round budget (0 = every pair).' },
+      { kind: 'number', name: 'audit_fraction', default: 0.25, min: 0, minExclusive: true, max: 1, help: 'judge-audit: share of the pairs the person labels too.' },
+      { kind: 'number', name: 'ai_label_weight', default: 0.5, min: 0, minExclusive: true, max: 1, help: 'Weight of a judge-labeled pair in the loss (a person-labeled pair weighs 1).' },
+      { kind: 'number', name: 'round_timeout_seconds', default: 0, min: 0, help: 'Seconds the session waits for the person\'s labels (0 = no limit).' },
+      {
+        kind: 'choice',
+        name: 'on_timeout',
+        default: 'train-on-labeled',
+        options: [
+          { value: 'train-on-labeled', help: 'Train on the pairs labeled so far and go on.' },
+          { value: 'judge', help: 'The AI judge labels the rest.' },
+          { value: 'stop', help: 'Stop the run with a message; it resumes at this round.' },
+        ],
+        help: 'What happens when the timeout passes.',
+      },
+      { kind: 'boolean', name: 'prefetch_next_batch', default: true, help: 'Sample and publish the next batch while the person labels this one, so the person never waits (its pairs come from the policy before this round\'s update).' },
+    ],
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'objective/kl', 'human/labels', 'human/ai_labels', 'human/late_labels', 'human/ai_agreement', 'human/heldout_agreement', 'human/win_rate_vs_previous', 'human/round'],
   },
 ];
 

@@ -117,7 +117,7 @@ export async function runOnlineSession(spec: RunSpec, opts: SessionOptions, sink
  * The spec's reward functions, opened: reward models loaded on the run's device, module workers started (only in a
  * trusted workspace), judges with the API key from the session's environment.
  */
-async function openSpecRewards(spec: RunSpec, opts: SessionOptions, baseDir: string, maxCompletionLength: number): Promise<OpenedRewards> {
+export async function openSpecRewards(spec: RunSpec, opts: SessionOptions, baseDir: string, maxCompletionLength: number): Promise<OpenedRewards> {
   const apiKey = process.env[JUDGE_API_KEY_ENV];
   try {
     return await openRewards(spec.rewards as NonNullable<RunSpec['rewards']>, {
@@ -169,7 +169,7 @@ async function createSessionPpoTrainer(spec: RunSpec, opts: SessionOptions, rm: 
 }
 
 /** What every online trainer takes from the spec: the opened rewards, the prompt limit, the optimizer with the spec's schedule. */
-function trainerBasics(spec: RunSpec, opts: SessionOptions, rm: RunModel, maxNew: { value: number; name: string }, sched: OnlineSchedule, sink: EventSink, opened: OpenedRewards): OnlineTrainerBasics {
+export function trainerBasics(spec: RunSpec, opts: SessionOptions, rm: RunModel, maxNew: { value: number; name: string }, sched: Pick<OnlineSchedule, 'total'>, sink: EventSink, opened: OpenedRewards | undefined): OnlineTrainerBasics {
   // Prompts keep their last tokens so that prompt + completion fit the model's positions.
   const room = rm.model.maxLength - maxNew.value;
   if (room < 1) throw new SessionInputError(`hyperparameters.${maxNew.name} ${maxNew.value} leaves no room for a prompt in the model's ${rm.model.maxLength} positions (data.maxLength ${spec.data.maxLength}); lower it or raise data.maxLength`);
@@ -178,8 +178,8 @@ function trainerBasics(spec: RunSpec, opts: SessionOptions, rm: RunModel, maxNew
   const warmupSteps = Math.floor(spec.optimizer.warmupRatio * sched.total);
   const schedule = spec.optimizer.schedule === 'constant' ? { kind: 'constant' as const, warmupSteps } : { kind: spec.optimizer.schedule, warmupSteps, totalSteps: Math.max(sched.total, 1) };
   return {
-    rewards: opened.rewards,
-    rewardOptions: rewardOptionsFromSpec(spec.rewards as NonNullable<RunSpec['rewards']>),
+    rewards: opened?.rewards ?? [],
+    rewardOptions: spec.rewards ? rewardOptionsFromSpec(spec.rewards) : {},
     maxPromptLength,
     optim: { optimizer: { kind: 'adamw', lr: spec.optimizer.learningRate, weightDecay: spec.optimizer.weightDecay }, schedule, maxGradNorm: spec.optimizer.maxGradNorm },
     ...(opts.threads ? { threads: opts.threads } : {}),
@@ -226,7 +226,7 @@ async function resumeOnline(opts: SessionOptions, spec: RunSpec, trainer: Online
   return rollouts;
 }
 
-function parameterCounts(rm: RunModel): { total: number; trainable: number } {
+export function parameterCounts(rm: RunModel): { total: number; trainable: number } {
   let total = 0;
   let trainable = 0;
   for (const p of rm.model.params) {

@@ -213,3 +213,4 @@ export class OnlineLoop {
     writeTrainerState(dir, this.x.sink.file, trainerStateInfo(spec, at));
   }
 }
+

@@ -26,6 +26,7 @@ import { describeError, isUserError } from '../util/errors';
 import { loadSplit } from './data';
 import { EventSink } from './events';
 import { currentWeights, TrainingLoop } from './loop';
+import { runHumanLoopSession } from './humanLoop';
 import { isOnlineRlMethod, runOnlineSession } from './online';
 import type { RunModel } from './model';
 import { buildRunPlan, checkSessionSpec, createTrainer, loadFittingModel, precomputeReference, runSchedule } from './plan';
@@ -55,6 +56,7 @@ export async function runSession(spec: RunSpec, opts: SessionOptions): Promise<S
 }
 
 async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, disposers: (() => Promise<void>)[], setStep: (s: number) => void): Promise<SessionResult> {
+  if (spec.method === 'human-dpo') return runHumanLoopSession(spec, opts, sink, disposers, setStep);
   if (isOnlineRlMethod(spec.method)) return runOnlineSession(spec, opts, sink, disposers, setStep);
   const baseDir = opts.baseDir ?? process.cwd();
   const runner: RunnerOptions = { device: spec.device, ...(opts.threads ? { threads: opts.threads } : {}) };

@@ -33,6 +33,8 @@ export interface SessionOptions {
    * sets only for a trusted workspace.
    */
   readonly trustedWorkspace?: boolean;
+  /** A run with a person: how often (ms) the session reads the labels journal while it waits (default 500). */
+  readonly labelPollMs?: number;
 }
 
 export interface SessionResult {

@@ -98,6 +98,18 @@ export function usesRewardFunctions(card: MethodCard | undefined): boolean {
   return card?.family === 'online-rl';
 }
 
+/**
+ * A run with a person (`rewardsOptional`) needs its reward functions, as the AI judge, when a hyperparameter hands
+ * pairs to the judge: `feedback_mode` other than `human`, or `on_timeout` `judge`. Empty when none does.
+ */
+export function judgeNeeded(h: Readonly<Record<string, unknown>>): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  const ask = 'add a rewards section with the judge, e.g. {"functions": [{"kind": "judge", "baseUrl": "...", "model": "..."}]}';
+  if (h.feedback_mode !== undefined && h.feedback_mode !== 'human') out.push({ field: 'hyperparameters.feedback_mode', message: `"${String(h.feedback_mode)}" has an AI judge label pairs: ${ask}` });
+  if (h.on_timeout === 'judge') out.push({ field: 'hyperparameters.on_timeout', message: `"judge" has an AI judge label the pairs left at the timeout: ${ask}` });
+  return out;
+}
+
 /** The `rewards` section: required for GRPO / RLOO, ignored (with a warning) by the other methods. */
 export function readRewards(input: Obj, card: MethodCard | undefined, maxCompletionLength: unknown, r: SpecReader): RewardsSpec | undefined {
   const x = r.obj(input.rewards, 'rewards');
@@ -106,6 +118,7 @@ export function readRewards(input: Obj, card: MethodCard | undefined, maxComplet
     return undefined;
   }
   if (!x) {
+    if (input.rewards === undefined && card?.rewardsOptional) return undefined;
     if (input.rewards === undefined) r.bad('rewards', `${card?.title ?? 'this method'} needs reward functions, e.g. {"functions": [{"kind": "exact_match"}]} (built-ins: ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`);
     return undefined;
   }

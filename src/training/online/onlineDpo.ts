@@ -19,9 +19,10 @@
  *                                    rows i and B + i (for a pair without a winner: its completions in order)
  *   cmask         float32 [2B, T-1]  1 at the prediction of each completion token (see policyUpdate.ts)
  *   ref_logps     float32 [2B]       l_ref(y) = sum of log pi_ref over the row's completion tokens
- *   pair_mask     float32 [B]        1 = the pair has a winner and enters the loss
- *   active_pairs  float32 [1]        pairs with a winner in the whole step / micro-batches (so the step's loss
- *                                    is the mean over its pairs with a winner, however they fall in micro-batches)
+ *   pair_mask     float32 [B]        the pair's weight when it has a winner (1 unless given), else 0
+ *   active_pairs  float32 [1]        the summed weights of the whole step / micro-batches (so the step's loss
+ *                                    is the weighted mean over its pairs with a winner, however they fall in
+ *                                    micro-batches)
  */
 import { ONLINE_DPO_LOSS_TYPE_IDS } from '../../core/methods';
 import type { Tensor } from '../../engine/graph/graph';
@@ -190,6 +191,8 @@ export interface UpdatePair {
   readonly chosen: PairRow;
   readonly rejected: PairRow;
   readonly winner: boolean;
+  /** Weight of the pair in the step's mean loss when it has a winner (default 1; a judge-labeled pair of a run with a person weighs less). */
+  readonly weight?: number;
 }
 
 /**
@@ -219,14 +222,15 @@ export function collatePairs(pairs: readonly UpdatePair[], shape: { readonly pai
     put(a * R + (i % B), p.chosen, i);
     put(a * R + B + (i % B), p.rejected, i);
   });
-  const active = pairs.filter((p) => p.winner).length;
+  const weightOf = (p: UpdatePair): number => (p.winner ? (p.weight ?? 1) : 0);
+  const active = pairs.reduce((n, p) => n + weightOf(p), 0);
   const lead = [1, A];
   return {
     ids: { dtype: 'int64', shape: [...lead, R, T], data: ids },
     mask: { dtype: 'int64', shape: [...lead, R, T], data: mask },
     cmask: { dtype: 'float32', shape: [...lead, R, T - 1], data: cmask },
     ref_logps: { dtype: 'float32', shape: [...lead, R], data: ref },
-    pair_mask: { dtype: 'float32', shape: [...lead, B], data: Float32Array.from(pairs, (p) => (p.winner ? 1 : 0)) },
-    active_pairs: { dtype: 'float32', shape: [...lead, 1], data: new Float32Array(A).fill(Math.max(active, 1) / A) },
+    pair_mask: { dtype: 'float32', shape: [...lead, B], data: Float32Array.from(pairs, weightOf) },
+    active_pairs: { dtype: 'float32', shape: [...lead, 1], data: new Float32Array(A).fill((active > 0 ? active : 1) / A) },
   };
 }

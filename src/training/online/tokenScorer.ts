@@ -74,19 +74,25 @@ export class TokenLogprobScorer {
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('logp', policyTokenLogprobs(model, params, ids, mask, shape).logp);
     const session = await RuntimeSession.create(toOnnx(g), { ...(runner.device ? { device: runner.device } : {}), ...(runner.threads ? { threads: runner.threads } : {}) });
+    const scorer = new TokenLogprobScorer(session, shape.rows, shape.seqLen, shape.padId);
     try {
-      const feeds: Record<string, HostTensor> = {};
-      for (const p of model.params) {
-        const w = weights.get(p.name);
-        if (!w) throw new Error(`token scorer: missing weights for '${p.name}'`);
-        feeds[`p.${p.name}`] = { dtype: 'float32', shape: p.shape, data: w };
-      }
-      await session.setResident(feeds);
+      await scorer.setWeights(model, weights);
     } catch (e) {
       await session.dispose();
       throw e;
     }
-    return new TokenLogprobScorer(session, shape.rows, shape.seqLen, shape.padId);
+    return scorer;
+  }
+
+  /** Replaces the scored model's weights (every parameter), e.g. with a policy's after its latest update. */
+  async setWeights(model: TransformerModel, weights: ReadonlyMap<string, Float32Array>): Promise<void> {
+    const feeds: Record<string, HostTensor> = {};
+    for (const p of model.params) {
+      const w = weights.get(p.name);
+      if (!w) throw new Error(`token scorer: missing weights for '${p.name}'`);
+      feeds[`p.${p.name}`] = { dtype: 'float32', shape: p.shape, data: w };
+    }
+    await this.session.setResident(feeds);
   }
 
   /** log pi of each completion token of each row, in order. */
