@@ -11,6 +11,7 @@
  *   alignment eval <model folder | run folder> --data pairs.jsonl [--reference <folder>] [--max-length N] [--json]
  *   alignment judge | eval-rm | rm-score ...      (src/cli/judgeCommands.ts)
  *   alignment inspect-rm <reward model> --data pairs.jsonl [--out FILE] [--record ID]...   (src/cli/inspectRm.ts)
+ *   alignment merge-lora <adapter folder> --out <dir> [--base <model folder>]
  *   alignment devices [--json]
  *   alignment --help, alignment <command> --help, alignment help <command>
  *
@@ -35,6 +36,7 @@ import { formatEvent, type SessionEvent } from '../protocol/session';
 import { DevicesReportMsg, type DevicesReport } from '../protocol/devices';
 import { AUTO_ORDER, howToInstall, probeDevices } from '../engine/runtime/devices';
 import { loadHfModel } from '../engine/models/hfMapping';
+import { mergePeftFolder } from '../engine/models/peft';
 import { buildModel } from '../engine/models/transformer';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import { promptCompletionRow } from '../training/batching';
@@ -204,6 +206,23 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       const maxLength = num(p, 'max-length');
       const out = one(p, 'out');
       return inspectRm({ dir: modelDir(p.positional[1] as string, 'inspect-rm'), data, ...(out ? { out } : {}), ...(records ? { records } : {}), ...(maxLength ? { maxLength } : {}) });
+    },
+  },
+  'merge-lora': {
+    summary: "Merge a LoRA run's adapter (a checkpoint folder or <run>/adapter, PEFT format) into its base model and save a Hugging Face folder",
+    usage: '  alignment merge-lora <adapter folder> --out <dir> [--base <model folder>]',
+    positional: { min: 1, max: 1, what: 'a PEFT adapter folder (a LoRA run\'s checkpoints/step-<n> or adapter/)' },
+    options: {
+      out: { kind: 'text', value: 'DIR', help: 'where to write the merged model' },
+      base: { kind: 'text', value: 'DIR', help: "the base model folder (default: the adapter's base_model_name_or_path)" },
+    },
+    run: (p) => {
+      const out = one(p, 'out');
+      if (!out) throw new UsageError('alignment merge-lora: give the output folder with --out <dir>', 'merge-lora');
+      const base = one(p, 'base');
+      const r = mergePeftFolder(path.resolve(p.positional[1] as string), path.resolve(out), base ? path.resolve(base) : undefined);
+      process.stdout.write(`merged ${p.positional[1] as string} into ${r.base}: ${path.resolve(out)}\n`);
+      return Promise.resolve(0);
     },
   },
   devices: {

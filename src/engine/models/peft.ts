@@ -12,7 +12,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors, SafeTensor, writeFileAtomic, writeSafetensors } from '../io/safetensors';
 import { ParamTensor, Weights } from './params';
-import { buildModel, LoraConfig, LoraModule, TransformerModel } from './transformer';
+import { buildModel, LoraConfig, LoraModule, mergeLora, TransformerModel } from './transformer';
+import { loadHfModel, saveHfModel } from './hfMapping';
+import { UserError } from '../../util/errors';
 import { ModelConfig } from './config';
 
 const HF_MODULE: Record<string, string> = {
@@ -133,4 +135,35 @@ export function loadPeftAdapter(dir: string, config: ModelConfig, head: 'lm' | '
   }
   if (problems.length) throw new Error(`${file}: adapter does not match the model:\n  ${problems.join('\n  ')}`);
   return { model, adapters };
+}
+
+/**
+ * A PEFT LoRA adapter folder (a LoRA run's checkpoint or `<run>/adapter`) merged into its base model and saved as a
+ * plain Hugging Face folder in `outDir`: W' = W + (alpha / r) A B for every adapted module, and for reward models
+ * the adapter's trained score head (PEFT's modules_to_save). `baseDir` defaults to the adapter's
+ * base_model_name_or_path. Tokenizer files come from the adapter folder when it has them, else from the base.
+ */
+export function mergePeftFolder(adapterDir: string, outDir: string, baseDir?: string): { base: string } {
+  const cfgFile = path.join(adapterDir, 'adapter_config.json');
+  let raw: { base_model_name_or_path?: unknown; task_type?: unknown };
+  try {
+    raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as typeof raw;
+  } catch (e) {
+    throw new UserError(`${cfgFile}: cannot read the adapter config (is ${adapterDir} a LoRA checkpoint?): ${(e as Error).message}`);
+  }
+  const base = baseDir ?? (typeof raw.base_model_name_or_path === 'string' && raw.base_model_name_or_path ? raw.base_model_name_or_path : undefined);
+  if (!base || !fs.existsSync(path.join(base, 'config.json'))) {
+    throw new UserError(`${cfgFile}: the base model ${base ? `"${base}" is not a model folder here` : 'is not named'}; give it with --base <model folder>`);
+  }
+  const head = raw.task_type === 'SEQ_CLS' ? 'score' : 'lm';
+  const loaded = loadHfModel(base, head);
+  const { model, adapters } = loadPeftAdapter(adapterDir, loaded.config, head);
+  const weights: Weights = new Map([...loaded.weights, ...adapters]);
+  if (head === 'score') {
+    const s = readSafetensors(path.join(adapterDir, 'adapter_model.safetensors')).tensors.get('base_model.model.score.modules_to_save.weight');
+    if (s && s.data instanceof Float32Array) weights.set('score.weight', { shape: [s.shape[1] as number, s.shape[0] as number], data: transpose({ shape: s.shape, data: s.data }) });
+  }
+  const hasTokenizer = fs.existsSync(path.join(adapterDir, 'tokenizer.json'));
+  saveHfModel(outDir, loaded.config, head, mergeLora(model, weights), { tokenizerFrom: hasTokenizer ? adapterDir : base });
+  return { base };
 }

@@ -13,6 +13,7 @@ import { findTrainerState, readTrainerState, trainerStateLabel } from '../../../
 import { resolveRunSpec, type RunSpec } from '../../../src/core/runs/spec';
 import { loadHfModel } from '../../../src/engine/models/hfMapping';
 import { runSession } from '../../../src/session/runSession';
+import { cliMain } from '../../../src/cli/main';
 import { tinySpec, workspace } from './sessionFixtures';
 
 const CHECK = path.join(__dirname, 'hf_folder_check.py');
@@ -87,4 +88,20 @@ test('a LoRA run saves PEFT adapters in its checkpoints and <run>/adapter, and t
   python('model', path.join(runDir, 'final'));
   python('adapter', path.join(runDir, 'adapter'));
   assert.ok(!fs.existsSync(path.join(runDir, 'final', 'adapter_config.json')), 'no adapter config at the root, where transformers would read the folder as an adapter');
+
+  // Merged on request: the final adapter merged into its base is the final merged model, tensor for tensor.
+  const merged = path.join(ws.dir, 'merged');
+  assert.equal(await cliMain(['merge-lora', path.join(runDir, 'adapter'), '--out', merged]), 0);
+  python('model', merged);
+  const a1 = loadHfModel(merged).weights;
+  const a2 = loadHfModel(path.join(runDir, 'final')).weights;
+  assert.deepEqual([...a1.keys()].sort(), [...a2.keys()].sort());
+  for (const [k, t] of a1) assert.deepEqual(t.data, a2.get(k)?.data, k);
+  // A checkpoint's adapter merges too, and differs from the base (the adapters trained).
+  const mergedStep2 = path.join(ws.dir, 'merged-2');
+  assert.equal(await cliMain(['merge-lora', step2, '--out', mergedStep2]), 0);
+  const base = loadHfModel(ws.model).weights;
+  const q = 'layers.0.attn.q.weight';
+  assert.notDeepEqual(loadHfModel(mergedStep2).weights.get(q)?.data, base.get(q)?.data);
+  assert.equal(await cliMain(['merge-lora', ws.dir, '--out', mergedStep2]), 1, 'a folder without an adapter is a clear error');
 });
