@@ -13,6 +13,7 @@
  *   alignment inspect-rm <reward model> --data pairs.jsonl [--out FILE] [--record ID]...   (src/cli/inspectRm.ts)
  *   alignment merge-lora <adapter folder> --out <dir> [--base <model folder>]
  *   alignment devices [--json]
+ *   alignment preflight <spec.json | -> [--base-dir DIR] [--json]   (data left out, measured step time)
  *   alignment --help, alignment <command> --help, alignment help <command>
  *
  * In a terminal a progress bar shows the step, the loss and the time left; `--json` prints every session event as
@@ -33,6 +34,9 @@ import { REWARD_FUNCTION_KINDS, usesRewardFunctions } from '../core/runs/specRew
 import { acquireRunLock, releaseRunLock } from '../core/runs/runLock';
 import { isMethodId, methodCard, type HyperparameterValue, type MethodId } from '../core/methods';
 import { formatEvent, type SessionEvent } from '../protocol/session';
+import { PreflightReportMsg } from '../protocol/preflight';
+import { describeDataLoss } from '../core/runs/runState';
+import { preflight } from '../session/preflight';
 import { DevicesReportMsg, type DevicesReport } from '../protocol/devices';
 import { AUTO_ORDER, howToInstall, probeDevices } from '../engine/runtime/devices';
 import { loadHfModel } from '../engine/models/hfMapping';
@@ -224,6 +228,17 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       process.stdout.write(`merged ${p.positional[1] as string} into ${r.base}: ${path.resolve(out)}\n`);
       return Promise.resolve(0);
     },
+  },
+  preflight: {
+    summary: "Before a run: what its data preparation leaves out (rows skipped, prompts and completions cut, tokens dropped) and its measured time, from a few real steps of its configuration",
+    usage: '  alignment preflight <spec.json | -> [--base-dir DIR] [--json] [--threads N]',
+    positional: { min: 1, max: 1, what: 'a run spec file, or - to read it from stdin' },
+    options: {
+      'base-dir': { kind: 'text', value: 'DIR', help: "folder the spec's relative data and model paths start from (default: the current folder)" },
+      json: { kind: 'switch', help: 'print the report as one JSON line ({"type": "preflight/report", ...}) instead of text' },
+      threads: THREADS_OPTION,
+    },
+    run: (p) => runPreflight(p),
   },
   devices: {
     summary: 'List the devices training can use here (cpu, cuda, webgpu), each probed by running a one-node onnxruntime session on it',
@@ -513,13 +528,24 @@ function attachOutput(sink: EventSink, json: boolean, label: string): void {
 
 /** A run spec file's JSON object (a leading BOM is allowed); a usage error naming the file otherwise. */
 function readSpecFile(file: string): Record<string, unknown> {
-  let value: unknown;
+  let text: string;
   try {
     if (fs.statSync(file).isDirectory()) throw new Error('it is a folder; pass a run spec .json file');
-    value = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new UsageError(`cannot read the run spec ${file}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}`, 'train');
+  }
+  return parseSpecText(text, file);
+}
+
+/** A run spec's JSON object from its text; a usage error naming where it came from otherwise. */
+function parseSpecText(text: string, file: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new UsageError(`cannot read the run spec ${file}: ${e instanceof Error ? e.message : String(e)}`, 'train');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new UsageError(`the run spec ${file} must be a JSON object ({"method": ..., "data": {...}, ...}), got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, 'train');
@@ -649,6 +675,30 @@ function onlineSummary(report: DemoReport): string {
 }
 
 /** Probes every device the engine knows and reports each, with how to install the ones that do not work. */
+/** `alignment preflight`: the calibration session of a spec (src/session/preflight.ts), as a report. */
+async function runPreflight(p: Parsed): Promise<number> {
+  const file = p.positional[1] as string;
+  const raw = file === '-' ? parseSpecText(fs.readFileSync(0, 'utf8'), 'stdin') : readSpecFile(file);
+  const r = resolveRunSpec({ ...raw, outputDir: '(preflight)' }, '(preflight)');
+  if (!r.ok) throw new UsageError(`invalid run spec ${file === '-' ? '(stdin)' : file}: ${r.problems.map((x) => `${x.path || '(spec)'}: ${x.reason}`).join('; ')}`, 'preflight');
+  const threads = num(p, 'threads');
+  const report = await preflight(r.spec, { cacheDir: defaultCacheDir(), baseDir: path.resolve(one(p, 'base-dir') ?? '.'), startedAt: performance.timeOrigin, ...(threads ? { threads } : {}) });
+  if (one(p, 'json') === 'true') {
+    process.stdout.write(JSON.stringify(PreflightReportMsg.create(report)) + '\n');
+    return report.failure ? 1 : 0;
+  }
+  const lost = describeDataLoss(report.dataLoss);
+  const t = report.timing;
+  const lines = [
+    report.examples ? `examples: ${report.examples.train} train, ${report.examples.eval} eval` : undefined,
+    `data left out: ${lost.length ? lost.join('; ') : 'nothing'}`,
+    t ? `measured on ${t.device}: ${t.secondsPerStep.toFixed(3)} s per step, setup ${t.setupSeconds.toFixed(1)} s${t.evalSeconds !== undefined ? `, eval ${t.evalSeconds.toFixed(2)} s` : ''}${t.sampleSeconds !== undefined ? `, samples ${t.sampleSeconds.toFixed(2)} s` : ''}` : undefined,
+    report.failure ? `the run would fail: ${report.failure}` : undefined,
+  ];
+  process.stdout.write(lines.filter(Boolean).join('\n') + '\n');
+  return report.failure ? 1 : 0;
+}
+
 async function devices(p: Parsed): Promise<number> {
   const probes = await probeDevices();
   const works = new Set(probes.filter((d) => d.available).map((d) => d.device));

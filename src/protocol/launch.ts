@@ -114,6 +114,21 @@ export interface LaunchEstimate {
   readonly trainableParams?: number;
   /** What the numbers assume (device preset, record count). */
   readonly basis?: string;
+  /** What a calibration session of this spec found (absent: none was asked for, e.g. an untrusted workspace). */
+  readonly preview?: LaunchPreview;
+}
+
+/** The truncation preview and the basis of the measured time (src/core/runs/launchInfo.ts `estimateForm`). */
+export interface LaunchPreview {
+  /** True while the calibration session runs. */
+  readonly measuring: boolean;
+  /** What the run's data preparation leaves out, one phrase each; empty when nothing. */
+  readonly dataLoss: string[];
+  readonly examples?: { readonly train: number; readonly eval: number };
+  /** Where the time comes from, e.g. `measured: 3 steps of this configuration on cpu (...)`. */
+  readonly timeBasis?: string;
+  /** The error the run would fail with. */
+  readonly failure?: string;
 }
 
 const choice = v.object<LaunchChoice>({ value: v.string(), label: v.string(), detail: v.optional(v.string()) });
@@ -205,6 +220,15 @@ export const LaunchEstimateResult = defineMessage(
     totalSeconds: v.optional(v.number()),
     trainableParams: v.optional(v.number()),
     basis: v.optional(v.string()),
+    preview: v.optional(
+      v.object<LaunchPreview>({
+        measuring: v.boolean(),
+        dataLoss: v.array(v.string(), 100),
+        examples: v.optional(v.object({ train: v.integer(0), eval: v.integer(0) })),
+        timeBasis: v.optional(v.string()),
+        failure: v.optional(v.string()),
+      }),
+    ),
   }),
 );
 /** webview -> host: start the run. */

@@ -294,12 +294,29 @@ function showEstimate(e: LaunchEstimate): void {
   if (e.trainableParams !== undefined) rows.push(['Trainable parameters', `${(e.trainableParams / 1e6).toFixed(2)}M`]);
   if (e.totalSteps !== undefined) rows.push(['Steps', String(e.totalSteps)]);
   if (e.secondsPerStep !== undefined) rows.push(['Time per step', fmtSeconds(e.secondsPerStep)]);
-  if (e.totalSeconds !== undefined) rows.push(['Total time', `about ${fmtSeconds(e.totalSeconds)}`]);
-  const t = el('table', { class: `estimate-table ${e.fits === false ? 'nofit' : ''}` });
+  if (e.totalSeconds !== undefined) rows.push(['Total time', `about ${fmtSeconds(e.totalSeconds)}${e.preview?.measuring ? ' (measured earlier; measuring again…)' : ''}`]);
+  else if (e.preview?.measuring) rows.push(['Total time', 'measuring a few steps of this configuration…']);
+  else if (!e.preview) rows.push(['Total time', 'measured once the workspace is trusted and the dataset is readable']);
+  const t = el('table', { class: `estimate-table ${e.fits === false ? 'nofit' : ''}`, attrs: { id: 'estimate-table' } });
   for (const [k, v] of rows) t.append(el('tr', {}, el('th', { text: k }), el('td', { text: v })));
   estimateBox.append(t);
-  if (e.basis) estimateBox.append(el('p', { class: 'help', text: `Order-of-magnitude estimate for ${e.basis}.` }));
+  if (e.basis) estimateBox.append(el('p', { class: 'help', text: `Memory: order-of-magnitude estimate for ${e.basis}.${e.preview?.timeBasis ? ` Time: ${e.preview.timeBasis}.` : ''}` }));
+  showPreview(e);
   for (const w of e.warnings) estimateBox.append(el('p', { class: 'warning', text: w }));
+}
+
+/** The truncation preview: what the run's data preparation will leave out, counted by the run's own code. */
+function showPreview(e: LaunchEstimate): void {
+  const p = e.preview;
+  if (!p) return;
+  const box = el('div', { class: 'preview', attrs: { id: 'truncation-preview' } });
+  if (p.failure) box.append(el('p', { class: 'error', text: `The run would fail: ${p.failure}` }));
+  else if (p.measuring && !p.examples) box.append(el('p', { class: 'muted', text: 'Checking the data with the model\'s tokenizer…' }));
+  else if (p.dataLoss.length) {
+    box.append(el('p', { class: 'warning', text: `Left out of training: ${p.dataLoss.join('; ')}.` }), el('p', { class: 'help', text: 'Raise Max length, or fix the skipped rows, to keep them.' }));
+  } else box.append(el('p', { class: 'ok', text: 'Nothing is cut or skipped: every row fits in Max length.' }));
+  if (p.examples) box.append(el('p', { class: 'help', text: `${p.examples.train} training and ${p.examples.eval} held-out examples.` }));
+  estimateBox.append(box);
 }
 
 methodSel.addEventListener('change', () => {

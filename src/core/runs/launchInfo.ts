@@ -4,18 +4,25 @@
  * form has it (with every spec problem).
  */
 import { AXIS_LABELS, METHOD_CARDS, type MethodAxes, type MethodCard } from '../methods';
-import type { LaunchDefaults, LaunchDevice, LaunchEstimate, LaunchMethod } from '../../protocol/launch';
+import type { LaunchDefaults, LaunchDevice, LaunchEstimate, LaunchMethod, LaunchPreview } from '../../protocol/launch';
+import type { PreflightReport } from '../../protocol/preflight';
+import { calibratedSeconds, CALIBRATION_STEPS, runLayout } from './calibration';
+import { describeDataLoss } from './runState';
 import { DevicesReportMsg, type DevicesReport } from '../../protocol/devices';
 import { estimateRun, type DeviceCapacity, type ModelShape } from './estimate';
 import { resolveRunSpec, RUN_DEFAULTS, totalSteps } from './spec';
 import { REWARD_FUNCTION_KINDS, usesRewardFunctions } from './specRewards';
 
 /**
- * The built-in model's shape (src/engine/models/builtin.ts: Llama-style, d_model 256, 4 layers, 4 heads, a 2048-token
- * byte-level BPE vocabulary, tied embeddings; about 3.7M parameters). Kept here because the host never imports
+ * The built-in model's shape (src/engine/models/builtin.ts: Llama-style, d_model 256, 4 layers, 4 heads, a 1472-token
+ * byte-level BPE vocabulary, tied embeddings, 512 positions). `params` is the count of its tensors' values, which
+ * test/unit/core/runs/launchInfo.test.ts checks against the built model. Kept here because the host never imports
  * the engine.
  */
-export const BUILTIN_MODEL_SHAPE: ModelShape = { params: 3_700_000, layers: 4, hiddenSize: 256, heads: 4, vocabSize: 2048 };
+export const BUILTIN_MODEL_SHAPE: ModelShape = { params: 3_524_864, layers: 4, hiddenSize: 256, heads: 4, vocabSize: 1472, maxPositions: 512 };
+
+/** The built-in model's size as the views say it, e.g. `3.52M`. */
+export const BUILTIN_MODEL_SIZE = `${(BUILTIN_MODEL_SHAPE.params / 1e6).toFixed(2)}M`;
 
 /** A method card as the form shows it. */
 export function launchMethod(c: MethodCard): LaunchMethod {
@@ -124,14 +131,30 @@ export function deviceCapacity(device: string, cpuCores: number, totalMemoryByte
   return { name: `CPU (${cpuCores} cores, ${(totalMemoryBytes / 2 / GiB).toFixed(1)} GiB for training)`, memoryBytes: totalMemoryBytes / 2, flopsPerSecond: 2e9 * Math.max(1, cpuCores) };
 }
 
-/** Validates a spec as the form has it and estimates its memory and time. `records`: rows in the dataset file. */
-export function estimateForm(spec: unknown, model: ModelShape | undefined, capacity: DeviceCapacity & { name: string }, records: number | undefined): LaunchEstimate {
+/**
+ * What the calibration session (`alignment preflight`) has said about the form's spec so far: still measuring
+ * (perhaps with a timing remembered from an earlier one), or its report. Its data counts fill the truncation preview; its timing, the time estimate.
+ */
+export interface PreflightState {
+  readonly measuring: boolean;
+  /** The report (while measuring: one holding a remembered timing of the same configuration, if any). */
+  readonly report?: PreflightReport;
+}
+
+/**
+ * Validates a spec as the form has it and estimates its memory (from the model's size) and time (measured by the
+ * calibration session: no time until it reports). `records`: rows in the dataset file.
+ */
+export function estimateForm(spec: unknown, model: ModelShape | undefined, capacity: DeviceCapacity & { name: string }, records: number | undefined, pre?: PreflightState): LaunchEstimate {
   const r = resolveRunSpec(spec, '(new run folder)');
   if (!r.ok) return { ok: false, problems: r.problems.map((p) => ({ path: p.path, reason: p.reason })), warnings: r.warnings };
   if (!model) return { ok: true, problems: [], warnings: [...r.warnings, 'no estimate: the model folder has no readable config.json sizes'] };
   const est = estimateRun(model, r.spec, capacity);
-  const train = records !== undefined ? Math.max(1, Math.floor(records * (1 - r.spec.data.evalSplit))) : undefined;
-  const steps = train !== undefined ? totalSteps(r.spec, train) : r.spec.maxSteps > 0 ? r.spec.maxSteps : undefined;
+  const report = pre?.report;
+  const split = report?.examples ?? (records !== undefined ? { train: Math.max(1, Math.floor(records * (1 - r.spec.data.evalSplit))), eval: 0 } : undefined);
+  const steps = split ? totalSteps(r.spec, split.train) : r.spec.maxSteps > 0 ? r.spec.maxSteps : undefined;
+  const timing = report?.timing;
+  const time = timing && split ? { secondsPerStep: timing.secondsPerStep, totalSeconds: calibratedSeconds(timing, runLayout(r.spec, split.train, split.eval)) } : {};
   return {
     ok: true,
     problems: [],
@@ -139,9 +162,24 @@ export function estimateForm(spec: unknown, model: ModelShape | undefined, capac
     memoryBytes: est.memory.total,
     deviceMemoryBytes: capacity.memoryBytes,
     fits: est.fits,
-    ...(steps !== undefined ? { totalSteps: steps, totalSeconds: steps * est.secondsPerStep } : {}),
-    secondsPerStep: est.secondsPerStep,
+    ...(steps !== undefined ? { totalSteps: steps } : {}),
+    ...time,
     trainableParams: est.trainableParams,
     basis: `${capacity.name}${records !== undefined ? `; ${records} records in the dataset` : ''}`,
+    ...(pre ? { preview: previewOf(pre) } : {}),
+  };
+}
+
+/** The form's preview of a calibration: measuring, or what the data loses, the measured basis, a failure. */
+function previewOf(pre: PreflightState): LaunchPreview {
+  const { report } = pre;
+  if (!report) return { measuring: pre.measuring, dataLoss: [] };
+  const t = report.timing;
+  return {
+    measuring: pre.measuring,
+    dataLoss: describeDataLoss(report.dataLoss),
+    ...(report.examples ? { examples: report.examples } : {}),
+    ...(t ? { timeBasis: `measured: ${CALIBRATION_STEPS} steps of this configuration on ${t.device} (${t.secondsPerStep.toFixed(3)} s per step, setup ${t.setupSeconds.toFixed(1)} s)` } : {}),
+    ...(report.failure ? { failure: report.failure } : {}),
   };
 }

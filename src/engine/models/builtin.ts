@@ -1,5 +1,5 @@
 /**
- * The built-in default model: a tiny Llama-architecture chat model (about 3.7M parameters, SmolLM2-style:
+ * The built-in default model: a tiny Llama-architecture chat model (3.52M parameters, SmolLM2-style:
  * RoPE, RMSNorm, SwiGLU, grouped-query attention, tied embeddings) with a byte-level BPE tokenizer that this
  * project trains itself on its synthetic dialogue corpus (demoCorpus.ts). Everything is deterministic: the
  * same version builds the same tokenizer.json and the same initial weights, byte for byte.

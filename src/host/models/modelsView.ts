@@ -2,14 +2,15 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
 import { formatCount, readModelFolder, type ModelFolderInfo } from '../../core/models/modelInfo';
+import { BUILTIN_MODEL_SIZE } from '../../core/runs/launchInfo';
 
 type ModelNode = BuiltinModelItem | ModelFolderItem | DetailItem;
 
 class BuiltinModelItem extends vscode.TreeItem {
   constructor() {
     super('Built-in tiny model', vscode.TreeItemCollapsibleState.None);
-    this.description = 'Llama-style, 3.7M params · built locally';
-    this.tooltip = 'A 3.7M-parameter Llama-architecture chat model (RoPE, RMSNorm, SwiGLU, grouped-query attention) and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.';
+    this.description = `Llama-style, ${BUILTIN_MODEL_SIZE} params · built locally`;
+    this.tooltip = `A ${BUILTIN_MODEL_SIZE}-parameter Llama-architecture chat model (RoPE, RMSNorm, SwiGLU, grouped-query attention) and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.`;
     this.iconPath = new vscode.ThemeIcon('package');
     this.contextValue = 'alignment.model.builtin';
   }

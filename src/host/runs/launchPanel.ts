@@ -8,7 +8,9 @@ import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import type { RunManager } from './runManager';
 import type { DatasetsView } from '../datasets/datasetsView';
 import { orderDatasets, recentDatasets, rememberDataset } from '../shared/datasetArg';
-import { BUILTIN_MODEL_SHAPE, deviceCapacity, estimateForm, launchDefaults, launchDevices, launchMethods, readDevicesReport } from '../../core/runs/launchInfo';
+import { BUILTIN_MODEL_SHAPE, BUILTIN_MODEL_SIZE, deviceCapacity, estimateForm, launchDefaults, launchDevices, launchMethods, readDevicesReport, type PreflightState } from '../../core/runs/launchInfo';
+import { resolveRunSpec } from '../../core/runs/spec';
+import { PreflightRunner } from './preflightRunner';
 import type { ModelShape } from '../../core/runs/estimate';
 import { readModelFolder } from '../../core/models/modelInfo';
 import { countRecords } from '../../core/datasets/recordCount';
@@ -56,6 +58,9 @@ export class LaunchPanel extends Disposable {
   static readonly viewType = 'alignment.launch';
   private static current: LaunchPanel | undefined;
 
+  /** The global storage folder, where measured timings are kept (set once by the Runs feature). */
+  static storageDir = path.join(os.tmpdir(), 'alignment-studio');
+
   static createOrShow(extensionUri: vscode.Uri, runs: RunManager, datasets: DatasetsView | undefined, log: vscode.LogOutputChannel, spec?: Record<string, unknown>, specSource?: string): LaunchPanel {
     const cur = LaunchPanel.current;
     if (cur) {
@@ -64,7 +69,7 @@ export class LaunchPanel extends Disposable {
       return cur;
     }
     const panel = vscode.window.createWebviewPanel(LaunchPanel.viewType, 'Start Training Run', vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    return new LaunchPanel(panel, extensionUri, runs, datasets, log, spec, specSource);
+    return new LaunchPanel(panel, extensionUri, runs, datasets, log, spec, specSource, LaunchPanel.storageDir);
   }
 
   static get instance(): LaunchPanel | undefined {
@@ -73,6 +78,9 @@ export class LaunchPanel extends Disposable {
 
   private devices: Promise<LaunchDevice[]>;
   private readonly shapes = new Map<string, ModelShape | undefined>();
+  private readonly preflight: PreflightRunner;
+  /** Counts estimate requests: only the latest one's results are posted. */
+  private estimates = 0;
 
   private constructor(
     readonly panel: vscode.WebviewPanel,
@@ -82,10 +90,13 @@ export class LaunchPanel extends Disposable {
     private readonly log: vscode.LogOutputChannel,
     private readonly spec: Record<string, unknown> | undefined,
     private readonly specSource: string | undefined,
+    storageDir: string,
   ) {
     super();
     LaunchPanel.current = this;
     this.devices = probeDevices(extensionUri.fsPath);
+    this.preflight = new PreflightRunner(extensionUri.fsPath, storageDir, (line) => this.log.info(line));
+    this.register({ dispose: () => this.preflight.dispose() });
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'launch', 'Start Training Run');
     this.register(panel.onDidDispose(() => this.dispose()));
     this.register(panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m).catch((e: unknown) => this.log.error(`Launch form: ${String(e)}`))));
@@ -107,7 +118,7 @@ export class LaunchPanel extends Disposable {
   }
 
   private async modelChoices(): Promise<LaunchChoice[]> {
-    const out: LaunchChoice[] = [{ value: 'builtin', label: 'Built-in tiny model', detail: 'Llama-style, 3.7M parameters' }];
+    const out: LaunchChoice[] = [{ value: 'builtin', label: 'Built-in tiny model', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters` }];
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
     for (const c of configs) {
       try {
@@ -171,22 +182,7 @@ export class LaunchPanel extends Disposable {
       await post(LaunchInitMsg.create({ methods: launchMethods(), defaults: launchDefaults(), models, datasets, rewardSources, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
       await post(LaunchDevices.create({ devices: await this.devices }));
     } else if (LaunchEstimateRequest.is(msg)) {
-      const spec = msg.params.spec;
-      const data = spec.data as { path?: unknown } | undefined;
-      let records: number | undefined;
-      if (data && typeof data.path === 'string' && data.path) {
-        try {
-          records = (await countRecords(this.resolvePath(data.path))).records;
-        } catch {
-          records = undefined;
-        }
-      }
-      const device = typeof spec.device === 'string' ? spec.device : 'auto';
-      const devs = await this.devices;
-      const chosen = device === 'auto' ? (devs.find((d) => d.id === 'auto')?.picks ?? 'cpu') : device;
-      const est = estimateForm(spec, await this.modelShape(spec.model), deviceCapacity(chosen, os.cpus().length, os.totalmem()), records);
-      if (data && typeof data.path === 'string' && data.path && records === undefined) est.warnings.push(`data.path: cannot read ${data.path}`);
-      await post(LaunchEstimateResult.create(est));
+      await this.estimate(msg.params.spec);
     } else if (LaunchStart.is(msg)) {
       if (!vscode.workspace.isTrusted) {
         await post(LaunchStartFailed.create({ problems: [], message: 'Training runs are disabled in an untrusted workspace.' }));
@@ -213,6 +209,41 @@ export class LaunchPanel extends Disposable {
     } else {
       this.log.warn(`Launch form: ignored an invalid message: ${JSON.stringify(msg).slice(0, 200)}`);
     }
+  }
+
+  /**
+   * Posts the estimate of the form's spec: at once with what is known (memory; a remembered timing and report),
+   * then again when the calibration session of this spec reports (the truncation preview and the measured time).
+   * Nothing of the workspace runs in an untrusted workspace, so there is no calibration there.
+   */
+  private async estimate(spec: Record<string, unknown>): Promise<void> {
+    const ticket = ++this.estimates;
+    const data = spec.data as { path?: unknown } | undefined;
+    const dataPath = data && typeof data.path === 'string' && data.path ? this.resolvePath(data.path) : undefined;
+    let records: number | undefined;
+    if (dataPath) records = await countRecords(dataPath).then((c) => c.records, () => undefined);
+    const device = typeof spec.device === 'string' ? spec.device : 'auto';
+    const devs = await this.devices;
+    const chosen = device === 'auto' ? (devs.find((d) => d.id === 'auto')?.picks ?? 'cpu') : device;
+    const shape = await this.modelShape(spec.model);
+    const capacity = deviceCapacity(chosen, os.cpus().length, os.totalmem());
+    const resolved = resolveRunSpec(spec, '(new run folder)');
+    const calibrate = resolved.ok && dataPath && records !== undefined && vscode.workspace.isTrusted && this.runs.workspaceDir ? resolved.spec : undefined;
+    const post = async (pre?: PreflightState): Promise<void> => {
+      if (ticket !== this.estimates) return;
+      const est = estimateForm(spec, shape, capacity, records, pre);
+      if (dataPath && records === undefined) est.warnings.push(`data.path: cannot read ${String(data?.path)}`);
+      await this.panel.webview.postMessage(LaunchEstimateResult.create(est));
+    };
+    if (!calibrate || !dataPath) return post();
+    const known = await this.preflight.known(calibrate, dataPath);
+    if (known.report) return post({ measuring: false, report: known.report });
+    await post({ measuring: true, ...(known.timing ? { report: { dataLoss: {}, warnings: [], timing: known.timing } } : {}) });
+    // Typing changes the spec every few hundred ms: calibrate the spec that stays.
+    await new Promise((r) => setTimeout(r, 800));
+    if (ticket !== this.estimates || this.isDisposed) return;
+    const report = await this.preflight.run(calibrate, spec, dataPath, this.runs.workspaceDir as string);
+    if (report) await post({ measuring: false, report: known.timing && !report.timing ? { ...report, timing: known.timing } : report });
   }
 
   private async browse(what: 'model' | 'dataset' | 'loadSpec' | 'saveSpec', spec: Record<string, unknown> | undefined): Promise<void> {

@@ -54,6 +54,7 @@ export class RunsFeature extends Disposable {
   ) {
     super();
     this.ext = context.extensionUri;
+    LaunchPanel.storageDir = context.globalStorageUri.fsPath;
     this.workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     this.manager = this.register(new RunManager({
       workspaceDir: this.workspaceDir,

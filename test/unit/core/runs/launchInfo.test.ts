@@ -30,7 +30,17 @@ test('the estimate reports spec problems by path, and memory/time for a valid sp
   assert.equal(ok.totalSteps, 2 * Math.ceil(90 / 4));
   assert.ok((ok.memoryBytes ?? 0) > BUILTIN_MODEL_SHAPE.params * 4 * 2, 'weights + reference at least');
   assert.equal(ok.fits, true);
-  assert.ok((ok.totalSeconds ?? 0) > 0);
+  assert.equal(ok.totalSeconds, undefined, 'no time until the calibration session measured one');
+  // With a calibration report: the measured time of the run's layout, and the truncation preview.
+  const timing = { device: 'cpu', setupSeconds: 3, secondsPerStep: 0.5, evalSeconds: 1, finalizeSeconds: 0.2 };
+  const report = { examples: { train: 90, eval: 10 }, dataLoss: { rows: 101, rowsSkipped: 1, promptsTruncated: 4, completionsTruncated: 7, tokensDropped: 300 }, warnings: [], timing };
+  const measured = estimateForm({ method: 'dpo', model: { kind: 'builtin' }, data: { path: 'pairs.jsonl', evalSplit: 0.1, maxLength: 128 }, batchSize: 4, epochs: 2 }, BUILTIN_MODEL_SHAPE, cap, 100, { measuring: false, report });
+  assert.equal(measured.totalSteps, 46);
+  // 46 steps (eval at 46 is the run's last: one eval at the end with the default interval of 500).
+  assert.equal(measured.totalSeconds, 3 + 46 * 0.5 + 1 + 0.2);
+  assert.deepEqual(measured.preview?.dataLoss, ['1 of 101 rows skipped', '4 prompts and 7 completions cut (300 tokens dropped)']);
+  assert.match(measured.preview?.timeBasis ?? '', /^measured: 3 steps of this configuration on cpu/);
+  assert.deepEqual(estimateForm({ method: 'dpo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' } }, BUILTIN_MODEL_SHAPE, cap, 10, { measuring: true }).preview, { measuring: true, dataLoss: [] });
   const tiny = estimateForm({ method: 'dpo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' } }, BUILTIN_MODEL_SHAPE, { name: 'tiny', memoryBytes: 1024, flopsPerSecond: 1e9 }, 10);
   assert.equal(tiny.fits, false);
   assert.ok(tiny.warnings.some((w) => /too large for memory/.test(w)));
