@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-VS-Code tests need, idempotently, into a git-ignored folder:
-#   Debian: chromium (driven by playwright-core), ripgrep, headers for code-server's native modules
+#   Debian: chromium (driven by playwright-core), ripgrep, headers for code-server's native modules, and a CJK font
+#           (fonts-noto-cjk: without one Chinese renders as boxes, so screenshots could not show broken Chinese)
 #   npm:    code-server 4.100.3 (VS Code 1.100.3, the newest that runs on Node 20) + playwright-core
 # Everything is fetched from Debian's archive or the npm registry; nothing downloads binaries of its own.
 set -euo pipefail
@@ -18,12 +19,13 @@ command -v rg >/dev/null || need_apt=1
 [ -e /usr/include/gssapi/gssapi.h ] || need_apt=1
 [ -e /usr/include/X11/extensions/XKBfile.h ] || need_apt=1
 fc-list 2>/dev/null | grep -qi liberation || need_apt=1
+fc-list :lang=zh 2>/dev/null | grep -qi 'noto.*cjk' || need_apt=1
 if [ $need_apt = 1 ]; then
-  echo "e2e-setup: installing Debian packages (chromium, ripgrep, build headers)"
+  echo "e2e-setup: installing Debian packages (chromium, ripgrep, build headers, CJK font)"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends \
-    chromium fonts-liberation ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config build-essential python3 curl >/dev/null
+    chromium fonts-liberation fonts-noto-cjk ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config build-essential python3 curl >/dev/null
 fi
 
 if [ ! -x "$TOOLS/node_modules/.bin/code-server" ] || [ ! -d "$TOOLS/node_modules/playwright-core" ]; then

@@ -1,7 +1,8 @@
 // Packages a platform-specific VSIX (default linux-x64) into dist-vsix/. The extension's code is bundled by
 // esbuild; the only runtime package shipped is onnxruntime-node (a native addon), and only its binaries for the
 // target platform go in: the other platforms' folders are left out through a generated ignore file.
-// Usage: npm run package [-- --target linux-x64|linux-arm64|darwin-arm64|darwin-x64|win32-x64]
+// Usage: npm run package [-- --target linux-x64|linux-arm64|darwin-arm64|win32-x64|win32-arm64]
+// No darwin-x64: onnxruntime-node 1.30 ships no binary for Intel Macs, so such a VSIX could not train.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +12,11 @@ process.chdir(root);
 const ti = process.argv.indexOf('--target');
 const target = ti > 0 ? process.argv[ti + 1] : 'linux-x64';
 const [os, arch] = target.split('-');
-const known = { linux: ['x64', 'arm64'], darwin: ['x64', 'arm64'], win32: ['x64', 'arm64'] };
+const known = { linux: ['x64', 'arm64'], darwin: ['arm64'], win32: ['x64', 'arm64'] };
+if (target === 'darwin-x64') {
+  console.error('darwin-x64 is not packaged: onnxruntime-node 1.30 ships no binary for Intel Macs');
+  process.exit(2);
+}
 if (!known[os]?.includes(arch)) {
   console.error(`unknown target "${target}": use one of ${Object.entries(known).flatMap(([o, as]) => as.map((a) => `${o}-${a}`)).join(', ')}`);
   process.exit(2);

@@ -1,5 +1,6 @@
-// Word-level diff of two texts (longest common subsequence over word and punctuation tokens, whitespace
-// ignored), reported as character ranges of each text that are not shared. No DOM: unit-tested under Node.
+// Word-level diff of two texts (longest common subsequence over word and punctuation tokens, whitespace ignored;
+// words found by Intl.Segmenter, so Chinese splits into words), reported as character ranges of each text that are
+// not shared. No DOM: unit-tested under Node.
 
 /** [start, end) character offsets into a text. */
 export type Range = readonly [number, number];
@@ -27,11 +28,39 @@ export interface WordDiff {
   readonly similarity: number;
 }
 
-/** Words (letters, digits, underscore, any script) and single punctuation/symbol characters; whitespace is skipped. */
-export function tokenize(s: string): Token[] {
+/** The word segmenter (ICU's dictionaries: Chinese and Japanese words, Thai), where the runtime has one. */
+const segmenter: Intl.Segmenter | undefined = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'word' }) : undefined;
+
+/** Scripts written without spaces: without a segmenter each character of them is its own token. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]/u;
+
+/**
+ * Words and single punctuation/symbol characters; whitespace is skipped. Words come from `Intl.Segmenter`, so a run
+ * of Chinese characters splits into its words (天空 / 为什么 / 是 / 蓝色) instead of being one token that any change
+ * marks whole. Without a segmenter, words are runs of letters, digits and underscore, and Han, kana and Thai
+ * characters one at a time.
+ */
+export function tokenize(s: string, seg: Intl.Segmenter | null = segmenter ?? null): Token[] {
   const out: Token[] = [];
+  const push = (text: string, start: number): void => {
+    out.push({ text, start, end: start + text.length });
+  };
+  const punctuation = (text: string, start: number): void => {
+    const re = /[^\s]/gu;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) push(m[0], start + m.index);
+  };
+  if (seg) {
+    for (const part of seg.segment(s)) {
+      if (part.isWordLike) push(part.segment, part.index);
+      else punctuation(part.segment, part.index);
+    }
+    return out;
+  }
   const re = /[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) out.push({ text: m[0], start: m.index, end: m.index + m[0].length });
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    if (!UNSPACED.test(m[0])) push(m[0], m.index);
+    else for (const c of m[0].matchAll(/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]|[^\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]+/gu)) push(c[0], m.index + (c.index ?? 0));
+  }
   return out;
 }
 

@@ -138,7 +138,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
     if (!isDataset(doc.uri)) return [];
-    if (doc.isDirty) return [new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: 'Save the file to label its records', command: 'workbench.action.files.save' })];
+    if (doc.isDirty) return [new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: vscode.l10n.t('Save the file to label its records'), command: 'workbench.action.files.save' })];
     let scan: DatasetScan;
     try {
       scan = await this.scans.get(doc.uri.fsPath);
@@ -162,16 +162,16 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
       if (summary) lenses.push(new vscode.CodeLens(range, { title: `✓ ${summary}`, command: 'alignment.undoLabel', tooltip: 'Undo this window\'s last decision', arguments: [{ file: doc.uri.fsPath }] }));
       if (candidates.length === 2) {
         lenses.push(
-          new vscode.CodeLens(range, { title: 'A better', command: 'alignment.labelA', arguments: [at], tooltip: `A = ${candidates[0]}${keyHint('alignment.labelA')}` }),
-          new vscode.CodeLens(range, { title: 'B better', command: 'alignment.labelB', arguments: [at], tooltip: `B = ${candidates[1]}${keyHint('alignment.labelB')}` }),
-          new vscode.CodeLens(range, { title: 'Tie', command: 'alignment.labelTie', arguments: [at], tooltip: `Neither is better${keyHint('alignment.labelTie')}` }),
-          new vscode.CodeLens(range, { title: 'Skip', command: 'alignment.labelSkip', arguments: [at], tooltip: `Go to the next unlabeled record${keyHint('alignment.labelSkip')}` }),
+          new vscode.CodeLens(range, { title: vscode.l10n.t('A better'), command: 'alignment.labelA', arguments: [at], tooltip: `A = ${candidates[0]}${keyHint('alignment.labelA')}` }),
+          new vscode.CodeLens(range, { title: vscode.l10n.t('B better'), command: 'alignment.labelB', arguments: [at], tooltip: `B = ${candidates[1]}${keyHint('alignment.labelB')}` }),
+          new vscode.CodeLens(range, { title: vscode.l10n.t('Tie'), command: 'alignment.labelTie', arguments: [at], tooltip: `${vscode.l10n.t('Neither is better')}${keyHint('alignment.labelTie')}` }),
+          new vscode.CodeLens(range, { title: vscode.l10n.t('Skip'), command: 'alignment.labelSkip', arguments: [at], tooltip: `${vscode.l10n.t('Go to the next unlabeled record')}${keyHint('alignment.labelSkip')}` }),
         );
       }
       lenses.push(
-        new vscode.CodeLens(range, { title: 'Rate', command: 'alignment.rateRecord', arguments: [at], tooltip: `Likert rating${keyHint('alignment.rateRecord')}` }),
-        new vscode.CodeLens(range, { title: 'Critique', command: 'alignment.critiqueRecord', arguments: [at], tooltip: `Labels from the critique label set${keyHint('alignment.critiqueRecord')}` }),
-        new vscode.CodeLens(range, { title: 'Flag', command: 'alignment.flagRecord', arguments: [at], tooltip: `E-stop: flag as unacceptable${keyHint('alignment.flagRecord')}` }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Rate'), command: 'alignment.rateRecord', arguments: [at], tooltip: `${vscode.l10n.t('Likert rating')}${keyHint('alignment.rateRecord')}` }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Critique'), command: 'alignment.critiqueRecord', arguments: [at], tooltip: `${vscode.l10n.t('Labels from the critique label set')}${keyHint('alignment.critiqueRecord')}` }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Flag'), command: 'alignment.flagRecord', arguments: [at], tooltip: `${vscode.l10n.t('E-stop: flag as unacceptable')}${keyHint('alignment.flagRecord')}` }),
       );
     }
     return lenses;
@@ -189,7 +189,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
   private async recordAtCursor(): Promise<RecordAt | undefined> {
     const editor = vscode.window.activeTextEditor;
     if (!editor || !isDataset(editor.document.uri)) {
-      vscode.window.showWarningMessage('Put the cursor on a record of a dataset (.jsonl, or a .json array of rows) to label it.');
+      vscode.window.showWarningMessage(vscode.l10n.t('Put the cursor on a record of a dataset (.jsonl, or a .json array of rows) to label it.'));
       return undefined;
     }
     if (editor.document.isDirty) await editor.document.save();
@@ -197,7 +197,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     const line = editor.selection.active.line + 1;
     const rec = recordAtLine(scan, line);
     if (!rec || !rec.valid) {
-      vscode.window.showWarningMessage(`Line ${line} is not a valid record: see the Problems panel.`);
+      vscode.window.showWarningMessage(vscode.l10n.t('Line {0} is not a valid record: see the Problems panel.', line));
       return undefined;
     }
     return { file: editor.document.uri.fsPath, recordId: rec.id, line: rec.line, candidates: candidatesOf(scan, rec.index) };
@@ -282,7 +282,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     const next = scan.records.find((r) => r.line > at.line && r.valid && !view.has(r.id, 'comparison'));
     const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.fsPath === at.file);
     if (!next) {
-      vscode.window.showInformationMessage(`No unlabeled records after line ${at.line}.`);
+      vscode.window.showInformationMessage(vscode.l10n.t('No unlabeled records after line {0}.', at.line));
       return;
     }
     if (editor) {

@@ -156,10 +156,12 @@ export class RunsFeature extends Disposable {
   /** Commands that start runs: the launch form, a spec file, a clone of a run. */
   private registerLaunchCommands(): void {
     const { manager: runs, ext, datasets, log } = this;
-    this.command('alignment.startRun', () => {
+    // `{ method }` (the walkthrough's buttons) opens the form with that method selected.
+    this.command('alignment.startRun', (arg?: unknown) => {
       if (!requireTrust()) return;
       if (!this.workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
-      LaunchPanel.createOrShow(ext, runs, datasets, log);
+      const method = typeof arg === 'object' && arg !== null && typeof (arg as { method?: unknown }).method === 'string' ? (arg as { method: string }).method : undefined;
+      LaunchPanel.createOrShow(ext, runs, datasets, log, method ? { method } : undefined);
     });
     this.command('alignment.startRunFromSpec', (arg?: unknown) => this.startFromSpec(arg));
     this.command('alignment.cloneRun', async (arg?: unknown) => {

@@ -52,3 +52,24 @@ test('wordDiff above the cell limit keeps the common prefix/suffix and marks the
   assert.deepEqual(pieces(a, d.a), ['x1 x2 x3']);
   assert.deepEqual(pieces(b, d.b), ['y1 y2']);
 });
+
+test('tokenize: Chinese splits into words with Intl.Segmenter, not one token per run of characters', () => {
+  assert.deepEqual(tokenize('天空为什么是蓝色的？').map((t) => t.text), ['天空', '为什么', '是', '蓝色', '的', '？']);
+  assert.deepEqual(tokenize('用 Python 写代码').map((t) => t.text), ['用', 'Python', '写', '代码']);
+});
+
+test('tokenize without a segmenter: Han characters one at a time, Latin words whole', () => {
+  assert.deepEqual(tokenize('蓝色 sky！', null).map((t) => t.text), ['蓝', '色', 'sky', '！']);
+  const t = tokenize('ab蓝色', null);
+  assert.deepEqual(t.map((x) => [x.text, x.start]), [['ab', 0], ['蓝', 2], ['色', 3]]);
+});
+
+test('wordDiff on Chinese marks only the words that differ', () => {
+  const a = '因为瑞利散射，蓝光被散射得更多。';
+  const b = '因为海洋的反射，蓝光被散射得更多。';
+  const d = wordDiff(a, b);
+  const changed = pieces(a, d.a).join('');
+  assert.ok(changed.length > 0 && changed.length <= '瑞利散射'.length, `only the differing words of a are marked: ${JSON.stringify(pieces(a, d.a))}`);
+  assert.ok(!pieces(b, d.b).join('').includes('蓝光'), 'shared words are not marked');
+  assert.ok(d.similarity > 0.5, `similarity ${d.similarity}`);
+});

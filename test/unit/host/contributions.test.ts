@@ -1,0 +1,74 @@
+/**
+ * What package.json contributes, checked without VS Code: the walkthrough's buttons run contributed commands (the
+ * integration suite checks that every contributed command is registered) and it covers the whole first hour.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..', '..');
+interface Step {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  readonly media?: { readonly markdown?: string };
+}
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  contributes: { commands: { command: string }[]; walkthroughs: { steps: Step[] }[] };
+};
+const nls = JSON.parse(readFileSync(join(ROOT, 'package.nls.json'), 'utf8')) as Record<string, string>;
+/** A contribution string as English users see it (`%key%` looked up in package.nls.json). */
+const english = (s: string): string => s.replace(/^%([^%]+)%$/, (_m, k: string) => nls[k] ?? `<missing ${k}>`);
+
+test('walkthrough: every step has a button, and each button runs a contributed command with valid JSON arguments', () => {
+  const contributed = new Set(pkg.contributes.commands.map((c) => c.command));
+  const steps = pkg.contributes.walkthroughs[0].steps;
+  for (const s of steps) {
+    const links = [...english(s.description).matchAll(/\]\(command:([\w.]+)(?:\?([^)]*))?\)/g)];
+    assert.ok(links.length > 0, `step ${s.id} has a command button`);
+    for (const [, command, args] of links) {
+      if (command.startsWith('workbench.')) continue; // VS Code's own
+      assert.ok(contributed.has(command), `step ${s.id}: ${command} is not a contributed command`);
+      if (args) assert.doesNotThrow(() => JSON.parse(decodeURIComponent(args)) as unknown, `step ${s.id}: arguments of ${command}`);
+    }
+    if (s.media?.markdown) assert.ok(readFileSync(join(ROOT, s.media.markdown), 'utf8').length > 0);
+  }
+});
+
+test('walkthrough covers labeling, AI labeling, a reward model, DPO, the dashboard, evaluation and the online loop', () => {
+  const text = pkg.contributes.walkthroughs[0].steps.map((s) => english(s.description)).join('\n');
+  for (const command of ['alignment.labelPairs', 'alignment.aiLabelDataset', 'alignment.openDashboard', 'alignment.evaluateRewardModel', 'alignment.labelWaitingPairs']) {
+    assert.ok(text.includes(`command:${command}`), `a step runs ${command}`);
+  }
+  for (const method of ['reward', 'dpo', 'online-dpo']) {
+    assert.ok(text.includes(`command:alignment.startRun?${encodeURIComponent(JSON.stringify([{ method }]))}`), `a step opens the launch form on ${method}`);
+  }
+});
+
+test('zh-cn: every contribution string is in package.nls.json and translated in package.nls.zh-cn.json', async () => {
+  const { nlsProblems } = (await import(join(ROOT, 'scripts', 'nls.mjs'))) as { nlsProblems: (root: string) => string[] };
+  assert.deepEqual(nlsProblems(ROOT), []);
+  const zh = JSON.parse(readFileSync(join(ROOT, 'package.nls.zh-cn.json'), 'utf8')) as Record<string, string>;
+  assert.match(zh['command.alignment.labelPairs.title'], /[\u4e00-\u9fff]/, 'translations are Chinese');
+  for (const [k, v] of Object.entries(nls)) {
+    for (const link of v.match(/\(command:[^)]*\)/g) ?? []) assert.ok(zh[k].includes(link), `${k}: the translation keeps the button ${link}`);
+  }
+});
+
+test('zh-cn: every runtime string of the host (vscode.l10n.t) has a translation with the same placeholders', () => {
+  const bundle = JSON.parse(readFileSync(join(ROOT, 'l10n', 'bundle.l10n.zh-cn.json'), 'utf8')) as Record<string, string>;
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { l10n?: string };
+  assert.equal(manifest.l10n, './l10n');
+  const sources = readdirSync(join(ROOT, 'src', 'host'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join('src', 'host', f));
+  const used = new Set<string>();
+  for (const f of sources) {
+    for (const m of readFileSync(join(ROOT, f), 'utf8').matchAll(/l10n\.t\(\s*'((?:[^'\\]|\\.)*)'/g)) used.add(m[1].replace(/\\'/g, "'"));
+  }
+  assert.ok(used.size > 10, `found ${used.size} runtime strings`);
+  const holes = (s: string) => [...s.matchAll(/\{\d+\}/g)].map((m) => m[0]).sort();
+  for (const s of used) {
+    assert.ok(bundle[s] !== undefined, `no zh-cn translation of ${JSON.stringify(s)}`);
+    assert.deepEqual(holes(bundle[s]), holes(s), `placeholders of ${JSON.stringify(s)}`);
+  }
+});
