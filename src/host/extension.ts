@@ -10,6 +10,7 @@ import { registerMoreFeedback } from './labeling/feedbackCommands';
 import { liveDisposables } from './shared/lifecycle';
 import { registerJudges } from './judges/judgeCommands';
 import { ModelsView } from './models/modelsView';
+import { modelsRoot, registerModelDownloads } from './models/downloadModel';
 import { DatasetPreviewPanel } from './datasets/datasetPreviewPanel';
 import { registerDatasetCommands } from './datasets/datasetCommands';
 import { registerGeneralCommands } from './shared/generalCommands';
@@ -40,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
   const scans = new DatasetScans(log);
   const labelingMode = new LabelingMode();
   const datasets = new DatasetsView(log, labels);
-  const models = new ModelsView(log);
+  const models = new ModelsView(log, modelsRoot(context));
   const runs = new RunsFeature(context, log, datasets);
   context.subscriptions.push(
     labels,
@@ -57,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     vscode.window.createTreeView(DatasetsView.id, { treeDataProvider: datasets, showCollapseAll: false }),
     vscode.window.createTreeView(ModelsView.id, { treeDataProvider: models }),
     vscode.commands.registerCommand('alignment.refreshModels', () => models.refresh()),
+    registerModelDownloads(context, log),
     registerDatasetCommands(context, datasets, log),
     registerGeneralCommands(context, log),
     vscode.window.registerWebviewPanelSerializer(DatasetPreviewPanel.viewType, {

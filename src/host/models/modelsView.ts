@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
 import { formatCount, readModelFolder, type ModelFolderInfo } from '../../core/models/modelInfo';
 import { BUILTIN_MODEL_SIZE } from '../../core/runs/launchInfo';
+import { downloadedModels } from './downloadModel';
 
 type ModelNode = BuiltinModelItem | ModelFolderItem | DetailItem;
 
@@ -17,11 +18,12 @@ class BuiltinModelItem extends vscode.TreeItem {
 }
 
 class ModelFolderItem extends vscode.TreeItem {
-  constructor(readonly info: ModelFolderInfo) {
-    super(path.basename(info.folder), vscode.TreeItemCollapsibleState.Collapsed);
+  constructor(readonly info: ModelFolderInfo, hubRepo?: string) {
+    super(hubRepo ?? path.basename(info.folder), vscode.TreeItemCollapsibleState.Collapsed);
     this.resourceUri = vscode.Uri.file(info.folder);
     this.description = `${info.modelType}${info.parameters ? ` · ${formatCount(info.parameters)} params` : ''}`;
-    this.tooltip = `${vscode.workspace.asRelativePath(info.folder, false)}\n${info.architectures.join(', ')}`;
+    if (hubRepo) this.description += ' · downloaded';
+    this.tooltip = `${hubRepo ? info.folder : vscode.workspace.asRelativePath(info.folder, false)}\n${info.architectures.join(', ')}`;
     this.iconPath = new vscode.ThemeIcon(info.problems.length ? 'warning' : 'symbol-class');
     this.contextValue = 'alignment.model.folder';
   }
@@ -44,7 +46,11 @@ export class ModelsView extends Disposable implements vscode.TreeDataProvider<Mo
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly log: vscode.LogOutputChannel) {
+  /** `downloads`: the folder of models downloaded from the Hub (global storage), listed after the built-in one. */
+  constructor(
+    private readonly log: vscode.LogOutputChannel,
+    private readonly downloads?: string,
+  ) {
     super();
     const watcher = this.register(vscode.workspace.createFileSystemWatcher('**/{config.json,*.safetensors}'));
     // A checkpoint writes several of these files at once: one rescan (a workspace file search) for the burst.
@@ -78,6 +84,7 @@ export class ModelsView extends Disposable implements vscode.TreeDataProvider<Mo
     }
     if (e) return [];
     const items: ModelNode[] = [new BuiltinModelItem()];
+    for (const d of this.downloads ? downloadedModels(this.downloads) : []) items.push(new ModelFolderItem(await readModelFolder(d.dir), d.repo));
     if (!vscode.workspace.workspaceFolders?.length) return items;
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,.tools}/**', 200);
     for (const c of configs) {

@@ -13,6 +13,7 @@ import { resolveRunSpec } from '../../core/runs/spec';
 import { PreflightRunner } from './preflightRunner';
 import type { ModelShape } from '../../core/runs/estimate';
 import { readModelFolder } from '../../core/models/modelInfo';
+import { activeDownloads } from '../models/downloadModel';
 import { countRecords } from '../../core/datasets/recordCount';
 import { rewardModelRuns } from '../../core/judges/rewardModelJudge';
 import { isSequenceClassificationFolder, launchRewardSources } from '../../core/runs/launchRewardSources';
@@ -119,6 +120,7 @@ export class LaunchPanel extends Disposable {
 
   private async modelChoices(): Promise<LaunchChoice[]> {
     const out: LaunchChoice[] = [{ value: 'builtin', label: 'Built-in tiny model', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters` }];
+    for (const d of activeDownloads()) out.push({ value: d.dir, label: `${d.repo} (downloaded)`, detail: `Hub commit ${d.commit.slice(0, 8)}` });
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
     for (const c of configs) {
       try {

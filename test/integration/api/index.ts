@@ -21,6 +21,7 @@ export async function run(): Promise<void> {
   require('./judges.test');
   require('./feedbackCommands.test');
   require('./humanLoop.test');
+  require('./models.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];
