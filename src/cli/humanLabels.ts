@@ -6,7 +6,7 @@
  *   file / stdin   JSON lines {"id": "r1-p0", "preferred": "chosen" | "rejected" | null}; a line for a pair not
  *                  published yet is kept until its batch appears; a bad line is a UserError naming file:line
  *   simulated      a scripted preference with noise: the demo's proxy reward (src/training/demo/proxyReward.ts)
- *                  of each candidate against its prompt's reference `answer`, the higher preferred (equal: a
+ *                  of each candidate against its prompt's reference `answer` (the data row's, found by prompt), the higher preferred (equal: a
  *                  tie), and a share `flip` of the decisions flipped, chosen by a hash of (seed, pair id) so a
  *                  rerun flips the same ones. The batch does not say whether a reply ended on its own, so the
  *                  proxy's ended term counts every reply as ended.
@@ -14,6 +14,7 @@
 import * as readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { isRecord } from '../protocol/message';
 import type { RoundPair } from '../protocol/humanLoop';
 import { openRoundLabels, readRoundPairs, roundDecisions, waitingBatches } from '../core/runs/rounds';
@@ -45,10 +46,18 @@ export class HeadlessLabeler {
     return this.recorded;
   }
 
+  /**
+   * The oldest waiting batch after the last {@link labelOnce}, with the person's labels it still lacks, when the
+   * decider had no answer for some of its pairs: the batch the session is stuck on unless more labels come.
+   */
+  stuck: { readonly round: number; readonly missing: number } | undefined;
+
   /** Records a decision for every pair of every waiting batch that the person has not decided and the decider answers. */
   labelOnce(): number {
     let n = 0;
-    for (const w of waitingBatches(this.runDir, this.o.writerId)) {
+    let undecidedOldest = 0;
+    const waiting = waitingBatches(this.runDir, this.o.writerId);
+    for (const w of waiting) {
       if (w.waiting === 0) continue;
       const pairs = readRoundPairs(this.runDir, w.round);
       const store = openRoundLabels(this.runDir, w.round, this.o.writerId, this.o.annotator);
@@ -57,7 +66,10 @@ export class HeadlessLabeler {
         for (const p of pairs) {
           if (done.has(p.id)) continue;
           const d = this.decide(p);
-          if (d === undefined) continue;
+          if (d === undefined) {
+            if (w === waiting[0]) undecidedOldest++;
+            continue;
+          }
           store.record({ recordId: p.id, type: 'comparison', source: this.o.source, payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred: d } });
           n++;
         }
@@ -66,14 +78,20 @@ export class HeadlessLabeler {
       }
     }
     this.recorded += n;
+    const oldest = waitingBatches(this.runDir, this.o.writerId)[0];
+    this.stuck = oldest && undecidedOldest > 0 && oldest.labeled < oldest.wanted ? { round: oldest.round, missing: oldest.wanted - oldest.labeled } : undefined;
     return n;
   }
 
-  /** Labels every `pollMs` until {@link stop}. A failure stops the labeler and is passed to `onError`. */
-  start(pollMs: number, onError: (e: unknown) => void): void {
+  /**
+   * Labels every `pollMs` until {@link stop}. A failure stops the labeler and is passed to `onError`; `check`
+   * runs after each pass and may throw to stop it (e.g. a labels file that ended with pairs left undecided).
+   */
+  start(pollMs: number, onError: (e: unknown) => void, check: () => void = () => undefined): void {
     const tick = (): void => {
       try {
         this.labelOnce();
+        check();
       } catch (e) {
         this.timer = undefined;
         onError(e);
@@ -95,12 +113,45 @@ function hashUnit(seed: number, id: string): number {
   return createHash('sha256').update(`${seed}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-/** The simulated labeler (module comment): `answers` maps a prompt id to its reference answer. */
+/** The key a prompt is looked up by: its turns as JSON (a string prompt is one user turn). */
+export function promptKey(prompt: string | readonly { readonly role: string; readonly content: string }[]): string {
+  const turns = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
+  return JSON.stringify(turns.map((m) => [m.role, m.content]));
+}
+
+/**
+ * The reference answers of a prompt file's rows ({"prompt": ..., "answer": "..."}, the demo's prompts.jsonl), by
+ * {@link promptKey}. Rows without a text prompt and an answer are left out.
+ */
+export function answersFromPromptFile(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`simulated labels: cannot read the prompts ${file}: ${(e as Error).message}`);
+  }
+  const out = new Map<string, string>();
+  text.split('\n').forEach((line) => {
+    if (line.trim() === '') return;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      return; // the session reports the file's bad lines; the labeler only needs the good ones
+    }
+    if (!isRecord(row) || typeof row.answer !== 'string') return;
+    const prompt = row.prompt;
+    if (typeof prompt === 'string' || (Array.isArray(prompt) && prompt.every((m) => isRecord(m) && typeof m.role === 'string' && typeof m.content === 'string'))) out.set(promptKey(prompt as string), row.answer);
+  });
+  return out;
+}
+
+/** The simulated labeler (module comment): `answers` maps a {@link promptKey} to its reference answer. */
 export function simulatedDecider(answers: ReadonlyMap<string, string>, flip: number, seed: number): Decide {
   if (!(flip >= 0 && flip <= 0.5)) throw new UserError(`--label-noise: expected a share of flipped decisions in [0, 0.5], got ${flip}`);
   return (pair) => {
-    const answer = answers.get(pair.prompt_id);
-    if (answer === undefined) throw new UserError(`simulated labels: prompt ${pair.prompt_id} has no reference "answer" field to score replies against`);
+    const answer = answers.get(promptKey(pair.prompt));
+    if (answer === undefined) throw new UserError(`simulated labels: prompt ${pair.prompt_id} has no reference "answer" field in the data to score replies against`);
     const [a, b] = [proxyReward(pair.chosen, answer, true).total, proxyReward(pair.rejected, answer, true).total];
     if (a === b) return null;
     const better = a > b ? 'chosen' : 'rejected';

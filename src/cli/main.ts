@@ -24,6 +24,7 @@
  * what is wrong, followed by the command's usage; exit code 2.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { heldOutAccuracy } from '../core/eval/accuracy';
 import type { PreferenceExample } from '../core/datasets/examples';
@@ -32,6 +33,7 @@ import { newRunId, runPaths, runsRoot } from '../core/runs/layout';
 import { resolveRunSpec, trainableMethodIds, type RunSpec } from '../core/runs/spec';
 import { REWARD_FUNCTION_KINDS, usesRewardFunctions } from '../core/runs/specRewards';
 import { acquireRunLock, releaseRunLock } from '../core/runs/runLock';
+import { SIMULATED_LABELER_SOURCE } from '../core/runs/rounds';
 import { isMethodId, methodCard, type HyperparameterValue, type MethodId } from '../core/methods';
 import { formatEvent, type SessionEvent } from '../protocol/session';
 import { PreflightReportMsg } from '../protocol/preflight';
@@ -50,11 +52,12 @@ import { DEMO_SCALES, runDemo, type DemoReport } from './demo';
 import { EventSink } from '../session/events';
 import { defaultCacheDir } from '../session/model';
 import { runSession } from '../session/runSession';
-import { sessionExitCode } from '../session/types';
+import { sessionExitCode, type SessionResult } from '../session/types';
 import { formatError, joinDetail, UserError } from '../util/errors';
 import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
 import { inspectRm } from './inspectRm';
 import { noPreferencePairsMessage } from './pairsNeeded';
+import { answersFromPromptFile, HeadlessLabeler, simulatedDecider, StreamDecisions } from './humanLabels';
 
 interface Parsed {
   positional: string[];
@@ -119,7 +122,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
                   [--logging-steps N] [--set name=value]... [--run-dir DIR] [--json] [--threads N] [--restart-from-scratch]
   alignment train --method grpo|rloo|ppo|online-dpo --data <prompts file> --reward KIND[=ARG]... [--reward-weight W]...
                   [--on-reward-error stop|skip] [--reward-timeout S] [--max-new-tokens N] [--temperature X]
-                  [--top-k N] [--top-p X] [--stop TEXT]... (and the options above)`,
+                  [--top-k N] [--top-p X] [--stop TEXT]... (and the options above)
+  alignment train --method human-dpo --data <prompts file> [--labels FILE|-|simulated] [--label-noise F] [--reward ...]...`,
     positional: { min: 0, max: 1, what: 'a run spec file' },
     options: {
       method: { kind: 'text', value: 'METHOD', help: `training method (${TRAINABLE.join(', ')})` },
@@ -142,6 +146,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       'top-k': { kind: 'number', value: 'N', help: 'grpo/rloo: sample among the N most likely tokens (0 = off)' },
       'top-p': { kind: 'number', value: 'X', help: 'grpo/rloo: nucleus sampling mass (1 = off)' },
       stop: { kind: 'texts', value: 'TEXT', help: 'grpo/rloo: a stop string, repeatable' },
+      labels: { kind: 'text', value: 'FILE|-|simulated', help: 'human-dpo: where the pairs\' labels come from: JSON lines {"id", "preferred"} from a file or stdin (-), or a simulated labeler (the demo\'s proxy reward against each prompt\'s "answer")' },
+      'label-noise': { kind: 'number', value: 'F', help: 'human-dpo with --labels simulated: share of the decisions flipped (default 0.15)' },
       'run-dir': { kind: 'text', value: 'DIR', help: 'run folder (spec.json, events.jsonl, checkpoints/, final/); an existing one resumes' },
       json: { kind: 'switch', help: 'print every session event as one JSON line on stdout instead of a progress bar' },
       threads: THREADS_OPTION,
@@ -503,7 +509,7 @@ function onlineFlags(p: Parsed, method: MethodId, hyper: Record<string, Hyperpar
   }
   const rewards = p.flags.get('reward') ?? [];
   const weights = p.flags.get('reward-weight') ?? [];
-  if (!rewards.length) throw new UsageError(`--method ${method} needs at least one --reward (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`, 'train');
+  if (!rewards.length && !methodCard(method).rewardsOptional) throw new UsageError(`--method ${method} needs at least one --reward (${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`, 'train');
   if (weights.length && weights.length !== rewards.length) throw new UsageError(`--reward-weight: give one per --reward (${rewards.length}), or none; got ${weights.length}`, 'train');
   // The completion length is named as on the method's card (TRL: max_completion_length, PPO's response_length).
   const lengthName = ['max_completion_length', 'response_length', 'max_new_tokens'].find((n) => methodCard(method).hyperparameters.some((h) => h.name === n)) ?? 'max_completion_length';
@@ -513,7 +519,7 @@ function onlineFlags(p: Parsed, method: MethodId, hyper: Record<string, Hyperpar
   const timeout = num(p, 'reward-timeout');
   const stop = p.flags.get('stop') ?? [];
   return {
-    rewards: { functions: rewards.map((r, i) => rewardFlag(r, weights[i])), ...(onError !== undefined ? { onError } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) },
+    ...(rewards.length ? { rewards: { functions: rewards.map((r, i) => rewardFlag(r, weights[i])), ...(onError !== undefined ? { onError } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) } } : {}),
     ...(stop.length ? { generation: { stop } } : {}),
   };
 }
@@ -558,7 +564,7 @@ async function train(p: Parsed): Promise<number> {
   let raw: Record<string, unknown>;
   const file = p.positional[1];
   if (file) {
-    const unused = [...p.flags.keys()].filter((k) => !['run-dir', 'json', 'threads', 'restart-from-scratch'].includes(k));
+    const unused = [...p.flags.keys()].filter((k) => !['run-dir', 'json', 'threads', 'restart-from-scratch', 'labels', 'label-noise'].includes(k));
     if (unused.length) throw new UsageError(`alignment train: ${unused.map((k) => `--${k}`).join(', ')} cannot be combined with a run spec file (${file}); set ${unused.length > 1 ? 'them' : 'it'} in the spec`, 'train');
     raw = readSpecFile(file);
   } else raw = specFromFlags(p);
@@ -593,6 +599,7 @@ async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boole
   const sink = new EventSink(paths.events);
   attachOutput(sink, json, spec.method);
   let stop = false;
+  let labelError: unknown;
   const onSignal = (): void => {
     if (!json) process.stderr.write('\nstopping after this step (writing a checkpoint)...\n');
     stop = true;
@@ -603,13 +610,56 @@ async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boole
     const threads = num(p, 'threads');
     const restartFromScratch = one(p, 'restart-from-scratch') === 'true';
     // The CLI runs what its user gives it, reward modules included: the workspace counts as trusted.
-    const res = await runSession(spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, restartFromScratch, trustedWorkspace: true, ...(threads ? { threads } : {}) });
+    const labeler = startLabeler(p, spec, runDir, (e) => {
+      labelError = e;
+      stop = true;
+    });
+    let res: SessionResult;
+    try {
+      res = await runSession(spec, { runDir, cacheDir: defaultCacheDir(), sink, stopRequested: () => stop, restartFromScratch, trustedWorkspace: true, ...(threads ? { threads } : {}) });
+    } finally {
+      labeler?.stop();
+    }
+    if (labelError !== undefined) throw labelError;
     return sessionExitCode(res);
   } finally {
     sink.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * `--labels` of a human-dpo run: a labeler that records decisions in the run's waiting batches (humanLabels.ts);
+ * undefined without the flag (the run then waits for the editor's comparison panel). A labeler failure (a bad
+ * line) stops the run, and `onError` gets it.
+ */
+function startLabeler(p: Parsed, spec: RunSpec, runDir: string, onError: (e: unknown) => void): HeadlessLabeler | undefined {
+  const from = one(p, 'labels');
+  const noise = num(p, 'label-noise');
+  if (from === undefined) {
+    if (noise !== undefined) throw new UsageError('--label-noise: only with --labels simulated', 'train');
+    return undefined;
+  }
+  if (spec.method !== 'human-dpo') throw new UsageError(`--labels: only for --method human-dpo (this run is ${spec.method})`, 'train');
+  if (from === 'simulated') {
+    const decide = simulatedDecider(answersFromPromptFile(path.resolve(spec.data.path)), noise ?? 0.15, spec.seed);
+    const labeler = new HeadlessLabeler(runDir, decide, { writerId: 'cli', source: SIMULATED_LABELER_SOURCE, annotator: 'simulated-labeler' });
+    labeler.start(200, onError);
+    return labeler;
+  }
+  if (noise !== undefined) throw new UsageError('--label-noise: only with --labels simulated', 'train');
+  const name = from === '-' ? 'stdin' : from;
+  const stream = from === '-' ? process.stdin : fs.createReadStream(from);
+  stream.on('error', onError);
+  const decisions = new StreamDecisions(stream, name);
+  const labeler = new HeadlessLabeler(runDir, decisions.decide, { writerId: 'cli', source: 'human', annotator: os.userInfo().username || 'cli' });
+  // Labels that ran out would leave the run waiting with nobody to label: it stops instead, resumable at its round.
+  labeler.start(200, onError, () => {
+    const stuck = labeler.stuck;
+    if (decisions.ended && stuck) throw new UserError(`--labels ${name}: ended while round ${stuck.round} still needs ${stuck.missing} label(s); the run stops and resumes at this round (alignment train --run-dir ${runDir} --labels <more labels>, or label its pairs in the editor)`);
+  });
+  return labeler;
 }
 
 async function demo(p: Parsed): Promise<number> {

@@ -191,6 +191,8 @@ export interface WaitingBatch {
   readonly labeled: number;
   /** Pairs still without one (`pairs - labeled`). */
   readonly waiting: number;
+  /** The person's labels the session waits for (the batch's `wanted`). */
+  readonly wanted: number;
   readonly deadline: number | null;
   readonly pairsFile: string;
 }
@@ -205,7 +207,7 @@ export function waitingBatches(runDir: string, readerId = 'reader'): WaitingBatc
     const store = openRoundLabels(runDir, round, readerId);
     try {
       const labeled = roundDecisions(store.view(), pairs).person.size;
-      out.push({ round, pairs: pairs.length, labeled, waiting: pairs.length - labeled, deadline: batch.deadline, pairsFile: roundPaths(runDir, round).pairs });
+      out.push({ round, pairs: pairs.length, labeled, waiting: pairs.length - labeled, wanted: batch.wanted, deadline: batch.deadline, pairsFile: roundPaths(runDir, round).pairs });
     } finally {
       store.close();
     }
