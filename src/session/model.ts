@@ -28,7 +28,9 @@ export function modelFolder(ref: RunSpec['model'], cacheDir: string, baseDir = p
     return ensureBuiltinModel(cacheDir);
   }
   const dir = path.resolve(baseDir, ref.path);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new SessionInputError(`model.path: ${dir} is not a Hugging Face model folder (no config.json)`);
+  if (!fs.existsSync(dir)) throw new SessionInputError(`model.path: ${dir} does not exist (give a Hugging Face model folder, or "builtin")`);
+  if (!fs.statSync(dir).isDirectory()) throw new SessionInputError(`model.path: ${dir} is a file; give the Hugging Face model folder that holds it`);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new SessionInputError(`model.path: ${dir} is not a Hugging Face model folder: it has no config.json`);
   return dir;
 }
 

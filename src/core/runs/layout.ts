@@ -83,3 +83,20 @@ export function newRunId(method: string, now: Date, random: () => number = Math.
   const m = method.toLowerCase().replace(/[^a-z0-9-]/g, '-') || 'run';
   return `${stamp}-${m}-${tail}`;
 }
+
+/**
+ * Where a model folder sits in a run folder, when it does: `<...>/.alignment/runs/<id>/final` is the run's final
+ * model, `<...>/runs/<id>/checkpoints/step-<n>` its checkpoint at step n. Undefined for any other folder.
+ */
+export function runModelPlace(folder: string): { readonly runDir: string; readonly runId: string; readonly what: string } | undefined {
+  const parts = folder.split(/[\\/]/);
+  const n = parts.length;
+  if (parts[n - 1] === FINAL_DIR && parts[n - 3] === RUNS_DIR && parts[n - 4] === ALIGNMENT_DIR) {
+    return { runDir: parts.slice(0, n - 1).join('/'), runId: parts[n - 2] as string, what: 'final' };
+  }
+  const step = /^step-(\d+)$/.exec(parts[n - 1] ?? '');
+  if (step && parts[n - 2] === CHECKPOINTS_DIR && parts[n - 4] === RUNS_DIR && parts[n - 5] === ALIGNMENT_DIR) {
+    return { runDir: parts.slice(0, n - 2).join('/'), runId: parts[n - 3] as string, what: `step ${step[1]}` };
+  }
+  return undefined;
+}

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { runModelPlace, runPaths } from '../../core/runs/layout';
 import { Disposable } from '../shared/lifecycle';
 import { formatCount, readModelFolder, type ModelFolderInfo } from '../../core/models/modelInfo';
 import { BUILTIN_MODEL_SIZE } from '../../core/runs/launchInfo';
@@ -18,10 +20,16 @@ class BuiltinModelItem extends vscode.TreeItem {
 }
 
 class ModelFolderItem extends vscode.TreeItem {
-  constructor(readonly info: ModelFolderInfo, hubRepo?: string) {
-    super(hubRepo ?? path.basename(info.folder), vscode.TreeItemCollapsibleState.Collapsed);
+  /**
+   * `name`: how the row is named: a downloaded model's hub repo, or the run a run folder's model belongs to (its
+   * name or id) with which of its models it is (`dpo run, final`, `step 40`).
+   */
+  constructor(readonly info: ModelFolderInfo, name?: { readonly hubRepo: string } | { readonly run: string; readonly what: string }) {
+    const hubRepo = name && 'hubRepo' in name ? name.hubRepo : undefined;
+    const run = name && 'run' in name ? name : undefined;
+    super(hubRepo ?? run?.run ?? path.basename(info.folder), vscode.TreeItemCollapsibleState.Collapsed);
     this.resourceUri = vscode.Uri.file(info.folder);
-    this.description = `${info.modelType}${info.parameters ? ` · ${formatCount(info.parameters)} params` : ''}`;
+    this.description = `${run ? `${run.what} · ` : ''}${info.modelType}${info.parameters ? ` · ${formatCount(info.parameters)} params` : ''}`;
     if (hubRepo) this.description += ' · downloaded';
     this.tooltip = `${hubRepo ? info.folder : vscode.workspace.asRelativePath(info.folder, false)}\n${info.architectures.join(', ')}`;
     this.iconPath = new vscode.ThemeIcon(info.problems.length ? 'warning' : 'symbol-class');
@@ -35,6 +43,15 @@ class DetailItem extends vscode.TreeItem {
     this.description = description;
     this.iconPath = new vscode.ThemeIcon(warning ? 'warning' : 'circle-small');
   }
+}
+
+/** The run a model folder belongs to, named as the Runs view names it (its spec's name, else its id). */
+async function runOf(folder: string): Promise<{ run: string; what: string } | undefined> {
+  const place = runModelPlace(folder);
+  if (!place) return undefined;
+  const spec = await readFile(runPaths(place.runDir).spec, 'utf8').then((t) => JSON.parse(t) as { name?: unknown; method?: unknown }, () => undefined);
+  const name = typeof spec?.name === 'string' && spec.name ? spec.name : place.runId;
+  return { run: name, what: `${typeof spec?.method === 'string' ? `${spec.method} run, ` : 'run, '}${place.what}` };
 }
 
 /**
@@ -84,14 +101,14 @@ export class ModelsView extends Disposable implements vscode.TreeDataProvider<Mo
     }
     if (e) return [];
     const items: ModelNode[] = [new BuiltinModelItem()];
-    for (const d of this.downloads ? downloadedModels(this.downloads) : []) items.push(new ModelFolderItem(await readModelFolder(d.dir), d.repo));
+    for (const d of this.downloads ? downloadedModels(this.downloads) : []) items.push(new ModelFolderItem(await readModelFolder(d.dir), { hubRepo: d.repo }));
     if (!vscode.workspace.workspaceFolders?.length) return items;
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,.tools}/**', 200);
     for (const c of configs) {
       const folder = path.dirname(c.fsPath);
       const info = await readModelFolder(folder);
       if (info.weightFiles.length === 0 && info.modelType === 'unknown') continue; // some other tool's config.json
-      items.push(new ModelFolderItem(info));
+      items.push(new ModelFolderItem(info, await runOf(folder)));
     }
     this.log.info(`Models: found ${items.length - 1} model folder(s)`);
     return items;

@@ -37,3 +37,24 @@ test('a spec with a BOM whose data path is a folder: one error event, the messag
   assert.equal(errors[0]?.params.message, `data.path: ${data} is a folder; pass a .jsonl or .json file`);
   assert.equal(errors[0]?.params.detail, undefined);
 });
+
+test('a wrong model path is a plain message (does not exist / no config.json), no stack, and marked expected', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'session-main-'));
+  const data = path.join(dir, 'pairs.jsonl');
+  fs.writeFileSync(data, JSON.stringify({ prompt: 'p', chosen: ' a', rejected: ' b' }) + '\n');
+  const empty = path.join(dir, 'empty-model');
+  fs.mkdirSync(empty);
+  const cases: [string, string][] = [
+    [path.join(dir, 'no-such-model'), `model.path: ${path.join(dir, 'no-such-model')} does not exist (give a Hugging Face model folder, or "builtin")`],
+    [empty, `model.path: ${empty} is not a Hugging Face model folder: it has no config.json`],
+  ];
+  for (const [model, message] of cases) {
+    const spec = path.join(dir, 'spec.json');
+    fs.writeFileSync(spec, JSON.stringify({ method: 'dpo', model: { kind: 'hf', path: model }, data: { path: data, evalSplit: 0 } }));
+    const r = await run(['--spec', spec, '--run-dir', path.join(dir, `run-${path.basename(model)}`)]);
+    assert.equal(r.code, 1, r.err);
+    const errors = r.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; params: { message: string; detail?: string; expected?: boolean } }).filter((e) => e.type === 'error');
+    assert.deepEqual(errors.map((e) => [e.params.message, e.params.detail, e.params.expected]), [[message, undefined, true]]);
+    assert.doesNotMatch(r.err, /^\s+at /m);
+  }
+});
