@@ -313,7 +313,9 @@ function showPreview(e: LaunchEstimate): void {
   if (p.failure) box.append(el('p', { class: 'error', text: `The run would fail: ${p.failure}` }));
   else if (p.measuring && !p.examples) box.append(el('p', { class: 'muted', text: 'Checking the data with the model\'s tokenizer…' }));
   else if (p.dataLoss.length) {
-    box.append(el('p', { class: 'warning', text: `Left out of training: ${p.dataLoss.join('; ')}.` }), el('p', { class: 'help', text: 'Raise Max length, or fix the skipped rows, to keep them.' }));
+    const hints = [p.dataLoss.some((d) => / cut /.test(d)) ? 'raise Max length to keep what is cut' : '', p.dataLoss.some((d) => /skipped$/.test(d)) ? 'fix the skipped rows (each is named in the run\'s log)' : ''].filter(Boolean);
+    box.append(el('p', { class: 'warning', text: `Left out of training: ${p.dataLoss.join('; ')}.` }));
+    if (hints.length) box.append(el('p', { class: 'help', text: `To keep them: ${hints.join('; ')}.` }));
   } else box.append(el('p', { class: 'ok', text: 'Nothing is cut or skipped: every row fits in Max length.' }));
   if (p.examples) box.append(el('p', { class: 'help', text: `${p.examples.train} training and ${p.examples.eval} held-out examples.` }));
   estimateBox.append(box);
