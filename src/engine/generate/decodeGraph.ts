@@ -11,7 +11,7 @@
  *   pad_id           int64   []                       fed (masked) by rows that are done
  *   vocab_limit      int64   [1]                      only ids below it can be produced
  *   greedy           bool    []                       argmax instead of sampling
- *   inv_temperature  float64 []                       1 / temperature (sampling only)
+ *   inv_temperature  float32 []                       1 / temperature (sampling only)
  *   truncate         bool    []                       top-k / top-p active: sample among sorted candidates
  *   top_k            int64   [1]                      candidates kept by top-k (vocab_limit when off)
  *   top_p            float64 []                       nucleus mass (1 = off)
@@ -23,9 +23,9 @@
  * 0 from the next step on (not attended to by anything), exactly as the step-by-step generator does, so a
  * row's tokens do not depend on when the other rows of its batch stop.
  *
- * Sampling follows sampling.ts pickToken in float64 (temperature -> top-k -> top-p -> inverse-CDF draw with
- * the row's uniform): the same candidates in the same order (TopK sorts ties by lower id, as pickToken does),
- * so for the same uniforms both pick the same token except where u lands within rounding of a boundary.
+ * Sampling follows sampling.ts pickToken (temperature -> top-k -> top-p -> inverse-CDF draw with the row's
+ * uniform): the same candidates in the same order (TopK sorts ties by lower id, as pickToken does), so for the
+ * same uniforms both pick the same token except where u lands within rounding of a boundary (see pickInGraph).
  */
 import { ifElse, loopNode } from '../graph/control';
 import { toOnnx } from '../graph/emit';
@@ -75,7 +75,8 @@ function drawIndex(w: Tensor, u: Tensor, last: Tensor): Tensor {
 
 /** Sampling among the top-k / top-p candidates of lp [B, V] (log-probs at the temperature), as pickToken does. */
 function truncatedDraw(lp: Tensor, u: Tensor, s: SamplingInputs): Tensor[] {
-  const [vals, ids] = topK(lp, s.topK);
+  const [vals32, ids] = topK(lp, s.topK);
+  const vals = op.cast(vals32, 'float64');
   const q = op.exp(vals);
   // Top-p over the renormalized top-k set: keep a candidate while the mass before it is below p (the one that
   // crosses p is kept); p = 1 keeps all (pickToken skips the cut).
@@ -87,21 +88,20 @@ function truncatedDraw(lp: Tensor, u: Tensor, s: SamplingInputs): Tensor[] {
   return [op.squeeze(op.gatherElements(ids, j, 1), [1]), op.squeeze(op.gatherElements(vals, j, 1), [1])];
 }
 
-/** Sampling over all ids in id order (no truncation), as pickToken does. */
-function plainDraw(lp: Tensor, u: Tensor): Tensor[] {
-  const last = op.sub(op.unsqueeze(op.dim(lp, 1), [0, 1]), 1); // [1, 1]
-  const j = drawIndex(op.exp(lp), u, last);
-  return [op.squeeze(j, [1]), op.squeeze(op.gatherElements(lp, j, 1), [1])];
+/** Sampling over all ids in id order (no truncation), as pickToken does; x [B, V] are the scaled logits, lp their log-softmax. */
+function plainDraw(x: Tensor, lp: Tensor, u: Tensor): Tensor[] {
+  const last = op.sub(op.unsqueeze(op.dim(x, 1), [0, 1]), 1); // [1, 1]
+  const j = drawIndex(op.cast(op.softmax(x, 1), 'float64'), u, last);
+  return [op.squeeze(j, [1]), op.squeeze(op.cast(op.gatherElements(lp, j, 1), 'float64'), [1])];
 }
 
-/** log-softmax in float64 of logits [B, V] (float32) times `scale`. */
-function logSoftmax64(logits: Tensor, scale: Tensor | null): Tensor {
-  let x = op.cast(logits, 'float64');
-  if (scale) x = op.mul(x, scale);
-  return op.sub(x, op.logsumexp(x, [1], true));
-}
-
-/** Picks one token per row from logits [B, V] with uniforms u [B]: returns token [B] int64 and its log-prob [B] float64. */
+/**
+ * Picks one token per row from logits [B, V] with uniforms u [B]: returns token [B] int64 and its log-prob [B]
+ * float64. The vocabulary-wide passes (softmax, log-softmax, argmax) run in float32, onnxruntime's vectorized
+ * kernels (a float64 pass over [64, 49152] logits costs tens of milliseconds a step); the running sums that the
+ * draw compares with u are float64. Against pickToken's all-float64 math that moves probabilities by ~1e-7
+ * relative, so a draw can differ only when u falls that close to a boundary between two tokens.
+ */
 function pickInGraph(name: string, logits: Tensor, u: Tensor, s: SamplingInputs): { token: Tensor; logprob: Tensor } {
   const g = graphOf('pick', [logits, u]);
   const limited = g.addNode('Slice', [logits, g.constant([0], 'int64'), s.vocabLimit, g.constant([1], 'int64')], {}, [{ shape: [logits.shape[0], 'vocab_limit'], dtype: 'float32' }], 'vlimit')[0];
@@ -112,11 +112,12 @@ function pickInGraph(name: string, logits: Tensor, u: Tensor, s: SamplingInputs)
     (b) => {
       const x = pin(b, limited);
       const tok = op.argmax(x, 1, true);
-      return [op.squeeze(tok, [1]), op.squeeze(op.gatherElements(logSoftmax64(x, null), tok, 1), [1])];
+      return [op.squeeze(tok, [1]), op.squeeze(op.cast(op.gatherElements(op.logSoftmax(x, 1), tok, 1), 'float64'), [1])];
     },
     (b) => {
-      const lp = logSoftmax64(pin(b, limited), s.invTemperature);
-      return ifElse(b, `${name}_truncate`, s.truncate, (t) => truncatedDraw(pin(t, lp), u, s), (p) => plainDraw(pin(p, lp), u));
+      const x = op.mul(pin(b, limited), s.invTemperature);
+      const lp = op.logSoftmax(x, 1);
+      return ifElse(b, `${name}_truncate`, s.truncate, (t) => truncatedDraw(pin(t, lp), u, s), (p) => plainDraw(pin(p, x), pin(p, lp), u));
     },
   );
   return { token, logprob };
@@ -182,7 +183,7 @@ export function buildDecodeOnnx(model: TransformerModel, weights: Weights): Uint
     padId: g.input('pad_id', [], 'int64'),
     vocabLimit: g.input('vocab_limit', [1], 'int64'),
     greedy: g.input('greedy', [], 'bool'),
-    invTemperature: g.input('inv_temperature', [], 'float64'),
+    invTemperature: g.input('inv_temperature', [], 'float32'),
     truncate: g.input('truncate', [], 'bool'),
     topK: g.input('top_k', [1], 'int64'),
     topP: g.input('top_p', [], 'float64'),

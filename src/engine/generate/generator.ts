@@ -52,6 +52,8 @@ export interface Generation {
 export interface GeneratorOptions {
   device?: DeviceRequest;
   threads?: number;
+  /** onnxruntime writes a JSON op profile of the decode model with this path prefix (see {@link Generator.endProfiling}). */
+  profilePrefix?: string;
 }
 
 /** A validated generation request: left-padded prompts, stop set, pad and the pre-drawn uniforms. */
@@ -81,7 +83,10 @@ export class Generator {
 
   /** Builds the decode model for `weights` and starts its runtime session. */
   static async create(model: TransformerModel, weights: Weights, opts: GeneratorOptions = {}): Promise<Generator> {
-    const session = await RuntimeSession.create(buildDecodeOnnx(model, weights), Generator.sessionOptions(opts));
+    const session = await RuntimeSession.create(buildDecodeOnnx(model, weights), {
+      ...Generator.sessionOptions(opts),
+      ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}),
+    });
     return new Generator(model, weights, opts, session);
   }
 
@@ -145,7 +150,7 @@ export class Generator {
       pad_id: i64([], [batch.pad]),
       vocab_limit: i64([1], [V]),
       greedy: tensor('bool', [], Uint8Array.of(greedy ? 1 : 0)),
-      inv_temperature: tensor('float64', [], Float64Array.of(greedy ? 1 : 1 / (opts.temperature ?? 1))),
+      inv_temperature: tensor('float32', [], Float32Array.of(greedy ? 1 : 1 / (opts.temperature ?? 1))),
       truncate: tensor('bool', [], Uint8Array.of(k < V || topP < 1 ? 1 : 0)),
       top_k: i64([1], [k]),
       top_p: tensor('float64', [], Float64Array.of(topP)),
@@ -236,6 +241,11 @@ export class Generator {
       past[`past_key_values.${i}.value`] = tensor('float32', [B, K, 0, E], new Float32Array(0));
     }
     return past;
+  }
+
+  /** Ends onnxruntime profiling of the decode model (when `profilePrefix` was given) and writes the profile. */
+  async endProfiling(): Promise<void> {
+    await this.session.endProfiling();
   }
 
   /** Ends the runtime sessions. */
