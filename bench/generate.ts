@@ -33,6 +33,8 @@ import { buildModel } from '../src/engine/models/transformer';
 import { Generator } from '../src/engine/generate/generator';
 import { TextTokenizer } from '../src/engine/tokenizer/tokenizer';
 import { generateDemoDialogues } from '../src/engine/tokenizer/demoCorpus';
+import { baselineEnv, describeBaseline, fairBaseline, FairBaseline, median, PYTHON, sweepThreads } from './fairBaseline';
+import { summarizeProfile, ProfileSummary } from './ortProfile';
 
 const repoRoot = path.resolve(__dirname, '..');
 const env = (name: string, dflt: number): number => {
@@ -44,23 +46,15 @@ const env = (name: string, dflt: number): number => {
 };
 const NPROC = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 const ROUNDS = env('BENCH_ROUNDS', 3);
-const PYTHON = '/usr/bin/python3'; // Debian's interpreter, where python3-torch lives
 const BATCHES = [1, 16, 64];
 /** Decode steps of the calibration runs that pick each side's configuration. */
 const CALIBRATION_TOKENS = 8;
 /** Calibration runs per configuration (the best counts). */
 const CALIBRATION_RUNS = 2;
-/** A float32 GEMM counts as correct when its largest error is below this fraction of the largest entry. */
-const BLAS_TOLERANCE = 1e-5;
 
 function log(msg: string): void {
   process.stderr.write(`[bench generate] ${msg}\n`);
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 interface ModelCase {
   readonly name: string;
@@ -104,39 +98,26 @@ function smolLm2ShapeFolder(cacheDir: string): string {
   return dir;
 }
 
-/** A PyTorch configuration: thread count and OpenBLAS core type (null = OpenBLAS's own detection). */
+/** A PyTorch configuration: thread count and OpenBLAS core type (AUTO = OpenBLAS's own detection). */
 interface TorchConfig {
   readonly threads: number;
-  readonly coretype: string | null;
+  readonly coretype: string;
 }
 
 interface TorchRun {
   readonly batches: Record<string, { tokens_per_s: number; tokens_per_cpu_s: number; first_row: number[] }>;
-  readonly blas_check?: { max_rel_err: number; gflops: number };
   readonly torch: string;
 }
 
-const configName = (c: TorchConfig): string => `${c.threads}t/${c.coretype ?? 'auto'}`;
+const configName = (c: TorchConfig): string => `${c.threads}t/${c.coretype}`;
 
-/** Runs the PyTorch baseline once in configuration `c`: the core type is set in this command's environment only. */
-function runTorch(mc: ModelCase, specFile: string, c: TorchConfig, batches: readonly number[], newTokens: number, runs: number, blasCheck: boolean): TorchRun {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(c.threads), OPENBLAS_NUM_THREADS: String(c.threads) };
-  if (c.coretype) childEnv.OPENBLAS_CORETYPE = c.coretype;
-  else delete childEnv.OPENBLAS_CORETYPE;
+/** Runs the PyTorch baseline once in configuration `c` (the core type is set in this command's environment only). */
+function runTorch(mc: ModelCase, specFile: string, c: TorchConfig, batches: readonly number[], newTokens: number, runs: number): TorchRun {
   const args = [path.join(__dirname, 'generate_torch.py'), '--model', mc.dir, '--prompts', specFile, '--threads', String(c.threads)];
-  args.push('--batches', batches.join(','), '--new-tokens', String(newTokens), '--runs', String(runs), ...(blasCheck ? ['--blas-check'] : []));
-  const py = spawnSync(PYTHON, args, { encoding: 'utf8', env: childEnv, maxBuffer: 64 * 1024 * 1024 });
+  args.push('--batches', batches.join(','), '--new-tokens', String(newTokens), '--runs', String(runs));
+  const py = spawnSync(PYTHON, args, { encoding: 'utf8', env: baselineEnv(c), maxBuffer: 64 * 1024 * 1024 });
   if (py.status !== 0) throw new Error(`generate_torch.py (${configName(c)}) failed:\n${py.stderr}`);
   return JSON.parse(py.stdout.trim().split('\n').pop()!) as TorchRun;
-}
-
-/** What OpenBLAS picks by itself and what the environment forces (OPENBLAS_VERBOSE=2 prints the core). */
-function openblasCores(): { detected: string; environment: string | null } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_VERBOSE: '2' };
-  delete childEnv.OPENBLAS_CORETYPE;
-  const r = spawnSync(PYTHON, ['-c', 'import torch; torch.ones(2, 2) @ torch.ones(2, 2)'], { encoding: 'utf8', env: childEnv });
-  const m = /Core: (\S+)/.exec(`${r.stdout}${r.stderr}`);
-  return { detected: m ? m[1] : 'unknown', environment: process.env.OPENBLAS_CORETYPE ?? null };
 }
 
 /** Greedy generation of `newTokens` per prompt (no stop tokens), timed: tokens/s and the first row's tokens. */
@@ -168,45 +149,33 @@ async function calibrateOurs(gens: ReadonlyMap<number, Generator>, batches: Reco
 }
 
 /**
- * PyTorch's tokens/s per batch for every thread count and OpenBLAS core type (short runs), the GEMM check of each
- * core type, and per batch the fastest configuration among those whose GEMM is correct.
+ * PyTorch's tokens/s per batch at 1..N threads with the fair baseline's core type (the benchmark's own workload,
+ * short runs, interleaved rounds via fairBaseline's sweepThreads), and the fastest thread count per batch.
  */
-function calibrateTorch(mc: ModelCase, specFile: string): { best: Record<string, TorchConfig>; figures: Record<string, Record<string, number>>; blas: Record<string, TorchRun['blas_check']>; torch: string } {
-  const cores = openblasCores();
-  const coretypes = [...new Set<string | null>([null, 'SkylakeX', 'Haswell', cores.environment])];
-  const figures: Record<string, Record<string, number>> = {};
-  const blas: Record<string, TorchRun['blas_check']> = {};
-  const best: Record<string, TorchConfig> = {};
+async function calibrateTorch(mc: ModelCase, specFile: string, fb: FairBaseline): Promise<{ best: Record<string, TorchConfig>; figures: Record<string, Record<string, number>>; torch: string }> {
+  const runs: Record<string, Record<string, number[]>> = {};
   let torch = '';
-  for (const coretype of coretypes) {
-    for (let threads = 1; threads <= NPROC; threads++) {
-      const c = { threads, coretype };
-      const r = runTorch(mc, specFile, c, BATCHES, CALIBRATION_TOKENS, CALIBRATION_RUNS, threads === 1);
-      torch = r.torch;
-      if (r.blas_check) blas[coretype ?? `auto (${cores.detected})`] = r.blas_check;
-      const correct = (blas[coretype ?? `auto (${cores.detected})`]?.max_rel_err ?? 1) < BLAS_TOLERANCE;
-      for (const b of BATCHES) {
-        const tokS = r.batches[b].tokens_per_s;
-        (figures[b] ??= {})[configName(c)] = tokS;
-        if (correct && (!best[b] || tokS > figures[b][configName(best[b])])) best[b] = c;
-      }
-      log(`  pytorch ${configName(c)}: ${BATCHES.map((b) => `b${b} ${r.batches[b].tokens_per_s.toFixed(0)}`).join(', ')} tok/s${r.blas_check ? `; GEMM ${r.blas_check.gflops.toFixed(1)} GFLOP/s, rel err ${r.blas_check.max_rel_err.toExponential(1)}` : ''}`);
-    }
+  const counts = Array.from({ length: NPROC }, (_, i) => i + 1);
+  await sweepThreads(counts, CALIBRATION_RUNS, async (threads) => {
+    const c = { threads, coretype: fb.chosen.coretype };
+    const r = runTorch(mc, specFile, c, BATCHES, CALIBRATION_TOKENS, 1);
+    torch = r.torch;
+    for (const b of BATCHES) ((runs[b] ??= {})[`${threads}t`] ??= []).push(r.batches[b].tokens_per_s);
+    log(`  pytorch ${configName(c)}: ${BATCHES.map((b) => `b${b} ${r.batches[b].tokens_per_s.toFixed(0)}`).join(', ')} tok/s`);
+    return BATCHES.reduce((s, b) => s + (b * CALIBRATION_TOKENS) / r.batches[b].tokens_per_s, 0);
+  });
+  const figures: Record<string, Record<string, number>> = {};
+  const best: Record<string, TorchConfig> = {};
+  for (const b of BATCHES) {
+    figures[b] = Object.fromEntries(counts.map((t) => [`${t}t`, median(runs[b][`${t}t`])]));
+    const t = counts.reduce((x, y) => (figures[b][`${y}t`] > figures[b][`${x}t`] ? y : x));
+    best[b] = { threads: t, coretype: fb.chosen.coretype };
   }
-  for (const b of BATCHES) if (!best[b]) throw new Error('no OpenBLAS core type passed the float64 GEMM check');
-  return { best, figures, blas, torch };
-}
-
-interface OpProfile {
-  /** What was profiled. */
-  readonly run: string;
-  readonly total_ms: number;
-  /** Kernel time by op type (Loop/If excluded: their bodies' kernels are counted themselves), largest first. */
-  readonly top_ops: { op: string; ms: number; pct: number }[];
+  return { best, figures, torch };
 }
 
 /** Where the engine's time goes: onnxruntime's kernel profile of one generation at one thread (after a warm-up). */
-async function profileOurs(mc: ModelCase, batch: number[][], pad: number): Promise<OpProfile> {
+async function profileOurs(mc: ModelCase, batch: number[][], pad: number): Promise<ProfileSummary & { run: string }> {
   const loaded = loadHfModel(mc.dir, 'lm');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'generate-prof-'));
   const gen = await Generator.create(buildModel(loaded.config, 'lm'), loaded.weights, { threads: 1, device: 'cpu', profilePrefix: path.join(dir, 'ort') });
@@ -216,23 +185,7 @@ async function profileOurs(mc: ModelCase, batch: number[][], pad: number): Promi
     await gen.endProfiling();
     const file = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
     if (!file) throw new Error('onnxruntime wrote no profile');
-    type Ev = { cat?: string; name: string; ts: number; dur: number; args?: { op_name?: string } };
-    const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Ev[];
-    const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-    const from = runs.length ? runs[runs.length - 1].ts : 0;
-    const by: Record<string, number> = {};
-    for (const e of events) {
-      const o = e.args?.op_name;
-      if (e.ts < from || e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !o || o === 'Loop' || o === 'If') continue;
-      by[o] = (by[o] ?? 0) + e.dur / 1000;
-    }
-    const total = Object.values(by).reduce((a, b) => a + b, 0);
-    const top = Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, 12);
-    return {
-      run: `batch ${batch.length}, ${mc.newTokens} new tokens, 1 thread`,
-      total_ms: Math.round(total),
-      top_ops: top.map(([op, ms]) => ({ op, ms: Math.round(ms), pct: Math.round((1000 * ms) / Math.max(total, 1e-9)) / 10 })),
-    };
+    return { run: `one generation: batch ${batch.length}, ${mc.newTokens} new tokens, 1 thread`, ...summarizeProfile(path.join(dir, file), [], 1) };
   } finally {
     await gen.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -240,7 +193,7 @@ async function profileOurs(mc: ModelCase, batch: number[][], pad: number): Promi
 }
 
 /** Calibrates both sides, then alternates timed rounds of ours and the chosen baseline; ratios of the medians. */
-async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: string): Promise<Record<string, unknown>> {
+async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: string, fb: FairBaseline): Promise<Record<string, unknown>> {
   const loaded = loadHfModel(mc.dir, 'lm');
   const pad = loaded.config.padTokenId ?? 0;
   const batches: Record<string, number[][]> = {};
@@ -253,7 +206,7 @@ async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: s
     log(`${mc.name}: calibrating (${CALIBRATION_TOKENS} new tokens per run)...`);
     const ours = await calibrateOurs(gens, batches, pad);
     log(`  ours: ${BATCHES.map((b) => `b${b} ${JSON.stringify(ours.figures[b])}`).join('; ')}`);
-    const torch = calibrateTorch(mc, specFile);
+    const torch = await calibrateTorch(mc, specFile, fb);
     const rounds: Record<string, { ours: number[]; pytorch: number[]; ours_per_cpu_s: number[]; pytorch_per_cpu_s: number[] }> = {};
     const same: Record<string, boolean> = {};
     for (const b of BATCHES) rounds[b] = { ours: [], pytorch: [], ours_per_cpu_s: [], pytorch_per_cpu_s: [] };
@@ -267,7 +220,7 @@ async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: s
       }
       for (const c of new Set(BATCHES.map((b) => configName(torch.best[b])))) {
         const bs = BATCHES.filter((b) => configName(torch.best[b]) === c);
-        const t = runTorch(mc, specFile, torch.best[bs[0]], bs, mc.newTokens, 1, false);
+        const t = runTorch(mc, specFile, torch.best[bs[0]], bs, mc.newTokens, 1);
         for (const b of bs) {
           rounds[b].pytorch.push(t.batches[b].tokens_per_s);
           rounds[b].pytorch_per_cpu_s.push(t.batches[b].tokens_per_cpu_s);
@@ -294,7 +247,6 @@ async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: s
       ours_threads: ours.best,
       pytorch_config: Object.fromEntries(BATCHES.map((b) => [b, configName(torch.best[b])])),
       torch: torch.torch,
-      openblas: { ...openblasCores(), gemm_check_2048x384x1536: torch.blas },
       calibration: { ours: ours.figures, pytorch: torch.figures },
     });
     return res;
@@ -307,10 +259,8 @@ async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: s
 async function main(): Promise<void> {
   const outDir = path.join(repoRoot, 'bench-results');
   fs.mkdirSync(outDir, { recursive: true });
-  const check = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (check.status !== 0) {
-    throw new Error(`PyTorch is not importable by ${PYTHON}: install it with 'apt-get install -y python3-torch libopenblas0-openmp' (the baseline must run in the same benchmark)`);
-  }
+  // PyTorch (installed if missing), its fastest correct OpenBLAS core type, what the environment forces.
+  const fb = await fairBaseline();
   const cache = path.join(outDir, '.cache');
   const builtinDir = ensureBuiltinModel(cache);
   const tok = TextTokenizer.fromFolder(builtinDir);
@@ -323,7 +273,7 @@ async function main(): Promise<void> {
   if (wanted.includes('smollm2-135m-shape')) cases.push({ name: 'smollm2-135m-shape', dir: smolLm2ShapeFolder(cache), newTokens: env('BENCH_NEW_TOKENS_135M', 32) });
   const models: Record<string, Record<string, unknown>> = {};
   for (const mc of cases) {
-    models[mc.name] = await benchModel(mc, prompts, outDir);
+    models[mc.name] = await benchModel(mc, prompts, outDir, fb);
     log(`${mc.name}: where the engine's time goes (profile at batch 16)...`);
     models[mc.name].ours_profile = await profileOurs(mc, prompts.slice(0, 16), loadHfModel(mc.dir, 'lm').config.padTokenId ?? 0);
   }
@@ -334,10 +284,12 @@ async function main(): Promise<void> {
     ratio_b64: head.ratio_b64,
     rounds: ROUNDS,
     cpus: NPROC,
+    baseline: fb,
     load_average_1min: os.loadavg()[0],
     models,
   };
   fs.writeFileSync(path.join(outDir, 'generate.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log(describeBaseline(fb));
   for (const [name, m] of Object.entries(models)) {
     console.log(`generate ${name}: ${BATCHES.map((b) => `b${b} ours ${(m[`ours_tokens_per_s_b${b}`] as number).toFixed(0)} vs PyTorch ${(m[`pytorch_tokens_per_s_b${b}`] as number).toFixed(0)} tok/s (${(m[`ratio_b${b}`] as number).toFixed(2)}x, ${(m.pytorch_config as Record<string, string>)[b]})`).join('; ')}`);
   }
