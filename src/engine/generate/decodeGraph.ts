@@ -198,5 +198,5 @@ export function buildDecodeOnnx(model: TransformerModel, weights: Weights): Uint
   const res = loopNode(g, 'decode', body, steps, initial);
   g.output('tokens', op.concat([op.unsqueeze(first.token, [0]), res.scans[0]], 0));
   g.output('logprobs', op.concat([op.unsqueeze(first.logprob, [0]), res.scans[1]], 0));
-  return toOnnx(g);
+  return toOnnx(g, { onnxruntimeKernels: true });
 }

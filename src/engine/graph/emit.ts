@@ -14,6 +14,12 @@ export interface EmitOptions {
   /** Default opset 20 (IR version 9). */
   opset?: number;
   producerName?: string;
+  /**
+   * Emit onnxruntime's fused kernel where the IR has one instead of expanding it into standard ONNX primitives:
+   * float32 RMSNorm -> SimplifiedLayerNormalization (one vectorized kernel instead of six; onnxruntime-only, so
+   * off by default and for files written for other runtimes).
+   */
+  onnxruntimeKernels?: boolean;
 }
 
 /** Where initializer data goes when it is stored outside the model file (see toOnnxExternal). */
@@ -133,8 +139,13 @@ function lowerNode(n: Node, opts: Opts): NodeProto[] {
   const ins = n.inputs.map((i) => (i ? i.name : ''));
   const dtype = n.outputs[0]?.dtype;
   if (n.op === 'RMSNorm') {
-    // IR-only op (ONNX RMSNormalization needs opset 23): always expanded.
+    // IR-only op (ONNX RMSNormalization needs opset 23): expanded, or onnxruntime's own kernel (outputs Y and
+    // the inverse RMS, as the IR op).
     const eps = n.attrs.epsilon;
+    if (opts.onnxruntimeKernels && dtype === 'float32') {
+      const attributes: AttributeProto[] = [{ name: 'axis', type: 'int', i: -1 }, { name: 'epsilon', type: 'float', f: eps?.kind === 'float' ? eps.value : 1e-6 }];
+      return [{ name: out[0], opType: 'SimplifiedLayerNormalization', inputs: ins, outputs: out, attributes }];
+    }
     return expand(out[0], dtype, (b) => b.rmsNorm(ins[0], ins[1], eps?.kind === 'float' ? eps.value : 1e-6, out));
   }
   if (n.op === 'TokenLogProb') return expand(out[0], dtype, (b) => b.tokenLogProb(ins[0], ins[1], out));
@@ -265,7 +276,7 @@ class Lowering {
 
 /** The ModelProto (plain objects) for a main graph. */
 export function toModelProto(g: Graph, options: EmitOptions = {}): ModelProto {
-  return modelProto(g, { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio' });
+  return modelProto(g, { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio', onnxruntimeKernels: options.onnxruntimeKernels ?? false });
 }
 
 function modelProto(g: Graph, opts: Opts): ModelProto {
@@ -302,6 +313,6 @@ export interface ExternalModel {
 export function toOnnxExternal(g: Graph, location: string, options: EmitOptions & { minBytes?: number } = {}): ExternalModel {
   if (!/^[A-Za-z0-9_.-]+$/.test(location)) throw new Error(`toOnnxExternal: location '${location}' must be a plain file name`);
   const sink: ExternalSink = { location, minBytes: options.minBytes ?? 1024, chunks: [], length: 0 };
-  const model = encodeModel(modelProto(g, { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio', sink }));
+  const model = encodeModel(modelProto(g, { opset: options.opset ?? 20, producerName: options.producerName ?? 'alignment-studio', onnxruntimeKernels: options.onnxruntimeKernels ?? false, sink }));
   return { model, data: sink.chunks, dataLength: sink.length };
 }

@@ -73,6 +73,31 @@ test('emitted model loads in onnxruntime; unused nodes are dropped', async () =>
   await m.release();
 });
 
+test("onnxruntimeKernels: RMSNorm becomes onnxruntime's SimplifiedLayerNormalization with the expanded form's output", async () => {
+  const g = new Graph();
+  const x = g.input('x', [3, 8], 'float32');
+  const gamma = g.initializer('gamma', Float32Array.from({ length: 8 }, (_, i) => 0.5 + i / 8), [8], 'float32');
+  g.output('y', nn.rmsNorm(x, gamma, 1e-5));
+  const fused = toModelProto(g, { onnxruntimeKernels: true }).graph.nodes.map((n) => n.opType);
+  assert.deepEqual(fused, ['SimplifiedLayerNormalization']);
+  assert.ok(!toModelProto(g).graph.nodes.some((n) => n.opType === 'SimplifiedLayerNormalization'), 'standard ONNX by default');
+  const xs = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
+  const outs: Float32Array[] = [];
+  for (const kernels of [false, true]) {
+    const m = await OrtModel.load(toOnnx(g, { onnxruntimeKernels: kernels }));
+    outs.push((await m.run({ x: { data: xs, dims: [3, 8] } })).y.data as Float32Array);
+    await m.release();
+  }
+  for (let r = 0; r < 3; r++) {
+    let ms = 0;
+    for (let c = 0; c < 8; c++) ms += xs[r * 8 + c] ** 2 / 8;
+    for (let c = 0; c < 8; c++) {
+      const ref = (xs[r * 8 + c] / Math.sqrt(ms + 1e-5)) * (0.5 + c / 8);
+      assert.ok(Math.abs(outs[0][r * 8 + c] - ref) < 1e-5 && Math.abs(outs[1][r * 8 + c] - ref) < 1e-5, `row ${r} col ${c}`);
+    }
+  }
+});
+
 test('initializers and constants are stored in the model', async () => {
   const g = new Graph();
   const w = g.initializer('w', Float32Array.of(1, 2, 3), [3], 'float32');
