@@ -12,6 +12,7 @@
  *   alignment judge | eval-rm | rm-score ...      (src/cli/judgeCommands.ts)
  *   alignment inspect-rm <reward model> --data pairs.jsonl [--out FILE] [--record ID]...   (src/cli/inspectRm.ts)
  *   alignment merge-lora <adapter folder> --out <dir> [--base <model folder>]
+ *   alignment export-trl <run folder> --out <dir>
  *   alignment devices [--json]
  *   alignment preflight <spec.json | -> [--base-dir DIR] [--json]   (data left out, measured step time)
  *   alignment --help, alignment <command> --help, alignment help <command>
@@ -50,7 +51,8 @@ import { encodePairs } from '../training/encode';
 import { SequenceScorer } from '../training/evaluate';
 import { DEMO_SCALES, runDemo, type DemoReport } from './demo';
 import { EventSink } from '../session/events';
-import { defaultCacheDir } from '../session/model';
+import { defaultCacheDir, modelFolder } from '../session/model';
+import { exportRunForTrl } from '../core/export/exportRun';
 import { runSession } from '../session/runSession';
 import { sessionExitCode, type SessionResult } from '../session/types';
 import { formatError, joinDetail, UserError } from '../util/errors';
@@ -246,6 +248,22 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     },
     run: (p) => runPreflight(p),
   },
+  'export-trl': {
+    summary: "Export a run for TRL: its data split in TRL's format, a train.py with TRL's trainer for its method and hyperparameters, accelerate and DeepSpeed ZeRO-2/3 configs, launch commands",
+    usage: '  alignment export-trl <run folder> --out <dir>',
+    positional: { min: 1, max: 1, what: 'a run folder (with spec.json)' },
+    options: { out: { kind: 'text', value: 'DIR', help: 'the export folder to write' } },
+    run: async (p) => {
+      const out = one(p, 'out');
+      if (!out) throw new UsageError('alignment export-trl: give the export folder with --out <dir>', 'export-trl');
+      const runDir = path.resolve(p.positional[1] as string);
+      const raw = readSpecModel(runDir);
+      const builtinModelDir = raw?.kind === 'builtin' ? modelFolder({ kind: 'builtin' }, defaultCacheDir()) : undefined;
+      const files = await exportRunForTrl(runDir, path.resolve(out), { baseDir: process.cwd(), ...(builtinModelDir ? { builtinModelDir } : {}) });
+      process.stdout.write(`wrote ${files.join(', ')} to ${path.resolve(out)} (see README.md there)\n`);
+      return 0;
+    },
+  },
   devices: {
     summary: 'List the devices training can use here (cpu, cuda, webgpu), each probed by running a one-node onnxruntime session on it',
     usage: '  alignment devices [--json]',
@@ -407,6 +425,15 @@ class Progress {
 
   private line(text: string): void {
     this.out.write(this.out.isTTY ? `\r\x1b[K${text}\n` : `${text}\n`);
+  }
+}
+
+/** The `model` of a run folder's spec.json, when it reads. */
+function readSpecModel(runDir: string): { kind?: unknown } | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(runDir, 'spec.json'), 'utf8')) as { model?: { kind?: unknown } }).model;
+  } catch {
+    return undefined;
   }
 }
 

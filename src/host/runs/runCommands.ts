@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { exportRunForTrl } from '../../core/export/exportRun';
 import * as path from 'node:path';
 import { Disposable } from '../shared/lifecycle';
 import { RunManager, type ManagedRun } from './runManager';
@@ -119,11 +120,29 @@ export class RunsFeature extends Disposable {
       const id = arg instanceof RunItem ? arg.run.id : typeof arg === 'string' ? arg : undefined;
       return this.waitingPairs.openOldest(id);
     });
+    this.command('alignment.exportRunForTrl', (arg?: unknown) => this.exportForTrl(arg));
     this.command('alignment.revealRunFolder', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Reveal which run folder?');
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.dir));
     });
+  }
+
+  /** Writes a run's TRL export folder (src/core/export) where the user picks, then opens its README. */
+  private async exportForTrl(arg: unknown): Promise<void> {
+    const id = await pickRun(this.manager, arg, 'Export which run for TRL?', (r) => !!r.spec);
+    const run = id ? this.manager.get(id) : undefined;
+    if (!run || !this.workspaceDir) return;
+    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Export here', title: `A folder for the TRL export of ${run.spec?.name || run.id}`, defaultUri: vscode.Uri.file(this.workspaceDir) });
+    const parent = picked?.[0]?.fsPath;
+    if (!parent) return;
+    const out = path.join(parent, `trl-${run.id}`);
+    try {
+      await exportRunForTrl(run.dir, out, { baseDir: this.workspaceDir });
+    } catch (e) {
+      return this.fail('Export run for TRL')(e);
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(path.join(out, 'README.md')));
   }
 
   /** Deletes every failed run's folder, after one confirmation that names how many. */
