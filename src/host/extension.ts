@@ -11,6 +11,7 @@ import { liveDisposables } from './shared/lifecycle';
 import { registerJudges } from './judges/judgeCommands';
 import { ModelsView } from './models/modelsView';
 import { modelsRoot, registerModelDownloads } from './models/downloadModel';
+import { registerInspectReward, RewardInspector } from './eval/rewardInspector';
 import { DatasetPreviewPanel } from './datasets/datasetPreviewPanel';
 import { registerDatasetCommands } from './datasets/datasetCommands';
 import { registerGeneralCommands } from './shared/generalCommands';
@@ -43,13 +44,15 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
   const datasets = new DatasetsView(log, labels);
   const models = new ModelsView(log, modelsRoot(context));
   const runs = new RunsFeature(context, log, datasets);
+  const inspector = new RewardInspector(context, log);
   context.subscriptions.push(
     labels,
     scans,
     labelingMode,
     new InlineLabeling(labels, scans, log, labelingMode),
     registerLabelCommands(labels, scans, log),
-    registerComparisonPanel(context, { log, stores: labels }),
+    registerComparisonPanel(context, { log, stores: labels, inspector }),
+    registerInspectReward(inspector, scans, log),
     registerJudges(context, { log, stores: labels, scans }),
     registerMoreFeedback(context, labels, scans, log),
     datasets,

@@ -1,6 +1,6 @@
 // Comparison panel: the prompt above two outputs side by side (A left, B right), word differences highlighted,
 // markdown rendered safely. Keys: 1 A better, 2 B better, 3 tie, 0 skip, u undo, r rate, c critique, x flag,
-// d cycles diff highlighting (auto / on / off). The webview never learns which output the dataset calls chosen.
+// d cycles diff highlighting (auto / on / off), h turns the reward heat overlay on or off (rewardOverlay.ts). The webview never learns which output the dataset calls chosen.
 import {
   provideVSCodeDesignSystem,
   vsCodeBadge,
@@ -31,6 +31,7 @@ import {
 import { el, on, post, setState } from '../shared/host';
 import { renderMarkdown } from './render';
 import { wordDiff } from './wordDiff';
+import { RewardOverlay } from './rewardOverlay';
 
 provideVSCodeDesignSystem().register(
   vsCodeButton(),
@@ -80,6 +81,11 @@ function secondsOnScreen(): number {
   return Math.min(86_400, Math.max(0, (now - shownAt - hidden) / 1000));
 }
 
+const overlay = new RewardOverlay(() => {
+  if (pair) renderPair(pair);
+  renderActions();
+}, showStatus);
+
 function button(label: string, key: string, id: string, onClick: () => void, appearance: 'primary' | 'secondary' = 'secondary'): HTMLElement {
   const b = el('vscode-button', { attrs: { id, appearance, title: `${label} (${key})` } }, el('span', { class: 'key', text: key, attrs: { slot: 'start' } }), document.createTextNode(label));
   b.addEventListener('click', onClick);
@@ -123,7 +129,7 @@ function candidateBox(side: Side, text: string, other: string, score: number | u
     score !== undefined ? el('vscode-badge', { class: 'cmp-score', text: `reward ${score.toFixed(3)}`, attrs: { id: `score-${side}` } }) : null,
     el('span', { class: 'cmp-len', text: `${text.length} chars${text === other ? ' · identical' : ''}` }),
   );
-  return el('article', { class: 'cmp-cand', attrs: { id: `cand-${side}`, 'data-side': side } }, head, renderMarkdown(text, marks));
+  return el('article', { class: 'cmp-cand', attrs: { id: `cand-${side}`, 'data-side': side } }, head, overlay.body(side, text) ?? renderMarkdown(text, marks));
 }
 
 function renderPair(p: PairParams): void {
@@ -155,6 +161,7 @@ function renderActions(): void {
     button('Critique', 'c', 'open-critique', () => openForm('critique')),
     button('Flag', 'x', 'open-flag', () => openForm('flag')),
     button(`Diff: ${diffMode}`, 'd', 'toggle-diff', () => toggleDiff()),
+    button(`Reward heat: ${overlay.on ? 'on' : 'off'}`, 'h', 'toggle-heat', () => overlay.toggle()),
   );
 }
 
@@ -373,6 +380,7 @@ document.addEventListener('keydown', (e) => {
       c: () => openForm('critique'),
       x: () => openForm('flag'),
       d: toggleDiff,
+      h: () => overlay.toggle(),
     };
     const f = map[k];
     if (f && !e.repeat) {
@@ -421,6 +429,7 @@ on(ComparisonShowPair, (p) => {
   shownAt = performance.now();
   hiddenMs = 0;
   hiddenSince = document.hidden ? shownAt : undefined;
+  overlay.onPair(p.recordId);
   renderHeader(p);
   renderPair(p);
   renderActions();
@@ -430,6 +439,7 @@ on(ComparisonShowPair, (p) => {
 
 on(ComparisonDone, (d) => {
   pair = undefined;
+  overlay.onPair(undefined);
   pending = false;
   closeForm();
   renderHeader({ file: d.file, fileName: d.fileName, progress: d.progress });

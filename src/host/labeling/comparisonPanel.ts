@@ -23,6 +23,8 @@ import {
   type LabelingSettings,
   type Side,
 } from '../../protocol/comparison';
+import { ComparisonInspectReward, ComparisonRewardHeatError } from '../../protocol/rewardInspection';
+import { rewardHeatMessage, type RewardHeatSource } from '../eval/rewardInspector';
 import { Disposable } from '../shared/lifecycle';
 import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 
@@ -43,6 +45,8 @@ export interface ComparisonPanelOptions {
   readonly log: vscode.LogOutputChannel;
   /** Default: the panel opens its own store per dataset ({@link openWindowStore}) and closes it with the panel. */
   readonly stores?: StoreProvider;
+  /** The reward heat overlay's dense rewards (off without one). */
+  readonly inspector?: RewardHeatSource;
 }
 
 /** Critique labels when `alignment.critiqueLabels` is empty or unusable. */
@@ -148,6 +152,7 @@ export class ComparisonPanel extends Disposable {
   private readonly store: FeedbackStore;
   private readonly provider: StoreProvider | undefined;
   private readonly log: vscode.LogOutputChannel;
+  private readonly inspector: RewardHeatSource | undefined;
   private readonly settings = labelingSettings();
   private readonly meter = new RateMeter();
   private loaded: Promise<Loaded> | undefined;
@@ -167,6 +172,7 @@ export class ComparisonPanel extends Disposable {
     super();
     this.log = options.log;
     this.provider = options.stores;
+    this.inspector = options.inspector;
     if (options.stores) {
       this.store = options.stores.get(file.fsPath);
       const changed = options.stores.onDidChange?.((dataset) => {
@@ -287,6 +293,12 @@ export class ComparisonPanel extends Disposable {
         const p = msg.params;
         this.remember('flag', cur, [this.record(cur, 'eStop', { ...(p.side ? { target: this.key(cur, p.side) } : {}), ...(p.reason ? { reason: p.reason } : {}) }, p.seconds)]);
         await this.status('info', `Flagged ${p.side ? `output ${p.side}` : 'the whole record'}.`);
+      } else if (ComparisonInspectReward.is(msg)) {
+        const cur = this.current;
+        const reply = cur?.recordId === msg.params.recordId && this.inspector
+          ? await rewardHeatMessage(this.inspector, this.file.fsPath, cur)
+          : ComparisonRewardHeatError.create({ recordId: msg.params.recordId, message: this.inspector ? 'That pair is no longer shown.' : 'Reward inspection is not available in this window.' });
+        await this.panel.webview.postMessage(reply);
       } else if (ComparisonOpenRecord.is(msg)) {
         const doc = await vscode.workspace.openTextDocument(this.file);
         const pos = new vscode.Position(Math.min(msg.params.line - 1, doc.lineCount - 1), 0);
