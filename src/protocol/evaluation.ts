@@ -1,3 +1,4 @@
+import { evalExample, type EvalExample } from './rewardInspection';
 import { defineMessage, v, type Validator } from './message';
 
 /**
@@ -75,6 +76,8 @@ export interface EvaluationReport {
   probes: EvalProbe[];
   /** Rows of the scores file that were skipped, as `file:line: reason`. */
   skipped: string[];
+  /** Records with their dense rewards, when the source is an `alignment inspect-rm` file (worst-ranked first). */
+  examples?: EvalExample[];
 }
 
 const nullableNumber = v.nullable(v.number());
@@ -109,6 +112,7 @@ export const evaluationReport: Validator<EvaluationReport> = v.object<Evaluation
     200,
   ),
   skipped: v.array(v.string(), 10_000),
+  examples: v.optional(v.array(evalExample, 1000)),
 });
 
 /** webview -> host: the panel's script is loaded and listening. */

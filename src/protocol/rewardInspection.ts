@@ -106,7 +106,19 @@ export interface RewardHeatView {
   readonly spans: readonly SpanReward[];
 }
 
-const heatView = v.object<RewardHeatView>({ reward: v.number(), canonicalReward: v.number(), spans: v.array(spanReward, 1_000_000) });
+export const heatView: Validator<RewardHeatView> = v.object<RewardHeatView>({ reward: v.number(), canonicalReward: v.number(), spans: v.array(spanReward, 1_000_000) });
+
+/** A record in the RM evaluation panel's example view (an inspect-rm file opened as an evaluation). */
+export interface EvalExample {
+  readonly recordId: string;
+  readonly line: number;
+  /** reward(chosen) − reward(rejected). */
+  readonly margin: number;
+  readonly chosen: RewardHeatView;
+  readonly rejected: RewardHeatView;
+}
+
+export const evalExample: Validator<EvalExample> = v.object<EvalExample>({ recordId: v.string(), line: v.integer(1), margin: v.number(), chosen: heatView, rejected: heatView });
 
 /** webview -> host (comparison panel): the heat overlay was turned on for the shown pair. */
 export const ComparisonInspectReward = defineMessage('comparison/inspectReward', v.object<{ recordId: string }>({ recordId: v.string() }));

@@ -1,8 +1,11 @@
 // Reward-Model Evaluation panel: draws one EvaluationReport with plain SVG (no chart library): summary, per-section
 // accuracy bars, the calibration (reliability) curve, chosen vs rejected reward histograms, distance matrices, and
-// the perturbation-probe table. Colours come from CSS classes (the CSP forbids inline styles).
+// the perturbation-probe table, and for an inspect-rm file the records with their dense rewards. Colours come from
+// CSS classes (the CSP forbids inline styles).
 import { EvalError, EvalOpenSource, EvalReady, EvalShowReport, type EvalAccuracyGroup, type EvalDistanceMatrix, type EvaluationReport } from '../../src/protocol/evaluation';
+import type { EvalExample } from '../../src/protocol/rewardInspection';
 import { el, on, post, setState } from '../shared/host';
+import { heatScale, heatSummary, renderRewardHeat } from '../shared/rewardHeat';
 import { blend, parseCssColor, textOn, type Rgb } from './contrast';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -179,6 +182,22 @@ function probeTable(r: EvaluationReport): HTMLElement {
   return el('table', { class: 'probes', attrs: { id: 'probe-table' } }, el('thead', {}, head), el('tbody', {}, ...rows));
 }
 
+/** The example view of an inspect-rm file: each record's chosen and rejected with their words tinted by dense reward. */
+function examples(list: readonly EvalExample[]): HTMLElement {
+  const rows = list.map((x) => {
+    const scale = heatScale([x.chosen, x.rejected]);
+    const side = (name: string, v: EvalExample['chosen']): HTMLElement => el('div', { class: 'example-side' }, el('h3', { text: name }), heatSummary(v), renderRewardHeat(v, scale));
+    const head = el('div', { class: `example-head${x.margin <= 0 ? ' misranked' : ''}`, text: `line ${x.line} · margin ${num(x.margin)}${x.margin <= 0 ? ' · ranked wrong' : ''}` });
+    return el('div', { class: 'example', attrs: { 'data-record': x.recordId } }, head, el('div', { class: 'example-pair' }, side('chosen', x.chosen), side('rejected', x.rejected)));
+  });
+  return section(
+    'Examples: where the reward model gives and takes reward',
+    'examples',
+    el('p', { class: 'note', text: 'Each word is tinted by its dense reward, the change of the score of the response so far (green gives, red takes). Worst-ranked pairs first.' }),
+    ...rows,
+  );
+}
+
 function render(r: EvaluationReport): void {
   const open = r.source ? el('a', { text: r.source, title: 'Open the scores file', attrs: { href: '#', id: 'open-source' } }) : null;
   open?.addEventListener('click', (e) => {
@@ -199,6 +218,7 @@ function render(r: EvaluationReport): void {
     ),
     ...r.distances.map((m, i) => section(`${m.metric} distances between reward functions`, `distances-${i}`, distanceMatrix(m, i))),
     r.probes.length ? section('Perturbation probes', 'probes', probeTable(r)) : null,
+    r.examples?.length ? examples(r.examples) : null,
     r.skipped.length
       ? el('details', { class: 'skipped', attrs: { id: 'skipped' } }, el('summary', { text: `${r.skipped.length} ${r.skipped.length === 1 ? 'row' : 'rows'} of the scores file skipped` }), el('pre', { text: r.skipped.join('\n') }))
       : null,

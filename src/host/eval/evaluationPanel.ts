@@ -5,10 +5,12 @@ import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import { EvalError, EvalOpenSource, EvalReady, EvalShowReport, type EvaluationReport } from '../../protocol/evaluation';
 import { buildEvaluationReport, readScoresFile } from '../../core/eval/report';
 import { compareScores } from '../../core/eval/compareScores';
+import { readInspectionFile } from '../../core/eval/inspectionFile';
 
 /**
  * Reward-Model Evaluation: held-out accuracy per section, calibration, reward histograms and length correlation of
- * one scores file (see src/core/eval/report.ts for its format). One panel per file; showing it again reveals and
+ * one scores file (see src/core/eval/report.ts for its format), or of an `alignment inspect-rm` file, whose records
+ * the panel also shows with their dense rewards (src/core/eval/inspectionFile.ts). One panel per file; showing it again reveals and
  * refreshes it. The report is computed here (cheap arithmetic over scores); scoring itself runs in a session.
  */
 export class EvaluationPanel extends Disposable {
@@ -90,7 +92,8 @@ export class EvaluationPanel extends Disposable {
   private async send(): Promise<void> {
     const file = this.scoresFile.fsPath;
     try {
-      const { pairs, skipped } = await readScoresFile(file);
+      const inspected = await readInspectionFile(file);
+      const { pairs, skipped } = inspected ?? (await readScoresFile(file));
       if (skipped.length) this.log.warn(`Evaluation: ${skipped.length} rows of ${file} skipped, first: ${skipped[0]}`);
       const title = scoresName(file);
       const allSkipped = [...skipped];
@@ -103,7 +106,8 @@ export class EvaluationPanel extends Disposable {
         this.log.info(`Evaluation: distances between ${others.length + 1} reward functions over ${cmp.ids.length} shared pairs`);
         distances = cmp.distances;
       }
-      const report = buildEvaluationReport({ title, source: file, pairs, skipped: allSkipped, distances });
+      const built = buildEvaluationReport({ title, source: file, pairs, skipped: allSkipped, distances });
+      const report = inspected ? { ...built, examples: inspected.examples } : built;
       this.lastReport = report;
       await this.panel.webview.postMessage(EvalShowReport.create(report));
     } catch (e) {
