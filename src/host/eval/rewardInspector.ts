@@ -34,11 +34,11 @@ export class RewardInspector {
   ) {}
 
   /** The reward model to inspect `file`'s records with; undefined when the user backed out. */
-  async model(file: string, ask: boolean): Promise<string | undefined> {
+  async model(file: string): Promise<string | undefined> {
     const configured = vscode.workspace.getConfiguration('alignment').get<string>(SETTING)?.trim();
     if (configured) return path.resolve(vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? '', configured);
     const remembered = this.context.workspaceState.get<string>(REMEMBERED);
-    if (remembered && !ask && fs.existsSync(remembered)) return remembered;
+    if (remembered && fs.existsSync(remembered)) return remembered;
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
     const runs = folder ? await rewardModelRuns(folder.uri.fsPath).catch(() => []) : [];
     const browse = { label: '$(folder-opened) Choose a reward model folder…', detail: 'a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder', dir: '' };
@@ -52,7 +52,7 @@ export class RewardInspector {
 
   /** Inspects one record of `file`; undefined when no reward model was chosen. Rejects with the CLI's message. */
   async inspect(file: string, recordId: string): Promise<Inspected | undefined> {
-    const model = await this.model(file, false);
+    const model = await this.model(file);
     if (!model) return undefined;
     const cli = bundledCli(this.context);
     if (!cli) return undefined;
@@ -62,7 +62,11 @@ export class RewardInspector {
       this.log.info(`Reward inspection: ${path.basename(file)} record ${recordId} with ${model}`);
       p = runInspection({ command: process.execPath, commandArgs: [cli], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, onStderr: (t) => this.log.debug(`inspect-rm: ${t.trim()}`) }, model, file, [recordId]).then((r) => r[0] as RecordInspection);
       this.cache.set(key, p);
-      p.catch(() => this.cache.delete(key));
+      // A picked model that fails (a policy folder, another tokenizer) is forgotten, so the next try asks again.
+      p.catch(() => {
+        this.cache.delete(key);
+        if (this.context.workspaceState.get<string>(REMEMBERED) === model) void this.context.workspaceState.update(REMEMBERED, undefined);
+      });
     }
     return { model, record: await p };
   }
