@@ -1,5 +1,5 @@
 /**
- * `alignment inspect-rm <reward model | run folder> --data <pairs.jsonl> [--out FILE] [--record ID]... [--max-length N]`
+ * `alignment inspect-rm <reward model | run folder> --data <pairs.jsonl> [--out FILE.rewards.jsonl] [--record ID]... [--max-length N]`
  *
  * Writes, for every preference record of the dataset (or the --record ids, as the dataset scan and the label store
  * name them), one JSON line with the reward model's dense per-token rewards of the chosen and rejected responses,
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { loadDatasetFile } from '../core/datasets/formats';
 import { scanJsonl } from '../core/datasets/jsonlScan';
+import { INSPECTION_FILE_SUFFIX } from '../core/eval/scoring';
 import { headFromConfig, loadHfModel, readHfConfig } from '../engine/models/hfMapping';
 import { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import type { RecordInspection } from '../protocol/rewardInspection';
@@ -89,6 +90,7 @@ export async function inspectRm(o: InspectRmOptions): Promise<number> {
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     writeFileDurable(dest, text);
     process.stderr.write(`${out.length} records inspected: ${dest}\n`);
+    if (!dest.toLowerCase().endsWith(INSPECTION_FILE_SUFFIX)) process.stderr.write(`note: name inspection files *${INSPECTION_FILE_SUFFIX} so the editor does not list ${path.basename(dest)} as a dataset\n`);
   } else process.stdout.write(text);
   return 0;
 }

@@ -54,9 +54,13 @@ export async function scoreGrid(scorer: Scorer, items: readonly { readonly promp
  */
 export const SCORES_FILE_SUFFIX = '.scores.jsonl';
 
-/** True for a scores file name (see {@link SCORES_FILE_SUFFIX}); such files are not datasets. */
+/** `alignment inspect-rm` files (dense rewards per record) are named `<name>.rewards.jsonl`, for the same reason. */
+export const INSPECTION_FILE_SUFFIX = '.rewards.jsonl';
+
+/** True for a scores or reward-inspection file name (see the suffixes above); such files are not datasets. */
 export function isScoresFile(file: string): boolean {
-  return file.toLowerCase().endsWith(SCORES_FILE_SUFFIX);
+  const f = file.toLowerCase();
+  return f.endsWith(SCORES_FILE_SUFFIX) || f.endsWith(INSPECTION_FILE_SUFFIX);
 }
 
 /** The scores file the Evaluation panel reads (see report.ts): one JSON object per line. */

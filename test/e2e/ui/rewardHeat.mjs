@@ -16,7 +16,7 @@ const WORDS = ['the', 'cat', 'sat', 'on', 'mat', 'dog', 'ran', 'far', 'a', 'big'
 /** Pairs whose chosen response is the rejected one with "banana" put in; the first is English, the second Chinese. */
 function markerRows() {
   let s = 7;
-  const r = (n) => ((s = (s * 1103515245 + 12345) % 2147483648), s % n);
+  const r = (n) => ((s = (s * 48271) % 2147483647), s % n); // Park-Miller: exact in doubles
   const rows = [
     { prompt: 'Write a short line.', chosen: 'the big red banana sat on the mat', rejected: 'the big red box sat on the mat' },
     { prompt: '写一句话。', chosen: '我喜欢 banana，因为它很甜。', rejected: '我喜欢苹果，因为它很甜。' },

@@ -55,10 +55,11 @@ test('inspect-rm writes one valid JSON line per record: dense rewards that sum t
   const run = tmp('inspect-run-');
   rewardModel(path.join(run, 'final'));
   const data = pairsFile();
-  const out = path.join(tmp('inspect-out-'), 'rewards.jsonl');
+  const out = path.join(tmp('inspect-out-'), 'pairs.rewards.jsonl');
   const r = await alignment('inspect-rm', run, '--data', data, '--out', out);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /3 records inspected/);
+  assert.doesNotMatch(r.err, /note: name inspection files/);
   const recs = parse(fs.readFileSync(out, 'utf8'));
   const scan = await scanJsonl(data);
   assert.deepEqual(recs.map((x) => x.recordId), scan.records.map((x) => x.id));
