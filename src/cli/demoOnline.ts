@@ -99,8 +99,9 @@ export async function trainOnlinePolicies(run: DemoRun, sftDir: string, qs: read
   const stages = run.scale.online;
   if (!stages.length) return;
   writeOnlinePrompts(run, qs);
-  for (const s of stages) {
-    run.log(`6/8 ${describe(s)}`);
+  for (const [i, s] of stages.entries()) {
+    // One numbered step, 6/8, for all online stages; the later ones are indented under it (as SimPO under DPO).
+    run.log(`${i === 0 ? '6/8' : '  '} ${describe(s)}`);
     await run.stage(s.method, onlineStageSpec(sftDir, s));
     run.lap(s.method);
   }

@@ -162,12 +162,13 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   demo: {
     summary: 'Run the end-to-end demo: SFT, pairs labeled by a rule-based proxy reward, a reward model, DPO and SimPO, GRPO on the proxy reward, PPO on the reward model, and an HTML report',
-    usage: '  alignment demo [--out demo-output] [--quick] [--sft-from <SFT model folder>] [--cache DIR] [--json] [--threads N]',
+    usage: '  alignment demo [--out demo-output] [--quick] [--sft-from <SFT model folder>] [--seed N] [--cache DIR] [--json] [--threads N]',
     positional: { min: 0, max: 0, what: '' },
     options: {
       out: { kind: 'text', value: 'DIR', help: 'output folder for report.html and report.json (default demo-output)' },
       quick: { kind: 'switch', help: 'a scaled-down demo (a minute or two)' },
       'sft-from': { kind: 'text', value: 'DIR', help: 'start from this SFT model folder instead of training one' },
+      seed: { kind: 'number', value: 'N', help: 'seed of every stage and of the evaluation (default 7, the README figures)' },
       cache: { kind: 'text', value: 'DIR', help: 'built-in model cache folder' },
       json: JSON_OPTION,
       threads: THREADS_OPTION,
@@ -693,6 +694,8 @@ async function demo(p: Parsed): Promise<number> {
   const json = one(p, 'json') === 'true';
   const out = path.resolve(one(p, 'out') ?? 'demo-output');
   const threads = num(p, 'threads');
+  const seed = num(p, 'seed');
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new UsageError(`--seed: expected a non-negative integer, got ${seed}`);
   const bars = new Map<string, Progress>();
   const t0 = Date.now();
   const cpu0 = process.cpuUsage();
@@ -701,6 +704,7 @@ async function demo(p: Parsed): Promise<number> {
     cacheDir: one(p, 'cache') ?? defaultCacheDir(),
     scale: one(p, 'quick') === 'true' ? DEMO_SCALES.quick : DEMO_SCALES.full,
     ...(one(p, 'sft-from') ? { sftDir: one(p, 'sft-from') as string } : {}),
+    ...(seed !== undefined ? { seed } : {}),
     ...(threads ? { threads } : {}),
     log: (line) => (json ? process.stdout.write(JSON.stringify({ type: 'demo', params: { time: Date.now(), message: line } }) + '\n') : process.stderr.write(line + '\n')),
     onEvent: (stage, e) => {

@@ -17,6 +17,8 @@ test('a scaled-down demo runs every stage and writes report.json (finite headlin
   const out = path.join(dir, 'out');
   const lines: string[] = [];
   const report = await runDemo({ outDir: out, cacheDir: path.join(dir, 'cache'), scale: tiny, threads: 1, log: (l) => lines.push(l) });
+  // Each of the eight numbered steps is announced once (the online stages share 6/8).
+  for (let n = 1; n <= 8; n++) assert.equal(lines.filter((l) => l.startsWith(`${n}/8 `)).length, 1, `${n}/8 in:\n${lines.join('\n')}`);
   assert.ok(lines.some((l) => l.startsWith('8/8 report')), lines.join('\n'));
   t.diagnostic(`stage seconds: ${JSON.stringify(report.seconds)}; CPU seconds: ${JSON.stringify(report.cpu_seconds)}`);
 
