@@ -142,9 +142,9 @@ export const RUN_DEFAULTS = {
   earlyStopping: { patience: 3, minDelta: 0 },
 };
 
-const TOP_LEVEL_FIELDS = ['version', 'name', 'method', 'model', 'rewardModel', 'rewards', 'generation', 'lora', 'data', 'hyperparameters', 'device', 'dtype', 'seed', 'outputDir', 'epochs', 'maxSteps', 'batchSize', 'gradientAccumulationSteps', 'optimizer', 'intervals', 'earlyStopping'];
-const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'webgpu'];
-const SCHEDULES: readonly Schedule[] = ['constant', 'linear', 'cosine'];
+export const TOP_LEVEL_FIELDS = ['version', 'name', 'method', 'model', 'rewardModel', 'rewards', 'generation', 'lora', 'data', 'hyperparameters', 'device', 'dtype', 'seed', 'outputDir', 'epochs', 'maxSteps', 'batchSize', 'gradientAccumulationSteps', 'optimizer', 'intervals', 'earlyStopping'];
+export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+export const SCHEDULES: readonly Schedule[] = ['constant', 'linear', 'cosine'];
 
 /** The methods a session can train today (`trainable` on their card), in card order. */
 export function trainableMethodIds(): MethodId[] {

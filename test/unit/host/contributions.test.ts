@@ -72,3 +72,16 @@ test('zh-cn: every runtime string of the host (vscode.l10n.t) has a translation 
     assert.deepEqual(holes(bundle[s]), holes(s), `placeholders of ${JSON.stringify(s)}`);
   }
 });
+
+test('activation: on dataset workspaces, views and panels, not at every startup; a PNG icon of at least 128 px', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { activationEvents: string[]; icon: string };
+  assert.ok(!manifest.activationEvents.includes('onStartupFinished') && !manifest.activationEvents.includes('*'));
+  assert.ok(manifest.activationEvents.includes('workspaceContains:**/*.jsonl'));
+  for (const f of readdirSync(join(ROOT, 'src', 'host'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.ts'))) {
+    const text = readFileSync(join(ROOT, 'src', 'host', f), 'utf8');
+    for (const m of text.matchAll(/static readonly viewType = '([\w.]+)'/g)) assert.ok(manifest.activationEvents.includes(`onWebviewPanel:${m[1]}`), `a ${m[1]} panel restored after a reload activates the extension`);
+  }
+  const png = readFileSync(join(ROOT, manifest.icon));
+  assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+  assert.ok(png.readUInt32BE(16) >= 128 && png.readUInt32BE(20) >= 128, 'the marketplace wants 128x128 or more');
+});
