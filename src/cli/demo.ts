@@ -169,14 +169,14 @@ export type DemoReport = OnlineFigures & {
 /** Share of the SFT answers that get a filler sentence (src/training/demo/chattyAnswers.ts). */
 export const SFT_FILLER_RATE = 0.5;
 /** The demo's questions: the SFT corpus, prompts for pairs, and held-out prompts unseen in the pair set. */
-interface DemoData {
+export interface DemoData {
   readonly sft: readonly QA[];
   readonly pairQs: readonly QA[];
   readonly evalQs: readonly QA[];
 }
 
 /** Makes the demo's data and writes the SFT set (half of its answers with a filler sentence, chattyAnswers.ts). */
-function writeDemoData(run: DemoRun): DemoData {
+export function writeDemoData(run: DemoRun): DemoData {
   const { scale } = run;
   const sft = corpus(scale.sftExamples, 1001);
   const pairQs = corpus(scale.pairPrompts, 2002);
@@ -189,7 +189,7 @@ function writeDemoData(run: DemoRun): DemoData {
 }
 
 /** 2. SFT on the synthetic dialogues (or the given SFT model); returns the SFT model folder. */
-async function trainSft(run: DemoRun, examples: number): Promise<string> {
+export async function trainSft(run: DemoRun, examples: number): Promise<string> {
   const { scale } = run;
   run.log(`2/8 SFT: ${scale.sftSteps} steps on ${examples} synthetic dialogues`);
   const sftDir = run.opts.sftDir ? path.resolve(run.opts.sftDir) : (await run.stage('sft', {

@@ -122,6 +122,8 @@ export function readRewards(input: Obj, card: MethodCard | undefined, maxComplet
     if (input.rewards === undefined) r.bad('rewards', `${card?.title ?? 'this method'} needs reward functions, e.g. {"functions": [{"kind": "exact_match"}]} (built-ins: ${REWARD_FUNCTION_KINDS.map((k) => k.kind).join(', ')})`);
     return undefined;
   }
+  // The launch form sends an empty list when no function is ticked: for a run with a person, that is no judge.
+  if (card?.rewardsOptional && Array.isArray(x.functions) && x.functions.length === 0) return undefined;
   r.unknownKeys(x, 'rewards', ['functions', 'onError', 'timeoutSeconds']);
   const onError = x.onError ?? REWARDS_DEFAULTS.onError;
   if (onError !== 'stop' && onError !== 'skip') r.bad('rewards.onError', 'expected "stop" or "skip"');

@@ -14,6 +14,7 @@ import { FeedbackStore } from '../../../../src/core/feedback/store';
 import { closeBatch, listRounds, openRoundLabels, publishBatch, readBatch, readRoundPairs, roundDecisions, roundPaths, SIMULATED_LABELER_SOURCE, waitingBatches } from '../../../../src/core/runs/rounds';
 import { roundPairId, type RoundBatch, type RoundPair } from '../../../../src/protocol/humanLoop';
 import { UserError } from '../../../../src/util/errors';
+import { resolveRunSpec } from '../../../../src/core/runs/spec';
 
 function tmpRun(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rounds-'));
@@ -95,4 +96,18 @@ test('a bad batch.json or pairs line is a UserError naming the file, line and fi
   assert.throws(() => readRoundPairs(run, 1), (e: unknown) => e instanceof UserError && e.message === `${p.pairs}:2: pair.chosen: expected a string`);
   fs.writeFileSync(p.pairs, JSON.stringify(pair(1, 0)) + '\n{"id": "r1-');
   assert.throws(() => readRoundPairs(run, 1), new RegExp(`^UserError: ${p.pairs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON`));
+});
+
+test('a human-dpo spec needs no reward functions unless a hyperparameter hands pairs to the judge', () => {
+  const base = { method: 'human-dpo', model: { kind: 'builtin' }, data: { path: 'p.jsonl' }, outputDir: 'o' };
+  const plain = resolveRunSpec(base);
+  assert.ok(plain.ok && plain.spec.rewards === undefined);
+  // The launch form sends an empty list when no function is ticked.
+  const empty = resolveRunSpec({ ...base, rewards: { functions: [] } });
+  assert.ok(empty.ok && empty.spec.rewards === undefined);
+  const mixed = resolveRunSpec({ ...base, hyperparameters: { feedback_mode: 'judge-audit', on_timeout: 'judge' } });
+  assert.ok(!mixed.ok);
+  assert.deepEqual(mixed.problems.map((p) => p.path), ['hyperparameters.feedback_mode', 'hyperparameters.on_timeout']);
+  const judged = resolveRunSpec({ ...base, hyperparameters: { feedback_mode: 'judge-audit' }, rewards: { functions: [{ kind: 'regex', pattern: 'x' }] } });
+  assert.ok(judged.ok);
 });
