@@ -2,7 +2,7 @@
  * Active vs random pair selection in runs with a person: how many of the person's labels each needs to reach a
  * fixed win rate against the SFT model on the demo task.
  *
- *   npm run bench -- active [--sft-from DIR] [--seeds 3] [--rounds 8] [--target 0.6] [--eval-prompts 96]
+ *   npm run bench -- active [--sft-from DIR] [--seeds 3] [--rounds 6] [--target 0.58] [--eval-prompts 96]
  *                           [--noise 0.15] [--threads N]
  *
  * The demo's data (src/cli/demo.ts, full scale) and its SFT model (trained here, or `--sft-from` a demo's
@@ -38,8 +38,8 @@ function arg(name: string, fallback: number): number {
 }
 const sftFrom = ((i) => (i >= 0 ? process.argv[i + 1] : undefined))(process.argv.indexOf('--sft-from'));
 const SEEDS = arg('seeds', 3);
-const ROUNDS = arg('rounds', 8);
-const TARGET = arg('target', 0.6);
+const ROUNDS = arg('rounds', 6);
+const TARGET = arg('target', 0.58);
 const EVAL_PROMPTS = arg('eval-prompts', 96);
 const NOISE = arg('noise', 0.15);
 const THREADS = arg('threads', 0);

@@ -8,8 +8,8 @@
  *   simulated      a scripted preference with noise: the demo's proxy reward (src/training/demo/proxyReward.ts)
  *                  of each candidate against its prompt's reference `answer` (the data row's, found by prompt), the higher preferred (equal: a
  *                  tie), and a share `flip` of the decisions flipped, chosen by a hash of (seed, pair id) so a
- *                  rerun flips the same ones. The batch does not say whether a reply ended on its own, so the
- *                  proxy's ended term counts every reply as ended.
+ *                  rerun flips the same ones. Whether a reply ended on its own comes from the pair's `ended`
+ *                  (a pair without it counts both as ended).
  */
 import * as readline from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -152,7 +152,7 @@ export function simulatedDecider(answers: ReadonlyMap<string, string>, flip: num
   return (pair) => {
     const answer = answers.get(promptKey(pair.prompt));
     if (answer === undefined) throw new UserError(`simulated labels: prompt ${pair.prompt_id} has no reference "answer" field in the data to score replies against`);
-    const [a, b] = [proxyReward(pair.chosen, answer, true).total, proxyReward(pair.rejected, answer, true).total];
+    const [a, b] = [proxyReward(pair.chosen, answer, pair.ended?.chosen ?? true).total, proxyReward(pair.rejected, answer, pair.ended?.rejected ?? true).total];
     if (a === b) return null;
     const better = a > b ? 'chosen' : 'rejected';
     return hashUnit(seed, pair.id) < flip ? (better === 'chosen' ? 'rejected' : 'chosen') : better;

@@ -97,6 +97,8 @@ export interface RoundPair {
   /** The prompt's id in the run's prompt data. */
   readonly prompt_id: string;
   readonly selection: PairSelectionInfo;
+  /** Whether each candidate ended on its own (false: cut off at max_new_tokens); absent when not known. */
+  readonly ended?: { readonly chosen: boolean; readonly rejected: boolean };
 }
 
 /** The record id of pair `index` of `round`. */
@@ -156,6 +158,7 @@ const pairFields: Validator<RoundPair> = v.object<RoundPair>({
   policy_round: nonNegInt,
   prompt_id: v.string(),
   selection: v.object<PairSelectionInfo>({ method: v.literal(...PAIR_SELECTIONS), score: v.number(), probabilities: v.record(v.number()) }),
+  ended: v.optional(v.object<{ chosen: boolean; rejected: boolean }>({ chosen: v.boolean(), rejected: v.boolean() })),
 });
 
 /** Problems with `x` as line `index` of round `round`'s pairs.jsonl (empty when valid). */

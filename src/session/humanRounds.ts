@@ -112,7 +112,7 @@ export function publishRound(runDir: string, cfg: HumanDpoConfig, seed: number, 
     const p = sample.prompts[s.promptIndex] as RolloutPrompt;
     const [a, b] = [sample.completions[s.a], sample.completions[s.b]] as [RoundSample['completions'][number], RoundSample['completions'][number]];
     const prompt = typeof p.prompt === 'string' ? [{ role: 'user', content: p.prompt }] : p.prompt.map((m) => ({ role: m.role, content: m.content }));
-    return { id: roundPairId(h.round, i), prompt, chosen: a.text, rejected: b.text, round: h.round, policy_round: h.policyRound, prompt_id: p.id, selection: { method: cfg.selection, score: s.score, probabilities: s.probabilities } };
+    return { id: roundPairId(h.round, i), prompt, chosen: a.text, rejected: b.text, round: h.round, policy_round: h.policyRound, prompt_id: p.id, selection: { method: cfg.selection, score: s.score, probabilities: s.probabilities }, ended: { chosen: a.terminated, rejected: b.terminated } };
   });
   const tokens: TokensFile = {
     v: 1,
