@@ -19,6 +19,8 @@ import {
 } from '../../protocol/dashboard';
 
 const EXTERNAL = 'external:';
+/** How often a shown external run's trainer_state.json is read again. */
+const FOLLOW_MS = 3000;
 /** How much of an events.jsonl one dashboard message carries at most. */
 const POST_SLICE_BYTES = 2 * 1024 * 1024;
 
@@ -64,7 +66,8 @@ export class DashboardPanel extends Disposable {
   static readonly viewType = 'alignment.dashboard';
   private static current: DashboardPanel | undefined;
   /** External runs (trainer_state.json) opened in this window, by id. */
-  private static readonly externals = new Map<string, TrainerStateRun & { label: string }>();
+  /** External runs by id, with the path they were opened from (a folder is read again while it is followed). */
+  private static readonly externals = new Map<string, TrainerStateRun & { label: string; source: string }>();
 
   /** Shows the dashboard with `runIds` (replacing what it showed, or added to it). */
   static createOrShow(extensionUri: vscode.Uri, runs: RunManager, log: vscode.LogOutputChannel, runIds: string[], add = false): DashboardPanel {
@@ -92,7 +95,7 @@ export class DashboardPanel extends Disposable {
     const st = await readTrainerState(path);
     for (const w of st.warnings) log.warn(`Trainer state ${st.file}: ${w}`);
     const id = `${EXTERNAL}${st.file}`;
-    DashboardPanel.externals.set(id, { ...st, label: trainerStateLabel(st.file) });
+    DashboardPanel.externals.set(id, { ...st, label: trainerStateLabel(st.file), source: path });
     log.info(`Trainer state ${st.file}: ${Object.keys(st.series).length} metrics up to step ${st.globalStep}`);
     DashboardPanel.createOrShow(extensionUri, runs, log, [id], true);
     return id;
@@ -125,6 +128,27 @@ export class DashboardPanel extends Disposable {
       this.schedule();
     }));
     this.register({ dispose: () => clearTimeout(this.flushTimer) });
+    const follow = setInterval(() => void this.followExternals(), FOLLOW_MS);
+    this.register({ dispose: () => clearInterval(follow) });
+  }
+
+  /**
+   * Reads each shown external run again (a TRL run writing its output folder: a newer checkpoint, or the exported
+   * script's trainer_state.json at each log) and redraws the ones whose state changed. A read that fails while
+   * the trainer rewrites the file keeps what is shown.
+   */
+  private async followExternals(): Promise<void> {
+    if (!this.ready || this.isDisposed) return;
+    for (const id of this.selected) {
+      const old = DashboardPanel.externals.get(id);
+      if (!old) continue;
+      const st = await readTrainerState(old.source).catch(() => undefined);
+      if (!st || (st.file === old.file && st.globalStep === old.globalStep && JSON.stringify(st.series) === JSON.stringify(old.series))) continue;
+      DashboardPanel.externals.set(id, { ...st, label: old.label, source: old.source });
+      this.listDirty = true;
+      this.pumping = this.pumping.then(() => this.pump(id, true));
+      this.schedule();
+    }
   }
 
   /** The run ids shown now (the first is the primary run). */

@@ -156,5 +156,9 @@ test('alignment export-trl writes the run\'s split in TRL format from its run fo
   assert.deepEqual(Object.keys(train[0] as object), ['prompt', 'chosen', 'rejected']);
   assert.equal(spawnSync('python3', ['-m', 'py_compile', path.join(out, 'train.py')]).status, 0);
   assert.match(fs.readFileSync(path.join(out, 'README.md'), 'utf8'), /accelerate launch --config_file accelerate\/deepspeed_zero3\.yaml train\.py/);
+  // The dashboard follows the TRL run: train.py writes output/trainer_state.json at every log.
+  const script = fs.readFileSync(path.join(out, 'train.py'), 'utf8');
+  assert.match(script, /state\.save_to_json\(os\.path\.join\(args\.output_dir, "trainer_state\.json"\)\)/);
+  assert.match(script, /callbacks=\[SaveStateOnLog\(\)\],/);
   assert.equal(await cliMain(['export-trl', ws, '--out', out]), 1, 'a folder without spec.json is a clear error');
 });
