@@ -326,6 +326,62 @@ export interface GradOptions {
 }
 
 /**
+ * Gradient checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"): the VJP rules of
+ * a node traced inside Graph.checkpoint read a recomputed copy of the region's forward instead of the tensors
+ * the forward made, so those die after the forward and only the region's inputs live until the backward.
+ *
+ * The copy is traced when the backward first reaches the region (its last node, in reverse order), and it
+ * depends on the output gradient g arriving there: each float input the region takes from an earlier
+ * (non-constant) node x is read as x + 0 * sum(g[0, ..., 0]). That data dependency makes onnxruntime run the
+ * copy during the backward rather than during the forward (where it would be kept alive just as before); it
+ * adds one elementwise pass per such input. Nodes of the copy that read none of those inputs (weight
+ * transposes, constants) may still run early: they are small.
+ */
+function checkpointRecompute(ancestors: readonly Node[]): {
+  inputs(n: Node, g: Tensor): readonly (Tensor | null)[];
+  value(n: Node, t: Tensor): Tensor;
+  node(n: Node): Node;
+} {
+  const regions = new Map<number, Node[]>();
+  for (const n of ancestors) if (n.region !== undefined) regions.set(n.region, [...(regions.get(n.region) ?? []), n]);
+  const copies = new Map<number, Map<Tensor, Tensor>>();
+  const nodeCopies = new Map<Node, Node>();
+  const copyOf = (region: number, g: Tensor): Map<Tensor, Tensor> => {
+    const done = copies.get(region);
+    if (done) return done;
+    const nodes = regions.get(region) as Node[];
+    const inside = new Set(nodes);
+    let first = g;
+    for (let a = 0; a < g.rank; a++) first = op.narrow(first, a, 0, 1);
+    const zero = op.mul(g.rank ? op.sum(first, [...Array(g.rank).keys()]) : first, 0); // scalar 0 that waits for g
+    const map = new Map<Tensor, Tensor>();
+    const read = (t: Tensor): Tensor => {
+      const m = map.get(t);
+      if (m) return m;
+      const p = t.producer;
+      if (!p || inside.has(p) || p.op === 'Constant' || !isFloat(t.dtype)) return t;
+      const tied = op.add(t, zero.dtype === t.dtype ? zero : op.cast(zero, t.dtype));
+      map.set(t, tied);
+      return tied;
+    };
+    for (const n of nodes) {
+      if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new Error(`grad: a checkpoint region cannot hold ${n.op} (a node with a body graph)`);
+      const outs = g.graph.addNode(n.op, n.inputs.map((i) => (i ? read(i) : null)), { ...n.attrs }, n.outputs.map((o) => ({ shape: o.shape, dtype: o.dtype })), 'rc');
+      n.outputs.forEach((o, k) => map.set(o, outs[k] as Tensor));
+      nodeCopies.set(n, (outs[0] as Tensor).producer as Node);
+    }
+    copies.set(region, map);
+    return map;
+  };
+  return {
+    inputs: (n, g) => (n.region === undefined ? n.inputs : n.inputs.map((i) => (i ? (copyOf(n.region as number, g).get(i) ?? i) : null))),
+    value: (n, t) => (n.region === undefined ? t : (copies.get(n.region)?.get(t) ?? t)),
+    // Rules that read a node's other outputs (LayerNormalization's mean and 1/std) read the copy's.
+    node: (n) => nodeCopies.get(n) ?? n,
+  };
+}
+
+/**
  * Gradients of `y` with respect to each tensor in `wrt`, as new tensors in y's graph. A `wrt` tensor that y
  * does not depend on (or only through StopGradient / integer paths) gets zeros.
  */
@@ -377,13 +433,14 @@ export function grad(y: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}):
   };
   if (active.has(y)) accumulate(y, seed);
 
+  const recompute = checkpointRecompute(ancestors);
   for (let k = ancestors.length - 1; k >= 0; k--) {
     const n = ancestors[k];
     const multi = VJP_MULTI[n.op];
     if (multi) {
       const gs = n.outputs.map((o) => grads.get(o) ?? null);
       if (gs.every((q) => q === null) || !n.inputs.some((i) => i && active.has(i))) continue;
-      const gx = multi(gs, n.inputs, n);
+      const gx = multi(gs, recompute.inputs(n, gs.find((q) => q !== null) as Tensor), recompute.node(n));
       n.inputs.forEach((i, j) => {
         const gi = gx[j];
         if (i && gi && active.has(i)) accumulate(i, gi);
@@ -399,7 +456,7 @@ export function grad(y: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}):
     if (!g || !n.inputs.some((i) => i && active.has(i))) continue;
     const rule = VJP[n.op];
     if (!rule) continue; // non-differentiable op (activity analysis already excluded it)
-    const gx = rule(g, n.inputs, yOut, n);
+    const gx = rule(g, recompute.inputs(n, g), recompute.value(n, yOut), recompute.node(n));
     n.inputs.forEach((i, j) => {
       const gi = gx[j];
       if (i && gi && active.has(i)) accumulate(i, gi);

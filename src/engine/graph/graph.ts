@@ -80,6 +80,8 @@ export class Tensor {
 
 export class Node {
   readonly outputs: Tensor[] = [];
+  /** The gradient-checkpoint region this node was traced in (see Graph.checkpoint), if any. */
+  region: number | undefined = undefined;
   constructor(
     readonly graph: Graph,
     /** ONNX op type, or an IR-only op (see emit.ts: 'StopGradient' lowers to Identity). */
@@ -109,6 +111,8 @@ export class Graph {
   readonly initializers: { tensor: Tensor; value: ConstantValue }[] = [];
   private readonly names = new Set<string>();
   private readonly scalarCache = new Map<string, Tensor>();
+  private activeRegion: number | undefined = undefined;
+  private regionCount = 0;
 
   /** @param parent the enclosing graph for Loop/If bodies; undefined for the model's main graph. */
   constructor(
@@ -222,6 +226,21 @@ export class Graph {
     return t;
   }
 
+  /**
+   * Gradient checkpointing: the nodes `f` traces form one region whose intermediate tensors are not kept for
+   * the backward pass; grad() recomputes the region from its inputs when the backward reaches it (autodiff.ts).
+   */
+  checkpoint<T>(f: () => T): T {
+    const root = this.root();
+    const prev = root.activeRegion;
+    root.activeRegion = ++root.regionCount;
+    try {
+      return f();
+    } finally {
+      root.activeRegion = prev;
+    }
+  }
+
   /** Appends a node with the given output types; used by the op builders. */
   addNode(
     op: string,
@@ -236,6 +255,7 @@ export class Graph {
       }
     }
     const node = new Node(this, op, inputs, attrs);
+    node.region = this.root().activeRegion;
     outs.forEach((o, k) => {
       checkShape(o.shape, op);
       node.outputs.push(new Tensor(this, [...o.shape], o.dtype, node, k, this.autoName(namePrefix)));

@@ -40,6 +40,12 @@ export interface TransformerModel {
   params: ParamSpec[];
   /** Longest sequence (positions) the graph supports: RoPE tables / learned positions are this long. */
   maxLength: number;
+  /**
+   * Gradient checkpointing: each block is a Graph.checkpoint region, so the backward recomputes a block's
+   * activations from its input instead of keeping them (about one more forward of compute, and activation
+   * memory of one block instead of all of them).
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export class ModelBuildError extends Error {
@@ -515,7 +521,10 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
   const S = mask ? mask.shape[1] : T;
   const t: Trace = { model, cfg, P, has, B, T, S, allowed, allowedLocal, rope, ropeLocal, maskFill: nn.maskValue(x.dtype) };
   const present: KvPair[] = [];
-  for (let l = 0; l < cfg.numLayers; l++) x = block(t, x, l, past?.[l], present);
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const input = x;
+    x = model.gradientCheckpointing ? g.checkpoint(() => block(t, input, l, past?.[l], present)) : block(t, input, l, past?.[l], present);
+  }
   return headOutputs(t, params, normalize(t, x, 'norm_f'), present);
 }
 

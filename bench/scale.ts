@@ -1,0 +1,105 @@
+/**
+ * Real-model scale: one LoRA-DPO training step (4 pairs x 512 tokens, LoRA r 16 / alpha 32 on q, k, v, o, gate,
+ * up, down; reference = the base model in the same step; AdamW, clipping at 1) on models with the exact shapes
+ * of SmolLM2-135M and Qwen2.5-0.5B (random weights written as Hugging Face folders: no checkpoints can be
+ * downloaded here, and speed depends on shape only), ours (bench/scaleModels.ts, the project's own loading and
+ * DPO plan) against the same LoRA-DPO step in PyTorch (bench/scale_torch.py) at its fair configuration
+ * (bench/fairBaseline.ts).
+ *
+ *   node --import tsx bench/scale.ts            (npm run bench -- scale)
+ *
+ * Each side runs in its own process (peak RSS is that process's own), one after the other: a 0.5B step cannot
+ * hold two models in this machine's memory at once, so rounds are not interleaved; the load average is recorded.
+ * Environment knobs [defaults]: BENCH_MODELS [all: SmolLM2-135M,Qwen2.5-0.5B], BENCH_STEPS [3] (the first is
+ * the warm-up; at least 2), BENCH_THREADS [the baseline's chosen thread count, used by both sides], BENCH_PROFILE [1]
+ * (onnxruntime profile of our steps, for the breakdown); BENCH_MODELS=smoke-llama,smoke-qwen2 checks the whole
+ * benchmark on two-layer models of both architectures in seconds.
+ *
+ * Writes bench-results/scale.json: per model `model`, `ours_s_per_step`, `pytorch_s_per_step`, `ratio` (PyTorch
+ * s/step over ours: > 1 means ours is faster), `peak_rss_gb`, `pytorch_peak_rss_gb`, where the time goes on
+ * each side, and the baseline's configuration.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { baselineEnv, describeBaseline, fairBaseline, median, PYTHON, runPythonJson } from './fairBaseline';
+import { inChild, SCALE_BATCH, SCALE_LORA, SCALE_MODELS, SCALE_OPTIM, scalePairs, SMOKE_MODELS, type SideResult } from './scaleModels';
+import { collatePairs } from '../src/training/pairs';
+
+const repoRoot = path.resolve(__dirname, '..');
+const outDir = path.join(repoRoot, 'bench-results');
+const STEPS = Math.max(2, Number(process.env['BENCH_STEPS'] || 3));
+const PROFILE = process.env['BENCH_PROFILE'] !== '0';
+const MODELS = (process.env['BENCH_MODELS'] || SCALE_MODELS.map((m) => m.name).join(',')).split(',');
+
+function log(msg: string): void {
+  process.stderr.write(`[bench scale] ${msg}\n`);
+}
+
+/** The pairs as PyTorch reads them: the collated [2B, T] ids and completion mask, the rows ours trains on. */
+function writePairs(file: string, vocab: number): void {
+  const c = collatePairs(scalePairs(vocab), SCALE_BATCH.seq, 0);
+  const rows = (t: BigInt64Array): number[][] => Array.from({ length: 2 * SCALE_BATCH.pairs }, (_, i) => Array.from(t.subarray(i * SCALE_BATCH.seq, (i + 1) * SCALE_BATCH.seq), Number));
+  fs.writeFileSync(file, JSON.stringify({ ids: rows(c.fields['ids']?.data as BigInt64Array), cmask: rows(c.fields['cmask']?.data as BigInt64Array) }));
+}
+
+const timed = (r: { step_s: number[] }): number => median(r.step_s.slice(1));
+
+async function main(): Promise<void> {
+  const load0 = os.loadavg()[0] ?? 0;
+  const fb = await fairBaseline();
+  const threads = Number(process.env['BENCH_THREADS'] || fb.chosen.threads);
+  log(`${describeBaseline(fb)}; both sides at ${threads} thread(s), ${STEPS} steps each (first is warm-up)`);
+  const rows = [];
+  for (const name of MODELS) {
+    const m = [...SCALE_MODELS, ...SMOKE_MODELS].find((x) => x.name === name);
+    if (!m) throw new Error(`BENCH_MODELS: unknown model ${name} (one of ${[...SCALE_MODELS, ...SMOKE_MODELS].map((x) => x.name).join(', ')})`);
+    const dir = path.join(outDir, '.cache', `scale-${m.name}`);
+    log(`${m.name}: writing random weights to ${dir} (once)...`);
+    await inChild('writeScaleModel', [dir, m]);
+    const pairsFile = path.join(dir, 'pairs.json');
+    writePairs(pairsFile, m.config['vocab_size'] as number);
+    log(`${m.name}: ours, ${STEPS} LoRA-DPO steps...`);
+    const ours = await inChild<SideResult>('runOurs', [dir, STEPS, threads, PROFILE, m.checkpoint]);
+    log(`  ours: steps ${ours.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${ours.peak_rss_gb.toFixed(2)} GB`);
+    log(`${m.name}: PyTorch, ${STEPS} LoRA-DPO steps...`);
+    const args = [path.join(__dirname, 'scale_torch.py'), `--model=${dir}`, `--pairs=${pairsFile}`, `--threads=${threads}`, `--steps=${STEPS}`,
+      `--rank=${SCALE_LORA.r}`, `--alpha=${SCALE_LORA.alpha}`, `--targets=${SCALE_LORA.targets.join(',')}`, `--lr=${SCALE_OPTIM.lr}`, `--beta=${SCALE_OPTIM.beta}`];
+    const torch = await runPythonJson<SideResult>(args, baselineEnv({ coretype: fb.chosen.coretype, threads }));
+    log(`  pytorch: steps ${torch.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${torch.peak_rss_gb.toFixed(2)} GB`);
+    const o = timed(ours);
+    const p = timed(torch);
+    rows.push({
+      model: m.name,
+      ours_s_per_step: o,
+      pytorch_s_per_step: p,
+      ratio: p / o,
+      peak_rss_gb: ours.peak_rss_gb,
+      pytorch_peak_rss_gb: torch.peak_rss_gb,
+      first_losses: { ours: ours.losses[0], pytorch: torch.losses[0] },
+      ours_gradient_checkpointing: m.checkpoint,
+      ours: { step_s: ours.step_s, phases_s: ours.phases_s, where_time_goes: ours.breakdown },
+      pytorch: { step_s: torch.step_s, where_time_goes_s: torch.phases_s },
+    });
+  }
+  const result = {
+    models: rows,
+    setup: { batch: SCALE_BATCH, lora: SCALE_LORA, optimizer: SCALE_OPTIM, steps: STEPS, threads, python: PYTHON },
+    baseline: fb,
+    load_average: { start: load0, end: os.loadavg()[0] ?? 0, cores: os.cpus().length },
+  };
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'scale.json'), JSON.stringify(result, null, 2) + '\n');
+  for (const r of rows) {
+    console.log(`scale ${r.model} LoRA-DPO step (${SCALE_BATCH.pairs} pairs x ${SCALE_BATCH.seq} tokens, ${threads} thread(s)): ours ${r.ours_s_per_step.toFixed(1)} s, pytorch ${r.pytorch_s_per_step.toFixed(1)} s, ratio ${r.ratio.toFixed(2)}x (target >= 1.0); peak RSS ours ${r.peak_rss_gb.toFixed(2)} GB, pytorch ${r.pytorch_peak_rss_gb.toFixed(2)} GB`);
+    const bk = r.ours.where_time_goes as { by_kind_pct?: Record<string, number> } | null;
+    if (bk?.by_kind_pct) console.log(`  ours, where the time goes: ${Object.entries(bk.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+    console.log(`  pytorch, where the time goes: ${Object.entries(r.pytorch.where_time_goes_s).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
+  }
+  console.log(describeBaseline(fb));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exit(1);
+});
