@@ -15,7 +15,7 @@
  * own command. The engine likewise runs at its fastest thread count. Then BENCH_ROUNDS rounds alternate ours and
  * the baseline (the machine is shared), and the ratio is of the medians.
  *
- * Environment knobs [defaults]: BENCH_ROUNDS [3], BENCH_NEW_TOKENS [64] (built-in), BENCH_NEW_TOKENS_135M [32],
+ * Environment knobs [defaults]: BENCH_ROUNDS [3], BENCH_NEW_TOKENS [64] (built-in), BENCH_NEW_TOKENS_135M [24],
  * BENCH_MODELS [builtin,smollm2-135m-shape].
  * Writes bench-results/generate.json: ratio_b1 / ratio_b16 / ratio_b64 (ours / PyTorch, > 1 = faster) for the
  * built-in model at the top level, the same under `models` for each model, with every round, the chosen
@@ -51,6 +51,8 @@ const BATCHES = [1, 16, 64];
 const CALIBRATION_TOKENS = 8;
 /** Calibration runs per configuration (the best counts). */
 const CALIBRATION_RUNS = 2;
+/** A baseline calibration run longer than this many times the first one is stopped (see calibrateTorch). */
+const CALIBRATION_TIMEOUT = 3;
 
 function log(msg: string): void {
   process.stderr.write(`[bench generate] ${msg}\n`);
@@ -111,11 +113,15 @@ interface TorchRun {
 
 const configName = (c: TorchConfig): string => `${c.threads}t/${c.coretype}`;
 
-/** Runs the PyTorch baseline once in configuration `c` (the core type is set in this command's environment only). */
-function runTorch(mc: ModelCase, specFile: string, c: TorchConfig, batches: readonly number[], newTokens: number, runs: number): TorchRun {
+/**
+ * Runs the PyTorch baseline once in configuration `c` (the core type is set in this command's environment only).
+ * With `timeoutMs`, a run that takes longer is stopped and null returned.
+ */
+function runTorch(mc: ModelCase, specFile: string, c: TorchConfig, batches: readonly number[], newTokens: number, runs: number, timeoutMs?: number): TorchRun | null {
   const args = [path.join(__dirname, 'generate_torch.py'), '--model', mc.dir, '--prompts', specFile, '--threads', String(c.threads)];
   args.push('--batches', batches.join(','), '--new-tokens', String(newTokens), '--runs', String(runs));
-  const py = spawnSync(PYTHON, args, { encoding: 'utf8', env: baselineEnv(c), maxBuffer: 64 * 1024 * 1024 });
+  const py = spawnSync(PYTHON, args, { encoding: 'utf8', env: baselineEnv(c), maxBuffer: 64 * 1024 * 1024, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
+  if (timeoutMs && py.signal) return null;
   if (py.status !== 0) throw new Error(`generate_torch.py (${configName(c)}) failed:\n${py.stderr}`);
   return JSON.parse(py.stdout.trim().split('\n').pop()!) as TorchRun;
 }
@@ -156,13 +162,19 @@ async function calibrateTorch(mc: ModelCase, specFile: string, fb: FairBaseline)
   const runs: Record<string, Record<string, number[]>> = {};
   let torch = '';
   const counts = Array.from({ length: NPROC }, (_, i) => i + 1);
+  // On a loaded machine an OpenMP run with more threads than free cores can take many times longer: a
+  // configuration still running after CALIBRATION_TIMEOUT x the first (1-thread) run is stopped and counts as 0.
+  let firstSeconds = 0;
   await sweepThreads(counts, CALIBRATION_RUNS, async (threads) => {
     const c = { threads, coretype: fb.chosen.coretype };
-    const r = runTorch(mc, specFile, c, BATCHES, CALIBRATION_TOKENS, 1);
-    torch = r.torch;
-    for (const b of BATCHES) ((runs[b] ??= {})[`${threads}t`] ??= []).push(r.batches[b].tokens_per_s);
-    log(`  pytorch ${configName(c)}: ${BATCHES.map((b) => `b${b} ${r.batches[b].tokens_per_s.toFixed(0)}`).join(', ')} tok/s`);
-    return BATCHES.reduce((s, b) => s + (b * CALIBRATION_TOKENS) / r.batches[b].tokens_per_s, 0);
+    const t0 = Date.now();
+    const r = runTorch(mc, specFile, c, BATCHES, CALIBRATION_TOKENS, 1, firstSeconds ? CALIBRATION_TIMEOUT * firstSeconds * 1000 : undefined);
+    const seconds = (Date.now() - t0) / 1000;
+    firstSeconds ||= seconds;
+    if (r) torch = r.torch;
+    for (const b of BATCHES) ((runs[b] ??= {})[`${threads}t`] ??= []).push(r ? r.batches[b].tokens_per_s : 0);
+    log(`  pytorch ${configName(c)}: ${r ? `${BATCHES.map((b) => `b${b} ${r.batches[b].tokens_per_s.toFixed(0)}`).join(', ')} tok/s` : `stopped after ${seconds.toFixed(0)} s (${CALIBRATION_TIMEOUT}x the first run)`}`);
+    return seconds;
   });
   const figures: Record<string, Record<string, number>> = {};
   const best: Record<string, TorchConfig> = {};
@@ -220,7 +232,7 @@ async function benchModel(mc: ModelCase, prompts: readonly number[][], outDir: s
       }
       for (const c of new Set(BATCHES.map((b) => configName(torch.best[b])))) {
         const bs = BATCHES.filter((b) => configName(torch.best[b]) === c);
-        const t = runTorch(mc, specFile, torch.best[bs[0]], bs, mc.newTokens, 1);
+        const t = runTorch(mc, specFile, torch.best[bs[0]], bs, mc.newTokens, 1)!;
         for (const b of bs) {
           rounds[b].pytorch.push(t.batches[b].tokens_per_s);
           rounds[b].pytorch_per_cpu_s.push(t.batches[b].tokens_per_cpu_s);
@@ -270,25 +282,19 @@ async function main(): Promise<void> {
   const wanted = (process.env.BENCH_MODELS ?? 'builtin,smollm2-135m-shape').split(',');
   const cases: ModelCase[] = [];
   if (wanted.includes('builtin')) cases.push({ name: 'builtin', dir: builtinDir, newTokens: env('BENCH_NEW_TOKENS', 64) });
-  if (wanted.includes('smollm2-135m-shape')) cases.push({ name: 'smollm2-135m-shape', dir: smolLm2ShapeFolder(cache), newTokens: env('BENCH_NEW_TOKENS_135M', 32) });
+  if (wanted.includes('smollm2-135m-shape')) cases.push({ name: 'smollm2-135m-shape', dir: smolLm2ShapeFolder(cache), newTokens: env('BENCH_NEW_TOKENS_135M', 24) });
   const models: Record<string, Record<string, unknown>> = {};
+  const write = (): void => {
+    const head = models.builtin ?? Object.values(models)[0];
+    const result = { ratio_b1: head.ratio_b1, ratio_b16: head.ratio_b16, ratio_b64: head.ratio_b64, rounds: ROUNDS, cpus: NPROC, baseline: fb, load_average_1min: os.loadavg()[0], models };
+    fs.writeFileSync(path.join(outDir, 'generate.json'), JSON.stringify(result, null, 2) + '\n');
+  };
   for (const mc of cases) {
     models[mc.name] = await benchModel(mc, prompts, outDir, fb);
     log(`${mc.name}: where the engine's time goes (profile at batch 16)...`);
     models[mc.name].ours_profile = await profileOurs(mc, prompts.slice(0, 16), loadHfModel(mc.dir, 'lm').config.padTokenId ?? 0);
+    write(); // after each model, so a long run keeps what it measured
   }
-  const head = models.builtin ?? Object.values(models)[0];
-  const result = {
-    ratio_b1: head.ratio_b1,
-    ratio_b16: head.ratio_b16,
-    ratio_b64: head.ratio_b64,
-    rounds: ROUNDS,
-    cpus: NPROC,
-    baseline: fb,
-    load_average_1min: os.loadavg()[0],
-    models,
-  };
-  fs.writeFileSync(path.join(outDir, 'generate.json'), JSON.stringify(result, null, 2) + '\n');
   console.log(describeBaseline(fb));
   for (const [name, m] of Object.entries(models)) {
     console.log(`generate ${name}: ${BATCHES.map((b) => `b${b} ours ${(m[`ours_tokens_per_s_b${b}`] as number).toFixed(0)} vs PyTorch ${(m[`pytorch_tokens_per_s_b${b}`] as number).toFixed(0)} tok/s (${(m[`ratio_b${b}`] as number).toFixed(2)}x, ${(m.pytorch_config as Record<string, string>)[b]})`).join('; ')}`);

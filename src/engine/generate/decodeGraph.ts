@@ -129,8 +129,10 @@ function stopped(token: Tensor, stopIds: Tensor): Tensor {
 }
 
 /**
- * One decode step inside the Loop body: feeds each row's last token (mask 0 once the row is done), picks the next
- * one with the step's uniforms. Returns the body outputs: cond, carried (token, done, mask, cache), scans.
+ * Builds the Loop body, one decode step: feeds each row's last token (mask 0 once the row is done) with the cache,
+ * picks the next token with the step's uniforms. Body inputs: iteration, cond, carried (token, done, mask, then
+ * each layer's keys and values, which grow by one position a step); outputs: cond (some row still running), the
+ * carried values, and the token and log-prob scans.
  */
 function decodeStep(body: Graph, model: TransformerModel, params: Map<string, Tensor>, uniforms: Tensor, s: SamplingInputs): void {
   const L = model.config.numLayers;
