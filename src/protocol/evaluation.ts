@@ -52,6 +52,9 @@ export interface EvalProbe {
   flipRate: number | null;
 }
 
+/** Whether evaluated pairs were left out of the reward model's training. */
+export type HeldOutStatus = 'held-out' | 'not-held-out' | 'unknown';
+
 export interface EvaluationReport {
   title: string;
   /** The scores file the report was built from, if any. */
@@ -78,6 +81,11 @@ export interface EvaluationReport {
   skipped: string[];
   /** Records with their dense rewards, when the source is an `alignment inspect-rm` file (worst-ranked first). */
   examples?: EvalExample[];
+  /**
+   * Whether the pairs are held out from the reward model's training, in a plain sentence: a run's own eval split
+   * is; otherwise it is not known (or, for a run without an eval split, not the case).
+   */
+  heldOut?: { readonly status: HeldOutStatus; readonly text: string };
 }
 
 const nullableNumber = v.nullable(v.number());
@@ -113,6 +121,7 @@ export const evaluationReport: Validator<EvaluationReport> = v.object<Evaluation
   ),
   skipped: v.array(v.string(), 10_000),
   examples: v.optional(v.array(evalExample, 1000)),
+  heldOut: v.optional(v.object({ status: v.literal('held-out', 'not-held-out', 'unknown'), text: v.string() })),
 });
 
 /** webview -> host: the panel's script is loaded and listening. */

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Example } from '../core/datasets/examples';
 import { DatasetFormatError, loadDatasetFile, type LoadResult } from '../core/datasets/formats';
-import { splitTrainEval, type Split } from '../core/datasets/prepare';
+import type { Split } from '../core/datasets/prepare';
+import { runSplit } from '../core/runs/evalSplit';
 import type { RunSpec } from '../core/runs/spec';
 import type { EventSink } from './events';
 import { SessionInputError } from './types';
@@ -20,7 +21,7 @@ export async function loadSplit(spec: RunSpec, baseDir: string, sink: EventSink)
   reportSkipped(data, sink);
   reportDuplicates(data, sink);
   if (data.examples.length === 0) throw new SessionInputError(`data.path: no usable rows in ${spec.data.path} (${data.skipped.length} skipped)`);
-  const split = splitTrainEval(data.examples, { evalFraction: spec.data.evalSplit, seed: spec.seed, groupBy: 'prompt' });
+  const split = runSplit(data.examples, spec);
   if (split.train.length === 0) throw new SessionInputError(`data.evalSplit ${spec.data.evalSplit} leaves no training examples of the ${data.examples.length} in ${spec.data.path}`);
   return split;
 }

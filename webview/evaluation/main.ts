@@ -44,7 +44,7 @@ function summary(r: EvaluationReport): HTMLElement {
   return el(
     'div',
     { class: 'metrics', attrs: { id: 'summary' } },
-    item('held-out pairs', String(r.n), 'Pairs in the scores file that were evaluated'),
+    item(r.heldOut?.status === 'held-out' ? 'held-out pairs' : r.heldOut?.status === 'not-held-out' ? 'pairs (not held out)' : 'pairs', String(r.n), r.heldOut?.text ?? 'Pairs in the scores file that were evaluated'),
     item('accuracy (weighted)', pct(r.accuracy.overall), 'Mean of the per-section accuracies (RewardBench style)'),
     item('accuracy (all pairs)', pct(r.accuracy.micro), 'Fraction of pairs with reward(chosen) > reward(rejected)'),
     item('ECE', num(r.calibration.ece), 'Expected calibration error of sigmoid(r+ - r-), equal-width bins'),
@@ -207,6 +207,7 @@ function render(r: EvaluationReport): void {
   const parts: (Node | null)[] = [
     el('header', { class: 'eval-header' }, el('h1', { text: r.title }), open),
     summary(r),
+    r.heldOut ? el('p', { class: `held-out ${r.heldOut.status}`, attrs: { id: 'held-out' }, text: r.heldOut.text }) : null,
     r.n === 0 ? el('p', { class: 'empty', text: 'The scores file has no usable pairs.' }) : null,
     r.accuracy.sections.length ? section('Accuracy per section', 'sections', accuracyBars(r.accuracy.sections, 'section-chart')) : null,
     r.accuracy.tags.length ? section('Accuracy per tag', 'tags', accuracyBars(r.accuracy.tags, 'tag-chart')) : null,

@@ -6,7 +6,7 @@
  *    "chosen_length"?: number, "rejected_length"?: number}
  */
 import { readFile } from 'node:fs/promises';
-import type { EvalProbe, EvaluationReport } from '../../protocol/evaluation';
+import type { EvalProbe, EvaluationReport, HeldOutStatus } from '../../protocol/evaluation';
 import { heldOutAccuracy, type AccuracyOptions, type ScoredPair } from './accuracy';
 import { pairCalibration } from './calibration';
 import { rewardHistograms, rewardLengthCorrelation } from './distributions';
@@ -92,6 +92,8 @@ export interface ReportInput {
   readonly source?: string;
   readonly pairs: readonly ScoredPairRecord[];
   readonly skipped?: readonly string[];
+  /** Whether the pairs are held out (see EvaluationReport.heldOut). */
+  readonly heldOut?: { readonly status: HeldOutStatus; readonly text: string };
   readonly calibrationBins?: number;
   readonly histogramBins?: number;
   readonly accuracy?: AccuracyOptions;
@@ -140,5 +142,6 @@ export function buildEvaluationReport(input: ReportInput): EvaluationReport {
     distances: (input.distances ?? []).map((d) => ({ metric: d.metric, names: [...d.matrix.names], values: d.matrix.values.map((r) => [...r]) })),
     probes,
     skipped: [...(input.skipped ?? [])],
+    ...(input.heldOut ? { heldOut: input.heldOut } : {}),
   };
 }

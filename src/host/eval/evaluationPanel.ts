@@ -21,10 +21,11 @@ export class EvaluationPanel extends Disposable {
    * @param compareWith other scores files of the same held-out pairs (other reward models or judges): the panel adds
    * EPIC, STARC and EPIC-like distance matrices between all of them (pairs aligned by `id`).
    */
-  static createOrShow(extensionUri: vscode.Uri, scoresFile: vscode.Uri, log: vscode.LogOutputChannel, compareWith: readonly vscode.Uri[] = []): EvaluationPanel {
+  static createOrShow(extensionUri: vscode.Uri, scoresFile: vscode.Uri, log: vscode.LogOutputChannel, compareWith: readonly vscode.Uri[] = [], heldOut?: HeldOut): EvaluationPanel {
     const existing = EvaluationPanel.panels.get(scoresFile.fsPath);
     if (existing) {
       existing.compareWith = compareWith.filter((u) => u.fsPath !== scoresFile.fsPath);
+      if (heldOut) existing.heldOut = heldOut;
       existing.panel.reveal();
       void existing.send();
       return existing;
@@ -37,6 +38,7 @@ export class EvaluationPanel extends Disposable {
     );
     const created = new EvaluationPanel(panel, extensionUri, scoresFile, log);
     created.compareWith = compareWith.filter((u) => u.fsPath !== scoresFile.fsPath);
+    if (heldOut) created.heldOut = heldOut;
     return created;
   }
 
@@ -46,6 +48,8 @@ export class EvaluationPanel extends Disposable {
   }
 
   private compareWith: readonly vscode.Uri[] = [];
+  /** Whether the pairs are held out: known only when a run's own eval split was scored (Evaluate on a run). */
+  private heldOut: HeldOut = UNKNOWN_HELD_OUT;
   /** The last report sent to the webview. */
   lastReport: EvaluationReport | undefined;
 
@@ -106,7 +110,7 @@ export class EvaluationPanel extends Disposable {
         this.log.info(`Evaluation: distances between ${others.length + 1} reward functions over ${cmp.ids.length} shared pairs`);
         distances = cmp.distances;
       }
-      const built = buildEvaluationReport({ title, source: file, pairs, skipped: allSkipped, distances });
+      const built = buildEvaluationReport({ title, source: file, pairs, skipped: allSkipped, distances, heldOut: this.heldOut });
       const report = inspected ? { ...built, examples: inspected.examples } : built;
       this.lastReport = report;
       await this.panel.webview.postMessage(EvalShowReport.create(report));
@@ -116,6 +120,18 @@ export class EvaluationPanel extends Disposable {
       await this.panel.webview.postMessage(EvalError.create({ message }));
     }
   }
+}
+
+type HeldOut = NonNullable<EvaluationReport['heldOut']>;
+
+const UNKNOWN_HELD_OUT: HeldOut = {
+  status: 'unknown',
+  text: "Not known whether these pairs were left out of the reward model's training. To score a run's reward model on pairs it never trained on, use Evaluate on the run in the Runs view.",
+};
+
+function isHeldOut(x: unknown): x is HeldOut {
+  const h = x as Partial<HeldOut> | undefined;
+  return typeof h === 'object' && h !== null && (h.status === 'held-out' || h.status === 'not-held-out' || h.status === 'unknown') && typeof h.text === 'string';
 }
 
 /** A scores file's display name: its base name without `.jsonl` and a trailing `.scores`. */
@@ -136,7 +152,8 @@ export function registerEvaluationPanel(context: vscode.ExtensionContext, log: v
   };
   return vscode.Disposable.from(
     // Second argument: other scores files of the same pairs, for the distance matrices.
-    vscode.commands.registerCommand('alignment.showEvaluation', async (arg?: unknown, compareWith?: unknown) => {
+    // Third argument: whether the pairs are held out ({ status, text }), when the caller knows.
+    vscode.commands.registerCommand('alignment.showEvaluation', async (arg?: unknown, compareWith?: unknown, heldOut?: unknown) => {
       const uri = await pick(arg);
       if (!uri) return undefined;
       const others = Array.isArray(compareWith) ? compareWith.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
@@ -145,7 +162,7 @@ export function registerEvaluationPanel(context: vscode.ExtensionContext, log: v
         void vscode.window.showErrorMessage(`The evaluation needs scores files on disk; ${notOnDisk.toString()} is not one.`);
         return undefined;
       }
-      EvaluationPanel.createOrShow(context.extensionUri, uri, log, others);
+      EvaluationPanel.createOrShow(context.extensionUri, uri, log, others, isHeldOut(heldOut) ? heldOut : undefined);
       return uri;
     }),
     vscode.window.registerWebviewPanelSerializer(EvaluationPanel.viewType, {

@@ -9,6 +9,10 @@ export interface EvaluateRewardModelPreset {
   readonly scores?: readonly string[];
   readonly model?: string;
   readonly data?: string;
+  /** Whether `data` is held out from the model's training, for the panel to say (Evaluate on a run knows). */
+  readonly heldOut?: { readonly status: 'held-out' | 'not-held-out' | 'unknown'; readonly text: string };
+  /** Where to write the scores (default: beside the data, in .alignment/). */
+  readonly out?: string;
 }
 
 /**
@@ -38,13 +42,13 @@ export async function evaluateRewardModel(f: JudgeFeature, arg?: unknown, preset
     if (!model) return undefined;
     const data = preset?.data ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Preference pairs (JSON Lines)': ['jsonl'] }, openLabel: 'Held-out pairs' }))?.[0]?.fsPath;
     if (!data) return undefined;
-    const out = path.join(path.dirname(data), '.alignment', `${path.basename(data, '.jsonl')}.${path.basename(model)}.scores.jsonl`);
+    const out = preset?.out ?? path.join(path.dirname(data), '.alignment', `${path.basename(data, '.jsonl')}.${path.basename(model)}.scores.jsonl`);
     const ok = await scoreWithCli(f, model, data, out);
     if (!ok) return undefined;
     scoreFiles = [vscode.Uri.file(out)];
   }
   const [first, ...rest] = scoreFiles;
-  await vscode.commands.executeCommand('alignment.showEvaluation', first, rest);
+  await vscode.commands.executeCommand('alignment.showEvaluation', first, rest, preset?.heldOut);
   return first;
 }
 

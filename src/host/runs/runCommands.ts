@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { exportRunForTrl } from '../../core/export/exportRun';
 import * as path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { runEvalRows } from '../../core/runs/evalSplit';
 import { Disposable } from '../shared/lifecycle';
 import { RunManager, type ManagedRun } from './runManager';
 import { RunsView, RunItem } from './runsView';
@@ -111,6 +113,11 @@ export class RunsFeature extends Disposable {
       if (ok === 'Delete') await runs.delete(id).catch(this.fail('Delete run'));
     });
     this.command('alignment.clearFailedRuns', () => this.clearFailed());
+    this.command('alignment.evaluateRun', async (arg?: unknown) => {
+      const id = await pickRun(runs, arg, 'Evaluate which reward-model run?', (r) => r.state.phase === 'finished' && (r.spec?.method === 'reward' || r.spec?.method === 'reward-regression'));
+      const run = id ? runs.get(id) : undefined;
+      if (run) await this.evaluate(run).catch(this.fail('Evaluate run'));
+    });
     this.command('alignment.openRunSpec', async (arg?: unknown) => {
       const id = await pickRun(runs, arg, 'Open the spec of which run?');
       const run = id ? runs.get(id) : undefined;
@@ -143,6 +150,37 @@ export class RunsFeature extends Disposable {
       return this.fail('Export run for TRL')(e);
     }
     await vscode.window.showTextDocument(vscode.Uri.file(path.join(out, 'README.md')));
+  }
+
+  /**
+   * Evaluate on a reward-model run: its final model scored on the run's own eval split (the pairs it never trained
+   * on, split again from its data file exactly as the session split it), and the panel says they are held out. A
+   * run without an eval split trained on every pair: the user picks other data, or its training data, which the
+   * panel then calls not held out.
+   */
+  private async evaluate(run: ManagedRun): Promise<void> {
+    const spec = run.spec;
+    if (!spec || !this.workspaceDir) return;
+    const name = spec.name || run.id;
+    const model = path.join(run.dir, 'final');
+    const out = path.join(run.dir, 'eval-split.scores.jsonl');
+    if (spec.data.evalSplit > 0) {
+      const { rows, train } = await runEvalRows(spec, this.workspaceDir);
+      if (!rows.length) return void vscode.window.showWarningMessage(`Run ${name}: its eval split has no preference pairs to score.`);
+      const data = path.join(run.dir, 'eval-split.pairs.jsonl');
+      await writeFile(data, rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
+      const heldOut = { status: 'held-out' as const, text: `Held out: run ${name}'s own eval split, ${rows.length} pairs it never trained on (it trained on the other ${train}), split again from ${spec.data.path} with the run's seed and evalSplit ${spec.data.evalSplit}.` };
+      await vscode.commands.executeCommand('alignment.evaluateRewardModel', undefined, { model, data, heldOut, out });
+      return;
+    }
+    const other = 'Pick Other Pairs…';
+    const own = 'Its Training Data (not held out)';
+    const a = await vscode.window.showWarningMessage(`Run ${name} has no eval split (data.evalSplit 0): every pair of ${spec.data.path} trained it, so none is held out.`, other, own);
+    if (a === other) await vscode.commands.executeCommand('alignment.evaluateRewardModel', undefined, { model });
+    if (a === own) {
+      const heldOut = { status: 'not-held-out' as const, text: `Not held out: run ${name} trained on every one of these pairs (${spec.data.path}, no eval split). Accuracy here measures fit, not generalization.` };
+      await vscode.commands.executeCommand('alignment.evaluateRewardModel', undefined, { model, data: path.resolve(this.workspaceDir, spec.data.path), heldOut, out });
+    }
   }
 
   /** Deletes every failed run's folder, after one confirmation that names how many. */

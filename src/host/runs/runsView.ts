@@ -19,9 +19,13 @@ export function progressText(run: ManagedRun): string {
   return `${s.step}/${s.totalSteps} (${Math.floor((100 * s.step) / s.totalSteps)}%)`;
 }
 
-/** The context value's suffix: `.resumable` where resuming can work (package.json menus offer Resume on it). */
+/**
+ * The context value's suffixes (package.json menus match them): `.resumable` where resuming can work, `.rm` for a
+ * finished reward-model run (Evaluate).
+ */
 export function runContextFlags(run: ManagedRun): string {
-  return run.spec && canResume(run.state) ? '.resumable' : '';
+  const rm = run.state.phase === 'finished' && (run.spec?.method === 'reward' || run.spec?.method === 'reward-regression');
+  return `${run.spec && canResume(run.state) ? '.resumable' : ''}${rm ? '.rm' : ''}`;
 }
 
 export class RunItem extends vscode.TreeItem {
