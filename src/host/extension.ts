@@ -12,6 +12,7 @@ import { registerJudges } from './judges/judgeCommands';
 import { ModelsView } from './models/modelsView';
 import { modelsRoot, registerModelDownloads } from './models/downloadModel';
 import { registerInspectReward, RewardInspector } from './eval/rewardInspector';
+import { registerGpuSupport } from './runs/gpuSupport';
 import { DatasetPreviewPanel } from './datasets/datasetPreviewPanel';
 import { registerDatasetCommands } from './datasets/datasetCommands';
 import { registerGeneralCommands } from './shared/generalCommands';
@@ -62,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): AlignmentApi {
     vscode.window.createTreeView(ModelsView.id, { treeDataProvider: models }),
     vscode.commands.registerCommand('alignment.refreshModels', () => models.refresh()),
     registerModelDownloads(context, log),
+    registerGpuSupport(context, log),
     registerDatasetCommands(context, datasets, log),
     registerGeneralCommands(context, log),
     vscode.window.registerWebviewPanelSerializer(DatasetPreviewPanel.viewType, {

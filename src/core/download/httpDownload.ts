@@ -2,7 +2,7 @@
  * One file over HTTP(S) into a local path, for model and runtime downloads: the bytes go to `<dest>.part`, an
  * interrupted transfer resumes from what the part file holds (an HTTP Range request; a server that ignores the
  * range answers 200 and the file restarts), a dropped connection is retried with backoff, and the finished file
- * is checked against its SHA-256 (and size) before it is renamed into place. So `dest` only ever exists complete
+ * is checked against its digest (SHA-256 or SHA-512) and size before it is renamed into place. So `dest` only ever exists complete
  * and verified; a wrong checksum deletes the part file and fails, naming both digests.
  */
 import * as crypto from 'node:crypto';
@@ -17,8 +17,8 @@ export interface DownloadFileOptions {
   readonly dest: string;
   /** Extra request headers (e.g. Authorization); never included in errors. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Lower-case hex SHA-256 the finished file must have (checked when given). */
-  readonly sha256?: string;
+  /** The digest the finished file must have (checked when given; hex, either case). */
+  readonly digest?: FileDigest;
   /** Bytes the finished file must have (checked when given). */
   readonly size?: number;
   /** Retries after a dropped connection, a timeout or a 5xx/429 answer. Default 4. */
@@ -28,6 +28,11 @@ export interface DownloadFileOptions {
   readonly onBytes?: (bytes: number, total: number | undefined) => void;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface FileDigest {
+  readonly algorithm: 'sha256' | 'sha512';
+  readonly hex: string;
 }
 
 /** An HTTP answer that retrying will not change (401, 403, 404, ...): the caller words it for the user. */
@@ -43,9 +48,9 @@ export class HttpStatusError extends UserError {
 
 const RETRIED_STATUS = (s: number): boolean => s === 408 || s === 429 || s >= 500;
 
-/** SHA-256 of what a file holds (empty digest state for a missing file). */
-function hashOf(file: string): { hash: crypto.Hash; bytes: number } {
-  const hash = crypto.createHash('sha256');
+/** The digest state of what a file holds (an empty one for a missing file). */
+function hashOf(file: string, algorithm: FileDigest['algorithm']): { hash: crypto.Hash; bytes: number } {
+  const hash = crypto.createHash(algorithm);
   let bytes = 0;
   if (!fs.existsSync(file)) return { hash, bytes };
   const fd = fs.openSync(file, 'r');
@@ -72,7 +77,7 @@ async function transfer(opts: DownloadFileOptions, part: string, state: { hash: 
   if (res.status === 200 && state.bytes > 0) {
     // The server ignored the range: start the file over.
     fs.truncateSync(part, 0);
-    Object.assign(state, { hash: crypto.createHash('sha256'), bytes: 0 });
+    Object.assign(state, { hash: crypto.createHash(opts.digest?.algorithm ?? 'sha256'), bytes: 0 });
   }
   const length = Number(res.headers.get('content-length') ?? NaN);
   const total = opts.size ?? (Number.isFinite(length) ? state.bytes + length : undefined);
@@ -101,7 +106,7 @@ function retryable(e: unknown): boolean {
 export async function downloadFile(opts: DownloadFileOptions): Promise<void> {
   const part = `${opts.dest}.part`;
   fs.mkdirSync(path.dirname(opts.dest), { recursive: true });
-  const state = hashOf(part);
+  const state = hashOf(part, opts.digest?.algorithm ?? 'sha256');
   const maxRetries = opts.maxRetries ?? 4;
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(opts.signal);
@@ -129,8 +134,8 @@ function verify(opts: DownloadFileOptions, part: string, state: { hash: crypto.H
     throw new UserError(`${name}: downloaded ${state.bytes} bytes, expected ${opts.size}; the partial file was deleted, run the download again.`);
   }
   const got = state.hash.digest('hex');
-  if (opts.sha256 !== undefined && got !== opts.sha256.toLowerCase()) {
+  if (opts.digest !== undefined && got !== opts.digest.hex.toLowerCase()) {
     fs.rmSync(part, { force: true });
-    throw new UserError(`${name}: checksum mismatch (sha256 ${got}, expected ${opts.sha256}); the file was deleted, run the download again.`);
+    throw new UserError(`${name}: checksum mismatch (${opts.digest.algorithm} ${got}, expected ${opts.digest.hex.toLowerCase()}); the file was deleted, run the download again.`);
   }
 }

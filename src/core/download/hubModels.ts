@@ -132,7 +132,7 @@ export async function downloadHubModel(opts: HubDownloadOptions): Promise<HubDow
         url: `${opts.endpoint ?? HUB_ENDPOINT}/${repo}/resolve/${commit}/${f.name.split('/').map(encodeURIComponent).join('/')}`,
         dest,
         headers: authHeaders(opts.token),
-        ...(f.sha256 !== undefined ? { sha256: f.sha256 } : {}),
+        ...(f.sha256 !== undefined ? { digest: { algorithm: 'sha256' as const, hex: f.sha256 } } : {}),
         ...(f.size !== undefined ? { size: f.size } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),

@@ -6,6 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import type * as Ort from 'onnxruntime-node';
+import { ORT_MODULE_ENV } from '../../util/ortModule';
 import { DeviceUnavailableError } from './errors';
 import { probeModelBytes } from './probeModel';
 
@@ -32,7 +33,8 @@ export interface DeviceProbe {
 export function howToInstall(device: DeviceKind): string {
   switch (device) {
     case 'cuda':
-      return 'install onnxruntime-node with its CUDA provider: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node` ' +
+      return 'in VS Code run "Alignment: Install GPU Support" (it downloads onnxruntime\'s CUDA provider into the extension\'s storage); ' +
+        'from a source checkout, `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node` ' +
         '(it downloads libonnxruntime_providers_cuda.so), on a machine with an NVIDIA GPU and driver, the CUDA 12 runtime ' +
         'and cuDNN 9 on the library path (LD_LIBRARY_PATH). Linux x64 and Windows x64 only.';
     case 'webgpu':
@@ -127,7 +129,7 @@ const say = (r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); }
 
 /** Probes `device` in a child node process (see {@link NATIVE_LOGGING}); its stderr never reaches ours. */
 function probeInChild(device: DeviceKind, bundled: boolean): Promise<DeviceProbe> {
-  const args = ['-e', CHILD_PROBE, require.resolve('onnxruntime-node'), Buffer.from(probeModelBytes()).toString('base64'), JSON.stringify(executionProviders(device))];
+  const args = ['-e', CHILD_PROBE, require.resolve(ortModuleId()), Buffer.from(probeModelBytes()).toString('base64'), JSON.stringify(executionProviders(device))];
   // ELECTRON_RUN_AS_NODE: when this runs under an editor's Electron binary, the child is plain node.
   const env = { ...process.env, ELECTRON_RUN_AS_NODE: '1' };
   return new Promise((resolve) => {
@@ -165,10 +167,15 @@ export async function resolveDeviceWith(ort: typeof Ort, request: DeviceRequest)
   throw new DeviceUnavailableError(request, last.reason ?? 'unavailable', howToInstall(request));
 }
 
+/** The onnxruntime-node module this process loads: {@link ORT_MODULE_ENV}'s, else the bundled one. */
+function ortModuleId(): string {
+  return process.env[ORT_MODULE_ENV] || 'onnxruntime-node';
+}
+
 /** Loads onnxruntime-node (only src/engine/runtime may). */
 export function loadOrt(): typeof Ort {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof Ort;
+  const ort = require(ortModuleId()) as typeof Ort;
   // onnxruntime logs a failed provider probe to stderr at error level; the failure is already a thrown,
   // explained error here, so keep stderr for fatal messages unless ALIGNMENT_ORT_LOG asks for more.
   const level = process.env['ALIGNMENT_ORT_LOG'];

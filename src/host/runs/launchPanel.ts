@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Disposable } from '../shared/lifecycle';
 import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import type { RunManager } from './runManager';
+import { gpuRuntimeEnv } from './gpuSupport';
 import type { DatasetsView } from '../datasets/datasetsView';
 import { orderDatasets, recentDatasets, rememberDataset } from '../shared/datasetArg';
 import { BUILTIN_MODEL_SHAPE, BUILTIN_MODEL_SIZE, deviceCapacity, estimateForm, launchDefaults, launchDevices, launchMethods, readDevicesReport, type PreflightState } from '../../core/runs/launchInfo';
@@ -41,7 +42,7 @@ import {
 export function probeDevices(extensionPath: string, nodePath = process.execPath): Promise<LaunchDevice[]> {
   const cli = path.join(extensionPath, 'dist', 'cli.js');
   return new Promise((resolve) => {
-    execFile(nodePath, [cli, 'devices', '--json'], { cwd: extensionPath, timeout: 20_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }, (err, stdout, stderr) => {
+    execFile(nodePath, [cli, 'devices', '--json'], { cwd: extensionPath, timeout: 20_000, env: { ...process.env, ...gpuRuntimeEnv(), ELECTRON_RUN_AS_NODE: '1' } }, (err, stdout, stderr) => {
       // The CLI's own message is its `error:` line; onnxruntime may print warnings before it.
       const lines = (stderr.trim() || err?.message || '').split('\n');
       const failure = err ? `device probe failed: ${lines.find((l) => l.startsWith('error:')) ?? lines[0]}` : undefined;

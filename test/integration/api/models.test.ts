@@ -3,8 +3,10 @@ import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { api } from './helpers';
+import { api, EXTENSION_ID } from './helpers';
 import { startHubServer, type HubServer } from '../../support/hubServer';
+import { makeZip, startNugetServer, type NugetServer } from '../../support/nugetServer';
+import { CUDA_PROVIDER_LIBS, GPU_PACKAGE, packageDirOf } from '../../../src/core/download/gpuRuntime';
 
 /**
  * Alignment: Download Model… in the editor, against a loopback server that answers like the Hub: the model lands
@@ -46,5 +48,39 @@ describe('Download Model', function () {
     assert.equal(dir, undefined);
     const roots = await (await api()).models.getChildren();
     assert.ok(!roots.some((r) => r.label === 'org/missing'));
+  });
+});
+
+/**
+ * Alignment: Install GPU Support in the editor, against a loopback server that answers like NuGet: the CUDA
+ * provider is installed beside a copy of the extension's onnxruntime-node in global storage, and sessions get the
+ * environment that loads that copy.
+ */
+describe('Install GPU Support', function () {
+  this.timeout(120_000);
+  let nuget: NugetServer;
+  const cfg = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('alignment');
+
+  before(async () => {
+    await api();
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext);
+    const ortDir = packageDirOf('onnxruntime-node', ext.extensionPath);
+    const version = (JSON.parse(fs.readFileSync(path.join(ortDir, 'package.json'), 'utf8')) as { version: string }).version;
+    const nupkg = makeZip(Object.fromEntries(CUDA_PROVIDER_LIBS.map((l) => [`runtimes/linux-x64/native/${l}`, crypto.randomBytes(30_000)])));
+    nuget = await startNugetServer({ id: GPU_PACKAGE, version, nupkg, drop: { after: 20_000, times: 1 } });
+    await cfg().update('gpu.nugetIndex', nuget.index, vscode.ConfigurationTarget.Global);
+  });
+  after(async () => {
+    await cfg().update('gpu.nugetIndex', undefined, vscode.ConfigurationTarget.Global);
+    await nuget.close();
+  });
+
+  it('installs the CUDA provider beside a copy of onnxruntime-node in global storage', async () => {
+    const ortModule = await vscode.commands.executeCommand<string | undefined>('alignment.installGpuSupport');
+    assert.ok(ortModule, 'the command returns the onnxruntime-node copy sessions load');
+    assert.ok(ortModule.startsWith(path.dirname(path.dirname(ortModule))) && fs.existsSync(path.join(ortModule, 'package.json')));
+    for (const l of CUDA_PROVIDER_LIBS) assert.ok(fs.existsSync(path.join(ortModule, 'bin', 'napi-v6', 'linux', 'x64', l)), l);
+    assert.ok(nuget.log.some((l) => l.endsWith('bytes=20000-')), 'the dropped download resumed');
   });
 });

@@ -125,7 +125,7 @@ test('downloadFile restarts a file whose server ignores the range, and checks th
     seen.push(init?.headers?.['Range'] ?? '');
     return new Response(body, { status: 200 });
   }) as unknown as typeof fetch;
-  await downloadFile({ url: 'http://h/f.bin', dest, sha256, size: body.length, fetch: fakeFetch });
+  await downloadFile({ url: 'http://h/f.bin', dest, digest: { algorithm: 'sha256', hex: sha256 }, size: body.length, fetch: fakeFetch });
   assert.deepEqual(seen, ['bytes=1000-']);
   assert.deepEqual(fs.readFileSync(dest), body);
 });
