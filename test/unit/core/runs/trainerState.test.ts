@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findTrainerState, parseTrainerState, pythonJsonToJson, readTrainerState, trainerStateLabel } from '../../../../src/core/runs/trainerState';
+import type { SessionEvent } from '../../../../src/protocol/session';
+import { buildTrainerState, findTrainerState, parseTrainerState, pythonJsonToJson, readTrainerState, trainerStateLabel } from '../../../../src/core/runs/trainerState';
 
 // Shaped like the trainer_state.json TRL's DPOTrainer writes (Transformers Trainer.state.save_to_json).
 const DPO_STATE = `{
@@ -75,4 +76,31 @@ test('finds the state in an output folder or its newest checkpoint', async () =>
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('buildTrainerState: TrainerState keys, log_history in step order, a resumed run\'s repeated steps once, nothing past global_step', () => {
+  const ev = (type: 'metrics' | 'eval', step: number, metrics: Record<string, number | null>): SessionEvent =>
+    ({ type, params: { time: step, step, epoch: step / 10, metrics } }) as SessionEvent;
+  const events: SessionEvent[] = [
+    ev('metrics', 2, { loss: 0.9 }),
+    ev('eval', 2, { eval_loss: 0.95 }),
+    ev('metrics', 4, { loss: 0.8 }), // logged before a crash; the resume from step 2 logs step 4 again
+    ev('metrics', 4, { loss: 0.7, 'rewards/margins': null }),
+    ev('metrics', 6, { loss: 0.6 }), // past this checkpoint
+  ];
+  const info = { globalStep: 4, maxSteps: 10, epoch: 0.4, numTrainEpochs: 1, loggingSteps: 2, evalSteps: 2, saveSteps: 4, trainBatchSize: 8, numInputTokensSeen: 1234, bestMetric: 0.95 };
+  const st = buildTrainerState(events, info);
+  assert.deepEqual(st.log_history, [
+    { epoch: 0.2, loss: 0.9, step: 2 },
+    { epoch: 0.2, eval_loss: 0.95, step: 2 },
+    { epoch: 0.4, loss: 0.7, 'rewards/margins': null, step: 4 },
+  ]);
+  assert.deepEqual(Object.keys(st), [...Object.keys(st)].sort(), 'keys sorted, as save_to_json(sort_keys=True)');
+  assert.equal(st.global_step, 4);
+  assert.equal(st.num_input_tokens_seen, 1234);
+  assert.equal(st.best_metric, 0.95);
+  // Our reader reads what we write.
+  const back = parseTrainerState(JSON.stringify(st), 'trainer_state.json');
+  assert.deepEqual(back.series.loss?.value, [0.9, 0.7]);
+  assert.deepEqual(back.series.eval_loss?.step, [2]);
 });
