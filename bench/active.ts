@@ -23,7 +23,7 @@ import { answersFromPromptFile, HeadlessLabeler, simulatedDecider } from '../src
 import { DEMO_SCALES, trainSft, writeDemoData } from '../src/cli/demo';
 import { DemoRun, MAX_LEN, MAX_NEW, PolicyLab, evalRng, type QA } from '../src/cli/demoLab';
 import { ONLINE_PROMPTS, writeOnlinePrompts } from '../src/cli/demoOnline';
-import { SIMULATED_LABELER_SOURCE } from '../src/core/runs/rounds';
+import { listRounds, readBatch, roundPaths, SIMULATED_LABELER_SOURCE } from '../src/core/runs/rounds';
 import { resolveRunSpec } from '../src/core/runs/spec';
 import { parseSessionEvents } from '../src/protocol/session';
 import { loadHfModel } from '../src/engine/models/hfMapping';
@@ -57,7 +57,21 @@ interface RunOutcome {
   readonly seed: number;
   readonly labels_to_target: number;
   readonly censored: boolean;
+  /** Share of the person's labels that were decisive (not ties), so trained on. */
+  readonly decisive_share: number;
   readonly curve: readonly RoundPoint[];
+}
+
+/** Share of a run's labels (ties included) that were decisive: its rounds' used.json against batch.json. */
+function decisiveShare(dir: string): number {
+  let labels = 0;
+  let decisive = 0;
+  for (const round of listRounds(dir)) {
+    labels += readBatch(dir, round).closed?.human ?? 0;
+    const used = JSON.parse(fs.readFileSync(path.join(roundPaths(dir, round).dir, 'used.json'), 'utf8')) as { labels: { round: number }[] };
+    decisive += used.labels.filter((l) => l.round === round).length;
+  }
+  return decisive / Math.max(1, labels);
 }
 
 /** One human-dpo session with the simulated labeler; returns the run folder. */
@@ -109,10 +123,10 @@ async function curve(dir: string, lab: PolicyLab, evalQs: readonly QA[], sftRewa
   return out;
 }
 
-function outcome(seed: number, points: readonly RoundPoint[]): RunOutcome {
+function outcome(seed: number, dir: string, points: readonly RoundPoint[]): RunOutcome {
   const hit = points.find((p) => p.win_rate_vs_sft >= TARGET);
   const last = points[points.length - 1];
-  return { seed, labels_to_target: hit ? hit.labels : (last?.labels ?? 0) + LOOP.pairs_per_round, censored: !hit, curve: points };
+  return { seed, labels_to_target: hit ? hit.labels : (last?.labels ?? 0) + LOOP.pairs_per_round, censored: !hit, decisive_share: decisiveShare(dir), curve: points };
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
@@ -132,7 +146,7 @@ async function main(): Promise<void> {
     for (let seed = 1; seed <= SEEDS; seed++) {
       for (const sel of ['active', 'random'] as const) {
         const dir = await loopRun(run, sftDir, sel, seed);
-        results[sel].push(outcome(seed, await curve(dir, lab, evalQs, sftRewards)));
+        results[sel].push(outcome(seed, dir, await curve(dir, lab, evalQs, sftRewards)));
       }
     }
   } finally {
@@ -146,6 +160,8 @@ async function main(): Promise<void> {
     ratio: active / random,
     goal_ratio: 0.5,
     target_win_rate_vs_sft: TARGET,
+    decisive_share: { active: mean(results.active.map((r) => r.decisive_share)), random: mean(results.random.map((r) => r.decisive_share)) },
+    final_win_rate_vs_sft: { active: mean(results.active.map((r) => r.curve[r.curve.length - 1]?.win_rate_vs_sft ?? NaN)), random: mean(results.random.map((r) => r.curve[r.curve.length - 1]?.win_rate_vs_sft ?? NaN)) },
     censored: { active: results.active.filter((r) => r.censored).length, random: results.random.filter((r) => r.censored).length },
     seeds: SEEDS,
     rounds: ROUNDS,
