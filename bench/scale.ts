@@ -8,6 +8,8 @@
  *
  *   node --import tsx bench/scale.ts            (npm run bench -- scale)
  *
+ * Both sides checkpoint each block's activations (recompute in the backward) where the model's ScaleModel says
+ * so: ours through TransformerModel.gradientCheckpointing, PyTorch through torch.utils.checkpoint per layer.
  * Each side runs in its own process (peak RSS is that process's own), one after the other: a 0.5B step cannot
  * hold two models in this machine's memory at once, so rounds are not interleaved; the load average is recorded.
  * Environment knobs [defaults]: BENCH_MODELS [all: SmolLM2-135M,Qwen2.5-0.5B], BENCH_STEPS [3] (the first is
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
     log(`  ours: steps ${ours.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${ours.peak_rss_gb.toFixed(2)} GB`);
     log(`${m.name}: PyTorch, ${STEPS} LoRA-DPO steps...`);
     const args = [path.join(__dirname, 'scale_torch.py'), `--model=${dir}`, `--pairs=${pairsFile}`, `--threads=${threads}`, `--steps=${STEPS}`,
-      `--rank=${SCALE_LORA.r}`, `--alpha=${SCALE_LORA.alpha}`, `--targets=${SCALE_LORA.targets.join(',')}`, `--lr=${SCALE_OPTIM.lr}`, `--beta=${SCALE_OPTIM.beta}`];
+      `--rank=${SCALE_LORA.r}`, `--alpha=${SCALE_LORA.alpha}`, `--targets=${SCALE_LORA.targets.join(',')}`, `--lr=${SCALE_OPTIM.lr}`, `--beta=${SCALE_OPTIM.beta}`, `--checkpoint=${m.checkpoint ? 1 : 0}`];
     const torch = await runPythonJson<SideResult>(args, baselineEnv({ coretype: fb.chosen.coretype, threads }));
     log(`  pytorch: steps ${torch.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${torch.peak_rss_gb.toFixed(2)} GB`);
     const o = timed(ours);
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
       peak_rss_gb: ours.peak_rss_gb,
       pytorch_peak_rss_gb: torch.peak_rss_gb,
       first_losses: { ours: ours.losses[0], pytorch: torch.losses[0] },
-      ours_gradient_checkpointing: m.checkpoint,
+      gradient_checkpointing: m.checkpoint,
       ours: { step_s: ours.step_s, phases_s: ours.phases_s, where_time_goes: ours.breakdown },
       pytorch: { step_s: torch.step_s, where_time_goes_s: torch.phases_s },
     });

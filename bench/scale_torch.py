@@ -22,6 +22,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 
 def read_safetensors(path: str) -> dict:
@@ -68,9 +69,10 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 class Model(nn.Module):
-    def __init__(self, cfg: dict, t: dict, r: int, alpha: float, targets: list):
+    def __init__(self, cfg: dict, t: dict, r: int, alpha: float, targets: list, checkpoint: bool):
         super().__init__()
         self.cfg = cfg
+        self.checkpoint = checkpoint
         self.h, self.kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
         self.d = cfg["hidden_size"] // self.h
         self.eps = cfg["rms_norm_eps"]
@@ -105,27 +107,36 @@ class Model(nn.Module):
                 m.enabled = on
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        bsz, T = ids.shape
+        T = ids.shape[1]
         x = F.embedding(ids, self.embed)
         freqs = torch.outer(torch.arange(T, dtype=torch.float32), self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
         mask = torch.full((T, T), float("-inf")).triu(1)
         for lay in self.layers:
-            hs = rms_norm(x, lay.ln1, self.eps)
-            q = lay.q(hs).view(bsz, T, self.h, self.d).transpose(1, 2)
-            k = lay.k(hs).view(bsz, T, self.kv, self.d).transpose(1, 2)
-            v = lay.v(hs).view(bsz, T, self.kv, self.d).transpose(1, 2)
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
-            k = k.repeat_interleave(self.h // self.kv, dim=1)
-            v = v.repeat_interleave(self.h // self.kv, dim=1)
-            att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.d) + mask, dim=-1)
-            y = (att @ v).transpose(1, 2).reshape(bsz, T, -1)
-            x = x + lay.o(y)
-            hs = rms_norm(x, lay.ln2, self.eps)
-            x = x + lay.down(F.silu(lay.gate(hs)) * lay.up(hs))
+            if self.checkpoint and torch.is_grad_enabled():
+                # transformers' gradient_checkpointing_enable(): each layer recomputed in the backward.
+                x = torch.utils.checkpoint.checkpoint(self.block, lay, x, cos, sin, mask, use_reentrant=False)
+            else:
+                x = self.block(lay, x, cos, sin, mask)
         return rms_norm(x, self.norm, self.eps) @ self.embed.t()
+
+    def block(self, lay: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        bsz, T, _ = x.shape
+        hs = rms_norm(x, lay.ln1, self.eps)
+        q = lay.q(hs).view(bsz, T, self.h, self.d).transpose(1, 2)
+        k = lay.k(hs).view(bsz, T, self.kv, self.d).transpose(1, 2)
+        v = lay.v(hs).view(bsz, T, self.kv, self.d).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(self.h // self.kv, dim=1)
+        v = v.repeat_interleave(self.h // self.kv, dim=1)
+        att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.d) + mask, dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(bsz, T, -1)
+        x = x + lay.o(y)
+        hs = rms_norm(x, lay.ln2, self.eps)
+        x = x + lay.down(F.silu(lay.gate(hs)) * lay.up(hs))
+        return x
 
 
 def seq_logps(logits: torch.Tensor, ids: torch.Tensor, cmask: torch.Tensor) -> torch.Tensor:
@@ -144,11 +155,12 @@ def main() -> int:
     ap.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
     ap.add_argument("--lr", type=float, default=5e-6)
     ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument("--checkpoint", type=int, default=0, help="1: gradient checkpointing per layer (as ours)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = json.load(open(f"{a.model}/config.json"))
-    model = Model(cfg, read_safetensors(f"{a.model}/model.safetensors"), a.rank, a.alpha, a.targets.split(","))
+    model = Model(cfg, read_safetensors(f"{a.model}/model.safetensors"), a.rank, a.alpha, a.targets.split(","), a.checkpoint == 1)
     lora = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(lora, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     batch = json.load(open(a.pairs))
