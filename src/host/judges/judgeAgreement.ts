@@ -1,7 +1,7 @@
-import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { judgeAgreementMarkdown, judgeAgreementSummaries, type JudgeAgreementSummary } from '../../core/judges/judgeRecords';
 import { datasetArg } from '../shared/datasetArg';
+import { showReport } from '../shared/reportDocs';
 import { PICK_JUDGE_DATASET, type JudgeFeature } from './judgeFeature';
 
 /**
@@ -18,8 +18,7 @@ export async function showJudgeAgreement(f: JudgeFeature, arg?: unknown, preset?
   const section = judgeAgreementMarkdown(store.view(), uri.fsPath);
   const markdown = `# Judge agreement: ${path.basename(uri.fsPath)}\n\n${section || 'No AI judge has labeled this dataset yet. Run "Alignment: AI-Label Dataset".\n'}`;
   if (preset?.show !== false) {
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: markdown });
-    await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+    await showReport(`Judge agreement: ${path.basename(uri.fsPath)}`, markdown);
   }
   return { markdown, judges };
 }

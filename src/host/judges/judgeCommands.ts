@@ -5,6 +5,7 @@ import { evaluateRewardModel, type EvaluateRewardModelPreset } from './evaluateR
 import { setJudgeApiKey } from './judgeApiKey';
 import { showJudgeAgreement } from './judgeAgreement';
 import type { JudgeFeature } from './judgeFeature';
+import { holdReportDocs } from '../shared/reportDocs';
 
 export type JudgeFeatureOptions = Pick<JudgeFeature, 'log' | 'stores' | 'scans'>;
 
@@ -16,6 +17,7 @@ export type JudgeFeatureOptions = Pick<JudgeFeature, 'log' | 'stores' | 'scans'>
 export function registerJudges(context: vscode.ExtensionContext, options: JudgeFeatureOptions): vscode.Disposable {
   const f: JudgeFeature = { context, ...options, caches: new Map() };
   return vscode.Disposable.from(
+    holdReportDocs(),
     registerEvaluationPanel(context, options.log),
     vscode.commands.registerCommand('alignment.setJudgeApiKey', (preset?: string) => setJudgeApiKey(f, typeof preset === 'string' ? preset : undefined)),
     vscode.commands.registerCommand('alignment.aiLabelDataset', (arg?: unknown, preset?: AiLabelPreset) => aiLabelDataset(f, arg, preset)),

@@ -6,12 +6,14 @@ import { exportPreference, exportUnpaired, readerFromIndex } from '../../core/fe
 import { labelStatsMarkdown } from '../../core/stats/labelReport';
 import { judgeAgreementMarkdown } from '../../core/judges/judgeRecords';
 import { datasetArg } from '../shared/datasetArg';
+import { holdReportDocs, showReport } from '../shared/reportDocs';
 
 const PICK_DATASET = 'Choose a dataset';
 
 /** Export of labels to TRL's training formats, and the label statistics report. */
 export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScans, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.Disposable.from(
+    holdReportDocs(),
     vscode.commands.registerCommand('alignment.exportLabels', async (arg?: unknown, preset?: { format: 'preference' | 'unpaired'; ties?: 'drop' | 'both' | 'asIs'; flagged?: 'drop' | 'rejected'; out?: string }) => {
       const uri = await datasetArg(arg, PICK_DATASET);
       if (!uri) return undefined;
@@ -71,8 +73,7 @@ export function registerLabelCommands(stores: FeedbackStores, scans: DatasetScan
       const store = stores.get(uri.fsPath);
       store.refresh();
       const content = labelStatsMarkdown(path.basename(uri.fsPath), scan.records.length, store.view()) + '\n' + judgeAgreementMarkdown(store.view(), uri.fsPath);
-      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content });
-      await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+      await showReport(`Label statistics: ${path.basename(uri.fsPath)}`, content);
       return content;
     }),
   );

@@ -140,6 +140,11 @@ describe('AI judges', function () {
     // The label statistics report carries the same section.
     const stats = await vscode.commands.executeCommand<string>('alignment.showLabelStats', vscode.Uri.file(file));
     assert.match(stats, /## AI judges/);
+    // Shown read-only: a virtual document with the report, no untitled file that asks to be saved on close.
+    const report = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'alignment-report' && d.uri.path.includes('Label statistics'));
+    assert.ok(report, vscode.workspace.textDocuments.map((d) => d.uri.toString()).join(', '));
+    assert.equal(report.getText(), stats);
+    assert.ok(!vscode.workspace.textDocuments.some((d) => d.isUntitled), 'no untitled document');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
