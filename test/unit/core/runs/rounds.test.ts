@@ -15,6 +15,7 @@ import { closeBatch, listRounds, openRoundLabels, publishBatch, readBatch, readR
 import { roundPairId, type RoundBatch, type RoundPair } from '../../../../src/protocol/humanLoop';
 import { UserError } from '../../../../src/util/errors';
 import { resolveRunSpec } from '../../../../src/core/runs/spec';
+import { exportPreference, readerFromIndex } from '../../../../src/core/feedback/export';
 
 function tmpRun(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rounds-'));
@@ -110,4 +111,20 @@ test('a human-dpo spec needs no reward functions unless a hyperparameter hands p
   assert.deepEqual(mixed.problems.map((p) => p.path), ['hyperparameters.feedback_mode', 'hyperparameters.on_timeout']);
   const judged = resolveRunSpec({ ...base, hyperparameters: { feedback_mode: 'judge-audit' }, rewards: { functions: [{ kind: 'regex', pattern: 'x' }] } });
   assert.ok(judged.ok);
+});
+
+test('a round exports like any labeled dataset: the person’s choice becomes chosen', async () => {
+  const run = tmpRun();
+  publishBatch(run, batch(1, 2), [pair(1, 0), pair(1, 1)]);
+  const window = FeedbackStore.open({ datasetPath: roundPaths(run, 1).pairs, writerId: 'window-1', annotator: 'ana' });
+  window.record({ recordId: 'r1-p0', type: 'comparison', payload: { mode: 'pair', order: ['chosen', 'rejected'], preferred: 'rejected' } });
+  const scan = await scanJsonl(roundPaths(run, 1).pairs, { shape: 'preference' });
+  const out = path.join(run, 'export.jsonl');
+  const report = exportPreference(out, readerFromIndex(scan.index), window.view());
+  window.close();
+  assert.equal(report.written, 1);
+  const row = JSON.parse(fs.readFileSync(out, 'utf8').trim()) as Record<string, unknown>;
+  // The candidate the person preferred ("answer b0", stored under `rejected`) is the exported chosen.
+  assert.equal(JSON.stringify(row.chosen).includes('answer b0'), true, JSON.stringify(row));
+  assert.equal(JSON.stringify(row.rejected).includes('answer a0'), true, JSON.stringify(row));
 });
