@@ -135,6 +135,7 @@ export interface Group {
 }
 
 export const GROUPS: readonly Group[] = [
+  { id: 'human', title: 'Labels from a person (one point per round)' },
   { id: 'loss', title: 'Loss' },
   { id: 'rewards', title: 'Rewards' },
   { id: 'logps', title: 'Log-probabilities and logits' },
@@ -162,6 +163,8 @@ export function chartKey(metric: string, all: ReadonlySet<string>): string {
 /** The group of a chart, by its metric name (TRL's names, ALIGNMENT_REFERENCE.md section 5). */
 export function groupOf(metric: string): string {
   const m = metric.startsWith('eval_') ? metric.slice(5) : metric;
+  // human/*: what a run with a person logs once per round (docs/human-loop.md), shown first.
+  if (m.startsWith('human/')) return 'human';
   if (m === 'loss' || m.startsWith('loss/')) return 'loss';
   if (m.startsWith('rewards/') || REWARD_NAMES.has(m)) return 'rewards';
   if (m.startsWith('logps/') || m.startsWith('logits/')) return 'logps';
