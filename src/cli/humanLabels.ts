@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isRecord } from '../protocol/message';
-import type { RoundPair } from '../protocol/humanLoop';
+import { candidateText, type RoundPair } from '../protocol/humanLoop';
 import { openRoundLabels, readRoundPairs, roundDecisions, waitingBatches } from '../core/runs/rounds';
 import type { FeedbackSource } from '../core/feedback/types';
 import { proxyReward } from '../training/demo/proxyReward';
@@ -152,7 +152,7 @@ export function simulatedDecider(answers: ReadonlyMap<string, string>, flip: num
   return (pair) => {
     const answer = answers.get(promptKey(pair.prompt));
     if (answer === undefined) throw new UserError(`simulated labels: prompt ${pair.prompt_id} has no reference "answer" field in the data to score replies against`);
-    const [a, b] = [proxyReward(pair.chosen, answer, pair.ended?.chosen ?? true).total, proxyReward(pair.rejected, answer, pair.ended?.rejected ?? true).total];
+    const [a, b] = [proxyReward(candidateText(pair.chosen), answer, pair.ended?.chosen ?? true).total, proxyReward(candidateText(pair.rejected), answer, pair.ended?.rejected ?? true).total];
     if (a === b) return null;
     const better = a > b ? 'chosen' : 'rejected';
     return hashUnit(seed, pair.id) < flip ? (better === 'chosen' ? 'rejected' : 'chosen') : better;

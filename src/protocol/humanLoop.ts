@@ -81,17 +81,24 @@ export interface PairSelectionInfo {
   readonly probabilities: Readonly<Record<string, number>>;
 }
 
+/** A candidate completion of a round pair: one assistant turn. */
+export type RoundCandidate = readonly [{ readonly role: 'assistant'; readonly content: string }];
+export const roundCandidate = (text: string): RoundCandidate => [{ role: 'assistant', content: text }];
+export const candidateText = (c: RoundCandidate): string => c[0].content;
+
 /**
  * One line of pairs.jsonl: a preference record the comparison panel opens as it opens any dataset. `chosen` and
  * `rejected` are only the two candidates' field names, in sampling order: the person's decision in the journal
  * (which key is `preferred`) says which is better. The other fields are kept by every reader of the dataset.
+ * The prompt is a message list, so each candidate is one too (TRL's conversational preference format; a dataset
+ * reader rejects a message-list prompt with string completions): see {@link roundCandidate}.
  */
 export interface RoundPair {
   /** `r<round>-p<index>`: the record id the journal's entries name. */
   readonly id: string;
   readonly prompt: readonly { readonly role: string; readonly content: string }[];
-  readonly chosen: string;
-  readonly rejected: string;
+  readonly chosen: RoundCandidate;
+  readonly rejected: RoundCandidate;
   readonly round: number;
   readonly policy_round: number;
   /** The prompt's id in the run's prompt data. */
@@ -149,11 +156,17 @@ export function batchProblems(x: unknown, p = 'batch'): string[] {
 
 const message = v.object<{ role: string; content: string }>({ role: v.string(), content: v.string() });
 
+const candidateValidator = v.array(v.object<{ role: 'assistant'; content: string }>({ role: v.literal('assistant'), content: v.string() }), 1);
+const candidate: Validator<RoundCandidate> = (x, p) => {
+  const out = candidateValidator(x, p);
+  return out.length || (x as unknown[]).length === 1 ? out : [`${p}: expected one assistant message`];
+};
+
 const pairFields: Validator<RoundPair> = v.object<RoundPair>({
   id: v.string(),
   prompt: v.array(message, 10_000),
-  chosen: v.string(),
-  rejected: v.string(),
+  chosen: candidate,
+  rejected: candidate,
   round: v.integer(1),
   policy_round: nonNegInt,
   prompt_id: v.string(),

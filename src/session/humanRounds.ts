@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { v, type Validator } from '../protocol/message';
-import { roundPairId, type RoundBatch, type RoundPair } from '../protocol/humanLoop';
+import { candidateText, roundCandidate, roundPairId, type RoundBatch, type RoundPair } from '../protocol/humanLoop';
 import { publishBatch, roundPaths } from '../core/runs/rounds';
 import type { FeedbackSource } from '../core/feedback/types';
 import { writeFileDurable } from '../util/durable';
@@ -112,7 +112,7 @@ export function publishRound(runDir: string, cfg: HumanDpoConfig, seed: number, 
     const p = sample.prompts[s.promptIndex] as RolloutPrompt;
     const [a, b] = [sample.completions[s.a], sample.completions[s.b]] as [RoundSample['completions'][number], RoundSample['completions'][number]];
     const prompt = typeof p.prompt === 'string' ? [{ role: 'user', content: p.prompt }] : p.prompt.map((m) => ({ role: m.role, content: m.content }));
-    return { id: roundPairId(h.round, i), prompt, chosen: a.text, rejected: b.text, round: h.round, policy_round: h.policyRound, prompt_id: p.id, selection: { method: cfg.selection, score: s.score, probabilities: s.probabilities }, ended: { chosen: a.terminated, rejected: b.terminated } };
+    return { id: roundPairId(h.round, i), prompt, chosen: roundCandidate(a.text), rejected: roundCandidate(b.text), round: h.round, policy_round: h.policyRound, prompt_id: p.id, selection: { method: cfg.selection, score: s.score, probabilities: s.probabilities }, ended: { chosen: a.terminated, rejected: b.terminated } };
   });
   const tokens: TokensFile = {
     v: 1,
@@ -150,7 +150,7 @@ export function roundTrainPairs(runDir: string, round: number, pairs: readonly R
     const prompt = prompts.get(p.prompt_id);
     if (!prompt) throw new SessionInputError(`${roundPaths(runDir, round).pairs}:${i + 1}: prompt_id ${JSON.stringify(p.prompt_id)} is not among the run's prompts (was data.path changed?)`);
     const s = t.pairs[i] as TokensFile['pairs'][number];
-    return { prompt, promptIds: s.promptIds, a: { ...s.a, text: p.chosen }, b: { ...s.b, text: p.rejected } };
+    return { prompt, promptIds: s.promptIds, a: { ...s.a, text: candidateText(p.chosen) }, b: { ...s.b, text: candidateText(p.rejected) } };
   });
 }
 

@@ -7,7 +7,7 @@ import { api, until } from './helpers';
 import { RunManager } from '../../../src/host/runs/runManager';
 import { WaitingPairs } from '../../../src/host/runs/waitingPairs';
 import { closeBatch, openRoundLabels, publishBatch, roundPaths } from '../../../src/core/runs/rounds';
-import { roundPairId, type RoundBatch, type RoundPair } from '../../../src/protocol/humanLoop';
+import { roundCandidate, roundPairId, type RoundBatch, type RoundPair } from '../../../src/protocol/humanLoop';
 
 /**
  * The editor's side of runs "with a person" (docs/human-loop.md): the pairs a run's waiting batch holds are
@@ -23,8 +23,8 @@ describe('Pairs waiting for a person', function () {
   const pair = (round: number, i: number): RoundPair => ({
     id: roundPairId(round, i),
     prompt: [{ role: 'user', content: `问题 ${i}: what is ${i} + ${i}?` }],
-    chosen: `It is ${2 * i}.`,
-    rejected: `Maybe ${2 * i + 1}.`,
+    chosen: roundCandidate(`It is ${2 * i}.`),
+    rejected: roundCandidate(`Maybe ${2 * i + 1}.`),
     round,
     policy_round: round - 1,
     prompt_id: `q${i}`,

@@ -1,6 +1,7 @@
 /** Fixtures for tests of runs with a person: the spec on the tiny model, a scripted labeler, an in-process run. */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { candidateText } from '../../../src/protocol/humanLoop';
 import { SIMULATED_LABELER_SOURCE } from '../../../src/core/runs/rounds';
 import { HeadlessLabeler, type Decide } from '../../../src/cli/humanLabels';
 import { runSession } from '../../../src/session/runSession';
@@ -10,7 +11,10 @@ import type { Workspace } from './sessionFixtures';
 
 const vowels = (s: string): number => (s.match(/[aeiou]/g) ?? []).length;
 /** Prefers the candidate with more vowels; equal counts are a tie. */
-export const vowelDecide: Decide = (p) => (vowels(p.chosen) === vowels(p.rejected) ? null : vowels(p.chosen) > vowels(p.rejected) ? 'chosen' : 'rejected');
+export const vowelDecide: Decide = (p) => {
+  const [a, b] = [vowels(candidateText(p.chosen)), vowels(candidateText(p.rejected))];
+  return a === b ? null : a > b ? 'chosen' : 'rejected';
+};
 
 export function humanSpec(ws: Workspace, runDir: string, hyper: Record<string, unknown> = {}, over: Record<string, unknown> = {}): Record<string, unknown> {
   const { rewards: _r, maxSteps: _m, ...base } = onlineSpec(ws, runDir, { method: 'human-dpo', batchSize: 2, optimizer: { learningRate: 1e-2, weightDecay: 0 } });

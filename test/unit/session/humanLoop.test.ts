@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buildDatasetIndex, scanIndex } from '../../../src/core/datasets/datasetScan';
 import { listRounds, openRoundLabels, readBatch, readRoundPairs, roundDecisions, roundPaths } from '../../../src/core/runs/rounds';
 import { events, metricsByStep, promptRows } from './onlineFixtures';
 import { humanSpec, runWithLabeler, vowelDecide } from './humanFixtures';
@@ -30,6 +31,10 @@ test('two rounds with a person: published, labeled through the journal, closed, 
     assert.equal(b.closed?.human, 4);
     const pairs = readRoundPairs(runDir, r);
     assert.ok(pairs.every((p) => p.selection.method === 'active' && typeof p.selection.probabilities.implicit === 'number'));
+    // pairs.jsonl is a dataset the comparison panel (and the export) read: every line a valid pair, no diagnostics.
+    const scan = await scanIndex(await buildDatasetIndex(roundPaths(runDir, r).pairs));
+    assert.deepEqual(scan.diagnostics.map((x) => x.message), []);
+    assert.equal(scan.records.filter((x) => x.valid).length, 4);
     const store = openRoundLabels(runDir, r, 'reader');
     const d = roundDecisions(store.view(), pairs);
     store.close();

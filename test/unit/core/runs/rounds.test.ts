@@ -12,7 +12,7 @@ import { scanJsonl } from '../../../../src/core/datasets/jsonlScan';
 import { ComparisonQueue } from '../../../../src/core/feedback/comparisonQueue';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
 import { closeBatch, listRounds, openRoundLabels, publishBatch, readBatch, readRoundPairs, roundDecisions, roundPaths, SIMULATED_LABELER_SOURCE, waitingBatches } from '../../../../src/core/runs/rounds';
-import { roundPairId, type RoundBatch, type RoundPair } from '../../../../src/protocol/humanLoop';
+import { roundCandidate, roundPairId, type RoundBatch, type RoundPair } from '../../../../src/protocol/humanLoop';
 import { UserError } from '../../../../src/util/errors';
 import { resolveRunSpec } from '../../../../src/core/runs/spec';
 import { exportPreference, readerFromIndex } from '../../../../src/core/feedback/export';
@@ -25,8 +25,8 @@ function pair(round: number, i: number): RoundPair {
   return {
     id: roundPairId(round, i),
     prompt: [{ role: 'user', content: `question ${i}?` }],
-    chosen: `answer a${i}`,
-    rejected: `answer b${i}`,
+    chosen: roundCandidate(`answer a${i}`),
+    rejected: roundCandidate(`answer b${i}`),
     round,
     policy_round: round - 1,
     prompt_id: `q${i}`,
@@ -94,7 +94,11 @@ test('a bad batch.json or pairs line is a UserError naming the file, line and fi
   fs.writeFileSync(p.batch, JSON.stringify({ ...batch(1, 2), v: 2 }));
   assert.throws(() => readBatch(run, 1), /batch\.v: written by a newer version/);
   fs.writeFileSync(p.pairs, JSON.stringify(pair(1, 0)) + '\n' + JSON.stringify({ ...pair(1, 1), chosen: 3 }) + '\n');
-  assert.throws(() => readRoundPairs(run, 1), (e: unknown) => e instanceof UserError && e.message === `${p.pairs}:2: pair.chosen: expected a string`);
+  assert.throws(() => readRoundPairs(run, 1), (e: unknown) => e instanceof UserError && e.message === `${p.pairs}:2: pair.chosen: expected an array`);
+  fs.writeFileSync(p.pairs, JSON.stringify({ ...pair(1, 0), rejected: [{ role: 'user', content: 'b' }] }) + '\n');
+  assert.throws(() => readRoundPairs(run, 1), (e: unknown) => e instanceof UserError && e.message === `${p.pairs}:1: pair.rejected[0].role: expected one of "assistant"`);
+  fs.writeFileSync(p.pairs, JSON.stringify({ ...pair(1, 0), rejected: [] }) + '\n');
+  assert.throws(() => readRoundPairs(run, 1), (e: unknown) => e instanceof UserError && e.message === `${p.pairs}:1: pair.rejected: expected one assistant message`);
   fs.writeFileSync(p.pairs, JSON.stringify(pair(1, 0)) + '\n{"id": "r1-');
   assert.throws(() => readRoundPairs(run, 1), new RegExp(`^UserError: ${p.pairs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON`));
 });
