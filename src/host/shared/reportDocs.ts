@@ -31,6 +31,8 @@ export async function showReport(name: string, markdown: string): Promise<vscode
   const uri = vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${name.replace(/[\\/]/g, '_')}.md` });
   contents.set(uri.path, markdown);
   changed.fire(uri);
-  await vscode.commands.executeCommand('markdown.showPreview', uri);
+  // Opened here first: the preview then shows this (read-only, never dirty) document.
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
   return uri;
 }
