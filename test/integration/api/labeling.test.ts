@@ -32,7 +32,10 @@ describe('Inline labeling', () => {
     }, 20_000, 'CodeLens on the dataset');
     const titles = new Set(lenses.map((l) => l.command?.title));
     for (const t of ['A better', 'B better', 'Tie', 'Skip', 'Rate', 'Critique', 'Flag']) assert.ok(titles.has(t), `missing lens ${t}`);
-    const onLine1 = lenses.filter((l) => l.range.start.line === 0).map((l) => l.command?.title);
+    // Line 1 also carries the lens that turns labeling mode (the labeling keys) on, first.
+    const mode = lenses.filter((l) => l.command?.command === 'alignment.toggleLabelingMode');
+    assert.deepEqual(mode.map((l) => [l.range.start.line, l.command?.arguments]), [[0, [true]]]);
+    const onLine1 = lenses.filter((l) => l.range.start.line === 0 && l !== mode[0]).map((l) => l.command?.title);
     assert.deepEqual(onLine1, ['A better', 'B better', 'Tie', 'Skip', 'Rate', 'Critique', 'Flag']);
 
     const aLens = lenses.find((l) => l.range.start.line === 0 && l.command?.title === 'A better');
