@@ -51,7 +51,8 @@ import { encodePairs } from '../training/encode';
 import { SequenceScorer } from '../training/evaluate';
 import { DEMO_SCALES, runDemo, type DemoReport } from './demo';
 import { EventSink } from '../session/events';
-import { defaultCacheDir, modelFolder } from '../session/model';
+import { CHAT_MODEL_FOLDER, defaultCacheDir, modelFolder } from '../session/model';
+import { buildChatModel } from './chatModel';
 import { exportRunForTrl } from '../core/export/exportRun';
 import { runSession } from '../session/runSession';
 import { sessionExitCode, type SessionResult } from '../session/types';
@@ -130,7 +131,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     options: {
       method: { kind: 'text', value: 'METHOD', help: `training method (${TRAINABLE.join(', ')})` },
       data: { kind: 'text', value: 'FILE', help: 'dataset file (JSONL: TRL, HH-RLHF, UltraFeedback, ShareGPT or KTO formats)' },
-      model: { kind: 'text', value: 'MODEL', help: '"builtin" (the tiny default model) or a Hugging Face model folder' },
+      model: { kind: 'text', value: 'MODEL', help: '"builtin" (the tiny default model, untrained), "builtin:chat" (the tiny model trained on short dialogues) or a Hugging Face model folder' },
       steps: { kind: 'count', value: 'N', help: 'optimizer steps (instead of epochs)' },
       epochs: { kind: 'number', value: 'N', help: 'passes over the training data' },
       'batch-size': { kind: 'count', value: 'N', help: 'examples per micro-batch' },
@@ -249,6 +250,15 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     },
     run: (p) => runPreflight(p),
   },
+  'build-chat-model': {
+    summary: 'Rebuild the built-in chat model (the tiny model after the demo\'s SFT stage, float16) into media/models/chat',
+    usage: '  alignment build-chat-model [--out DIR]',
+    options: { out: { kind: 'text', value: 'DIR', help: 'where to write it (default media/models/chat)' } },
+    run: async (p) => {
+      await buildChatModel(path.resolve(one(p, 'out') ?? CHAT_MODEL_FOLDER), (line) => process.stderr.write(line + '\n'));
+      return 0;
+    },
+  },
   'export-trl': {
     summary: "Export a run for TRL: its data split in TRL's format, a train.py with TRL's trainer for its method and hyperparameters, accelerate and DeepSpeed ZeRO-2/3 configs, launch commands",
     usage: '  alignment export-trl <run folder> --out <dir>',
@@ -259,7 +269,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       if (!out) throw new UsageError('alignment export-trl: give the export folder with --out <dir>', 'export-trl');
       const runDir = path.resolve(p.positional[1] as string);
       const raw = readSpecModel(runDir);
-      const builtinModelDir = raw?.kind === 'builtin' ? modelFolder({ kind: 'builtin' }, defaultCacheDir()) : undefined;
+      const builtinModelDir = raw?.kind === 'builtin' ? modelFolder(typeof raw.name === 'string' ? { kind: 'builtin', name: raw.name } : { kind: 'builtin' }, defaultCacheDir()) : undefined;
       const files = await exportRunForTrl(runDir, path.resolve(out), { baseDir: process.cwd(), ...(builtinModelDir ? { builtinModelDir } : {}) });
       process.stdout.write(`wrote ${files.join(', ')} to ${path.resolve(out)} (see README.md there)\n`);
       return 0;
@@ -430,9 +440,9 @@ class Progress {
 }
 
 /** The `model` of a run folder's spec.json, when it reads. */
-function readSpecModel(runDir: string): { kind?: unknown } | undefined {
+function readSpecModel(runDir: string): { kind?: unknown; name?: unknown } | undefined {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(runDir, 'spec.json'), 'utf8')) as { model?: { kind?: unknown } }).model;
+    return (JSON.parse(fs.readFileSync(path.join(runDir, 'spec.json'), 'utf8')) as { model?: { kind?: unknown; name?: unknown } }).model;
   } catch {
     return undefined;
   }
@@ -478,7 +488,7 @@ export function specFromFlags(p: Parsed): Record<string, unknown> {
   if (num(p, 'lr') !== undefined) opt.learningRate = num(p, 'lr');
   return {
     method,
-    model: model === 'builtin' ? { kind: 'builtin' } : { kind: 'hf', path: model },
+    model: model === 'builtin' ? { kind: 'builtin' } : model.startsWith('builtin:') ? { kind: 'builtin', name: model.slice('builtin:'.length) } : { kind: 'hf', path: model },
     data,
     ...(Object.keys(hyper).length ? { hyperparameters: hyper } : {}),
     ...online,

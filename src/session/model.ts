@@ -21,10 +21,26 @@ export function defaultCacheDir(): string {
   return process.env['ALIGNMENT_CACHE_DIR'] || path.join(os.homedir(), '.cache', 'alignment-studio');
 }
 
-/** The model folder a spec names (building the built-in model if needed). */
+/** Where the built-in chat model ships: media/models/chat/ of the extension (src/cli/chatModel.ts builds it). */
+export const CHAT_MODEL_FOLDER = path.join('media', 'models', 'chat');
+
+/** The shipped chat model's folder, found above this module (dist/ in the extension, src/session/ in a checkout). */
+export function shippedChatModel(from = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, CHAT_MODEL_FOLDER);
+    if (fs.existsSync(path.join(candidate, 'config.json'))) return candidate;
+    if (path.dirname(dir) === dir) throw new SessionInputError(`model.name: the built-in chat model is missing (no ${CHAT_MODEL_FOLDER}/config.json above ${from}); rebuild it with \`npm run build:chat-model\`, or use the "tiny" built-in model`);
+  }
+}
+
+/**
+ * The model folder a spec names: the built-in `tiny` model (untrained; built and cached on first use), the
+ * built-in `chat` model (tiny after the demo's SFT stage, shipped), or a Hugging Face folder.
+ */
 export function modelFolder(ref: RunSpec['model'], cacheDir: string, baseDir = process.cwd()): string {
   if (ref.kind === 'builtin') {
-    if (ref.name !== undefined && ref.name !== 'tiny') throw new SessionInputError(`model.name: unknown built-in model "${ref.name}" (the built-in model is "tiny")`);
+    if (ref.name === 'chat') return shippedChatModel();
+    if (ref.name !== undefined && ref.name !== 'tiny') throw new SessionInputError(`model.name: unknown built-in model "${ref.name}" (the built-in models are "tiny" and "chat")`);
     return ensureBuiltinModel(cacheDir);
   }
   const dir = path.resolve(baseDir, ref.path);

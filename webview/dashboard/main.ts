@@ -435,7 +435,8 @@ function renderSamples(): void {
   samplesPane.append(el('div', { class: 'ctl-row' }, el('label', { class: 'ctl' }, el('span', { text: 'Checkpoint' }), pick)));
   const set = [...sets].reverse().find((s) => s.step === sampleStep) as SampleSet;
   const info = runs.find((r) => r.id === runId);
-  if (info?.settings['model.kind'] === 'builtin') {
+  // The untrained built-in model (not the built-in chat model, which is trained on dialogues) writes noise.
+  if (info?.settings['model.kind'] === 'builtin' && info.settings['model.name'] !== 'chat') {
     samplesPane.append(el('p', { class: 'note', attrs: { id: 'samples-note' }, text: 'The built-in tiny model starts from random weights: until it has been trained for a long while (SFT first), its replies are repeated characters. Pick a trained model folder as the base model to see meaningful samples.' }));
   }
   const table = el('table', { class: 'samples', attrs: { id: 'samples-table' } });

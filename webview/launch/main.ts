@@ -207,7 +207,7 @@ function getPath(o: Record<string, unknown>, path: string): unknown {
 function formSpec(): Record<string, unknown> {
   const spec: Record<string, unknown> = { method: methodSel.value };
   if (nameInput.value.trim()) spec.name = nameInput.value.trim();
-  spec.model = modelSel.value === 'builtin' || !modelSel.value ? { kind: 'builtin' } : { kind: 'hf', path: modelSel.value };
+  spec.model = modelSel.value === 'builtin' || !modelSel.value ? { kind: 'builtin' } : modelSel.value.startsWith('builtin:') ? { kind: 'builtin', name: modelSel.value.slice('builtin:'.length) } : { kind: 'hf', path: modelSel.value };
   spec.data = { path: dataSel.value };
   if (device) spec.device = device;
   for (const f of training) if (f.input.value.trim() !== '') setPath(spec, f.path, Number(f.input.value));
@@ -231,11 +231,13 @@ function formSpec(): Record<string, unknown> {
 function fillForm(spec: Record<string, unknown>, src?: string): void {
   if (typeof spec.method === 'string' && spec.method) selectMethod(spec.method);
   nameInput.value = typeof spec.name === 'string' ? spec.name : '';
-  const model = spec.model as { kind?: string; path?: string } | undefined;
+  const model = spec.model as { kind?: string; path?: string; name?: string } | undefined;
   if (model?.kind === 'hf' && model.path) {
     if (![...modelSel.options].some((o) => o.value === model.path)) modelSel.append(el('option', { text: model.path, attrs: { value: model.path } }));
     modelSel.value = model.path;
-  } else modelSel.value = 'builtin';
+  } else if (model?.kind === 'builtin') modelSel.value = model.name && model.name !== 'tiny' ? `builtin:${model.name}` : 'builtin';
+  // A new form starts on the first model offered: the built-in chat model, which writes text from the start.
+  else modelSel.value = modelSel.options[0]?.value ?? 'builtin';
   const dataPath = getPath(spec, 'data.path');
   if (typeof dataPath === 'string' && dataPath) {
     if (![...dataSel.options].some((o) => o.value === dataPath)) dataSel.append(el('option', { text: dataPath, attrs: { value: dataPath } }));

@@ -120,7 +120,10 @@ export class LaunchPanel extends Disposable {
   }
 
   private async modelChoices(): Promise<LaunchChoice[]> {
-    const out: LaunchChoice[] = [{ value: 'builtin', label: 'Built-in tiny model', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters` }];
+    const out: LaunchChoice[] = [
+      { value: 'builtin:chat', label: 'Built-in chat model', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters, trained on short dialogues: it answers in text` },
+      { value: 'builtin', label: 'Built-in tiny model (untrained)', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters, random weights` },
+    ];
     for (const d of activeDownloads()) out.push({ value: d.dir, label: `${d.repo} (downloaded)`, detail: `Hub commit ${d.commit.slice(0, 8)}` });
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
     for (const c of configs) {
