@@ -298,7 +298,9 @@ function drawChart(c: Chart, metrics: string[]): number {
   // Points kept per series: about two per pixel column (min and max). The benchmark sets
   // window.__dashboardBuckets = Infinity to time drawing every point, as its baseline.
   const buckets = (window as unknown as { __dashboardBuckets?: number }).__dashboardBuckets ?? Math.max(100, width);
-  const w = settings.smoothing;
+  // A run with a person logs its human/* metrics once per round: a moving average across rounds would plot values
+  // no round had (a smoothed human/round of 1.6), so they are drawn as logged.
+  const w = groupOf(c.key) === 'human' ? 0 : settings.smoothing;
   const tables: uPlot.AlignedData[] = [];
   const seriesOpts: uPlot.Series[] = [{ label: settings.x === 'step' ? 'step' : 'time (s)' }];
   let covered = 0;

@@ -171,6 +171,9 @@ test('human in the loop: a human-dpo run from the form, pairs labeled with the k
   for (const m of ['human/labels', 'human/win_rate_vs_previous', 'human/heldout_agreement']) {
     const chart = dash.locator(`.chart[data-metric="${m}"]`);
     await until(`the ${m} chart with 2 points`, async () => Number(await chart.getAttribute('data-points', { timeout: 1000 }).catch(() => 0)) === 2, 60_000);
+    // One value per round, drawn as logged: no smoothed copy beside the raw series (legend: step and one series).
+    const series = await chart.locator('.u-legend tr.u-series .u-label').allInnerTexts();
+    if (series.join('|') !== 'step|train') throw new Error(`the ${m} chart draws ${series.join(', ')}`);
   }
   const group = dash.locator('section.group[data-group="human"]');
   await group.scrollIntoViewIfNeeded();
