@@ -171,6 +171,11 @@ const C = {
 const beta = (help: string, def = 0.1): NumberParam => ({ kind: 'number', name: 'beta', default: def, min: 0, minExclusive: true, help });
 const temperature = (def: number): NumberParam => ({ kind: 'number', name: 'temperature', default: def, min: 0, minExclusive: true, help: 'Sampling temperature for the completions the policy generates during training.' });
 const maxCompletion = (def: number, name = 'max_completion_length'): IntegerParam => ({ kind: 'integer', name, default: def, min: 1, help: 'Most tokens generated per completion during training.' });
+/** top_k and top_p of the sampler every online method uses (0 and 1 turn them off; TRL: None). */
+const topKP = (): Hyperparameter[] => [
+  { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off).' },
+  { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
+];
 const missingEos: NumberParam = {
   kind: 'number',
   name: 'missing_eos_penalty',
@@ -207,6 +212,12 @@ export function isDpoLossType(x: string): x is DpoLossType {
 
 /** The DPO loss types online DPO offers (TRL's OnlineDPOTrainer: `sigmoid` and `ipo`). */
 export const ONLINE_DPO_LOSS_TYPE_IDS = ['sigmoid', 'ipo'] as const satisfies readonly DpoLossType[];
+
+/** The loss_type choice of the online DPO methods (the DPO losses that fit one fresh pair per prompt). */
+function onlineDpoLossType(help: string): Hyperparameter {
+  const options = DPO_LOSS_TYPES.filter((l) => (ONLINE_DPO_LOSS_TYPE_IDS as readonly string[]).includes(l.id)).map((l) => ({ value: l.id, help: l.summary }));
+  return { kind: 'choice', name: 'loss_type', default: 'sigmoid', options, help };
+}
 
 /**
  * GRPO's loss aggregations (TRL's `loss_type`): the one list of them. The launch form's options, the run-spec
@@ -247,8 +258,7 @@ function onlineRlParams(): Hyperparameter[] {
     { kind: 'number', name: 'epsilon_high', default: 0, min: 0, help: "Upper ratio clip (DAPO's clip-higher; 0.28 suggested). 0 = same as epsilon (TRL: None)." },
     { kind: 'integer', name: 'num_iterations', default: 1, min: 1, help: 'mu: optimizer steps on each batch of samples. From the second one the ratio differs from 1 and clipping acts.' },
     temperature(1),
-    { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off).' },
-    { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
+    ...topKP(),
     maxCompletion(256),
     { kind: 'boolean', name: 'mask_truncated_completions', default: false, help: 'Completions cut at max_completion_length take no part in the loss (DAPO).' },
   ];
@@ -671,17 +681,10 @@ export const METHOD_CARDS: readonly MethodCard[] = [
     defaults: { learningRate: 5e-7, maxLength: 1024, maxPromptLength: 512 },
     hyperparameters: [
       beta('Strength of the implicit KL leash.'),
-      {
-        kind: 'choice',
-        name: 'loss_type',
-        default: 'sigmoid',
-        options: DPO_LOSS_TYPES.filter((l) => (ONLINE_DPO_LOSS_TYPE_IDS as readonly string[]).includes(l.id)).map((l) => ({ value: l.id, help: l.summary })),
-        help: 'DPO loss on the judged pairs.',
-      },
+      onlineDpoLossType('DPO loss on the judged pairs.'),
       maxCompletion(64, 'max_new_tokens'),
       temperature(0.9),
-      { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off, TRL: None).' },
-      { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
+      ...topKP(),
       missingEos,
     ],
     metrics: ['objective/kl', 'objective/entropy', 'objective/non_score_reward', 'objective/rlhf_reward', 'objective/scores', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'val/contain_eos_token', 'beta', 'pairs/ties', 'pairs/trained'],
@@ -712,17 +715,10 @@ export const METHOD_CARDS: readonly MethodCard[] = [
     defaults: { learningRate: 1e-5, maxLength: 1024, maxPromptLength: 512 },
     hyperparameters: [
       beta('Strength of the implicit KL leash.'),
-      {
-        kind: 'choice',
-        name: 'loss_type',
-        default: 'sigmoid',
-        options: DPO_LOSS_TYPES.filter((l) => (ONLINE_DPO_LOSS_TYPE_IDS as readonly string[]).includes(l.id)).map((l) => ({ value: l.id, help: l.summary })),
-        help: 'DPO loss on the labeled pairs.',
-      },
+      onlineDpoLossType('DPO loss on the labeled pairs.'),
       maxCompletion(64, 'max_new_tokens'),
       temperature(1),
-      { kind: 'integer', name: 'top_k', default: 0, min: 0, help: 'Sample only among the k most likely tokens (0 = off).' },
-      { kind: 'number', name: 'top_p', default: 1, min: 0, minExclusive: true, max: 1, help: 'Nucleus sampling: the smallest set of tokens with this much probability (1 = off).' },
+      ...topKP(),
       { kind: 'integer', name: 'rounds', default: 5, min: 1, help: 'Rounds of sample -> label -> update.' },
       { kind: 'integer', name: 'prompts_per_round', default: 8, min: 1, help: 'Prompts sampled from in each round.' },
       { kind: 'integer', name: 'samples_per_prompt', default: 4, min: 2, help: 'k: completions sampled per prompt; the pairs are picked among them.' },
