@@ -7,9 +7,11 @@
  *   and pid namespace (Linux; containers sharing a host name have their own pids): a pid from elsewhere cannot be
  *   probed, so such a lock counts as live. A lock naming this process's own pid but written before this process
  *   started was left by an earlier process that had the same pid (a restarted container), so it is stale too.
- * - A stale lock is moved aside with a rename (atomic), and the moved file is compared with the stale bytes that
- *   were judged: if another process replaced the lock in between, its fresh lock is put back, so two processes
- *   taking over the same stale lock still end with one holder.
+ * - A stale lock is removed only by the process holding `<lock>.takeover`, a directory (mkdir is atomic, so one
+ *   process at a time), which reads the lock again and removes it only if it still holds the stale bytes judged.
+ *   Only removers delete another process's lock and creators cannot create over an existing file, so however many
+ *   processes take over one stale lock, one ends up holding it. A takeover directory left by a process that died
+ *   holding it (a window of two system calls) is itself stale after {@link TAKEOVER_STALE_MS}.
  *
  * This module imports nothing of ours, so that every layer may use it.
  */
@@ -127,28 +129,34 @@ function readText(file: string): { text: string; mtimeMs: number } | undefined {
   }
 }
 
+/** A takeover directory older than this was left by a process that died holding it. */
+const TAKEOVER_STALE_MS = 5000;
+
+/** Blocks this thread for `ms` (the lock API is synchronous). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
- * Moves a stale lock out of the way. Returns after either removing exactly the stale bytes that were judged, or
- * (when another process replaced the lock meanwhile) putting the replacement back.
+ * Removes the lock if it still holds `staleText`, under the takeover directory (see the module comment). Returns
+ * false when another process is taking the lock over now (the caller looks again).
  */
-function removeStale(file: string, staleText: string, pid: number): void {
-  const aside = `${file}.stale-${pid}-${Math.random().toString(36).slice(2)}`;
+function removeStale(file: string, staleText: string): boolean {
+  const takeover = `${file}.takeover`;
   try {
-    fs.renameSync(file, aside);
+    fs.mkdirSync(takeover);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const age = Date.now() - (fs.statSync(takeover, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > TAKEOVER_STALE_MS) fs.rmSync(takeover, { recursive: true, force: true });
+    return false;
   }
-  const moved = fs.readFileSync(aside, 'utf8');
-  if (moved !== staleText) {
-    try {
-      fs.linkSync(aside, file);
-    } catch {
-      // EEXIST: a third process created a lock in the instant between; it holds the file now, and the process
-      // whose lock was moved aside is not told (a three-way race on one stale lock).
-    }
+  try {
+    if (readText(file)?.text === staleText) fs.rmSync(file, { force: true });
+    return true;
+  } finally {
+    fs.rmSync(takeover, { recursive: true, force: true });
   }
-  fs.rmSync(aside, { force: true });
 }
 
 /**
@@ -159,14 +167,16 @@ export function acquireLockFileSync(file: string, owner: string, ctx: LockContex
   const pidns = ctx.pidns !== undefined ? { pidns: ctx.pidns } : {};
   const body = JSON.stringify({ pid: ctx.pid, host: ctx.host, ...pidns, time: ctx.now, owner } satisfies LockHolder) + '\n';
   let holder: LockHolder | undefined;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // Another process taking the same stale lock over holds the takeover directory for two system calls: wait
+  // for it in short sleeps (up to about a second) rather than give up.
+  for (let attempt = 0; attempt < 100; attempt++) {
     if (tryCreate(file, body)) return { ok: true, path: file };
     const seen = readText(file);
     if (!seen) continue; // released between our create and read: try again
     holder = parseLockHolder(seen.text);
     const stale = holder ? !lockHolderLive(holder, ctx) : ctx.now - seen.mtimeMs > UNREADABLE_GRACE_MS;
     if (!stale) return { ok: false, path: file, holder };
-    removeStale(file, seen.text, ctx.pid);
+    if (!removeStale(file, seen.text)) sleepSync(10);
   }
   return { ok: false, path: file, holder };
 }

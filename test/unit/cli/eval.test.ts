@@ -151,7 +151,7 @@ test('alignment eval: bad inputs are clear errors with exit code 2 (missing --da
   fs.writeFileSync(sft, JSON.stringify({ prompt: 'a', completion: 'b' }) + '\n');
   cases.push([
     ['eval', model, '--data', sft],
-    /alignment eval: \S*sft\.jsonl holds sft data \(1 row of trl-prompt-completion \(prompt, completion\)\), not preference pairs; alignment eval needs rows with prompt, chosen, rejected \(strings or message lists\), or another preference format \(ultrafeedback, sharegpt-preference, hh-rlhf, trl-preference-implicit\)/,
+    /alignment eval: \S*sft\.jsonl holds sft data \(1 row of trl-prompt-completion \(prompt, completion\)\), not preference pairs; alignment eval needs rows with prompt, chosen, rejected \(strings or message lists\), or another preference format \(ultrafeedback, sharegpt-preference, ultrafeedback-binarized, hh-rlhf, trl-preference-implicit\)/,
   ]);
   // Preference rows that are all bad: the message names what was found and the first bad row, not "it is preference data".
   const broken = path.join(dir, 'broken.jsonl');
