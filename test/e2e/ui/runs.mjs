@@ -29,6 +29,8 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
   if (!sample) throw new Error(`the sample dataset is not offered; options: ${values.join(' | ')}`);
   await wv.locator('#dataset').selectOption(sample);
   await wv.locator('#run-name').fill('ui-dpo');
+  // The untrained built-in model (the form starts on the chat model): its samples tab must say its replies are noise.
+  await wv.locator('#model').selectOption('builtin');
   const set = async (id, v) => wv.locator(`#${id}`).fill(String(v));
   await set('f-maxSteps', 14);
   await set('f-batchSize', 2);
