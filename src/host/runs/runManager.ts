@@ -281,6 +281,9 @@ export class RunManager extends Disposable {
   async start(specInput: unknown): Promise<StartResult> {
     const ws = this.opts.workspaceDir;
     if (!ws) throw new Error('open a folder first: runs are kept in the workspace folder (.alignment/runs)');
+    // The poll follows runs only once the folder has been listed (the file watcher's refresh may never come for
+    // a folder outside the workspace), so a run started first must not wait for that listing.
+    if (!this.loaded) await this.refresh();
     const created = await createRun(ws, specInput);
     if (!created.ok) return { ok: false, problems: created.problems };
     for (const w of created.warnings) this.opts.log.warn(`Run ${created.id}: ${w}`);
