@@ -1,11 +1,12 @@
-// A small, safe markdown reader for model outputs: fenced code, headings, lists, quotes, rules, paragraphs, and
-// inline code / bold / italic / links. It produces a tree whose text pieces are [start, end) offsets into the
+// A small, safe markdown reader for model outputs: fenced code, headings, lists, quotes, rules, GFM tables,
+// paragraphs, and inline code / bold / italic / links. It produces a tree whose text pieces are [start, end) offsets into the
 // source, so the renderer can lay word-diff highlights over rendered text. Raw HTML is never interpreted: the
 // renderer only ever creates text nodes from these ranges. No DOM here: unit-tested under Node.
 
 export type Inline =
   | { readonly kind: 'text'; readonly start: number; readonly end: number }
-  | { readonly kind: 'code'; readonly start: number; readonly end: number }
+  // `omit`: offsets inside [start, end) not shown (the backslash of `\|` in a table cell's code span, GFM).
+  | { readonly kind: 'code'; readonly start: number; readonly end: number; readonly omit?: readonly number[] }
   | { readonly kind: 'strong' | 'em'; readonly children: Inline[] }
   | { readonly kind: 'link'; readonly children: Inline[]; readonly href: string }
   | { readonly kind: 'break' };
@@ -16,7 +17,13 @@ export type Block =
   | { readonly kind: 'code'; readonly lang: string; readonly start: number; readonly end: number }
   | { readonly kind: 'quote'; readonly inlines: Inline[] }
   | { readonly kind: 'listItem'; readonly ordered: boolean; readonly marker: string; readonly depth: number; readonly inlines: Inline[] }
-  | { readonly kind: 'rule' };
+  | { readonly kind: 'rule' }
+  | { readonly kind: 'table'; readonly align: readonly Align[]; readonly header: readonly Cell[]; readonly rows: readonly (readonly Cell[])[] };
+
+/** A table column's alignment from its delimiter cell: `:---` left, `:---:` center, `---:` right, `---` none. */
+export type Align = 'left' | 'center' | 'right' | undefined;
+/** A table cell: its inline markdown (offsets into the source, like every other text piece). */
+export type Cell = readonly Inline[];
 
 interface Line {
   readonly start: number;
@@ -110,10 +117,95 @@ export function parseMarkdown(src: string): Block[] {
       blocks.push({ kind: 'quote', inlines: inlineLines(src, body) });
       continue;
     }
+    const table = tableAt(src, lines, i);
+    if (table) {
+      flush();
+      blocks.push(table.block);
+      i = table.last;
+      continue;
+    }
     para.push(line);
   }
   flush();
   return blocks;
+}
+
+/** Whether a line opens a block other than a paragraph: it ends a table's body (GFM). */
+function opensBlock(text: string): boolean {
+  return text.trim() === '' || FENCE.test(text) || HEADING.test(text) || RULE.test(text) || QUOTE.test(text) || LIST.test(text);
+}
+
+/**
+ * The [start, end) source ranges of a table row's cells, trimmed: split at every `|` not escaped by a backslash
+ * (GFM splits inside code spans too), a leading and a trailing pipe dropped. `pipes` counts the splitting pipes.
+ */
+function splitRow(src: string, line: Line): { cells: [number, number][]; pipes: number } {
+  const bars: number[] = [];
+  for (let k = line.start; k < line.end; k++) {
+    if (src[k] === '\\') k++;
+    else if (src[k] === '|') bars.push(k);
+  }
+  let from = line.start;
+  let to = line.end;
+  while (from < to && /\s/.test(src[from])) from++;
+  while (to > from && /\s/.test(src[to - 1])) to--;
+  const inner = bars.filter((b) => b >= from && b < to);
+  // Each cell starts after a boundary pipe; without a leading pipe the first cell starts at the text.
+  const bounds = inner[0] === from ? [...inner] : [from - 1, ...inner];
+  if (bounds.length > 1 && bounds[bounds.length - 1] === to - 1) {
+    bounds.pop(); // a trailing pipe closes the row, it opens no cell
+    to--;
+  }
+  const cells: [number, number][] = bounds.map((b, n) => {
+    let s = b + 1;
+    let e = n + 1 < bounds.length ? bounds[n + 1] : to;
+    while (s < e && /\s/.test(src[s])) s++;
+    while (e > s && /\s/.test(src[e - 1])) e--;
+    return [s, e];
+  });
+  return { cells, pipes: inner.length };
+}
+
+const DELIMITER_CELL = /^:?-+:?$/;
+
+/** The alignments of a delimiter row (`| :--- | :---: | ---: |`), or undefined when the line is not one. */
+function delimiterRow(src: string, line: Line): Align[] | undefined {
+  const { cells, pipes } = splitRow(src, line);
+  const texts = cells.map(([s, e]) => src.slice(s, e).replace(/\s+/g, ''));
+  if (pipes === 0 || !texts.every((t) => DELIMITER_CELL.test(t))) return undefined;
+  return texts.map((t) => (t.startsWith(':') && t.endsWith(':') ? 'center' : t.endsWith(':') ? 'right' : t.startsWith(':') ? 'left' : undefined));
+}
+
+/** A cell's inline markdown; inside its code spans `\|` shows as `|` (GFM), elsewhere the escape drops the backslash. */
+function cellInlines(src: string, [s, e]: [number, number]): Inline[] {
+  const unescape = (x: Inline): Inline => {
+    if (x.kind === 'code') {
+      const omit: number[] = [];
+      for (let k = x.start; k + 1 < x.end; k++) if (src[k] === '\\' && src[k + 1] === '|') omit.push(k);
+      return omit.length ? { ...x, omit } : x;
+    }
+    if (x.kind === 'strong' || x.kind === 'em' || x.kind === 'link') return { ...x, children: x.children.map(unescape) };
+    return x;
+  };
+  return parseInline(src, s, e).map(unescape);
+}
+
+/**
+ * A GFM table whose header row is lines[i]: the next line must be a delimiter row with as many cells as the header
+ * has (else no table: the lines stay a paragraph). Body rows run to a blank line or another block; a short row is
+ * padded with empty cells and a long one cut to the header's width. `last` is the index of the table's last line.
+ */
+function tableAt(src: string, lines: readonly Line[], i: number): { block: Block; last: number } | undefined {
+  const next = lines[i + 1];
+  if (!next || !lines[i].text.includes('|')) return undefined;
+  const align = delimiterRow(src, next);
+  const head = splitRow(src, lines[i]);
+  if (!align || head.pipes === 0 || head.cells.length !== align.length) return undefined;
+  const row = (cells: [number, number][]): Cell[] => align.map((_, c) => (cells[c] ? cellInlines(src, cells[c]) : []));
+  const rows: Cell[][] = [];
+  let last = i + 1;
+  while (last + 1 < lines.length && !opensBlock(lines[last + 1].text)) rows.push(row(splitRow(src, lines[++last]).cells));
+  return { block: { kind: 'table', align, header: row(head.cells), rows }, last };
 }
 
 function inlineLines(src: string, ranges: [number, number][]): Inline[] {
@@ -144,7 +236,7 @@ export function parseInline(src: string, start: number, end: number): Inline[] {
   };
   let i = start;
   while (i < end) {
-    if (src[i] === '\\' && i + 1 < end && /[\\`*_[\]()#>+\-.!]/.test(src[i + 1])) {
+    if (src[i] === '\\' && i + 1 < end && /[\\`*_[\]()#>+\-.!|]/.test(src[i + 1])) {
       // Backslash escape: drop the backslash, keep the next character as text.
       pushText(i);
       textStart = i + 1;

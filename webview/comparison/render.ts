@@ -1,6 +1,6 @@
 // DOM rendering of parsed markdown, with word-diff ranges highlighted inside the rendered text. Only text nodes
 // are created from the source: no innerHTML anywhere, so model output can never inject markup or script.
-import { parseMarkdown, type Inline } from './markdown';
+import { parseMarkdown, type Align, type Cell, type Inline } from './markdown';
 import type { Range } from './wordDiff';
 
 /** Appends src[start, end) as text, wrapping the parts inside `marks` in <mark class="diff">. */
@@ -29,7 +29,11 @@ function renderInlines(parent: HTMLElement, src: string, inlines: readonly Inlin
         break;
       case 'code': {
         const c = document.createElement('code');
-        appendText(c, src, x.start, x.end, marks);
+        let at = x.start;
+        for (const skip of [...(x.omit ?? []), x.end]) {
+          appendText(c, src, at, skip, marks);
+          at = skip + 1;
+        }
         parent.appendChild(c);
         break;
       }
@@ -54,6 +58,34 @@ function renderInlines(parent: HTMLElement, src: string, inlines: readonly Inlin
         break;
     }
   }
+}
+
+/** A GFM table in a horizontally scrolling wrapper; a column's alignment is a data attribute the CSS reads. */
+function renderTable(src: string, align: readonly Align[], header: readonly Cell[], rows: readonly (readonly Cell[])[], marks: readonly Range[]): HTMLElement {
+  const row = (cells: readonly Cell[], tag: 'th' | 'td'): HTMLTableRowElement => {
+    const tr = document.createElement('tr');
+    cells.forEach((cell, c) => {
+      const td = document.createElement(tag);
+      const a = align[c];
+      if (a) td.dataset.align = a;
+      renderInlines(td, src, cell, marks);
+      tr.appendChild(td);
+    });
+    return tr;
+  };
+  const table = document.createElement('table');
+  const head = document.createElement('thead');
+  head.appendChild(row(header, 'th'));
+  table.appendChild(head);
+  if (rows.length) {
+    const body = document.createElement('tbody');
+    for (const r of rows) body.appendChild(row(r, 'td'));
+    table.appendChild(body);
+  }
+  const wrap = document.createElement('div');
+  wrap.className = 'md-table';
+  wrap.appendChild(table);
+  return wrap;
 }
 
 /** Renders markdown `src` into a new element; `marks` are character ranges of `src` to highlight. */
@@ -113,6 +145,9 @@ export function renderMarkdown(src: string, marks: readonly Range[] = []): HTMLE
       }
       case 'rule':
         root.appendChild(document.createElement('hr'));
+        break;
+      case 'table':
+        root.appendChild(renderTable(src, b.align, b.header, b.rows, marks));
         break;
     }
   }

@@ -9,7 +9,7 @@ function show(src: string, xs: readonly Inline[]): unknown[] {
       case 'text':
         return x.kind === 'text' ? src.slice(x.start, x.end) : '';
       case 'code':
-        return { code: src.slice(x.start, x.end) };
+        return { code: src.slice(x.start, x.end).split('').filter((_, k) => !x.omit?.includes(x.start + k)).join('') };
       case 'strong':
       case 'em':
         return { [x.kind]: show(src, x.children) };
@@ -35,6 +35,8 @@ function blocks(src: string): unknown[] {
         return { item: show(src, b.inlines), ordered: b.ordered, depth: b.depth };
       case 'rule':
         return 'rule';
+      case 'table':
+        return { table: b.align, header: b.header.map((c) => show(src, c)), rows: b.rows.map((r) => r.map((c) => show(src, c))) };
     }
   });
 }
@@ -104,4 +106,60 @@ test('blocks: an unclosed fence runs to the end; CRLF line ends are not part of 
   if (b[1].kind === 'code') assert.equal(src.slice(b[1].start, b[1].end), 'code\r\nmore');
   if (b[0].kind === 'paragraph') assert.deepEqual(show(src, b[0].inlines), ['a']);
   assert.deepEqual(parseMarkdown(''), []);
+});
+
+test('tables: header, alignment from the delimiter row, inline markdown in cells, a table interrupting a paragraph', () => {
+  const src = ['Scores:', '| Model | Score | Note |', '| :--- | :---: | ---: |', '| **A** | 0.9 | [doc](https://e.x) |', '| B | `x` |', '', 'after'].join('\n');
+  assert.deepEqual(blocks(src), [
+    { paragraph: ['Scores:'] },
+    {
+      table: ['left', 'center', 'right'],
+      header: [['Model'], ['Score'], ['Note']],
+      rows: [
+        [[{ strong: ['A'] }], ['0.9'], [{ link: ['doc'], href: 'https://e.x' }]],
+        [['B'], [{ code: 'x' }], []], // a short row is padded with empty cells
+      ],
+    },
+    { paragraph: ['after'] },
+  ]);
+});
+
+test('tables: no outer pipes, no alignment; a long row is cut to the header; the body ends at another block', () => {
+  const src = ['a | b', '--- | ---', '1 | 2 | 3', 'no pipe here', '> quote'].join('\n');
+  assert.deepEqual(blocks(src), [
+    { table: [undefined, undefined], header: [['a'], ['b']], rows: [[['1'], ['2']], [['no pipe here'], []]] },
+    { quote: ['quote'] },
+  ]);
+});
+
+test('tables: escaped pipes stay in the cell, in text and in code spans; an unescaped pipe in a code span splits (GFM)', () => {
+  const src = ['| expr | meaning |', '|---|---|', '| `a \\| b` | a or b \\| c |', '| `x | y` |'].join('\n');
+  assert.deepEqual(blocks(src), [
+    {
+      table: [undefined, undefined],
+      header: [['expr'], ['meaning']],
+      rows: [
+        [[{ code: 'a | b' }], ['a or b ', '| c']],
+        [['`x'], ['y`']],
+      ],
+    },
+  ]);
+});
+
+test('tables: Chinese in cells; every text piece is an offset range into the source', () => {
+  const src = '| 问题 | 回答 |\n| --- | --- |\n| 天空为什么是蓝色的？ | 因为**瑞利散射** |';
+  const [t] = parseMarkdown(src);
+  assert.equal(t.kind, 'table');
+  if (t.kind !== 'table') return;
+  assert.deepEqual(show(src, t.header.flat()), ['问题', '回答']);
+  assert.deepEqual(t.rows.map((r) => r.map((c) => show(src, c))), [[['天空为什么是蓝色的？'], ['因为', { strong: ['瑞利散射'] }]]]);
+  const first = t.rows[0][0][0];
+  assert.ok(first.kind === 'text' && first.start === src.indexOf('天空'), 'the cell text starts at its offset in the source');
+});
+
+test('tables: a malformed table stays a paragraph (cell count mismatch, no delimiter row, no pipes, bad delimiter)', () => {
+  for (const src of ['| a | b |\n| --- |\n| 1 | 2 |', '| a | b |\n| 1 | 2 |', 'a b\n| --- | --- |', '| a | b |\n| -x- | --- |']) {
+    const b = parseMarkdown(src);
+    assert.ok(b.every((x) => x.kind === 'paragraph'), `${JSON.stringify(src)} gave ${b.map((x) => x.kind).join(', ')}`);
+  }
 });
