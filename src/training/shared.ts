@@ -15,7 +15,7 @@
 import type { MethodId } from '../core/methods';
 import type { Tensor } from '../engine/graph/graph';
 import * as op from '../engine/graph/ops';
-import { logprobs, type ParamLookup, type TransformerModel } from '../engine/models/transformer';
+import { logprobs, meanVocabLogit, type ParamLookup, type TransformerModel } from '../engine/models/transformer';
 
 // ---------------------------------------------------------------------------------------------------------
 // Sequence log-probs
@@ -42,7 +42,7 @@ export function sequenceLogps(model: TransformerModel, params: ParamLookup, ids:
   const T = ids.shape[1] as number;
   const sel = op.cast(op.not(op.equal(op.narrow(cmask, 1, 1, T - 1), 0)), 'float32'); // [N, T-1]
   const count = op.maximum(lp.count, 1);
-  const vocabMean = op.mean(op.stopGradient(op.narrow(lp.logits, 1, 0, T - 1)), [2]); // [N, T-1]
+  const vocabMean = meanVocabLogit(model, params, op.narrow(lp.hidden, 1, 0, T - 1)); // [N, T-1], no [N, T-1, V] logits
   const logitsMean = op.div(op.sum(op.mul(vocabMean, sel), [1]), count);
   return { sum: lp.sum, count, logitsMean, perToken: lp.perToken, logits: lp.logits };
 }

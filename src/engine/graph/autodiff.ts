@@ -256,6 +256,20 @@ export const VJP: Record<string, Vjp> = {
     const p = op.softmax(logits!, -1);
     return [op.scatterElementsAdd(op.mul(p, op.neg(gk)), idx, gk, -1), null];
   },
+  // LinearTokenLogProb (lp = log softmax(x W)[t], W = w, or w^T with transB): the chunk's logits are recomputed
+  // here from x tied to g (x + 0 g[0]), so onnxruntime runs the GEMM in the backward, chunk after chunk, rather
+  // than early in the forward, where every chunk's [rows, V] logits would stay alive until the backward.
+  //   d logits = g (onehot(t) - softmax(x W)),  dx = d logits W^T,  dW = x^T d logits.
+  LinearTokenLogProb: (g, [x, w, t], _y, n) => {
+    const transB = attrInt(n, 'transB') === 1;
+    const xr = op.add(x!, zeroAfter(g));
+    const logits = transB ? gemmNT(xr, w!) : op.matmul(xr, w!);
+    const gk = op.unsqueeze(g, [-1]);
+    const dl = op.scatterElementsAdd(op.mul(op.softmax(logits, -1), op.neg(gk)), op.unsqueeze(t!, [-1]), gk, -1);
+    const dx = transB ? op.matmul(dl, w!) : op.matmul(dl, op.transpose(w!));
+    const dw = transB ? op.matmul(op.transpose(dl), xr) : op.matmul(op.transpose(xr), dl);
+    return [dx, dw, null];
+  },
   // Fused GELU (opset 20). Exact: d/dx x Phi(x) = Phi(x) + x phi(x).
   // Tanh form, written with s = sigmoid(v) = (1 + tanh(v / 2)) / 2, v = 2 sqrt(2/pi) (x + 0.044715 x^3), so
   // that y = x s and
@@ -325,6 +339,18 @@ export interface GradOptions {
   seed?: Tensor;
 }
 
+/** A scalar 0 computed from g's first element: what reads it cannot run before g exists (in the backward). */
+function zeroAfter(g: Tensor): Tensor {
+  let first = g;
+  for (let a = 0; a < g.rank; a++) first = op.narrow(first, a, 0, 1);
+  return op.mul(g.rank ? op.sum(first, [...Array(g.rank).keys()]) : first, 0);
+}
+
+/** a [M, K] b[N, K]^T as one Gemm (transB): the backward's recompute of a tied head's logits, no copy of b. */
+function gemmNT(a: Tensor, b: Tensor): Tensor {
+  return a.graph.addNode('Gemm', [a, b], { transB: { kind: 'int', value: 1 } }, [{ shape: [a.shape[0], b.shape[0]], dtype: a.dtype }])[0];
+}
+
 /**
  * Gradient checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"): the VJP rules of
  * a node traced inside Graph.checkpoint read a recomputed copy of the region's forward instead of the tensors
@@ -351,9 +377,7 @@ function checkpointRecompute(ancestors: readonly Node[]): {
     if (done) return done;
     const nodes = regions.get(region) as Node[];
     const inside = new Set(nodes);
-    let first = g;
-    for (let a = 0; a < g.rank; a++) first = op.narrow(first, a, 0, 1);
-    const zero = op.mul(g.rank ? op.sum(first, [...Array(g.rank).keys()]) : first, 0); // scalar 0 that waits for g
+    const zero = zeroAfter(g);
     const map = new Map<Tensor, Tensor>();
     const read = (t: Tensor): Tensor => {
       const m = map.get(t);

@@ -3,7 +3,7 @@
  * tracing, e.g. forward values the backward does not need, is dropped). Body graphs (Loop/If) are emitted as
  * GRAPH attributes; their outer-scope references keep the producing nodes of enclosing graphs alive.
  *
- * IR-only ops are lowered here: StopGradient -> Identity, RMSNorm and TokenLogProb -> primitives. In float64 graphs Erf (no
+ * IR-only ops are lowered here: StopGradient -> Identity, RMSNorm, TokenLogProb and LinearTokenLogProb -> primitives. In float64 graphs Erf (no
  * float64 kernel in onnxruntime's CPU provider), Gelu and LayerNormalization are expanded into float64 primitives.
  */
 import { DType, ONNX_DTYPE, toTypedArray } from './dtype';
@@ -149,6 +149,10 @@ function lowerNode(n: Node, opts: Opts): NodeProto[] {
     return expand(out[0], dtype, (b) => b.rmsNorm(ins[0], ins[1], eps?.kind === 'float' ? eps.value : 1e-6, out));
   }
   if (n.op === 'TokenLogProb') return expand(out[0], dtype, (b) => b.tokenLogProb(ins[0], ins[1], out));
+  if (n.op === 'LinearTokenLogProb') {
+    const tb = n.attrs.transB;
+    return expand(out[0], dtype, (b) => b.linearTokenLogProb(ins[0], ins[1], ins[2], tb?.kind === 'int' ? tb.value : 0, out));
+  }
   if (dtype === 'float64') {
     if (n.op === 'Erf') return expand(out[0], dtype, (b) => b.erf(ins[0], out[0]));
     if (n.op === 'Gelu') {
@@ -249,6 +253,12 @@ class Lowering {
     const ls = this.node('LogSoftmax', [logits], undefined, [{ name: 'axis', type: 'int', i: -1 }]);
     const picked = this.node('GatherElements', [ls, this.node('Unsqueeze', [targets, ax])], undefined, [{ name: 'axis', type: 'int', i: -1 }]);
     this.node('Squeeze', [picked, ax], out[0]);
+  }
+
+  /** LinearTokenLogProb: lp = LogSoftmax(x W)[target], W = w or w^T (transB), the logits from one Gemm. */
+  linearTokenLogProb(x: string, w: string, targets: string, transB: number, out: readonly string[]): void {
+    const logits = this.node('Gemm', [x, w], undefined, [{ name: 'transB', type: 'int', i: transB }]);
+    this.tokenLogProb(logits, targets, out);
   }
 
   /** RMSNorm over the last axis with outputs [Y, InvRms]: r = 1/sqrt(mean(x^2) + eps), y = x r gamma. */

@@ -180,6 +180,41 @@ export function tokenLogProbs(logits: Tensor, targets: Tensor): Tensor {
   return g.addNode('TokenLogProb', [logits, targets], {}, [{ shape: targets.shape, dtype: logits.dtype }])[0];
 }
 
+/** Elements of one chunk's [rows, V] logits in {@link linearTokenLogProbs} (128 MB in float32). */
+export const HEAD_CHUNK_ELEMENTS = 1 << 25;
+
+/**
+ * log softmax(x W)[target] per row, without the [N, V] logits of all rows at once: x [N, D], w [D, V] (a
+ * transpose of a [V, D] table, as a tied LM head's, is read in place), targets [N] int64 (valid indices) -> [N].
+ * The rows go through the head in chunks of `chunkRows` (default: HEAD_CHUNK_ELEMENTS / V), each one IR node
+ * (`LinearTokenLogProb`) whose forward is a GEMM, LogSoftmax and a gather, and whose VJP recomputes its chunk's
+ * logits during the backward (autodiff.ts): d logits = g (onehot - softmax(x W)), dx = d logits W^T,
+ * dW = x^T d logits. So at most one chunk's [rows, V] tensors are alive at a time, in the forward and the backward,
+ * at the cost of the head's GEMM run twice. Mask ignored positions yourself, as for {@link tokenLogProbs}.
+ */
+export function linearTokenLogProbs(x: Tensor, w: Tensor, targets: Tensor, chunkRows?: number): Tensor {
+  const [N, D] = x.shape;
+  const [D2, V] = w.shape;
+  if (x.rank !== 2 || w.rank !== 2 || typeof N !== 'number' || typeof V !== 'number' || D !== D2) {
+    throw new Error(`linearTokenLogProbs: needs static x [N, D] and w [D, V], got ${fmtShape(x.shape)} and ${fmtShape(w.shape)}`);
+  }
+  if (targets.dtype !== 'int64' || !op.shapesEqual(targets.shape, [N])) throw new Error(`linearTokenLogProbs: targets must be int64 [${N}], got ${targets.dtype}${fmtShape(targets.shape)}`);
+  if (!isFloat(x.dtype) || x.dtype !== w.dtype) throw new Error(`linearTokenLogProbs: x and w must share a float dtype, got ${x.dtype} and ${w.dtype}`);
+  const rows = Math.max(1, Math.min(N, chunkRows ?? Math.floor(HEAD_CHUNK_ELEMENTS / V)));
+  // A [V, D] table transposed is passed as is with transB = 1 (one Gemm reads it; no [D, V] copy is made).
+  const tp = w.producer;
+  const perm = tp?.op === 'Transpose' ? tp.attrs.perm : undefined;
+  const tied = perm?.kind === 'ints' && perm.value[0] === 1 && perm.value[1] === 0;
+  const wIn = tied ? (tp?.inputs[0] as Tensor) : w;
+  const sizes = Array.from({ length: Math.ceil(N / rows) }, (_, i) => Math.min(rows, N - i * rows));
+  const xs = op.split(x, 0, sizes);
+  const ts = op.split(targets, 0, sizes);
+  const g = graphOf('LinearTokenLogProb', [x, wIn, targets]);
+  const attrs: Record<string, Attr> = { transB: { kind: 'int', value: tied ? 1 : 0 } };
+  const lps = xs.map((xc, i) => g.addNode('LinearTokenLogProb', [xc, wIn, ts[i] as Tensor], attrs, [{ shape: [sizes[i] as number], dtype: x.dtype }])[0]);
+  return op.concat(lps, 0);
+}
+
 export interface CrossEntropy {
   /** Per-token loss, 0 at ignored positions; targets' shape. */
   perToken: Tensor;

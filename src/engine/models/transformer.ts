@@ -530,9 +530,14 @@ export function forward(model: TransformerModel, params: ParamLookup, inputs: Fo
 
 /** LM logits [..., V] from final hidden states [..., D]: h E^T with tied embeddings E [V, D], else h W_lm [D, V]. */
 export function lmHead(model: TransformerModel, params: ParamLookup, hidden: Tensor): Tensor {
+  return op.matmul(hidden, lmHeadWeight(model, params));
+}
+
+/** The LM head as [D, V]: E^T for tied embeddings E [V, D] (a Transpose node), else W_lm. */
+function lmHeadWeight(model: TransformerModel, params: ParamLookup): Tensor {
   const w = model.config.tieWordEmbeddings ? lookup(params, 'embed.weight') : lookup(params, 'lm_head.weight');
   if (!w) throw new ModelBuildError(`lmHead: no tensor for parameter "${model.config.tieWordEmbeddings ? 'embed.weight' : 'lm_head.weight'}"`);
-  return op.matmul(hidden, model.config.tieWordEmbeddings ? op.transpose(w) : w);
+  return model.config.tieWordEmbeddings ? op.transpose(w) : w;
 }
 
 /**
@@ -546,6 +551,34 @@ export function tokenLogprobs(logits: Tensor, ids: Tensor): Tensor {
   return nn.tokenLogProbs(op.narrow(logits, 1, 0, T - 1), op.narrow(ids, 1, 1, T - 1));
 }
 
+/**
+ * tokenLogprobs of the LM head on final hidden states [B, T, D], without the [B, T-1, V] logits: the B (T-1)
+ * positions go through the head and the log-softmax in chunks (nn.linearTokenLogProbs, whose backward
+ * recomputes each chunk's logits), so a chunk's [rows, V] tensors are the largest the head makes. Needs static
+ * B and T >= 2.
+ */
+export function headTokenLogprobs(model: TransformerModel, params: ParamLookup, hidden: Tensor, ids: Tensor): Tensor {
+  const [B, T] = ids.shape;
+  const D = hidden.shape[2] as number;
+  if (typeof B !== 'number' || typeof T !== 'number' || T < 2) throw new ModelBuildError(`headTokenLogprobs: needs a static batch and sequence length >= 2, got ${ids}`);
+  const w = lmHeadWeight(model, params);
+  const h = op.reshape(op.narrow(hidden, 1, 0, T - 1), [B * (T - 1), D]);
+  const lp = nn.linearTokenLogProbs(h, w, op.reshape(op.narrow(ids, 1, 1, T - 1), [B * (T - 1)]));
+  return op.reshape(lp, [B, T - 1]);
+}
+
+/**
+ * The mean LM logit over the vocabulary per position, [..., D] -> [...], without the logits: the head is
+ * linear, so mean_v (h W)_v = h mean_v(W_:,v) (TRL's `logits/*` metric). No gradient flows through it.
+ */
+export function meanVocabLogit(model: TransformerModel, params: ParamLookup, hidden: Tensor): Tensor {
+  const w = lmHeadWeight(model, params); // [D, V]
+  // Averaged from the stored table (E [V, D] over axis 0 when tied), so no transposed copy of it is made.
+  const tied = w.producer?.op === 'Transpose' ? (w.producer.inputs[0] as Tensor) : null;
+  const m = tied ? op.transpose(op.mean(tied, [0], true)) : op.mean(w, [1], true); // [D, 1]
+  return op.squeeze(op.matmul(op.stopGradient(hidden), op.stopGradient(m)), [hidden.rank - 1]);
+}
+
 export interface Logprobs {
   /** log p(ids[t+1] | ids[..t]) at completion positions, 0 elsewhere, [B, T-1]. */
   perToken: Tensor;
@@ -553,8 +586,13 @@ export interface Logprobs {
   sum: Tensor;
   /** Number of completion tokens per row, [B] (float). */
   count: Tensor;
-  /** The logits, for losses that need more (entropy, KL). */
+  /**
+   * The logits, for losses that need more (entropy, KL). The log-probs above do not read them (the head runs in
+   * chunks, headTokenLogprobs), so they cost nothing unless used: emission drops unused nodes.
+   */
   logits: Tensor;
+  /** The final hidden states [B, T, D] (the head's input). */
+  hidden: Tensor;
 }
 
 /**
@@ -564,13 +602,13 @@ export interface Logprobs {
  * token, which no token of its own sequence predicts.
  */
 export function logprobs(model: TransformerModel, params: ParamLookup, ids: Tensor, mask: Tensor, completionMask?: Tensor, segments?: Tensor): Logprobs {
-  const { logits } = forward(model, params, { ids, mask, ...(segments ? { segments } : {}) });
+  const { logits, hidden } = forward(model, params, { ids, mask, ...(segments ? { segments } : {}) });
   if (!logits) throw new ModelBuildError(`logprobs: the model's head is "${model.head}", which has no LM logits`);
   const T = ids.shape[1] as number;
-  const lp = tokenLogprobs(logits, ids);
+  const lp = typeof ids.shape[0] === 'number' ? headTokenLogprobs(model, params, hidden, ids) : tokenLogprobs(logits, ids);
   const sel = op.cast(op.not(op.equal(op.narrow(completionMask ?? mask, 1, 1, T - 1), 0)), lp.dtype);
   const perToken = op.mul(lp, sel);
-  return { perToken, sum: op.sum(perToken, [1]), count: op.sum(sel, [1]), logits };
+  return { perToken, sum: op.sum(perToken, [1]), count: op.sum(sel, [1]), logits, hidden };
 }
 
 /**

@@ -185,6 +185,25 @@ const cases: Case[] = [
       return R.nd(Array.from(t.data, (v, i) => lp.data[i * 5 + v]), [2, 3]);
     },
   },
+  // The chunked head: 7 rows in chunks of 3, 3, 1; untied w [D, V] and a tied [V, D] table read transposed.
+  {
+    name: 'linearTokenLogProbs (chunks of 3)',
+    inputs: [F([7, 4]), F([4, 5]), IV([7], [1, 4, 0, 0, 3, 2, 4])],
+    fn: (x, w, t) => nn.linearTokenLogProbs(x, w, t, 3),
+    ref: (x, w, t) => {
+      const lp = R.softmax(R.matmul(x, w), -1, true);
+      return R.nd(Array.from(t.data, (v, i) => lp.data[i * 5 + v]), [7]);
+    },
+  },
+  {
+    name: 'linearTokenLogProbs tied (chunks of 2)',
+    inputs: [F([5, 4]), F([6, 4]), IV([5], [5, 0, 3, 3, 1])],
+    fn: (x, e, t) => nn.linearTokenLogProbs(x, op.transpose(e), t, 2),
+    ref: (x, e, t) => {
+      const lp = R.softmax(R.matmul(x, R.transpose(e, [1, 0])), -1, true);
+      return R.nd(Array.from(t.data, (v, i) => lp.data[i * 6 + v]), [5]);
+    },
+  },
   { name: 'crossEntropy perToken', inputs: [F([4, 3]), IV([4], [2, -100, 0, 1])], fn: (l, t) => nn.crossEntropy(l, t).perToken },
   { name: 'fan-out x*x + exp(x)', inputs: [F([3])], fn: (x) => op.add(op.mul(x, x), op.exp(x)), ref: (a) => R.ew((x) => x * x + Math.exp(x), a) },
 ];
