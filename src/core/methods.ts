@@ -762,8 +762,22 @@ export const METHOD_CARDS: readonly MethodCard[] = [
         help: 'What happens when the timeout passes.',
       },
       { kind: 'boolean', name: 'prefetch_next_batch', default: true, help: 'Sample and publish the next batch while the person labels this one, so the person never waits (its pairs come from the policy before this round\'s update).' },
+      { kind: 'boolean', name: 'refit_reward_model', default: false, help: 'After each round\'s DPO update, refit a reward model (the policy\'s body with a score head, Bradley-Terry) on all of the person\'s labels so far.' },
+      { kind: 'integer', name: 'refit_reward_epochs', default: 2, min: 1, help: 'Passes of the reward-model refit over all of the person\'s labels, each round.' },
+      {
+        kind: 'choice',
+        name: 'refit_policy',
+        default: 'none',
+        options: [
+          { value: 'none', help: 'The policy trains on the pairs only (DPO).' },
+          { value: 'grpo', help: 'Then GRPO steps against the refit reward model: samples_per_prompt completions of prompts_per_round prompts per step.' },
+          { value: 'ppo', help: 'Then PPO steps against the refit reward model: one completion of each of prompts_per_round prompts per step, with a value model started from the reward model.' },
+        ],
+        help: 'After the DPO update and the reward-model refit, train the policy against the refit reward model (needs refit_reward_model).',
+      },
+      { kind: 'integer', name: 'refit_policy_steps', default: 2, min: 1, help: 'Rollouts (each with its update) against the refit reward model, each round.' },
     ],
-    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'objective/kl', 'human/labels', 'human/ai_labels', 'human/late_labels', 'human/ai_agreement', 'human/heldout_agreement', 'human/win_rate_vs_previous', 'human/round'],
+    metrics: ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'objective/kl', 'human/labels', 'human/ai_labels', 'human/late_labels', 'human/ai_agreement', 'human/heldout_agreement', 'human/win_rate_vs_previous', 'human/round', 'reward_model/loss', 'reward_model/accuracy', 'reward_model/accuracy_before', 'reward_model/margin', 'refit/reward', 'refit/kl'],
   },
 ];
 

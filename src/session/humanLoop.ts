@@ -11,7 +11,9 @@
  *             that fails falls back to waiting for the person, with a warning saying so
  *   close     used.json (the labels the update takes: the person's over the judge's, late labels of older
  *             rounds marked `olderPolicy`), then batch.json `closed`, both durable
- *   update    `updates_per_round` DPO steps (humanDpoTrainer.ts); then a checkpoint that records the round
+ *   update    `updates_per_round` DPO steps (humanDpoTrainer.ts); with refit_reward_model, the reward model refit
+ *             on the person's labels so far and refit_policy's steps against it (humanRefit.ts); then a checkpoint
+ *             that records the round (and the refit reward model)
  *   metrics   human/labels (the person's decisions on the batch, ties included), human/labels_trained (the
  *             decisive ones the update took), human/ai_labels, human/late_labels, human/ai_agreement (person vs judge on the pairs
  *             both decided), human/heldout_agreement (the person's decisive labels that the policy's implicit
@@ -30,11 +32,13 @@ import type { FeedbackStore } from '../core/feedback/store';
 import type { BatchClosed, CloseReason, RoundBatch, RoundPair } from '../protocol/humanLoop';
 import { NonFiniteStepError } from '../engine/step/trainer';
 import { humanDpoConfig, HumanDpoTrainer, type HumanDpoConfig, type HumanDpoPair, type JudgeVerdict, type LabeledPair } from '../training/online/humanDpoTrainer';
+import { writeRefitState, type HumanRefit } from '../training/online/humanRefit';
 import { RewardError } from '../training/online/rewards/rewardFunction';
 import type { RolloutPrompt } from '../training/online/rollout';
 import { cleanTemporaryCheckpoints, loadLatestCheckpoint, saveRunCheckpoint } from './checkpoints';
 import { loadSplit } from './data';
 import type { EventSink } from './events';
+import { openHumanRefit, personRefitPairs, resumeHumanRefit } from './humanRefit';
 import { publishRound, readUsed, roundTrainPairs, writeUsed, type UsedLabel } from './humanRounds';
 import type { RunModel } from './model';
 import { openSpecRewards, parameterCounts, rolloutPrompts, trainerBasics } from './online';
@@ -70,14 +74,16 @@ export async function runHumanLoopSession(spec: RunSpec, opts: SessionOptions, s
   const basics = trainerBasics(spec, opts, rm, { value: cfg.maxNewTokens, name: 'max_new_tokens' }, { total }, sink, rewards);
   const trainer = await HumanDpoTrainer.create({ config: cfg, stopStrings: spec.generation?.stop ?? [], model: rm.model, weights: rm.weights, tokenizer: rm.tokenizer, prompts, rewards: basics.rewards, rewardOptions: basics.rewardOptions, microBatchPairs: spec.batchSize, optim: basics.optim, seed: spec.seed, maxPromptLength: basics.maxPromptLength, device: spec.device, ...(basics.threads ? { threads: basics.threads } : {}) });
   disposers.push(() => trainer.dispose());
-  const trained = await resume(opts, spec, trainer, sink);
+  const refit = await openHumanRefit(spec, cfg, rm, basics, prompts);
+  if (refit) disposers.push(() => refit.dispose());
+  const trained = await resume(opts, spec, trainer, sink, refit);
   setStep(trainer.stepsDone);
   sink.started({ runId: path.basename(path.resolve(opts.runDir)), method: spec.method, pid: process.pid, device: trainer.device, model: rm.label, totalSteps: total, examples: { train: prompts.length, eval: split.eval.length }, parameters: parameterCounts(rm) });
-  return new HumanLoop({ spec, cfg, opts, sink, rm, trainer, prompts, setStep, judge: basics.rewards.map((r) => r.fn.name) }, trained).run();
+  return new HumanLoop({ spec, cfg, opts, sink, rm, trainer, prompts, setStep, judge: basics.rewards.map((r) => r.fn.name), ...(refit ? { refit } : {}) }, trained).run();
 }
 
 /** Restores the newest checkpoint; returns the rounds it had trained (0 for a fresh run). */
-async function resume(opts: SessionOptions, spec: RunSpec, trainer: HumanDpoTrainer, sink: EventSink): Promise<number> {
+async function resume(opts: SessionOptions, spec: RunSpec, trainer: HumanDpoTrainer, sink: EventSink, refit: HumanRefit | undefined): Promise<number> {
   const cleaned = cleanTemporaryCheckpoints(opts.runDir);
   if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
   const latest = loadLatestCheckpoint(opts.runDir);
@@ -91,6 +97,7 @@ async function resume(opts: SessionOptions, spec: RunSpec, trainer: HumanDpoTrai
   const round = c.trainer.online?.round;
   if (round === undefined || !Number.isInteger(round) || round < 0) throw new SessionInputError(`${c.path}/trainer_state.json: online.round is missing; it was not written by a run with a person`);
   await trainer.restore({ train: c.state, rollouts: c.step, tokensSeen: c.trainer.numTokens });
+  if (refit) await resumeHumanRefit(refit, opts.runDir, c.path, sink);
   sink.warning({ message: `resuming from ${c.path} (step ${c.step}, after round ${round})`, step: c.step });
   return round;
 }
@@ -106,6 +113,8 @@ interface LoopInputs {
   readonly setStep: (s: number) => void;
   /** The reward functions' names (the judge); empty when the run has none. */
   readonly judge: readonly string[];
+  /** The reward-model refit and policy steps against it after each update (refit_reward_model); absent when off. */
+  readonly refit?: HumanRefit;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -317,9 +326,11 @@ class HumanLoop {
       throw e;
     }
     if (!update) sink.warning({ message: `round ${round}: no labeled pairs to train on; the policy is unchanged`, step: trainer.stepsDone });
+    const refitted = await this.refit(round);
     const after = toward(await trainer.margins(own.map((l) => l.pair)));
     const metrics: Record<string, number> = {
       ...(update ?? {}),
+      ...refitted,
       'human/round': round,
       'human/labels': readBatch(this.runDir, round).closed?.human ?? NaN,
       'human/labels_trained': own.length,
@@ -335,6 +346,15 @@ class HumanLoop {
     this.x.setStep(trainer.stepsDone);
     this.lastMetrics = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
     sink.metrics({ step: trainer.stepsDone, epoch: round, metrics: this.lastMetrics });
+  }
+
+  /** The refit after the round's DPO update (humanRefit.ts): its metrics; the policy takes the refit's weights. */
+  private async refit(round: number): Promise<Record<string, number>> {
+    const { refit, trainer } = this.x;
+    if (!refit) return {};
+    const r = await refit.run(round, personRefitPairs(this.runDir, round, this.promptById), await trainer.currentWeights());
+    if (r.policyWeights) await trainer.setPolicyWeights(r.policyWeights);
+    return r.metrics;
   }
 
   /** Share of the round's pairs decided by both the person and the judge on which they agree (NaN for none). */
@@ -354,8 +374,12 @@ class HumanLoop {
     const { spec, opts, trainer, cfg } = this.x;
     const s = await trainer.state();
     const current = new Map([...s.train.params].map(([k, t]) => [k, t.data] as const));
+    const refit = await this.x.refit?.state();
     const ts = { step: trainer.stepsDone, epoch: round, examplesSeen: round * cfg.pairsPerRound, numTokens: s.tokensSeen, method: spec.method, hyperparameters: { ...spec.hyperparameters }, online: { round } };
-    const rel = saveRunCheckpoint(opts.runDir, s.train, ts, (dir) => this.writeHf(dir, current, {}, round), opts.keepCheckpoints ?? 2);
+    const rel = saveRunCheckpoint(opts.runDir, s.train, ts, (dir) => {
+      this.writeHf(dir, current, {}, round);
+      if (refit) writeRefitState(dir, refit);
+    }, opts.keepCheckpoints ?? 2);
     this.x.sink.checkpoint({ step: trainer.stepsDone, path: rel });
   }
 

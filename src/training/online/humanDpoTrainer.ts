@@ -27,6 +27,7 @@ import type { Hyperparameters } from '../hyper';
 import { referenceModel } from '../plan';
 import { collatePairs, onlineDpoBatchFields, onlineDpoForward, type UpdatePair } from './onlineDpo';
 import { oneOf, onlineHyperparameters } from './onlineMethod';
+import { refitConfig, type RefitConfig } from './humanRefit';
 import { trainedWeights, type OnlineTrainerState } from './runTrainer';
 import { computeRewards, RewardError, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
 import { encodeRolloutPrompt, PolicySampler, samplerWeights, type RolloutPrompt } from './rollout';
@@ -54,6 +55,8 @@ export interface HumanDpoConfig extends DpoLossConfig {
   readonly roundTimeoutSeconds: number;
   readonly onTimeout: TimeoutAction;
   readonly prefetch: boolean;
+  /** The reward-model refit and the policy's training against it after each round's update (humanRefit.ts). */
+  readonly refit: RefitConfig;
 }
 
 /** The card's hyperparameters (defaults filled), checked; a bad value throws naming `hyperparameters.<name>`. */
@@ -82,6 +85,7 @@ export function humanDpoConfig(h: Hyperparameters = {}): HumanDpoConfig {
     roundTimeoutSeconds: r.number('round_timeout_seconds'),
     onTimeout: oneOf('on_timeout', r.string('on_timeout'), TIMEOUT_ACTIONS),
     prefetch: r.boolean('prefetch_next_batch'),
+    refit: refitConfig(r),
   };
   const candidates = (cfg.promptsPerRound * cfg.samplesPerPrompt * (cfg.samplesPerPrompt - 1)) / 2;
   if (cfg.pairsPerRound > candidates) throw new Error(`hyperparameters.pairs_per_round: ${cfg.pairsPerRound} is more than the ${candidates} pairs that prompts_per_round ${cfg.promptsPerRound} x samples_per_prompt ${cfg.samplesPerPrompt} give`);
@@ -211,6 +215,11 @@ export class HumanDpoTrainer {
 
   async currentWeights(): Promise<Map<string, Float32Array>> {
     return trainedWeights(this.o.weights, this.trainer);
+  }
+
+  /** Replaces the policy's weights, optimizer state and counters kept (the refit's policy steps hand theirs back). */
+  async setPolicyWeights(weights: ReadonlyMap<string, Float32Array>): Promise<void> {
+    await this.trainer.setParams(weights);
   }
 
   /** Round `round`'s completions from the current policy, with their log-probs and signals (module comment). */

@@ -154,6 +154,19 @@ export class OnlineTrainer {
     return trainedWeights(this.o.weights, this.trainer);
   }
 
+  /**
+   * Replaces the policy's weights (optimizer state and counters kept): for a loop that also trains the policy by
+   * other means (a run with a person's refit, humanRefit.ts) and hands its weights over before each rollout.
+   */
+  async setPolicyWeights(weights: ReadonlyMap<string, Float32Array>): Promise<void> {
+    await this.trainer.setParams(weights);
+  }
+
+  /** Goes on as after `n` rollouts (their prompts and sampling seeds are not drawn again): a resumed refit's trainer. */
+  skipRollouts(n: number): void {
+    this.rollouts = n;
+  }
+
   /** Weights the generator runs (LoRA adapters merged into the base). */
   private async generationWeights(): Promise<Weights> {
     return samplerWeights(this.o.model, await this.currentWeights());

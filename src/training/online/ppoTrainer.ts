@@ -184,6 +184,22 @@ export class PpoTrainer implements OnlineRunTrainer {
     return new Map(this.m.value.params.map((p) => [p.name, joint.get(VALUE_PREFIX + p.name) as Float32Array]));
   }
 
+  /** Replaces the policy's weights, the value model's kept (OnlineTrainer.setPolicyWeights says why). */
+  async setPolicyWeights(weights: ReadonlyMap<string, Float32Array>): Promise<void> {
+    const joint = await this.jointWeights();
+    for (const p of this.o.model.params) {
+      const w = weights.get(p.name);
+      if (!w) throw new Error(`PPO: the policy's "${p.name}" is missing`);
+      joint.set(p.name, w);
+    }
+    await this.trainer.setParams(joint);
+  }
+
+  /** Goes on as after `n` rollouts (OnlineTrainer.skipRollouts). */
+  skipRollouts(n: number): void {
+    this.rollouts = n;
+  }
+
   private async generationWeights(): Promise<Weights> {
     return samplerWeights(this.o.model, await this.currentWeights());
   }
