@@ -77,7 +77,7 @@ export class DashboardPanel extends Disposable {
       cur.select(add ? [...new Set([...cur.selected, ...runIds])] : runIds);
       return cur;
     }
-    const panel = vscode.window.createWebviewPanel(DashboardPanel.viewType, 'Run Dashboard', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(DashboardPanel.viewType, vscode.l10n.t('Run Dashboard'), vscode.ViewColumn.Active, webviewOptions(extensionUri));
     return new DashboardPanel(panel, extensionUri, runs, log, runIds);
   }
 
@@ -229,7 +229,7 @@ export class DashboardPanel extends Disposable {
     }
     const run = this.runs.get(id);
     if (!run) {
-      await this.panel.webview.postMessage(DashboardError.create({ message: `No run "${id}" in this workspace.` }));
+      await this.panel.webview.postMessage(DashboardError.create({ message: vscode.l10n.t('No run "{0}" in this workspace.', id) }));
       return;
     }
     let tail = this.tails.get(id);

@@ -39,7 +39,7 @@ async function installGpuSupport(log: vscode.LogOutputChannel): Promise<string |
   const nugetIndex = vscode.workspace.getConfiguration('alignment').get<string>('gpu.nugetIndex', NUGET_INDEX) || NUGET_INDEX;
   const dest = gpuDir;
   try {
-    const rt = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Installing GPU support', cancellable: true }, async (progress, cancel) => {
+    const rt = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Installing GPU support'), cancellable: true }, async (progress, cancel) => {
       const abort = new AbortController();
       cancel.onCancellationRequested(() => abort.abort());
       let shown = 0;
@@ -53,13 +53,13 @@ async function installGpuSupport(log: vscode.LogOutputChannel): Promise<string |
       });
     });
     log.info(`GPU support: onnxruntime ${rt.version} with its CUDA provider installed in ${dest}`);
-    void vscode.window.showInformationMessage(`GPU support installed (onnxruntime ${rt.version} CUDA provider). New runs use it where an NVIDIA GPU, its driver, CUDA 12 and cuDNN 9 are present; the launch form's device list shows whether CUDA works here.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('GPU support installed (onnxruntime {0} CUDA provider). New runs use it where an NVIDIA GPU, its driver, CUDA 12 and cuDNN 9 are present; the launch form\'s device list shows whether CUDA works here.', rt.version));
     return rt.ortModule;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (e instanceof Error && (e.name === 'AbortError' || /cancel/i.test(msg))) return undefined;
     log.error(`GPU support: ${isUserError(e) ? msg : (e as Error).stack ?? msg}`);
-    void vscode.window.showErrorMessage(`Installing GPU support failed: ${msg}`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('Installing GPU support failed: {0}', msg));
     return undefined;
   }
 }

@@ -70,7 +70,7 @@ export class LaunchPanel extends Disposable {
       if (spec) void cur.panel.webview.postMessage(LaunchSetSpec.create({ spec, source: specSource ?? 'spec' }));
       return cur;
     }
-    const panel = vscode.window.createWebviewPanel(LaunchPanel.viewType, 'Start Training Run', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(LaunchPanel.viewType, vscode.l10n.t('Start Training Run'), vscode.ViewColumn.Active, webviewOptions(extensionUri));
     return new LaunchPanel(panel, extensionUri, runs, datasets, log, spec, specSource, LaunchPanel.storageDir);
   }
 
@@ -116,15 +116,15 @@ export class LaunchPanel extends Disposable {
     const byPath = new Map(found.map((d) => [d.uri.fsPath, d]));
     return orderDatasets([...byPath.keys()], recentDatasets(), (p) => vscode.workspace.asRelativePath(p, false))
       .flatMap((p) => byPath.get(p) ?? [])
-      .map((d) => ({ value: vscode.workspace.asRelativePath(d.uri, false), label: vscode.workspace.asRelativePath(d.uri, false), detail: `${d.count?.records ?? 0} records` }));
+      .map((d) => ({ value: vscode.workspace.asRelativePath(d.uri, false), label: vscode.workspace.asRelativePath(d.uri, false), detail: vscode.l10n.t('{0} records', d.count?.records ?? 0) }));
   }
 
   private async modelChoices(): Promise<LaunchChoice[]> {
     const out: LaunchChoice[] = [
-      { value: 'builtin:chat', label: 'Built-in chat model', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters, trained on short dialogues: it answers in text` },
-      { value: 'builtin', label: 'Built-in tiny model (untrained)', detail: `Llama-style, ${BUILTIN_MODEL_SIZE} parameters, random weights` },
+      { value: 'builtin:chat', label: vscode.l10n.t('Built-in chat model'), detail: vscode.l10n.t('Llama-style, {0} parameters, trained on short dialogues: it answers in text', BUILTIN_MODEL_SIZE) },
+      { value: 'builtin', label: vscode.l10n.t('Built-in tiny model (untrained)'), detail: vscode.l10n.t('Llama-style, {0} parameters, random weights', BUILTIN_MODEL_SIZE) },
     ];
-    for (const d of activeDownloads()) out.push({ value: d.dir, label: `${d.repo} (downloaded)`, detail: `Hub commit ${d.commit.slice(0, 8)}` });
+    for (const d of activeDownloads()) out.push({ value: d.dir, label: vscode.l10n.t('{0} (downloaded)', d.repo), detail: vscode.l10n.t('Hub commit {0}', d.commit.slice(0, 8)) });
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
     for (const c of configs) {
       try {
@@ -191,7 +191,7 @@ export class LaunchPanel extends Disposable {
       await this.estimate(msg.params.spec);
     } else if (LaunchStart.is(msg)) {
       if (!vscode.workspace.isTrusted) {
-        await post(LaunchStartFailed.create({ problems: [], message: 'Training runs are disabled in an untrusted workspace.' }));
+        await post(LaunchStartFailed.create({ problems: [], message: vscode.l10n.t('Training runs are disabled in an untrusted workspace.') }));
         return;
       }
       try {
@@ -255,26 +255,26 @@ export class LaunchPanel extends Disposable {
   private async browse(what: 'model' | 'dataset' | 'loadSpec' | 'saveSpec', spec: Record<string, unknown> | undefined): Promise<void> {
     const ws = this.runs.workspaceDir ? vscode.Uri.file(this.runs.workspaceDir) : undefined;
     if (what === 'model') {
-      const pick = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: ws, openLabel: 'Use this model folder', title: 'A Hugging Face model folder (config.json, *.safetensors, tokenizer.json)' });
+      const pick = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: ws, openLabel: vscode.l10n.t('Use this model folder'), title: vscode.l10n.t('A Hugging Face model folder (config.json, *.safetensors, tokenizer.json)') });
       if (!pick?.[0]) return;
       const info = await readModelFolder(pick[0].fsPath).catch((e: unknown) => ({ problems: [String(e)], modelType: '?', parameters: undefined }));
       if (info.problems.length) void vscode.window.showWarningMessage(`${pick[0].fsPath}: ${info.problems.join('; ')}`);
       await this.panel.webview.postMessage(LaunchPicked.create({ what, choice: { value: pick[0].fsPath, label: vscode.workspace.asRelativePath(pick[0], false), detail: info.modelType } }));
     } else if (what === 'dataset') {
-      const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { 'Datasets and exported labels': ['jsonl', 'json'] }, openLabel: 'Train on this file' });
+      const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { [vscode.l10n.t('Datasets and exported labels')]: ['jsonl', 'json'] }, openLabel: vscode.l10n.t('Train on this file') });
       if (!pick?.[0]) return;
       await this.panel.webview.postMessage(LaunchPicked.create({ what, choice: { value: vscode.workspace.asRelativePath(pick[0], false), label: vscode.workspace.asRelativePath(pick[0], false) } }));
     } else if (what === 'loadSpec') {
-      const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { 'Run spec': ['json'] }, openLabel: 'Load spec' });
+      const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { [vscode.l10n.t('Run spec')]: ['json'] }, openLabel: vscode.l10n.t('Load spec') });
       if (!pick?.[0]) return;
       const loaded = await loadSpecFile(pick[0].fsPath);
       if ('error' in loaded) void vscode.window.showErrorMessage(loaded.error);
       else await this.panel.webview.postMessage(LaunchSetSpec.create({ spec: loaded.spec, source: vscode.workspace.asRelativePath(pick[0], false) }));
     } else if (spec) {
-      const target = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, 'run-spec.json') : undefined, filters: { 'Run spec': ['json'] } });
+      const target = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, 'run-spec.json') : undefined, filters: { [vscode.l10n.t('Run spec')]: ['json'] } });
       if (!target) return;
       await writeFile(target.fsPath, JSON.stringify(spec, null, 2) + '\n', 'utf8');
-      void vscode.window.showInformationMessage(`Saved the run spec to ${vscode.workspace.asRelativePath(target, false)}; start it later with "Alignment: Start Training Run from Spec File...".`);
+      void vscode.window.showInformationMessage(vscode.l10n.t('Saved the run spec to {0}; start it later with "Alignment: Start Training Run from Spec File...".', vscode.workspace.asRelativePath(target, false)));
     }
   }
 }

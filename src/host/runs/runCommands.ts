@@ -20,7 +20,7 @@ async function pickRun(runs: RunManager, arg: unknown, placeHolder: string, filt
   if (typeof arg === 'string') return arg;
   const candidates = (await runs.list()).filter(filter);
   if (!candidates.length) {
-    void vscode.window.showInformationMessage('No run fits: start one with "Alignment: Start Training Run".');
+    void vscode.window.showInformationMessage(vscode.l10n.t('No run fits: start one with "Alignment: Start Training Run".'));
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
@@ -32,7 +32,7 @@ async function pickRun(runs: RunManager, arg: unknown, placeHolder: string, filt
 
 function requireTrust(): boolean {
   if (vscode.workspace.isTrusted) return true;
-  void vscode.window.showWarningMessage('Training runs are disabled in an untrusted workspace. Trust the workspace to start or resume runs.', 'Manage Workspace Trust').then((a) => {
+  void vscode.window.showWarningMessage(vscode.l10n.t('Training runs are disabled in an untrusted workspace. Trust the workspace to start or resume runs.'), vscode.l10n.t('Manage Workspace Trust')).then((a) => {
     if (a) void vscode.commands.executeCommand('workbench.trust.manage');
   });
   return false;
@@ -97,29 +97,30 @@ export class RunsFeature extends Disposable {
     const runs = this.manager;
     this.command('alignment.refreshRuns', () => this.view.refresh());
     this.command('alignment.stopRun', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Stop which run?', (r) => r.state.phase === 'running');
-      if (id) await runs.stop(id).catch(this.fail('Stop run'));
+      const id = await pickRun(runs, arg, vscode.l10n.t('Stop which run?'), (r) => r.state.phase === 'running');
+      if (id) await runs.stop(id).catch(this.fail(vscode.l10n.t('Stop run')));
     });
     this.command('alignment.resumeRun', async (arg?: unknown) => {
       if (!requireTrust()) return;
-      const id = await pickRun(runs, arg, 'Resume which run?', (r) => !!r.spec && canResume(r.state));
-      if (id) await runs.resume(id).catch(this.fail('Resume run'));
+      const id = await pickRun(runs, arg, vscode.l10n.t('Resume which run?'), (r) => !!r.spec && canResume(r.state));
+      if (id) await runs.resume(id).catch(this.fail(vscode.l10n.t('Resume run')));
     });
     this.command('alignment.deleteRun', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Delete which run?', (r) => r.state.phase !== 'running');
+      const id = await pickRun(runs, arg, vscode.l10n.t('Delete which run?'), (r) => r.state.phase !== 'running');
       const run = id ? runs.get(id) : undefined;
       if (!id || !run) return;
-      const ok = await vscode.window.showWarningMessage(`Delete run ${run.spec?.name || id}? Its folder (${vscode.workspace.asRelativePath(run.dir, false)}) with its checkpoints and final model is removed.`, { modal: true }, 'Delete');
-      if (ok === 'Delete') await runs.delete(id).catch(this.fail('Delete run'));
+      const del = vscode.l10n.t('Delete');
+      const ok = await vscode.window.showWarningMessage(vscode.l10n.t('Delete run {0}? Its folder ({1}) with its checkpoints and final model is removed.', run.spec?.name || id, vscode.workspace.asRelativePath(run.dir, false)), { modal: true }, del);
+      if (ok === del) await runs.delete(id).catch(this.fail(vscode.l10n.t('Delete run')));
     });
     this.command('alignment.clearFailedRuns', () => this.clearFailed());
     this.command('alignment.evaluateRun', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Evaluate which reward-model run?', (r) => r.state.phase === 'finished' && (r.spec?.method === 'reward' || r.spec?.method === 'reward-regression'));
+      const id = await pickRun(runs, arg, vscode.l10n.t('Evaluate which reward-model run?'), (r) => r.state.phase === 'finished' && (r.spec?.method === 'reward' || r.spec?.method === 'reward-regression'));
       const run = id ? runs.get(id) : undefined;
-      if (run) await this.evaluate(run).catch(this.fail('Evaluate run'));
+      if (run) await this.evaluate(run).catch(this.fail(vscode.l10n.t('Evaluate run')));
     });
     this.command('alignment.openRunSpec', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Open the spec of which run?');
+      const id = await pickRun(runs, arg, vscode.l10n.t('Open the spec of which run?'));
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.window.showTextDocument(vscode.Uri.file(path.join(run.dir, 'spec.json')));
     });
@@ -129,7 +130,7 @@ export class RunsFeature extends Disposable {
     });
     this.command('alignment.exportRunForTrl', (arg?: unknown) => this.exportForTrl(arg));
     this.command('alignment.revealRunFolder', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Reveal which run folder?');
+      const id = await pickRun(runs, arg, vscode.l10n.t('Reveal which run folder?'));
       const run = id ? runs.get(id) : undefined;
       if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.dir));
     });
@@ -137,17 +138,17 @@ export class RunsFeature extends Disposable {
 
   /** Writes a run's TRL export folder (src/core/export) where the user picks, then opens its README. */
   private async exportForTrl(arg: unknown): Promise<void> {
-    const id = await pickRun(this.manager, arg, 'Export which run for TRL?', (r) => !!r.spec);
+    const id = await pickRun(this.manager, arg, vscode.l10n.t('Export which run for TRL?'), (r) => !!r.spec);
     const run = id ? this.manager.get(id) : undefined;
     if (!run || !this.workspaceDir) return;
-    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Export here', title: `A folder for the TRL export of ${run.spec?.name || run.id}`, defaultUri: vscode.Uri.file(this.workspaceDir) });
+    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: vscode.l10n.t('Export here'), title: vscode.l10n.t('A folder for the TRL export of {0}', run.spec?.name || run.id), defaultUri: vscode.Uri.file(this.workspaceDir) });
     const parent = picked?.[0]?.fsPath;
     if (!parent) return;
     const out = path.join(parent, `trl-${run.id}`);
     try {
       await exportRunForTrl(run.dir, out, { baseDir: this.workspaceDir });
     } catch (e) {
-      return this.fail('Export run for TRL')(e);
+      return this.fail(vscode.l10n.t('Export run for TRL'))(e);
     }
     await vscode.window.showTextDocument(vscode.Uri.file(path.join(out, 'README.md')));
   }
@@ -166,19 +167,19 @@ export class RunsFeature extends Disposable {
     const out = path.join(run.dir, 'eval-split.scores.jsonl');
     if (spec.data.evalSplit > 0) {
       const { rows, train } = await runEvalRows(spec, this.workspaceDir);
-      if (!rows.length) return void vscode.window.showWarningMessage(`Run ${name}: its eval split has no preference pairs to score.`);
+      if (!rows.length) return void vscode.window.showWarningMessage(vscode.l10n.t('Run {0}: its eval split has no preference pairs to score.', name));
       const data = path.join(run.dir, 'eval-split.pairs.jsonl');
       await writeFile(data, rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
-      const heldOut = { status: 'held-out' as const, text: `Held out: run ${name}'s own eval split, ${rows.length} pairs it never trained on (it trained on the other ${train}), split again from ${spec.data.path} with the run's seed and evalSplit ${spec.data.evalSplit}.` };
+      const heldOut = { status: 'held-out' as const, text: vscode.l10n.t('Held out: run {0}\'s own eval split, {1} pairs it never trained on (it trained on the other {2}), split again from {3} with the run\'s seed and evalSplit {4}.', name, rows.length, train, spec.data.path, spec.data.evalSplit) };
       await vscode.commands.executeCommand('alignment.evaluateRewardModel', undefined, { model, data, heldOut, out });
       return;
     }
-    const other = 'Pick Other Pairs…';
-    const own = 'Its Training Data (not held out)';
-    const a = await vscode.window.showWarningMessage(`Run ${name} has no eval split (data.evalSplit 0): every pair of ${spec.data.path} trained it, so none is held out.`, other, own);
+    const other = vscode.l10n.t('Pick Other Pairs…');
+    const own = vscode.l10n.t('Its Training Data (not held out)');
+    const a = await vscode.window.showWarningMessage(vscode.l10n.t('Run {0} has no eval split (data.evalSplit 0): every pair of {1} trained it, so none is held out.', name, spec.data.path), other, own);
     if (a === other) await vscode.commands.executeCommand('alignment.evaluateRewardModel', undefined, { model });
     if (a === own) {
-      const heldOut = { status: 'not-held-out' as const, text: `Not held out: run ${name} trained on every one of these pairs (${spec.data.path}, no eval split). Accuracy here measures fit, not generalization.` };
+      const heldOut = { status: 'not-held-out' as const, text: vscode.l10n.t('Not held out: run {0} trained on every one of these pairs ({1}, no eval split). Accuracy here measures fit, not generalization.', name, spec.data.path) };
       await vscode.commands.executeCommand('alignment.evaluateRewardModel', undefined, { model, data: path.resolve(this.workspaceDir, spec.data.path), heldOut, out });
     }
   }
@@ -186,10 +187,12 @@ export class RunsFeature extends Disposable {
   /** Deletes every failed run's folder, after one confirmation that names how many. */
   private async clearFailed(): Promise<void> {
     const failed = (await this.manager.list()).filter((r) => r.state.phase === 'failed');
-    if (!failed.length) return void vscode.window.showInformationMessage('No failed runs to clear.');
-    const ok = await vscode.window.showWarningMessage(`Delete ${failed.length} failed run${failed.length === 1 ? '' : 's'} (${failed.slice(0, 5).map((r) => r.spec?.name || r.id).join(', ')}${failed.length > 5 ? ', …' : ''}) with their folders?`, { modal: true }, 'Delete');
-    if (ok !== 'Delete') return;
-    for (const r of failed) await this.manager.delete(r.id).catch(this.fail(`Delete run ${r.id}`));
+    if (!failed.length) return void vscode.window.showInformationMessage(vscode.l10n.t('No failed runs to clear.'));
+    const names = `${failed.slice(0, 5).map((r) => r.spec?.name || r.id).join(', ')}${failed.length > 5 ? ', …' : ''}`;
+    const del = vscode.l10n.t('Delete');
+    const question = failed.length === 1 ? vscode.l10n.t('Delete 1 failed run ({0}) with its folder?', names) : vscode.l10n.t('Delete {0} failed runs ({1}) with their folders?', failed.length, names);
+    if ((await vscode.window.showWarningMessage(question, { modal: true }, del)) !== del) return;
+    for (const r of failed) await this.manager.delete(r.id).catch(this.fail(vscode.l10n.t('Delete run {0}', r.id)));
   }
 
   /**
@@ -203,9 +206,11 @@ export class RunsFeature extends Disposable {
       const d = r?.state.diverged;
       if (!r || !d || r.state.phase !== 'running' || offered.has(r.id)) return;
       offered.add(r.id);
-      void vscode.window.showWarningMessage(`Run ${r.spec?.name || r.id} diverged? at step ${d.step}: ${d.message}`, 'Stop Run', 'Open Dashboard').then(async (a) => {
-        if (a === 'Stop Run') await this.manager.stop(r.id).catch(this.fail('Stop run'));
-        if (a === 'Open Dashboard') await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+      const stop = vscode.l10n.t('Stop Run');
+      const open = vscode.l10n.t('Open Dashboard');
+      void vscode.window.showWarningMessage(vscode.l10n.t('Run {0} diverged? at step {1}: {2}', r.spec?.name || r.id, d.step, d.message), stop, open).then(async (a) => {
+        if (a === stop) await this.manager.stop(r.id).catch(this.fail(vscode.l10n.t('Stop run')));
+        if (a === open) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
       });
     }));
   }
@@ -216,18 +221,18 @@ export class RunsFeature extends Disposable {
     // `{ method }` (the walkthrough's buttons) opens the form with that method selected.
     this.command('alignment.startRun', (arg?: unknown) => {
       if (!requireTrust()) return;
-      if (!this.workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
+      if (!this.workspaceDir) return void vscode.window.showWarningMessage(vscode.l10n.t('Open a folder first: training runs are kept in the workspace (.alignment/runs).'));
       const method = typeof arg === 'object' && arg !== null && typeof (arg as { method?: unknown }).method === 'string' ? (arg as { method: string }).method : undefined;
       LaunchPanel.createOrShow(ext, runs, datasets, log, method ? { method } : undefined);
     });
     this.command('alignment.startRunFromSpec', (arg?: unknown) => this.startFromSpec(arg));
     this.command('alignment.cloneRun', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Clone which run?', (r) => !!r.spec);
+      const id = await pickRun(runs, arg, vscode.l10n.t('Clone which run?'), (r) => !!r.spec);
       const run = id ? runs.get(id) : undefined;
       if (!run?.spec) return;
       const spec: Record<string, unknown> = JSON.parse(JSON.stringify(run.spec)) as Record<string, unknown>;
       delete spec.outputDir;
-      spec.name = `${run.spec.name || run.id} (copy)`;
+      spec.name = vscode.l10n.t('{0} (copy)', run.spec.name || run.id);
       LaunchPanel.createOrShow(ext, runs, datasets, log, spec, `run ${run.id}`);
     });
   }
@@ -236,13 +241,13 @@ export class RunsFeature extends Disposable {
   private async startFromSpec(arg: unknown): Promise<void> {
     const { manager: runs, ext, datasets, log, workspaceDir } = this;
     if (!requireTrust()) return;
-    if (!workspaceDir) return void vscode.window.showWarningMessage('Open a folder first: training runs are kept in the workspace (.alignment/runs).');
-    const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, filters: { 'Run spec': ['json'] }, openLabel: 'Start this spec', defaultUri: vscode.Uri.file(workspaceDir) }))?.[0];
+    if (!workspaceDir) return void vscode.window.showWarningMessage(vscode.l10n.t('Open a folder first: training runs are kept in the workspace (.alignment/runs).'));
+    const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, filters: { [vscode.l10n.t('Run spec')]: ['json'] }, openLabel: vscode.l10n.t('Start this spec'), defaultUri: vscode.Uri.file(workspaceDir) }))?.[0];
     if (!uri) return;
     const loaded = await loadSpecFile(uri.fsPath);
     if ('error' in loaded) return void vscode.window.showErrorMessage(loaded.error);
     const r = await runs.start(loaded.spec).catch((e: unknown) => {
-      this.fail('Start run')(e);
+      this.fail(vscode.l10n.t('Start run'))(e);
       return undefined;
     });
     if (!r) return;
@@ -258,17 +263,17 @@ export class RunsFeature extends Disposable {
   private registerDashboardCommands(): void {
     const { manager: runs, ext, log, workspaceDir } = this;
     this.command('alignment.openDashboard', async (arg?: unknown) => {
-      const id = await pickRun(runs, arg, 'Show which run?');
+      const id = await pickRun(runs, arg, vscode.l10n.t('Show which run?'));
       if (id) DashboardPanel.createOrShow(ext, runs, log, [id]);
     });
     this.command('alignment.compareRuns', async () => {
       const all = await runs.list();
-      const picked = await vscode.window.showQuickPick(all.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })), { canPickMany: true, placeHolder: 'Runs to overlay in the dashboard' });
+      const picked = await vscode.window.showQuickPick(all.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })), { canPickMany: true, placeHolder: vscode.l10n.t('Runs to overlay in the dashboard') });
       if (picked?.length) DashboardPanel.createOrShow(ext, runs, log, picked.map((p) => p.id));
     });
     this.command('alignment.openTrainerState', async (arg?: unknown) => {
-      const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, openLabel: 'Plot this run', title: 'A Transformers/TRL output folder, checkpoint folder or trainer_state.json', defaultUri: workspaceDir ? vscode.Uri.file(workspaceDir) : undefined }))?.[0];
-      if (uri) await DashboardPanel.openTrainerState(ext, runs, log, uri.fsPath).catch(this.fail('Open trainer state'));
+      const uri = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, openLabel: vscode.l10n.t('Plot this run'), title: vscode.l10n.t('A Transformers/TRL output folder, checkpoint folder or trainer_state.json'), defaultUri: workspaceDir ? vscode.Uri.file(workspaceDir) : undefined }))?.[0];
+      if (uri) await DashboardPanel.openTrainerState(ext, runs, log, uri.fsPath).catch(this.fail(vscode.l10n.t('Open trainer state')));
     });
     this.register(vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
       deserializeWebviewPanel: async (panel, state: unknown) => DashboardPanel.revive(panel, ext, state, runs, log),
@@ -279,16 +284,19 @@ export class RunsFeature extends Disposable {
     const name = r.spec?.name || r.id;
     const metrics = keyMetrics(r.state, 3).map(([k, x]) => `${k} ${formatMetric(x)}`).join(', ');
     if (r.state.phase === 'failed') {
-      const a = await vscode.window.showErrorMessage(`Run ${name} failed: ${r.state.detail ?? 'unknown error'}`, 'Open Dashboard', 'Show Log');
-      if (a === 'Open Dashboard') await vscode.commands.executeCommand('alignment.openDashboard', r.id);
-      if (a === 'Show Log') await vscode.commands.executeCommand('alignment.showLog');
+      const [open, showLog] = [vscode.l10n.t('Open Dashboard'), vscode.l10n.t('Show Log')];
+      const a = await vscode.window.showErrorMessage(vscode.l10n.t('Run {0} failed: {1}', name, r.state.detail ?? vscode.l10n.t('unknown error')), open, showLog);
+      if (a === open) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
+      if (a === showLog) await vscode.commands.executeCommand('alignment.showLog');
     } else if (r.state.phase === 'finished' || r.state.phase === 'stopped') {
       // A run that diverged ends as a warning: its final model may be ruined.
-      const diverged = r.state.diverged ? ` (diverged? at step ${r.state.diverged.step}: ${r.state.diverged.message})` : '';
+      const diverged = r.state.diverged ? vscode.l10n.t(' (diverged? at step {0}: {1})', r.state.diverged.step, r.state.diverged.message) : '';
       const lost = describeDataLoss(r.state.dataLoss);
-      const data = lost.length ? `. Data left out: ${lost.join('; ')}` : '';
-      const text = `Run ${name} ${r.state.phase === 'stopped' ? 'stopped' : 'finished'} at step ${r.state.step}${metrics ? `: ${metrics}` : ''}${diverged}${data}`;
-      const a = r.state.diverged ? await vscode.window.showWarningMessage(text, 'Open Dashboard') : await vscode.window.showInformationMessage(text, 'Open Dashboard');
+      const data = lost.length ? vscode.l10n.t('. Data left out: {0}', lost.join('; ')) : '';
+      const ended = r.state.phase === 'stopped' ? vscode.l10n.t('Run {0} stopped at step {1}', name, r.state.step) : vscode.l10n.t('Run {0} finished at step {1}', name, r.state.step);
+      const text = `${ended}${metrics ? `: ${metrics}` : ''}${diverged}${data}`;
+      const open = vscode.l10n.t('Open Dashboard');
+      const a = r.state.diverged ? await vscode.window.showWarningMessage(text, open) : await vscode.window.showInformationMessage(text, open);
       if (a) await vscode.commands.executeCommand('alignment.openDashboard', r.id);
     }
   }

@@ -280,7 +280,7 @@ export class RunManager extends Disposable {
    */
   async start(specInput: unknown): Promise<StartResult> {
     const ws = this.opts.workspaceDir;
-    if (!ws) throw new Error('open a folder first: runs are kept in the workspace folder (.alignment/runs)');
+    if (!ws) throw new Error(vscode.l10n.t('open a folder first: runs are kept in the workspace folder (.alignment/runs)'));
     // The poll follows runs only once the folder has been listed (the file watcher's refresh may never come for
     // a folder outside the workspace), so a run started first must not wait for that listing.
     if (!this.loaded) await this.refresh();
@@ -301,16 +301,16 @@ export class RunManager extends Disposable {
    */
   async resume(id: string): Promise<void> {
     const r = this.records.get(id);
-    if (!r) throw new Error(`no run "${id}" in this workspace`);
-    if (r.child || r.state.phase === 'running') throw new Error(`run ${id} is already running`);
-    if (r.state.phase === 'finished') throw new Error(`run ${id} has finished; clone it to train again`);
-    if (!r.spec) throw new Error(`run ${id} has no usable spec.json: ${r.specProblems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')}`);
-    if (!canResume(r.state)) throw new Error(`run ${id} failed before its first checkpoint: ${r.state.detail ?? 'see its log'}. Resuming would fail the same way: fix that, then Clone and Edit the run`);
+    if (!r) throw new Error(vscode.l10n.t('no run "{0}" in this workspace', id));
+    if (r.child || r.state.phase === 'running') throw new Error(vscode.l10n.t('run {0} is already running', id));
+    if (r.state.phase === 'finished') throw new Error(vscode.l10n.t('run {0} has finished; clone it to train again', id));
+    if (!r.spec) throw new Error(vscode.l10n.t('run {0} has no usable spec.json: {1}', id, r.specProblems.map((p) => `${p.path || 'spec'}: ${p.reason}`).join('; ')));
+    if (!canResume(r.state)) throw new Error(vscode.l10n.t('run {0} failed before its first checkpoint: {1}. Resuming would fail the same way: fix that, then Clone and Edit the run', id, r.state.detail ?? vscode.l10n.t('see its log')));
     const corrupt = await onlyCorruptCheckpoints(r.dir);
     if (corrupt.length) {
-      const restart = 'Restart from Step 0';
+      const restart = vscode.l10n.t('Restart from Step 0');
       const answer = await vscode.window.showWarningMessage(
-        `Run ${id} has no readable checkpoint (${corrupt.join(', ')} could not be read and were moved aside). Train it again from step 0?`,
+        vscode.l10n.t('Run {0} has no readable checkpoint ({1} could not be read and were moved aside). Train it again from step 0?', id, corrupt.join(', ')),
         { modal: true },
         restart,
       );
@@ -325,9 +325,9 @@ export class RunManager extends Disposable {
    */
   async delete(id: string): Promise<void> {
     const r = this.records.get(id);
-    if (!r) throw new Error(`no run "${id}" in this workspace`);
+    if (!r) throw new Error(vscode.l10n.t('no run "{0}" in this workspace', id));
     const lock = await readRunLock(r.dir);
-    if (r.child || r.state.phase === 'running' || (lock && lockIsLive(lock))) throw new Error(`run ${id} is training: stop it first`);
+    if (r.child || r.state.phase === 'running' || (lock && lockIsLive(lock))) throw new Error(vscode.l10n.t('run {0} is training: stop it first', id));
     await rm(r.dir, { recursive: true, force: true });
     this.records.delete(id);
     this.opts.log.info(`Run ${id}: deleted ${r.dir}`);
@@ -338,9 +338,9 @@ export class RunManager extends Disposable {
   /** Asks a running session to stop gracefully (SIGTERM: it saves a checkpoint and writes `finished`). */
   async stop(id: string): Promise<void> {
     const r = this.records.get(id);
-    if (!r) throw new Error(`no run "${id}" in this workspace`);
+    if (!r) throw new Error(vscode.l10n.t('no run "{0}" in this workspace', id));
     const pid = r.child?.pid ?? r.state.started?.pid ?? (await readRunLock(r.dir))?.sessionPid;
-    if (pid === undefined || !processAlive(pid)) throw new Error(`run ${id} is not running`);
+    if (pid === undefined || !processAlive(pid)) throw new Error(vscode.l10n.t('run {0} is not running', id));
     this.opts.log.info(`Run ${id}: stopping (SIGTERM to ${pid}); the session saves a checkpoint first`);
     process.kill(pid, 'SIGTERM');
   }

@@ -12,10 +12,22 @@ const PHASE_ICON: Record<RunPhase, vscode.ThemeIcon> = {
   failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
 };
 
+/** A run phase as the user reads it (the phase names are also context values and stay English there). */
+export function phaseLabel(phase: RunPhase): string {
+  const labels: Record<RunPhase, string> = {
+    pending: vscode.l10n.t('pending'),
+    running: vscode.l10n.t('running'),
+    finished: vscode.l10n.t('finished'),
+    stopped: vscode.l10n.t('stopped'),
+    failed: vscode.l10n.t('failed'),
+  };
+  return labels[phase];
+}
+
 /** A run's progress in a few characters: `40/100 (40%)`. */
 export function progressText(run: ManagedRun): string {
   const s = run.state;
-  if (s.totalSteps <= 0) return s.step ? `step ${s.step}` : '';
+  if (s.totalSteps <= 0) return s.step ? vscode.l10n.t('step {0}', s.step) : '';
   return `${s.step}/${s.totalSteps} (${Math.floor((100 * s.step) / s.totalSteps)}%)`;
 }
 
@@ -34,23 +46,23 @@ export class RunItem extends vscode.TreeItem {
     const s = run.state;
     this.id = `run:${run.id}`;
     // A run that diverged is not shown as passing or plainly running: "diverged?" with the step, from the event on.
-    const diverged = s.diverged && (s.phase === 'finished' || s.phase === 'running' || s.phase === 'stopped') ? `diverged? (step ${s.diverged.step})` : undefined;
+    const diverged = s.diverged && (s.phase === 'finished' || s.phase === 'running' || s.phase === 'stopped') ? vscode.l10n.t('diverged? (step {0})', s.diverged.step) : undefined;
     this.iconPath = diverged ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('charts.yellow')) : PHASE_ICON[s.phase];
     this.contextValue = `alignment.run.${s.phase}${runContextFlags(run)}`;
-    const parts = [s.phase === 'running' ? progressText(run) : s.phase, diverged, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
+    const parts = [s.phase === 'running' ? progressText(run) : phaseLabel(s.phase), diverged, ...keyMetrics(s, 2).map(([k, x]) => `${k.replace(/^rewards\//, '')} ${formatMetric(x)}`)];
     const eta = etaSeconds(s);
-    if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+    if (eta !== undefined) parts.push(vscode.l10n.t('ETA {0}', formatDuration(eta)));
     if (waitingPairs > 0) parts.unshift(waitingText(waitingPairs));
     this.description = parts.filter(Boolean).join(' · ');
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`**${escapeMd(run.spec?.name || run.id)}** — ${s.phase}${s.detail ? `: ${escapeMd(s.detail)}` : ''}\n\n`);
-    if (run.spec) md.appendMarkdown(`${run.spec.method} · ${run.spec.model.kind === 'builtin' ? 'built-in model' : escapeMd(run.spec.model.path)} · ${run.spec.device}${s.started ? ` (${s.started.device})` : ''}\n\n`);
+    md.appendMarkdown(`**${escapeMd(run.spec?.name || run.id)}** — ${phaseLabel(s.phase)}${s.detail ? `: ${escapeMd(s.detail)}` : ''}\n\n`);
+    if (run.spec) md.appendMarkdown(`${run.spec.method} · ${run.spec.model.kind === 'builtin' ? vscode.l10n.t('built-in model') : escapeMd(run.spec.model.path)} · ${run.spec.device}${s.started ? ` (${s.started.device})` : ''}\n\n`);
     md.appendMarkdown(`${escapeMd(progressText(run))}\n\n`);
-    if (s.diverged) md.appendMarkdown(`**Diverged?** at step ${s.diverged.step}: ${escapeMd(s.diverged.message)}\n\n`);
+    if (s.diverged) md.appendMarkdown(`${vscode.l10n.t('**Diverged?** at step {0}: {1}', s.diverged.step, escapeMd(s.diverged.message))}\n\n`);
     for (const [k, x] of keyMetrics(s, 6)) md.appendMarkdown(`- ${escapeMd(k)}: ${formatMetric(x)}\n`);
     if (run.stderrTail) md.appendCodeblock(run.stderrTail.split('\n').slice(-12).join('\n'), 'text');
     this.tooltip = md;
-    this.command = { command: 'alignment.openDashboard', title: 'Open Run Dashboard', arguments: [run.id] };
+    this.command = { command: 'alignment.openDashboard', title: vscode.l10n.t('Open Run Dashboard'), arguments: [run.id] };
   }
 }
 
@@ -109,14 +121,14 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunN
     const s = run.state;
     const out: RunNode[] = [];
     for (const b of this.waitingPairs?.waiting(run.id) ?? []) {
-      if (b.waiting > 0) out.push(new RunDetailItem(`round ${b.round}`, `${waitingText(b.waiting)} · ${b.labeled}/${b.pairs} labeled`, 'comment-discussion', 'Click to label them in the comparison panel.', { command: 'alignment.labelWaitingPairs', title: 'Label Waiting Pairs', arguments: [run.id] }));
+      if (b.waiting > 0) out.push(new RunDetailItem(vscode.l10n.t('round {0}', b.round), vscode.l10n.t('{0} · {1}/{2} labeled', waitingText(b.waiting), b.labeled, b.pairs), 'comment-discussion', vscode.l10n.t('Click to label them in the comparison panel.'), { command: 'alignment.labelWaitingPairs', title: vscode.l10n.t('Label Waiting Pairs'), arguments: [run.id] }));
     }
-    if (s.detail) out.push(new RunDetailItem(s.phase === 'failed' ? 'error' : 'status', s.detail, s.phase === 'failed' ? 'error' : 'info', [s.detail, s.lastError?.detail, run.stderrTail].filter(Boolean).join('\n\n')));
-    if (run.specProblems.length) out.push(new RunDetailItem('spec', run.specProblems.map((p) => `${p.path || 'spec.json'}: ${p.reason}`).join('; '), 'warning'));
-    if (run.spec) out.push(new RunDetailItem('method', `${run.spec.method} · ${run.spec.model.kind === 'builtin' ? 'built-in model' : run.spec.model.path} · ${s.started?.device ?? run.spec.device}`, 'beaker'));
+    if (s.detail) out.push(new RunDetailItem(s.phase === 'failed' ? vscode.l10n.t('error') : vscode.l10n.t('status'), s.detail, s.phase === 'failed' ? 'error' : 'info', [s.detail, s.lastError?.detail, run.stderrTail].filter(Boolean).join('\n\n')));
+    if (run.specProblems.length) out.push(new RunDetailItem(vscode.l10n.t('spec'), run.specProblems.map((p) => `${p.path || 'spec.json'}: ${p.reason}`).join('; '), 'warning'));
+    if (run.spec) out.push(new RunDetailItem(vscode.l10n.t('method'), `${run.spec.method} · ${run.spec.model.kind === 'builtin' ? vscode.l10n.t('built-in model') : run.spec.model.path} · ${s.started?.device ?? run.spec.device}`, 'beaker'));
     for (const [k, x] of Object.entries(s.metrics)) out.push(new RunDetailItem(k, formatMetric(x), 'graph-line'));
     for (const [k, x] of Object.entries(s.evalMetrics)) out.push(new RunDetailItem(k, formatMetric(x), 'graph-line'));
-    if (s.latestCheckpoint) out.push(new RunDetailItem('checkpoint', `step ${s.latestCheckpoint.step}: ${s.latestCheckpoint.path}`, 'save'));
+    if (s.latestCheckpoint) out.push(new RunDetailItem(vscode.l10n.t('checkpoint'), vscode.l10n.t('step {0}: {1}', s.latestCheckpoint.step, s.latestCheckpoint.path), 'save'));
     return out;
   }
 

@@ -8,7 +8,7 @@ const POLL_MS = 1500;
 
 /** "3 pairs waiting" / "1 pair waiting". */
 export function waitingText(n: number): string {
-  return `${n} ${n === 1 ? 'pair' : 'pairs'} waiting`;
+  return n === 1 ? vscode.l10n.t('1 pair waiting') : vscode.l10n.t('{0} pairs waiting', n);
 }
 
 /**
@@ -34,7 +34,7 @@ export class WaitingPairs extends Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     super();
-    this.item.name = 'Alignment pairs waiting for labels';
+    this.item.name = vscode.l10n.t('Alignment pairs waiting for labels');
     this.item.command = 'alignment.labelWaitingPairs';
     this.register(runs.onDidChange(() => void this.poll()));
     this.timer = setInterval(() => void this.poll(), POLL_MS);
@@ -59,7 +59,7 @@ export class WaitingPairs extends Disposable {
     const entries = runId ? [[runId, this.waiting(runId)] as const] : [...this.byRun.entries()];
     const batch = entries.flatMap(([, bs]) => bs.filter((b) => b.waiting > 0)).sort((a, b) => a.round - b.round)[0];
     if (!batch) {
-      void vscode.window.showInformationMessage('No pairs are waiting for your labels.');
+      void vscode.window.showInformationMessage(vscode.l10n.t('No pairs are waiting for your labels.'));
       return false;
     }
     await vscode.commands.executeCommand('alignment.labelPairs', vscode.Uri.file(batch.pairsFile));
@@ -108,8 +108,8 @@ export class WaitingPairs extends Disposable {
     if (this.announced.has(id) || b.waiting === 0) return;
     this.announced.add(id);
     const name = run.spec?.name || run.id;
-    const due = b.deadline === null ? '' : ` The run stops waiting at ${new Date(b.deadline).toLocaleTimeString()}.`;
-    void vscode.window.showInformationMessage(`Run ${name}, round ${b.round}: ${waitingText(b.waiting)} for your labels.${due}`, 'Label Now').then((a) => {
+    const due = b.deadline === null ? '' : ` ${vscode.l10n.t('The run stops waiting at {0}.', new Date(b.deadline).toLocaleTimeString())}`;
+    void vscode.window.showInformationMessage(`${vscode.l10n.t('Run {0}, round {1}: {2} for your labels.', name, b.round, waitingText(b.waiting))}${due}`, vscode.l10n.t('Label Now')).then((a) => {
       if (a) void this.openOldest(run.id);
     });
   }
@@ -119,7 +119,8 @@ export class WaitingPairs extends Disposable {
     if (n === 0) return void this.item.hide();
     const runs = [...this.byRun.entries()].filter(([, bs]) => bs.some((b) => b.waiting > 0));
     this.item.text = `$(comment-discussion) ${waitingText(n)}`;
-    this.item.tooltip = `${runs.map(([id, bs]) => `${id}: ${bs.map((b) => `round ${b.round}, ${b.labeled}/${b.pairs} labeled`).join('; ')}`).join('\n')}\nClick to label them.`;
+    const lines = runs.map(([id, bs]) => `${id}: ${bs.map((b) => vscode.l10n.t('round {0}, {1}/{2} labeled', b.round, b.labeled, b.pairs)).join('; ')}`);
+    this.item.tooltip = `${lines.join('\n')}\n${vscode.l10n.t('Click to label them.')}`;
     this.item.show();
   }
 }
