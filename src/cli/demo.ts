@@ -214,7 +214,7 @@ interface PairSet {
  * 3. Pairs labeled by the proxy reward: k replies per prompt from the SFT model, the best one (by R) is `chosen`
  * and the worst `rejected` (best-vs-worst of k, as SimPO's on-policy pairs are built), so each pair has a clear gap.
  */
-async function labelPairs(run: DemoRun, lab: PolicyLab, pairQs: readonly QA[]): Promise<PairSet> {
+export async function labelPairs(run: DemoRun, lab: PolicyLab, pairQs: readonly QA[]): Promise<PairSet> {
   const k = run.scale.samplesPerPrompt;
   run.log(`3/8 sampling ${k} replies for ${pairQs.length} prompts from the SFT model; the proxy reward picks the best and the worst`);
   const rng = new Rng(run.seed).derive('pairs');
@@ -244,7 +244,7 @@ async function labelPairs(run: DemoRun, lab: PolicyLab, pairQs: readonly QA[]): 
 const pairBatch = (scale: DemoScale): number => Math.max(2, scale.batchSize / 2);
 
 /** 4. A Bradley-Terry reward model on the pairs, from the SFT model. */
-async function trainRewardModel(run: DemoRun, sftDir: string): Promise<void> {
+export async function trainRewardModel(run: DemoRun, sftDir: string): Promise<void> {
   const { scale } = run;
   run.log(`4/8 reward model: ${scale.rmSteps} Bradley-Terry steps`);
   await run.stage('reward', {

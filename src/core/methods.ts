@@ -729,7 +729,7 @@ export const METHOD_CARDS: readonly MethodCard[] = [
         name: 'selection',
         default: 'active',
         options: [
-          { value: 'active', help: 'The pairs the implicit reward (with the reward model or judge among the reward functions) is least sure about, with distinct completions, spread over prompts.' },
+          { value: 'active', help: 'With a reward model or judge among the reward functions: the pairs where they predict a clear winner that the policy does not prefer yet (not their near-ties, which a person decides almost at random). Without one: the pairs the implicit reward is least sure about. Distinct completions, spread over prompts.' },
           { value: 'random', help: 'Random pairs of random prompts, for comparison.' },
         ],
         help: 'Which pairs are worth the person\'s time.',

@@ -75,7 +75,7 @@ export interface RoundBatch {
 /** Why a pair was picked: the selection rule, its score, and the signals it used. */
 export interface PairSelectionInfo {
   readonly method: PairSelection;
-  /** The score the pairs were ranked by (active: uncertainty x diversity weight; random: the draw). */
+  /** The score the pairs were ranked by (active: worth x distinctness x diversity weight, pairSelection.ts; random: the draw). */
   readonly score: number;
   /** P(first candidate preferred) under each signal that was available: `implicit` (the policy's implicit DPO reward), `rm`, `judge`. */
   readonly probabilities: Readonly<Record<string, number>>;

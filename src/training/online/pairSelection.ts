@@ -4,18 +4,26 @@
  *
  * active   Each candidate pair (a, b) gets P_s = sigmoid(x_s(a) - x_s(b)), the probability that a is preferred,
  *          from each signal s that scores both completions: the policy's implicit DPO reward
- *          beta (log pi(y) - log pi_ref(y)), and the run's reward functions (a reward model, a judge) when it has
- *          them. Its uncertainty is
+ *          h = beta (log pi(y) - log pi_ref(y)) (signal `implicit`), and the run's reward functions (a reward model,
+ *          a judge: the external signals) when it has them. Its worth is
  *
- *              u = min(1, 4 p (1 - p) + (max_s P_s - min_s P_s)),   p = mean_s P_s,
+ *            with external signals   v = |2 p - 1| g,   p = mean over the external s of P_s,
+ *                                    g = sigmoid(-t (h(a) - h(b))),  t = sign(p - 1/2)   (g = 1/2 without h)
+ *            implicit reward only    v = 4 P (1 - P),   P = P_implicit
  *
- *          1 when the ensemble's mean is at 1/2, and raised when its members disagree. A pair of identical
- *          completions is a certain tie and teaches nothing, so u is multiplied by how much the two differ,
- *          d = 1 - |A ∩ B| / |A ∪ B| over their token multisets (0 for identical token ids). The pairs are then
- *          picked greedily by u d w(prompt), where every prompt starts at w = 1 and each pick from prompt g
- *          multiplies w(h) of every prompt h by 1 - lambda sim(g, h) (sim: 1 for the same prompt, else the
- *          Jaccard overlap of their word sets; lambda = `diversityWeight`), so the batch spreads over prompts and
- *          topics. Ties are broken by a seeded shuffle.
+ *          With external signals, |2p - 1| is how clearly they predict a quality difference and g is the weight the
+ *          DPO loss gives a label that agrees with them (sigmoid of minus the policy's implicit margin toward the
+ *          predicted winner): v is high where the ensemble disagrees, the reward functions sure of a difference that
+ *          the policy's implicit reward does not yet hold. The pairs they find least certain (p near 1/2) are
+ *          near-ties: a person's label there is close to a coin flip and teaches the policy little, and the
+ *          benchmark (bench/active.ts, docs/human-loop.md) measured that rule below random. Without external signals
+ *          nothing predicts the label, and v is the implicit reward's own uncertainty (1 while the policy equals the
+ *          reference). A pair of identical completions is a certain tie and teaches nothing, so v is multiplied by
+ *          how much the two differ, d = 1 - |A ∩ B| / |A ∪ B| over their token multisets (0 for identical token
+ *          ids). The pairs are then picked greedily by v d w(prompt), where every prompt starts at w = 1 and each
+ *          pick from prompt g multiplies w(h) of every prompt h by 1 - lambda sim(g, h) (sim: 1 for the same
+ *          prompt, else the Jaccard overlap of their word sets; lambda = `diversityWeight`), so the batch spreads
+ *          over prompts and topics. Ties are broken by a seeded shuffle.
  *   random  Pairs of two different completions of a prompt, drawn uniformly, going round the prompts in a
  *          shuffled order (identical texts may be drawn, as online DPO's two samples may be identical).
  */
@@ -35,7 +43,7 @@ export interface SelectedPair {
   /** Completion indices into the round's list, first and second candidate. */
   readonly a: number;
   readonly b: number;
-  /** The score it was picked by (active: u d w; random: the draw in [0, 1)). */
+  /** The score it was picked by (active: v d w; random: the draw in [0, 1)). */
   readonly score: number;
   /** P(a preferred) under each signal. */
   readonly probabilities: Readonly<Record<string, number>>;
@@ -63,12 +71,18 @@ export function pairProbabilities(a: SelectionCompletion, b: SelectionCompletion
   return out;
 }
 
-/** u of the module comment; 1 when no signal scores the pair (nothing is known). */
-export function uncertainty(probabilities: Readonly<Record<string, number>>): number {
-  const ps = Object.values(probabilities);
-  if (ps.length === 0) return 1;
-  const p = ps.reduce((s, x) => s + x, 0) / ps.length;
-  return Math.min(1, 4 * p * (1 - p) + (Math.max(...ps) - Math.min(...ps)));
+/** The signal name of the policy's implicit DPO reward; every other signal is an external one (module comment). */
+export const IMPLICIT_SIGNAL = 'implicit';
+
+/** v of the module comment; 1 when no signal scores the pair (nothing is known). */
+export function pairWorth(probabilities: Readonly<Record<string, number>>): number {
+  const implicit = probabilities[IMPLICIT_SIGNAL];
+  const external = Object.entries(probabilities).filter(([s]) => s !== IMPLICIT_SIGNAL).map(([, p]) => p);
+  if (external.length === 0) return implicit === undefined ? 1 : 4 * implicit * (1 - implicit);
+  const p = external.reduce((s, x) => s + x, 0) / external.length;
+  // sigmoid(-t m) from P_implicit = sigmoid(m): 1 - P toward a, P toward b; 1/2 when p is exactly 1/2 or h is missing.
+  const g = implicit === undefined || p === 0.5 ? 0.5 : p > 0.5 ? 1 - implicit : implicit;
+  return Math.abs(2 * p - 1) * g;
 }
 
 /** Multiset Jaccard overlap |A ∩ B| / |A ∪ B| of two token lists (1 for two empty lists). */
@@ -117,7 +131,7 @@ function selectActive(cs: readonly SelectionCompletion[], cands: readonly [numbe
   const scored = cands.map(([a, b]) => {
     const ca = cs[a] as SelectionCompletion;
     const probabilities = pairProbabilities(ca, cs[b] as SelectionCompletion);
-    return { a, b, promptIndex: ca.promptIndex, probabilities, base: uncertainty(probabilities) * (1 - multisetJaccard(ca.ids, (cs[b] as SelectionCompletion).ids)) };
+    return { a, b, promptIndex: ca.promptIndex, probabilities, base: pairWorth(probabilities) * (1 - multisetJaccard(ca.ids, (cs[b] as SelectionCompletion).ids)) };
   });
   const prompts = [...new Set(scored.map((s) => s.promptIndex))];
   const weight = new Map<number, number>();

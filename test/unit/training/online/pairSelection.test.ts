@@ -1,29 +1,64 @@
 /**
- * Active pair selection (src/training/online/pairSelection.ts) against hand-computed float64 values: the
- * ensemble's probabilities and uncertainty, the token overlap that makes identical completions worthless, and the
- * greedy spread over prompts; random selection goes round the prompts.
+ * Active pair selection (src/training/online/pairSelection.ts) against plain float64 references: the ensemble's
+ * probabilities, a pair's worth (the reward functions' predicted gap times the DPO weight of the policy's implicit
+ * margin toward it; the implicit reward's own uncertainty without them), the token overlap that makes identical
+ * completions worthless, and the greedy spread over prompts; random selection goes round the prompts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { multisetJaccard, pairProbabilities, promptSimilarity, selectPairs, uncertainty, type SelectionCompletion } from '../../../../src/training/online/pairSelection';
+import { multisetJaccard, pairProbabilities, pairWorth, promptSimilarity, selectPairs, type SelectionCompletion } from '../../../../src/training/online/pairSelection';
 
 const close = (a: number, b: number, tol = 1e-12): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
-test('probabilities, uncertainty and overlap match float64 references', () => {
+/** Plain reference of a pair's worth from the raw scores (module comment of pairSelection.ts). */
+function worthReference(ha: number, hb: number, external: readonly [number, number][]): number {
+  const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+  if (!external.length) return 4 * sig(ha - hb) * (1 - sig(ha - hb));
+  const p = external.reduce((s, [xa, xb]) => s + sig(xa - xb), 0) / external.length;
+  const t = Math.sign(p - 0.5);
+  return Math.abs(2 * p - 1) * sig(-t * (ha - hb));
+}
+
+test('probabilities, worth and overlap match float64 references', () => {
   const a: SelectionCompletion = { promptIndex: 0, ids: [1, 2, 2, 3], signals: { implicit: 0.3, rm: 2 } };
   const b: SelectionCompletion = { promptIndex: 0, ids: [2, 3, 4], signals: { implicit: -0.2, rm: 2.5 } };
   const p = pairProbabilities(a, b);
   close(p.implicit as number, 1 / (1 + Math.exp(-0.5)));
   close(p.rm as number, 1 / (1 + Math.exp(0.5)));
-  // mean 1/2 -> 4 p (1 - p) = 1, clipped at 1 with the disagreement added.
-  assert.equal(uncertainty(p), 1);
-  const agree = { implicit: 0.8, rm: 0.7 };
-  close(uncertainty(agree), 4 * 0.75 * 0.25 + 0.1);
-  assert.equal(uncertainty({}), 1);
+  // The RM prefers b (p = s(-0.5)); the policy's implicit margin leans to a by 0.5, so g = s(0.5) toward b.
+  close(pairWorth(p), worthReference(0.3, -0.2, [[2, 2.5]]));
+  close(pairWorth(p), (1 - 2 / (1 + Math.exp(0.5))) * (1 / (1 + Math.exp(-0.5))));
+  // Two external signals are averaged before the gap is taken; the policy already agreeing lowers the worth.
+  const two = pairProbabilities({ promptIndex: 0, ids: [1], signals: { implicit: 1.5, rm: 3, judge: 1 } }, { promptIndex: 0, ids: [2], signals: { implicit: 0, rm: 0, judge: 2 } });
+  close(pairWorth(two), worthReference(1.5, 0, [[3, 0], [1, 2]]));
+  assert.ok(pairWorth(two) < pairWorth({ ...two, implicit: 0.5 }), 'a policy that does not yet hold the predicted preference makes the pair worth more');
+  // A near-tie under the reward model is worth little however unsure the policy is; no external signal: 4 P (1 - P).
+  close(pairWorth({ implicit: 0.5, rm: 0.5 }), 0);
+  close(pairWorth({ implicit: 0.8 }), worthReference(Math.log(4), 0, []));
+  assert.equal(pairWorth({ implicit: 0.5 }), 1);
+  assert.equal(pairWorth({}), 1);
   // {1,2,2,3} vs {2,3,4}: intersection {2,3} = 2, union 4 + 3 - 2 = 5.
   close(multisetJaccard(a.ids, b.ids), 2 / 5);
   assert.equal(multisetJaccard([5, 5], [5, 5]), 1);
   close(promptSimilarity('What is the capital of France?', 'what is the capital of Spain'), 5 / 7);
+});
+
+test('with a reward model, active selection picks the clear differences the policy does not hold yet', () => {
+  const c = (promptIndex: number, id: number, implicit: number, rm: number): SelectionCompletion => ({ promptIndex, ids: [id], signals: { implicit, rm } });
+  const cs = [
+    // Prompt 0: an RM near-tie (least certain) that the policy is unsure of.
+    c(0, 1, 0, 0.05),
+    c(0, 2, 0, 0),
+    // Prompt 1: a clear RM gap the policy already holds (implicit margin 3 toward the RM's winner).
+    c(1, 3, 3, 4),
+    c(1, 4, 0, 0),
+    // Prompt 2: the same RM gap, which the policy ranks the other way.
+    c(2, 5, -1, 4),
+    c(2, 6, 0, 0),
+  ];
+  const picked = selectPairs(cs, { method: 'active', pairs: 3, promptTexts: ['a b', 'c d', 'e f'], diversityWeight: 0, seed: 2 });
+  assert.deepEqual(picked.map((p) => p.promptIndex), [2, 1, 0]);
+  picked.forEach((p) => close(p.score, pairWorth(p.probabilities)));
 });
 
 test('active selection skips identical completions, prefers uncertain pairs, and spreads over prompts', () => {
@@ -40,7 +75,7 @@ test('active selection skips identical completions, prefers uncertain pairs, and
   ];
   const texts = ['alpha beta', 'gamma delta'];
   const picked = selectPairs(cs, { method: 'active', pairs: 2, promptTexts: texts, diversityWeight: 0.5, seed: 1 });
-  // First: a fully uncertain, fully distinct pair of prompt 1 ({3,4} vs {5,6}).
+  // Implicit reward only: worth 4 P (1 - P). First: a fully uncertain, fully distinct pair of prompt 1 ({3,4} vs {5,6}).
   assert.deepEqual([picked[0]?.a, picked[0]?.b], [3, 4]);
   close(picked[0]?.score as number, 1);
   // Second: prompt 1's weight is halved, so prompt 0's best pair (uncertainty 4 s(5)(1 - s(5)), overlap 0) competes
