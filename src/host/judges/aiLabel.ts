@@ -10,7 +10,7 @@ import { datasetPairItems } from '../../core/judges/datasetPairs';
 import { RewardModelJudge } from '../../core/judges/rewardModelJudge';
 import { datasetArg } from '../shared/datasetArg';
 import { JUDGE_API_KEY_SECRET } from './judgeApiKey';
-import { errorMessage, PICK_JUDGE_DATASET, type JudgeFeature } from './judgeFeature';
+import { errorMessage, pickJudgeDataset, type JudgeFeature } from './judgeFeature';
 import { labelWithProgress } from './aiLabelJob';
 import { openAiJudgeFromSettings, type OpenAiJudgePreset } from './openAiJudgeSetup';
 import { proxyJudgeFor } from './proxyJudgeSetup';
@@ -53,10 +53,10 @@ export interface AiLabelSummary {
  */
 export async function aiLabelDataset(f: JudgeFeature, arg?: unknown, preset?: AiLabelPreset): Promise<AiLabelSummary | undefined> {
   const { log } = f;
-  const uri = await datasetArg(arg, PICK_JUDGE_DATASET);
+  const uri = await datasetArg(arg, pickJudgeDataset());
   if (!uri) return undefined;
   if (uri.scheme !== 'file') {
-    void vscode.window.showErrorMessage(`AI labeling needs a dataset on disk; ${uri.toString()} is not one.`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('AI labeling needs a dataset on disk; {0} is not one.', uri.toString()));
     return undefined;
   }
   const file = uri.fsPath;
@@ -68,7 +68,7 @@ export async function aiLabelDataset(f: JudgeFeature, arg?: unknown, preset?: Ai
     const { pairs, notPairs } = datasetPairItems(await f.scans.get(file), preset?.limit);
     if (notPairs) log.warn(`AI labeling: ${notPairs} record(s) of ${file} are not prompt/chosen/rejected pairs and are skipped (see the Problems panel)`);
     if (pairs.length === 0) {
-      void vscode.window.showWarningMessage(`${path.basename(file)} has no prompt/chosen/rejected pairs to label.`);
+      void vscode.window.showWarningMessage(vscode.l10n.t('{0} has no prompt/chosen/rejected pairs to label.', path.basename(file)));
       return undefined;
     }
     const sink = feedbackStoreSink(f.stores.get(file));
@@ -90,11 +90,11 @@ async function judgeKind(file: string, preset: AiLabelPreset | undefined): Promi
   if (preset) return preset.judge ?? 'openai';
   return (await vscode.window.showQuickPick(
     [
-      { label: 'OpenAI-compatible judge', description: vscode.workspace.getConfiguration('alignment').get<string>('judge.model', '') || '(set alignment.judge.model)', detail: 'llama.cpp server, Ollama, vLLM or a hosted API; each pair is judged in both orders', value: 'openai' as const },
-      { label: 'Reward model', description: 'a reward-model run or a model folder', detail: 'scores both responses in a separate process on the engine; the higher reward wins', value: 'reward-model' as const },
-      { label: 'Proxy-reward scorer', description: vscode.workspace.isTrusted ? '' : 'disabled: workspace not trusted', detail: 'your scorer module (alignment.proxyReward.scorerModule); the higher-scored response wins', value: 'proxy' as const },
+      { label: vscode.l10n.t('OpenAI-compatible judge'), description: vscode.workspace.getConfiguration('alignment').get<string>('judge.model', '') || vscode.l10n.t('(set alignment.judge.model)'), detail: vscode.l10n.t('llama.cpp server, Ollama, vLLM or a hosted API; each pair is judged in both orders'), value: 'openai' as const },
+      { label: vscode.l10n.t('Reward model'), description: vscode.l10n.t('a reward-model run or a model folder'), detail: vscode.l10n.t('scores both responses in a separate process on the engine; the higher reward wins'), value: 'reward-model' as const },
+      { label: vscode.l10n.t('Proxy-reward scorer'), description: vscode.workspace.isTrusted ? '' : vscode.l10n.t('disabled: workspace not trusted'), detail: vscode.l10n.t('your scorer module (alignment.proxyReward.scorerModule); the higher-scored response wins'), value: 'proxy' as const },
     ],
-    { placeHolder: `Judge for ${path.basename(file)}` },
+    { placeHolder: vscode.l10n.t('Judge for {0}', path.basename(file)) },
   ))?.value;
 }
 
@@ -112,15 +112,16 @@ function reportOutcome(f: JudgeFeature, uri: vscode.Uri, judge: PairJudge, resul
   for (const e of result.errors) errorsByKind[e.kind] = (errorsByKind[e.kind] ?? 0) + 1;
   const errs = Object.entries(errorsByKind).map(([k, n]) => `${n} ${k}`).join(', ');
   const text =
-    `${source}: labeled ${result.labeled} of ${result.total} pairs in ${path.basename(file)}` +
-    (result.skipped ? ` (${result.skipped} labeled before)` : '') +
-    (result.failed ? `; ${result.failed} judge errors (${errs}), not recorded as labels: see the Alignment Studio log` : '') +
-    (result.status === 'cancelled' ? '; cancelled' : '') +
-    (result.status === 'stopped' ? `; stopped: ${result.stopReason ?? ''}` : '') +
-    '.';
+    vscode.l10n.t('{0}: labeled {1} of {2} pairs in {3}', source, result.labeled, result.total, path.basename(file)) +
+    (result.skipped ? vscode.l10n.t(' ({0} labeled before)', result.skipped) : '') +
+    (result.failed ? vscode.l10n.t('; {0} judge errors ({1}), not recorded as labels: see the Alignment Studio log', result.failed, errs) : '') +
+    (result.status === 'cancelled' ? vscode.l10n.t('; cancelled') : '') +
+    (result.status === 'stopped' ? vscode.l10n.t('; stopped: {0}', result.stopReason ?? '') : '') +
+    vscode.l10n.t('.');
   f.log.info(`${text} Usage: ${JSON.stringify(judge instanceof OpenAiJudge ? judge.usage : {})}`);
-  const pick = result.status === 'stopped' || result.failed ? vscode.window.showWarningMessage(text, 'Show Agreement', 'Show Log') : vscode.window.showInformationMessage(text, 'Show Agreement');
-  void pick.then((go) => (go === 'Show Agreement' ? vscode.commands.executeCommand('alignment.showJudgeAgreement', uri) : go === 'Show Log' ? f.log.show() : undefined));
+  const [agreement, showLog] = [vscode.l10n.t('Show Agreement'), vscode.l10n.t('Show Log')];
+  const pick = result.status === 'stopped' || result.failed ? vscode.window.showWarningMessage(text, agreement, showLog) : vscode.window.showInformationMessage(text, agreement);
+  void pick.then((go) => (go === agreement ? vscode.commands.executeCommand('alignment.showJudgeAgreement', uri) : go === showLog ? f.log.show() : undefined));
   return {
     dataset: file,
     source,
@@ -144,9 +145,9 @@ async function reportFailure(f: JudgeFeature, file: string, e: unknown): Promise
   const m = redactSecret(errorMessage(e), apiKey);
   if (e instanceof JudgeError && e.kind === 'model') {
     f.log.error(`AI labeling ${file} with a reward model failed: ${m}`);
-    void vscode.window.showErrorMessage(`Reward-model labeling failed: ${m}`, 'Show Log').then((go) => (go ? f.log.show() : undefined));
+    void vscode.window.showErrorMessage(vscode.l10n.t('Reward-model labeling failed: {0}', m), vscode.l10n.t('Show Log')).then((go) => (go ? f.log.show() : undefined));
     return;
   }
   f.log.error(`AI labeling ${file} failed: ${m}`);
-  void vscode.window.showErrorMessage(`AI labeling failed: ${m}`);
+  void vscode.window.showErrorMessage(vscode.l10n.t('AI labeling failed: {0}', m));
 }

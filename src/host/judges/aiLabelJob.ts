@@ -28,7 +28,7 @@ export interface AiLabelRun {
 export async function labelWithProgress(f: JudgeFeature, run: AiLabelRun): Promise<LabelJobResult> {
   const notify = debouncedNotify(f, run.file);
   const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `AI-labeling ${path.basename(run.file)} with ${run.source}`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('AI-labeling {0} with {1}', path.basename(run.file), run.source), cancellable: true },
     async (progress, token) => {
       const abort = new AbortController();
       const sub = token.onCancellationRequested(() => abort.abort(new Error('cancelled by the user')));

@@ -26,10 +26,10 @@ export async function evaluateRewardModel(f: JudgeFeature, arg?: unknown, preset
   if (!scoreFiles && !preset?.model) {
     const how = await vscode.window.showQuickPick(
       [
-        { label: 'Score held-out pairs with a reward model', detail: 'a reward model folder (HF sequence classification or a run\'s final/) and a preference dataset; runs the alignment CLI', value: 'model' as const },
-        { label: 'Open scores files', detail: 'JSONL with chosen_reward / rejected_reward per pair; pick several to compare reward models and judges', value: 'scores' as const },
+        { label: vscode.l10n.t('Score held-out pairs with a reward model'), detail: vscode.l10n.t('a reward model folder (HF sequence classification or a run\'s final/) and a preference dataset; runs the alignment CLI'), value: 'model' as const },
+        { label: vscode.l10n.t('Open scores files'), detail: vscode.l10n.t('JSONL with chosen_reward / rejected_reward per pair; pick several to compare reward models and judges'), value: 'scores' as const },
       ],
-      { placeHolder: 'Evaluate a reward model' },
+      { placeHolder: vscode.l10n.t('Evaluate a reward model') },
     );
     if (!how) return undefined;
     if (how.value === 'scores') {
@@ -58,7 +58,7 @@ async function pickScoresFiles(): Promise<vscode.Uri[] | undefined> {
   if (!found.length) return vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Evaluate' });
   const picked = await vscode.window.showQuickPick(
     found.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(u), uri: u, picked: true })),
-    { canPickMany: true, placeHolder: 'Scores files to evaluate: the first is shown, all are compared in the distance matrices' },
+    { canPickMany: true, placeHolder: vscode.l10n.t('Scores files to evaluate: the first is shown, all are compared in the distance matrices') },
   );
   return picked?.map((p) => p.uri);
 }
@@ -72,7 +72,7 @@ async function scoreWithCli(f: JudgeFeature, model: string, data: string, out: s
   const cli = bundledCli(f.context);
   if (!cli) return false;
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Scoring ${path.basename(data)} with ${path.basename(model)}`, cancellable: true }, (_p, token) =>
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Scoring {0} with {1}', path.basename(data), path.basename(model)), cancellable: true }, (_p, token) =>
     new Promise<boolean>((resolve) => {
       const child = spawn(process.execPath, [cli, 'eval-rm', '--model', model, '--data', data, '--out', out, '--json'], {
         env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
@@ -87,13 +87,13 @@ async function scoreWithCli(f: JudgeFeature, model: string, data: string, out: s
       const sub = token.onCancellationRequested(() => child.kill('SIGTERM'));
       child.on('error', (e) => {
         sub.dispose();
-        void vscode.window.showErrorMessage(`Could not start the alignment CLI: ${e.message}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('Could not start the alignment CLI: {0}', e.message));
         resolve(false);
       });
       child.on('close', (code) => {
         sub.dispose();
         if (code === 0) return resolve(true);
-        if (!token.isCancellationRequested) void vscode.window.showErrorMessage(`Scoring with ${path.basename(model)} failed: ${stderr.trim().split('\n').slice(-3).join(' ') || `exit code ${code}`}`);
+        if (!token.isCancellationRequested) void vscode.window.showErrorMessage(vscode.l10n.t('Scoring with {0} failed: {1}', path.basename(model), stderr.trim().split('\n').slice(-3).join(' ') || vscode.l10n.t('exit code {0}', String(code))));
         resolve(false);
       });
     }),

@@ -2,14 +2,14 @@ import * as path from 'node:path';
 import { judgeAgreementMarkdown, judgeAgreementSummaries, type JudgeAgreementSummary } from '../../core/judges/judgeRecords';
 import { datasetArg } from '../shared/datasetArg';
 import { showReport } from '../shared/reportDocs';
-import { PICK_JUDGE_DATASET, type JudgeFeature } from './judgeFeature';
+import { pickJudgeDataset, type JudgeFeature } from './judgeFeature';
 
 /**
  * "Show Judge Agreement": for each AI judge of a dataset, its agreement with the human labels, its consistency
  * across orders and its position bias, as a Markdown preview (unless `show` is false) and as figures per judge.
  */
 export async function showJudgeAgreement(f: JudgeFeature, arg?: unknown, preset?: { readonly show?: boolean }): Promise<{ markdown: string; judges: JudgeAgreementSummary[] } | undefined> {
-  const uri = await datasetArg(arg, PICK_JUDGE_DATASET);
+  const uri = await datasetArg(arg, pickJudgeDataset());
   if (!uri) return undefined;
   const store = f.stores.get(uri.fsPath);
   store.refresh();

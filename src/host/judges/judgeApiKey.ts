@@ -10,8 +10,8 @@ export const JUDGE_API_KEY_SECRET = 'alignment.judge.apiKey';
  */
 export async function setJudgeApiKey(f: JudgeFeature, preset?: string): Promise<boolean> {
   const key = preset ?? (await vscode.window.showInputBox({
-    title: 'Judge API key',
-    prompt: `API key for ${vscode.workspace.getConfiguration('alignment').get<string>('judge.baseUrl', '')} (stored in VS Code's secret storage; leave empty to remove it)`,
+    title: vscode.l10n.t('Judge API key'),
+    prompt: vscode.l10n.t('API key for {0} (stored in VS Code\'s secret storage; leave empty to remove it)', vscode.workspace.getConfiguration('alignment').get<string>('judge.baseUrl', '')),
     password: true,
     ignoreFocusOut: true,
   }));

@@ -20,7 +20,7 @@ export interface JudgeFeature {
 }
 
 /** The prompt when a judge command has to ask which dataset. */
-export const PICK_JUDGE_DATASET = 'Choose a dataset to label with an AI judge';
+export const pickJudgeDataset = (): string => vscode.l10n.t('Choose a dataset to label with an AI judge');
 
 export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -31,6 +31,6 @@ export const errorMessage = (e: unknown): string => (e instanceof Error ? e.mess
 export function bundledCli(context: vscode.ExtensionContext): string | undefined {
   const cli = path.join(context.extensionUri.fsPath, 'dist', 'cli.js');
   if (fs.existsSync(cli)) return cli;
-  void vscode.window.showErrorMessage(`The alignment CLI is missing (${cli}); build the extension first.`);
+  void vscode.window.showErrorMessage(vscode.l10n.t('The alignment CLI is missing ({0}); build the extension first.', cli));
   return undefined;
 }

@@ -24,7 +24,7 @@ export async function openAiJudgeFromSettings(f: JudgeFeature, preset: OpenAiJud
   const baseUrl = cfg.get<string>('judge.baseUrl', '').trim();
   const model = cfg.get<string>('judge.model', '').trim();
   if (!baseUrl || !model) {
-    const go = await vscode.window.showWarningMessage('Set the judge server (alignment.judge.baseUrl) and model (alignment.judge.model) first.', 'Open Settings');
+    const go = await vscode.window.showWarningMessage(vscode.l10n.t('Set the judge server (alignment.judge.baseUrl) and model (alignment.judge.model) first.'), vscode.l10n.t('Open Settings'));
     if (go) await vscode.commands.executeCommand('workbench.action.openSettings', 'alignment.judge');
     return undefined;
   }
@@ -47,7 +47,7 @@ export async function openAiJudgeFromSettings(f: JudgeFeature, preset: OpenAiJud
   } catch (e) {
     if (e instanceof MissingApiKeyError && !retried) {
       log.warn(e.message);
-      const go = await vscode.window.showWarningMessage(e.message, 'Set API Key');
+      const go = await vscode.window.showWarningMessage(e.message, vscode.l10n.t('Set API Key'));
       if (go && (await setJudgeApiKey(f))) return openAiJudgeFromSettings(f, preset, true);
       return undefined;
     }
@@ -68,8 +68,8 @@ async function endpointAccepted(f: JudgeFeature, baseUrl: string, preset: OpenAi
   for (const w of checkEndpoint(baseUrl).warnings) {
     f.log.warn(w);
     if (!preset?.acceptInsecure) {
-      const go = await vscode.window.showWarningMessage(w, { modal: true }, 'Send Anyway');
-      if (go !== 'Send Anyway') return false;
+      const send = vscode.l10n.t('Send Anyway');
+      if ((await vscode.window.showWarningMessage(w, { modal: true }, send)) !== send) return false;
     }
   }
   return true;

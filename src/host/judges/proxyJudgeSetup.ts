@@ -15,7 +15,7 @@ export async function proxyJudgeFor(f: JudgeFeature, file: string): Promise<Prox
     // The trust check comes first: in an untrusted workspace nothing about the module is looked at.
     if (!vscode.workspace.isTrusted) throw new UntrustedWorkspaceError(modulePath || '(alignment.proxyReward.scorerModule)');
     if (!configured) {
-      const go = await vscode.window.showWarningMessage('Set alignment.proxyReward.scorerModule to a JavaScript file exporting score(prompt, response) → number.', 'Open Settings');
+      const go = await vscode.window.showWarningMessage(vscode.l10n.t('Set alignment.proxyReward.scorerModule to a JavaScript file exporting score(prompt, response) → number.'), vscode.l10n.t('Open Settings'));
       if (go) await vscode.commands.executeCommand('workbench.action.openSettings', 'alignment.proxyReward.scorerModule');
       return undefined;
     }
@@ -24,8 +24,8 @@ export async function proxyJudgeFor(f: JudgeFeature, file: string): Promise<Prox
     if (e instanceof UntrustedWorkspaceError) {
       f.log.warn(`AI labeling with a user scorer refused: ${e.message}`);
       void vscode.window.showWarningMessage(
-        `User scorers are disabled in this workspace: it is not trusted, and a scorer module is code from the workspace, which VS Code runs only in a trusted workspace. Trust the workspace (Workspaces: Manage Workspace Trust) to use it.`,
-        'Manage Workspace Trust',
+        vscode.l10n.t('User scorers are disabled in this workspace: it is not trusted, and a scorer module is code from the workspace, which VS Code runs only in a trusted workspace. Trust the workspace (Workspaces: Manage Workspace Trust) to use it.'),
+        vscode.l10n.t('Manage Workspace Trust'),
       ).then((go) => (go ? vscode.commands.executeCommand('workbench.trust.manage') : undefined));
       return undefined;
     }

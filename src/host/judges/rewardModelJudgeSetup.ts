@@ -53,17 +53,17 @@ export async function rewardModelJudgeFor(f: JudgeFeature, file: string, preset:
 async function pickRewardModel(f: JudgeFeature, file: string, name: string | undefined): Promise<{ dir: string; name: string | undefined } | undefined> {
   const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
   const rewardRuns = folder ? await rewardModelRuns(folder.uri.fsPath).catch((e: unknown) => (f.log.warn(`Runs: ${errorMessage(e)}`), [])) : [];
-  const browse = { label: '$(folder-opened) Choose a model folder…', detail: 'a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder', dir: '', name: '' };
+  const browse = { label: `$(folder-opened) ${vscode.l10n.t('Choose a model folder…')}`, detail: vscode.l10n.t('a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder'), dir: '', name: '' };
   const pick = await vscode.window.showQuickPick(
     [
       ...rewardRuns.map((r) => ({ label: r.name, description: `${r.method} · ${r.status}`, detail: vscode.workspace.asRelativePath(r.dir), dir: r.dir, name: r.name })),
       browse,
     ],
-    { placeHolder: rewardRuns.length ? 'Reward model to label with: a reward-model run of this workspace, or a folder' : 'No finished reward-model run in this workspace: choose a model folder' },
+    { placeHolder: rewardRuns.length ? vscode.l10n.t('Reward model to label with: a reward-model run of this workspace, or a folder') : vscode.l10n.t('No finished reward-model run in this workspace: choose a model folder') },
   );
   if (!pick) return undefined;
   if (pick !== browse) return { dir: pick.dir, name: name ?? pick.name };
-  const dir = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Label with This Reward Model' }))?.[0]?.fsPath;
+  const dir = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Label with This Reward Model') }))?.[0]?.fsPath;
   return dir ? { dir, name } : undefined;
 }
 
