@@ -15,6 +15,17 @@ export type DeviceKind = 'cpu' | 'cuda' | 'webgpu';
 /** What a run spec asks for: a device, or `auto` = the first that works of cuda, webgpu, cpu. */
 export type DeviceRequest = DeviceKind | 'auto';
 
+/** Where a session runs: the device (default `auto`) and onnxruntime's intra-op threads (default: all cores). */
+export interface RunnerOptions {
+  readonly device?: DeviceRequest;
+  readonly threads?: number;
+}
+
+/** `o`'s device and threads where they are set (no device, or 0 threads, leaves the session's default). */
+export function runnerOptions(o: RunnerOptions): RunnerOptions {
+  return { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
+}
+
 export const DEVICE_KINDS: readonly DeviceKind[] = ['cpu', 'cuda', 'webgpu'];
 /** Preference order for `auto`: a CUDA GPU, then any GPU through WebGPU, then the CPU. */
 export const AUTO_ORDER: readonly DeviceKind[] = ['cuda', 'webgpu', 'cpu'];

@@ -13,32 +13,24 @@
  *
  * The reference is the starting policy (with LoRA: the base without adapters), frozen.
  */
-import { ONLINE_DPO_LOSS_TYPE_IDS } from '../../core/methods';
 import { FEEDBACK_MODES, PAIR_SELECTIONS, TIMEOUT_ACTIONS, type FeedbackMode, type PairSelection, type TimeoutAction } from '../../protocol/humanLoop';
-import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, type TransformerModel } from '../../engine/models/transformer';
+import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
+import type { TransformerModel } from '../../engine/models/transformer';
 import type { OptimConfig } from '../../engine/optim/config';
-import { Rng } from '../../engine/rng';
-import { Trainer } from '../../engine/step/trainer';
+import type { StepResult, Trainer } from '../../engine/step/trainer';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
-import type { DpoLossConfig } from '../dpo';
 import type { Hyperparameters } from '../hyper';
 import { referenceModel } from '../plan';
-import { collatePairs, onlineDpoBatchFields, onlineDpoForward, type UpdatePair } from './onlineDpo';
+import { collatePairs, createPairUpdate, onlineDpoSampling, pairPolicyConfig, pairTokens, type PairPolicyConfig, type UpdatePair } from './onlineDpo';
 import { oneOf, onlineHyperparameters } from './onlineMethod';
 import { refitConfig, type RefitConfig } from './humanRefit';
-import { trainedWeights, type OnlineTrainerState } from './runTrainer';
+import { trainedWeights, updateMetrics, type OnlineTrainerState } from './runTrainer';
 import { computeRewards, RewardError, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
-import { encodeRolloutPrompt, PolicySampler, samplerWeights, type RolloutPrompt } from './rollout';
+import { encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutSeed, samplerModel, samplerWeights, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
 
-export interface HumanDpoConfig extends DpoLossConfig {
-  readonly lossType: (typeof ONLINE_DPO_LOSS_TYPE_IDS)[number];
-  readonly maxNewTokens: number;
-  readonly temperature: number;
-  readonly topK: number;
-  readonly topP: number;
+export interface HumanDpoConfig extends PairPolicyConfig {
   readonly rounds: number;
   readonly promptsPerRound: number;
   readonly samplesPerPrompt: number;
@@ -65,12 +57,7 @@ export function humanDpoConfig(h: Hyperparameters = {}): HumanDpoConfig {
   const pairsPerRound = r.number('pairs_per_round');
   const budget = r.number('human_labels_per_round');
   const cfg: HumanDpoConfig = {
-    beta: r.number('beta'),
-    lossType: oneOf('loss_type', r.string('loss_type'), ONLINE_DPO_LOSS_TYPE_IDS),
-    maxNewTokens: r.number('max_new_tokens'),
-    temperature: r.number('temperature'),
-    topK: r.number('top_k'),
-    topP: r.number('top_p'),
+    ...pairPolicyConfig(r),
     rounds: r.number('rounds'),
     promptsPerRound: r.number('prompts_per_round'),
     samplesPerPrompt: r.number('samples_per_prompt'),
@@ -176,13 +163,9 @@ export class HumanDpoTrainer {
     const seqLen = Math.max(...promptIds.map((p) => p.length)) + cfg.maxNewTokens;
     if (seqLen > o.model.maxLength) throw new Error(`the longest prompt + max_new_tokens (${cfg.maxNewTokens}) = ${seqLen} tokens exceeds the model's ${o.model.maxLength} positions; lower max_prompt_length or max_new_tokens`);
     const shape = { pairs: B, seqLen, microBatches: cfg.pairsPerRound / B };
-    const runner = { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
-    const vocabLimit = o.tokenizer.vocabSize;
-    const trainer = await Trainer.create(
-      { forward: onlineDpoForward(o.model, cfg, vocabLimit), params: o.model.params, batch: onlineDpoBatchFields(B, seqLen), optim: o.optim, stepsPerRun: 1, microBatches: shape.microBatches },
-      { initialParams: o.weights, ...runner },
-    );
-    const scorerShape = { rows: SCORER_ROWS, seqLen, padId: o.tokenizer.padTokenId ?? 0, temperature: 1, vocabLimit };
+    const runner = runnerOptions(o);
+    const trainer = await createPairUpdate(o, cfg, shape, runner);
+    const scorerShape = { rows: SCORER_ROWS, seqLen, padId: o.tokenizer.padTokenId ?? 0, temperature: 1, vocabLimit: o.tokenizer.vocabSize };
     const disposeAll = async (xs: { dispose(): Promise<void> }[]): Promise<void> => {
       for (const x of xs) await x.dispose();
     };
@@ -190,9 +173,7 @@ export class HumanDpoTrainer {
     try {
       ref = await TokenLogprobScorer.create(referenceModel(o.model), o.weights, scorerShape, runner);
       const policy = await TokenLogprobScorer.create(o.model, o.weights, scorerShape, runner);
-      const genModel = o.model.lora ? buildModel(o.model.config, 'lm', { maxLength: o.model.maxLength }) : o.model;
-      const sampling = { numGenerations: cfg.samplesPerPrompt, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, maxCompletionLength: cfg.maxNewTokens, stopStrings: o.stopStrings ?? [] };
-      const sampler = new PolicySampler(genModel, o.tokenizer, sampling, runner);
+      const sampler = new PolicySampler(samplerModel(o.model), o.tokenizer, onlineDpoSampling(cfg, o.stopStrings, cfg.samplesPerPrompt), runner);
       return new HumanDpoTrainer(o, shape, promptIds, trainer, sampler, ref, policy, new ExampleOrder(o.prompts.length, o.seed));
     } catch (e) {
       await disposeAll([trainer, ...(ref ? [ref] : [])]);
@@ -229,14 +210,13 @@ export class HumanDpoTrainer {
     const prompts = idx.map((i) => this.o.prompts[i] as RolloutPrompt);
     const promptIds = idx.map((i) => this.promptIds[i] as number[]);
     const current = await this.currentWeights();
-    const seed = new Rng(this.o.seed).derive(`round-${round}`).int(0x7fffffff);
-    const rollout = await this.sampler.sample(samplerWeights(this.o.model, current), prompts, promptIds, seed);
-    const rows = rollout.completions.map((c) => ({ promptIds: promptIds[c.promptIndex] as number[], completionIds: c.ids }));
+    const rollout = await this.sampler.sample(samplerWeights(this.o.model, current), prompts, promptIds, rolloutSeed(this.o.seed, `round-${round}`));
+    const rows = rolloutRows(rollout);
     const sum = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0);
     const refs = (await this.ref.score(rows)).map(sum);
     await this.policy.setWeights(this.o.model, current);
     const pols = (await this.policy.score(rows)).map(sum);
-    const fn = await this.rewardScores(rollout.completions.map((c) => ({ prompt: prompts[c.promptIndex] as RolloutPrompt, completion: c.text, completionIds: c.ids, terminated: c.terminated })));
+    const fn = await this.rewardScores(rolloutRewardSamples(rollout));
     const completions = rollout.completions.map((c, i): RoundCompletion => {
       const refLogp = refs[i] as number;
       const policyLogp = pols[i] as number;
@@ -298,17 +278,15 @@ export class HumanDpoTrainer {
       return { chosen: { promptIds: l.pair.promptIds, completionIds: w.ids, refLogp: w.refLogp }, rejected: { promptIds: l.pair.promptIds, completionIds: lo.ids, refLogp: lo.refLogp }, winner: true, weight: l.weight };
     };
     const pad = asUpdate(labeled[0] as LabeledPair);
-    const sums: Record<string, number[]> = {};
+    const updates: StepResult[] = [];
     for (let u = 0; u < this.o.config.updatesPerRound; u++) {
       const slots: UpdatePair[] = [];
       for (let i = 0; i < P; i++) slots.push(labeled.length <= P ? (i < labeled.length ? asUpdate(labeled[i] as LabeledPair) : { ...pad, winner: false }) : asUpdate(labeled[(u * P + i) % labeled.length] as LabeledPair));
-      const res = await this.trainer.run(collatePairs(slots, this.shape, this.o.tokenizer.padTokenId ?? 0));
+      updates.push(await this.trainer.run(collatePairs(slots, this.shape, this.o.tokenizer.padTokenId ?? 0)));
       this.steps += 1;
-      this.tokensSeen += slots.filter((s) => s.winner).reduce((n, s) => n + 2 * s.chosen.promptIds.length + s.chosen.completionIds.length + s.rejected.completionIds.length, 0);
-      const m: Record<string, number> = { ...Object.fromEntries(Object.entries(res.metrics).map(([k, v]) => [k, v[0] as number])), loss: res.losses[0] as number, grad_norm: res.gradNorms[0] as number, learning_rate: res.lrs[0] as number };
-      for (const [k, v] of Object.entries(m)) if (Number.isFinite(v)) (sums[k] ??= []).push(v);
+      this.tokensSeen += slots.filter((s) => s.winner).reduce((n, s) => n + pairTokens(s), 0);
     }
-    return Object.fromEntries(Object.entries(sums).map(([k, vs]) => [k, k === 'learning_rate' ? (vs[vs.length - 1] as number) : vs.reduce((s, x) => s + x, 0) / vs.length]));
+    return updateMetrics(updates, true);
   }
 
   async state(): Promise<OnlineTrainerState> {

@@ -28,8 +28,12 @@ import { ONLINE_DPO_LOSS_TYPE_IDS } from '../../core/methods';
 import type { Tensor } from '../../engine/graph/graph';
 import * as op from '../../engine/graph/ops';
 import type { TransformerModel } from '../../engine/models/transformer';
+import type { RunnerOptions } from '../../engine/runtime/devices';
 import type { HostTensor } from '../../engine/runtime/tensor';
+import type { OptimConfig } from '../../engine/optim/config';
 import type { BatchFieldSpec, ForwardFn } from '../../engine/step/compile';
+import { Trainer } from '../../engine/step/trainer';
+import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { dpoLossGraph, type DpoLossConfig } from '../dpo';
 import type { Hyperparameters } from '../hyper';
 import { field, halves } from '../plan';
@@ -38,37 +42,45 @@ import { oneOf, onlineHyperparameters } from './onlineMethod';
 import { policyTokenLogprobs } from './policyUpdate';
 import type { SamplingConfig } from './rollout';
 
-export interface OnlineDpoConfig extends DpoLossConfig {
+/** What online DPO and iterative DPO with a person (humanDpoTrainer.ts) read alike: the loss and the sampling. */
+export interface PairPolicyConfig extends DpoLossConfig {
   readonly lossType: (typeof ONLINE_DPO_LOSS_TYPE_IDS)[number];
   /** Tokens generated per completion at most (TRL `max_new_tokens`). */
   readonly maxNewTokens: number;
   readonly temperature: number;
   readonly topK: number;
   readonly topP: number;
+}
+
+export interface OnlineDpoConfig extends PairPolicyConfig {
   /** Subtracted from the score of a completion cut at max_new_tokens (0 = off, TRL's None). */
   readonly missingEosPenalty: number;
 }
 
-/** Online DPO config from a run spec's hyperparameters (TRL names; defaults from the online-dpo card). */
-export function onlineDpoConfig(h: Hyperparameters = {}): OnlineDpoConfig {
-  const r = onlineHyperparameters('online-dpo', h);
-  const cfg: OnlineDpoConfig = {
+/** The loss and sampling fields of an `online-dpo` or `human-dpo` config (unchecked: each card checks its own). */
+export function pairPolicyConfig(r: ReturnType<typeof onlineHyperparameters>): PairPolicyConfig {
+  return {
     beta: r.number('beta'),
     lossType: oneOf('loss_type', r.string('loss_type'), ONLINE_DPO_LOSS_TYPE_IDS),
     maxNewTokens: r.number('max_new_tokens'),
     temperature: r.number('temperature'),
     topK: r.number('top_k'),
     topP: r.number('top_p'),
-    missingEosPenalty: r.number('missing_eos_penalty'),
   };
+}
+
+/** Online DPO config from a run spec's hyperparameters (TRL names; defaults from the online-dpo card). */
+export function onlineDpoConfig(h: Hyperparameters = {}): OnlineDpoConfig {
+  const r = onlineHyperparameters('online-dpo', h);
+  const cfg: OnlineDpoConfig = { ...pairPolicyConfig(r), missingEosPenalty: r.number('missing_eos_penalty') };
   if (!(cfg.beta > 0)) throw new Error(`hyperparameters.beta: expected > 0, got ${cfg.beta}`);
   if (!(cfg.missingEosPenalty >= 0)) throw new Error(`hyperparameters.missing_eos_penalty: expected >= 0, got ${cfg.missingEosPenalty}`);
   return cfg;
 }
 
-/** Two completions per prompt (TRL's online DPO samples exactly a pair). */
-export function onlineDpoSampling(cfg: OnlineDpoConfig, stopStrings: readonly string[] = []): SamplingConfig {
-  return { numGenerations: 2, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, maxCompletionLength: cfg.maxNewTokens, stopStrings };
+/** `numGenerations` completions per prompt (TRL's online DPO samples exactly a pair; a run with a person more). */
+export function onlineDpoSampling(cfg: PairPolicyConfig, stopStrings: readonly string[] = [], numGenerations = 2): SamplingConfig {
+  return { numGenerations, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, maxCompletionLength: cfg.maxNewTokens, stopStrings };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -179,6 +191,29 @@ export function onlineDpoForward(model: TransformerModel, cfg: DpoLossConfig, vo
   };
 }
 
+/** Micro-batches of the update: `pairs` pairs of `seqLen` tokens each, `microBatches` of them per optimizer step. */
+export interface PairUpdateShape {
+  readonly pairs: number;
+  readonly seqLen: number;
+  readonly microBatches: number;
+}
+
+/** What the update is compiled for: the policy, its starting weights, the optimizer, the tokenizer's vocabulary. */
+export interface PairUpdateModel {
+  readonly model: TransformerModel;
+  readonly weights: ReadonlyMap<string, Float32Array>;
+  readonly optim: OptimConfig;
+  readonly tokenizer: TextTokenizer;
+}
+
+/** The compiled update, one optimizer step per run: {@link onlineDpoForward} on batches of `shape` (module comment). */
+export function createPairUpdate(o: PairUpdateModel, cfg: DpoLossConfig, shape: PairUpdateShape, runner: RunnerOptions): Promise<Trainer> {
+  return Trainer.create(
+    { forward: onlineDpoForward(o.model, cfg, o.tokenizer.vocabSize), params: o.model.params, batch: onlineDpoBatchFields(shape.pairs, shape.seqLen), optim: o.optim, stepsPerRun: 1, microBatches: shape.microBatches },
+    { initialParams: o.weights, ...runner },
+  );
+}
+
 /** One row of the update: a completion of a pair, its prompt and l_ref. */
 export interface PairRow {
   readonly promptIds: readonly number[];
@@ -195,11 +230,16 @@ export interface UpdatePair {
   readonly weight?: number;
 }
 
+/** Prompt + completion tokens of a pair's two rows (what TRL's `num_tokens` counts). */
+export function pairTokens(p: UpdatePair): number {
+  return p.chosen.promptIds.length + p.chosen.completionIds.length + p.rejected.promptIds.length + p.rejected.completionIds.length;
+}
+
 /**
  * The feeds of one optimizer step: every field [1, A, ...field shape], micro-batch a holding pairs [a B, a B + B).
  * `pairs.length` must be A * B.
  */
-export function collatePairs(pairs: readonly UpdatePair[], shape: { readonly pairs: number; readonly seqLen: number; readonly microBatches: number }, padId: number): Record<string, HostTensor> {
+export function collatePairs(pairs: readonly UpdatePair[], shape: PairUpdateShape, padId: number): Record<string, HostTensor> {
   const { pairs: B, seqLen: T, microBatches: A } = shape;
   if (pairs.length !== A * B) throw new RangeError(`collatePairs: ${pairs.length} pairs for ${A} micro-batches of ${B}`);
   const R = 2 * B;

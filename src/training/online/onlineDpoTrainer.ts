@@ -12,20 +12,19 @@
  * [s P, s P + P) of the seeded order and samples with a seed derived from (seed, s), so a trainer restored to
  * step s continues exactly (`restore`).
  */
-import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, type TransformerModel } from '../../engine/models/transformer';
+import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
+import type { TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
-import { Rng } from '../../engine/rng';
-import { Trainer } from '../../engine/step/trainer';
+import type { Trainer } from '../../engine/step/trainer';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
-import { collatePairs, judgePairs, onlineDpoBatchFields, onlineDpoForward, onlineDpoSampling, type OnlineDpoConfig, type PairVerdict, type UpdatePair } from './onlineDpo';
-import type { OnlineSample, OnlineStepResult } from './onlineTrainer';
-import { trainedWeights, type OnlineRunTrainer, type OnlineTrainerState } from './runTrainer';
-import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
-import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
+import { collatePairs, createPairUpdate, judgePairs, onlineDpoSampling, type OnlineDpoConfig, type PairUpdateShape, type PairVerdict, type UpdatePair } from './onlineDpo';
+import { onlineSamples, type OnlineSample, type OnlineStepResult } from './onlineTrainer';
+import { graphMetrics, stepMetrics, trainedWeights, type OnlineRunTrainer, type OnlineTrainerState } from './runTrainer';
+import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type WeightedReward } from './rewards/rewardFunction';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutSeed, rolloutTokens, samplerModel, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
 
 export interface OnlineDpoTrainerOptions {
@@ -52,14 +51,8 @@ export interface OnlineDpoTrainerOptions {
   readonly threads?: number;
 }
 
-interface Shape {
-  readonly pairs: number;
-  readonly seqLen: number;
-  readonly microBatches: number;
-}
-
 /** Encodes the prompts and sizes the update: T = longest prompt + max_new_tokens. */
-function setup(o: OnlineDpoTrainerOptions): { shape: Shape; promptIds: number[][] } {
+function setup(o: OnlineDpoTrainerOptions): { shape: PairUpdateShape; promptIds: number[][] } {
   const P = o.promptsPerStep;
   if (!(Number.isInteger(P) && P >= 1)) throw new Error(`promptsPerStep must be a positive integer, got ${P}`);
   if (!o.prompts.length) throw new Error('online DPO needs at least one prompt');
@@ -78,7 +71,7 @@ export class OnlineDpoTrainer implements OnlineRunTrainer {
 
   private constructor(
     private readonly o: OnlineDpoTrainerOptions,
-    private readonly shape: Shape,
+    private readonly shape: PairUpdateShape,
     private readonly promptIds: readonly number[][],
     private readonly trainer: Trainer,
     private readonly sampler: PolicySampler,
@@ -90,21 +83,16 @@ export class OnlineDpoTrainer implements OnlineRunTrainer {
   static async create(o: OnlineDpoTrainerOptions): Promise<OnlineDpoTrainer> {
     checkRewardInputs(o.prompts, o.rewards);
     const { shape, promptIds } = setup(o);
-    const runner = { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
-    const vocabLimit = o.tokenizer.vocabSize;
-    const trainer = await Trainer.create(
-      { forward: onlineDpoForward(o.model, o.config, vocabLimit), params: o.model.params, batch: onlineDpoBatchFields(shape.pairs, shape.seqLen), optim: o.optim, stepsPerRun: 1, microBatches: shape.microBatches },
-      { initialParams: o.weights, ...runner },
-    );
+    const runner = runnerOptions(o);
+    const trainer = await createPairUpdate(o, o.config, shape, runner);
     let ref: TokenLogprobScorer;
     try {
-      ref = await TokenLogprobScorer.create(referenceModel(o.model), o.weights, { rows: 2 * shape.pairs, seqLen: shape.seqLen, padId: o.tokenizer.padTokenId ?? 0, temperature: 1, vocabLimit }, runner);
+      ref = await TokenLogprobScorer.create(referenceModel(o.model), o.weights, { rows: 2 * shape.pairs, seqLen: shape.seqLen, padId: o.tokenizer.padTokenId ?? 0, temperature: 1, vocabLimit: o.tokenizer.vocabSize }, runner);
     } catch (e) {
       await trainer.dispose();
       throw e;
     }
-    const genModel = o.model.lora ? buildModel(o.model.config, 'lm', { maxLength: o.model.maxLength }) : o.model;
-    const sampler = new PolicySampler(genModel, o.tokenizer, onlineDpoSampling(o.config, o.stopStrings), runner, o.generationBatchRows);
+    const sampler = new PolicySampler(samplerModel(o.model), o.tokenizer, onlineDpoSampling(o.config, o.stopStrings), runner, o.generationBatchRows);
     return new OnlineDpoTrainer(o, shape, promptIds, trainer, sampler, ref, new ExampleOrder(o.prompts.length, o.seed));
   }
 
@@ -134,25 +122,23 @@ export class OnlineDpoTrainer implements OnlineRunTrainer {
     const t0 = Date.now();
     const P = this.o.promptsPerStep;
     const idx = this.order.slice(this.rollouts * P, P);
-    const seed = new Rng(this.o.seed).derive(`rollout-${this.rollouts}`).int(0x7fffffff);
-    const rollout = await this.sampler.sample(await this.generationWeights(), idx.map((i) => this.o.prompts[i] as RolloutPrompt), idx.map((i) => this.promptIds[i] as number[]), seed);
-    const rows = rollout.completions.map((c) => ({ promptIds: rollout.promptIds[c.promptIndex] as number[], completionIds: c.ids }));
+    const rollout = await this.sampler.sample(await this.generationWeights(), idx.map((i) => this.o.prompts[i] as RolloutPrompt), idx.map((i) => this.promptIds[i] as number[]), rolloutSeed(this.o.seed, `rollout-${this.rollouts}`));
+    const rows = rolloutRows(rollout);
     const refSums = (await this.ref.score(rows)).map((lp) => lp.reduce((s, x) => s + x, 0));
-    const samples: RewardSample[] = rollout.completions.map((c) => ({ prompt: rollout.prompts[c.promptIndex] as RolloutPrompt, completion: c.text, completionIds: c.ids, terminated: c.terminated }));
-    const table = await computeRewards(samples, this.o.rewards, this.o.rewardOptions);
+    const table = await computeRewards(rolloutRewardSamples(rollout), this.o.rewards, this.o.rewardOptions);
     const judged = judgePairs(table.total, table.valid, rollout.completions.map((c) => c.terminated), this.o.config.missingEosPenalty);
     const pairs = judged.verdicts.map((v): UpdatePair => ({ chosen: { ...(rows[v.chosen] as (typeof rows)[number]), refLogp: refSums[v.chosen] as number }, rejected: { ...(rows[v.rejected] as (typeof rows)[number]), refLogp: refSums[v.rejected] as number }, winner: v.winner }));
     const update = await this.trainer.run(collatePairs(pairs, this.shape, this.o.tokenizer.padTokenId ?? 0));
     this.rollouts += 1;
-    this.tokensSeen += rows.reduce((n, r) => n + r.promptIds.length + r.completionIds.length, 0);
-    const graph: Record<string, number> = Object.fromEntries(Object.entries(update.metrics).map(([k, v]) => [k, v[0] as number]));
+    this.tokensSeen += rolloutTokens(rollout);
+    const { loss, grad_norm, learning_rate } = stepMetrics(update);
     const metrics: Record<string, number> = {
       ...rewardMetrics(table, this.o.rewards),
       ...completionMetrics(rollout.completions),
-      ...this.objectiveMetrics(graph, judged.scores, judged.verdicts, rollout),
-      loss: update.losses[0] as number,
-      grad_norm: update.gradNorms[0] as number,
-      learning_rate: update.lrs[0] as number,
+      ...this.objectiveMetrics(graphMetrics(update), judged.scores, judged.verdicts, rollout),
+      loss,
+      grad_norm,
+      learning_rate,
       num_tokens: this.tokensSeen,
       step_time: (Date.now() - t0) / 1000,
     };
@@ -186,15 +172,7 @@ export class OnlineDpoTrainer implements OnlineRunTrainer {
 
   /** The rollout's completions with their scores; `advantage` has no meaning here and is NaN. */
   private samples(rollout: Rollout, perFunc: readonly number[][], scores: readonly number[]): OnlineSample[] {
-    const names = this.o.rewards.map((r) => r.fn.name);
-    return rollout.completions.map((c, i): OnlineSample => ({
-      promptId: (rollout.prompts[c.promptIndex] as RolloutPrompt).id,
-      completion: c.text,
-      reward: scores[i] as number,
-      rewards: Object.fromEntries(names.map((n, f) => [n, perFunc[i]?.[f] as number])),
-      advantage: NaN,
-      terminated: c.terminated,
-    }));
+    return onlineSamples(rollout, this.o.rewards, scores, perFunc, () => NaN);
   }
 
   async state(): Promise<OnlineTrainerState> {

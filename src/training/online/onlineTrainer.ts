@@ -10,11 +10,10 @@
  * the base model without adapters), frozen. Step s draws prompts [s P, s P + P) of the seeded order and samples
  * with a seed derived from (seed, s), so a run restored to step s continues exactly (`restore`).
  */
-import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, type TransformerModel } from '../../engine/models/transformer';
+import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
+import type { TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
-import { Rng } from '../../engine/rng';
 import { Trainer, type StepResult } from '../../engine/step/trainer';
 import type { TrainState } from '../../engine/step/trainState';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
@@ -22,10 +21,10 @@ import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
 import type { OnlineMethod } from './onlineMethod';
 import { collateUpdate, updateBatchFields, updateForward, type UpdateRow, type UpdateShape } from './policyUpdate';
-import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
-import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
+import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type WeightedReward } from './rewards/rewardFunction';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutSeed, rolloutTokens, samplerModel, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
-import { trainedWeights } from './runTrainer';
+import { trainedWeights, updateMetrics } from './runTrainer';
 
 export interface OnlineTrainerOptions {
   readonly method: OnlineMethod;
@@ -72,6 +71,22 @@ export interface OnlineStepResult {
   readonly problems: readonly string[];
 }
 
+/**
+ * A rollout's completions for the samples tab: `reward[i]` the combined reward of completion i, `perFunc[i]` each
+ * reward function's score of it (in `rewards`' order), `advantage(i)` its advantage.
+ */
+export function onlineSamples(rollout: Rollout, rewards: readonly WeightedReward[], reward: readonly number[], perFunc: readonly (readonly number[])[], advantage: (i: number) => number): OnlineSample[] {
+  const names = rewards.map((r) => r.fn.name);
+  return rollout.completions.map((c, i): OnlineSample => ({
+    promptId: (rollout.prompts[c.promptIndex] as RolloutPrompt).id,
+    completion: c.text,
+    reward: reward[i] as number,
+    rewards: Object.fromEntries(names.map((n, f) => [n, perFunc[i]?.[f] as number])),
+    advantage: advantage(i),
+    terminated: c.terminated,
+  }));
+}
+
 interface Setup {
   readonly shape: UpdateShape;
   readonly promptIds: number[][];
@@ -92,8 +107,7 @@ function setup(o: OnlineTrainerOptions): Setup {
   const N = o.promptsPerStep * k;
   const rows = o.microBatchRows ?? N;
   if (!(Number.isInteger(rows) && rows >= 1 && N % rows === 0)) throw new Error(`microBatchRows ${rows} must divide the ${N} completions of a step (promptsPerStep ${o.promptsPerStep} x k ${k})`);
-  const genModel = o.model.lora ? buildModel(o.model.config, 'lm', { maxLength: o.model.maxLength }) : o.model;
-  return { shape: { rows, seqLen, microBatches: N / rows }, promptIds, genModel };
+  return { shape: { rows, seqLen, microBatches: N / rows }, promptIds, genModel: samplerModel(o.model) };
 }
 
 export class OnlineTrainer {
@@ -113,7 +127,7 @@ export class OnlineTrainer {
   static async create(o: OnlineTrainerOptions): Promise<OnlineTrainer> {
     checkRewardInputs(o.prompts, o.rewards);
     const s = setup(o);
-    const runner = { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
+    const runner = runnerOptions(o);
     const m = o.method;
     const dist = { temperature: m.sampling.temperature, vocabLimit: o.tokenizer.vocabSize };
     const trainer = await Trainer.create(
@@ -178,11 +192,9 @@ export class OnlineTrainer {
     const m = this.o.method;
     const P = this.o.promptsPerStep;
     const idx = this.order.slice(this.rollouts * P, P);
-    const seed = new Rng(this.o.seed).derive(`rollout-${this.rollouts}`).int(0x7fffffff);
-    const rollout = await this.sampler.sample(await this.generationWeights(), idx.map((i) => this.o.prompts[i] as RolloutPrompt), idx.map((i) => this.s.promptIds[i] as number[]), seed);
-    const refLogps = this.ref ? await this.ref.score(rollout.completions.map((c) => ({ promptIds: rollout.promptIds[c.promptIndex] as number[], completionIds: c.ids }))) : undefined;
-    const samples: RewardSample[] = rollout.completions.map((c) => ({ prompt: rollout.prompts[c.promptIndex] as RolloutPrompt, completion: c.text, completionIds: c.ids, terminated: c.terminated }));
-    const table = await computeRewards(samples, this.o.rewards, this.o.rewardOptions);
+    const rollout = await this.sampler.sample(await this.generationWeights(), idx.map((i) => this.o.prompts[i] as RolloutPrompt), idx.map((i) => this.s.promptIds[i] as number[]), rolloutSeed(this.o.seed, `rollout-${this.rollouts}`));
+    const refLogps = this.ref ? await this.ref.score(rolloutRows(rollout)) : undefined;
+    const table = await computeRewards(rolloutRewardSamples(rollout), this.o.rewards, this.o.rewardOptions);
     const kl = refLogps ? klStats(rollout, refLogps) : undefined;
     const adv = m.advantages({ rewards: table.total, valid: table.valid, k: rollout.k, ...(kl ? { klSums: kl.sums } : {}) });
     const rows = rollout.completions.map(
@@ -198,7 +210,7 @@ export class OnlineTrainer {
     const updates: StepResult[] = [];
     for (let it = 0; it < m.numIterations; it++) updates.push(await this.trainer.run(collateUpdate(rows, m.loss, this.s.shape, this.o.tokenizer.padTokenId ?? 0)));
     this.rollouts += 1;
-    this.tokensSeen += rows.reduce((n, r) => n + r.promptIds.length + r.completionIds.length, 0);
+    this.tokensSeen += rolloutTokens(rollout);
     const metrics: Record<string, number> = {
       ...rewardMetrics(table, this.o.rewards),
       ...adv.metrics,
@@ -208,16 +220,8 @@ export class OnlineTrainer {
       num_tokens: this.tokensSeen,
       step_time: (Date.now() - t0) / 1000,
     };
-    const names = this.o.rewards.map((r) => r.fn.name);
-    const out = rollout.completions.map((c, i): OnlineSample => ({
-      promptId: (rollout.prompts[c.promptIndex] as RolloutPrompt).id,
-      completion: c.text,
-      reward: table.total[i] as number,
-      rewards: Object.fromEntries(names.map((n, f) => [n, table.perFunc[i]?.[f] as number])),
-      advantage: adv.advantages[i] as number,
-      terminated: c.terminated,
-    }));
-    return { step: this.rollouts, metrics, samples: out, problems: table.problems };
+    const samples = onlineSamples(rollout, this.o.rewards, table.total, table.perFunc, (i) => adv.advantages[i] as number);
+    return { step: this.rollouts, metrics, samples, problems: table.problems };
   }
 
   /** Parameters, optimizer state and counters, plus the rollouts done: what a checkpoint holds to resume exactly. */
@@ -249,16 +253,4 @@ function klStats(rollout: Rollout, refLogps: readonly (readonly number[])[]): { 
     return s;
   });
   return { sums, meanPerToken: tokens ? total / tokens : 0 };
-}
-
-/** The update metrics (loss, grad_norm, learning_rate and the graph's metrics), averaged over the updates. */
-function updateMetrics(updates: readonly StepResult[]): Record<string, number> {
-  const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const out: Record<string, number> = {
-    loss: mean(updates.map((u) => u.losses[0] as number)),
-    grad_norm: mean(updates.map((u) => u.gradNorms[0] as number)),
-    learning_rate: updates[updates.length - 1]?.lrs[0] as number,
-  };
-  for (const name of Object.keys(updates[0]?.metrics ?? {})) out[name] = mean(updates.map((u) => u.metrics[name]?.[0] as number));
-  return out;
 }

@@ -11,8 +11,8 @@
  * and returns TRL's PPO metrics. Prompts, sampling seeds and mini-batch shuffles are functions of (seed, rollout),
  * and the KL coefficient is part of the state, so a run restored to a rollout continues exactly.
  */
-import type { DeviceRequest } from '../../engine/runtime/devices';
-import { buildModel, type TransformerModel } from '../../engine/models/transformer';
+import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
+import type { TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
 import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
@@ -20,13 +20,13 @@ import { Trainer, type StepResult } from '../../engine/step/trainer';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
-import type { OnlineSample, OnlineStepResult } from './onlineTrainer';
+import { onlineSamples, type OnlineSample, type OnlineStepResult } from './onlineTrainer';
 import { collatePpo, KlController, ppoBatchFields, ppoForward, type PpoConfig, type PpoRow } from './ppo';
 import { gae, maskedWhiten, ppoRewards } from './ppoRollout';
 import type { UpdateShape } from './policyUpdate';
-import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardSample, type RewardTable, type WeightedReward } from './rewards/rewardFunction';
-import { completionMetrics, encodeRolloutPrompt, PolicySampler, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
-import type { OnlineRunTrainer, OnlineTrainerState } from './runTrainer';
+import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardTable, type WeightedReward } from './rewards/rewardFunction';
+import { completionMetrics, encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutTokens, samplerModel, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
+import { updateMetrics, type OnlineRunTrainer, type OnlineTrainerState } from './runTrainer';
 import { TokenLogprobScorer } from './tokenScorer';
 import { initialValueWeights, prefixedValueParams, VALUE_PREFIX, valueModelOf, ValueScorer } from './valueModel';
 
@@ -79,8 +79,7 @@ function models(o: PpoTrainerOptions): Models {
   const value = valueModelOf(o.model);
   const initial = new Map(o.weights);
   for (const [k, v] of initialValueWeights(value, o.weights, o.seed, o.valueInit)) initial.set(VALUE_PREFIX + k, v);
-  const genModel = o.model.lora ? buildModel(o.model.config, 'lm', { maxLength: o.model.maxLength }) : o.model;
-  return { value, genModel, shape: { rows, seqLen, microBatches: mini / rows }, promptIds, initial };
+  return { value, genModel: samplerModel(o.model), shape: { rows, seqLen, microBatches: mini / rows }, promptIds, initial };
 }
 
 /** The rollout's per-token arrays, rectangular [N][Tmax] with the mask of valid completions' tokens. */
@@ -128,7 +127,7 @@ export class PpoTrainer implements OnlineRunTrainer {
   static async create(o: PpoTrainerOptions): Promise<PpoTrainer> {
     checkRewardInputs(o.prompts, o.rewards);
     const m = models(o);
-    const runner = { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
+    const runner = runnerOptions(o);
     const dist = { temperature: o.cfg.temperature, vocabLimit: o.tokenizer.vocabSize };
     const trainer = await Trainer.create(
       { forward: ppoForward(o.model, m.value, o.cfg.loss, dist), params: [...o.model.params, ...prefixedValueParams(m.value)], batch: ppoBatchFields(m.shape), optim: o.optim, stepsPerRun: 1, microBatches: m.shape.microBatches },
@@ -212,12 +211,11 @@ export class PpoTrainer implements OnlineRunTrainer {
     const idx = this.order.slice(this.rollouts * N, N);
     const rng = new Rng(o.seed).derive(`rollout-${this.rollouts}`);
     const rollout = await this.sampler.sample(await this.generationWeights(), idx.map((i) => o.prompts[i] as RolloutPrompt), idx.map((i) => m.promptIds[i] as number[]), rng.int(0x7fffffff));
-    const scored = rollout.completions.map((c) => ({ promptIds: rollout.promptIds[c.promptIndex] as number[], completionIds: c.ids }));
+    const scored = rolloutRows(rollout);
     const refLogps = await this.ref.score(scored);
     await this.values.setWeights(await this.valueWeights());
     const oldValues = await this.values.score(scored);
-    const samples: RewardSample[] = rollout.completions.map((c) => ({ prompt: rollout.prompts[c.promptIndex] as RolloutPrompt, completion: c.text, completionIds: c.ids, terminated: c.terminated }));
-    const table = await computeRewards(samples, o.rewards, o.rewardOptions);
+    const table = await computeRewards(rolloutRewardSamples(rollout), o.rewards, o.rewardOptions);
     const mats = rectangular(rollout, refLogps, oldValues, table.valid);
     const adv = this.advantages(rollout, table, mats);
     const rows = rollout.completions.map((c, i): PpoRow => {
@@ -228,12 +226,15 @@ export class PpoTrainer implements OnlineRunTrainer {
     const validCount = table.valid.filter(Boolean).length;
     this.kl.update(adv.metrics['objective/kl'] as number, validCount);
     this.rollouts += 1;
-    this.tokensSeen += rows.reduce((n, r) => n + r.promptIds.length + r.completionIds.length, 0);
+    this.tokensSeen += rolloutTokens(rollout);
+    const update = updateMetrics(updates);
     const metrics: Record<string, number> = {
       ...rewardMetrics(table, o.rewards),
       ...completionMetrics(rollout.completions),
       ...adv.metrics,
-      ...updateMetrics(updates),
+      ...update,
+      // TRL PPO's name of the rate
+      lr: update.learning_rate as number,
       'val/num_eos_tokens': rollout.completions.reduce((s, c) => s + c.ids.filter((t) => this.eosIds.has(t)).length, 0),
       'objective/kl_coef': this.kl.value,
       episode: this.rollouts * N,
@@ -277,16 +278,9 @@ export class PpoTrainer implements OnlineRunTrainer {
     return out;
   }
 
+  /** The samples tab's advantage of a completion is that of its first token. */
   private samples(rollout: Rollout, table: RewardTable, adv: readonly (readonly number[])[]): OnlineSample[] {
-    const names = this.o.rewards.map((r) => r.fn.name);
-    return rollout.completions.map((c, i): OnlineSample => ({
-      promptId: (rollout.prompts[c.promptIndex] as RolloutPrompt).id,
-      completion: c.text,
-      reward: table.total[i] as number,
-      rewards: Object.fromEntries(names.map((n, f) => [n, table.perFunc[i]?.[f] as number])),
-      advantage: adv[i]?.[0] ?? 0,
-      terminated: c.terminated,
-    }));
+    return onlineSamples(rollout, this.o.rewards, table.total, table.perFunc, (i) => adv[i]?.[0] ?? 0);
   }
 
   /** Parameters (policy and value), optimizer state, rollouts and the KL controller's coefficient. */
@@ -308,12 +302,4 @@ export class PpoTrainer implements OnlineRunTrainer {
     await this.ref.dispose();
     await this.values.dispose();
   }
-}
-
-/** Loss-side metrics (TRL names) averaged over the rollout's optimizer steps; `lr` is TRL PPO's name of the rate. */
-function updateMetrics(updates: readonly StepResult[]): Record<string, number> {
-  const lr = updates[updates.length - 1]?.lrs[0] as number;
-  const out: Record<string, number> = { loss: mean(updates.map((u) => u.losses[0] as number)), grad_norm: mean(updates.map((u) => u.gradNorms[0] as number)), learning_rate: lr, lr };
-  for (const name of Object.keys(updates[0]?.metrics ?? {})) out[name] = mean(updates.map((u) => u.metrics[name]?.[0] as number));
-  return out;
 }

@@ -15,10 +15,12 @@ import type { Message } from '../../core/datasets/examples';
 import type { RowSource } from '../../core/datasets/records';
 import { Generator, type GeneratorOptions } from '../../engine/generate/generator';
 import type { Weights } from '../../engine/models/params';
-import { mergeLora, type TransformerModel } from '../../engine/models/transformer';
+import { buildModel, mergeLora, type TransformerModel } from '../../engine/models/transformer';
 import { Rng } from '../../engine/rng';
 import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { encodePrompt } from '../encode';
+import type { RewardSample } from './rewards/rewardFunction';
+import type { ScoredRow } from './tokenScorer';
 
 /** One prompt of an online run, with what reward functions may need besides the completion. */
 export interface RolloutPrompt {
@@ -170,4 +172,29 @@ export function samplerWeights(model: TransformerModel, current: ReadonlyMap<str
   const w: Weights = new Map();
   for (const p of model.params) w.set(p.name, { shape: [...p.shape], data: current.get(p.name) as Float32Array });
   return model.lora ? mergeLora(model, w) : w;
+}
+
+/** The model a sampler runs for the policy `model`: with LoRA the base without adapters (see {@link samplerWeights}). */
+export function samplerModel(model: TransformerModel): TransformerModel {
+  return model.lora ? buildModel(model.config, 'lm', { maxLength: model.maxLength }) : model;
+}
+
+/** The sampling seed of one rollout (`label`, e.g. `rollout-3`) of a run seeded `seed`: resumed runs sample the same. */
+export function rolloutSeed(seed: number, label: string): number {
+  return new Rng(seed).derive(label).int(0x7fffffff);
+}
+
+/** Each completion of a rollout with its prompt's ids, as the token scorers take them. */
+export function rolloutRows(rollout: Rollout): ScoredRow[] {
+  return rollout.completions.map((c) => ({ promptIds: rollout.promptIds[c.promptIndex] as readonly number[], completionIds: c.ids }));
+}
+
+/** Each completion of a rollout with its prompt, as the reward functions take them. */
+export function rolloutRewardSamples(rollout: Rollout): RewardSample[] {
+  return rollout.completions.map((c) => ({ prompt: rollout.prompts[c.promptIndex] as RolloutPrompt, completion: c.text, completionIds: c.ids, terminated: c.terminated }));
+}
+
+/** Prompt + completion tokens of a rollout's completions (TRL's `num_tokens` counts these). */
+export function rolloutTokens(rollout: Rollout): number {
+  return rollout.completions.reduce((n, c) => n + (rollout.promptIds[c.promptIndex] as readonly number[]).length + c.ids.length, 0);
 }

@@ -4,7 +4,7 @@
  * (PPO, with its value model and KL controller) both are one.
  */
 import type { TrainState } from '../../engine/step/trainState';
-import type { Trainer } from '../../engine/step/trainer';
+import type { StepResult, Trainer } from '../../engine/step/trainer';
 import type { OnlineStepResult } from './onlineTrainer';
 
 export interface OnlineTrainerState {
@@ -34,4 +34,29 @@ export async function trainedWeights(initial: ReadonlyMap<string, Float32Array>,
   const w = new Map(initial);
   for (const [k, v] of await trainer.getParams()) w.set(k, v.data);
   return w;
+}
+
+/** One optimizer step's metrics (a run of one step): loss, grad_norm, learning_rate and the graph's metrics. */
+export function stepMetrics(res: StepResult): Record<string, number> & { readonly loss: number; readonly grad_norm: number; readonly learning_rate: number } {
+  return { loss: res.losses[0] as number, grad_norm: res.gradNorms[0] as number, learning_rate: res.lrs[0] as number, ...graphMetrics(res) };
+}
+
+/** The graph's metrics of a run of one step. */
+export function graphMetrics(res: StepResult): Record<string, number> {
+  return Object.fromEntries(Object.entries(res.metrics).map(([k, v]) => [k, v[0] as number]));
+}
+
+/**
+ * {@link stepMetrics} over a rollout's optimizer steps: each metric's mean, learning_rate the last step's. With
+ * `finiteOnly` a step's NaN or infinite value is left out of its metric's mean, and a metric with no finite value
+ * at all is left out.
+ */
+export function updateMetrics(updates: readonly StepResult[], finiteOnly = false): Record<string, number> {
+  const steps = updates.map(stepMetrics);
+  const out: Record<string, number> = {};
+  for (const name of Object.keys(steps[0] ?? {})) {
+    const vs = steps.map((m) => m[name] as number).filter((v) => !finiteOnly || Number.isFinite(v));
+    if (vs.length) out[name] = name === 'learning_rate' ? (vs[vs.length - 1] as number) : vs.reduce((s, x) => s + x, 0) / vs.length;
+  }
+  return out;
 }
