@@ -52,13 +52,13 @@ export function downloadedModels(root: string): DownloadedModel[] {
 }
 
 async function pickRepo(): Promise<string | undefined> {
-  const other = { label: '$(edit) Another model…', description: 'any Hub model id, e.g. owner/name', repo: '' };
-  const picked = await vscode.window.showQuickPick([...CURATED_MODELS.map((m) => ({ label: m.repo, description: m.note, repo: m.repo })), other], { title: 'Download a model from the Hugging Face Hub', placeHolder: 'Small chat models the engine trains on a laptop' });
+  const other = { label: `$(edit) ${vscode.l10n.t('Another model…')}`, description: vscode.l10n.t('any Hub model id, e.g. owner/name'), repo: '' };
+  const picked = await vscode.window.showQuickPick([...CURATED_MODELS.map((m) => ({ label: m.repo, description: m.note, repo: m.repo })), other], { title: vscode.l10n.t('Download a model from the Hugging Face Hub'), placeHolder: vscode.l10n.t('Small chat models the engine trains on a laptop') });
   if (!picked) return undefined;
   if (picked.repo) return picked.repo;
   const typed = await vscode.window.showInputBox({
-    title: 'Hub model id',
-    prompt: 'owner/name of a transformers model with safetensors weights',
+    title: vscode.l10n.t('Hub model id'),
+    prompt: vscode.l10n.t('owner/name of a transformers model with safetensors weights'),
     validateInput: (v) => {
       try {
         checkRepoId(v);
@@ -73,11 +73,11 @@ async function pickRepo(): Promise<string | undefined> {
 
 /** "Set Hugging Face Token": stores the token in SecretStorage; an empty one removes it. */
 export async function setHubToken(context: vscode.ExtensionContext): Promise<boolean> {
-  const token = await vscode.window.showInputBox({ title: 'Hugging Face access token', prompt: 'A read token for gated or private models (kept in VS Code\'s secret storage; leave empty to remove it)', password: true, ignoreFocusOut: true });
+  const token = await vscode.window.showInputBox({ title: vscode.l10n.t('Hugging Face access token'), prompt: vscode.l10n.t('A read token for gated or private models (kept in VS Code\'s secret storage; leave empty to remove it)'), password: true, ignoreFocusOut: true });
   if (token === undefined) return false;
   if (token.trim()) await context.secrets.store(HUB_TOKEN_SECRET, token.trim());
   else await context.secrets.delete(HUB_TOKEN_SECRET);
-  vscode.window.setStatusBarMessage(token.trim() ? 'Hugging Face token stored' : 'Hugging Face token removed', 3000);
+  vscode.window.setStatusBarMessage(token.trim() ? vscode.l10n.t('Hugging Face token stored') : vscode.l10n.t('Hugging Face token removed'), 3000);
   return true;
 }
 
@@ -93,7 +93,7 @@ export async function downloadModelCommand(context: vscode.ExtensionContext, log
   const token = await context.secrets.get(HUB_TOKEN_SECRET);
   log.info(`Download Model: ${repo} from ${endpoint} into ${dir}${token ? ' (with the stored Hub token)' : ''}`);
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Downloading ${repo}`, cancellable: true }, async (progress, cancel) => {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Downloading {0}', repo), cancellable: true }, async (progress, cancel) => {
       const abort = new AbortController();
       cancel.onCancellationRequested(() => abort.abort());
       let shown = 0;
@@ -101,7 +101,7 @@ export async function downloadModelCommand(context: vscode.ExtensionContext, log
         repo, endpoint, dir, signal: abort.signal, ...(token ? { token } : {}),
         onProgress: (p) => {
           const pct = p.totalBytes ? (100 * p.bytes) / p.totalBytes : 0;
-          progress.report({ increment: pct - shown, message: `${p.file} (${p.fileIndex + 1}/${p.files}) · ${(p.bytes / 1e6).toFixed(0)} of ${(p.totalBytes / 1e6).toFixed(0)} MB` });
+          progress.report({ increment: pct - shown, message: vscode.l10n.t('{0} ({1}/{2}) · {3} of {4} MB', p.file, p.fileIndex + 1, p.files, (p.bytes / 1e6).toFixed(0), (p.totalBytes / 1e6).toFixed(0)) });
           shown = pct;
         },
       });
@@ -112,7 +112,7 @@ export async function downloadModelCommand(context: vscode.ExtensionContext, log
   }
   log.info(`Download Model: ${repo} complete in ${dir}`);
   void vscode.commands.executeCommand('alignment.refreshModels');
-  void vscode.window.showInformationMessage(`Downloaded ${repo}. It is listed in the Models view and in the launch form's base models.`, 'Start a Training Run').then((a) => {
+  void vscode.window.showInformationMessage(vscode.l10n.t('Downloaded {0}. It is listed in the Models view and in the launch form\'s base models.', repo), vscode.l10n.t('Start a Training Run')).then((a) => {
     if (a) void vscode.commands.executeCommand('alignment.startRun');
   });
   return dir;
@@ -127,7 +127,7 @@ function downloadFailed(context: vscode.ExtensionContext, log: vscode.LogOutputC
   }
   log.error(`Download Model: ${repo}: ${isUserError(e) ? msg : (e as Error).stack ?? msg}`);
   const needsToken = /Hub token/.test(msg);
-  void vscode.window.showErrorMessage(`Download of ${repo} failed: ${msg}`, ...(needsToken ? ['Set Hugging Face Token'] : [])).then(async (a) => {
+  void vscode.window.showErrorMessage(vscode.l10n.t('Download of {0} failed: {1}', repo, msg), ...(needsToken ? [vscode.l10n.t('Set Hugging Face Token')] : [])).then(async (a) => {
     if (a && (await setHubToken(context))) await downloadModelCommand(context, log, repo);
   });
 }

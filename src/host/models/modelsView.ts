@@ -11,9 +11,9 @@ type ModelNode = BuiltinModelItem | ModelFolderItem | DetailItem;
 
 class BuiltinModelItem extends vscode.TreeItem {
   constructor() {
-    super('Built-in tiny model', vscode.TreeItemCollapsibleState.None);
-    this.description = `Llama-style, ${BUILTIN_MODEL_SIZE} params · built locally`;
-    this.tooltip = `A ${BUILTIN_MODEL_SIZE}-parameter Llama-architecture chat model (RoPE, RMSNorm, SwiGLU, grouped-query attention) and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.`;
+    super(vscode.l10n.t('Built-in tiny model'), vscode.TreeItemCollapsibleState.None);
+    this.description = vscode.l10n.t('Llama-style, {0} params · built locally', BUILTIN_MODEL_SIZE);
+    this.tooltip = vscode.l10n.t('A {0}-parameter Llama-architecture chat model (RoPE, RMSNorm, SwiGLU, grouped-query attention) and a byte-level BPE tokenizer that Alignment Studio builds from a corpus it ships. Use it to try every method on any machine.', BUILTIN_MODEL_SIZE);
     this.iconPath = new vscode.ThemeIcon('package');
     this.contextValue = 'alignment.model.builtin';
   }
