@@ -49,6 +49,14 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': ['error', noDefaultExport] },
   },
   {
+    // A disposed panel throws "Webview is disposed" on `panel.webview`: posts go through the one guarded helper.
+    files: ['src/host/**/*.ts'],
+    ignores: ['src/host/shared/webviewPost.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', noDefaultExport, ...ortStringBan, { selector: "MemberExpression[property.name='postMessage'][object.property.name='webview']", message: 'Post through postToPanel (src/host/shared/webviewPost.ts): a closed panel throws "Webview is disposed".' }],
+    },
+  },
+  {
     // Functions stay short: split by what the code does (ARCHITECTURE.md). No exemptions in src/ and webview/.
     files: ['src/**/*.ts', 'webview/**/*.ts'],
     rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },

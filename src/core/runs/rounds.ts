@@ -47,6 +47,14 @@ export function roundPaths(runDir: string, round: number): RoundPaths {
   return { dir, pairs, batch: path.join(dir, 'batch.json'), labels: labelsDirFor(pairs) };
 }
 
+/** The run folder and round of a round's pairs.jsonl (`<run>/rounds/round-<n>/pairs.jsonl`), else undefined. */
+export function pairsFileRound(file: string): { readonly runDir: string; readonly round: number } | undefined {
+  const roundDir = path.dirname(path.resolve(file));
+  const m = /^round-([1-9]\d*)$/.exec(path.basename(roundDir));
+  if (!m || path.basename(file) !== 'pairs.jsonl' || path.basename(path.dirname(roundDir)) !== ROUNDS_DIR) return undefined;
+  return { runDir: path.dirname(path.dirname(roundDir)), round: Number(m[1]) };
+}
+
 /** The rounds of a run that have a batch.json, in order (empty when the run has none). */
 export function listRounds(runDir: string): number[] {
   let names: string[];

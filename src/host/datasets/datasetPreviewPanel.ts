@@ -5,6 +5,7 @@ import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
 import { PreviewError, PreviewOpenAt, PreviewReady, PreviewRequestPage, PreviewShowPage } from '../../protocol/datasetPreview';
 import { countRecords } from '../../core/datasets/recordCount';
 import { readRecords } from '../../core/datasets/preview';
+import { postToPanel } from '../shared/webviewPost';
 
 /**
  * Dataset Preview: a read-only, paged view of a dataset's records, with prompts, chosen and rejected
@@ -81,13 +82,13 @@ export class DatasetPreviewPanel extends Disposable {
     try {
       if (offset === 0) this.total = (await countRecords(this.file.fsPath)).records;
       const records = await readRecords(this.file.fsPath, offset, count);
-      await this.panel.webview.postMessage(
+      await postToPanel(this.panel, 
         PreviewShowPage.create({ file: this.file.fsPath, fileName: path.basename(this.file.fsPath), total: this.total, offset, records }),
       );
     } catch (e) {
       const message = `${this.file.fsPath}: ${e instanceof Error ? e.message : String(e)}`;
       this.log.error(`Dataset Preview: ${message}`);
-      await this.panel.webview.postMessage(PreviewError.create({ message }));
+      await postToPanel(this.panel, PreviewError.create({ message }));
     }
   }
 }

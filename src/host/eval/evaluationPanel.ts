@@ -6,6 +6,7 @@ import { EvalError, EvalOpenSource, EvalReady, EvalShowReport, type EvaluationRe
 import { buildEvaluationReport, readScoresFile } from '../../core/eval/report';
 import { compareScores } from '../../core/eval/compareScores';
 import { readInspectionFile } from '../../core/eval/inspectionFile';
+import { postToPanel } from '../shared/webviewPost';
 
 /**
  * Reward-Model Evaluation: held-out accuracy per section, calibration, reward histograms and length correlation of
@@ -113,11 +114,11 @@ export class EvaluationPanel extends Disposable {
       const built = buildEvaluationReport({ title, source: file, pairs, skipped: allSkipped, distances, heldOut: this.heldOut });
       const report = inspected ? { ...built, examples: inspected.examples } : built;
       this.lastReport = report;
-      await this.panel.webview.postMessage(EvalShowReport.create(report));
+      await postToPanel(this.panel, EvalShowReport.create(report));
     } catch (e) {
       const message = `${file}: ${e instanceof Error ? e.message : String(e)}`;
       this.log.error(`Evaluation: ${message}`);
-      await this.panel.webview.postMessage(EvalError.create({ message }));
+      await postToPanel(this.panel, EvalError.create({ message }));
     }
   }
 }

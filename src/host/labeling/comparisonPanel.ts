@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DatasetIndex, JsonlScanResult } from '../../core/datasets/jsonlScan';
@@ -8,6 +9,8 @@ import { isDatasetPath, rememberDataset } from '../shared/datasetArg';
 import { ComparisonQueue, pairOf, type QueuedPair } from '../../core/feedback/comparisonQueue';
 import { FeedbackStore, type FeedbackInput } from '../../core/feedback/store';
 import { WRITER_ID_PATTERN, type FeedbackType } from '../../core/feedback/types';
+import { runPaths } from '../../core/runs/layout';
+import { pairsFileRound } from '../../core/runs/rounds';
 import {
   ComparisonCritique,
   ComparisonDecide,
@@ -27,6 +30,7 @@ import { ComparisonInspectReward, ComparisonRewardHeatError } from '../../protoc
 import { rewardHeatMessage, type RewardHeatSource } from '../eval/rewardInspector';
 import { Disposable } from '../shared/lifecycle';
 import { webviewHtml, webviewOptions } from '../shared/webviewHtml';
+import { postToPanel } from '../shared/webviewPost';
 
 /**
  * Where the panel gets a dataset's feedback store. Pass the window's shared registry (e.g. `FeedbackStores`) so the
@@ -97,6 +101,23 @@ function labelingSettings(): LabelingSettings {
   return { ratingMin: RATING_SCALE.min, ratingMax: RATING_SCALE.max, critiqueLabels: labels.length ? labels : DEFAULT_CRITIQUE_LABELS };
 }
 
+/**
+ * The panel's title: "Round 3 · <run name>" for the pairs of a run's round (docs/human-loop.md; the run's name is its
+ * spec's `name`, else its folder's), else "Label: <file name>".
+ */
+export function comparisonTitle(file: string): string {
+  const r = pairsFileRound(file);
+  if (!r) return vscode.l10n.t('Label: {0}', path.basename(file));
+  let name = '';
+  try {
+    const spec = JSON.parse(fs.readFileSync(runPaths(r.runDir).spec, 'utf8')) as { name?: unknown };
+    if (typeof spec.name === 'string') name = spec.name.trim();
+  } catch {
+    // A run folder without a readable spec.json is named by its folder.
+  }
+  return vscode.l10n.t('Round {0} · {1}', r.round, name || path.basename(r.runDir));
+}
+
 /** Decisions per minute over the last few decisions. */
 class RateMeter {
   private readonly times: number[] = [];
@@ -134,7 +155,7 @@ export class ComparisonPanel extends Disposable {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(ComparisonPanel.viewType, `Label: ${path.basename(file.fsPath)}`, vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(ComparisonPanel.viewType, comparisonTitle(file.fsPath), vscode.ViewColumn.Active, webviewOptions(extensionUri));
     return new ComparisonPanel(panel, extensionUri, file, options);
   }
 
@@ -146,6 +167,7 @@ export class ComparisonPanel extends Disposable {
       return;
     }
     panel.webview.options = webviewOptions(extensionUri);
+    panel.title = comparisonTitle(file);
     new ComparisonPanel(panel, extensionUri, vscode.Uri.file(file), options);
   }
 
@@ -250,7 +272,7 @@ export class ComparisonPanel extends Disposable {
         this.ready = true;
         if (this.current) await this.show(this.current);
         else {
-          await this.panel.webview.postMessage(ComparisonLoading.create({ file: this.file.fsPath, fileName: this.fileName, message: `Indexing ${this.fileName}…` }));
+          await postToPanel(this.panel, ComparisonLoading.create({ file: this.file.fsPath, fileName: this.fileName, message: `Indexing ${this.fileName}…` }));
           await this.showFirstEarly().catch(() => undefined); // a read error surfaces from showNext below
           await this.showNext();
         }
@@ -298,7 +320,7 @@ export class ComparisonPanel extends Disposable {
         const reply = cur?.recordId === msg.params.recordId && this.inspector
           ? await rewardHeatMessage(this.inspector, this.file.fsPath, cur)
           : ComparisonRewardHeatError.create({ recordId: msg.params.recordId, message: this.inspector ? 'That pair is no longer shown.' : 'Reward inspection is not available in this window.' });
-        await this.panel.webview.postMessage(reply);
+        await postToPanel(this.panel, reply);
       } else if (ComparisonOpenRecord.is(msg)) {
         const doc = await vscode.workspace.openTextDocument(this.file);
         const pos = new vscode.Position(Math.min(msg.params.line - 1, doc.lineCount - 1), 0);
@@ -430,7 +452,7 @@ export class ComparisonPanel extends Disposable {
     const next = loaded.queue.next();
     if (!next) {
       const progress = loaded.queue.progress();
-      await this.panel.webview.postMessage(
+      await postToPanel(this.panel, 
         ComparisonDone.create({
           file: this.file.fsPath,
           fileName: this.fileName,
@@ -448,7 +470,7 @@ export class ComparisonPanel extends Disposable {
     if (!this.ready) return;
     const prog = progress ?? (await this.loaded)?.queue.progress() ?? { done: 0, total: 0 };
     const scores = this.scoresFor(p);
-    await this.panel.webview.postMessage(
+    await postToPanel(this.panel, 
       ComparisonShowPair.create({
         recordId: p.recordId,
         file: this.file.fsPath,
@@ -478,7 +500,7 @@ export class ComparisonPanel extends Disposable {
   }
 
   private async status(kind: 'info' | 'error', message: string): Promise<void> {
-    if (this.ready) await this.panel.webview.postMessage(ComparisonStatus.create({ kind, message }));
+    if (this.ready) await postToPanel(this.panel, ComparisonStatus.create({ kind, message }));
   }
 }
 

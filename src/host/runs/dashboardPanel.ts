@@ -17,6 +17,7 @@ import {
   DashboardSeries,
   type DashboardRunInfo,
 } from '../../protocol/dashboard';
+import { postToPanel } from '../shared/webviewPost';
 
 const EXTERNAL = 'external:';
 /** How often a shown external run's trainer_state.json is read again. */
@@ -212,7 +213,7 @@ export class DashboardPanel extends Disposable {
       });
     }
     const known = new Set(infos.map((i) => i.id));
-    await this.panel.webview.postMessage(DashboardRuns.create({ runs: infos, selected: this.selected.filter((id) => known.has(id)) }));
+    await postToPanel(this.panel, DashboardRuns.create({ runs: infos, selected: this.selected.filter((id) => known.has(id)) }));
   }
 
   /** Posts a run's new points (all of them when `fresh`). */
@@ -222,14 +223,14 @@ export class DashboardPanel extends Disposable {
     if (ext) {
       if (fresh) {
         this.tails.set(id, new EventTail(''));
-        await this.panel.webview.postMessage(DashboardSeries.create({ runId: id, reset: true, series: ext.series }));
-        await this.panel.webview.postMessage(DashboardSamples.create({ runId: id, reset: true, sets: [] }));
+        await postToPanel(this.panel, DashboardSeries.create({ runId: id, reset: true, series: ext.series }));
+        await postToPanel(this.panel, DashboardSamples.create({ runId: id, reset: true, sets: [] }));
       }
       return;
     }
     const run = this.runs.get(id);
     if (!run) {
-      await this.panel.webview.postMessage(DashboardError.create({ message: vscode.l10n.t('No run "{0}" in this workspace.', id) }));
+      await postToPanel(this.panel, DashboardError.create({ message: vscode.l10n.t('No run "{0}" in this workspace.', id) }));
       return;
     }
     let tail = this.tails.get(id);
@@ -247,15 +248,15 @@ export class DashboardPanel extends Disposable {
         reset ||= read.reset;
         if (!read.events.length && !reset) continue;
         const { series, samples } = seriesFromEvents(read.events);
-        await this.panel.webview.postMessage(DashboardSeries.create({ runId: id, reset, series }));
-        if (samples.length || reset) await this.panel.webview.postMessage(DashboardSamples.create({ runId: id, reset, sets: samples }));
+        await postToPanel(this.panel, DashboardSeries.create({ runId: id, reset, series }));
+        if (samples.length || reset) await postToPanel(this.panel, DashboardSamples.create({ runId: id, reset, sets: samples }));
         reset = false;
         if (this.isDisposed || this.tails.get(id) !== tail) return;
       }
     } catch (e) {
       const message = `${run.dir}: ${e instanceof Error ? e.message : String(e)}`;
       this.log.error(`Dashboard: ${message}`);
-      await this.panel.webview.postMessage(DashboardError.create({ message }));
+      await postToPanel(this.panel, DashboardError.create({ message }));
     }
   }
 

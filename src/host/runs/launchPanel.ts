@@ -33,6 +33,7 @@ import {
   type LaunchDevice,
   type LaunchRewardFunction,
 } from '../../protocol/launch';
+import { postToPanel } from '../shared/webviewPost';
 
 /**
  * Probes the devices in a short child process that runs the bundled CLI (`dist/cli.js devices --json`), so the
@@ -67,7 +68,7 @@ export class LaunchPanel extends Disposable {
     const cur = LaunchPanel.current;
     if (cur) {
       cur.panel.reveal();
-      if (spec) void cur.panel.webview.postMessage(LaunchSetSpec.create({ spec, source: specSource ?? 'spec' }));
+      if (spec) void postToPanel(cur.panel, LaunchSetSpec.create({ spec, source: specSource ?? 'spec' }));
       return cur;
     }
     const panel = vscode.window.createWebviewPanel(LaunchPanel.viewType, vscode.l10n.t('Start Training Run'), vscode.ViewColumn.Active, webviewOptions(extensionUri));
@@ -182,7 +183,7 @@ export class LaunchPanel extends Disposable {
   }
 
   private async onMessage(msg: unknown): Promise<void> {
-    const post = (m: unknown) => this.panel.webview.postMessage(m);
+    const post = (m: unknown) => postToPanel(this.panel, m);
     if (LaunchReady.is(msg)) {
       const [models, datasets, rewardSources] = await Promise.all([this.modelChoices(), this.datasetChoices(), this.rewardSources()]);
       await post(LaunchInitMsg.create({ methods: launchMethods(), defaults: launchDefaults(), models, datasets, rewardSources, ...(this.spec ? { spec: this.spec } : {}), ...(this.specSource ? { specSource: this.specSource } : {}) }));
@@ -239,7 +240,7 @@ export class LaunchPanel extends Disposable {
       if (ticket !== this.estimates) return;
       const est = estimateForm(spec, shape, capacity, records, pre);
       if (dataPath && records === undefined) est.warnings.push(`data.path: cannot read ${String(data?.path)}`);
-      await this.panel.webview.postMessage(LaunchEstimateResult.create(est));
+      await postToPanel(this.panel, LaunchEstimateResult.create(est));
     };
     if (!calibrate || !dataPath) return post();
     const known = await this.preflight.known(calibrate, dataPath);
@@ -259,17 +260,17 @@ export class LaunchPanel extends Disposable {
       if (!pick?.[0]) return;
       const info = await readModelFolder(pick[0].fsPath).catch((e: unknown) => ({ problems: [String(e)], modelType: '?', parameters: undefined }));
       if (info.problems.length) void vscode.window.showWarningMessage(`${pick[0].fsPath}: ${info.problems.join('; ')}`);
-      await this.panel.webview.postMessage(LaunchPicked.create({ what, choice: { value: pick[0].fsPath, label: vscode.workspace.asRelativePath(pick[0], false), detail: info.modelType } }));
+      await postToPanel(this.panel, LaunchPicked.create({ what, choice: { value: pick[0].fsPath, label: vscode.workspace.asRelativePath(pick[0], false), detail: info.modelType } }));
     } else if (what === 'dataset') {
       const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { [vscode.l10n.t('Datasets and exported labels')]: ['jsonl', 'json'] }, openLabel: vscode.l10n.t('Train on this file') });
       if (!pick?.[0]) return;
-      await this.panel.webview.postMessage(LaunchPicked.create({ what, choice: { value: vscode.workspace.asRelativePath(pick[0], false), label: vscode.workspace.asRelativePath(pick[0], false) } }));
+      await postToPanel(this.panel, LaunchPicked.create({ what, choice: { value: vscode.workspace.asRelativePath(pick[0], false), label: vscode.workspace.asRelativePath(pick[0], false) } }));
     } else if (what === 'loadSpec') {
       const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: ws, filters: { [vscode.l10n.t('Run spec')]: ['json'] }, openLabel: vscode.l10n.t('Load spec') });
       if (!pick?.[0]) return;
       const loaded = await loadSpecFile(pick[0].fsPath);
       if ('error' in loaded) void vscode.window.showErrorMessage(loaded.error);
-      else await this.panel.webview.postMessage(LaunchSetSpec.create({ spec: loaded.spec, source: vscode.workspace.asRelativePath(pick[0], false) }));
+      else await postToPanel(this.panel, LaunchSetSpec.create({ spec: loaded.spec, source: vscode.workspace.asRelativePath(pick[0], false) }));
     } else if (spec) {
       const target = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, 'run-spec.json') : undefined, filters: { [vscode.l10n.t('Run spec')]: ['json'] } });
       if (!target) return;

@@ -1,7 +1,9 @@
 // A run "with a person" (method human-dpo, docs/human-loop.md) in a real VS Code: started from the launch form, its
 // round-1 pairs announced by a notification and the status bar, labeled with the comparison panel's keys, the run
 // going on into round 2, a window reload in the middle of round 2 (the batch, its count and its labels are still
-// there), and the dashboard's per-round charts of the person's labels. Screenshots of the panel and the dashboard.
+// there), and the dashboard's per-round charts of the person's labels. Screenshots of the panel and the dashboard. Each
+// Close All Editors happens while the run is live, and must bring no "Webview is disposed" error; the panel of a round
+// is titled "Round <n> · <run name>".
 //
 // Small on purpose: the built-in model, 2 prompts x 2 samples, 2 pairs and 1 update per round, 6 new tokens.
 import * as fs from 'node:fs';
@@ -54,6 +56,18 @@ async function frameWith(page, selector, ms = 30_000) {
   }, ms);
 }
 
+/**
+ * Closes every editor while the run is live (the dashboard and the comparison panel posting to their webviews), then
+ * checks for two seconds that no "Webview is disposed" error came: no notification, no extension host error.
+ */
+async function closeAllEditors(page, hostErrors) {
+  await runCommand(page, 'View: Close All Editors');
+  await sleep(2000);
+  const toasts = await page.locator('.notification-toast').allInnerTexts();
+  const bad = [...toasts.filter((t) => /disposed/i.test(t)), ...hostErrors];
+  if (bad.length) throw new Error(`after Close All Editors: ${bad.join(' | ').slice(0, 500)}`);
+}
+
 const statusItem = (page) => page.locator('.statusbar-item', { hasText: /pairs? waiting/ }).first();
 
 async function fillForm(wv) {
@@ -89,7 +103,11 @@ async function labelWithKeys(page, from, to) {
 }
 
 test('human in the loop: a human-dpo run from the form, pairs labeled with the keys, round 2, reload mid-round, dashboard', 'generated', async (page, { workspace }) => {
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`    [console.error] ${m.text().slice(0, 300)}`); });
+  const hostErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log(`    [console.error] ${m.text().slice(0, 300)}`);
+    if (/Webview is disposed/.test(m.text())) hostErrors.push(m.text().slice(0, 300));
+  });
   await openSidebar(page);
   await viewRow(page, 'Datasets', GENERATED.prompts).waitFor({ timeout: 30_000 });
 
@@ -113,7 +131,7 @@ test('human in the loop: a human-dpo run from the form, pairs labeled with the k
   const count1 = await statusItem(page).innerText();
   if (!/\b[1-9]\d* pairs? waiting/.test(count1)) throw new Error(`status bar shows ${count1}`);
   await toast.getByRole('button', { name: 'Label Now' }).click();
-  await page.locator('.tab', { hasText: 'Label: pairs.jsonl' }).first().waitFor({ timeout: 30_000 });
+  await page.locator('.tab', { hasText: `Round 1 · ${RUN}` }).first().waitFor({ timeout: 30_000 });
   let panel = await frameWith(page, '#progress-text');
   await panel.locator('#progress-text', { hasText: `0 of ${PAIRS}` }).waitFor({ timeout: 30_000 });
   await shot(page, 'human-loop-comparison-panel');
@@ -131,9 +149,9 @@ test('human in the loop: a human-dpo run from the form, pairs labeled with the k
   await until('the status bar to count round 2', async () => /\b2 pairs waiting/.test(await statusItem(page).innerText().catch(() => '')), 30_000);
 
   // one of round 2's pairs labeled, then the window reloads in the middle of the round
-  await runCommand(page, 'View: Close All Editors');
+  await closeAllEditors(page, hostErrors);
   await statusItem(page).click();
-  await page.locator('.tab', { hasText: 'Label: pairs.jsonl' }).first().waitFor({ timeout: 30_000 });
+  await page.locator('.tab', { hasText: `Round 2 · ${RUN}` }).first().waitFor({ timeout: 30_000 });
   panel = await frameWith(page, '#progress-text');
   await panel.locator('#progress-text', { hasText: `0 of ${PAIRS}` }).waitFor({ timeout: 30_000 });
   await labelWithKeys(page, 0, 1);
@@ -150,9 +168,9 @@ test('human in the loop: a human-dpo run from the form, pairs labeled with the k
   await openSidebar(page);
   await viewRow(page, 'Runs', RUN).waitFor({ timeout: 30_000 });
   lap(`after the reload: status bar "${count2}"`);
-  await runCommand(page, 'View: Close All Editors');
+  await closeAllEditors(page, hostErrors);
   await statusItem(page).click();
-  await page.locator('.tab', { hasText: 'Label: pairs.jsonl' }).first().waitFor({ timeout: 30_000 });
+  await page.locator('.tab', { hasText: `Round 2 · ${RUN}` }).first().waitFor({ timeout: 30_000 });
   panel = await frameWith(page, '#progress-text');
   await panel.locator('#progress-text', { hasText: `1 of ${PAIRS}` }).waitFor({ timeout: 30_000 });
   await shot(page, 'human-loop-panel-after-reload');
@@ -164,7 +182,7 @@ test('human in the loop: a human-dpo run from the form, pairs labeled with the k
   const logged = roundMetrics(run);
   lap(`per-round metrics: ${logged.map((p) => JSON.stringify(p.metrics)).join(' | ')}`);
   if (logged.map((p) => p.metrics['human/labels']).join() !== `${PAIRS},${PAIRS}`) throw new Error('human/labels is not the person\'s labels per round');
-  await runCommand(page, 'View: Close All Editors');
+  await closeAllEditors(page, hostErrors);
   await viewRow(page, 'Runs', RUN).click();
   await page.locator('.tab', { hasText: 'Run Dashboard' }).first().waitFor({ timeout: 30_000 });
   const dash = await frameWith(page, '#tab-metrics');

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { scanJsonl } from '../../../../src/core/datasets/jsonlScan';
 import { ComparisonQueue } from '../../../../src/core/feedback/comparisonQueue';
 import { FeedbackStore } from '../../../../src/core/feedback/store';
-import { closeBatch, listRounds, openRoundLabels, publishBatch, readBatch, readRoundPairs, roundDecisions, roundPaths, SIMULATED_LABELER_SOURCE, waitingBatches } from '../../../../src/core/runs/rounds';
+import { closeBatch, listRounds, pairsFileRound, openRoundLabels, publishBatch, readBatch, readRoundPairs, roundDecisions, roundPaths, SIMULATED_LABELER_SOURCE, waitingBatches } from '../../../../src/core/runs/rounds';
 import { roundCandidate, roundPairId, type RoundBatch, type RoundPair } from '../../../../src/protocol/humanLoop';
 import { UserError } from '../../../../src/util/errors';
 import { resolveRunSpec } from '../../../../src/core/runs/spec';
@@ -131,4 +131,13 @@ test('a round exports like any labeled dataset: the person’s choice becomes ch
   // The candidate the person preferred ("answer b0", stored under `rejected`) is the exported chosen.
   assert.equal(JSON.stringify(row.chosen).includes('answer b0'), true, JSON.stringify(row));
   assert.equal(JSON.stringify(row.rejected).includes('answer a0'), true, JSON.stringify(row));
+});
+
+test('pairsFileRound names the run folder and round of a round\'s pairs.jsonl, and nothing else', () => {
+  const run = path.join(os.tmpdir(), 'runs', 'r-1');
+  assert.deepEqual(pairsFileRound(roundPaths(run, 3).pairs), { runDir: run, round: 3 });
+  assert.equal(pairsFileRound(path.join(run, 'rounds', 'round-3', 'other.jsonl')), undefined);
+  assert.equal(pairsFileRound(path.join(run, 'rounds', 'round-0', 'pairs.jsonl')), undefined);
+  assert.equal(pairsFileRound(path.join(run, 'data', 'round-3', 'pairs.jsonl')), undefined);
+  assert.equal(pairsFileRound(path.join(run, 'pairs.jsonl')), undefined);
 });
