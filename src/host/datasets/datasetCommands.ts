@@ -15,14 +15,15 @@ export function registerDatasetCommands(
   const pickDataset = async (): Promise<vscode.Uri | undefined> => {
     const items = await view.datasets();
     if (items.length === 0) {
-      const choice = await vscode.window.showInformationMessage('No datasets in this workspace yet.', 'Create Sample Dataset', 'Open File…');
-      if (choice === 'Create Sample Dataset') return vscode.commands.executeCommand<vscode.Uri | undefined>('alignment.createSampleDataset');
-      if (choice === 'Open File…') return (await vscode.window.showOpenDialog({ filters: { Datasets: ['jsonl', 'json'] } }))?.[0];
+      const [sample, openFile] = [vscode.l10n.t('Create Sample Dataset'), vscode.l10n.t('Open File…')];
+      const choice = await vscode.window.showInformationMessage(vscode.l10n.t('No datasets in this workspace yet.'), sample, openFile);
+      if (choice === sample) return vscode.commands.executeCommand<vscode.Uri | undefined>('alignment.createSampleDataset');
+      if (choice === openFile) return (await vscode.window.showOpenDialog({ filters: { [vscode.l10n.t('Datasets')]: ['jsonl', 'json'] } }))?.[0];
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
       items.map((i) => ({ label: String(i.label), description: String(i.description ?? ''), detail: vscode.workspace.asRelativePath(i.uri), uri: i.uri })),
-      { placeHolder: 'Choose a dataset' },
+      { placeHolder: vscode.l10n.t('Choose a dataset') },
     );
     return picked?.uri;
   };
@@ -38,14 +39,14 @@ export function registerDatasetCommands(
     vscode.commands.registerCommand('alignment.createSampleDataset', async (): Promise<vscode.Uri | undefined> => {
       const folder = vscode.workspace.workspaceFolders?.[0];
       if (!folder) {
-        const open = await vscode.window.showWarningMessage('Open a folder first: the sample dataset is written into the workspace.', 'Open Folder…');
+        const open = await vscode.window.showWarningMessage(vscode.l10n.t('Open a folder first: the sample dataset is written into the workspace.'), vscode.l10n.t('Open Folder…'));
         if (open) await vscode.commands.executeCommand('vscode.openFolder');
         return undefined;
       }
       const target = vscode.Uri.joinPath(folder.uri, 'datasets', SAMPLE);
       try {
         await fsp.access(target.fsPath);
-        vscode.window.showInformationMessage(`${vscode.workspace.asRelativePath(target)} already exists.`);
+        vscode.window.showInformationMessage(vscode.l10n.t('{0} already exists.', vscode.workspace.asRelativePath(target)));
       } catch {
         await fsp.mkdir(path.dirname(target.fsPath), { recursive: true });
         await fsp.copyFile(vscode.Uri.joinPath(context.extensionUri, 'media', 'samples', SAMPLE).fsPath, target.fsPath);

@@ -20,13 +20,13 @@ export class DatasetItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon(error ? 'warning' : 'database');
     const rel = vscode.workspace.asRelativePath(uri, false);
     if (error) {
-      this.description = 'unreadable';
+      this.description = vscode.l10n.t('unreadable');
       this.tooltip = `${rel}\n${error}`;
     } else if (count) {
-      this.description = `${count.records.toLocaleString('en-US')} record${count.records === 1 ? '' : 's'}`;
-      this.tooltip = `${rel}\n${count.records} records · ${(count.bytes / 1024).toFixed(1)} KiB`;
+      this.description = count.records === 1 ? vscode.l10n.t('1 record') : vscode.l10n.t('{0} records', count.records.toLocaleString('en-US'));
+      this.tooltip = `${rel}\n${vscode.l10n.t('{0} records · {1} KiB', count.records, (count.bytes / 1024).toFixed(1))}`;
     }
-    this.command = { command: 'alignment.previewDataset', title: 'Preview Dataset', arguments: [uri] };
+    this.command = { command: 'alignment.previewDataset', title: vscode.l10n.t('Preview Dataset'), arguments: [uri] };
   }
 }
 
@@ -44,11 +44,11 @@ type DatasetNode = DatasetItem | RestrictedNotice | LabelCountItem;
 /** Shown first in an untrusted workspace: what is disabled and how to trust the folder. */
 export class RestrictedNotice extends vscode.TreeItem {
   constructor() {
-    super('Restricted Mode: labeling only', vscode.TreeItemCollapsibleState.None);
-    this.description = 'training and user scorers are off';
-    this.tooltip = 'This workspace is not trusted. You can browse and label datasets; nothing from the workspace runs (user-written proxy-reward scorers, training runs) until you trust it.';
+    super(vscode.l10n.t('Restricted Mode: labeling only'), vscode.TreeItemCollapsibleState.None);
+    this.description = vscode.l10n.t('training and user scorers are off');
+    this.tooltip = vscode.l10n.t('This workspace is not trusted. You can browse and label datasets; nothing from the workspace runs (user-written proxy-reward scorers, training runs) until you trust it.');
     this.iconPath = new vscode.ThemeIcon('shield');
-    this.command = { command: 'workbench.trust.manage', title: 'Manage Workspace Trust' };
+    this.command = { command: 'workbench.trust.manage', title: vscode.l10n.t('Manage Workspace Trust') };
     this.contextValue = 'alignment.restricted';
   }
 }
@@ -126,8 +126,12 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
     const types = Object.entries(c.byType).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`).join(' · ');
     const total = e.count?.records;
     return [
-      new LabelCountItem(`Labeled ${c.records}${total !== undefined ? ` of ${total}` : ''}`, types, 'tag'),
-      new LabelCountItem(`Human ${c.bySource.human} · AI ${c.bySource.ai}${c.bySource.program ? ` · program ${c.bySource.program}` : ''}`, c.retracted ? `${c.retracted} undone` : '', 'person'),
+      new LabelCountItem(total !== undefined ? vscode.l10n.t('Labeled {0} of {1}', c.records, total) : vscode.l10n.t('Labeled {0}', c.records), types, 'tag'),
+      new LabelCountItem(
+        vscode.l10n.t('Human {0} · AI {1}', c.bySource.human, c.bySource.ai) + (c.bySource.program ? ` · ${vscode.l10n.t('program {0}', c.bySource.program)}` : ''),
+        c.retracted ? vscode.l10n.t('{0} undone', c.retracted) : '',
+        'person',
+      ),
     ];
   }
 
