@@ -30,9 +30,23 @@ export interface SgdConfig {
 
 export type OptimizerConfig = AdamWConfig | SgdConfig;
 
+/**
+ * A parameter group with a learning rate of its own, as a torch param group that sets only `lr`
+ * (`torch.optim.AdamW([{'params': rest}, {'params': these, 'lr': lr}], lr=base)`): the schedule's multiplier
+ * scales it as it scales the base lr, and every other setting (betas, eps, weight decay, clipping over all
+ * parameters) is the optimizer's.
+ */
+export interface ParamGroupConfig {
+  /** Names of trainable parameters; a parameter is in at most one group. */
+  readonly params: readonly string[];
+  readonly lr: number;
+}
+
 /** Everything about how gradients become updates. */
 export interface OptimConfig {
   readonly optimizer: OptimizerConfig;
+  /** Parameters with their own learning rate; the rest train at `optimizer.lr`. */
+  readonly paramGroups?: readonly ParamGroupConfig[];
   /** Learning-rate schedule (default: constant). */
   readonly schedule?: LrSchedule;
   /**
@@ -92,4 +106,14 @@ export function validateOptimConfig(c: OptimConfig, where = 'optim'): void {
   resolveOptimizer(c.optimizer, `${where}.optimizer`);
   if (c.schedule) validateSchedule(c.schedule, `${where}.schedule`);
   if (c.maxGradNorm !== undefined) num(c.maxGradNorm, `${where}.maxGradNorm`, 0, 1e12);
+  const seen = new Set<string>();
+  (c.paramGroups ?? []).forEach((g, i) => {
+    const at = `${where}.paramGroups[${i}]`;
+    num(g.lr, `${at}.lr`, 0, 1e3);
+    if (!Array.isArray(g.params) || g.params.length === 0) throw new Error(`${at}.params: expected a non-empty list of parameter names`);
+    for (const n of g.params) {
+      if (seen.has(n)) throw new Error(`${at}.params: '${n}' is in an earlier group too`);
+      seen.add(n);
+    }
+  });
 }

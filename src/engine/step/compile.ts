@@ -15,7 +15,8 @@
  *       grads  = d loss / d views, concatenated back into flat [P_g] per group
  *     g = Σ grads / A ; loss = Σ loss / A                (mean over micro-batches)
  *     ‖g‖ (global L2), finite = loss and ‖g‖ are finite ; clip c = min(1, max/(‖g‖+1e-6)) (folded into the update)
- *     lr = base_lr · λ(step)                            (schedule from the step counter, in the graph)
+ *     lr = base_lr · λ(step)                            (schedule from the step counter, in the graph; a param group's
+ *                                                        own lr · λ(step) for its parameters)
  *     params, buffers ← If(finite, optimizer(params, c·g, buffers), unchanged)
  *     step += 1 ; updates += finite
  *   scan outputs per step: losses [K], grad_norms [K] (before clipping), lrs [K], finite [K], metric.<m> [K]
@@ -32,7 +33,7 @@ import { grad } from '../graph/autodiff';
 import { toOnnx } from '../graph/emit';
 import { adamwStep } from '../optim/adamw';
 import { clipCoefficient, globalNorm } from '../optim/clip';
-import { resolveOptimizer, validateOptimConfig, type OptimConfig, type ResolvedAdamW, type ResolvedSgd } from '../optim/config';
+import { resolveOptimizer, validateOptimConfig, type OptimConfig, type ParamGroupConfig, type ResolvedAdamW, type ResolvedSgd } from '../optim/config';
 import { lrMultiplierGraph } from '../optim/schedule';
 import { sgdStep } from '../optim/sgd';
 import { ifElse, loop } from '../graph/control';
@@ -89,10 +90,15 @@ export interface FlatSlot {
 }
 
 export interface FlatGroup {
-  /** 'decay.<i>' or 'no_decay.<i>': the i-th chunk of the parameters with / without weight decay. */
+  /**
+   * 'decay.<i>' or 'no_decay.<i>': the i-th chunk of the parameters with / without weight decay; 'decay.pg<j>.<i>' and
+   * 'no_decay.pg<j>.<i>' for those of optim.paramGroups[j - 1].
+   */
   readonly name: string;
   readonly size: number;
   readonly weightDecay: boolean;
+  /** The param group's own learning rate (before the schedule); absent: the optimizer's. */
+  readonly lr?: number;
   readonly slots: readonly FlatSlot[];
 }
 
@@ -127,14 +133,30 @@ function size(shape: readonly number[]): number {
  */
 export const FLAT_GROUP_TARGET = 1 << 18;
 
+/** Which param group (0 = the optimizer's lr, i = optim.paramGroups[i - 1]) each named parameter is in; names must be trainable parameters. */
+function paramGroupIndex(params: readonly ParamSpec[], paramGroups: readonly ParamGroupConfig[]): Map<string, number> {
+  const trainable = new Set(params.filter((p) => p.trainable !== false).map((p) => p.name));
+  const index = new Map<string, number>();
+  paramGroups.forEach((g, i) => {
+    for (const n of g.params) {
+      if (!trainable.has(n)) throw new Error(`optim.paramGroups[${i}].params: '${n}' is not a trainable parameter of this model`);
+      index.set(n, i + 1);
+    }
+  });
+  return index;
+}
+
 /**
- * Splits trainable parameters into flat groups: decay / no-decay, each cut into chunks of whole parameters of
- * about FLAT_GROUP_TARGET elements (a larger parameter is a chunk by itself), in the given order.
+ * Splits trainable parameters into flat groups: decay / no-decay, and within each by param group (those of
+ * `paramGroups`, with their own lr, after the rest), each cut into chunks of whole parameters of about
+ * FLAT_GROUP_TARGET elements (a larger parameter is a chunk by itself), in the given order.
  */
-export function flatLayout(params: readonly ParamSpec[], target = FLAT_GROUP_TARGET): FlatGroup[] {
+export function flatLayout(params: readonly ParamSpec[], target = FLAT_GROUP_TARGET, paramGroups: readonly ParamGroupConfig[] = []): FlatGroup[] {
   if (!Number.isInteger(target) || target < 1) throw new Error(`flatGroupTarget: expected a positive integer, got ${target}`);
   const seen = new Set<string>();
-  const by: Record<'decay' | 'no_decay', { name: string; shape: number[]; size: number }[]> = { decay: [], no_decay: [] };
+  const pgOf = paramGroupIndex(params, paramGroups);
+  type Entry = { name: string; shape: number[]; size: number };
+  const by: Record<'decay' | 'no_decay', Entry[][]> = { decay: [], no_decay: [] };
   params.forEach((p, i) => {
     const where = `params[${i}] '${p.name}'`;
     if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(p.name)) throw new Error(`${where}: invalid name (letters, digits, _ . -)`);
@@ -142,26 +164,31 @@ export function flatLayout(params: readonly ParamSpec[], target = FLAT_GROUP_TAR
     seen.add(p.name);
     if (!p.shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${where}: invalid shape [${p.shape.join(', ')}]`);
     if (p.trainable === false) return;
-    const g = (p.weightDecay ?? p.shape.length >= 2) ? 'decay' : 'no_decay';
-    by[g].push({ name: p.name, shape: [...p.shape], size: size(p.shape) });
+    const kind = (p.weightDecay ?? p.shape.length >= 2) ? 'decay' : 'no_decay';
+    const pg = pgOf.get(p.name) ?? 0;
+    (by[kind][pg] ??= []).push({ name: p.name, shape: [...p.shape], size: size(p.shape) });
   });
   const groups: FlatGroup[] = [];
-  for (const kind of ['decay', 'no_decay'] as const) {
-    let index = 0;
-    let slots: FlatSlot[] = [];
-    let off = 0;
-    const close = (): void => {
-      if (!slots.length) return;
-      groups.push({ name: `${kind}.${index++}`, size: off, weightDecay: kind === 'decay', slots });
-      slots = [];
-      off = 0;
-    };
-    for (const p of by[kind]) {
-      if (off > 0 && off + p.size > target) close();
-      slots.push({ name: p.name, shape: p.shape, group: `${kind}.${index}`, offset: off, size: p.size });
-      off += p.size;
+  for (let pg = 0; pg <= paramGroups.length; pg++) {
+    for (const kind of ['decay', 'no_decay'] as const) {
+      const prefix = pg === 0 ? kind : `${kind}.pg${pg}`;
+      const own = pg === 0 ? {} : { lr: (paramGroups[pg - 1] as ParamGroupConfig).lr };
+      let index = 0;
+      let slots: FlatSlot[] = [];
+      let off = 0;
+      const close = (): void => {
+        if (!slots.length) return;
+        groups.push({ name: `${prefix}.${index++}`, size: off, weightDecay: kind === 'decay', ...own, slots });
+        slots = [];
+        off = 0;
+      };
+      for (const p of by[kind][pg] ?? []) {
+        if (off > 0 && off + p.size > target) close();
+        slots.push({ name: p.name, shape: p.shape, group: `${prefix}.${index}`, offset: off, size: p.size });
+        off += p.size;
+      }
+      close();
     }
-    close();
   }
   if (groups.length === 0) throw new Error('params: no trainable parameters');
   return groups;
@@ -282,6 +309,8 @@ interface UpdateInputs {
   readonly grads: readonly Tensor[];
   /** ‖mean gradient‖, before clipping. */
   readonly gnorm: Tensor;
+  /** The schedule's multiplier λ(step) of every group's learning rate. */
+  readonly lambda: Tensor;
   readonly lr: Tensor;
   /** 1-based update count of this update. */
   readonly t: Tensor;
@@ -298,6 +327,7 @@ function optimizerUpdate(c: StepContext, branch: Graph, u: UpdateInputs): Tensor
   const maxNorm = c.spec.optim.maxGradNorm ?? 0;
   const one = branch.scalar(1, 'float32');
   const lrB = op.mul(u.lr, one);
+  const lambdaB = op.mul(u.lambda, one);
   const tB = op.mul(u.t, one);
   const clip = maxNorm > 0 ? clipCoefficient(u.gnorm, maxNorm) : null;
   const scale = clip ? op.mul(clip, A === 1 ? one : branch.scalar(gradMul, 'float32')) : A === 1 ? null : branch.scalar(gradMul, 'float32');
@@ -305,11 +335,12 @@ function optimizerUpdate(c: StepContext, branch: Graph, u: UpdateInputs): Tensor
     const p = u.params[gi] as Tensor;
     const gg = u.grads[gi] as Tensor;
     const b = u.bufs[gi] as Tensor[];
+    const lr = gr.lr === undefined ? lrB : op.mul(lambdaB, gr.lr);
     if (opt.kind === 'adamw') {
-      const r = adamwStep(opt, { param: p, grad: gg, expAvg: b[0] as Tensor, expAvgSq: b[1] as Tensor, lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
+      const r = adamwStep(opt, { param: p, grad: gg, expAvg: b[0] as Tensor, expAvgSq: b[1] as Tensor, lr, t: tB, gradScale: scale, decay: gr.weightDecay });
       return [r.param, r.expAvg, r.expAvgSq];
     }
-    const r = sgdStep(opt, { param: p, grad: gg, ...(c.nB ? { momentumBuffer: b[0] as Tensor } : {}), lr: lrB, t: tB, gradScale: scale, decay: gr.weightDecay });
+    const r = sgdStep(opt, { param: p, grad: gg, ...(c.nB ? { momentumBuffer: b[0] as Tensor } : {}), lr, t: tB, gradScale: scale, decay: gr.weightDecay });
     return r.momentumBuffer ? [r.param, r.momentumBuffer] : [r.param];
   });
 }
@@ -340,7 +371,7 @@ function trainStepBody(c: StepContext, iter: Tensor, carried: readonly Tensor[])
   // The update runs in an If: a non-finite step leaves parameters and buffers untouched without paying
   // for Where passes over [P] on every step.
   const before = groups.flatMap((_, gi) => [params[gi] as Tensor, ...(bufs[gi] as Tensor[])]);
-  const after = ifElse(iter.graph, 'update', finite, (branch) => optimizerUpdate(c, branch, { params, bufs, grads, gnorm, lr, t }), () => before);
+  const after = ifElse(iter.graph, 'update', finite, (branch) => optimizerUpdate(c, branch, { params, bufs, grads, gnorm, lambda, lr, t }), () => before);
   const per = 1 + nB;
   const nextParams = groups.map((_, gi) => after[gi * per] as Tensor);
   const nextBufs = groups.map((_, gi) => after.slice(gi * per + 1, (gi + 1) * per));
@@ -360,7 +391,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
   validateOptimConfig(spec.optim);
   const { K, A } = stepCounts(spec);
   const opt = resolveOptimizer(spec.optim.optimizer);
-  const groups = flatLayout(spec.params, spec.flatGroupTarget);
+  const groups = flatLayout(spec.params, spec.flatGroupTarget, spec.optim.paramGroups);
   const frozenSpecs = spec.params.filter((p) => p.trainable === false);
   const bufferNames = opt.kind === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : opt.momentum > 0 ? ['momentum_buffer'] : [];
   checkBatchFields(spec.batch);
