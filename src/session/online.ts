@@ -39,6 +39,7 @@ import type { RunModel } from './model';
 import { createOnlineDpoTrainer, onlineDpoSchedule, sessionOnlineDpoConfig, type OnlineTrainerBasics } from './onlineDpo';
 import { OnlineLoop, type OnlineSchedule } from './onlineLoop';
 import { createPpoTrainer, ppoSchedule, ppoSpecConfig } from './onlinePpo';
+import { specOptim } from './optim';
 import { loadFittingModel } from './plan';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
 
@@ -175,13 +176,11 @@ export function trainerBasics(spec: RunSpec, opts: SessionOptions, rm: RunModel,
   if (room < 1) throw new SessionInputError(`hyperparameters.${maxNew.name} ${maxNew.value} leaves no room for a prompt in the model's ${rm.model.maxLength} positions (data.maxLength ${spec.data.maxLength}); lower it or raise data.maxLength`);
   const maxPromptLength = Math.min(spec.data.maxPromptLength ?? room, room);
   if (spec.data.maxPromptLength !== undefined && maxPromptLength < spec.data.maxPromptLength) sink.warning({ message: `prompts keep their last ${maxPromptLength} tokens (data.maxPromptLength ${spec.data.maxPromptLength} + ${maxNew.name} ${maxNew.value} exceed the model's ${rm.model.maxLength} positions)` });
-  const warmupSteps = Math.floor(spec.optimizer.warmupRatio * sched.total);
-  const schedule = spec.optimizer.schedule === 'constant' ? { kind: 'constant' as const, warmupSteps } : { kind: spec.optimizer.schedule, warmupSteps, totalSteps: Math.max(sched.total, 1) };
   return {
     rewards: opened?.rewards ?? [],
     rewardOptions: spec.rewards ? rewardOptionsFromSpec(spec.rewards) : {},
     maxPromptLength,
-    optim: { optimizer: { kind: 'adamw', lr: spec.optimizer.learningRate, weightDecay: spec.optimizer.weightDecay }, schedule, maxGradNorm: spec.optimizer.maxGradNorm },
+    optim: specOptim(spec, sched.total, rm),
     ...(opts.threads ? { threads: opts.threads } : {}),
   };
 }

@@ -21,6 +21,7 @@ import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
 import type { TrainerPlan } from '../training/plan';
 import type { EventSink } from './events';
 import { loadRunModel, modelFolder, modelShape, readModelConfig, type RunModel } from './model';
+import { specOptim } from './optim';
 import { SessionInputError, type SessionOptions } from './types';
 
 /** How a run's optimizer steps are laid out. */
@@ -128,16 +129,14 @@ export async function precomputeReference(plan: TrainerPlan, rm: RunModel, runne
   }
 }
 
-/** The trainer of the plan: AdamW with the spec's warmup and schedule, K steps of A micro-batches per call. */
-export async function createTrainer(spec: RunSpec, plan: TrainerPlan, sched: RunSchedule, runner: RunnerOptions): Promise<Trainer> {
-  const warmupSteps = Math.floor(spec.optimizer.warmupRatio * sched.total);
-  const schedule = spec.optimizer.schedule === 'constant' ? { kind: 'constant' as const, warmupSteps } : { kind: spec.optimizer.schedule, warmupSteps, totalSteps: Math.max(sched.total, 1) };
+/** The trainer of the plan: the spec's optimizer (optim.ts), K steps of A micro-batches per call. */
+export async function createTrainer(spec: RunSpec, rm: RunModel, plan: TrainerPlan, sched: RunSchedule, runner: RunnerOptions): Promise<Trainer> {
   return Trainer.create(
     {
       forward: plan.forward,
       params: plan.params,
       batch: plan.batch,
-      optim: { optimizer: { kind: 'adamw', lr: spec.optimizer.learningRate, weightDecay: spec.optimizer.weightDecay }, schedule, maxGradNorm: spec.optimizer.maxGradNorm },
+      optim: specOptim(spec, sched.total, rm),
       stepsPerRun: sched.K,
       microBatches: sched.A,
     },

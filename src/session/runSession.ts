@@ -67,7 +67,7 @@ async function train(spec: RunSpec, opts: SessionOptions, sink: EventSink, dispo
   const plan = buildRunPlan(spec, rm, split, sink);
   const sched = runSchedule(spec, plan, head);
   await precomputeReference(plan, rm, runner);
-  const trainer = await createTrainer(spec, plan, sched, runner);
+  const trainer = await createTrainer(spec, rm, plan, sched, runner);
   disposers.push(() => trainer.dispose());
   const progress = await resumeRun(opts.runDir, spec, trainer, sched, sink, opts);
   setStep(progress.step);

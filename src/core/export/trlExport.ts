@@ -143,6 +143,7 @@ function configArgs(spec: RunSpec, t: TrlTarget): { args: [string, string][]; no
     ['bf16', 'cli.bf16'],
     ['max_length', py(spec.data.maxLength)],
   ];
+  if (o.paramGroups?.length) notes.push(`optimizer.paramGroups (${o.paramGroups.map((g) => `${g.params.join(', ')} at lr ${g.learningRate}`).join('; ')}) is not exported: TRL's config has one learning rate (pass the groups to the trainer's optimizer yourself)`);
   if (spec.data.maxPromptLength !== undefined) notes.push(`maxPromptLength ${spec.data.maxPromptLength} is not exported: current TRL truncates prompt + completion to max_length only`);
   for (const [k, v] of Object.entries(spec.hyperparameters)) {
     if (!t.fields.includes(k)) {

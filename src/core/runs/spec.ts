@@ -59,6 +59,14 @@ export interface OptimizerSpec {
   readonly weightDecay: number;
   /** Gradients are clipped to this global L2 norm (0 = no clipping). */
   readonly maxGradNorm: number;
+  /** Parameters trained at a learning rate of their own (torch param groups that set `lr`); the schedule scales each. */
+  readonly paramGroups?: readonly ParamGroupSpec[];
+}
+
+/** Parameters named as in the model's safetensors (`model.norm.weight`) or as the engine names them (`norm_f.weight`). */
+export interface ParamGroupSpec {
+  readonly params: readonly string[];
+  readonly learningRate: number;
 }
 
 /** Intervals in optimizer steps; 0 = never (checkpoint: only the final model). */
@@ -350,14 +358,37 @@ function readSchedule(input: Obj, card: MethodCard | undefined, hyperparameters:
 
 function readOptimizer(input: Obj, card: MethodCard | undefined, r: SpecReader): OptimizerSpec {
   const o = r.obj(input.optimizer, 'optimizer') ?? {};
-  r.unknownKeys(o, 'optimizer', ['learningRate', 'schedule', 'warmupRatio', 'weightDecay', 'maxGradNorm']);
+  r.unknownKeys(o, 'optimizer', ['learningRate', 'schedule', 'warmupRatio', 'weightDecay', 'maxGradNorm', 'paramGroups']);
   const learningRate = r.num(o, 'learningRate', 'optimizer.learningRate', card?.defaults.learningRate ?? 1e-5, (x) => (x > 0 && x < 1 ? undefined : 'must be in (0, 1)'));
   const schedule = (o.schedule ?? RUN_DEFAULTS.schedule) as Schedule;
   if (!SCHEDULES.includes(schedule)) r.bad('optimizer.schedule', 'expected "constant", "linear" or "cosine"');
   const warmupRatio = r.num(o, 'warmupRatio', 'optimizer.warmupRatio', RUN_DEFAULTS.warmupRatio, inRange(0, 1, true));
   const weightDecay = r.num(o, 'weightDecay', 'optimizer.weightDecay', RUN_DEFAULTS.weightDecay, nonNegative);
   const maxGradNorm = r.num(o, 'maxGradNorm', 'optimizer.maxGradNorm', RUN_DEFAULTS.maxGradNorm, nonNegative);
-  return { learningRate, schedule, warmupRatio, weightDecay, maxGradNorm };
+  const paramGroups = readParamGroups(o.paramGroups, r);
+  return { learningRate, schedule, warmupRatio, weightDecay, maxGradNorm, ...(paramGroups ? { paramGroups } : {}) };
+}
+
+/** optimizer.paramGroups: each a non-empty list of parameter names with a learning rate in (0, 1); whether the names exist is the session's check (it has the model). */
+function readParamGroups(v: unknown, r: SpecReader): ParamGroupSpec[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) {
+    r.bad('optimizer.paramGroups', 'expected a list of {"params": [names], "learningRate": number}');
+    return undefined;
+  }
+  return v.flatMap((g: unknown, i) => {
+    const at = `optimizer.paramGroups[${i}]`;
+    const o = r.obj(g, at);
+    if (!o) return [];
+    r.unknownKeys(o, at, ['params', 'learningRate']);
+    const learningRate = r.num(o, 'learningRate', `${at}.learningRate`, undefined, (x) => (x > 0 && x < 1 ? undefined : 'must be in (0, 1)'));
+    const ps = o.params;
+    if (!Array.isArray(ps) || ps.length === 0 || !ps.every((n) => typeof n === 'string' && n !== '')) {
+      r.bad(`${at}.params`, 'expected a non-empty list of parameter names');
+      return [];
+    }
+    return [{ params: ps as string[], learningRate }];
+  });
 }
 
 function readIntervals(input: Obj, data: DataSpec, r: SpecReader): IntervalSpec {

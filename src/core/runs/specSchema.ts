@@ -31,6 +31,21 @@ function hyperparameterSchema(p: Hyperparameter): Schema {
 const int = (description: string, minimum: number, def?: number): Schema => ({ type: 'integer', minimum, description, ...(def !== undefined ? { default: def } : {}) });
 const num = (description: string, def?: number, extra: Schema = {}): Schema => ({ type: 'number', description, ...(def !== undefined ? { default: def } : {}), ...extra });
 
+/** optimizer.paramGroups: parameters with a learning rate of their own. */
+const PARAM_GROUPS: Schema = {
+  type: 'array',
+  description: 'Parameters trained at a learning rate of their own (as torch param groups that set lr); the schedule scales it as it scales learningRate.',
+  items: {
+    type: 'object',
+    properties: {
+      params: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Parameter names, as in the model\'s safetensors (model.norm.weight) or the engine\'s (norm_f.weight).' },
+      learningRate: num('This group\'s peak learning rate.', undefined, { exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+    },
+    required: ['params', 'learningRate'],
+    additionalProperties: false,
+  },
+};
+
 function sectionSchemas(): Record<string, Schema> {
   const d = RUN_DEFAULTS;
   return {
@@ -74,6 +89,7 @@ function sectionSchemas(): Record<string, Schema> {
         warmupRatio: num('Fraction of the steps spent warming the learning rate up from 0.', d.warmupRatio, { minimum: 0, maximum: 1 }),
         weightDecay: num('AdamW decoupled weight decay.', d.weightDecay, { minimum: 0 }),
         maxGradNorm: num('Gradients are clipped to this global L2 norm (0 = no clipping).', d.maxGradNorm, { minimum: 0 }),
+        paramGroups: PARAM_GROUPS,
       },
       additionalProperties: false,
     },

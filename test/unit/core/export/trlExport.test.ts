@@ -134,6 +134,12 @@ test('DPO: cdpo becomes TRL\'s robust loss with the same label smoothing; the re
   assert.match(checkScript(spec('dpo', { hyperparameters: { loss_type: 'ipo' } })), /loss_type=\["ipo"\],/);
 });
 
+test('optimizer.paramGroups, which a TRL config cannot hold, is a note naming the groups', () => {
+  const s = checkScript(spec('sft', { optimizer: { learningRate: 1e-4, paramGroups: [{ params: ['model.norm.weight'], learningRate: 0.1 }] } }));
+  assert.match(s, /learning_rate=0\.0001,/);
+  assert.match(s, /# optimizer\.paramGroups \(model\.norm\.weight at lr 0\.1\) is not exported/);
+});
+
 test('methods without a TRL trainer here are refused with the list of those that export', () => {
   const s = spec('reward-regression');
   assert.throws(() => trlExportFiles({ spec: s, runLabel: 'r', model: 'm', split: { train: [], eval: [] } }), (e: Error) => e instanceof TrlExportError && /reward-regression runs cannot be exported for TRL: exports cover sft, reward, dpo/.test(e.message));
