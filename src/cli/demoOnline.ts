@@ -34,6 +34,11 @@ export interface GroupRlDemoScale extends OnlineStageBase {
   readonly numGenerations: number;
   /** KL weight (GRPO: per-token k3 in the loss; RLOO: sequence-level k1 in the reward); 0 loads no reference. */
   readonly beta: number;
+  /**
+   * Learning rate of the final norm's gain (optimizer.paramGroups), when it differs from `learningRate`. With tied
+   * embeddings that gain is the one per-coordinate scale of every logit, so it sets how sharp the policy is.
+   */
+  readonly finalNormLearningRate?: number;
 }
 
 /** PPO against the demo's reward model. */
@@ -59,6 +64,9 @@ export function writeOnlinePrompts(run: DemoRun, qs: readonly QA[]): void {
 /** The demo's reward-model run, relative to the output folder (PPO's reward and the start of its value model). */
 export const REWARD_MODEL_RUN = 'runs/reward';
 
+/** The final norm's gain in the built-in (Llama-style) model, by its safetensors name. */
+const FINAL_NORM = 'model.norm.weight';
+
 /** The run spec of an online stage from `sftDir`. */
 export function onlineStageSpec(sftDir: string, s: OnlineDemoScale): Record<string, unknown> {
   const common = {
@@ -78,8 +86,10 @@ export function onlineStageSpec(sftDir: string, s: OnlineDemoScale): Record<stri
       intervals: { logging: s.ppoEpochs, eval: 0, checkpoint: 0, sample: s.steps * s.ppoEpochs },
     };
   }
+  const norm = s.finalNormLearningRate === undefined ? {} : { paramGroups: [{ params: [FINAL_NORM], learningRate: s.finalNormLearningRate }] };
   return {
     ...common,
+    optimizer: { ...common.optimizer, ...norm },
     hyperparameters: { num_generations: s.numGenerations, beta: s.beta, max_completion_length: s.maxCompletionLength, temperature: 1, top_k: 0, top_p: 1 },
     rewards: { functions: [{ kind: 'proxy', field: 'answer' }], onError: 'stop' },
     batchSize: s.promptsPerStep * s.numGenerations,
@@ -91,7 +101,8 @@ export function onlineStageSpec(sftDir: string, s: OnlineDemoScale): Record<stri
 /** The stage's progress line. */
 function describe(s: OnlineDemoScale): string {
   if (s.method === 'ppo') return `PPO: ${s.steps} rollouts of one reply to each of ${s.promptsPerStep} prompts from the SFT model, scored by the demo's reward model (${s.ppoEpochs} PPO epochs, lr ${s.learningRate}, kl_coef ${s.klCoef})`;
-  return `${s.method.toUpperCase()}: ${s.steps} rollouts of ${s.numGenerations} replies to ${s.promptsPerStep} prompts from the SFT model, the proxy reward as a verifiable reward (lr ${s.learningRate}, beta ${s.beta})`;
+  const norm = s.finalNormLearningRate === undefined ? '' : `, final norm lr ${s.finalNormLearningRate}`;
+  return `${s.method.toUpperCase()}: ${s.steps} rollouts of ${s.numGenerations} replies to ${s.promptsPerStep} prompts from the SFT model, the proxy reward as a verifiable reward (lr ${s.learningRate}${norm}, beta ${s.beta})`;
 }
 
 /** 6. Each online stage from the SFT model; its run folder is `<out>/runs/<method>`. */
