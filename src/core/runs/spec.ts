@@ -13,7 +13,7 @@ import type { FormatId } from '../datasets/examples';
 import { DATASET_FORMATS } from '../datasets/formats';
 import { checkHyperparameter, isMethodId, METHOD_CARDS, methodCard, type HyperparameterValue, type MethodCard, type MethodId } from '../methods';
 import { inRange, int, isObj, nonNegative, positive, SpecReader, type Obj } from './specFields';
-import { judgeNeeded, readGeneration, readRewards, type GenerationSpec, type RewardsSpec } from './specRewards';
+import { judgeNeeded, refitProblems, readGeneration, readRewards, type GenerationSpec, type RewardsSpec } from './specRewards';
 
 export const RUN_SPEC_VERSION = 1;
 
@@ -178,6 +178,7 @@ export function resolveRunSpec(input: unknown, defaultOutputDir?: string): Resol
   const hyperparameters = readHyperparameters(input, card, r);
   const rewards = readRewards(input, card, hyperparameters.max_completion_length ?? hyperparameters.max_new_tokens ?? hyperparameters.response_length, r);
   if (card?.rewardsOptional && !rewards && r.problems.length === 0) judgeNeeded(hyperparameters).forEach((m) => r.bad(m.field, m.message));
+  refitProblems(hyperparameters).forEach((m) => r.bad(m.field, m.message));
   const generation = readGeneration(input, card, r);
   const runtime = readRuntime(input, r);
   const outputDir = readOutputDir(input, defaultOutputDir, r);

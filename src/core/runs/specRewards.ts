@@ -110,6 +110,15 @@ export function judgeNeeded(h: Readonly<Record<string, unknown>>): { field: stri
   return out;
 }
 
+/**
+ * A run with a person trains its policy against the refit reward model (`refit_policy` grpo or ppo) only when there
+ * is one (`refit_reward_model`). Empty when the two agree, or when the method has neither.
+ */
+export function refitProblems(h: Readonly<Record<string, unknown>>): { field: string; message: string }[] {
+  if (h.refit_policy === undefined || h.refit_policy === 'none' || h.refit_reward_model === true) return [];
+  return [{ field: 'hyperparameters.refit_policy', message: `"${String(h.refit_policy)}" trains the policy against the refit reward model; set refit_reward_model to true` }];
+}
+
 /** The `rewards` section: required for GRPO / RLOO, ignored (with a warning) by the other methods. */
 export function readRewards(input: Obj, card: MethodCard | undefined, maxCompletionLength: unknown, r: SpecReader): RewardsSpec | undefined {
   const x = r.obj(input.rewards, 'rewards');

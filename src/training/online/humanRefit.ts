@@ -27,6 +27,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { refitProblems } from '../../core/runs/specRewards';
 import { readSafetensors, writeSafetensors } from '../../engine/io/safetensors';
 import type { TransformerModel } from '../../engine/models/transformer';
 import type { OptimConfig } from '../../engine/optim/config';
@@ -67,7 +68,7 @@ export function refitConfig(r: ReturnType<typeof onlineHyperparameters>): RefitC
     policy: oneOf('refit_policy', r.string('refit_policy'), REFIT_POLICIES),
     policySteps: r.number('refit_policy_steps'),
   };
-  if (cfg.policy !== 'none' && !cfg.rewardModel) throw new Error(`hyperparameters.refit_policy: "${cfg.policy}" trains the policy against the refit reward model; set refit_reward_model to true`);
+  for (const p of refitProblems({ refit_policy: cfg.policy, refit_reward_model: cfg.rewardModel })) throw new Error(`${p.field}: ${p.message}`);
   if (!(Number.isInteger(cfg.rewardEpochs) && cfg.rewardEpochs >= 1)) throw new Error(`hyperparameters.refit_reward_epochs: expected an integer >= 1, got ${cfg.rewardEpochs}`);
   if (!(Number.isInteger(cfg.policySteps) && cfg.policySteps >= 1)) throw new Error(`hyperparameters.refit_policy_steps: expected an integer >= 1, got ${cfg.policySteps}`);
   return cfg;

@@ -85,6 +85,9 @@ async function fillForm(wv) {
   // The human-dpo options are the form's own fields (the method card's hyperparameters).
   await wv.locator('#hp-feedback_mode').selectOption('human');
   await wv.locator('#hp-selection').selectOption('active');
+  // The refit options are on the form too (left at their defaults: no refit).
+  for (const v of ['none', 'grpo', 'ppo']) await wv.locator(`#hp-refit_policy option[value="${v}"]`).waitFor({ state: 'attached', timeout: 15_000 });
+  await wv.locator('#hp-refit_reward_model').waitFor({ state: 'attached', timeout: 15_000 });
   await wv.locator('#device-cpu').check({ timeout: 30_000 });
   await sleep(1500); // the host re-validates the spec as the form changes
   const problems = await wv.locator('#problems').innerText();

@@ -16,6 +16,7 @@ import { encodeRolloutPrompt } from '../../../src/training/online/rollout';
 import { events, metricsByStep, promptRows } from './onlineFixtures';
 import { humanSpec, runWithLabeler, vowelDecide } from './humanFixtures';
 import { workspace } from './sessionFixtures';
+import { resolveRunSpec } from '../../../src/core/runs/spec';
 
 test('refit on: each round fits the reward model on the labels (accuracy up) and GRPO steps against it; metrics and checkpoint keep it', async () => {
   const ws = workspace(promptRows(6));
@@ -45,6 +46,12 @@ test('refit on: each round fits the reward model on the labels (accuracy up) and
 });
 
 test('a refit_policy without refit_reward_model is refused, naming the field', () => {
+  // In the spec (so the launch form shows it under the field) and in the trainer's config.
+  const ws = workspace(promptRows(2));
+  const r = resolveRunSpec(humanSpec(ws, path.join(ws.dir, 'run'), { refit_policy: 'ppo' }));
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems.map((p) => p.path), ['hyperparameters.refit_policy']);
+  assert.ok(resolveRunSpec(humanSpec(ws, path.join(ws.dir, 'run'), { refit_policy: 'ppo', refit_reward_model: true })).ok);
   assert.throws(() => humanDpoConfig({ refit_policy: 'grpo' }), /hyperparameters\.refit_policy: "grpo" trains the policy against the refit reward model; set refit_reward_model to true/);
   assert.throws(() => humanDpoConfig({ refit_reward_model: true, refit_policy: 'sac' }), /hyperparameters\.refit_policy: "sac" is not one of none, grpo, ppo/);
 });
