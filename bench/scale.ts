@@ -17,7 +17,7 @@
  * (onnxruntime profile of our steps, for the breakdown); BENCH_MODELS=smoke-llama,smoke-qwen2 checks the whole
  * benchmark on two-layer models of both architectures in seconds.
  *
- * Writes bench-results/scale.json: per model `model`, `ours_s_per_step`, `pytorch_s_per_step`, `ratio` (PyTorch
+ * Writes bench-results/scale.json (rows of models not run this time are kept from the file): per model `model`, `ours_s_per_step`, `pytorch_s_per_step`, `ratio` (PyTorch
  * s/step over ours: > 1 means ours is faster), `peak_rss_gb`, `pytorch_peak_rss_gb`, where the time goes on
  * each side, and the baseline's configuration.
  */
@@ -47,6 +47,21 @@ function writePairs(file: string, vocab: number): void {
 
 const timed = (r: { step_s: number[] }): number => median(r.step_s.slice(1));
 
+/**
+ * The rows of an earlier bench-results/scale.json for models this run does not measure (BENCH_MODELS names a
+ * subset), so running one model at a time fills the file; each row keeps its own measured_at and load average.
+ */
+function keptRows(measured: readonly string[]): { model: string }[] {
+  const file = path.join(outDir, 'scale.json');
+  if (!fs.existsSync(file)) return [];
+  try {
+    const prev = JSON.parse(fs.readFileSync(file, 'utf8')) as { models?: { model: string }[] };
+    return (prev.models ?? []).filter((r) => !measured.includes(r.model) && [...SCALE_MODELS, ...SMOKE_MODELS].some((m) => m.name === r.model));
+  } catch {
+    return [];
+  }
+}
+
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
   const fb = await fairBaseline();
@@ -57,6 +72,7 @@ async function main(): Promise<void> {
     const m = [...SCALE_MODELS, ...SMOKE_MODELS].find((x) => x.name === name);
     if (!m) throw new Error(`BENCH_MODELS: unknown model ${name} (one of ${[...SCALE_MODELS, ...SMOKE_MODELS].map((x) => x.name).join(', ')})`);
     const dir = path.join(outDir, '.cache', `scale-${m.name}`);
+    const loadStart = os.loadavg()[0] ?? 0;
     log(`${m.name}: writing random weights to ${dir} (once)...`);
     await inChild('writeScaleModel', [dir, m]);
     const pairsFile = path.join(dir, 'pairs.json');
@@ -69,6 +85,7 @@ async function main(): Promise<void> {
       `--rank=${SCALE_LORA.r}`, `--alpha=${SCALE_LORA.alpha}`, `--targets=${SCALE_LORA.targets.join(',')}`, `--lr=${SCALE_OPTIM.lr}`, `--beta=${SCALE_OPTIM.beta}`, `--checkpoint=${m.checkpoint ? 1 : 0}`];
     const torch = await runPythonJson<SideResult>(args, baselineEnv({ coretype: fb.chosen.coretype, threads }));
     log(`  pytorch: steps ${torch.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${torch.peak_rss_gb.toFixed(2)} GB`);
+    const loadRow = { start: loadStart, end: os.loadavg()[0] ?? 0 };
     const o = timed(ours);
     const p = timed(torch);
     rows.push({
@@ -80,12 +97,14 @@ async function main(): Promise<void> {
       pytorch_peak_rss_gb: torch.peak_rss_gb,
       first_losses: { ours: ours.losses[0], pytorch: torch.losses[0] },
       gradient_checkpointing: m.checkpoint,
+      measured_at: new Date().toISOString(),
+      load_average: loadRow,
       ours: { step_s: ours.step_s, phases_s: ours.phases_s, where_time_goes: ours.breakdown },
       pytorch: { step_s: torch.step_s, where_time_goes_s: torch.phases_s },
     });
   }
   const result = {
-    models: rows,
+    models: [...keptRows(MODELS), ...rows],
     setup: { batch: SCALE_BATCH, lora: SCALE_LORA, optimizer: SCALE_OPTIM, steps: STEPS, threads, python: PYTHON },
     baseline: fb,
     load_average: { start: load0, end: os.loadavg()[0] ?? 0, cores: os.cpus().length },

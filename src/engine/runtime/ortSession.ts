@@ -26,6 +26,11 @@ export interface RuntimeSessionOptions {
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** When set, onnxruntime writes a JSON op profile with this path prefix (see {@link RuntimeSession.endProfiling}). */
   profilePrefix?: string;
+  /**
+   * onnxruntime's CPU memory arena (default on). Its regions grow by doubling and are never returned, so a
+   * model whose largest live set is several GB can hold about twice that; off, each tensor is malloc'd and freed.
+   */
+  memoryArena?: boolean;
   /** Override the worker script (for bundled builds that put it elsewhere). */
   workerPath?: string;
 }
@@ -107,6 +112,7 @@ export class RuntimeSession {
       device: cached ? cached.device : request,
       threads,
       graphOptimization: options.graphOptimization ?? 'all',
+      memoryArena: options.memoryArena ?? true,
       ...(options.profilePrefix ? { profilePrefix: options.profilePrefix } : {}),
     };
     try {

@@ -76,6 +76,7 @@ async function createSession(req: RequestOf<'create'>): Promise<Reply> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: req.options.graphOptimization,
+      enableCpuMemArena: req.options.memoryArena,
       logSeverityLevel: ortLogSeverity(),
       ...(req.options.profilePrefix ? { enableProfiling: true, profileFilePrefix: req.options.profilePrefix } : {}),
     });

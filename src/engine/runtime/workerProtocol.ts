@@ -14,6 +14,8 @@ export interface WorkerSessionOptions {
   /** Intra-op threads (onnxruntime's pool for one op). */
   readonly threads: number;
   readonly graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+  /** onnxruntime's CPU memory arena on or off (RuntimeSessionOptions.memoryArena). */
+  readonly memoryArena: boolean;
   /** Write onnxruntime's JSON profile with this file prefix. */
   readonly profilePrefix?: string;
 }

@@ -174,3 +174,31 @@ test('frozen parameters are read by the forward but never updated or checkpointe
     await tr.dispose();
   }
 });
+
+test('a session without the memory arena (large models) trains to the same parameters, bit for bit', async () => {
+  const run = async (memoryArena: boolean): Promise<Float32Array> => {
+    const tr = await Trainer.create(
+      {
+        params: [{ name: 'w', shape: [4, 3] }, { name: 's', shape: [3], trainable: false }],
+        batch: [{ name: 'x', shape: [3], dtype: 'float32' }],
+        forward: (p: Readonly<Record<string, Tensor>>, b: Readonly<Record<string, Tensor>>) => {
+          const d = op.sub(op.mul(op.sum(p['w']!, [0]), p['s']!), b['x']!);
+          return { loss: op.sum(op.mul(d, d)) };
+        },
+        optim: { optimizer: { kind: 'adamw', lr: 0.05, weightDecay: 0.01 } },
+        stepsPerRun: 5,
+      },
+      { device: 'cpu', threads: 1, memoryArena, initialParams: { w: Float32Array.from({ length: 12 }, (_, i) => i / 10 - 0.5), s: Float32Array.of(1, 2, 4) } },
+    );
+    try {
+      await tr.step({ x: { dtype: 'float32', shape: [5, 1, 3], data: Float32Array.from({ length: 15 }, (_, i) => (i % 3) - 1) } });
+      return (await tr.state()).params.get('w')!.data;
+    } finally {
+      await tr.dispose();
+    }
+  };
+  const on = await run(true);
+  const off = await run(false);
+  assert.ok(on.some((v, i) => v !== Float32Array.from({ length: 12 }, (_, j) => j / 10 - 0.5)[i]), 'the parameters moved');
+  assert.deepEqual([...off], [...on]);
+});
