@@ -68,6 +68,20 @@ const FRIENDLY: Record<string, string> = {
   retract: 'undo',
 };
 
+/** A decision's kind (a FRIENDLY value, or 'ratings' / 'label') as the status line names it. */
+function decisionName(what: string): string {
+  const names: Record<string, string> = {
+    comparison: vscode.l10n.t('comparison'),
+    rating: vscode.l10n.t('rating'),
+    ratings: vscode.l10n.t('ratings'),
+    critique: vscode.l10n.t('critique'),
+    comment: vscode.l10n.t('comment'),
+    flag: vscode.l10n.t('flag'),
+    undo: vscode.l10n.t('undo'),
+  };
+  return names[what] ?? vscode.l10n.t('label');
+}
+
 /** The annotator name: the `alignment.annotatorId` setting, else the OS user name. */
 export function annotatorName(): string {
   const configured = vscode.workspace.getConfiguration('alignment').get<string>('annotatorId')?.trim();
@@ -235,7 +249,7 @@ export class ComparisonPanel extends Disposable {
       const errors = scan.diagnostics.filter((d) => d.severity === 'error').length;
       this.log.info(`Labels: indexed ${this.file.fsPath}: ${scan.records.length} records, ${scan.diagnostics.length} diagnostics, ${Date.now() - t0} ms`);
       for (const d of scan.diagnostics.slice(0, 50)) this.log.warn(`${d.file}:${d.line}${d.column ? `:${d.column}` : ''}: ${d.message}`);
-      if (errors > 0) await this.status('error', `${errors} line${errors > 1 ? 's' : ''} of ${this.fileName} cannot be labeled as pairs (see the Alignment Studio log); they are skipped.`);
+      if (errors > 0) await this.status('error', errors > 1 ? vscode.l10n.t('{0} lines of {1} cannot be labeled as pairs (see the Alignment Studio log); they are skipped.', errors, this.fileName) : vscode.l10n.t('1 line of {0} cannot be labeled as a pair (see the Alignment Studio log); it is skipped.', this.fileName));
       return { index, scan, queue };
     });
     // Failures are reported where the promise is awaited; this only keeps them from counting as unhandled.
@@ -272,7 +286,7 @@ export class ComparisonPanel extends Disposable {
         this.ready = true;
         if (this.current) await this.show(this.current);
         else {
-          await postToPanel(this.panel, ComparisonLoading.create({ file: this.file.fsPath, fileName: this.fileName, message: `Indexing ${this.fileName}…` }));
+          await postToPanel(this.panel, ComparisonLoading.create({ file: this.file.fsPath, fileName: this.fileName, message: vscode.l10n.t('Indexing {0}…', this.fileName) }));
           await this.showFirstEarly().catch(() => undefined); // a read error surfaces from showNext below
           await this.showNext();
         }
@@ -287,7 +301,7 @@ export class ComparisonPanel extends Disposable {
           this.record(cur, 'rating', { target: this.key(cur, r.side), value: r.value, scale: { min: RATING_SCALE.min, max: RATING_SCALE.max } }, msg.params.seconds),
         );
         this.remember(ids.length > 1 ? 'ratings' : 'rating', cur, ids);
-        await this.status('info', `Rated ${msg.params.ratings.map((r) => `${r.side} ${r.value}/${this.settings.ratingMax}`).join(', ')}.`);
+        await this.status('info', vscode.l10n.t('Rated {0}.', msg.params.ratings.map((r) => `${r.side} ${r.value}/${this.settings.ratingMax}`).join(', ')));
       } else if (ComparisonCritique.is(msg)) {
         const cur = this.expect(msg.params.recordId);
         if (!cur) return;
@@ -297,7 +311,7 @@ export class ComparisonPanel extends Disposable {
         const ids: string[] = [];
         if (p.acceptable !== undefined) {
           ids.push(this.record(cur, 'critique', { target, mode: 'binary', acceptable: p.acceptable }, p.seconds));
-          saved.push(p.acceptable ? 'acceptable' : 'not acceptable');
+          saved.push(p.acceptable ? vscode.l10n.t('acceptable') : vscode.l10n.t('not acceptable'));
         }
         if (p.labels.length > 0) {
           ids.push(this.record(cur, 'critique', { target, mode: 'multi', labels: p.labels, labelSet: this.settings.critiqueLabels }, p.seconds));
@@ -305,21 +319,21 @@ export class ComparisonPanel extends Disposable {
         }
         if (p.comment) {
           ids.push(this.record(cur, 'naturalLanguage', { target, text: p.comment }, p.seconds));
-          saved.push('comment');
+          saved.push(vscode.l10n.t('comment'));
         }
         this.remember('critique', cur, ids);
-        await this.status('info', `Critique of ${p.side} saved: ${saved.join('; ')}.`);
+        await this.status('info', vscode.l10n.t('Critique of {0} saved: {1}.', p.side, saved.join('; ')));
       } else if (ComparisonFlag.is(msg)) {
         const cur = this.expect(msg.params.recordId);
         if (!cur) return;
         const p = msg.params;
         this.remember('flag', cur, [this.record(cur, 'eStop', { ...(p.side ? { target: this.key(cur, p.side) } : {}), ...(p.reason ? { reason: p.reason } : {}) }, p.seconds)]);
-        await this.status('info', `Flagged ${p.side ? `output ${p.side}` : 'the whole record'}.`);
+        await this.status('info', p.side ? vscode.l10n.t('Flagged output {0}.', p.side) : vscode.l10n.t('Flagged the whole record.'));
       } else if (ComparisonInspectReward.is(msg)) {
         const cur = this.current;
         const reply = cur?.recordId === msg.params.recordId && this.inspector
           ? await rewardHeatMessage(this.inspector, this.file.fsPath, cur)
-          : ComparisonRewardHeatError.create({ recordId: msg.params.recordId, message: this.inspector ? 'That pair is no longer shown.' : 'Reward inspection is not available in this window.' });
+          : ComparisonRewardHeatError.create({ recordId: msg.params.recordId, message: this.inspector ? vscode.l10n.t('That pair is no longer shown.') : vscode.l10n.t('Reward inspection is not available in this window.') });
         await postToPanel(this.panel, reply);
       } else if (ComparisonOpenRecord.is(msg)) {
         const doc = await vscode.workspace.openTextDocument(this.file);
@@ -338,7 +352,7 @@ export class ComparisonPanel extends Disposable {
   /** The current pair when `recordId` is the one shown; otherwise an error status (a stale message). */
   private expect(recordId: string): QueuedPair | undefined {
     if (this.current?.recordId === recordId) return this.current;
-    void this.status('error', 'That pair is no longer shown; nothing was recorded.');
+    void this.status('error', vscode.l10n.t('That pair is no longer shown; nothing was recorded.'));
     return undefined;
   }
 
@@ -368,7 +382,7 @@ export class ComparisonPanel extends Disposable {
     if (this.hasMyComparison(this.current.recordId)) {
       this.current = undefined;
       await this.showNext();
-      await this.status('info', 'That pair was labeled elsewhere; here is the next one.');
+      await this.status('info', vscode.l10n.t('That pair was labeled elsewhere; here is the next one.'));
     }
   }
 
@@ -412,7 +426,7 @@ export class ComparisonPanel extends Disposable {
       const r = this.store.undo();
       if (r) this.notify();
       if (!r) {
-        await this.status('error', 'Nothing to undo from this window.');
+        await this.status('error', vscode.l10n.t('Nothing to undo from this window.'));
         return;
       }
       const undone = this.store.entries().find((e) => e.id === r.payload.entryId);
@@ -423,12 +437,12 @@ export class ComparisonPanel extends Disposable {
     if (pair) {
       this.meter.pop();
       await this.show(pair);
-      await this.status('info', `Undid the ${what} of this pair; decide again.`);
+      await this.status('info', vscode.l10n.t('Undid the {0} of this pair; decide again.', decisionName(what)));
       return;
     }
     if (this.current) await this.show(this.current);
     else await this.showNext();
-    await this.status('info', `Undid the ${what} on ${recordId}.`);
+    await this.status('info', vscode.l10n.t('Undid the {0} on {1}.', decisionName(what), recordId));
   }
 
   private async showNext(): Promise<void> {
@@ -457,7 +471,7 @@ export class ComparisonPanel extends Disposable {
           file: this.file.fsPath,
           fileName: this.fileName,
           progress,
-          message: progress.total === 0 ? `${this.fileName} has no records with prompt, chosen and rejected to compare.` : `All ${progress.total} pairs are labeled. Export them with "Alignment: Export Labels".`,
+          message: progress.total === 0 ? vscode.l10n.t('{0} has no records with prompt, chosen and rejected to compare.', this.fileName) : vscode.l10n.t('All {0} pairs are labeled. Export them with "Alignment: Export Labels".', progress.total),
         }),
       );
       return;
@@ -514,14 +528,14 @@ export function registerComparisonPanel(context: vscode.ExtensionContext, option
     if (typeof arg === 'object' && arg !== null && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) return (arg as { uri: vscode.Uri }).uri;
     const active = vscode.window.activeTextEditor?.document.uri;
     if (active && active.scheme === 'file' && isDatasetPath(active.fsPath)) return active;
-    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['jsonl', 'json'] }, openLabel: 'Label Pairs' }))?.[0];
+    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { [vscode.l10n.t('Datasets')]: ['jsonl', 'json'] }, openLabel: vscode.l10n.t('Label Pairs') }))?.[0];
   };
   return vscode.Disposable.from(
     vscode.commands.registerCommand('alignment.labelPairs', async (arg?: unknown) => {
       const uri = await pick(arg);
       if (!uri) return undefined;
       if (uri.scheme !== 'file') {
-        void vscode.window.showErrorMessage(`Labeling needs a file on disk; ${uri.toString()} is not one.`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('Labeling needs a file on disk; {0} is not one.', uri.toString()));
         return undefined;
       }
       rememberDataset(uri.fsPath);

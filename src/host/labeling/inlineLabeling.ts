@@ -21,7 +21,8 @@ interface RecordAt {
   readonly candidates: readonly string[];
 }
 
-const LIKERT = ['1 · very poor', '2 · poor', '3 · acceptable', '4 · good', '5 · excellent'];
+/** The 1-5 scale's choices; each starts with its digit, which is the value recorded. */
+const likert = (): string[] => [vscode.l10n.t('1 · very poor'), vscode.l10n.t('2 · poor'), vscode.l10n.t('3 · acceptable'), vscode.l10n.t('4 · good'), vscode.l10n.t('5 · excellent')];
 const MAX_LENS_RECORDS = 400;
 
 /** A short description of a record's current labels, as the lens and the line decoration show it. */
@@ -159,7 +160,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
       const at: RecordAt = { file: doc.uri.fsPath, recordId: rec.id, line: rec.line, candidates };
       const range = new vscode.Range(rec.line - 1, 0, rec.line - 1, 0);
       const summary = view ? labelSummary(view.current(rec.id), candidates) : '';
-      if (summary) lenses.push(new vscode.CodeLens(range, { title: `✓ ${summary}`, command: 'alignment.undoLabel', tooltip: 'Undo this window\'s last decision', arguments: [{ file: doc.uri.fsPath }] }));
+      if (summary) lenses.push(new vscode.CodeLens(range, { title: `✓ ${summary}`, command: 'alignment.undoLabel', tooltip: vscode.l10n.t('Undo this window\'s last decision'), arguments: [{ file: doc.uri.fsPath }] }));
       if (candidates.length === 2) {
         lenses.push(
           new vscode.CodeLens(range, { title: vscode.l10n.t('A better'), command: 'alignment.labelA', arguments: [at], tooltip: `A = ${candidates[0]}${keyHint('alignment.labelA')}` }),
@@ -208,11 +209,11 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     return last === undefined ? 0 : Math.min(600, Math.round((Date.now() - last) / 100) / 10);
   }
 
-  private async pickTarget(at: RecordAt, what: string): Promise<string | undefined> {
+  private async pickTarget(at: RecordAt, placeHolder: string): Promise<string | undefined> {
     if (at.candidates.length <= 1) return at.candidates[0] ?? 'record';
     const pick = await vscode.window.showQuickPick(
       at.candidates.map((c, i) => ({ label: `${'AB'[i] ?? c}: ${c}`, key: c })),
-      { placeHolder: `Which response do you ${what}?` },
+      { placeHolder },
     );
     return pick?.key;
   }
@@ -228,37 +229,37 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
         case 'A':
         case 'B':
         case 'tie':
-          if (at.candidates.length !== 2) throw new Error('this record is not a pair (it needs chosen and rejected)');
+          if (at.candidates.length !== 2) throw new Error(vscode.l10n.t('this record is not a pair (it needs chosen and rejected)'));
           store.record({ recordId: at.recordId, type: 'comparison', seconds, payload: { mode: 'pair', order, preferred: action === 'tie' ? null : order[action === 'A' ? 0 : 1] } });
           break;
         case 'skip':
           await this.gotoNextUnlabeled(at);
           return;
         case 'rate': {
-          const target = await this.pickTarget(at, 'rate');
+          const target = await this.pickTarget(at, vscode.l10n.t('Which response do you rate?'));
           if (!target) return;
-          const pick = await vscode.window.showQuickPick(LIKERT, { placeHolder: `Rate ${target} (1 = very poor, 5 = excellent)` });
+          const pick = await vscode.window.showQuickPick(likert(), { placeHolder: vscode.l10n.t('Rate {0} (1 = very poor, 5 = excellent)', target) });
           if (!pick) return;
           store.record({ recordId: at.recordId, type: 'rating', seconds, payload: { target, value: Number(pick[0]), scale: { min: 1, max: 5 } } });
           break;
         }
         case 'critique': {
-          const target = await this.pickTarget(at, 'critique');
+          const target = await this.pickTarget(at, vscode.l10n.t('Which response do you critique?'));
           if (!target) return;
           const labelSet = vscode.workspace.getConfiguration('alignment').get<string[]>('critiqueLabels', []);
-          const picks = await vscode.window.showQuickPick(labelSet.map((l) => ({ label: l })), { canPickMany: true, placeHolder: `What applies to ${target}? (none selected = no issues)` });
+          const picks = await vscode.window.showQuickPick(labelSet.map((l) => ({ label: l })), { canPickMany: true, placeHolder: vscode.l10n.t('What applies to {0}? (none selected = no issues)', target) });
           if (!picks) return;
           store.record({ recordId: at.recordId, type: 'critique', seconds, payload: { target, mode: 'multi', labels: picks.map((p) => p.label), labelSet } });
           break;
         }
         case 'flag': {
-          const reason = await vscode.window.showInputBox({ prompt: 'Flag this record as unacceptable (e-stop). Reason (optional):', placeHolder: 'e.g. unsafe advice' });
+          const reason = await vscode.window.showInputBox({ prompt: vscode.l10n.t('Flag this record as unacceptable (e-stop). Reason (optional):'), placeHolder: vscode.l10n.t('e.g. unsafe advice') });
           if (reason === undefined) return;
           store.record({ recordId: at.recordId, type: 'eStop', seconds, payload: reason ? { reason } : {} });
           break;
         }
         case 'feedback': {
-          const text = await vscode.window.showInputBox({ prompt: 'What is wrong, or what should change?', placeHolder: 'Natural-language feedback on this record' });
+          const text = await vscode.window.showInputBox({ prompt: vscode.l10n.t('What is wrong, or what should change?'), placeHolder: vscode.l10n.t('Natural-language feedback on this record') });
           if (!text) return;
           store.record({ recordId: at.recordId, type: 'naturalLanguage', seconds, payload: { text } });
           break;
@@ -267,7 +268,7 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.log.error(`Label ${action} on ${at.file}:${at.line}: ${message}`);
-      vscode.window.showErrorMessage(`Could not record the label for ${path.basename(at.file)}:${at.line}: ${message}`);
+      vscode.window.showErrorMessage(vscode.l10n.t('Could not record the label for {0}: {1}', `${path.basename(at.file)}:${at.line}`, message));
       return;
     }
     this.lastDecisionAt.set(at.file, Date.now());
@@ -298,37 +299,37 @@ export class InlineLabeling extends Disposable implements vscode.CodeLensProvide
     if (!editor || !at) return;
     const sel = editor.selection;
     if (sel.isEmpty || sel.start.line !== sel.end.line) {
-      vscode.window.showWarningMessage('Select the important text inside one field of a record first.');
+      vscode.window.showWarningMessage(vscode.l10n.t('Select the important text inside one field of a record first.'));
       return;
     }
     const span = selectionToFieldSpan(editor.document.lineAt(sel.start.line).text, sel.start.character, sel.end.character);
     if (!span) {
-      vscode.window.showWarningMessage('The selection must lie inside one text field (prompt, chosen, rejected...).');
+      vscode.window.showWarningMessage(vscode.l10n.t('The selection must lie inside one text field (prompt, chosen, rejected...).'));
       return;
     }
-    const label = await vscode.window.showInputBox({ prompt: `Why does "${span.text.slice(0, 40)}" matter? (optional)` });
+    const label = await vscode.window.showInputBox({ prompt: vscode.l10n.t('Why does "{0}" matter? (optional)', span.text.slice(0, 40)) });
     if (label === undefined) return;
     this.stores.get(at.file).record({
       recordId: at.recordId, type: 'importance', seconds: this.secondsSince(at.file),
       payload: { spans: [{ field: span.field, start: span.start, end: span.end, ...(label ? { label } : {}) }] },
     });
     this.stores.notify(at.file);
-    vscode.window.setStatusBarMessage(`Marked ${span.field}[${span.start}:${span.end}] as important`, 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Marked {0} as important', `${span.field}[${span.start}:${span.end}]`), 3000);
   }
 
   private async undo(file?: string): Promise<void> {
     const target = file ?? vscode.window.activeTextEditor?.document.uri.fsPath;
     if (!target || !isDatasetPath(target)) {
-      vscode.window.showWarningMessage('Open the dataset whose last label you want to undo.');
+      vscode.window.showWarningMessage(vscode.l10n.t('Open the dataset whose last label you want to undo.'));
       return;
     }
     const undone = this.stores.get(target).undo();
     if (!undone) {
-      vscode.window.showInformationMessage('Nothing to undo in this window for this dataset.');
+      vscode.window.showInformationMessage(vscode.l10n.t('Nothing to undo in this window for this dataset.'));
       return;
     }
     this.stores.notify(target);
-    vscode.window.setStatusBarMessage('Undid the last decision', 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Undid the last decision'), 3000);
   }
 
   private decorate(): void {
