@@ -23,7 +23,7 @@ export class DatasetPreviewPanel extends Disposable {
     }
     const panel = vscode.window.createWebviewPanel(
       DatasetPreviewPanel.viewType,
-      `Preview: ${path.basename(file.fsPath)}`,
+      vscode.l10n.t('Preview: {0}', path.basename(file.fsPath)),
       vscode.ViewColumn.Active,
       webviewOptions(extensionUri),
     );

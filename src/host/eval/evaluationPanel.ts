@@ -33,7 +33,7 @@ export class EvaluationPanel extends Disposable {
     }
     const panel = vscode.window.createWebviewPanel(
       EvaluationPanel.viewType,
-      `Evaluation: ${path.basename(scoresFile.fsPath)}`,
+      vscode.l10n.t('Evaluation: {0}', path.basename(scoresFile.fsPath)),
       vscode.ViewColumn.Active,
       webviewOptions(extensionUri),
     );
@@ -149,7 +149,7 @@ export function registerEvaluationPanel(context: vscode.ExtensionContext, log: v
     if (arg instanceof vscode.Uri) return arg;
     const active = vscode.window.activeTextEditor?.document.uri;
     if (active && active.scheme === 'file' && active.fsPath.endsWith('.jsonl')) return active;
-    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Show Evaluation' }))?.[0];
+    return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { [vscode.l10n.t('Scores (JSON Lines)')]: ['jsonl'] }, openLabel: vscode.l10n.t('Show Evaluation') }))?.[0];
   };
   return vscode.Disposable.from(
     // Second argument: other scores files of the same pairs, for the distance matrices.
@@ -160,7 +160,7 @@ export function registerEvaluationPanel(context: vscode.ExtensionContext, log: v
       const others = Array.isArray(compareWith) ? compareWith.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
       const notOnDisk = [uri, ...others].find((u) => u.scheme !== 'file');
       if (notOnDisk) {
-        void vscode.window.showErrorMessage(`The evaluation needs scores files on disk; ${notOnDisk.toString()} is not one.`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('The evaluation needs scores files on disk; {0} is not one.', notOnDisk.toString()));
         return undefined;
       }
       EvaluationPanel.createOrShow(context.extensionUri, uri, log, others, isHeldOut(heldOut) ? heldOut : undefined);

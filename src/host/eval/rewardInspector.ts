@@ -41,11 +41,11 @@ export class RewardInspector {
     if (remembered && fs.existsSync(remembered)) return remembered;
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
     const runs = folder ? await rewardModelRuns(folder.uri.fsPath).catch(() => []) : [];
-    const browse = { label: '$(folder-opened) Choose a reward model folder…', detail: 'a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder', dir: '' };
+    const browse = { label: `$(folder-opened) ${vscode.l10n.t('Choose a reward model folder…')}`, detail: vscode.l10n.t('a Hugging Face sequence-classification model (config.json, *.safetensors, tokenizer.json) or a run folder'), dir: '' };
     const pick = await vscode.window.showQuickPick([...runs.map((r) => ({ label: r.name, description: `${r.method} · ${r.status}`, detail: vscode.workspace.asRelativePath(r.dir), dir: r.dir })), browse], {
-      placeHolder: runs.length ? 'Reward model to inspect with: a reward-model run of this workspace, or a folder' : 'No finished reward-model run in this workspace: choose a reward model folder',
+      placeHolder: runs.length ? vscode.l10n.t('Reward model to inspect with: a reward-model run of this workspace, or a folder') : vscode.l10n.t('No finished reward-model run in this workspace: choose a reward model folder'),
     });
-    const dir = pick === browse ? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Inspect with This Reward Model' }))?.[0]?.fsPath : pick?.dir;
+    const dir = pick === browse ? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Inspect with This Reward Model') }))?.[0]?.fsPath : pick?.dir;
     if (dir) await this.context.workspaceState.update(REMEMBERED, dir);
     return dir;
   }
@@ -121,18 +121,18 @@ export function registerInspectReward(inspector: RewardInspector, scans: Dataset
     vscode.commands.registerCommand('alignment.inspectReward', async (): Promise<Inspected | undefined> => {
       const editor = vscode.window.activeTextEditor;
       if (!editor || !isDataset(editor.document.uri)) {
-        void vscode.window.showWarningMessage('Put the cursor on a record of a preference dataset (.jsonl) to inspect its reward.');
+        void vscode.window.showWarningMessage(vscode.l10n.t('Put the cursor on a record of a preference dataset (.jsonl) to inspect its reward.'));
         return undefined;
       }
       if (editor.document.isDirty) await editor.document.save();
       const file = editor.document.uri.fsPath;
       const rec = recordAtLine(await scans.get(file), editor.selection.active.line + 1);
       if (!rec || !rec.valid) {
-        void vscode.window.showWarningMessage(`Line ${editor.selection.active.line + 1} is not a valid record: see the Problems panel.`);
+        void vscode.window.showWarningMessage(vscode.l10n.t('Line {0} is not a valid record: see the Problems panel.', editor.selection.active.line + 1));
         return undefined;
       }
       try {
-        const it = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Inspecting the reward of line ${rec.line}…` }, () => inspector.inspect(file, rec.id));
+        const it = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Inspecting the reward of line {0}…', rec.line) }, () => inspector.inspect(file, rec.id));
         if (!it) return undefined;
         const docPath = `/${path.basename(file)}-line-${rec.line}.md`;
         reports.set(docPath, inspectionReport(file, it));
@@ -144,7 +144,7 @@ export function registerInspectReward(inspector: RewardInspector, scans: Dataset
       } catch (e) {
         const { message } = describeError(e);
         log.error(`Reward inspection: ${message}`);
-        void vscode.window.showErrorMessage(`Reward inspection: ${message}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('Reward inspection: {0}', message));
         return undefined;
       }
     }),
@@ -168,7 +168,7 @@ export async function rewardHeatMessage(
   const { recordId } = pair;
   try {
     const it = await source.inspect(file, recordId);
-    if (!it) return ComparisonRewardHeatError.create({ recordId, message: 'No reward model was chosen: turn the overlay on again to pick one, or set alignment.rewardInspection.model.' });
+    if (!it) return ComparisonRewardHeatError.create({ recordId, message: vscode.l10n.t('No reward model was chosen: turn the overlay on again to pick one, or set alignment.rewardInspection.model.') });
     const view = (key: string | undefined): RewardHeatView => {
       const y = key === 'chosen' ? it.record.chosen : it.record.rejected;
       return { reward: y.reward, canonicalReward: y.canonicalReward, spans: y.spans };
