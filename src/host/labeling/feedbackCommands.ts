@@ -35,10 +35,10 @@ export interface CopyPreset { readonly target?: string }
 export interface ProxyPreset { readonly modulePath?: string; readonly exportName?: string; readonly timeoutMs?: number }
 
 const MAX_LENS_RECORDS = 400;
-const STEP_LABELS = [
-  { label: '$(thumbsup) good', description: '+1', value: 1 as const },
-  { label: '$(dash) neutral', description: '0', value: 0 as const },
-  { label: '$(thumbsdown) bad', description: '-1', value: -1 as const },
+const stepLabels = (): { label: string; description: string; value: -1 | 0 | 1 }[] => [
+  { label: `$(thumbsup) ${vscode.l10n.t('good')}`, description: '+1', value: 1 },
+  { label: `$(dash) ${vscode.l10n.t('neutral')}`, description: '0', value: 0 },
+  { label: `$(thumbsdown) ${vscode.l10n.t('bad')}`, description: '-1', value: -1 },
 ];
 
 /** A user-facing problem (bad input or a refused action): shown as a message, not logged as a failure. */
@@ -126,10 +126,10 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
       const triplet = detectTriplet(record);
       if (triplet) {
         const done = view?.currentOfType(rec.id, 'similarity').find((e) => e.source === 'human');
-        if (done) lenses.push(new vscode.CodeLens(range, { title: `✓ ${done.payload.moreSimilar.toUpperCase()} more similar (${done.annotator})`, command: 'alignment.undoLabel', arguments: [{ file: at.file }], tooltip: "Undo this window's last decision" }));
+        if (done) lenses.push(new vscode.CodeLens(range, { title: `✓ ${vscode.l10n.t('{0} more similar ({1})', done.payload.moreSimilar.toUpperCase(), done.annotator)}`, command: 'alignment.undoLabel', arguments: [{ file: at.file }], tooltip: vscode.l10n.t('Undo this window\'s last decision') }));
         lenses.push(
-          new vscode.CodeLens(range, { title: 'A more similar', command: 'alignment.labelSimilarity', arguments: [at, { moreSimilar: 'a' }], tooltip: `${triplet.a} is closer to ${triplet.anchor}` }),
-          new vscode.CodeLens(range, { title: 'B more similar', command: 'alignment.labelSimilarity', arguments: [at, { moreSimilar: 'b' }], tooltip: `${triplet.b} is closer to ${triplet.anchor}` }),
+          new vscode.CodeLens(range, { title: vscode.l10n.t('A more similar'), command: 'alignment.labelSimilarity', arguments: [at, { moreSimilar: 'a' }], tooltip: vscode.l10n.t('{0} is closer to {1}', triplet.a, triplet.anchor) }),
+          new vscode.CodeLens(range, { title: vscode.l10n.t('B more similar'), command: 'alignment.labelSimilarity', arguments: [at, { moreSimilar: 'b' }], tooltip: vscode.l10n.t('{0} is closer to {1}', triplet.b, triplet.anchor) }),
         );
         continue;
       }
@@ -137,14 +137,14 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
       if (candidates.length <= 2) continue; // pairs and single outputs: inline labeling's lenses
       const ranked = view?.currentOfType(rec.id, 'comparison').find((e) => e.payload.mode === 'ranking');
       if (ranked && ranked.payload.mode === 'ranking') {
-        lenses.push(new vscode.CodeLens(range, { title: `✓ ranked ${ranked.payload.ranking.map((g) => g.join(' = ')).join(' > ')}`, command: 'alignment.undoLabel', arguments: [{ file: at.file }], tooltip: "Undo this window's last decision" }));
+        lenses.push(new vscode.CodeLens(range, { title: `✓ ${vscode.l10n.t('ranked {0}', ranked.payload.ranking.map((g) => g.join(' = ')).join(' > '))}`, command: 'alignment.undoLabel', arguments: [{ file: at.file }], tooltip: vscode.l10n.t('Undo this window\'s last decision') }));
       }
       lenses.push(
-        new vscode.CodeLens(range, { title: `Rank ${candidates.length} Responses`, command: 'alignment.rankResponses', arguments: [at], tooltip: `Order the responses best first${keyHint('alignment.rankResponses')}` }),
-        new vscode.CodeLens(range, { title: 'Feature Trace', command: 'alignment.orderFeatureTrace', arguments: [at], tooltip: 'Order responses by a feature (e.g. increasingly formal)' }),
-        new vscode.CodeLens(range, { title: 'Improve', command: 'alignment.improveResponse', arguments: [at], tooltip: `Edit a response into a better one${keyHint('alignment.improveResponse')}` }),
-        new vscode.CodeLens(range, { title: 'Label Steps', command: 'alignment.labelSteps', arguments: [at], tooltip: `Good / neutral / bad per step${keyHint('alignment.labelSteps')}` }),
-        new vscode.CodeLens(range, { title: 'Copy', command: 'alignment.copyResponse', arguments: [at], tooltip: 'Copy a response to the clipboard' }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Rank {0} Responses', candidates.length), command: 'alignment.rankResponses', arguments: [at], tooltip: `${vscode.l10n.t('Order the responses best first')}${keyHint('alignment.rankResponses')}` }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Feature Trace'), command: 'alignment.orderFeatureTrace', arguments: [at], tooltip: vscode.l10n.t('Order responses by a feature (e.g. increasingly formal)') }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Improve'), command: 'alignment.improveResponse', arguments: [at], tooltip: `${vscode.l10n.t('Edit a response into a better one')}${keyHint('alignment.improveResponse')}` }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Label Steps'), command: 'alignment.labelSteps', arguments: [at], tooltip: `${vscode.l10n.t('Good / neutral / bad per step')}${keyHint('alignment.labelSteps')}` }),
+        new vscode.CodeLens(range, { title: vscode.l10n.t('Copy'), command: 'alignment.copyResponse', arguments: [at], tooltip: vscode.l10n.t('Copy a response to the clipboard') }),
       );
     }
     return lenses;
@@ -188,14 +188,14 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     return c;
   }
 
-  private async pickCandidate(r: ResolvedRecord, candidates: readonly CandidateRef[], preset: string | undefined, what: string): Promise<CandidateRef | undefined> {
+  private async pickCandidate(r: ResolvedRecord, candidates: readonly CandidateRef[], preset: string | undefined, placeHolder: string): Promise<CandidateRef | undefined> {
     if (preset !== undefined) {
       const c = candidates.find((x) => x.key === preset);
       if (!c) throw new FeedbackInputError(`${path.basename(r.file)}:${r.line} has no response ${JSON.stringify(preset)} (it has ${candidates.map((x) => x.key).join(', ')})`);
       return c;
     }
     if (candidates.length === 1) return candidates[0];
-    const pick = await vscode.window.showQuickPick(candidates.map((c) => ({ label: c.key, detail: preview(c.text), c })), { placeHolder: `Which response do you want to ${what}?`, matchOnDetail: true });
+    const pick = await vscode.window.showQuickPick(candidates.map((c) => ({ label: c.key, detail: preview(c.text), c })), { placeHolder, matchOnDetail: true });
     return pick?.c;
   }
 
@@ -218,7 +218,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
   private async improve(arg?: RecordArg, preset?: ImprovePreset): Promise<JournalEntryOf<'improvement'> | vscode.Uri | undefined> {
     const r = await this.resolve(arg);
     if (!r) return undefined;
-    const c = await this.pickCandidate(r, this.candidates(r, 1, 'an improvement'), preset?.target, 'improve');
+    const c = await this.pickCandidate(r, this.candidates(r, 1, 'an improvement'), preset?.target, vscode.l10n.t('Which response do you want to improve?'));
     if (!c) return undefined;
     const session: ImprovementSession = { file: r.file, recordId: r.recordId, line: r.line, target: c.key, original: c.text };
     if (preset?.edited !== undefined) return this.commitImprovement(session, preset.edited);
@@ -266,7 +266,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     const started = Date.now();
     const r = await this.resolve(arg);
     if (!r) return undefined;
-    const c = await this.pickCandidate(r, this.candidates(r, 1, 'step labels'), preset?.target, 'label step by step');
+    const c = await this.pickCandidate(r, this.candidates(r, 1, 'step labels'), preset?.target, vscode.l10n.t('Which response do you want to label step by step?'));
     if (!c) return undefined;
     let rule = preset?.rule;
     if (rule !== undefined && parseStepRule(rule) === undefined) throw new FeedbackInputError(`unknown step rule ${JSON.stringify(rule)} (one of ${STEP_RULES.join(', ')})`);
@@ -274,18 +274,18 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     if (rule === undefined && preset?.labels !== undefined) rule = 'auto';
     if (rule === undefined) {
       const descriptions: Record<StepRule, string> = {
-        auto: 'numbered steps, else paragraphs, else lines, else sentences',
-        numbered: 'lines starting 1. / 1) / (1) / Step 1:',
-        paragraphs: 'blocks separated by blank lines',
-        lines: 'every non-blank line',
-        sentences: 'ends at . ! ? followed by a space',
+        auto: vscode.l10n.t('numbered steps, else paragraphs, else lines, else sentences'),
+        numbered: vscode.l10n.t('lines starting 1. / 1) / (1) / Step 1:'),
+        paragraphs: vscode.l10n.t('blocks separated by blank lines'),
+        lines: vscode.l10n.t('every non-blank line'),
+        sentences: vscode.l10n.t('ends at . ! ? followed by a space'),
       };
       const pick = await vscode.window.showQuickPick(
         STEP_RULES.map((x) => {
           const split = splitSteps(c.text, x);
-          return { label: x === 'auto' ? `auto → ${split.rule}` : x, description: `${split.steps.length} step(s)`, detail: descriptions[x], rule: x };
+          return { label: x === 'auto' ? `auto → ${split.rule}` : x, description: vscode.l10n.t('{0} step(s)', split.steps.length), detail: descriptions[x], rule: x };
         }),
-        { placeHolder: `Split ${c.key} into steps by` },
+        { placeHolder: vscode.l10n.t('Split {0} into steps by', c.key) },
       );
       if (!pick) return undefined;
       rule = pick.rule;
@@ -315,9 +315,9 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
       const s = steps[i];
       editor.selection = new vscode.Selection(doc.positionAt(s.start), doc.positionAt(s.end));
       editor.revealRange(editor.selection, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-      const items: (vscode.QuickPickItem & { value: -1 | 0 | 1 | 'back' })[] = [...STEP_LABELS];
-      if (i > 0) items.push({ label: '$(arrow-left) previous step', value: 'back' });
-      const pick = await vscode.window.showQuickPick(items, { title: `Step ${i + 1} of ${steps.length} · ${c.key}`, placeHolder: preview(s.text, 200), ignoreFocusOut: true });
+      const items: (vscode.QuickPickItem & { value: -1 | 0 | 1 | 'back' })[] = [...stepLabels()];
+      if (i > 0) items.push({ label: `$(arrow-left) ${vscode.l10n.t('previous step')}`, value: 'back' });
+      const pick = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Step {0} of {1} · {2}', i + 1, steps.length, c.key), placeHolder: preview(s.text, 200), ignoreFocusOut: true });
       if (!pick) return undefined;
       if (pick.value === 'back') {
         labels.pop();
@@ -347,7 +347,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
           { label: `A: ${t.a}`, detail: text(t.a), v: 'a' as const },
           { label: `B: ${t.b}`, detail: text(t.b), v: 'b' as const },
         ],
-        { placeHolder: `Which is more similar to the ${t.anchor}: ${text(t.anchor)}` },
+        { placeHolder: vscode.l10n.t('Which is more similar to the {0}: {1}', t.anchor, text(t.anchor)) },
       );
       if (!pick) return undefined;
       choice = pick.v;
@@ -362,15 +362,15 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     const r = await this.resolve(arg);
     if (!r) return undefined;
     const candidates = this.candidates(r, 2, 'a feature trace');
-    const feature = preset?.feature ?? (await vscode.window.showInputBox({ prompt: 'Which feature changes along the trace?', placeHolder: 'e.g. formality, length, politeness, detail', value: this.lastFeature }));
+    const feature = preset?.feature ?? (await vscode.window.showInputBox({ prompt: vscode.l10n.t('Which feature changes along the trace?'), placeHolder: vscode.l10n.t('e.g. formality, length, politeness, detail'), value: this.lastFeature }));
     if (!feature) return undefined;
     this.lastFeature = feature;
     const direction = preset?.direction ?? (await vscode.window.showQuickPick(
       [
-        { label: `increasing ${feature}`, detail: `each response has more ${feature} than the one before`, v: 'increasing' as const },
-        { label: `decreasing ${feature}`, detail: `each response has less ${feature} than the one before`, v: 'decreasing' as const },
+        { label: vscode.l10n.t('increasing {0}', feature), detail: vscode.l10n.t('each response has more {0} than the one before', feature), v: 'increasing' as const },
+        { label: vscode.l10n.t('decreasing {0}', feature), detail: vscode.l10n.t('each response has less {0} than the one before', feature), v: 'decreasing' as const },
       ],
-      { placeHolder: 'Direction of the trace' },
+      { placeHolder: vscode.l10n.t('Direction of the trace') },
     ))?.v;
     if (!direction) return undefined;
     let items = preset?.items;
@@ -380,10 +380,10 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
         const left = candidates.filter((c) => !chosen.includes(c.key));
         if (left.length === 0) break;
         const picks: (vscode.QuickPickItem & { key?: string })[] = left.map((c) => ({ label: c.key, detail: preview(c.text), key: c.key }));
-        if (chosen.length >= 2) picks.unshift({ label: '$(check) Done', description: `leave ${left.length} out of the trace` });
+        if (chosen.length >= 2) picks.unshift({ label: `$(check) ${vscode.l10n.t('Done')}`, description: vscode.l10n.t('leave {0} out of the trace', left.length) });
         const pick = await vscode.window.showQuickPick(picks, {
-          title: `Feature trace: ${direction} ${feature} · ${chosen.length ? chosen.join(' → ') : 'pick the first'}`,
-          placeHolder: chosen.length === 0 ? `The response with the ${direction === 'increasing' ? 'least' : 'most'} ${feature}` : `The next response (${direction === 'increasing' ? 'more' : 'less'} ${feature})`,
+          title: vscode.l10n.t('Feature trace: {0} · {1}', direction === 'increasing' ? vscode.l10n.t('increasing {0}', feature) : vscode.l10n.t('decreasing {0}', feature), chosen.length ? chosen.join(' → ') : vscode.l10n.t('pick the first')),
+          placeHolder: traceStepPrompt(direction, feature, chosen.length === 0),
           matchOnDetail: true,
           ignoreFocusOut: true,
         });
@@ -421,8 +421,8 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
       let left = [...candidates];
       while (left.length > 1) {
         const picks = await vscode.window.showQuickPick(left.map((c) => ({ label: c.key, detail: preview(c.text), key: c.key })), {
-          title: `Rank ${candidates.length} responses · place ${ranking.flat().length + 1}${ranking.length ? ` · so far ${ranking.map((g) => g.join(' = ')).join(' > ')}` : ''}`,
-          placeHolder: 'Pick the best remaining response (pick several to tie them)',
+          title: vscode.l10n.t('Rank {0} responses · place {1}', candidates.length, ranking.flat().length + 1) + (ranking.length ? ` · ${vscode.l10n.t('so far {0}', ranking.map((g) => g.join(' = ')).join(' > '))}` : ''),
+          placeHolder: vscode.l10n.t('Pick the best remaining response (pick several to tie them)'),
           canPickMany: true,
           matchOnDetail: true,
           ignoreFocusOut: true,
@@ -442,7 +442,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
   private async copy(arg?: RecordArg, preset?: CopyPreset): Promise<{ text: string; entry: JournalEntryOf<'implicit'> | undefined } | undefined> {
     const r = await this.resolve(arg);
     if (!r) return undefined;
-    const c = await this.pickCandidate(r, this.candidates(r, 1, 'copying'), preset?.target, 'copy');
+    const c = await this.pickCandidate(r, this.candidates(r, 1, 'copying'), preset?.target, vscode.l10n.t('Which response do you want to copy?'));
     if (!c) return undefined;
     await vscode.env.clipboard.writeText(c.text);
     const entry = this.implicit(r, c.key, 'copy');
@@ -455,8 +455,8 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
   private async scoreProxy(arg?: unknown, preset?: ProxyPreset): Promise<ProxyScoringReport | undefined> {
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage(
-        'Scoring with a proxy reward is disabled in this workspace: the scorer module is code from the workspace, and VS Code runs workspace code only in a trusted workspace. Trust the workspace (Workspaces: Manage Workspace Trust) to use it.',
-        'Manage Workspace Trust',
+        vscode.l10n.t('Scoring with a proxy reward is disabled in this workspace: the scorer module is code from the workspace, and VS Code runs workspace code only in a trusted workspace. Trust the workspace (Workspaces: Manage Workspace Trust) to use it.'),
+        vscode.l10n.t('Manage Workspace Trust'),
       ).then((go) => (go ? vscode.commands.executeCommand('workbench.trust.manage') : undefined));
       return undefined;
     }
@@ -465,7 +465,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) ?? vscode.workspace.workspaceFolders?.[0];
     const configured = preset?.modulePath ?? vscode.workspace.getConfiguration('alignment').get<string>('proxyReward.scorerModule', '');
     if (!configured) {
-      void vscode.window.showWarningMessage('Set alignment.proxyReward.scorerModule to a JavaScript file exporting score(prompt, response) → number.', 'Open Settings')
+      void vscode.window.showWarningMessage(vscode.l10n.t('Set alignment.proxyReward.scorerModule to a JavaScript file exporting score(prompt, response) → number.'), vscode.l10n.t('Open Settings'))
         .then((go) => (go ? vscode.commands.executeCommand('workbench.action.openSettings', 'alignment.proxyReward.scorerModule') : undefined));
       return undefined;
     }
@@ -482,7 +482,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     const store = this.stores.get(file);
     store.refresh();
     const report = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Scoring ${path.basename(file)} with ${path.basename(modulePath)}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Scoring {0} with {1}', path.basename(file), path.basename(modulePath)), cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
         const sub = token.onCancellationRequested(() => abort.abort(new Error('cancelled')));
@@ -512,15 +512,25 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     );
     this.stores.notify(file);
     for (const f of report.failures) this.log.warn(`Proxy reward ${report.scorer.scorer}: ${path.basename(file)}:${f.line} ${f.target}: ${f.message}`);
-    const summary = `Proxy reward ${path.basename(modulePath)}: scored ${report.scored}, already scored ${report.skipped}${report.failures.length ? `, failed ${report.failures.length}` : ''}${report.stopped === 'cancelled' ? ' (cancelled)' : report.stopped === 'too-many-failures' ? ' (stopped after too many failures)' : ''}.`;
+    const summary =
+      vscode.l10n.t('Proxy reward {0}: scored {1}, already scored {2}', path.basename(modulePath), report.scored, report.skipped) +
+      (report.failures.length ? vscode.l10n.t(', failed {0}', report.failures.length) : '') +
+      (report.stopped === 'cancelled' ? vscode.l10n.t(' (cancelled)') : report.stopped === 'too-many-failures' ? vscode.l10n.t(' (stopped after too many failures)') : '') +
+      vscode.l10n.t('.');
     this.log.info(`${summary} (${file})`);
     if (report.failures.length) {
-      void vscode.window.showWarningMessage(`${summary} First failure, ${path.basename(file)}:${report.failures[0].line}: ${report.failures[0].message}`, 'Show Log').then((go) => (go ? this.log.show() : undefined));
+      void vscode.window.showWarningMessage(`${summary} ${vscode.l10n.t('First failure, {0}: {1}', `${path.basename(file)}:${report.failures[0].line}`, report.failures[0].message)}`, vscode.l10n.t('Show Log')).then((go) => (go ? this.log.show() : undefined));
     } else {
       void vscode.window.showInformationMessage(summary);
     }
     return report;
   }
+}
+
+/** The feature trace's prompt for its next pick: the end it starts from, then the way it goes. */
+function traceStepPrompt(direction: 'increasing' | 'decreasing', feature: string, first: boolean): string {
+  if (first) return direction === 'increasing' ? vscode.l10n.t('The response with the least {0}', feature) : vscode.l10n.t('The response with the most {0}', feature);
+  return direction === 'increasing' ? vscode.l10n.t('The next response (more {0})', feature) : vscode.l10n.t('The next response (less {0})', feature);
 }
 
 /** A dataset given as a Uri, a tree item with `uri`, a path, or the active .jsonl editor. */
@@ -530,7 +540,7 @@ async function datasetFile(arg: unknown): Promise<string | undefined> {
   if (arg instanceof Object && 'uri' in arg && arg.uri instanceof vscode.Uri) return arg.uri.fsPath;
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active && isDataset(active)) return active.fsPath;
-  return (await pickDataset('Choose a dataset to score'))?.fsPath;
+  return (await pickDataset(vscode.l10n.t('Choose a dataset to score')))?.fsPath;
 }
 
 /**
