@@ -38,9 +38,9 @@ export async function evaluateRewardModel(f: JudgeFeature, arg?: unknown, preset
     }
   }
   if (!scoreFiles) {
-    const model = preset?.model ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Reward model folder' }))?.[0]?.fsPath;
+    const model = preset?.model ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Reward model folder') }))?.[0]?.fsPath;
     if (!model) return undefined;
-    const data = preset?.data ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Preference pairs (JSON Lines)': ['jsonl'] }, openLabel: 'Held-out pairs' }))?.[0]?.fsPath;
+    const data = preset?.data ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { [vscode.l10n.t('Preference pairs (JSON Lines)')]: ['jsonl'] }, openLabel: vscode.l10n.t('Held-out pairs') }))?.[0]?.fsPath;
     if (!data) return undefined;
     const out = preset?.out ?? path.join(path.dirname(data), '.alignment', `${path.basename(data, '.jsonl')}.${path.basename(model)}.scores.jsonl`);
     const ok = await scoreWithCli(f, model, data, out);
@@ -55,7 +55,7 @@ export async function evaluateRewardModel(f: JudgeFeature, arg?: unknown, preset
 /** Scores files in the workspace (`*.scores.jsonl`, as the CLI writes them) to pick from; otherwise a file dialog. */
 async function pickScoresFiles(): Promise<vscode.Uri[] | undefined> {
   const found = await vscode.workspace.findFiles('**/*.scores.jsonl', '**/{node_modules,.git}/**', 200);
-  if (!found.length) return vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Scores (JSON Lines)': ['jsonl'] }, openLabel: 'Evaluate' });
+  if (!found.length) return vscode.window.showOpenDialog({ canSelectMany: true, filters: { [vscode.l10n.t('Scores (JSON Lines)')]: ['jsonl'] }, openLabel: vscode.l10n.t('Evaluate') });
   const picked = await vscode.window.showQuickPick(
     found.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(u), uri: u, picked: true })),
     { canPickMany: true, placeHolder: vscode.l10n.t('Scores files to evaluate: the first is shown, all are compared in the distance matrices') },

@@ -18,10 +18,10 @@ export async function setJudgeApiKey(f: JudgeFeature, preset?: string): Promise<
   if (key === undefined) return false;
   if (key.trim() === '') {
     await f.context.secrets.delete(JUDGE_API_KEY_SECRET);
-    vscode.window.setStatusBarMessage('Judge API key removed', 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Judge API key removed'), 3000);
   } else {
     await f.context.secrets.store(JUDGE_API_KEY_SECRET, key.trim());
-    vscode.window.setStatusBarMessage('Judge API key stored', 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Judge API key stored'), 3000);
   }
   f.log.info('Judge API key updated in secret storage');
   return true;

@@ -92,14 +92,14 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
           return undefined;
         }
       }));
-    cmd('alignment.improveResponse', 'Improve Response', (arg?: RecordArg, preset?: ImprovePreset) => this.improve(arg, preset));
-    cmd('alignment.saveImprovement', 'Save Improvement', (uri?: vscode.Uri) => this.saveImprovement(uri));
-    cmd('alignment.labelSteps', 'Label Steps', (arg?: RecordArg, preset?: StepsPreset) => this.labelSteps(arg, preset));
-    cmd('alignment.labelSimilarity', 'Similarity', (arg?: RecordArg, preset?: SimilarityPreset) => this.labelSimilarity(arg, preset));
-    cmd('alignment.orderFeatureTrace', 'Feature Trace', (arg?: RecordArg, preset?: FeatureTracePreset) => this.featureTrace(arg, preset));
-    cmd('alignment.rankResponses', 'Rank Responses', (arg?: RecordArg, preset?: RankPreset) => this.rank(arg, preset));
-    cmd('alignment.copyResponse', 'Copy Response', (arg?: RecordArg, preset?: CopyPreset) => this.copy(arg, preset));
-    cmd('alignment.scoreProxyReward', 'Proxy Reward', (arg?: unknown, preset?: ProxyPreset) => this.scoreProxy(arg, preset));
+    cmd('alignment.improveResponse', vscode.l10n.t('Improve Response'), (arg?: RecordArg, preset?: ImprovePreset) => this.improve(arg, preset));
+    cmd('alignment.saveImprovement', vscode.l10n.t('Save Improvement'), (uri?: vscode.Uri) => this.saveImprovement(uri));
+    cmd('alignment.labelSteps', vscode.l10n.t('Label Steps'), (arg?: RecordArg, preset?: StepsPreset) => this.labelSteps(arg, preset));
+    cmd('alignment.labelSimilarity', vscode.l10n.t('Similarity'), (arg?: RecordArg, preset?: SimilarityPreset) => this.labelSimilarity(arg, preset));
+    cmd('alignment.orderFeatureTrace', vscode.l10n.t('Feature Trace'), (arg?: RecordArg, preset?: FeatureTracePreset) => this.featureTrace(arg, preset));
+    cmd('alignment.rankResponses', vscode.l10n.t('Rank Responses'), (arg?: RecordArg, preset?: RankPreset) => this.rank(arg, preset));
+    cmd('alignment.copyResponse', vscode.l10n.t('Copy Response'), (arg?: RecordArg, preset?: CopyPreset) => this.copy(arg, preset));
+    cmd('alignment.scoreProxyReward', vscode.l10n.t('Proxy Reward'), (arg?: unknown, preset?: ProxyPreset) => this.scoreProxy(arg, preset));
   }
 
   // ---- CodeLens: similarity on triplets; ranking and friends on records with more than two candidates ----
@@ -224,7 +224,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     if (preset?.edited !== undefined) return this.commitImprovement(session, preset.edited);
     const { edit, original } = this.docs.create(session, `${path.basename(r.file, '.jsonl')}.line${r.line}.${c.key}`);
     await vscode.commands.executeCommand('vscode.diff', original, edit, `${c.key} · ${path.basename(r.file)}:${r.line} (original ↔ improved)`, { viewColumn: vscode.ViewColumn.Beside, preview: false });
-    vscode.window.setStatusBarMessage('Edit the right side, then save (Ctrl+S or the ✓ button) to record the improvement', 8000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Edit the right side, then save (Ctrl+S or the ✓ button) to record the improvement'), 8000);
     return edit;
   }
 
@@ -239,11 +239,11 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     let entry: JournalEntryOf<'improvement'> | undefined;
     if (text === s.original) {
       this.implicit(s, s.target, 'accept');
-      vscode.window.setStatusBarMessage(`${s.target} saved unchanged: no improvement recorded`, 5000);
+      vscode.window.setStatusBarMessage(vscode.l10n.t('{0} saved unchanged: no improvement recorded', s.target), 5000);
     } else {
       entry = this.record(s, 'improvement', { target: s.target, originalSha1: textSha1(s.original), edited: text }, Date.now());
       this.implicit(s, s.target, 'edit');
-      vscode.window.setStatusBarMessage(`Recorded the improvement of ${s.target} (${path.basename(s.file)}:${s.line})`, 5000);
+      vscode.window.setStatusBarMessage(vscode.l10n.t('Recorded the improvement of {0} ({1})', s.target, `${path.basename(s.file)}:${s.line}`), 5000);
     }
     this.committed.set(s, { text, entry });
     return entry;
@@ -446,7 +446,7 @@ class MoreFeedback extends Disposable implements vscode.CodeLensProvider {
     if (!c) return undefined;
     await vscode.env.clipboard.writeText(c.text);
     const entry = this.implicit(r, c.key, 'copy');
-    vscode.window.setStatusBarMessage(`Copied ${c.key} to the clipboard`, 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0} to the clipboard', c.key), 3000);
     return { text: c.text, entry };
   }
 

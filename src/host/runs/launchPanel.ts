@@ -147,7 +147,7 @@ export class LaunchPanel extends Disposable {
   private async rewardSources(): Promise<LaunchRewardFunction[]> {
     const rel = (p: string): string => vscode.workspace.asRelativePath(p, false);
     const runs = this.runs.workspaceDir ? await rewardModelRuns(this.runs.workspaceDir).catch(() => []) : [];
-    const models: LaunchChoice[] = runs.map((r) => ({ value: rel(r.dir), label: `${rel(r.dir)} (run ${r.name})`, detail: `${r.method}, ${r.status}` }));
+    const models: LaunchChoice[] = runs.map((r) => ({ value: rel(r.dir), label: vscode.l10n.t('{0} (run {1})', rel(r.dir), r.name), detail: `${r.method}, ${r.status}` }));
     const configs = await vscode.workspace.findFiles('**/config.json', '**/{node_modules,.git,dist,.tools}/**', 50);
     for (const c of configs) {
       const dir = path.dirname(c.fsPath);
