@@ -19,8 +19,9 @@
  * Metrics (TRL's names under a prefix, so they do not mix with the DPO update's): `reward_model/loss`,
  * `reward_model/accuracy`, `reward_model/margin`, `reward_model/mean_reward` (the refit's steps, averaged),
  * `reward_model/accuracy_before` and `reward_model/accuracy_after` (exact, on every label so far, before and after
- * the refit), `reward_model/pairs`; and `refit/<name>` for each metric of the online trainer's rollouts, averaged
- * (GRPO: `refit/reward`, `refit/kl`, ...; PPO: `refit/objective/scores`, ...).
+ * the refit), `reward_model/pairs`; and `refit/<name>` for each metric of the online trainer's rollouts, averaged,
+ * except the counters and the rate, which are the last rollout's (GRPO: `refit/reward`, `refit/kl`, ...; PPO:
+ * `refit/objective/scores`, ...).
  *
  * State: the reward model's weights and the online trainer's rollouts, which a checkpoint keeps
  * ({@link writeRefitState}); the two optimizers' moments start again after a resume.
@@ -202,7 +203,10 @@ export class HumanRefit {
     const steps: Record<string, number>[] = [];
     for (let s = 0; s < this.o.refit.policySteps; s++) steps.push({ ...(await trainer.step()).metrics });
     this.policyRollouts = trainer.stepsDone;
-    Object.assign(metrics, prefixed('refit/', meanOf(steps)));
+    // Counters and the rate as of the last rollout; the rest averaged over the rollouts.
+    const last = steps[steps.length - 1] ?? {};
+    const counters = Object.fromEntries(['num_tokens', 'episode', 'learning_rate', 'lr'].filter((k) => k in last).map((k) => [k, last[k] as number]));
+    Object.assign(metrics, prefixed('refit/', { ...meanOf(steps), ...counters }));
     return { metrics, policyWeights: await trainer.currentWeights(), rollouts: steps };
   }
 

@@ -22,6 +22,7 @@ export async function run(): Promise<void> {
   require('./feedbackCommands.test');
   require('./humanLoop.test');
   require('./models.test');
+  require('./webviewDispose.test');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const failures: { title: string; error: string }[] = [];
