@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { runEvalRows } from '../../core/runs/evalSplit';
 import { Disposable } from '../shared/lifecycle';
 import { RunManager, type ManagedRun } from './runManager';
-import { RunsView, RunItem } from './runsView';
+import { RunsView, RunItem, phaseLabel } from './runsView';
 import { RunStatusBar } from './runStatusBar';
 import { WaitingPairs } from './waitingPairs';
 import { canResume, describeDataLoss, formatMetric, keyMetrics } from '../../core/runs/runState';
@@ -24,7 +24,7 @@ async function pickRun(runs: RunManager, arg: unknown, placeHolder: string, filt
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
-    candidates.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })),
+    candidates.map((r) => ({ label: r.spec?.name || r.id, description: `${phaseLabel(r.state.phase)}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })),
     { placeHolder },
   );
   return picked?.id;
@@ -268,7 +268,7 @@ export class RunsFeature extends Disposable {
     });
     this.command('alignment.compareRuns', async () => {
       const all = await runs.list();
-      const picked = await vscode.window.showQuickPick(all.map((r) => ({ label: r.spec?.name || r.id, description: `${r.state.phase}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })), { canPickMany: true, placeHolder: vscode.l10n.t('Runs to overlay in the dashboard') });
+      const picked = await vscode.window.showQuickPick(all.map((r) => ({ label: r.spec?.name || r.id, description: `${phaseLabel(r.state.phase)}${r.spec ? ` · ${r.spec.method}` : ''}`, id: r.id })), { canPickMany: true, placeHolder: vscode.l10n.t('Runs to overlay in the dashboard') });
       if (picked?.length) DashboardPanel.createOrShow(ext, runs, log, picked.map((p) => p.id));
     });
     this.command('alignment.openTrainerState', async (arg?: unknown) => {
