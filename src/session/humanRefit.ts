@@ -19,27 +19,21 @@ import { SessionInputError } from './types';
 export async function openHumanRefit(spec: RunSpec, cfg: HumanDpoConfig, rm: RunModel, basics: OnlineTrainerBasics, prompts: readonly RolloutPrompt[]): Promise<HumanRefit | undefined> {
   if (!cfg.refit.rewardModel) return undefined;
   const sampling = { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, samplesPerPrompt: cfg.samplesPerPrompt, promptsPerRound: cfg.promptsPerRound };
-  try {
-    return await HumanRefit.create({
-      refit: cfg.refit,
-      sampling,
-      stopStrings: spec.generation?.stop ?? [],
-      model: rm.model,
-      weights: rm.weights,
-      tokenizer: rm.tokenizer,
-      prompts,
-      microBatchPairs: spec.batchSize,
-      optim: { ...basics.optim, schedule: { kind: 'constant', warmupSteps: 0 } },
-      seed: spec.seed,
-      maxPromptLength: basics.maxPromptLength,
-      device: spec.device,
-      ...(basics.threads ? { threads: basics.threads } : {}),
-    });
-  } catch (e) {
-    // Setup errors (a prompt too long for PPO's rollout, promptsPerStep) are about the spec's hyperparameters.
-    if (e instanceof Error && /^hyperparameters\.|promptsPerStep|exceeds the model/.test(e.message)) throw new SessionInputError(`refit: ${e.message}`);
-    throw e;
-  }
+  return HumanRefit.create({
+    refit: cfg.refit,
+    sampling,
+    stopStrings: spec.generation?.stop ?? [],
+    model: rm.model,
+    weights: rm.weights,
+    tokenizer: rm.tokenizer,
+    prompts,
+    microBatchPairs: spec.batchSize,
+    optim: { ...basics.optim, schedule: { kind: 'constant', warmupSteps: 0 } },
+    seed: spec.seed,
+    maxPromptLength: basics.maxPromptLength,
+    device: spec.device,
+    ...(basics.threads ? { threads: basics.threads } : {}),
+  });
 }
 
 /** Every decisive label of the person that the updates of rounds 1..round took, as pairs in token ids. */

@@ -198,6 +198,7 @@ export class HumanRefit {
     await this.scorer.setWeights(await this.rewardModelWeights());
     metrics['reward_model/accuracy_after'] = await this.accuracy(pairs);
     if (this.o.refit.policy === 'none') return { metrics };
+    // Made at the first refit, so PPO's value model starts from the fitted reward model (TRL starts it from the RM).
     const trainer = (this.policy ??= await this.createPolicyTrainer());
     await trainer.setPolicyWeights(policy);
     const steps: Record<string, number>[] = [];
