@@ -80,10 +80,10 @@ export const DEMO_SCALES: Readonly<Record<'full' | 'quick', DemoScale>> = {
     // about lr per step, under 1 % in 12 rollouts. So that gain has a learning rate of its own (optimizer.paramGroups),
     // and GRPO learns the temperature along with the rest: seed 7 at 2e-2 / 6e-2 / 1.5e-1 0.70 / 0.73 / 0.78 at KL
     // 0.79 / 1.11 / 1.85 after 12 rollouts (mean gain 1.11 -> 1.22 / 1.43 / ~2); at 1.5e-1 seed 7 0.74 at KL 1.27
-    // after 8 and 0.78 at KL 2.1 after 16, seed 11 0.81 at KL 1.19 after 8 and 0.82 at KL 1.56 after 16. The whole
-    // demo's figures are in the README. PPO, 8 rollouts x 2 epochs: 64 prompts 0.60 (lr 1e-4, kl_coef 0.05, KL 0.47)
-    // and 0.63 (lr 3e-4, kl_coef 0.02, KL 1.25) for 66 CPU seconds; 32 prompts in the whole demo 0.58 at KL 1.1 for 58
-    // CPU seconds; here 6 rollouts of 32.
+    // after 8 and 0.78 at KL 2.1 after 16, seed 11 0.81 at KL 1.19 after 8 and 0.82 at KL 1.56 after 16. In the whole
+    // demo (from the seed 7 / 11 SFT models) 0.773 at KL 1.84 / 0.799 at KL 1.44 for 45 / 46 CPU seconds. PPO, 8
+    // rollouts x 2 epochs: 64 prompts 0.60 (lr 1e-4, kl_coef 0.05, KL 0.47) and 0.63 (lr 3e-4, kl_coef 0.02, KL 1.25)
+    // for 66 CPU seconds; here 6 rollouts of 32, in the whole demo 0.63 at KL 0.80 / 0.67 at KL 1.00 for 43 CPU seconds.
     online: [
       { method: 'grpo', steps: 12, promptsPerStep: 16, numGenerations: 8, learningRate: 2e-4, finalNormLearningRate: 0.15, beta: 0, maxCompletionLength: MAX_NEW },
       { method: 'ppo', steps: 6, promptsPerStep: 32, learningRate: 3e-4, klCoef: 0.02, ppoEpochs: 2, maxCompletionLength: MAX_NEW },

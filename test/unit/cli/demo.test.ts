@@ -76,6 +76,12 @@ test('a scaled-down demo runs every stage and writes report.json (finite headlin
   const prompts = fs.readFileSync(path.join(out, 'data', 'prompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: { content: string }[]; answer: string });
   assert.equal(prompts.length, tiny.pairPrompts);
   assert.ok(prompts.every((p) => p.prompt[0]?.content && p.answer), 'every prompt has a reference answer');
+  // The final norm's gain trained at its own learning rate, which the stage's spec carries.
+  const grpoScale = tiny.online[0];
+  assert.ok(grpoScale?.method === 'grpo' && grpoScale.finalNormLearningRate !== undefined);
+  const grpoSpec = JSON.parse(fs.readFileSync(path.join(out, 'runs', 'grpo', 'spec.json'), 'utf8')) as { optimizer: { learningRate: number; paramGroups?: unknown } };
+  assert.equal(grpoSpec.optimizer.learningRate, grpoScale.learningRate);
+  assert.deepEqual(grpoSpec.optimizer.paramGroups, [{ params: ['model.norm.weight'], learningRate: grpoScale.finalNormLearningRate }]);
   // PPO was scored by the demo's reward model, which also started its value model.
   const ppoSpec = JSON.parse(fs.readFileSync(path.join(out, 'runs', 'ppo', 'spec.json'), 'utf8')) as { rewards: { functions: { kind: string; path: string }[] } };
   assert.deepEqual(ppoSpec.rewards.functions.map((f) => [f.kind, f.path]), [['reward_model', 'runs/reward']]);
