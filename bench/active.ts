@@ -2,8 +2,8 @@
  * Active vs random pair selection in runs with a person: how many of the person's labels each needs to reach a
  * fixed win rate against the SFT model on the demo task.
  *
- *   npm run bench -- active [--sft-from DIR] [--rm-from DIR] [--seeds 8] [--rounds 8] [--target 0.58]
- *                           [--eval-prompts 256] [--noise 0.15] [--threads N]
+ *   npm run bench -- active [--sft-from DIR] [--rm-from DIR] [--seeds 8] [--first-seed 1] [--rounds 8]
+ *                           [--target 0.58] [--eval-prompts 256] [--noise 0.15] [--threads N]
  *
  * The demo's data (src/cli/demo.ts, full scale), its SFT model (trained here, or `--sft-from` a demo's
  * runs/sft/final) and its reward model (Bradley-Terry on proxy-labeled SFT pairs: trained here, or `--rm-from`,
@@ -48,6 +48,8 @@ const pathArg = (name: string): string | undefined => ((i) => (i >= 0 ? process.
 const sftFrom = pathArg('sft-from');
 const rmFrom = pathArg('rm-from') ?? (sftFrom && fs.existsSync(path.resolve(sftFrom, '..', '..', 'reward', 'final', 'config.json')) ? path.resolve(sftFrom, '..', '..', 'reward', 'final') : undefined);
 const SEEDS = arg('seeds', 8);
+/** Seeds FIRST_SEED .. FIRST_SEED + SEEDS - 1, so the bench can be split across runs or machines. */
+const FIRST_SEED = arg('first-seed', 1);
 const ROUNDS = arg('rounds', 8);
 const TARGET = arg('target', 0.58);
 const EVAL_PROMPTS = arg('eval-prompts', 256);
@@ -163,9 +165,15 @@ function bootstrapRatio(active: readonly number[], random: readonly number[], re
   return [ratios[Math.floor(0.025 * resamples)] as number, ratios[Math.floor(0.975 * resamples)] as number];
 }
 
+/** What the ratio of means is when some runs never reached the target (their counts are lower bounds). */
+function ratioBound(activeCensored: boolean, randomCensored: boolean): 'exact' | 'upper bound' | 'lower bound' | 'unbounded' {
+  if (activeCensored && randomCensored) return 'unbounded';
+  return activeCensored ? 'lower bound' : randomCensored ? 'upper bound' : 'exact';
+}
+
 /** Each round's mean win rate over seeds and its standard error across seeds. */
 function meanCurve(runs: readonly RunOutcome[]): { labels: number; win_rate_vs_sft: number; se: number }[] {
-  const n = Math.min(...runs.map((r) => r.curve.length));
+  const n = runs.length ? Math.min(...runs.map((r) => r.curve.length)) : 0;
   return Array.from({ length: n }, (_, i) => {
     const ws = runs.map((r) => (r.curve[i] as RoundPoint).win_rate_vs_sft);
     const m = mean(ws);
@@ -203,6 +211,8 @@ function summary(results: Record<Rule, RunOutcome[]>, rmDir: string): Record<str
     labels_to_target_random: random,
     ratio: active / random,
     ratio_ci95: bootstrapRatio(counts('active'), counts('random')),
+    // A censored run's count is a lower bound, so with only random runs censored the ratio is an upper bound.
+    ratio_bound: ratioBound(results.active.some((r) => r.censored), results.random.some((r) => r.censored)),
     goal_ratio: 0.5,
     labels_to_target_per_seed: { active: counts('active'), random: counts('random') },
     labels_to_target_mean_curve: { ...fromCurve, ratio: fromCurve.active !== null && fromCurve.random !== null ? fromCurve.active / fromCurve.random : null },
@@ -212,6 +222,7 @@ function summary(results: Record<Rule, RunOutcome[]>, rmDir: string): Record<str
     final_win_rate_vs_sft: { active: final('active'), random: final('random') },
     censored: { active: results.active.filter((r) => r.censored).length, random: results.random.filter((r) => r.censored).length },
     seeds: SEEDS,
+    first_seed: FIRST_SEED,
     rounds: ROUNDS,
     label_noise: NOISE,
     eval_prompts: EVAL_PROMPTS,
@@ -236,7 +247,7 @@ async function main(): Promise<void> {
     const evalQs = data.evalQs.slice(0, EVAL_PROMPTS);
     const sftReplies = await lab.sampleReplies(lab.sftWeights, evalQs, evalRng(run));
     const sftRewards = sftReplies.map((r, i) => proxyReward(r.text, (evalQs[i] as QA).a, r.ended));
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       for (const sel of RULES) {
         const dir = await loopRun(run, sftDir, rmDir, sel, seed);
         results[sel].push(outcome(seed, dir, await curve(dir, lab, evalQs, sftRewards)));
