@@ -190,6 +190,34 @@ export function webviewFrame(page) {
   return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
 }
 
+/** Opens the launch form from the palette ("Alignment: Start Training Run"); returns its webview frame. */
+export async function openLaunchForm(page) {
+  await runCommand(page, 'Alignment: Start Training Run');
+  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
+  return webviewFrame(page);
+}
+
+/**
+ * Fills the launch form `wv` as a person would: `method` chosen (left as it is when not given), `ready` (a
+ * selector) waited for once the method's fields are drawn, the dataset whose path ends with `dataset`, the run's
+ * `name`, the base `model` when given, each [field id, value] of `fields` typed in order, and the CPU device.
+ */
+export async function fillLaunchForm(wv, { method, ready, dataset, name, model, fields = [] }) {
+  if (method) {
+    await wv.locator(`#method option[value="${method}"]`).waitFor({ state: 'attached', timeout: 30_000 });
+    if ((await wv.locator('#method').inputValue()) !== method) await wv.locator('#method').selectOption(method);
+  }
+  if (ready) await wv.locator(ready).first().waitFor({ timeout: 30_000 });
+  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
+  const file = values.find((v) => v.endsWith(dataset));
+  if (!file) throw new Error(`the dataset ${dataset} is not offered; options: ${values.join(' | ')}`);
+  await wv.locator('#dataset').selectOption(file);
+  await wv.locator('#run-name').fill(name);
+  if (model) await wv.locator('#model').selectOption(model);
+  for (const [id, v] of fields) await wv.locator(`#${id}`).fill(String(v));
+  await wv.locator('#device-cpu').check({ timeout: 30_000 });
+}
+
 export async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, `${name}.png`);

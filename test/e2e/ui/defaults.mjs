@@ -1,7 +1,7 @@
 // The form's defaults make a model that talks: a DPO run started from the launch form with its default base model
 // (the built-in chat model, media/models/chat) shows readable replies on the dashboard's samples tab, and no note
 // that the model is untrained. Only the run's length is shortened; model, method and everything else are defaults.
-import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep, GENERATED } from '../lib.mjs';
+import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep, GENERATED, openLaunchForm, fillLaunchForm } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -15,20 +15,13 @@ function readability(text) {
 test('defaults: a DPO run launched with the form\'s default model shows readable samples', 'generated', async (page) => {
   await openSidebar(page);
   await viewRow(page, 'Datasets', GENERATED.pairs).waitFor({ timeout: 30_000 });
-  await runCommand(page, 'Alignment: Start Training Run');
-  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
-  let wv = webviewFrame(page);
+  let wv = await openLaunchForm(page);
   await wv.locator('#method option[value="dpo"]').waitFor({ state: 'attached', timeout: 30_000 });
   const method = await wv.locator('#method').inputValue();
   const model = await wv.locator('#model').inputValue();
   if (method !== 'dpo' || model !== 'builtin:chat') throw new Error(`the form's defaults are method ${method}, model ${model}; expected dpo and the built-in chat model`);
-  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
-  const pairs = values.find((v) => v.endsWith(GENERATED.pairs));
-  if (!pairs) throw new Error(`the pairs dataset is not offered: ${values.join(' | ')}`);
-  await wv.locator('#dataset').selectOption(pairs);
-  await wv.locator('#run-name').fill('ui-defaults');
-  for (const [id, v] of [['f-maxSteps', 4], ['f-intervals-sample', 4], ['f-intervals-checkpoint', 4], ['f-intervals-eval', 0]]) await wv.locator(`#${id}`).fill(String(v));
-  await wv.locator('#device-cpu').check({ timeout: 30_000 });
+  // Method and model stay the defaults checked above.
+  await fillLaunchForm(wv, { dataset: GENERATED.pairs, name: 'ui-defaults', fields: [['f-maxSteps', 4], ['f-intervals-sample', 4], ['f-intervals-checkpoint', 4], ['f-intervals-eval', 0]] });
   await shot(page, 'defaults-launch-form');
   await wv.locator('#start').click();
 

@@ -8,7 +8,7 @@
 // Small on purpose: the built-in model, 2 prompts x 2 samples, 2 pairs and 1 update per round, 6 new tokens.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep, waitForWorkbench, GENERATED } from '../lib.mjs';
+import { lap, runCommand, openSidebar, shot, viewRow, sleep, waitForWorkbench, GENERATED, openLaunchForm, fillLaunchForm } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -71,24 +71,18 @@ async function closeAllEditors(page, hostErrors) {
 const statusItem = (page) => page.locator('.statusbar-item', { hasText: /pairs? waiting/ }).first();
 
 async function fillForm(wv) {
-  await wv.locator('#method option[value="human-dpo"]').waitFor({ state: 'attached', timeout: 30_000 });
-  await wv.locator('#method').selectOption('human-dpo');
-  await wv.locator('#hp-feedback_mode').waitFor({ timeout: 30_000 });
-  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
-  const prompts = values.find((v) => v.endsWith(GENERATED.prompts));
-  if (!prompts) throw new Error(`the prompt dataset is not offered; options: ${values.join(' | ')}`);
-  await wv.locator('#dataset').selectOption(prompts);
-  await wv.locator('#run-name').fill(RUN);
-  for (const [id, v] of [['f-batchSize', 2], ['f-gradientAccumulationSteps', 1], ['f-data-maxLength', 64], ['f-data-evalSplit', 0],
-    ['hp-max_new_tokens', 6], ['hp-rounds', 2], ['hp-prompts_per_round', 2], ['hp-samples_per_prompt', 2], ['hp-pairs_per_round', PAIRS],
-    ['hp-updates_per_round', 1], ['hp-round_timeout_seconds', 0]]) await wv.locator(`#${id}`).fill(String(v));
+  await fillLaunchForm(wv, {
+    method: 'human-dpo', ready: '#hp-feedback_mode', dataset: GENERATED.prompts, name: RUN,
+    fields: [['f-batchSize', 2], ['f-gradientAccumulationSteps', 1], ['f-data-maxLength', 64], ['f-data-evalSplit', 0],
+      ['hp-max_new_tokens', 6], ['hp-rounds', 2], ['hp-prompts_per_round', 2], ['hp-samples_per_prompt', 2], ['hp-pairs_per_round', PAIRS],
+      ['hp-updates_per_round', 1], ['hp-round_timeout_seconds', 0]],
+  });
   // The human-dpo options are the form's own fields (the method card's hyperparameters).
   await wv.locator('#hp-feedback_mode').selectOption('human');
   await wv.locator('#hp-selection').selectOption('active');
   // The refit options are on the form too (left at their defaults: no refit).
   for (const v of ['none', 'grpo', 'ppo']) await wv.locator(`#hp-refit_policy option[value="${v}"]`).waitFor({ state: 'attached', timeout: 15_000 });
   await wv.locator('#hp-refit_reward_model').waitFor({ state: 'attached', timeout: 15_000 });
-  await wv.locator('#device-cpu').check({ timeout: 30_000 });
   await sleep(1500); // the host re-validates the spec as the form changes
   const problems = await wv.locator('#problems').innerText();
   if (problems.trim()) throw new Error(`the form reports problems: ${problems}`);
@@ -115,9 +109,7 @@ test('human in the loop: a human-dpo run from the form, pairs labeled with the k
   await viewRow(page, 'Datasets', GENERATED.prompts).waitFor({ timeout: 30_000 });
 
   // 1) the launch form
-  await runCommand(page, 'Alignment: Start Training Run');
-  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
-  const form = webviewFrame(page);
+  const form = await openLaunchForm(page);
   await fillForm(form);
   await form.locator('#hp-feedback_mode').scrollIntoViewIfNeeded();
   await shot(page, 'human-loop-launch-form');

@@ -7,7 +7,7 @@
 // certain, in well under a minute of training on 2 cores.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep, GENERATED } from '../lib.mjs';
+import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep, GENERATED, openLaunchForm, fillLaunchForm } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -55,23 +55,16 @@ const shown = (x) => String(Number(x.toPrecision(4)));
 
 /** Fills the launch form for the GRPO run: a small group, 4-token completions, the regex reward "has a digit". */
 async function fillGrpoForm(wv) {
-  await wv.locator('#method option[value="grpo"]').waitFor({ state: 'attached', timeout: 30_000 });
-  await wv.locator('#method').selectOption('grpo');
-  await wv.locator('#method-axes tr').nth(7).waitFor({ timeout: 30_000 });
-  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
-  const prompts = values.find((v) => v.endsWith(GENERATED.prompts));
-  if (!prompts) throw new Error(`the prompt dataset is not offered; options: ${values.join(' | ')}`);
-  await wv.locator('#dataset').selectOption(prompts);
-  await wv.locator('#run-name').fill('ui-grpo');
-  const set = async (id, v) => wv.locator(`#${id}`).fill(String(v));
   // 32 completions per step: 4 prompts x a group of 8.
-  for (const [id, v] of [['f-maxSteps', STEPS], ['f-batchSize', 32], ['f-gradientAccumulationSteps', 1], ['f-optimizer-learningRate', '3e-3'],
-    ['f-data-maxLength', 64], ['f-data-evalSplit', 0], ['f-intervals-logging', 1], ['f-intervals-sample', 10], ['f-intervals-checkpoint', 10],
-    ['f-intervals-eval', 0], ['hp-num_generations', 8], ['hp-beta', 0.04], ['hp-max_completion_length', 4]]) await set(id, v);
+  await fillLaunchForm(wv, {
+    method: 'grpo', ready: '#method-axes tr >> nth=7', dataset: GENERATED.prompts, name: 'ui-grpo',
+    fields: [['f-maxSteps', STEPS], ['f-batchSize', 32], ['f-gradientAccumulationSteps', 1], ['f-optimizer-learningRate', '3e-3'],
+      ['f-data-maxLength', 64], ['f-data-evalSplit', 0], ['f-intervals-logging', 1], ['f-intervals-sample', 10], ['f-intervals-checkpoint', 10],
+      ['f-intervals-eval', 0], ['hp-num_generations', 8], ['hp-beta', 0.04], ['hp-max_completion_length', 4]],
+  });
   // The reward-source picker: the built-in regex reward, 1 when the completion holds a digit.
   await wv.locator('#reward-regex').check();
   await wv.locator('#reward-regex-arg').fill('[0-9]');
-  await wv.locator('#device-cpu').check({ timeout: 30_000 });
   // the estimate follows the form: wait for it to reflect the steps typed above
   let est = '';
   for (let i = 0; i < 60; i++) {
@@ -89,9 +82,7 @@ test('online: launch a GRPO run from the form with a regex reward, watch the rew
   await openSidebar(page);
   await viewRow(page, 'Datasets', GENERATED.prompts).waitFor({ timeout: 30_000 });
 
-  await runCommand(page, 'Alignment: Start Training Run');
-  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
-  let wv = webviewFrame(page);
+  let wv = await openLaunchForm(page);
   await fillGrpoForm(wv);
   await wv.locator('#rewards').scrollIntoViewIfNeeded();
   await shot(page, 'online-grpo-launch-form');

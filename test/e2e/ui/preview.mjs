@@ -1,7 +1,7 @@
 // What a run leaves out is shown before and while it trains: the launch form previews truncation (rows cut and
 // tokens lost, counted by a calibration session with the model's tokenizer) and measures the time; the dashboard
 // of the started run shows the warnings strip with the same counts. Screenshots of both.
-import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep } from '../lib.mjs';
+import { lap, openSidebar, webviewFrame, shot, viewRow, sleep, openLaunchForm, fillLaunchForm } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -11,27 +11,12 @@ test('preview: the launch form previews truncation and the measured time; the da
   await page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Datasets' }) }).getByRole('button', { name: 'Create Sample Dataset' }).click();
   await viewRow(page, 'Datasets', 'preferences.sample.jsonl').waitFor({ timeout: 30_000 });
 
-  await runCommand(page, 'Alignment: Start Training Run');
-  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
-  let wv = webviewFrame(page);
-  await wv.locator('#method-axes tr').nth(7).waitFor({ timeout: 30_000 });
-  if ((await wv.locator('#method').inputValue()) !== 'dpo') await wv.locator('#method').selectOption('dpo');
-  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
-  const sample = values.find((v) => v.endsWith('preferences.sample.jsonl'));
-  if (!sample) throw new Error(`the sample dataset is not offered; options: ${values.join(' | ')}`);
-  await wv.locator('#dataset').selectOption(sample);
-  await wv.locator('#run-name').fill('ui-cut');
-  const set = async (id, v) => wv.locator(`#${id}`).fill(String(v));
-  await set('f-maxSteps', 4);
-  await set('f-batchSize', 2);
-  // Short enough that the sample's prompts and replies do not fit.
-  await set('f-data-maxLength', 24);
-  await set('f-data-evalSplit', 0);
-  await set('f-intervals-logging', 1);
-  await set('f-intervals-sample', 0);
-  await set('f-intervals-checkpoint', 0);
-  await set('f-intervals-eval', 0);
-  await wv.locator('#device-cpu').check({ timeout: 30_000 });
+  let wv = await openLaunchForm(page);
+  // f-data-maxLength: short enough that the sample's prompts and replies do not fit.
+  await fillLaunchForm(wv, {
+    method: 'dpo', ready: '#method-axes tr >> nth=7', dataset: 'preferences.sample.jsonl', name: 'ui-cut',
+    fields: [['f-maxSteps', 4], ['f-batchSize', 2], ['f-data-maxLength', 24], ['f-data-evalSplit', 0], ['f-intervals-logging', 1], ['f-intervals-sample', 0], ['f-intervals-checkpoint', 0], ['f-intervals-eval', 0]],
+  });
   // The preview comes from a calibration session (a few real steps): wait for its counts and its measured time.
   let text = '';
   for (let i = 0; i < 240; i++) {

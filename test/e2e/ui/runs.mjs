@@ -1,7 +1,7 @@
 // Runs UI test: start a tiny DPO run on the built-in model from the command palette, watch it in the Runs view and
 // the dashboard (loss and rewards/margins plots update while it runs), stop it, resume it, see it finish; screenshots
 // of the launch form, the dashboard mid-run and the samples tab.
-import { lap, runCommand, openSidebar, webviewFrame, shot, viewRow, sleep } from '../lib.mjs';
+import { lap, openSidebar, webviewFrame, shot, viewRow, sleep, openLaunchForm, fillLaunchForm } from '../lib.mjs';
 
 export const tests = [];
 const test = (name, workspace, fn) => tests.push({ name, workspace, fn });
@@ -19,28 +19,12 @@ test('runs: start a tiny DPO run from the palette, watch live plots, stop, resum
   await page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Datasets' }) }).getByRole('button', { name: 'Create Sample Dataset' }).click();
   await viewRow(page, 'Datasets', 'preferences.sample.jsonl').waitFor({ timeout: 30_000 });
 
-  await runCommand(page, 'Alignment: Start Training Run');
-  await page.locator('.tab', { hasText: 'Start Training Run' }).first().waitFor({ timeout: 15_000 });
-  let wv = webviewFrame(page);
-  await wv.locator('#method-axes tr').nth(7).waitFor({ timeout: 30_000 });
-  if ((await wv.locator('#method').inputValue()) !== 'dpo') await wv.locator('#method').selectOption('dpo');
-  const values = await wv.locator('#dataset option').evaluateAll((os) => os.map((o) => o.value));
-  const sample = values.find((v) => v.endsWith('preferences.sample.jsonl'));
-  if (!sample) throw new Error(`the sample dataset is not offered; options: ${values.join(' | ')}`);
-  await wv.locator('#dataset').selectOption(sample);
-  await wv.locator('#run-name').fill('ui-dpo');
+  let wv = await openLaunchForm(page);
   // The untrained built-in model (the form starts on the chat model): its samples tab must say its replies are noise.
-  await wv.locator('#model').selectOption('builtin');
-  const set = async (id, v) => wv.locator(`#${id}`).fill(String(v));
-  await set('f-maxSteps', 14);
-  await set('f-batchSize', 2);
-  await set('f-data-maxLength', 128);
-  await set('f-data-evalSplit', 0);
-  await set('f-intervals-logging', 1);
-  await set('f-intervals-sample', 4);
-  await set('f-intervals-checkpoint', 2);
-  await set('f-intervals-eval', 0);
-  await wv.locator('#device-cpu').check({ timeout: 30_000 });
+  await fillLaunchForm(wv, {
+    method: 'dpo', ready: '#method-axes tr >> nth=7', dataset: 'preferences.sample.jsonl', name: 'ui-dpo', model: 'builtin',
+    fields: [['f-maxSteps', 14], ['f-batchSize', 2], ['f-data-maxLength', 128], ['f-data-evalSplit', 0], ['f-intervals-logging', 1], ['f-intervals-sample', 4], ['f-intervals-checkpoint', 2], ['f-intervals-eval', 0]],
+  });
   await wv.locator('#estimate table').waitFor({ timeout: 30_000 });
   // the estimate follows the form: wait for it to reflect the 14 steps typed above
   let est = '';
