@@ -37,6 +37,7 @@ import { feedbackStoreSink } from '../core/judges/feedbackSink';
 import { aiSource, completionText, runLabelJob, type AiPairLabel, type LabelJobResult, type PairItem } from '../core/judges/labelJob';
 import { datasetPairItems } from '../core/judges/datasetPairs';
 import { noPreferencePairsMessage } from './pairsNeeded';
+import { one, type ParsedArgs } from './args';
 import { MissingApiKeyError, redactSecret } from '../core/judges/endpoint';
 import { OpenAiJudge } from '../core/judges/openaiJudge';
 import { appendJudgement, judgementRecord } from '../core/judges/judgeRecords';
@@ -63,14 +64,9 @@ export const JUDGE_USAGE = `  alignment judge <dataset.jsonl> --base-url <url> -
   alignment eval-rm --model <reward model folder> --data <pairs.jsonl> [--out <scores.jsonl>] [--compare ...] [--json]
   alignment rm-score --model <reward model folder> --data <pairs.jsonl> [--ids-stdin] [--max-length N] [--json]`;
 
-interface Args {
-  readonly positional: string[];
-  readonly flags: Map<string, string[]>;
-}
-
 const BOOLEAN = new Set(['json', 'ids-stdin']);
 
-function parseArgs(argv: readonly string[]): Args {
+function parseArgs(argv: readonly string[]): ParsedArgs {
   const positional: string[] = [];
   const flags = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
@@ -88,12 +84,7 @@ function parseArgs(argv: readonly string[]): Args {
   return { positional, flags };
 }
 
-function one(a: Args, name: string): string | undefined {
-  const v = a.flags.get(name);
-  return v?.[v.length - 1];
-}
-
-function int(a: Args, name: string, min: number): number | undefined {
+function int(a: ParsedArgs, name: string, min: number): number | undefined {
   const s = one(a, name);
   if (s === undefined) return undefined;
   const n = Number(s);
@@ -102,7 +93,7 @@ function int(a: Args, name: string, min: number): number | undefined {
 }
 
 /** Every unknown option at once, with the command's valid ones. */
-function checkFlags(a: Args, allowed: readonly string[], cmd: string): void {
+function checkFlags(a: ParsedArgs, allowed: readonly string[], cmd: string): void {
   const bad = [...a.flags.keys()].filter((k) => !allowed.includes(k));
   if (bad.length) throw new JudgeUsageError(`${cmd}: unknown option${bad.length > 1 ? 's' : ''} ${bad.map((k) => `--${k}`).join(', ')} (valid: ${allowed.map((k) => `--${k}`).join(', ')})`);
 }
@@ -131,7 +122,7 @@ interface JudgeOptions {
 }
 
 /** `alignment judge`: labels a dataset's pairs with an OpenAI-compatible judge (see the header). */
-async function judge(a: Args): Promise<number> {
+async function judge(a: ParsedArgs): Promise<number> {
   const o = judgeOptions(a);
   const judgeImpl = openJudge(a, o);
   for (const w of judgeImpl.endpoint.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -148,7 +139,7 @@ async function judge(a: Args): Promise<number> {
   return result.status === 'completed' && result.failed === 0 ? 0 : 1;
 }
 
-function judgeOptions(a: Args): JudgeOptions {
+function judgeOptions(a: ParsedArgs): JudgeOptions {
   checkFlags(a, ['base-url', 'model', 'name', 'mode', 'concurrency', 'limit', 'timeout-ms', 'max-retries', 'pair-timeout-ms', 'scores-out', 'json'], 'judge');
   const json = one(a, 'json') === 'true';
   const dataset = a.positional[0];
@@ -163,7 +154,7 @@ function judgeOptions(a: Args): JudgeOptions {
 }
 
 /** The judge the options describe; a missing API key is a usage error that names the environment variable. */
-function openJudge(a: Args, o: JudgeOptions): OpenAiJudge {
+function openJudge(a: ParsedArgs, o: JudgeOptions): OpenAiJudge {
   try {
     return new OpenAiJudge({
       baseUrl: o.baseUrl,
@@ -385,7 +376,7 @@ async function idsFromStdin(): Promise<string[]> {
  * it is done (the editor's reward-model judge reads them; see src/protocol/rewardScoring.ts). Records are named by
  * the dataset scan's ids (the label store's), so results match labels even when the file was reordered.
  */
-async function rmScore(a: Args): Promise<number> {
+async function rmScore(a: ParsedArgs): Promise<number> {
   checkFlags(a, ['model', 'data', 'ids-stdin', 'max-length', 'json'], 'rm-score');
   const json = one(a, 'json') === 'true';
   const emit = (e: RmEvent): void => {
@@ -455,7 +446,7 @@ async function rmScore(a: Args): Promise<number> {
 
 const f3 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
 
-async function evalRm(a: Args): Promise<number> {
+async function evalRm(a: ParsedArgs): Promise<number> {
   checkFlags(a, ['model', 'data', 'out', 'compare', 'max-length', 'json'], 'eval-rm');
   const json = one(a, 'json') === 'true';
   const modelDir = one(a, 'model');

@@ -60,12 +60,8 @@ import { formatError, joinDetail, UserError } from '../util/errors';
 import { JUDGE_USAGE, runJudgeCli } from './judgeCommands';
 import { inspectRm } from './inspectRm';
 import { noPreferencePairsMessage } from './pairsNeeded';
+import { one, type ParsedArgs } from './args';
 import { answersFromPromptFile, HeadlessLabeler, simulatedDecider, StreamDecisions } from './humanLabels';
-
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[]>;
-}
 
 class UsageError extends UserError {
   constructor(
@@ -95,7 +91,7 @@ interface CommandSpec {
   readonly options?: Readonly<Record<string, OptionSpec>>;
   /** Positional arguments after the command name: [min, max] and what they are. */
   readonly positional?: { readonly min: number; readonly max: number; readonly what: string };
-  readonly run: (p: Parsed, rest: readonly string[]) => Promise<number>;
+  readonly run: (p: ParsedArgs, rest: readonly string[]) => Promise<number>;
 }
 
 const JSON_OPTION: OptionSpec = { kind: 'switch', help: 'print machine-readable JSON lines on stdout instead of text' };
@@ -343,7 +339,7 @@ function closest(name: string, options: readonly string[]): string | undefined {
  * nearest known one), missing values, malformed numbers, a switch given a value, a repeated single option, and
  * too many or too few positional arguments.
  */
-function parseCommand(cmd: string, spec: CommandSpec, argv: readonly string[]): Parsed {
+function parseCommand(cmd: string, spec: CommandSpec, argv: readonly string[]): ParsedArgs {
   const options = spec.options ?? {};
   const positional: string[] = [];
   const flags = new Map<string, string[]>();
@@ -448,17 +444,18 @@ function readSpecModel(runDir: string): { kind?: unknown; name?: unknown } | und
   }
 }
 
-function one(p: Parsed, name: string): string | undefined {
-  const v = p.flags.get(name);
-  return v ? v[v.length - 1] : undefined;
-}
-
-function num(p: Parsed, name: string): number | undefined {
+function num(p: ParsedArgs, name: string): number | undefined {
   const v = one(p, name);
   if (v === undefined) return undefined;
   const x = Number(v);
   if (!Number.isFinite(x)) throw new UsageError(`--${name}: expected a number, got ${JSON.stringify(v)}`);
   return x;
+}
+
+/** `{ [key]: the number of --flag }` when the flag is given, else {} (to spread into a spec). */
+function numEntry(p: ParsedArgs, flag: string, key: string): Record<string, number> {
+  const v = num(p, flag);
+  return v === undefined ? {} : { [key]: v };
 }
 
 function hyperValue(v: string): HyperparameterValue {
@@ -469,7 +466,7 @@ function hyperValue(v: string): HyperparameterValue {
 }
 
 /** A spec from command-line flags. */
-export function specFromFlags(p: Parsed): Record<string, unknown> {
+export function specFromFlags(p: ParsedArgs): Record<string, unknown> {
   const method = one(p, 'method');
   if (!method) throw new UsageError('alignment train: give a run spec file, or --method and --data', 'train');
   if (!isMethodId(method)) throw new UsageError(`--method: unknown method ${JSON.stringify(method)} (one of ${TRAINABLE.join(', ')})`, 'train');
@@ -481,22 +478,20 @@ export function specFromFlags(p: Parsed): Record<string, unknown> {
     hyper[s.slice(0, eq)] = hyperValue(s.slice(eq + 1));
   }
   const online = onlineFlags(p, method, hyper);
-  const data: Record<string, unknown> = { path: one(p, 'data') };
-  if (num(p, 'max-length') !== undefined) data.maxLength = num(p, 'max-length');
-  if (num(p, 'eval-split') !== undefined) data.evalSplit = num(p, 'eval-split');
-  const opt: Record<string, unknown> = {};
-  if (num(p, 'lr') !== undefined) opt.learningRate = num(p, 'lr');
+  const data = { path: one(p, 'data'), ...numEntry(p, 'max-length', 'maxLength'), ...numEntry(p, 'eval-split', 'evalSplit') };
+  const opt = numEntry(p, 'lr', 'learningRate');
+  const logging = numEntry(p, 'logging-steps', 'logging');
   return {
     method,
     model: model === 'builtin' ? { kind: 'builtin' } : model.startsWith('builtin:') ? { kind: 'builtin', name: model.slice('builtin:'.length) } : { kind: 'hf', path: model },
     data,
     ...(Object.keys(hyper).length ? { hyperparameters: hyper } : {}),
     ...online,
-    ...(num(p, 'steps') !== undefined ? { maxSteps: num(p, 'steps') } : {}),
-    ...(num(p, 'epochs') !== undefined ? { epochs: num(p, 'epochs') } : {}),
-    ...(num(p, 'batch-size') !== undefined ? { batchSize: num(p, 'batch-size') } : {}),
+    ...numEntry(p, 'steps', 'maxSteps'),
+    ...numEntry(p, 'epochs', 'epochs'),
+    ...numEntry(p, 'batch-size', 'batchSize'),
     ...(Object.keys(opt).length ? { optimizer: opt } : {}),
-    ...(num(p, 'logging-steps') !== undefined ? { intervals: { logging: num(p, 'logging-steps') } } : {}),
+    ...(Object.keys(logging).length ? { intervals: logging } : {}),
   };
 }
 
@@ -538,7 +533,7 @@ function rewardFlag(s: string, weight: string | undefined): Record<string, unkno
  * The spec parts of the online flags: `rewards`, `generation`, and the sampling hyperparameters (TRL's names,
  * added to `hyper`). Refused for the methods that do not sample.
  */
-function onlineFlags(p: Parsed, method: MethodId, hyper: Record<string, HyperparameterValue>): Record<string, unknown> {
+function onlineFlags(p: ParsedArgs, method: MethodId, hyper: Record<string, HyperparameterValue>): Record<string, unknown> {
   const given = ONLINE_FLAGS.filter((f) => p.flags.has(f));
   // A method that cannot train yet is refused by the spec reader, with the list of those that can.
   if (!usesRewardFunctions(methodCard(method)) || !methodCard(method).trainable) {
@@ -552,7 +547,7 @@ function onlineFlags(p: Parsed, method: MethodId, hyper: Record<string, Hyperpar
   // The completion length is named as on the method's card (TRL: max_completion_length, PPO's response_length).
   const lengthName = ['max_completion_length', 'response_length', 'max_new_tokens'].find((n) => methodCard(method).hyperparameters.some((h) => h.name === n)) ?? 'max_completion_length';
   const sampling: [string, string][] = [['max-new-tokens', lengthName], ['temperature', 'temperature'], ['top-k', 'top_k'], ['top-p', 'top_p']];
-  for (const [flag, name] of sampling) if (num(p, flag) !== undefined) hyper[name] = num(p, flag) as number;
+  for (const [flag, name] of sampling) Object.assign(hyper, numEntry(p, flag, name));
   const onError = one(p, 'on-reward-error');
   const timeout = num(p, 'reward-timeout');
   const stop = p.flags.get('stop') ?? [];
@@ -597,7 +592,7 @@ function parseSpecText(text: string, file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-async function train(p: Parsed): Promise<number> {
+async function train(p: ParsedArgs): Promise<number> {
   const json = one(p, 'json') === 'true';
   let raw: Record<string, unknown>;
   const file = p.positional[1];
@@ -630,7 +625,7 @@ async function train(p: Parsed): Promise<number> {
 }
 
 /** `alignment train` once it holds the run lock: the spec into the run folder, then the session. */
-async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boolean): Promise<number> {
+async function trainLocked(p: ParsedArgs, spec: RunSpec, runDir: string, json: boolean): Promise<number> {
   const paths = runPaths(runDir);
   fs.writeFileSync(paths.spec, JSON.stringify(spec, null, 2) + '\n');
   if (!json) process.stderr.write(`run folder: ${runDir}\n`);
@@ -672,7 +667,7 @@ async function trainLocked(p: Parsed, spec: RunSpec, runDir: string, json: boole
  * undefined without the flag (the run then waits for the editor's comparison panel). A labeler failure (a bad
  * line) stops the run, and `onError` gets it.
  */
-function startLabeler(p: Parsed, spec: RunSpec, runDir: string, onError: (e: unknown) => void): HeadlessLabeler | undefined {
+function startLabeler(p: ParsedArgs, spec: RunSpec, runDir: string, onError: (e: unknown) => void): HeadlessLabeler | undefined {
   const from = one(p, 'labels');
   const noise = num(p, 'label-noise');
   if (from === undefined) {
@@ -700,7 +695,7 @@ function startLabeler(p: Parsed, spec: RunSpec, runDir: string, onError: (e: unk
   return labeler;
 }
 
-async function demo(p: Parsed): Promise<number> {
+async function demo(p: ParsedArgs): Promise<number> {
   const json = one(p, 'json') === 'true';
   const out = path.resolve(one(p, 'out') ?? 'demo-output');
   const threads = num(p, 'threads');
@@ -767,7 +762,7 @@ function onlineSummary(report: DemoReport): string {
 
 /** Probes every device the engine knows and reports each, with how to install the ones that do not work. */
 /** `alignment preflight`: the calibration session of a spec (src/session/preflight.ts), as a report. */
-async function runPreflight(p: Parsed): Promise<number> {
+async function runPreflight(p: ParsedArgs): Promise<number> {
   const file = p.positional[1] as string;
   const raw = file === '-' ? parseSpecText(fs.readFileSync(0, 'utf8'), 'stdin') : readSpecFile(file);
   const r = resolveRunSpec({ ...raw, outputDir: '(preflight)' }, '(preflight)');
@@ -790,7 +785,7 @@ async function runPreflight(p: Parsed): Promise<number> {
   return report.failure ? 1 : 0;
 }
 
-async function devices(p: Parsed): Promise<number> {
+async function devices(p: ParsedArgs): Promise<number> {
   const probes = await probeDevices();
   const works = new Set(probes.filter((d) => d.available).map((d) => d.device));
   const auto = AUTO_ORDER.find((d) => works.has(d));
@@ -824,7 +819,7 @@ function modelDir(arg: string, what: string): string {
  * Scores a preference file with a model folder (or a run's final/): a reward model ranks by its reward; a policy
  * by its implicit reward log pi(y|x) - log pi_ref(y|x) when --reference is given, else by log pi(y|x) per token.
  */
-async function evaluate(p: Parsed): Promise<number> {
+async function evaluate(p: ParsedArgs): Promise<number> {
   const json = one(p, 'json') === 'true';
   const target = p.positional[1] as string;
   const dataFile = one(p, 'data');
