@@ -41,6 +41,7 @@ import type { EventSink } from './events';
 import { openHumanRefit, personRefitPairs, resumeHumanRefit } from './humanRefit';
 import { publishRound, readUsed, roundTrainPairs, writeUsed, type UsedLabel } from './humanRounds';
 import type { RunModel } from './model';
+import { sessionRewardedOptions } from './onlineDpo';
 import { openSpecRewards, parameterCounts, rolloutPrompts, trainerBasics } from './online';
 import { trainerStateInfo, writeModelFiles, writeTrainerState } from './hfFolders';
 import { loadFittingModel } from './plan';
@@ -72,7 +73,7 @@ export async function runHumanLoopSession(spec: RunSpec, opts: SessionOptions, s
   if (rewards) disposers.push(() => rewards.dispose());
   const total = cfg.rounds * cfg.updatesPerRound;
   const basics = trainerBasics(spec, opts, rm, { value: cfg.maxNewTokens, name: 'max_new_tokens' }, { total }, sink, rewards);
-  const trainer = await HumanDpoTrainer.create({ config: cfg, stopStrings: spec.generation?.stop ?? [], model: rm.model, weights: rm.weights, tokenizer: rm.tokenizer, prompts, rewards: basics.rewards, rewardOptions: basics.rewardOptions, microBatchPairs: spec.batchSize, optim: basics.optim, seed: spec.seed, maxPromptLength: basics.maxPromptLength, device: spec.device, ...(basics.threads ? { threads: basics.threads } : {}) });
+  const trainer = await HumanDpoTrainer.create({ ...sessionRewardedOptions(spec, rm, prompts, basics), config: cfg, stopStrings: spec.generation?.stop ?? [], microBatchPairs: spec.batchSize });
   disposers.push(() => trainer.dispose());
   const refit = await openHumanRefit(spec, cfg, rm, basics, prompts);
   if (refit) disposers.push(() => refit.dispose());

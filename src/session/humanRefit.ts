@@ -12,7 +12,7 @@ import type { RolloutPrompt } from '../training/online/rollout';
 import type { EventSink } from './events';
 import { readUsed, roundTrainPairs } from './humanRounds';
 import type { RunModel } from './model';
-import type { OnlineTrainerBasics } from './onlineDpo';
+import { sessionPolicyOptions, type OnlineTrainerBasics } from './onlineDpo';
 import { SessionInputError } from './types';
 
 /** The refit of the run, or undefined when `refit_reward_model` is off. Its optimizer runs at the run's rate, constant. */
@@ -20,19 +20,12 @@ export async function openHumanRefit(spec: RunSpec, cfg: HumanDpoConfig, rm: Run
   if (!cfg.refit.rewardModel) return undefined;
   const sampling = { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, topK: cfg.topK, topP: cfg.topP, samplesPerPrompt: cfg.samplesPerPrompt, promptsPerRound: cfg.promptsPerRound };
   return HumanRefit.create({
+    ...sessionPolicyOptions(spec, rm, prompts, basics),
     refit: cfg.refit,
     sampling,
     stopStrings: spec.generation?.stop ?? [],
-    model: rm.model,
-    weights: rm.weights,
-    tokenizer: rm.tokenizer,
-    prompts,
     microBatchPairs: spec.batchSize,
     optim: { ...basics.optim, schedule: { kind: 'constant', warmupSteps: 0 } },
-    seed: spec.seed,
-    maxPromptLength: basics.maxPromptLength,
-    device: spec.device,
-    ...(basics.threads ? { threads: basics.threads } : {}),
   });
 }
 

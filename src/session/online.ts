@@ -36,7 +36,7 @@ import { checkFreshStart } from './resume';
 import { loadSplit } from './data';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
-import { createOnlineDpoTrainer, onlineDpoSchedule, sessionOnlineDpoConfig, type OnlineTrainerBasics } from './onlineDpo';
+import { createOnlineDpoTrainer, onlineDpoSchedule, sessionOnlineDpoConfig, sessionRewardedOptions, type OnlineTrainerBasics } from './onlineDpo';
 import { OnlineLoop, type OnlineSchedule } from './onlineLoop';
 import { createPpoTrainer, ppoSchedule, ppoSpecConfig } from './onlinePpo';
 import { specOptim } from './optim';
@@ -187,22 +187,7 @@ export function trainerBasics(spec: RunSpec, opts: SessionOptions, rm: RunModel,
 
 /** The GRPO / RLOO trainer: the method, the reward functions, batchSize completions per micro-batch. */
 async function createOnlineTrainer(spec: RunSpec, rm: RunModel, method: OnlineMethod, prompts: RolloutPrompt[], sched: OnlineSchedule, basics: OnlineTrainerBasics): Promise<OnlineTrainer> {
-  return OnlineTrainer.create({
-    method,
-    model: rm.model,
-    weights: rm.weights,
-    tokenizer: rm.tokenizer,
-    prompts,
-    rewards: basics.rewards,
-    rewardOptions: basics.rewardOptions,
-    promptsPerStep: sched.promptsPerStep,
-    microBatchRows: spec.batchSize,
-    optim: basics.optim,
-    seed: spec.seed,
-    maxPromptLength: basics.maxPromptLength,
-    device: spec.device,
-    ...(basics.threads ? { threads: basics.threads } : {}),
-  });
+  return OnlineTrainer.create({ ...sessionRewardedOptions(spec, rm, prompts, basics), method, promptsPerStep: sched.promptsPerStep, microBatchRows: spec.batchSize });
 }
 
 /** Restores the newest usable checkpoint; returns the rollouts done (0 for a fresh run). */

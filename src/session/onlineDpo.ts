@@ -13,6 +13,7 @@ import { onlineDpoConfig, type OnlineDpoConfig } from '../training/online/online
 import { OnlineDpoTrainer } from '../training/online/onlineDpoTrainer';
 import type { RewardOptions, WeightedReward } from '../training/online/rewards/rewardFunction';
 import type { RolloutPrompt } from '../training/online/rollout';
+import type { OnlinePolicyOptions, RewardedPolicyOptions } from '../training/online/runTrainer';
 import type { RunModel } from './model';
 import type { OnlineSchedule } from './onlineLoop';
 import { SessionInputError } from './types';
@@ -42,23 +43,23 @@ export interface OnlineTrainerBasics {
   readonly threads?: number;
 }
 
+/** What every online trainer of a session starts from: the run's model, its prompts, optimizer, seed and device. */
+export function sessionPolicyOptions(spec: RunSpec, rm: RunModel, prompts: readonly RolloutPrompt[], basics: OnlineTrainerBasics): OnlinePolicyOptions {
+  return { model: rm.model, weights: rm.weights, tokenizer: rm.tokenizer, prompts, optim: basics.optim, seed: spec.seed, maxPromptLength: basics.maxPromptLength, device: spec.device, ...(basics.threads ? { threads: basics.threads } : {}) };
+}
+
+/** {@link sessionPolicyOptions} with the run's reward functions. */
+export function sessionRewardedOptions(spec: RunSpec, rm: RunModel, prompts: readonly RolloutPrompt[], basics: OnlineTrainerBasics): RewardedPolicyOptions {
+  return { ...sessionPolicyOptions(spec, rm, prompts, basics), rewards: basics.rewards, rewardOptions: basics.rewardOptions };
+}
+
 /** The online DPO trainer of a session. */
 export async function createOnlineDpoTrainer(spec: RunSpec, rm: RunModel, cfg: OnlineDpoConfig, prompts: readonly RolloutPrompt[], sched: OnlineSchedule, basics: OnlineTrainerBasics): Promise<OnlineDpoTrainer> {
   return OnlineDpoTrainer.create({
+    ...sessionRewardedOptions(spec, rm, prompts, basics),
     config: cfg,
     stopStrings: spec.generation?.stop ?? [],
-    model: rm.model,
-    weights: rm.weights,
-    tokenizer: rm.tokenizer,
-    prompts,
-    rewards: basics.rewards,
-    rewardOptions: basics.rewardOptions,
     promptsPerStep: sched.promptsPerStep,
     microBatchPairs: spec.batchSize,
-    optim: basics.optim,
-    seed: spec.seed,
-    maxPromptLength: basics.maxPromptLength,
-    device: spec.device,
-    ...(basics.threads ? { threads: basics.threads } : {}),
   });
 }

@@ -22,6 +22,7 @@ import type { RolloutPrompt } from '../training/online/rollout';
 import { fitsValueModel, valueModelOf } from '../training/online/valueModel';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
+import { sessionRewardedOptions } from './onlineDpo';
 import type { OnlineSchedule } from './onlineLoop';
 import { SessionInputError } from './types';
 
@@ -76,21 +77,11 @@ export interface PpoTrainerInputs {
 export async function createPpoTrainer(x: PpoTrainerInputs): Promise<PpoTrainer> {
   const init = valueModelStart(x.spec, x.rm.model, x.baseDir, (message) => x.sink.warning({ message }));
   return PpoTrainer.create({
+    ...sessionRewardedOptions(x.spec, x.rm, x.prompts, x),
     cfg: x.cfg,
-    model: x.rm.model,
-    weights: x.rm.weights,
     ...(init ? { valueInit: init } : {}),
-    tokenizer: x.rm.tokenizer,
-    prompts: x.prompts,
-    rewards: x.rewards,
-    rewardOptions: x.rewardOptions,
     stopStrings: x.spec.generation?.stop ?? [],
     promptsPerStep: x.sched.promptsPerStep,
     microBatchRows: x.spec.batchSize,
-    optim: x.optim,
-    seed: x.spec.seed,
-    maxPromptLength: x.maxPromptLength,
-    device: x.spec.device,
-    ...(x.threads ? { threads: x.threads } : {}),
   });
 }

@@ -20,7 +20,7 @@ import { runPaths, SPEC_FILE } from '../core/runs/layout';
 import type { RunSpec } from '../core/runs/spec';
 import type { Trainer } from '../engine/step/trainer';
 import { headFor } from '../training/build';
-import type { RunnerOptions } from '../training/evaluate';
+import type { RunnerOptions } from '../engine/runtime/devices';
 import type { TrainerPlan } from '../training/plan';
 import { describeError, isUserError } from '../util/errors';
 import { loadSplit } from './data';

@@ -16,7 +16,8 @@ import type { HyperparameterValue, MethodId } from '../core/methods';
 import type { SampleScoreKind } from '../protocol/session';
 import type { TransformerModel } from '../engine/models/transformer';
 import { promptCompletionRow, type Row } from '../training/batching';
-import { SequenceScorer, type RunnerOptions } from '../training/evaluate';
+import type { RunnerOptions } from '../engine/runtime/devices';
+import { SequenceScorer } from '../training/evaluate';
 import { hasImplicitReward, implicitReward, implicitRewardRule, type ImplicitRewardKind, type ImplicitRewardRule } from '../training/shared';
 
 /** How a method scores one reply from its summed log-probs. */

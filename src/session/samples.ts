@@ -10,7 +10,7 @@ import { Generator, type GenerateOptions } from '../engine/generate/generator';
 import type { Weights } from '../engine/models/params';
 import { buildModel, mergeLora, type TransformerModel } from '../engine/models/transformer';
 import { encodePrompt } from '../training/encode';
-import type { RunnerOptions } from '../training/evaluate';
+import type { RunnerOptions } from '../engine/runtime/devices';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
 import { SampleScorer, sampleScoreRule, type SampleScoreRule } from './sampleScores';

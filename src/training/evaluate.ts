@@ -10,7 +10,7 @@ import { Graph, type Tensor } from '../engine/graph/graph';
 import * as op from '../engine/graph/ops';
 import { toOnnx } from '../engine/graph/emit';
 import type { TransformerModel } from '../engine/models/transformer';
-import type { DeviceRequest } from '../engine/runtime/devices';
+import { runnerOptions, type RunnerOptions } from '../engine/runtime/devices';
 import { RuntimeSession } from '../engine/runtime/ortSession';
 import type { HostTensor } from '../engine/runtime/tensor';
 import { padRows, type Row } from './batching';
@@ -18,12 +18,6 @@ import type { TrainerPlan } from './plan';
 import { sequenceLogps } from './shared';
 import { rewardScores } from './reward';
 
-export interface RunnerOptions {
-  readonly device?: DeviceRequest;
-  readonly threads?: number;
-}
-
-const sessionOpts = (o: RunnerOptions) => ({ ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) });
 
 function f32(name: string, shape: readonly number[], data: Float32Array): Record<string, HostTensor> {
   return { [name]: { dtype: 'float32', shape, data } };
@@ -50,7 +44,7 @@ export class PlanEvaluator {
     for (const m of metricNames) g.output(`m.${m}`, op.cast((out.metrics as Record<string, Tensor>)[m] as Tensor, 'float32'));
     const exampleNames = Object.keys(out.perExample ?? {});
     for (const x of exampleNames) g.output(`x.${x}`, op.cast((out.perExample as Record<string, Tensor>)[x] as Tensor, 'float32'));
-    const session = await RuntimeSession.create(toOnnx(g), sessionOpts(opts));
+    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(opts));
     const ev = new PlanEvaluator(plan, session, metricNames, exampleNames);
     const frozen: Record<string, HostTensor> = {};
     for (const p of plan.params) {
@@ -141,7 +135,7 @@ export class SequenceScorer {
     } else {
       g.output('out', rewardScores(model, params, ids, mask));
     }
-    const session = await RuntimeSession.create(toOnnx(g), sessionOpts(opts));
+    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(opts));
     return new SequenceScorer(model, session, shape.batch, shape.seqLen, shape.padId, kind);
   }
 

@@ -14,19 +14,16 @@
  * The reference is the starting policy (with LoRA: the base without adapters), frozen.
  */
 import { FEEDBACK_MODES, PAIR_SELECTIONS, TIMEOUT_ACTIONS, type FeedbackMode, type PairSelection, type TimeoutAction } from '../../protocol/humanLoop';
-import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
-import type { TransformerModel } from '../../engine/models/transformer';
-import type { OptimConfig } from '../../engine/optim/config';
+import { runnerOptions } from '../../engine/runtime/devices';
 import type { StepResult, Trainer } from '../../engine/step/trainer';
-import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import type { Hyperparameters } from '../hyper';
 import { referenceModel } from '../plan';
 import { collatePairs, createPairUpdate, onlineDpoSampling, pairPolicyConfig, pairTokens, type PairPolicyConfig, type UpdatePair } from './onlineDpo';
 import { oneOf, onlineHyperparameters } from './onlineMethod';
 import { refitConfig, type RefitConfig } from './humanRefit';
-import { trainedWeights, updateMetrics, type OnlineTrainerState } from './runTrainer';
-import { computeRewards, RewardError, type RewardOptions, type RewardSample, type WeightedReward } from './rewards/rewardFunction';
+import { trainedWeights, updateMetrics, type OnlineTrainerState, type RewardedPolicyOptions } from './runTrainer';
+import { computeRewards, RewardError, type RewardSample } from './rewards/rewardFunction';
 import { encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutSeed, samplerModel, samplerWeights, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
 
@@ -79,23 +76,12 @@ export function humanDpoConfig(h: Hyperparameters = {}): HumanDpoConfig {
   return cfg;
 }
 
-export interface HumanDpoTrainerOptions {
+/** `rewards`: the run's reward functions, the AI judge and selection signals (may be empty). */
+export interface HumanDpoTrainerOptions extends RewardedPolicyOptions {
   readonly config: HumanDpoConfig;
   readonly stopStrings?: readonly string[];
-  readonly model: TransformerModel;
-  readonly weights: ReadonlyMap<string, Float32Array>;
-  readonly tokenizer: TextTokenizer;
-  readonly prompts: readonly RolloutPrompt[];
-  /** The run's reward functions: the AI judge and selection signals (may be empty). */
-  readonly rewards: readonly WeightedReward[];
-  readonly rewardOptions?: RewardOptions;
   /** Pairs per micro-batch; must divide pairsPerRound. */
   readonly microBatchPairs: number;
-  readonly optim: OptimConfig;
-  readonly seed: number;
-  readonly maxPromptLength?: number;
-  readonly device?: DeviceRequest;
-  readonly threads?: number;
 }
 
 /** One completion sampled in a round. */

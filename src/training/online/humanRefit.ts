@@ -31,11 +31,9 @@ import * as path from 'node:path';
 import { refitProblems } from '../../core/runs/specRewards';
 import { readSafetensors, writeSafetensors } from '../../engine/io/safetensors';
 import type { TransformerModel } from '../../engine/models/transformer';
-import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
-import type { DeviceRequest } from '../../engine/runtime/devices';
+import { runnerOptions } from '../../engine/runtime/devices';
 import { Trainer, type StepResult } from '../../engine/step/trainer';
-import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { promptCompletionRow } from '../batching';
 import type { EncodedPair } from '../encode';
 import { SequenceScorer } from '../evaluate';
@@ -47,8 +45,8 @@ import { OnlineTrainer } from './onlineTrainer';
 import { ppoConfig } from './ppo';
 import { PpoTrainer } from './ppoTrainer';
 import type { RewardFunction, RewardSample } from './rewards/rewardFunction';
-import { encodeRolloutPrompt, type RolloutPrompt } from './rollout';
-import { trainedWeights } from './runTrainer';
+import { encodeRolloutPrompt } from './rollout';
+import { graphMetrics, trainedWeights, type OnlinePolicyOptions } from './runTrainer';
 import { initialValueWeights, valueModelOf } from './valueModel';
 
 export const REFIT_POLICIES = ['none', 'grpo', 'ppo'] as const;
@@ -87,23 +85,16 @@ export interface RefitSampling {
   readonly promptsPerRound: number;
 }
 
-export interface HumanRefitOptions {
+/**
+ * `weights`, the starting policy, are also the reward model's body; `optim` (the run's, at a constant rate) trains
+ * the reward model and the online trainer.
+ */
+export interface HumanRefitOptions extends OnlinePolicyOptions {
   readonly refit: RefitConfig;
   readonly sampling: RefitSampling;
   readonly stopStrings?: readonly string[];
-  readonly model: TransformerModel;
-  /** The starting policy: the reward model's body, and the online trainer's frozen reference. */
-  readonly weights: ReadonlyMap<string, Float32Array>;
-  readonly tokenizer: TextTokenizer;
-  readonly prompts: readonly RolloutPrompt[];
   /** Pairs per reward-model micro-batch. */
   readonly microBatchPairs: number;
-  /** The reward model's and the online trainer's optimizer (the run's, at a constant rate). */
-  readonly optim: OptimConfig;
-  readonly seed: number;
-  readonly maxPromptLength?: number;
-  readonly device?: DeviceRequest;
-  readonly threads?: number;
 }
 
 /** A decisive label of the person, in the policy's token ids: the preferred completion first. */
@@ -150,7 +141,7 @@ export class HumanRefit {
     const B = o.microBatchPairs;
     // Only the plan's forward, parameters and batch fields are used here; each refit collates with a plan of its pairs.
     const plan = createRewardPlan({ model: rm, weights: initial, data: { train: [], eval: [] }, batchSize: B, seqLen, padId }, { centerRewardsCoefficient: 0, useMargin: false });
-    const runner = { ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
+    const runner = runnerOptions(o);
     const trainer = await Trainer.create({ forward: plan.forward, params: plan.params, batch: plan.batch, optim: o.optim, stepsPerRun: 1, microBatches: 1 }, { initialParams: plan.initialParams, ...runner });
     let scorer: SequenceScorer;
     try {
@@ -234,7 +225,7 @@ export class HumanRefit {
     const { o } = this;
     const s = o.sampling;
     const fn: RewardFunction = { name: REFIT_REWARD_NAME, score: (samples: readonly RewardSample[]) => this.rewards(samples.map((x) => ({ promptId: x.prompt.id, completion: x.completionIds }))) };
-    const common = { model: o.model, weights: o.weights, tokenizer: o.tokenizer, prompts: o.prompts, rewards: [{ fn, weight: 1 }], optim: o.optim, seed: new Rng(o.seed).derive('refit-policy').int(0x7fffffff), ...(o.maxPromptLength !== undefined ? { maxPromptLength: o.maxPromptLength } : {}), ...(o.device ? { device: o.device } : {}), ...(o.threads ? { threads: o.threads } : {}) };
+    const common = { model: o.model, weights: o.weights, tokenizer: o.tokenizer, prompts: o.prompts, rewards: [{ fn, weight: 1 }], optim: o.optim, seed: new Rng(o.seed).derive('refit-policy').int(0x7fffffff), ...(o.maxPromptLength !== undefined ? { maxPromptLength: o.maxPromptLength } : {}), ...runnerOptions(o) };
     let t: PolicyTrainer;
     if (o.refit.policy === 'ppo') {
       const cfg = ppoConfig({ response_length: s.maxNewTokens, temperature: s.temperature });
@@ -309,5 +300,5 @@ function meanOf(ms: readonly Readonly<Record<string, number>>[]): Record<string,
 
 /** Loss and the graph's metrics of each step, averaged. */
 function averaged(steps: readonly StepResult[]): Record<string, number> {
-  return meanOf(steps.map((u) => ({ loss: u.losses[0] as number, ...Object.fromEntries(Object.entries(u.metrics).map(([k, v]) => [k, v[0] as number])) })));
+  return meanOf(steps.map((u) => ({ loss: u.losses[0] as number, ...graphMetrics(u) })));
 }

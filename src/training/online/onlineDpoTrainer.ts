@@ -12,43 +12,27 @@
  * [s P, s P + P) of the seeded order and samples with a seed derived from (seed, s), so a trainer restored to
  * step s continues exactly (`restore`).
  */
-import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
-import type { TransformerModel } from '../../engine/models/transformer';
+import { runnerOptions } from '../../engine/runtime/devices';
 import type { Weights } from '../../engine/models/params';
-import type { OptimConfig } from '../../engine/optim/config';
 import type { Trainer } from '../../engine/step/trainer';
-import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
 import { collatePairs, createPairUpdate, judgePairs, onlineDpoSampling, type OnlineDpoConfig, type PairUpdateShape, type PairVerdict, type UpdatePair } from './onlineDpo';
 import { onlineSamples, type OnlineSample, type OnlineStepResult } from './onlineTrainer';
-import { graphMetrics, stepMetrics, trainedWeights, type OnlineRunTrainer, type OnlineTrainerState } from './runTrainer';
-import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type WeightedReward } from './rewards/rewardFunction';
+import { graphMetrics, stepMetrics, trainedWeights, type OnlineRunTrainer, type OnlineTrainerState, type RewardedPolicyOptions } from './runTrainer';
+import { checkRewardInputs, computeRewards, rewardMetrics } from './rewards/rewardFunction';
 import { completionMetrics, encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutSeed, rolloutTokens, samplerModel, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
 
-export interface OnlineDpoTrainerOptions {
+export interface OnlineDpoTrainerOptions extends RewardedPolicyOptions {
   readonly config: OnlineDpoConfig;
   readonly stopStrings?: readonly string[];
-  readonly model: TransformerModel;
-  /** Starting values of every parameter of `model`: the policy's start and the frozen reference. */
-  readonly weights: ReadonlyMap<string, Float32Array>;
-  readonly tokenizer: TextTokenizer;
-  readonly prompts: readonly RolloutPrompt[];
-  readonly rewards: readonly WeightedReward[];
-  readonly rewardOptions?: RewardOptions;
   /** Prompts (pairs) per optimizer step. */
   readonly promptsPerStep: number;
   /** Pairs per micro-batch (default: all of a step's); must divide promptsPerStep. */
   readonly microBatchPairs?: number;
   /** Completions per generate call (default 64); the samples depend on it (each call has its own seed). */
   readonly generationBatchRows?: number;
-  readonly optim: OptimConfig;
-  readonly seed: number;
-  /** Prompts keep their last this many tokens. */
-  readonly maxPromptLength?: number;
-  readonly device?: DeviceRequest;
-  readonly threads?: number;
 }
 
 /** Encodes the prompts and sizes the update: T = longest prompt + max_new_tokens. */

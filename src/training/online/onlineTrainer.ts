@@ -10,43 +10,28 @@
  * the base model without adapters), frozen. Step s draws prompts [s P, s P + P) of the seeded order and samples
  * with a seed derived from (seed, s), so a run restored to step s continues exactly (`restore`).
  */
-import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
+import { runnerOptions } from '../../engine/runtime/devices';
 import type { TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
-import type { OptimConfig } from '../../engine/optim/config';
 import { Trainer, type StepResult } from '../../engine/step/trainer';
 import type { TrainState } from '../../engine/step/trainState';
-import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
 import type { OnlineMethod } from './onlineMethod';
 import { collateUpdate, updateBatchFields, updateForward, type UpdateRow, type UpdateShape } from './policyUpdate';
-import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type WeightedReward } from './rewards/rewardFunction';
+import { checkRewardInputs, computeRewards, rewardMetrics, type WeightedReward } from './rewards/rewardFunction';
 import { completionMetrics, encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutSeed, rolloutTokens, samplerModel, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
 import { TokenLogprobScorer } from './tokenScorer';
-import { trainedWeights, updateMetrics } from './runTrainer';
+import { trainedWeights, updateMetrics, type RewardedPolicyOptions } from './runTrainer';
 
-export interface OnlineTrainerOptions {
+export interface OnlineTrainerOptions extends RewardedPolicyOptions {
   readonly method: OnlineMethod;
-  readonly model: TransformerModel;
-  /** Starting values of every parameter of `model`: the policy's start and the frozen reference. */
-  readonly weights: ReadonlyMap<string, Float32Array>;
-  readonly tokenizer: TextTokenizer;
-  readonly prompts: readonly RolloutPrompt[];
-  readonly rewards: readonly WeightedReward[];
-  readonly rewardOptions?: RewardOptions;
   /** Prompts per step; each is sampled k times. */
   readonly promptsPerStep: number;
   /** Completions per micro-batch (default: all of a step's); must divide promptsPerStep * k. */
   readonly microBatchRows?: number;
   /** Completions per generate call (default 64); the samples depend on it (each call has its own seed). */
   readonly generationBatchRows?: number;
-  readonly optim: OptimConfig;
-  readonly seed: number;
-  /** Prompts keep their last this many tokens (TRL's max_prompt_length). */
-  readonly maxPromptLength?: number;
-  readonly device?: DeviceRequest;
-  readonly threads?: number;
 }
 
 /** One completion of a step, for the samples tab. */

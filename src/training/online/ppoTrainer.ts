@@ -11,47 +11,34 @@
  * and returns TRL's PPO metrics. Prompts, sampling seeds and mini-batch shuffles are functions of (seed, rollout),
  * and the KL coefficient is part of the state, so a run restored to a rollout continues exactly.
  */
-import { runnerOptions, type DeviceRequest } from '../../engine/runtime/devices';
+import { runnerOptions } from '../../engine/runtime/devices';
 import type { TransformerModel } from '../../engine/models/transformer';
 import type { Weights } from '../../engine/models/params';
-import type { OptimConfig } from '../../engine/optim/config';
 import { Rng } from '../../engine/rng';
 import { Trainer, type StepResult } from '../../engine/step/trainer';
-import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import { ExampleOrder } from '../batching';
 import { referenceModel } from '../plan';
 import { onlineSamples, type OnlineSample, type OnlineStepResult } from './onlineTrainer';
 import { collatePpo, KlController, ppoBatchFields, ppoForward, type PpoConfig, type PpoRow } from './ppo';
 import { gae, maskedWhiten, ppoRewards } from './ppoRollout';
 import type { UpdateShape } from './policyUpdate';
-import { checkRewardInputs, computeRewards, rewardMetrics, type RewardOptions, type RewardTable, type WeightedReward } from './rewards/rewardFunction';
+import { checkRewardInputs, computeRewards, rewardMetrics, type RewardTable } from './rewards/rewardFunction';
 import { completionMetrics, encodeRolloutPrompt, PolicySampler, rolloutRewardSamples, rolloutRows, rolloutTokens, samplerModel, samplerWeights, type Rollout, type RolloutPrompt } from './rollout';
-import { updateMetrics, type OnlineRunTrainer, type OnlineTrainerState } from './runTrainer';
+import { updateMetrics, type OnlineRunTrainer, type OnlineTrainerState, type RewardedPolicyOptions } from './runTrainer';
 import { TokenLogprobScorer } from './tokenScorer';
 import { initialValueWeights, prefixedValueParams, VALUE_PREFIX, valueModelOf, ValueScorer } from './valueModel';
 
-export interface PpoTrainerOptions {
+/** `weights` also start the value model's body (unless `valueInit`). */
+export interface PpoTrainerOptions extends RewardedPolicyOptions {
   readonly cfg: PpoConfig;
-  readonly model: TransformerModel;
-  /** Starting values of every parameter of `model`: the policy's start, the reference, the value model's body. */
-  readonly weights: ReadonlyMap<string, Float32Array>;
   /** A reward model of the policy's architecture to start the value model from (default: the policy, a fresh head). */
   readonly valueInit?: ReadonlyMap<string, Float32Array>;
-  readonly tokenizer: TextTokenizer;
-  readonly prompts: readonly RolloutPrompt[];
-  readonly rewards: readonly WeightedReward[];
-  readonly rewardOptions?: RewardOptions;
   readonly stopStrings?: readonly string[];
   /** Completions (= prompts) per rollout; num_mini_batches must divide it. */
   readonly promptsPerStep: number;
   /** Completions per micro-batch (default: a whole mini-batch); must divide the mini-batch. */
   readonly microBatchRows?: number;
   readonly generationBatchRows?: number;
-  readonly optim: OptimConfig;
-  readonly seed: number;
-  readonly maxPromptLength?: number;
-  readonly device?: DeviceRequest;
-  readonly threads?: number;
 }
 
 interface Models {

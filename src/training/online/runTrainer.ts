@@ -3,9 +3,34 @@
  * state a checkpoint holds, and the policy's weights at the end. OnlineTrainer (GRPO, RLOO) and PpoTrainer
  * (PPO, with its value model and KL controller) both are one.
  */
+import type { TransformerModel } from '../../engine/models/transformer';
+import type { OptimConfig } from '../../engine/optim/config';
+import type { RunnerOptions } from '../../engine/runtime/devices';
 import type { TrainState } from '../../engine/step/trainState';
 import type { StepResult, Trainer } from '../../engine/step/trainer';
+import type { TextTokenizer } from '../../engine/tokenizer/tokenizer';
 import type { OnlineStepResult } from './onlineTrainer';
+import type { RewardOptions, WeightedReward } from './rewards/rewardFunction';
+import type { RolloutPrompt } from './rollout';
+
+/** What every online trainer starts from: the policy, its prompts, the optimizer, the seed and where it runs. */
+export interface OnlinePolicyOptions extends RunnerOptions {
+  readonly model: TransformerModel;
+  /** Starting values of every parameter of `model`: the policy's start and its frozen reference. */
+  readonly weights: ReadonlyMap<string, Float32Array>;
+  readonly tokenizer: TextTokenizer;
+  readonly prompts: readonly RolloutPrompt[];
+  readonly optim: OptimConfig;
+  readonly seed: number;
+  /** Prompts keep their last this many tokens (TRL's max_prompt_length). */
+  readonly maxPromptLength?: number;
+}
+
+/** An online trainer scored by the run's reward functions. */
+export interface RewardedPolicyOptions extends OnlinePolicyOptions {
+  readonly rewards: readonly WeightedReward[];
+  readonly rewardOptions?: RewardOptions;
+}
 
 export interface OnlineTrainerState {
   readonly train: TrainState;

@@ -7,7 +7,7 @@
 import { toOnnx } from '../../engine/graph/emit';
 import { Graph, type Tensor } from '../../engine/graph/graph';
 import type { TransformerModel } from '../../engine/models/transformer';
-import type { DeviceRequest } from '../../engine/runtime/devices';
+import { runnerOptions, type RunnerOptions } from '../../engine/runtime/devices';
 import { RuntimeSession } from '../../engine/runtime/ortSession';
 import type { HostTensor } from '../../engine/runtime/tensor';
 import { policyTokenLogprobs, type PolicyDistribution } from './policyUpdate';
@@ -65,7 +65,7 @@ export class TokenLogprobScorer {
     model: TransformerModel,
     weights: ReadonlyMap<string, Float32Array>,
     shape: { readonly rows: number; readonly seqLen: number; readonly padId: number } & PolicyDistribution,
-    runner: { readonly device?: DeviceRequest; readonly threads?: number } = {},
+    runner: RunnerOptions = {},
   ): Promise<TokenLogprobScorer> {
     const g = new Graph('token_logps');
     const params = new Map<string, Tensor>();
@@ -73,7 +73,7 @@ export class TokenLogprobScorer {
     const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('logp', policyTokenLogprobs(model, params, ids, mask, shape).logp);
-    const session = await RuntimeSession.create(toOnnx(g), { ...(runner.device ? { device: runner.device } : {}), ...(runner.threads ? { threads: runner.threads } : {}) });
+    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(runner));
     const scorer = new TokenLogprobScorer(session, shape.rows, shape.seqLen, shape.padId);
     try {
       await scorer.setWeights(model, weights);

@@ -13,7 +13,7 @@ import { Graph, type Tensor } from '../../engine/graph/graph';
 import * as op from '../../engine/graph/ops';
 import { initParams, type ParamSpec } from '../../engine/models/params';
 import { buildModel, forward, type ParamLookup, type TransformerModel } from '../../engine/models/transformer';
-import type { DeviceRequest } from '../../engine/runtime/devices';
+import { runnerOptions, type RunnerOptions } from '../../engine/runtime/devices';
 import { RuntimeSession } from '../../engine/runtime/ortSession';
 import type { HostTensor } from '../../engine/runtime/tensor';
 import { completionTokenOutputs, type ScoredRow } from './tokenScorer';
@@ -88,14 +88,14 @@ export class ValueScorer {
     private readonly padId: number,
   ) {}
 
-  static async create(vm: TransformerModel, shape: { readonly rows: number; readonly seqLen: number; readonly padId: number }, runner: { readonly device?: DeviceRequest; readonly threads?: number } = {}): Promise<ValueScorer> {
+  static async create(vm: TransformerModel, shape: { readonly rows: number; readonly seqLen: number; readonly padId: number }, runner: RunnerOptions = {}): Promise<ValueScorer> {
     const g = new Graph('token_values');
     const params = new Map<string, Tensor>();
     for (const p of vm.params) params.set(p.name, g.input(`p.${p.name}`, p.shape, 'float32'));
     const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('values', tokenValues(vm, params, ids, mask));
-    const session = await RuntimeSession.create(toOnnx(g), { ...(runner.device ? { device: runner.device } : {}), ...(runner.threads ? { threads: runner.threads } : {}) });
+    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(runner));
     return new ValueScorer(session, vm, shape.rows, shape.seqLen, shape.padId);
   }
 
