@@ -35,7 +35,7 @@ import { humanDpoConfig, HumanDpoTrainer, type HumanDpoConfig, type HumanDpoPair
 import { writeRefitState, type HumanRefit } from '../training/online/humanRefit';
 import { RewardError } from '../training/online/rewards/rewardFunction';
 import type { RolloutPrompt } from '../training/online/rollout';
-import { cleanTemporaryCheckpoints, loadLatestCheckpoint, saveRunCheckpoint } from './checkpoints';
+import { saveRunCheckpoint } from './checkpoints';
 import { loadSplit } from './data';
 import type { EventSink } from './events';
 import { openHumanRefit, personRefitPairs, resumeHumanRefit } from './humanRefit';
@@ -45,7 +45,7 @@ import { sessionRewardedOptions } from './onlineDpo';
 import { openSpecRewards, parameterCounts, rolloutPrompts, trainerBasics } from './online';
 import { trainerStateInfo, writeModelFiles, writeTrainerState } from './hfFolders';
 import { loadFittingModel } from './plan';
-import { checkFreshStart } from './resume';
+import { resumeCheckpoint } from './resume';
 import { SessionInputError, type SessionOptions, type SessionResult } from './types';
 
 const SESSION_WRITER = 'session';
@@ -85,16 +85,8 @@ export async function runHumanLoopSession(spec: RunSpec, opts: SessionOptions, s
 
 /** Restores the newest checkpoint; returns the rounds it had trained (0 for a fresh run). */
 async function resume(opts: SessionOptions, spec: RunSpec, trainer: HumanDpoTrainer, sink: EventSink, refit: HumanRefit | undefined): Promise<number> {
-  const cleaned = cleanTemporaryCheckpoints(opts.runDir);
-  if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
-  const latest = loadLatestCheckpoint(opts.runDir);
-  for (const p of latest.problems) sink.warning({ message: p });
-  const c = latest.checkpoint;
-  if (!c) {
-    checkFreshStart(opts.runDir, sink, opts.restartFromScratch === true);
-    return 0;
-  }
-  if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
+  const c = resumeCheckpoint(opts.runDir, spec, sink, opts.restartFromScratch === true);
+  if (!c) return 0;
   const round = c.trainer.online?.round;
   if (round === undefined || !Number.isInteger(round) || round < 0) throw new SessionInputError(`${c.path}/trainer_state.json: online.round is missing; it was not written by a run with a person`);
   await trainer.restore({ train: c.state, rollouts: c.step, tokensSeen: c.trainer.numTokens });

@@ -31,8 +31,7 @@ import { MissingRewardFieldError } from '../training/online/rewards/rewardFuncti
 import { rlooConfig, rlooMethod } from '../training/online/rloo';
 import type { RolloutPrompt } from '../training/online/rollout';
 import type { OnlineRunTrainer } from '../training/online/runTrainer';
-import { cleanTemporaryCheckpoints, loadLatestCheckpoint } from './checkpoints';
-import { checkFreshStart } from './resume';
+import { resumeCheckpoint } from './resume';
 import { loadSplit } from './data';
 import type { EventSink } from './events';
 import type { RunModel } from './model';
@@ -192,17 +191,8 @@ async function createOnlineTrainer(spec: RunSpec, rm: RunModel, method: OnlineMe
 
 /** Restores the newest usable checkpoint; returns the rollouts done (0 for a fresh run). */
 async function resumeOnline(opts: SessionOptions, spec: RunSpec, trainer: OnlineRunTrainer, sched: OnlineSchedule, sink: EventSink): Promise<number> {
-  const runDir = opts.runDir;
-  const cleaned = cleanTemporaryCheckpoints(runDir);
-  if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
-  const latest = loadLatestCheckpoint(runDir);
-  for (const p of latest.problems) sink.warning({ message: p });
-  const c = latest.checkpoint;
-  if (!c) {
-    checkFreshStart(runDir, sink, opts.restartFromScratch === true);
-    return 0;
-  }
-  if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
+  const c = resumeCheckpoint(opts.runDir, spec, sink, opts.restartFromScratch === true);
+  if (!c) return 0;
   if (c.step % sched.stepsPerRollout !== 0 || c.step > sched.total) throw new SessionInputError(`${c.path} is at step ${c.step}, which does not fit this run (${sched.total} steps, ${sched.stepsPerRollout} per rollout)`);
   const rollouts = c.step / sched.stepsPerRollout;
   await trainer.restore({ train: c.state, rollouts, tokensSeen: c.trainer.numTokens, ...(c.trainer.online ? { extra: c.trainer.online } : {}) });

@@ -8,7 +8,7 @@
  */
 import type { RunSpec } from '../core/runs/spec';
 import type { Trainer } from '../engine/step/trainer';
-import { cleanTemporaryCheckpoints, listCorruptCheckpoints, loadLatestCheckpoint } from './checkpoints';
+import { cleanTemporaryCheckpoints, listCorruptCheckpoints, loadLatestCheckpoint, type LoadedRunCheckpoint } from './checkpoints';
 import type { EventSink } from './events';
 import type { RunSchedule } from './plan';
 import { SessionInputError } from './types';
@@ -35,16 +35,8 @@ export async function resumeRun(
   sink: EventSink,
   opts: { readonly restartFromScratch?: boolean } = {},
 ): Promise<Progress> {
-  const cleaned = cleanTemporaryCheckpoints(runDir);
-  if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
-  const latest = loadLatestCheckpoint(runDir);
-  for (const p of latest.problems) sink.warning({ message: p });
-  const c = latest.checkpoint;
-  if (!c) {
-    checkFreshStart(runDir, sink, opts.restartFromScratch === true);
-    return { step: 0, examplesSeen: 0, numTokens: 0, best: null, badEvals: 0 };
-  }
-  if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
+  const c = resumeCheckpoint(runDir, spec, sink, opts.restartFromScratch === true);
+  if (!c) return { step: 0, examplesSeen: 0, numTokens: 0, best: null, badEvals: 0 };
   if (c.step % sched.K !== 0 || c.step > sched.total) throw new SessionInputError(`${c.path} is at step ${c.step}, which does not fit this run (${sched.total} steps, ${sched.K} per call)`);
   await trainer.setState(c.state);
   sink.warning({ message: `resuming from ${c.path} (step ${c.step} of ${sched.total})`, step: c.step });
@@ -55,6 +47,25 @@ export async function resumeRun(
     best: c.trainer.earlyStopping?.best ?? null,
     badEvals: c.trainer.earlyStopping?.badEvals ?? 0,
   };
+}
+
+/**
+ * The checkpoint a run of any method resumes from (module comment): the temporary folders of an interrupted session
+ * removed and each unreadable checkpoint named in a warning; undefined for a fresh start ({@link checkFreshStart}).
+ * A checkpoint of another method is refused.
+ */
+export function resumeCheckpoint(runDir: string, spec: RunSpec, sink: EventSink, restartFromScratch: boolean): LoadedRunCheckpoint | undefined {
+  const cleaned = cleanTemporaryCheckpoints(runDir);
+  if (cleaned) sink.warning({ message: `removed ${cleaned} incomplete checkpoint folder(s) left by an interrupted session` });
+  const latest = loadLatestCheckpoint(runDir);
+  for (const p of latest.problems) sink.warning({ message: p });
+  const c = latest.checkpoint;
+  if (!c) {
+    checkFreshStart(runDir, sink, restartFromScratch);
+    return undefined;
+  }
+  if (c.trainer.method !== spec.method) throw new SessionInputError(`${c.path} was trained with ${c.trainer.method}, this run is ${spec.method}`);
+  return c;
 }
 
 /** Step 0 in a folder whose checkpoints were all unreadable: refused unless asked for, and said when it happens. */
