@@ -47,6 +47,20 @@ function added(specials: readonly string[]): object[] {
   return specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
 }
 
+/** The tokenizer.json parts that differ between the families (the Hub's key names). */
+interface TokenizerParts {
+  readonly normalizer: object | null;
+  readonly pre_tokenizer: object | null;
+  readonly post_processor: object;
+  readonly decoder: object;
+  readonly model: object;
+}
+
+/** A tokenizer.json in the Hub's layout, with `specials` as its added tokens (ids 0, 1, ...). */
+function tokenizerJson(specials: readonly string[], parts: TokenizerParts): object {
+  return { version: '1.0', truncation: null, padding: null, added_tokens: added(specials), ...parts };
+}
+
 function bosTemplate(bos: string, id: number): object {
   return {
     type: 'TemplateProcessing',
@@ -65,17 +79,13 @@ function sentencePieceTokenizer(): TextTokenizer {
   const alphabet = [...new Set('▁abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:?.,![]/\n')];
   const words = ['▁Hello', '▁world', '▁friend', '▁Question', '▁yes', '▁no', '▁[INST]', '▁[/INST]'].map((w) => [...w]);
   const model = { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, ...bpeModel(specials, alphabet, words) };
-  const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added(specials),
+  const json = tokenizerJson(specials, {
     normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
     pre_tokenizer: null,
     post_processor: bosTemplate('<s>', 1),
     decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
     model,
-  };
+  });
   return new TextTokenizer(json, { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', chat_template: LLAMA2_TEMPLATE }, 'sentencepiece fixture');
 }
 
@@ -90,15 +100,14 @@ function byteLevelModel(specials: readonly string[], words: readonly string[]): 
   return { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, ...bpeModel(specials, BYTE, words.map(byteLevel)) };
 }
 
+/** The ByteLevel decoder of the Llama 3 and GPT-2 tokenizer.json files. */
+const BYTE_LEVEL_DECODER = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true };
+
 const WORDS = ['Hello', ' world', ' friend', 'Question', ':', ' yes', ' no', '\n\n', 'Answer', 'Yes', 'No'];
 
 function llama3Tokenizer(): TextTokenizer {
   const specials = ['<|begin_of_text|>', '<|end_of_text|>', '<|eot_id|>'];
-  const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added(specials),
+  const json = tokenizerJson(specials, {
     normalizer: null,
     pre_tokenizer: {
       type: 'Sequence',
@@ -108,9 +117,9 @@ function llama3Tokenizer(): TextTokenizer {
       ],
     },
     post_processor: bosTemplate('<|begin_of_text|>', 0),
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    decoder: BYTE_LEVEL_DECODER,
     model: byteLevelModel(specials, WORDS),
-  };
+  });
   return new TextTokenizer(json, { bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>' }, 'llama 3 fixture');
 }
 
@@ -119,17 +128,13 @@ const CHATML =
 
 function gpt2Tokenizer(): TextTokenizer {
   const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
-  const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added(specials),
+  const json = tokenizerJson(specials, {
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    decoder: BYTE_LEVEL_DECODER,
     model: byteLevelModel(specials, WORDS),
-  };
+  });
   return new TextTokenizer(json, { eos_token: '<|endoftext|>', chat_template: CHATML }, 'gpt-2 fixture');
 }
 
