@@ -17,6 +17,7 @@ import { padRows, type Row } from './batching';
 import type { TrainerPlan } from './plan';
 import { sequenceLogps } from './shared';
 import { rewardScores } from './reward';
+import { paramFeeds, paramInputs } from './weightInputs';
 
 
 function f32(name: string, shape: readonly number[], data: Float32Array): Record<string, HostTensor> {
@@ -124,8 +125,7 @@ export class SequenceScorer {
 
   static async create(model: TransformerModel, kind: ScoreKind, shape: { batch: number; seqLen: number; padId: number }, opts: RunnerOptions = {}): Promise<SequenceScorer> {
     const g = new Graph('score');
-    const params = new Map<string, Tensor>();
-    for (const p of model.params) params.set(p.name, g.input(`p.${p.name}`, p.shape, 'float32'));
+    const params = paramInputs(g, model.params);
     const ids = g.input('ids', [shape.batch, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.batch, shape.seqLen], 'int64');
     if (kind === 'logps') {
@@ -141,13 +141,7 @@ export class SequenceScorer {
 
   /** Sets the weights to score with (every parameter of the model). */
   async setWeights(weights: ReadonlyMap<string, Float32Array>): Promise<void> {
-    const feeds: Record<string, HostTensor> = {};
-    for (const p of this.model.params) {
-      const w = weights.get(p.name);
-      if (!w) throw new Error(`scorer: missing weights for '${p.name}'`);
-      Object.assign(feeds, f32(`p.${p.name}`, p.shape, w));
-    }
-    await this.session.setResident(feeds);
+    await this.session.setResident(paramFeeds(this.model.params, weights, 'scorer'));
   }
 
   /** One value per row (rows longer than seqLen are cut). */

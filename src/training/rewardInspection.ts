@@ -22,7 +22,7 @@
  * sparse, so sparsity alone cannot say which token earned the reward; over several responses of a prompt the
  * sparsest potential puts the reward where they first differ, a fact of the data, not of the reward model.
  */
-import { Graph, type Tensor } from '../engine/graph/graph';
+import { Graph } from '../engine/graph/graph';
 import { toOnnx } from '../engine/graph/emit';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { completionText } from '../core/judges/labelJob';
@@ -30,12 +30,12 @@ import { promptMeans, segmentRewards } from '../core/eval/rewardSpans';
 import type { ModelConfig } from '../engine/models/config';
 import { buildModel, type TransformerModel } from '../engine/models/transformer';
 import { RuntimeSession } from '../engine/runtime/ortSession';
-import type { HostTensor } from '../engine/runtime/tensor';
 import type { TextTokenizer } from '../engine/tokenizer/tokenizer';
 import type { RecordInspection, ResponseInspection, TokenReward } from '../protocol/rewardInspection';
 import { UserError } from '../util/errors';
 import { encodeWithPrompt, type EncodedPair } from './encode';
 import { patternScores } from './reward';
+import { paramFeeds, paramInputs } from './weightInputs';
 
 export interface DenseReward {
   /** R(x, y) = Φ(x, y≤n). */
@@ -108,8 +108,7 @@ export class PrefixScorer {
 
   static async create(model: TransformerModel, shape: { batch: number; seqLen: number; padId: number }): Promise<PrefixScorer> {
     const g = new Graph('prefix-rewards');
-    const params = new Map<string, Tensor>();
-    for (const p of model.params) params.set(p.name, g.input(`p.${p.name}`, p.shape, 'float32'));
+    const params = paramInputs(g, model.params);
     const { batch: B, seqLen: T } = shape;
     const ids = g.input('ids', [B, T], 'int64');
     const visible = g.input('visible', [B, T, T], 'int64');
@@ -131,13 +130,7 @@ export class PrefixScorer {
 
   /** Sets the weights to score with (every parameter of the model). */
   async setWeights(weights: ReadonlyMap<string, Float32Array>): Promise<void> {
-    const feeds: Record<string, HostTensor> = {};
-    for (const p of this.model.params) {
-      const w = weights.get(p.name);
-      if (!w) throw new Error(`prefix scorer: missing weights for '${p.name}'`);
-      feeds[`p.${p.name}`] = { dtype: 'float32', shape: p.shape, data: w };
-    }
-    await this.session.setResident(feeds);
+    await this.session.setResident(paramFeeds(this.model.params, weights, 'prefix scorer'));
   }
 
   /** Φ(x, y≤t), t = 0..n, of each layout (rows longer than seqLen are refused). */

@@ -5,11 +5,11 @@
  * weights are graph inputs kept resident in the runtime worker.
  */
 import { toOnnx } from '../../engine/graph/emit';
-import { Graph, type Tensor } from '../../engine/graph/graph';
+import { Graph } from '../../engine/graph/graph';
 import type { TransformerModel } from '../../engine/models/transformer';
 import { runnerOptions, type RunnerOptions } from '../../engine/runtime/devices';
 import { RuntimeSession } from '../../engine/runtime/ortSession';
-import type { HostTensor } from '../../engine/runtime/tensor';
+import { paramFeeds, paramInputs } from '../weightInputs';
 import { policyTokenLogprobs, type PolicyDistribution } from './policyUpdate';
 
 export interface ScoredRow {
@@ -68,8 +68,7 @@ export class TokenLogprobScorer {
     runner: RunnerOptions = {},
   ): Promise<TokenLogprobScorer> {
     const g = new Graph('token_logps');
-    const params = new Map<string, Tensor>();
-    for (const p of model.params) params.set(p.name, g.input(`p.${p.name}`, p.shape, 'float32'));
+    const params = paramInputs(g, model.params);
     const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('logp', policyTokenLogprobs(model, params, ids, mask, shape).logp);
@@ -86,13 +85,7 @@ export class TokenLogprobScorer {
 
   /** Replaces the scored model's weights (every parameter), e.g. with a policy's after its latest update. */
   async setWeights(model: TransformerModel, weights: ReadonlyMap<string, Float32Array>): Promise<void> {
-    const feeds: Record<string, HostTensor> = {};
-    for (const p of model.params) {
-      const w = weights.get(p.name);
-      if (!w) throw new Error(`token scorer: missing weights for '${p.name}'`);
-      feeds[`p.${p.name}`] = { dtype: 'float32', shape: p.shape, data: w };
-    }
-    await this.session.setResident(feeds);
+    await this.session.setResident(paramFeeds(model.params, weights, 'token scorer'));
   }
 
   /** log pi of each completion token of each row, in order. */

@@ -15,7 +15,7 @@ import { initParams, type ParamSpec } from '../../engine/models/params';
 import { buildModel, forward, type ParamLookup, type TransformerModel } from '../../engine/models/transformer';
 import { runnerOptions, type RunnerOptions } from '../../engine/runtime/devices';
 import { RuntimeSession } from '../../engine/runtime/ortSession';
-import type { HostTensor } from '../../engine/runtime/tensor';
+import { paramFeeds, paramInputs } from '../weightInputs';
 import { completionTokenOutputs, type ScoredRow } from './tokenScorer';
 
 /** Prefix of the value model's parameter names in the joint policy + value graph. */
@@ -90,8 +90,7 @@ export class ValueScorer {
 
   static async create(vm: TransformerModel, shape: { readonly rows: number; readonly seqLen: number; readonly padId: number }, runner: RunnerOptions = {}): Promise<ValueScorer> {
     const g = new Graph('token_values');
-    const params = new Map<string, Tensor>();
-    for (const p of vm.params) params.set(p.name, g.input(`p.${p.name}`, p.shape, 'float32'));
+    const params = paramInputs(g, vm.params);
     const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('values', tokenValues(vm, params, ids, mask));
@@ -101,13 +100,7 @@ export class ValueScorer {
 
   /** Uses these weights (unprefixed names, every parameter of the value model) from now on. */
   async setWeights(weights: ReadonlyMap<string, Float32Array>): Promise<void> {
-    const feeds: Record<string, HostTensor> = {};
-    for (const p of this.vm.params) {
-      const w = weights.get(p.name);
-      if (!w) throw new Error(`value scorer: missing weights for '${p.name}'`);
-      feeds[`p.${p.name}`] = { dtype: 'float32', shape: p.shape, data: w };
-    }
-    await this.session.setResident(feeds);
+    await this.session.setResident(paramFeeds(this.vm.params, weights, 'value scorer'));
   }
 
   /** V of each completion token of each row, in order. */
