@@ -13,7 +13,7 @@
  * Each side runs in its own process (peak RSS is that process's own), one after the other: a 0.5B step cannot
  * hold two models in this machine's memory at once, so rounds are not interleaved; the load average is recorded.
  * Environment knobs [defaults]: BENCH_MODELS [all: SmolLM2-135M,Qwen2.5-0.5B], BENCH_STEPS [3] (the first is
- * the warm-up; at least 2), BENCH_THREADS [the baseline's chosen thread count, used by both sides], BENCH_PROFILE [1]
+ * the warm-up; 1 times that one step, for a machine too loaded for more, and says so in the row), BENCH_THREADS [the baseline's chosen thread count, used by both sides], BENCH_PROFILE [1]
  * (onnxruntime profile of our steps, for the breakdown); BENCH_MODELS=smoke-llama,smoke-qwen2 checks the whole
  * benchmark on two-layer models of both architectures in seconds.
  *
@@ -30,7 +30,7 @@ import { collatePairs } from '../src/training/pairs';
 
 const repoRoot = path.resolve(__dirname, '..');
 const outDir = path.join(repoRoot, 'bench-results');
-const STEPS = Math.max(2, Number(process.env['BENCH_STEPS'] || 3));
+const STEPS = Math.max(1, Number(process.env['BENCH_STEPS'] || 3));
 const PROFILE = process.env['BENCH_PROFILE'] !== '0';
 const MODELS = (process.env['BENCH_MODELS'] || SCALE_MODELS.map((m) => m.name).join(',')).split(',');
 
@@ -45,7 +45,8 @@ function writePairs(file: string, vocab: number): void {
   fs.writeFileSync(file, JSON.stringify({ ids: rows(c.fields['ids']?.data as BigInt64Array), cmask: rows(c.fields['cmask']?.data as BigInt64Array) }));
 }
 
-const timed = (r: { step_s: number[] }): number => median(r.step_s.slice(1));
+/** Median of the steps after the warm-up; with BENCH_STEPS=1 the one step (warm-up included, flagged in the row). */
+const timed = (r: { step_s: number[] }): number => median(r.step_s.length > 1 ? r.step_s.slice(1) : r.step_s);
 
 /**
  * The rows of an earlier bench-results/scale.json for models this run does not measure (BENCH_MODELS names a
@@ -97,20 +98,22 @@ async function main(): Promise<void> {
       pytorch_peak_rss_gb: torch.peak_rss_gb,
       first_losses: { ours: ours.losses[0], pytorch: torch.losses[0] },
       gradient_checkpointing: m.checkpoint,
+      timed_step_includes_warmup: STEPS === 1,
       measured_at: new Date().toISOString(),
       load_average: loadRow,
       ours: { step_s: ours.step_s, phases_s: ours.phases_s, where_time_goes: ours.breakdown },
       pytorch: { step_s: torch.step_s, where_time_goes_s: torch.phases_s },
     });
+    // Written after each model, so a long run that is stopped keeps the models it finished.
+    const result = {
+      models: [...keptRows(rows.map((r) => r.model)), ...rows],
+      setup: { batch: SCALE_BATCH, lora: SCALE_LORA, optimizer: SCALE_OPTIM, steps: STEPS, threads, python: PYTHON },
+      baseline: fb,
+      load_average: { start: load0, end: os.loadavg()[0] ?? 0, cores: os.cpus().length },
+    };
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(path.join(outDir, 'scale.json'), JSON.stringify(result, null, 2) + '\n');
   }
-  const result = {
-    models: [...keptRows(MODELS), ...rows],
-    setup: { batch: SCALE_BATCH, lora: SCALE_LORA, optimizer: SCALE_OPTIM, steps: STEPS, threads, python: PYTHON },
-    baseline: fb,
-    load_average: { start: load0, end: os.loadavg()[0] ?? 0, cores: os.cpus().length },
-  };
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'scale.json'), JSON.stringify(result, null, 2) + '\n');
   for (const r of rows) {
     console.log(`scale ${r.model} LoRA-DPO step (${SCALE_BATCH.pairs} pairs x ${SCALE_BATCH.seq} tokens, ${threads} thread(s)): ours ${r.ours_s_per_step.toFixed(1)} s, pytorch ${r.pytorch_s_per_step.toFixed(1)} s, ratio ${r.ratio.toFixed(2)}x (target >= 1.0); peak RSS ours ${r.peak_rss_gb.toFixed(2)} GB, pytorch ${r.pytorch_peak_rss_gb.toFixed(2)} GB`);
     const bk = r.ours.where_time_goes as { by_kind_pct?: Record<string, number> } | null;
