@@ -50,14 +50,15 @@ const timed = (r: { step_s: number[] }): number => median(r.step_s.length > 1 ? 
 
 /**
  * The rows of an earlier bench-results/scale.json for models this run does not measure (BENCH_MODELS names a
- * subset), so running one model at a time fills the file; each row keeps its own measured_at and load average.
+ * subset; smoke rows are not kept), so running one model at a time fills the file; each row keeps its own
+ * measured_at and load average.
  */
 function keptRows(measured: readonly string[]): { model: string }[] {
   const file = path.join(outDir, 'scale.json');
   if (!fs.existsSync(file)) return [];
   try {
     const prev = JSON.parse(fs.readFileSync(file, 'utf8')) as { models?: { model: string }[] };
-    return (prev.models ?? []).filter((r) => !measured.includes(r.model) && [...SCALE_MODELS, ...SMOKE_MODELS].some((m) => m.name === r.model));
+    return (prev.models ?? []).filter((r) => !measured.includes(r.model) && SCALE_MODELS.some((m) => m.name === r.model));
   } catch {
     return [];
   }
