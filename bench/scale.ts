@@ -17,8 +17,9 @@
  * (onnxruntime profile of our steps, for the breakdown); BENCH_MODELS=smoke-llama,smoke-qwen2 checks the whole
  * benchmark on two-layer models of both architectures in seconds.
  *
- * Writes bench-results/scale.json (rows of models not run this time are kept from the file): per model `model`, `ours_s_per_step`, `pytorch_s_per_step`, `ratio` (PyTorch
- * s/step over ours: > 1 means ours is faster), `peak_rss_gb`, `pytorch_peak_rss_gb`, where the time goes on
+ * Writes bench-results/scale.json (rows of models not run this time are kept from the file): per model `model`,
+ * `ours_s_per_step`, `pytorch_s_per_step`, `ratio` (PyTorch s/step over ours: > 1 means ours is faster), the same
+ * in CPU seconds per step (`cpu_ratio`, less sensitive to a shared machine's load), `peak_rss_gb`, `pytorch_peak_rss_gb`, where the time goes on
  * each side, and the baseline's configuration.
  */
 import * as fs from 'node:fs';
@@ -47,6 +48,7 @@ function writePairs(file: string, vocab: number): void {
 
 /** Median of the steps after the warm-up; with BENCH_STEPS=1 the one step (warm-up included, flagged in the row). */
 const timed = (r: { step_s: number[] }): number => median(r.step_s.length > 1 ? r.step_s.slice(1) : r.step_s);
+const timedCpu = (r: { step_cpu_s: number[] }): number => timed({ step_s: r.step_cpu_s });
 
 /**
  * The rows of an earlier bench-results/scale.json for models this run does not measure (BENCH_MODELS names a
@@ -95,6 +97,10 @@ async function main(): Promise<void> {
       ours_s_per_step: o,
       pytorch_s_per_step: p,
       ratio: p / o,
+      // CPU seconds per step (1 thread on each side): the load-robust comparison on a shared machine.
+      ours_cpu_s_per_step: timedCpu(ours),
+      pytorch_cpu_s_per_step: timedCpu(torch),
+      cpu_ratio: timedCpu(torch) / timedCpu(ours),
       peak_rss_gb: ours.peak_rss_gb,
       pytorch_peak_rss_gb: torch.peak_rss_gb,
       first_losses: { ours: ours.losses[0], pytorch: torch.losses[0] },

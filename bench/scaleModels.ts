@@ -95,6 +95,8 @@ export function scalePairs(vocab: number, seed = 1): EncodedPair[] {
 export interface SideResult {
   /** Seconds of each step, the first one the warm-up. */
   readonly step_s: number[];
+  /** CPU seconds of the whole process in each step (every thread; at 1 thread less sensitive to the machine's load). */
+  readonly step_cpu_s: number[];
   readonly losses: number[];
   readonly peak_rss_gb: number;
   /** Phases outside the steps (load, compile) and where a step's time goes. */
@@ -129,6 +131,7 @@ export async function runOurs(dir: string, steps: number, threads: number, profi
   weights.clear(); // the runtime holds its own copy from here
   const tCompile = performance.now();
   const step_s: number[] = [];
+  const step_cpu_s: number[] = [];
   const losses: number[] = [];
   let breakdown: ProfileSummary | null = null;
   try {
@@ -137,8 +140,11 @@ export async function runOurs(dir: string, steps: number, threads: number, profi
     for (const [k, v] of Object.entries(c.fields)) batch[k] = { ...v, shape: [1, 1, ...v.shape] } as HostTensor;
     for (let s = 0; s < steps; s++) {
       const w0 = performance.now();
+      const c0 = process.cpuUsage();
       const r = await tr.step(batch);
       step_s.push((performance.now() - w0) / 1000);
+      const c = process.cpuUsage(c0);
+      step_cpu_s.push((c.user + c.system) / 1e6);
       losses.push(...r.losses);
     }
     if (profileDir) {
@@ -152,6 +158,7 @@ export async function runOurs(dir: string, steps: number, threads: number, profi
   }
   return {
     step_s,
+    step_cpu_s,
     losses,
     peak_rss_gb: (process.resourceUsage().maxRSS * 1024) / 1e9,
     phases_s: { load: (tLoad - t0) / 1000, compile_and_session: (tCompile - tLoad) / 1000 },

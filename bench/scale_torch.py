@@ -7,7 +7,7 @@ grouped-query attention with an explicit causal softmax (torch 1.13 has no fused
 for qwen2, tied embeddings. LoRA as PEFT: y = W x + b + (alpha / r) B A x, A ~ U(+-1/sqrt(in)), B = 0. The
 reference is the base model (adapters off) under no_grad, as TRL does for a PEFT model.
 
-Prints one JSON object: step_s (per step, the first a warm-up), losses, peak_rss_gb, phases_s (mean seconds of
+Prints one JSON object: step_s (per step, the first a warm-up), step_cpu_s (CPU seconds of the process per step), losses, peak_rss_gb, phases_s (mean seconds of
 the timed steps in: reference forward, policy forward + loss, backward, optimizer).
 """
 
@@ -167,9 +167,10 @@ def main() -> int:
     ids = torch.tensor(batch["ids"], dtype=torch.long)
     cmask = torch.tensor(batch["cmask"], dtype=torch.float32)
     B = ids.shape[0] // 2
-    step_s, losses, phases = [], [], {"reference_forward": 0.0, "policy_forward_and_loss": 0.0, "backward": 0.0, "optimizer": 0.0}
+    step_s, step_cpu_s, losses, phases = [], [], [], {"reference_forward": 0.0, "policy_forward_and_loss": 0.0, "backward": 0.0, "optimizer": 0.0}
     for s in range(a.steps):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         with torch.no_grad():
             model.set_lora(False)
             ref = seq_logps(model(ids), ids, cmask)
@@ -186,12 +187,14 @@ def main() -> int:
         opt.step()
         t4 = time.perf_counter()
         step_s.append(t4 - t0)
+        step_cpu_s.append(time.process_time() - c0)
         losses.append(loss.item())
         if s > 0:
             for k, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 phases[k] += dt / (a.steps - 1)
     print(json.dumps({
         "step_s": step_s,
+        "step_cpu_s": step_cpu_s,
         "losses": losses,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,
         "phases_s": phases,
