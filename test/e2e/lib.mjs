@@ -56,9 +56,9 @@ export function tempBase() {
 
 /**
  * Starts code-server with throw-away state. `trust: false` keeps workspace trust on, so a folder opens in
- * restricted mode once the user declines. Extra env reaches the extension host.
+ * restricted mode once the user declines. Extra env reaches the extension host; `args` are extra code-server flags.
  */
-export async function startCodeServer({ base, trust = true, extensionsDir, env = {}, name = 'cs' }) {
+export async function startCodeServer({ base, trust = true, extensionsDir, env = {}, args: extraArgs = [], name = 'cs' }) {
   const run = path.join(base, name);
   for (const d of ['ud/User', 'ext', 'tmp', 'xdg-config', 'xdg-data']) fs.mkdirSync(path.join(run, d), { recursive: true });
   fs.writeFileSync(path.join(run, 'ud/User/settings.json'), JSON.stringify({
@@ -72,6 +72,7 @@ export async function startCodeServer({ base, trust = true, extensionsDir, env =
     '--extensions-dir', extensionsDir || path.join(run, 'ext'), '--config', path.join(run, 'config.yaml'),
     '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override'];
   if (trust) args.push('--disable-workspace-trust');
+  args.push(...extraArgs);
   const log = fs.openSync(path.join(run, 'code-server.log'), 'w');
   const child = spawn(CODE_SERVER, args, {
     env: { ...process.env, ...env, TMPDIR: path.join(run, 'tmp'), XDG_CONFIG_HOME: path.join(run, 'xdg-config'), XDG_DATA_HOME: path.join(run, 'xdg-data') },
