@@ -88,7 +88,7 @@ export class Trainer {
       ...(options.device ? { device: options.device } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.profilePrefix ? { profilePrefix: options.profilePrefix } : {}),
-      memoryArena: options.memoryArena ?? spec.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0) < ARENA_OFF_PARAMS,
+      memoryArena: options.memoryArena ?? spec.params.reduce((n, p) => n + numel(p.shape), 0) < ARENA_OFF_PARAMS,
     });
     const t = new Trainer(compiled, session);
     try {
