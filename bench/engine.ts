@@ -14,7 +14,9 @@
  * thread to show where the time goes.
  *
  * Environment knobs (defaults in brackets): BENCH_THREADS [all cores], BENCH_K [4] steps per round,
- * BENCH_ROUNDS [3] timed rounds per side (after one warm-up), BENCH_PROFILE [1] profile one step of each side
+ * BENCH_ROUNDS [3] timed rounds per side, BENCH_WARMUP [2] untimed rounds per side before them (the engine's first
+ * run of a session touches its memory for the first time and ran 2.5x slower than from the second run on; PyTorch gets
+ * the same rounds), BENCH_PROFILE [1] profile one step of each side (a steady-state one, after the warm-up runs)
  * (0 to skip), BENCH_SINGLE_THREAD [1] also compare at 1 thread (0: only at BENCH_THREADS), BENCH_GEMMS [1] time
  * every GEMM of the step alone on both sides at 1 thread (onnxruntime's MLAS vs PyTorch's OpenBLAS, same shapes
  * and transposes, preallocated outputs) and split each side's step into GEMMs and the rest, BENCH_SMALL=1 for
@@ -56,6 +58,7 @@ const BATCH = SMALL ? 4 : 16;
 const THREADS = env('BENCH_THREADS', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 const K = env('BENCH_K', 4);
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 3));
+const WARMUP = Math.max(1, env('BENCH_WARMUP', 2));
 const PROFILE = env('BENCH_PROFILE', 1) === 1;
 /** Also compare at one thread: 1 (default) yes, 0 only at THREADS. */
 const SINGLE = env('BENCH_SINGLE_THREAD', 1);
@@ -217,8 +220,8 @@ function side(walls: number[], cpus: number[], k: number, losses: number[]): Sid
 }
 
 async function compare(threads: number, fb: FairBaseline | null): Promise<{ c: Comparison; info: TorchInfo | null; error?: string }> {
-  log(`${threads} thread(s): loading both sides, then ${ROUNDS} alternating rounds of ${K} steps each...`);
-  const totalSteps = K * (ROUNDS + 1);
+  log(`${threads} thread(s): loading both sides, then ${WARMUP} untimed and ${ROUNDS} timed alternating rounds of ${K} steps each...`);
+  const totalSteps = K * (ROUNDS + WARMUP) + 1;
   const { tr, compileAndLoadS } = await createOurs(K, totalSteps, threads);
   let torch: TorchWorker | null = null;
   let error: string | undefined;
@@ -227,13 +230,21 @@ async function compare(threads: number, fb: FairBaseline | null): Promise<{ c: C
   const ours = { walls: [] as number[], cpus: [] as number[], losses: [] as number[] };
   const pt = { walls: [] as number[], cpus: [] as number[], losses: [] as number[] };
   try {
-    ours.losses.push(...(await timedRun(tr, rng, K)).losses); // warm-up run (first-run allocations)
     if (fb) {
       try {
         torch = await TorchWorker.start(fb, threads, totalSteps);
         info = await torch.request<TorchInfo>('info');
       } catch (e) {
         error = (e as Error).message.slice(0, 2000);
+      }
+    }
+    for (let r = 0; r < WARMUP; r++) {
+      ours.losses.push(...(await timedRun(tr, rng, K)).losses);
+      try {
+        if (torch) pt.losses.push(...(await torch.request<{ losses: number[] }>(`steps ${K}`)).losses);
+      } catch (e) {
+        error ??= (e as Error).message.slice(0, 2000);
+        torch = null;
       }
     }
     for (let r = 0; r < ROUNDS; r++) {
@@ -399,12 +410,11 @@ async function compareGemms(fb: FairBaseline | null, oneThread: Comparison | und
 /** onnxruntime's per-kernel profile of one step of ours at one thread (kernel times at one thread add up to the step). */
 async function profileOurs(): Promise<ProfileSummary | undefined> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-prof-'));
-  const { tr } = await createOurs(1, 2, 1, path.join(dir, 'ort'));
+  const { tr } = await createOurs(1, WARMUP + 1, 1, path.join(dir, 'ort'));
   let profile: ProfileSummary | undefined;
   try {
     const rng = new Rng(2);
-    await timedRun(tr, rng, 1);
-    await timedRun(tr, rng, 1);
+    for (let r = 0; r <= WARMUP; r++) await timedRun(tr, rng, 1); // the profile summary reads the last run
     await tr.endProfiling();
     const f = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
     if (f) profile = summarizeProfile(path.join(dir, f), tr.compiled.groups.map((g) => g.size), 1);
@@ -423,7 +433,8 @@ async function profileOurs(): Promise<ProfileSummary | undefined> {
 async function profileTorch(fb: FairBaseline): Promise<TorchProfile | null> {
   let w: TorchWorker | null = null;
   try {
-    w = await TorchWorker.start(fb, 1, 4);
+    w = await TorchWorker.start(fb, 1, WARMUP + 2);
+    for (let r = 0; r < WARMUP; r++) await w.request(`steps 1`); // the same warm-up as our profiled step
     const p = (await w.request<{ profile: TorchProfile }>('profile')).profile;
     log(`pytorch, one step at 1 thread: matmul ${((100 * p.matmul_ms) / Math.max(1e-9, p.total_ms)).toFixed(1)}%; top ops ${Object.entries(p.top_ops_ms).slice(0, 8).map(([k, v]) => `${k} ${((100 * v) / p.total_ms).toFixed(1)}%`).join(', ')}`);
     return p;

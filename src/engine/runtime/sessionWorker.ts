@@ -77,6 +77,10 @@ async function createSession(req: RequestOf<'create'>): Promise<Reply> {
       executionMode: 'sequential',
       graphOptimizationLevel: req.options.graphOptimization,
       enableCpuMemArena: req.options.memoryArena,
+      // onnxruntime's memory pattern replays the first run's allocations as one block, which it allocates on the
+      // second run: a second first-touch run (the engine benchmark's step took 2.9 s on runs 1 and 2, 1.2 s from
+      // run 3 on) and no faster steady state (1.14-1.21 s per step without it, 1.21-1.26 s with it).
+      enableMemPattern: false,
       logSeverityLevel: ortLogSeverity(),
       ...(req.options.profilePrefix ? { enableProfiling: true, profileFilePrefix: req.options.profilePrefix } : {}),
     });
