@@ -8,7 +8,7 @@
  */
 import { Graph, type Tensor } from '../engine/graph/graph';
 import * as op from '../engine/graph/ops';
-import { toOnnx } from '../engine/graph/emit';
+import { SESSION_EMIT, toOnnx } from '../engine/graph/emit';
 import type { TransformerModel } from '../engine/models/transformer';
 import { runnerOptions, type RunnerOptions } from '../engine/runtime/devices';
 import { RuntimeSession } from '../engine/runtime/ortSession';
@@ -45,7 +45,7 @@ export class PlanEvaluator {
     for (const m of metricNames) g.output(`m.${m}`, op.cast((out.metrics as Record<string, Tensor>)[m] as Tensor, 'float32'));
     const exampleNames = Object.keys(out.perExample ?? {});
     for (const x of exampleNames) g.output(`x.${x}`, op.cast((out.perExample as Record<string, Tensor>)[x] as Tensor, 'float32'));
-    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(opts));
+    const session = await RuntimeSession.create(toOnnx(g, SESSION_EMIT), runnerOptions(opts));
     const ev = new PlanEvaluator(plan, session, metricNames, exampleNames);
     const frozen: Record<string, HostTensor> = {};
     for (const p of plan.params) {
@@ -135,7 +135,7 @@ export class SequenceScorer {
     } else {
       g.output('out', rewardScores(model, params, ids, mask));
     }
-    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(opts));
+    const session = await RuntimeSession.create(toOnnx(g, SESSION_EMIT), runnerOptions(opts));
     return new SequenceScorer(model, session, shape.batch, shape.seqLen, shape.padId, kind);
   }
 

@@ -23,7 +23,7 @@
  * sparsest potential puts the reward where they first differ, a fact of the data, not of the reward model.
  */
 import { Graph } from '../engine/graph/graph';
-import { toOnnx } from '../engine/graph/emit';
+import { SESSION_EMIT, toOnnx } from '../engine/graph/emit';
 import type { PreferenceExample } from '../core/datasets/examples';
 import { completionText } from '../core/judges/labelJob';
 import { promptMeans, segmentRewards } from '../core/eval/rewardSpans';
@@ -114,7 +114,7 @@ export class PrefixScorer {
     const visible = g.input('visible', [B, T, T], 'int64');
     const positionIds = g.input('positions', [B, T], 'int64');
     g.output('scores', patternScores(model, params, ids, { visible, positionIds }));
-    return new PrefixScorer(model, await RuntimeSession.create(toOnnx(g), {}), B, T, shape.padId);
+    return new PrefixScorer(model, await RuntimeSession.create(toOnnx(g, SESSION_EMIT), {}), B, T, shape.padId);
   }
 
   /**

@@ -28,7 +28,7 @@
  * same uniforms both pick the same token except where u lands within rounding of a boundary (see pickInGraph).
  */
 import { ifElse, loopNode } from '../graph/control';
-import { toOnnx } from '../graph/emit';
+import { SESSION_EMIT, toOnnx } from '../graph/emit';
 import { Graph, Tensor, graphOf } from '../graph/graph';
 import * as op from '../graph/ops';
 import { weightInitializers } from '../models/forwardGraph';
@@ -200,5 +200,5 @@ export function buildDecodeOnnx(model: TransformerModel, weights: Weights): Uint
   const res = loopNode(g, 'decode', body, steps, initial);
   g.output('tokens', op.concat([op.unsqueeze(first.token, [0]), res.scans[0]], 0));
   g.output('logprobs', op.concat([op.unsqueeze(first.logprob, [0]), res.scans[1]], 0));
-  return toOnnx(g, { onnxruntimeKernels: true });
+  return toOnnx(g, SESSION_EMIT);
 }

@@ -22,6 +22,9 @@ export interface EmitOptions {
   onnxruntimeKernels?: boolean;
 }
 
+/** Emission for graphs that only this project's onnxruntime sessions load (training steps, scoring). */
+export const SESSION_EMIT: EmitOptions = { onnxruntimeKernels: true };
+
 /** Where initializer data goes when it is stored outside the model file (see toOnnxExternal). */
 interface ExternalSink {
   location: string;

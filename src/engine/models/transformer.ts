@@ -383,7 +383,9 @@ function project(t: Trace, x: Tensor, prefix: string, m: LoraModule): Tensor {
   const lora = t.model.lora;
   let y = nn.linear(x, t.P(`${name}.weight`), t.has(`${name}.bias`) ? t.P(`${name}.bias`) : null);
   if (lora && lora.modules.includes(m)) {
-    y = op.add(y, op.mul(op.matmul(op.matmul(x, t.P(`${name}.lora_A`)), t.P(`${name}.lora_B`)), lora.scale));
+    // (alpha / r) scales the rank-r activations x A, not the [.., out] product: the same function with the
+    // multiply (and its backward) over r columns instead of out.
+    y = op.add(y, op.matmul(op.mul(op.matmul(x, t.P(`${name}.lora_A`)), lora.scale), t.P(`${name}.lora_B`)));
   }
   return y;
 }

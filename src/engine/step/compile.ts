@@ -30,7 +30,7 @@ import { DType } from '../graph/dtype';
 import { Graph, Tensor } from '../graph/graph';
 import * as op from '../graph/ops';
 import { grad } from '../graph/autodiff';
-import { toOnnx } from '../graph/emit';
+import { SESSION_EMIT, toOnnx } from '../graph/emit';
 import { adamwStep } from '../optim/adamw';
 import { clipCoefficient, globalNorm } from '../optim/clip';
 import { resolveOptimizer, validateOptimConfig, type OptimConfig, type ParamGroupConfig, type ResolvedAdamW, type ResolvedSgd } from '../optim/config';
@@ -422,7 +422,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledTrainStep {
   const scanNames = ['losses', 'grad_norms', 'lrs', 'finite', ...metricNames.map((m) => `metric.${m}`)];
   outer.scans.forEach((t, i) => g.output(scanNames[i] as string, t));
 
-  return { model: toOnnx(g), groups, frozen: frozenSpecs, batch: spec.batch, metricNames, stepsPerRun: K, microBatches: A, optimizer: opt, bufferNames, carry, fetch: scanNames };
+  return { model: toOnnx(g, SESSION_EMIT), groups, frozen: frozenSpecs, batch: spec.batch, metricNames, stepsPerRun: K, microBatches: A, optimizer: opt, bufferNames, carry, fetch: scanNames };
 }
 
 /**

@@ -4,7 +4,7 @@
  * the same graph function as the update (policyUpdate.ts `policyTokenLogprobs`), on rows of B x T tokens; the
  * weights are graph inputs kept resident in the runtime worker.
  */
-import { toOnnx } from '../../engine/graph/emit';
+import { SESSION_EMIT, toOnnx } from '../../engine/graph/emit';
 import { Graph } from '../../engine/graph/graph';
 import type { TransformerModel } from '../../engine/models/transformer';
 import { runnerOptions, type RunnerOptions } from '../../engine/runtime/devices';
@@ -72,7 +72,7 @@ export class TokenLogprobScorer {
     const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('logp', policyTokenLogprobs(model, params, ids, mask, shape).logp);
-    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(runner));
+    const session = await RuntimeSession.create(toOnnx(g, SESSION_EMIT), runnerOptions(runner));
     const scorer = new TokenLogprobScorer(session, shape.rows, shape.seqLen, shape.padId);
     try {
       await scorer.setWeights(model, weights);

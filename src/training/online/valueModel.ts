@@ -8,7 +8,7 @@
  * It starts as a given reward model of the same architecture (TRL's value model is loaded from the reward model),
  * else as the policy's body with a fresh head (normal, std 0.02, seeded).
  */
-import { toOnnx } from '../../engine/graph/emit';
+import { SESSION_EMIT, toOnnx } from '../../engine/graph/emit';
 import { Graph, type Tensor } from '../../engine/graph/graph';
 import * as op from '../../engine/graph/ops';
 import { initParams, type ParamSpec } from '../../engine/models/params';
@@ -94,7 +94,7 @@ export class ValueScorer {
     const ids = g.input('ids', [shape.rows, shape.seqLen], 'int64');
     const mask = g.input('mask', [shape.rows, shape.seqLen], 'int64');
     g.output('values', tokenValues(vm, params, ids, mask));
-    const session = await RuntimeSession.create(toOnnx(g), runnerOptions(runner));
+    const session = await RuntimeSession.create(toOnnx(g, SESSION_EMIT), runnerOptions(runner));
     return new ValueScorer(session, vm, shape.rows, shape.seqLen, shape.padId);
   }
 

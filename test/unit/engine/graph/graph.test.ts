@@ -73,6 +73,41 @@ test('emitted model loads in onnxruntime; unused nodes are dropped', async () =>
   await m.release();
 });
 
+test("onnxruntimeKernels: RMSNorm's gradient through SimplifiedLayerNormalization's inverse-RMS output matches float64", async () => {
+  // L = sum(w * rmsNorm(x, gamma)); the VJP reads the kernel's second output (1/rms, [rows, 1]).
+  const rows = 5;
+  const c = 16;
+  const build = (dtype: 'float32' | 'float64'): Graph => {
+    const g = new Graph();
+    const x = g.input('x', [rows, c], dtype);
+    const gamma = g.input('gamma', [c], dtype);
+    const w = g.input('w', [rows, c], dtype);
+    const loss = op.sum(op.mul(nn.rmsNorm(x, gamma, 1e-5), w));
+    const [dx, dgamma] = grad(loss, [x, gamma]);
+    g.output('dx', dx as Tensor);
+    g.output('dgamma', dgamma as Tensor);
+    return g;
+  };
+  const xs = Array.from({ length: rows * c }, (_, i) => Math.sin(i * 1.3) * (1 + (i % 7)));
+  const gs = Array.from({ length: c }, (_, i) => 0.5 + i / c);
+  const ws = Array.from({ length: rows * c }, (_, i) => Math.cos(i * 0.7));
+  const run = async (g: Graph, kernels: boolean, arr: typeof Float32Array | typeof Float64Array): Promise<Record<string, number[]>> => {
+    const model = toModelProto(g, { onnxruntimeKernels: kernels });
+    assert.equal(model.graph.nodes.some((n) => n.opType === 'SimplifiedLayerNormalization'), kernels && arr === Float32Array);
+    const m = await OrtModel.load(toOnnx(g, { onnxruntimeKernels: kernels }));
+    const r = await m.run({ x: { data: arr.from(xs), dims: [rows, c] }, gamma: { data: arr.from(gs), dims: [c] }, w: { data: arr.from(ws), dims: [rows, c] } });
+    await m.release();
+    return { dx: Array.from(r.dx.data as Float32Array), dgamma: Array.from(r.dgamma.data as Float32Array) };
+  };
+  const ref = await run(build('float64'), true, Float64Array);
+  const fused = await run(build('float32'), true, Float32Array);
+  for (const k of ['dx', 'dgamma'] as const) {
+    const scale = Math.max(...ref[k].map(Math.abs));
+    const err = Math.max(...ref[k].map((v, i) => Math.abs(v - (fused[k][i] as number)))) / scale;
+    assert.ok(err < 1e-5, `${k}: max error ${err.toExponential(2)} relative to the largest entry`);
+  }
+});
+
 test("onnxruntimeKernels: RMSNorm becomes onnxruntime's SimplifiedLayerNormalization with the expanded form's output", async () => {
   const g = new Graph();
   const x = g.input('x', [3, 8], 'float32');
