@@ -120,7 +120,7 @@ const configName = (c: TorchConfig): string => `${c.threads}t/${c.coretype}`;
 function runTorch(mc: ModelCase, specFile: string, c: TorchConfig, batches: readonly number[], newTokens: number, runs: number, timeoutMs?: number): TorchRun | null {
   const args = [path.join(__dirname, 'generate_torch.py'), '--model', mc.dir, '--prompts', specFile, '--threads', String(c.threads)];
   args.push('--batches', batches.join(','), '--new-tokens', String(newTokens), '--runs', String(runs));
-  const py = spawnSync(PYTHON, args, { encoding: 'utf8', env: baselineEnv(c), maxBuffer: 64 * 1024 * 1024, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
+  const py = spawnSync(PYTHON, args, { encoding: 'utf8', env: baselineEnv(c), maxBuffer: 64 * 1024 * 1024, ...(timeoutMs ? { timeout: Math.ceil(timeoutMs) } : {}) });
   if (timeoutMs && py.signal) return null;
   if (py.status !== 0) throw new Error(`generate_torch.py (${configName(c)}) failed:\n${py.stderr}`);
   return JSON.parse(py.stdout.trim().split('\n').pop()!) as TorchRun;
