@@ -304,8 +304,10 @@ export function runPythonJson<T>(args: string[], env: NodeJS.ProcessEnv): Promis
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     p.on('error', reject);
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${path.basename(args[0] ?? PYTHON)} exited ${code}: ${err.trim().slice(-1500)}`));
+    p.on('close', (code, signal) => {
+      // SIGKILL with no message of its own is, on Linux, almost always the kernel's out-of-memory killer.
+      const how = signal ? `was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited ${code}`;
+      if (code !== 0) return reject(new Error(`${path.basename(args[0] ?? PYTHON)} ${how}: ${err.trim().slice(-1500)}`));
       try {
         resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
       } catch (e) {

@@ -69,6 +69,33 @@ function keptRows(measured: readonly string[]): { model: string }[] {
   }
 }
 
+/** One model's row of scale.json; `torch` is the baseline's result or why it has none. */
+function scaleRow(m: { name: string; checkpoint: boolean }, ours: SideResult, torch: SideResult | { error: string }, load: { start: number; end: number }) {
+  const o = timed(ours);
+  const p = 'error' in torch ? null : timed(torch);
+  const pCpu = 'error' in torch ? null : timedCpu(torch);
+  return {
+    model: m.name,
+    ours_s_per_step: o,
+    pytorch_s_per_step: p,
+    ratio: p === null ? null : p / o,
+    // CPU seconds per step (every thread of each side's process): less sensitive to other work on the machine.
+    ours_cpu_s_per_step: timedCpu(ours),
+    pytorch_cpu_s_per_step: pCpu,
+    cpu_ratio: pCpu === null ? null : pCpu / timedCpu(ours),
+    peak_rss_gb: ours.peak_rss_gb,
+    pytorch_peak_rss_gb: 'error' in torch ? null : torch.peak_rss_gb,
+    pytorch_error: 'error' in torch ? torch.error : null,
+    first_losses: { ours: ours.losses[0], pytorch: 'error' in torch ? null : torch.losses[0] },
+    gradient_checkpointing: m.checkpoint,
+    timed_step_includes_warmup: STEPS === 1,
+    measured_at: new Date().toISOString(),
+    load_average: load,
+    ours: { step_s: ours.step_s, phases_s: ours.phases_s, where_time_goes: ours.breakdown },
+    pytorch: 'error' in torch ? null : { step_s: torch.step_s, where_time_goes_s: torch.phases_s },
+  };
+}
+
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
   const fb = await fairBaseline();
@@ -90,30 +117,11 @@ async function main(): Promise<void> {
     log(`${m.name}: PyTorch, ${STEPS} LoRA-DPO steps...`);
     const args = [path.join(__dirname, 'scale_torch.py'), `--model=${dir}`, `--pairs=${pairsFile}`, `--threads=${threads}`, `--steps=${STEPS}`,
       `--rank=${SCALE_LORA.r}`, `--alpha=${SCALE_LORA.alpha}`, `--targets=${SCALE_LORA.targets.join(',')}`, `--lr=${SCALE_OPTIM.lr}`, `--beta=${SCALE_OPTIM.beta}`, `--checkpoint=${m.checkpoint ? 1 : 0}`];
-    const torch = await runPythonJson<SideResult>(args, baselineEnv({ coretype: fb.chosen.coretype, threads }));
-    log(`  pytorch: steps ${torch.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${torch.peak_rss_gb.toFixed(2)} GB`);
-    const loadRow = { start: loadStart, end: os.loadavg()[0] ?? 0 };
-    const o = timed(ours);
-    const p = timed(torch);
-    rows.push({
-      model: m.name,
-      ours_s_per_step: o,
-      pytorch_s_per_step: p,
-      ratio: p / o,
-      // CPU seconds per step (1 thread on each side): the load-robust comparison on a shared machine.
-      ours_cpu_s_per_step: timedCpu(ours),
-      pytorch_cpu_s_per_step: timedCpu(torch),
-      cpu_ratio: timedCpu(torch) / timedCpu(ours),
-      peak_rss_gb: ours.peak_rss_gb,
-      pytorch_peak_rss_gb: torch.peak_rss_gb,
-      first_losses: { ours: ours.losses[0], pytorch: torch.losses[0] },
-      gradient_checkpointing: m.checkpoint,
-      timed_step_includes_warmup: STEPS === 1,
-      measured_at: new Date().toISOString(),
-      load_average: loadRow,
-      ours: { step_s: ours.step_s, phases_s: ours.phases_s, where_time_goes: ours.breakdown },
-      pytorch: { step_s: torch.step_s, where_time_goes_s: torch.phases_s },
-    });
+    // A baseline that fails (at 0.5B PyTorch's full logits can exceed this machine's memory) is a result too: the
+    // row records why, with no ratio, and the other models still run.
+    const torch = await runPythonJson<SideResult>(args, baselineEnv({ coretype: fb.chosen.coretype, threads })).catch((e: unknown) => ({ error: (e as Error).message }));
+    log('error' in torch ? `  pytorch failed: ${torch.error.split('\n')[0]}` : `  pytorch: steps ${torch.step_s.map((s) => s.toFixed(1)).join(', ')} s, peak RSS ${torch.peak_rss_gb.toFixed(2)} GB`);
+    rows.push(scaleRow(m, ours, torch, { start: loadStart, end: os.loadavg()[0] ?? 0 }));
     // Written after each model, so a long run that is stopped keeps the models it finished.
     const result = {
       models: [...keptRows(rows.map((r) => r.model)), ...rows],
@@ -125,10 +133,11 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(outDir, 'scale.json'), JSON.stringify(result, null, 2) + '\n');
   }
   for (const r of rows) {
-    console.log(`scale ${r.model} LoRA-DPO step (${SCALE_BATCH.pairs} pairs x ${SCALE_BATCH.seq} tokens, ${threads} thread(s)): ours ${r.ours_s_per_step.toFixed(1)} s, pytorch ${r.pytorch_s_per_step.toFixed(1)} s, ratio ${r.ratio.toFixed(2)}x (target >= 1.0); peak RSS ours ${r.peak_rss_gb.toFixed(2)} GB, pytorch ${r.pytorch_peak_rss_gb.toFixed(2)} GB`);
+    const vs = r.pytorch_s_per_step === null || r.ratio === null ? `pytorch failed (${r.pytorch_error?.split('\n')[0]})` : `pytorch ${r.pytorch_s_per_step.toFixed(1)} s, ratio ${r.ratio.toFixed(2)}x (target >= 1.0)`;
+    console.log(`scale ${r.model} LoRA-DPO step (${SCALE_BATCH.pairs} pairs x ${SCALE_BATCH.seq} tokens, ${threads} thread(s)): ours ${r.ours_s_per_step.toFixed(1)} s, ${vs}; peak RSS ours ${r.peak_rss_gb.toFixed(2)} GB, pytorch ${r.pytorch_peak_rss_gb?.toFixed(2) ?? '-'} GB`);
     const bk = r.ours.where_time_goes as { by_kind_pct?: Record<string, number> } | null;
     if (bk?.by_kind_pct) console.log(`  ours, where the time goes: ${Object.entries(bk.by_kind_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
-    console.log(`  pytorch, where the time goes: ${Object.entries(r.pytorch.where_time_goes_s).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
+    if (r.pytorch) console.log(`  pytorch, where the time goes: ${Object.entries(r.pytorch.where_time_goes_s).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
   }
   console.log(describeBaseline(fb));
 }
