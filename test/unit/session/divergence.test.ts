@@ -61,15 +61,19 @@ test('a normal SFT run is not flagged', async () => {
   assert.equal(foldRunEvents(EMPTY_RUN_STATE, ev).diverged, undefined);
 });
 
-test('a DPO run at lr 0.99 without clipping is flagged by its loss leaving the range of its first steps', async () => {
+// At lr 0.99 the trajectory is chaotic: which blow-up comes first (the loss, or the implicit rewards as the policy
+// leaves the reference) changes with float rounding, so the test asks that one of the two rules flags the run.
+test('a DPO run at lr 0.99 without clipping is flagged as diverged by its loss or its implicit rewards leaving the range of its first steps', async () => {
   const ws = workspace();
   const runDir = path.join(ws.dir, 'run');
-  const spec = resolve(tinySpec(ws, runDir, { maxSteps: 16, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, optimizer: { learningRate: 0.99, maxGradNorm: 0 }, intervals: { logging: 2, eval: 0, checkpoint: 0, sample: 0 } }));
+  const spec = resolve(tinySpec(ws, runDir, { maxSteps: 32, data: { path: ws.data, maxLength: 32, evalSplit: 0 }, optimizer: { learningRate: 0.99, maxGradNorm: 0 }, intervals: { logging: 2, eval: 0, checkpoint: 0, sample: 0 } }));
   const res = await runSession(spec, { runDir, cacheDir: ws.dir, threads: 1 });
   const ev = events(runDir);
   assert.equal(res.reason, 'completed', res.error);
-  assert.equal(res.diverged?.reason, 'loss-above-range');
-  assert.ok(ev.some((e) => e.type === 'diverged' && /far above the range of the first steps/.test(e.params.message)));
+  const reason = res.diverged?.reason;
+  assert.ok(reason === 'loss-above-range' || reason === 'rewards-exploding', `diverged: ${JSON.stringify(res.diverged)}`);
+  const message = reason === 'loss-above-range' ? /far above the range of the first steps/ : /the run's first steps were within/;
+  assert.ok(ev.some((e) => e.type === 'diverged' && message.test(e.params.message)));
 });
 
 test('divergence rules: loss above the range of the first steps, gradient norm 0 three steps in a row or non-finite, non-finite weights; each reason once', () => {
