@@ -13,7 +13,8 @@
  * Each side runs in its own process (peak RSS is that process's own), one after the other: a 0.5B step cannot
  * hold two models in this machine's memory at once, so rounds are not interleaved; the load average is recorded.
  * Environment knobs [defaults]: BENCH_MODELS [all: SmolLM2-135M,Qwen2.5-0.5B], BENCH_STEPS [4] (the first is
- * the warm-up, the row times the fastest of the rest; 1 times that one step, for a machine too loaded for more, and says so in the row), BENCH_THREADS [the baseline's chosen thread count, used by both sides], BENCH_PROFILE [1]
+ * the warm-up, the row times the fastest of the rest; 1 times that one step, for a machine too loaded for more,
+ * and says so in the row), BENCH_THREADS [the baseline's chosen thread count, used by both sides], BENCH_PROFILE [1]
  * (onnxruntime profile of our steps, for the breakdown); BENCH_MODELS=smoke-llama,smoke-qwen2 checks the whole
  * benchmark on two-layer models of both architectures in seconds.
  *
@@ -48,7 +49,8 @@ function writePairs(file: string, vocab: number): void {
 
 /**
  * The fastest step after the warm-up (each side's steady state: PyTorch's steps kept getting faster over the
- * first three, 137, 91 and 47 s at the SmolLM2-135M shape, so a median would count part of its warm-up); with BENCH_STEPS=1 the one step (warm-up included, flagged in the row).
+ * first three, 137, 91 and 47 s at the SmolLM2-135M shape, so a median would count part of its warm-up); with
+ * BENCH_STEPS=1 the one step (warm-up included, flagged in the row).
  */
 const timed = (r: { step_s: number[] }): number => Math.min(...(r.step_s.length > 1 ? r.step_s.slice(1) : r.step_s));
 const timedCpu = (r: { step_cpu_s: number[] }): number => timed({ step_s: r.step_cpu_s });
