@@ -19,11 +19,6 @@ import { sequenceLogps } from './shared';
 import { rewardScores } from './reward';
 import { paramFeeds, paramInputs } from './weightInputs';
 
-
-function f32(name: string, shape: readonly number[], data: Float32Array): Record<string, HostTensor> {
-  return { [name]: { dtype: 'float32', shape, data } };
-}
-
 /** Evaluates a plan on its eval split (see module comment). */
 export class PlanEvaluator {
   private constructor(
@@ -35,8 +30,7 @@ export class PlanEvaluator {
 
   static async create(plan: TrainerPlan, opts: RunnerOptions = {}): Promise<PlanEvaluator> {
     const g = new Graph('eval');
-    const params: Record<string, Tensor> = {};
-    for (const p of plan.params) params[p.name] = g.input(`p.${p.name}`, p.shape, 'float32');
+    const params = Object.fromEntries(paramInputs(g, plan.params));
     const batch: Record<string, Tensor> = {};
     for (const b of plan.batch) batch[b.name] = g.input(`b.${b.name}`, b.shape, b.dtype);
     const out = plan.forward(params, batch);
@@ -47,27 +41,15 @@ export class PlanEvaluator {
     for (const x of exampleNames) g.output(`x.${x}`, op.cast((out.perExample as Record<string, Tensor>)[x] as Tensor, 'float32'));
     const session = await RuntimeSession.create(toOnnx(g, SESSION_EMIT), runnerOptions(opts));
     const ev = new PlanEvaluator(plan, session, metricNames, exampleNames);
-    const frozen: Record<string, HostTensor> = {};
-    for (const p of plan.params) {
-      if (p.trainable !== false) continue;
-      const v = plan.initialParams.get(p.name);
-      if (!v) throw new Error(`evaluator: no value for frozen parameter '${p.name}'`);
-      Object.assign(frozen, f32(`p.${p.name}`, p.shape, v));
-    }
+    const frozen = paramFeeds(plan.params.filter((p) => p.trainable === false), plan.initialParams, 'evaluator (frozen parameters)');
     if (Object.keys(frozen).length) await session.setResident(frozen);
     return ev;
   }
 
   /** Sets the trainable weights to evaluate. */
   async setWeights(weights: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>): Promise<void> {
-    const feeds: Record<string, HostTensor> = {};
-    for (const p of this.plan.params) {
-      if (p.trainable === false) continue;
-      const w = weights.get(p.name);
-      if (!w) throw new Error(`evaluator: missing weights for '${p.name}'`);
-      Object.assign(feeds, f32(`p.${p.name}`, p.shape, w.data));
-    }
-    await this.session.setResident(feeds);
+    const data = new Map([...weights].map(([name, w]) => [name, w.data]));
+    await this.session.setResident(paramFeeds(this.plan.params.filter((p) => p.trainable !== false), data, 'evaluator'));
   }
 
   /** Loss and metrics over the whole eval split (names without the `eval_` prefix). Empty split: {}. */
